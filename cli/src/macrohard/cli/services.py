@@ -1,0 +1,17 @@
+"""The services `mh up` runs and `mh run <service>` starts, by name.
+
+Each value is the module whose `main()` runs that service as one OS process.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+SERVICES: dict[str, str] = {}
+
+
+def run_service(name: str) -> None:
+    if name not in SERVICES:
+        raise SystemExit(f"unknown service {name!r}; known: {', '.join(sorted(SERVICES))}")
+    module = importlib.import_module(SERVICES[name])
+    module.main()

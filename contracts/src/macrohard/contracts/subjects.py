@@ -1,0 +1,77 @@
+"""The subject scheme of the event log.
+
+    ev.<tenant>.<aggregate_type>.<aggregate_id>.<EventType>
+
+Tenant first so that a tenant's whole history is one filter (`ev.<tenant>.>`), which also
+makes per-tenant NATS permissions and retention possible. Event type last so consumers
+filter by type with `ev.*.task.*.TaskSubmitted` without decoding anything. Platform-level
+aggregates (nodes, fleet) live under the reserved tenant token `_platform`.
+"""
+
+from __future__ import annotations
+
+import re
+
+from macrohard.contracts.envelope import Envelope
+
+EVENTS_STREAM = "EVENTS"
+EVENT_PREFIX = "ev"
+DLQ_STREAM = "DLQ"
+DLQ_PREFIX = "dlq"
+PLATFORM_TENANT = "_platform"
+
+# A token may not contain NATS wildcards, dots or whitespace; we allow a safe ASCII set.
+_TOKEN = re.compile(r"^[A-Za-z0-9_\-]{1,128}$")
+
+
+class InvalidSubjectToken(ValueError):
+    """A tenant, aggregate or id that cannot be a subject token."""
+
+    def __init__(self, what: str, value: str) -> None:
+        super().__init__(f"{what} {value!r} is not a valid subject token ([A-Za-z0-9_-]{{1,128}})")
+        self.what = what
+        self.value = value
+
+
+def check_token(what: str, value: str) -> str:
+    if not _TOKEN.match(value):
+        raise InvalidSubjectToken(what, value)
+    return value
+
+
+def event_subject(tenant: str, aggregate_type: str, aggregate_id: str, event_type: str) -> str:
+    check_token("tenant", tenant)
+    check_token("aggregate type", aggregate_type)
+    check_token("aggregate id", aggregate_id)
+    check_token("event type", event_type)
+    return f"{EVENT_PREFIX}.{tenant}.{aggregate_type}.{aggregate_id}.{event_type}"
+
+
+def subject_of(env: Envelope) -> str:
+    return event_subject(env.tenant, env.aggregate_type, env.aggregate_id, env.type)
+
+
+def aggregate_filter(tenant: str, aggregate_type: str, aggregate_id: str) -> str:
+    """The wildcard subject covering one aggregate instance's whole history."""
+    check_token("tenant", tenant)
+    check_token("aggregate type", aggregate_type)
+    check_token("aggregate id", aggregate_id)
+    return f"{EVENT_PREFIX}.{tenant}.{aggregate_type}.{aggregate_id}.>"
+
+
+def type_filter(event_type: str, *, aggregate_type: str = "*", tenant: str = "*") -> str:
+    """Every event of one type, e.g. `ev.*.task.*.TaskSubmitted`."""
+    return f"{EVENT_PREFIX}.{tenant}.{aggregate_type}.*.{event_type}"
+
+
+def parse_subject(subject: str) -> tuple[str, str, str, str]:
+    """(tenant, aggregate_type, aggregate_id, event_type) of an event subject."""
+    parts = subject.split(".")
+    if len(parts) != 5 or parts[0] != EVENT_PREFIX:
+        raise ValueError(f"not an event subject: {subject!r}")
+    return parts[1], parts[2], parts[3], parts[4]
+
+
+def dlq_subject(consumer: str, sequence: int) -> str:
+    """Where a poisoned message goes: one subject per consumer and original sequence."""
+    return f"{DLQ_PREFIX}.{check_token('consumer', consumer)}.{sequence}"

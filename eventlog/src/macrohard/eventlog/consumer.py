@@ -1,0 +1,154 @@
+"""Durable pull consumers with at-least-once delivery and a dead-letter subject.
+
+Handlers are declared with FastStream (so the AsyncAPI document of the bus is generated from
+the code that actually runs); this module adds what FastStream leaves to us: decoding into a
+RecordedEvent, per-message correlation in logs, retry with backoff, dead-lettering after
+`max_deliver` failed attempts, and metrics.
+
+Why the server's own MaxDeliver stays unlimited: if the server stopped redelivering after N
+attempts, a process that crashed during attempt N would leave the message neither handled
+nor dead-lettered. We count attempts ourselves (`num_delivered`) and dead-letter explicitly.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+from faststream import AckPolicy
+from faststream.nats import JStream, NatsBroker, PullSub
+from faststream.nats.annotations import NatsMessage
+from macrohard.contracts import REGISTRY, EventRegistry
+from macrohard.contracts.envelope import RecordedEvent
+from macrohard.contracts.subjects import EVENTS_STREAM
+from macrohard.eventlog.deadletter import dead_letter
+from macrohard.eventlog.logs import correlated
+from macrohard.eventlog.metrics import (
+    CONSUMER_LAG,
+    DEAD_LETTERED,
+    EVENTS_HANDLED,
+    HANDLER_SECONDS,
+)
+from nats.aio.client import Client as NATS
+from nats.js.api import AckPolicy as JsAckPolicy
+from nats.js.api import ConsumerConfig, DeliverPolicy
+
+log = logging.getLogger("macrohard.consumer")
+
+EventHandler = Callable[[RecordedEvent], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class ConsumerSpec:
+    """What a durable consumer reads and how hard it tries.
+
+    Replicas of a service share one durable name, so the server spreads messages across them
+    (that is how `--scale actuator=4` works).
+    """
+
+    durable: str
+    subjects: Sequence[str]
+    max_deliver: int = 5
+    ack_wait_s: float = 60.0
+    batch_size: int = 16
+    backoff_s: Sequence[float] = (0.2, 1.0, 5.0, 15.0)
+    deliver_new_only: bool = False
+    description: str = ""
+
+    def backoff(self, attempt: int) -> float:
+        return self.backoff_s[min(attempt - 1, len(self.backoff_s) - 1)]
+
+
+def subscribe(
+    broker: NatsBroker,
+    spec: ConsumerSpec,
+    handler: EventHandler,
+    *,
+    dlq_connection: Callable[[], NATS],
+    registry: EventRegistry = REGISTRY,
+) -> None:
+    """Register `handler` on `broker` as a durable pull consumer of the EVENTS stream.
+
+    `dlq_connection` returns the NATS connection used to dead-letter (resolved lazily: the
+    broker connects only when started).
+    """
+
+    async def on_message(message: NatsMessage) -> None:
+        raw = message.raw_message
+        meta = raw.metadata
+        seq = meta.sequence.stream
+        attempt = meta.num_delivered
+        CONSUMER_LAG.labels(spec.durable).set(meta.num_pending)
+        event_type = raw.subject.rsplit(".", 1)[-1]
+        started = time.perf_counter()
+        cid: str | None = None
+        try:
+            rec = registry.recorded(raw.data, sequence=seq, subject=raw.subject)
+            cid = rec.envelope.correlation_id
+            with correlated(cid):
+                await handler(rec)
+        except Exception as exc:
+            error = f"{type(exc).__name__}: {exc}"
+            with correlated(cid):
+                if attempt >= spec.max_deliver:
+                    await dead_letter(
+                        dlq_connection(),
+                        consumer=spec.durable,
+                        subject=raw.subject,
+                        sequence=seq,
+                        deliveries=attempt,
+                        error=error,
+                        data=raw.data,
+                    )
+                    await raw.ack()
+                    DEAD_LETTERED.labels(spec.durable).inc()
+                    EVENTS_HANDLED.labels(spec.durable, event_type, "dead_lettered").inc()
+                    log.error(
+                        "dead-lettered",
+                        extra={
+                            "consumer": spec.durable,
+                            "seq": seq,
+                            "attempts": attempt,
+                            "error": error,
+                        },
+                    )
+                else:
+                    await raw.nak(delay=spec.backoff(attempt))
+                    EVENTS_HANDLED.labels(spec.durable, event_type, "retry").inc()
+                    log.warning(
+                        "handler failed, will retry",
+                        extra={
+                            "consumer": spec.durable,
+                            "seq": seq,
+                            "attempt": attempt,
+                            "error": error,
+                        },
+                    )
+            return
+        finally:
+            HANDLER_SECONDS.labels(spec.durable).observe(time.perf_counter() - started)
+        await raw.ack()
+        EVENTS_HANDLED.labels(spec.durable, event_type, "ok").inc()
+
+    config = ConsumerConfig(
+        durable_name=spec.durable,
+        filter_subjects=list(spec.subjects),
+        ack_policy=JsAckPolicy.EXPLICIT,
+        ack_wait=spec.ack_wait_s,
+        max_deliver=-1,
+        deliver_policy=DeliverPolicy.NEW if spec.deliver_new_only else DeliverPolicy.ALL,
+        max_ack_pending=max(spec.batch_size * 4, 64),
+    )
+    broker.subscriber(
+        "",
+        stream=JStream(EVENTS_STREAM, declare=False),
+        durable=spec.durable,
+        config=config,
+        pull_sub=PullSub(batch_size=spec.batch_size, timeout=1.0),
+        ack_policy=AckPolicy.MANUAL,
+        title=f"{spec.durable}:consume",
+        description=spec.description
+        or f"durable consumer {spec.durable} of " + ", ".join(spec.subjects),
+    )(on_message)

@@ -1,0 +1,96 @@
+"""The dead-letter stream: where a message goes after it failed too often, with its error.
+
+A poisoned message must not block its consumer forever (at-least-once delivery would
+redeliver it endlessly), nor be silently dropped: it is copied, with what went wrong, to
+`dlq.<consumer>.<stream sequence>` and the original is acknowledged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import msgspec
+from macrohard.contracts.subjects import DLQ_PREFIX, DLQ_STREAM, dlq_subject
+from nats.aio.client import Client as NATS
+
+H_ERROR = "Mh-Dlq-Error"
+H_CONSUMER = "Mh-Dlq-Consumer"
+H_SUBJECT = "Mh-Dlq-Subject"
+H_SEQUENCE = "Mh-Dlq-Sequence"
+H_DELIVERIES = "Mh-Dlq-Deliveries"
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    dlq_sequence: int
+    consumer: str
+    subject: str
+    sequence: int
+    deliveries: int
+    error: str
+    data: bytes
+    time: datetime | None
+
+
+async def dead_letter(
+    nc: NATS,
+    *,
+    consumer: str,
+    subject: str,
+    sequence: int,
+    deliveries: int,
+    error: str,
+    data: bytes,
+) -> None:
+    """Copy a failed message to the DLQ stream; de-duplicated per consumer and sequence."""
+    headers = {
+        "Nats-Msg-Id": f"{consumer}:{sequence}",
+        H_ERROR: error[:4000].replace("\r", " ").replace("\n", " | "),
+        H_CONSUMER: consumer,
+        H_SUBJECT: subject,
+        H_SEQUENCE: str(sequence),
+        H_DELIVERIES: str(deliveries),
+    }
+    reply = await nc.request(dlq_subject(consumer, sequence), data, 5.0, headers=headers)
+    ack = msgspec.json.decode(reply.data)
+    if "error" in ack:
+        raise RuntimeError(f"dead-lettering {subject}#{sequence} failed: {ack['error']}")
+
+
+async def list_dead_letters(nc: NATS, consumer: str = "*") -> list[DeadLetter]:
+    """Every dead letter (of one consumer, or all), oldest first."""
+    out: list[DeadLetter] = []
+    inbox = nc.new_inbox()
+    sub = await nc.subscribe(inbox)
+    start = 1
+    try:
+        while True:
+            req = msgspec.json.encode(
+                {"seq": start, "next_by_subj": f"{DLQ_PREFIX}.{consumer}.*", "batch": 500}
+            )
+            await nc.publish(f"$JS.API.DIRECT.GET.{DLQ_STREAM}", req, reply=inbox)
+            while True:
+                msg = await sub.next_msg(timeout=5.0)
+                h = msg.headers or {}
+                if h.get("Status"):
+                    pending = int(h.get("Nats-Num-Pending", "0") or 0)
+                    break
+                seq = int(h["Nats-Sequence"])
+                out.append(
+                    DeadLetter(
+                        dlq_sequence=seq,
+                        consumer=h.get(H_CONSUMER, ""),
+                        subject=h.get(H_SUBJECT, ""),
+                        sequence=int(h.get(H_SEQUENCE, "0")),
+                        deliveries=int(h.get(H_DELIVERIES, "0")),
+                        error=h.get(H_ERROR, ""),
+                        data=msg.data,
+                        time=None,
+                    )
+                )
+                start = seq + 1
+            if h.get("Status") != "204" or pending == 0:
+                return out
+    finally:
+        await sub.unsubscribe()

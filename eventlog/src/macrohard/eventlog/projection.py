@@ -1,0 +1,254 @@
+"""Projections: read models in PostgreSQL, rebuilt from the log, exactly once per event.
+
+A projection's position is its checkpoint row, written in the *same transaction* as the
+rows the batch produced. A crash before commit loses both, a crash after keeps both, so no
+event is ever applied twice and none is skipped. That is also why projections read with
+an ordered consumer starting at checkpoint + 1 rather than a durable JetStream consumer:
+a second, server-side position could only drift from the one that matters.
+
+Catch-up and live are one loop: messages are gathered into batches (large while the log
+is behind, small once live) and each batch is one transaction. Reading continues while the
+previous batch is written, so PostgreSQL and NATS work in parallel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import zlib
+from collections.abc import Sequence
+from typing import Protocol
+
+import asyncpg
+from macrohard.contracts import REGISTRY, EventRegistry
+from macrohard.contracts.envelope import RecordedEvent
+from macrohard.contracts.subjects import EVENTS_STREAM
+from macrohard.eventlog.db import Conn
+from macrohard.eventlog.deadletter import dead_letter
+from macrohard.eventlog.metrics import PROJECTION_APPLIED, PROJECTION_LAG
+from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
+from nats.js.api import ConsumerConfig, DeliverPolicy
+
+log = logging.getLogger("macrohard.projection")
+
+CHECKPOINT_DDL = """
+CREATE SCHEMA IF NOT EXISTS eventlog;
+CREATE TABLE IF NOT EXISTS eventlog.checkpoints (
+    projection text PRIMARY KEY,
+    position bigint NOT NULL,
+    updated_at timestamptz NOT NULL DEFAULT now()
+);
+"""
+
+
+class Projection(Protocol):
+    """A read model. `apply` gets a batch in stream order inside the checkpoint's transaction."""
+
+    name: str
+    subjects: Sequence[str]
+
+    async def create(self, conn: Conn) -> None:
+        """Create schema and tables if missing (idempotent)."""
+
+    async def drop(self, conn: Conn) -> None:
+        """Drop every table the projection owns (for a rebuild)."""
+
+    async def apply(self, conn: Conn, events: Sequence[RecordedEvent]) -> None:
+        """Apply a batch. Must not commit: the runner owns the transaction."""
+
+
+class CheckpointMoved(RuntimeError):
+    """Another runner advanced this projection's checkpoint: two writers on one model."""
+
+    def __init__(self, projection: str, expected: int, found: int) -> None:
+        super().__init__(f"checkpoint of {projection} moved: expected {expected}, found {found}")
+
+
+async def read_checkpoint(conn: Conn, name: str) -> int:
+    value = await conn.fetchval(
+        "SELECT position FROM eventlog.checkpoints WHERE projection = $1", name
+    )
+    return int(value or 0)
+
+
+class ProjectionRunner:
+    """Runs one projection: setup, catch up, go live, rebuild. One active runner per name
+    (a PostgreSQL advisory lock), so replicas of a service can start it safely."""
+
+    def __init__(
+        self,
+        nc: NATS,
+        pool: asyncpg.Pool,
+        projection: Projection,
+        *,
+        registry: EventRegistry = REGISTRY,
+        batch_size: int = 2000,
+        idle_flush_s: float = 0.02,
+        stream: str = EVENTS_STREAM,
+    ) -> None:
+        self._stream = stream
+        self._nc = nc
+        self._pool = pool
+        self._projection = projection
+        self._registry = registry
+        self._batch_size = batch_size
+        self._idle_flush_s = idle_flush_s
+        self._position = 0
+        self._pending = 0
+        self._caught_up = asyncio.Event()
+
+    @property
+    def name(self) -> str:
+        return self._projection.name
+
+    @property
+    def position(self) -> int:
+        """Last stream sequence applied (the committed checkpoint)."""
+        return self._position
+
+    @property
+    def lag(self) -> int:
+        """Matching events in the log not applied yet."""
+        return self._pending
+
+    async def setup(self) -> None:
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute(CHECKPOINT_DDL)
+            await self._projection.create(conn)
+            self._position = await read_checkpoint(conn, self.name)
+
+    async def rebuild(self) -> None:
+        """Drop the read model and reset the checkpoint; `run` then replays from 1."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute(CHECKPOINT_DDL)
+            await self._projection.drop(conn)
+            await self._projection.create(conn)
+            await conn.execute(
+                """INSERT INTO eventlog.checkpoints (projection, position) VALUES ($1, 0)
+                   ON CONFLICT (projection) DO UPDATE SET position = 0, updated_at = now()""",
+                self.name,
+            )
+        self._position = 0
+
+    async def wait_caught_up(self, timeout: float | None = None) -> None:
+        await asyncio.wait_for(self._caught_up.wait(), timeout)
+
+    async def catch_up(self) -> int:
+        """Apply everything in the log now, then return the position (no live tail)."""
+        await self.run(live=False)
+        return self._position
+
+    async def run(self, *, live: bool = True, until: int | None = None) -> None:
+        """Apply from checkpoint + 1. With live=False, return once caught up (or at `until`)."""
+        # Held for the whole run on its own connection: a second replica waits here.
+        async with self._pool.acquire() as lock_conn:
+            key = zlib.crc32(self.name.encode())
+            await lock_conn.execute("SELECT pg_advisory_lock($1)", key)
+            try:
+                async with self._pool.acquire() as conn:
+                    self._position = await read_checkpoint(conn, self.name)
+                await self._consume(live=live, until=until)
+            finally:
+                await lock_conn.execute("SELECT pg_advisory_unlock($1)", key)
+
+    async def _consume(self, *, live: bool, until: int | None) -> None:
+        js = self._nc.jetstream()
+        batches: asyncio.Queue[list[Msg]] = asyncio.Queue(maxsize=2)
+        current: list[Msg] = []
+
+        async def on_msg(msg: Msg) -> None:
+            nonlocal current
+            current.append(msg)
+            if len(current) >= self._batch_size:
+                batch, current = current, []
+                await batches.put(batch)  # blocks delivery (flow control) when writer lags
+
+        config = ConsumerConfig(
+            filter_subjects=list(self._projection.subjects),
+            deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
+            opt_start_seq=self._position + 1,
+        )
+        sub = await js.subscribe(
+            "",
+            stream=self._stream,
+            ordered_consumer=True,
+            config=config,
+            cb=on_msg,
+            pending_msgs_limit=-1,
+            pending_bytes_limit=-1,
+        )
+        try:
+            info = await sub.consumer_info()
+            # Messages may already sit in our buffer: count them as pending too.
+            delivered = info.delivered.consumer_seq if info.delivered else 0
+            self._pending = (info.num_pending or 0) + (delivered or 0)
+            PROJECTION_LAG.labels(self.name).set(self._pending)
+            if self._pending == 0:
+                self._caught_up.set()
+                if not live:
+                    return
+            while True:
+                try:
+                    batch = await asyncio.wait_for(batches.get(), self._idle_flush_s)
+                except TimeoutError:
+                    if not current:
+                        continue
+                    batch, current = current, []
+                last_pending = await self._flush(batch)
+                self._pending = last_pending + len(current) + batches.qsize() * self._batch_size
+                PROJECTION_LAG.labels(self.name).set(self._pending)
+                if last_pending == 0 and not current and batches.empty():
+                    self._caught_up.set()
+                    if not live:
+                        return
+                if until is not None and self._position >= until:
+                    return
+        finally:
+            await sub.unsubscribe()
+
+    async def _flush(self, batch: list[Msg]) -> int:
+        """Apply one batch and advance the checkpoint atomically; return the last num_pending."""
+        events: list[RecordedEvent] = []
+        recorded = self._registry.recorded
+        last_pending = 0
+        new_position = self._position
+        for msg in batch:
+            meta = msg.metadata
+            new_position = meta.sequence.stream
+            last_pending = meta.num_pending
+            try:
+                events.append(recorded(msg.data, sequence=new_position, subject=msg.subject))
+            except Exception as exc:
+                await dead_letter(
+                    self._nc,
+                    consumer=self.name,
+                    subject=msg.subject,
+                    sequence=new_position,
+                    deliveries=1,
+                    error=f"{type(exc).__name__}: {exc}",
+                    data=msg.data,
+                )
+                log.error(
+                    "dead-lettered undecodable event",
+                    extra={"projection": self.name, "seq": new_position},
+                )
+        expected = self._position
+        async with self._pool.acquire() as conn, conn.transaction():
+            found = await conn.fetchval(
+                "SELECT position FROM eventlog.checkpoints WHERE projection = $1 FOR UPDATE",
+                self.name,
+            )
+            if found is not None and int(found) != expected:
+                raise CheckpointMoved(self.name, expected, int(found))
+            if events:
+                await self._projection.apply(conn, events)
+            await conn.execute(
+                """INSERT INTO eventlog.checkpoints (projection, position) VALUES ($1, $2)
+                   ON CONFLICT (projection) DO UPDATE SET position = $2, updated_at = now()""",
+                self.name,
+                new_position,
+            )
+        self._position = new_position
+        PROJECTION_APPLIED.labels(self.name).inc(len(events))
+        return last_pending

@@ -1,0 +1,170 @@
+"""What every service process shares: configuration, connections, consumers, projections.
+
+A service's `main.py` builds a `Service`, registers its consumers and projections, and calls
+`run()`. The same object runs under `mh up` (one OS process per service) and in a container
+(`mh run <service>`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+import nats
+from fast_depends.msgspec import MsgSpecSerializer
+from faststream.nats import NatsBroker
+from macrohard.eventlog.consumer import ConsumerSpec, EventHandler, subscribe
+from macrohard.eventlog.logs import configure_logging
+from macrohard.eventlog.metrics import serve_metrics
+from macrohard.eventlog.projection import Projection, ProjectionRunner
+from macrohard.eventlog.store import EventStore
+from macrohard.eventlog.streams import ensure_streams
+from nats.aio.client import Client as NATS
+
+log = logging.getLogger("macrohard.service")
+
+Task = Callable[["Service"], Coroutine[Any, Any, None]]
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceConfig:
+    """Where a service finds the platform. Env: MH_NATS_URL, MH_DATABASE_URL, MH_METRICS_PORT."""
+
+    name: str
+    nats_url: str = "nats://127.0.0.1:4222"
+    database_url: str | None = None
+    metrics_port: int = 0
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, name: str) -> ServiceConfig:
+        prefix = f"MH_{name.upper().replace('-', '_')}_"
+        return cls(
+            name=name,
+            nats_url=os.environ.get("MH_NATS_URL", "nats://127.0.0.1:4222"),
+            database_url=os.environ.get("MH_DATABASE_URL"),
+            metrics_port=int(os.environ.get(prefix + "METRICS_PORT", "0")),
+            extra={
+                k[len(prefix) :].lower(): v for k, v in os.environ.items() if k.startswith(prefix)
+            },
+        )
+
+
+def new_broker(nats_url: str = "nats://127.0.0.1:4222") -> NatsBroker:
+    # msgspec end to end: contracts are msgspec Structs, no pydantic in the message path.
+    return NatsBroker(
+        nats_url,
+        serializer=MsgSpecSerializer(),
+        logger=logging.getLogger("faststream"),
+        max_reconnect_attempts=-1,
+    )
+
+
+class Service:
+    """Connections and the things that run in one service process."""
+
+    def __init__(self, config: ServiceConfig, broker: NatsBroker | None = None) -> None:
+        self.config = config
+        self.broker = broker or new_broker(config.nats_url)
+        self._nc: NATS | None = None
+        self._pool: asyncpg.Pool | None = None
+        self._store: EventStore | None = None
+        self._projections: list[Projection] = []
+        self.runners: list[ProjectionRunner] = []
+        self._tasks: list[Task] = []
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    @property
+    def nc(self) -> NATS:
+        if self._nc is None:
+            raise RuntimeError(f"{self.name}: not connected yet")
+        return self._nc
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            raise RuntimeError(f"{self.name}: no database configured or not connected yet")
+        return self._pool
+
+    @property
+    def store(self) -> EventStore:
+        if self._store is None:
+            raise RuntimeError(f"{self.name}: not connected yet")
+        return self._store
+
+    def consume(self, spec: ConsumerSpec, handler: EventHandler) -> None:
+        """Declare a durable consumer (see eventlog.consumer)."""
+        subscribe(self.broker, spec, handler, dlq_connection=lambda: self.nc)
+
+    def project(self, projection: Projection) -> None:
+        self._projections.append(projection)
+
+    def background(self, task: Task) -> None:
+        """A long-running coroutine (an HTTP server, a sweeper) that lives as long as we do."""
+        self._tasks.append(task)
+
+    async def start(self) -> None:
+        self._nc = await nats.connect(
+            self.config.nats_url, name=self.name, max_reconnect_attempts=-1
+        )
+        await ensure_streams(self._nc.jetstream())
+        self._store = EventStore(self._nc)
+        if self.config.database_url:
+            self._pool = await asyncpg.create_pool(
+                self.config.database_url, min_size=1, max_size=10
+            )
+        for projection in self._projections:
+            runner = ProjectionRunner(self.nc, self.pool, projection)
+            await runner.setup()
+            self.runners.append(runner)
+        await self.broker.start()
+
+    async def stop(self) -> None:
+        await self.broker.stop()
+        if self._nc is not None:
+            await self._nc.drain()
+        if self._pool is not None:
+            await self._pool.close()
+
+    async def run(self, stop: asyncio.Event | None = None) -> None:
+        """Run until `stop` is set or SIGTERM/SIGINT arrives."""
+        stop = stop or asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, stop.set)
+        await self.start()
+        serve_metrics(self.config.metrics_port)
+        jobs = [asyncio.create_task(r.run(), name=f"projection:{r.name}") for r in self.runners]
+        jobs += [asyncio.create_task(t(self), name=f"task:{i}") for i, t in enumerate(self._tasks)]
+        log.info("service started", extra={"nats": self.config.nats_url})
+        waiter = asyncio.create_task(stop.wait())
+        try:
+            done, _ = await asyncio.wait([waiter, *jobs], return_when=asyncio.FIRST_COMPLETED)
+            for job in done:
+                if job is not waiter and job.exception() is not None:
+                    raise job.exception()  # type: ignore[misc]
+        finally:
+            for job in [waiter, *jobs]:
+                job.cancel()
+            await asyncio.gather(waiter, *jobs, return_exceptions=True)
+            await self.stop()
+            log.info("service stopped")
+
+
+def run_service(name: str, build: Callable[[Service], None]) -> None:
+    """Entry point used by every service's main(): configure, build, run."""
+    configure_logging(name)
+    service = Service(ServiceConfig.from_env(name))
+    build(service)
+    asyncio.run(service.run())

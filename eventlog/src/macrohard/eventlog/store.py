@@ -1,0 +1,270 @@
+"""The event store: append with optimistic concurrency and de-duplication, load and fold.
+
+Version of an aggregate = the stream sequence of its last event (0 = no events). Using the
+stream sequence rather than a per-aggregate counter is what lets JetStream check it for us
+with `Nats-Expected-Last-Subject-Sequence` against the aggregate's wildcard subject.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Generic, TypeVar
+
+import msgspec
+from macrohard.contracts import REGISTRY, EventRegistry
+from macrohard.contracts.envelope import Envelope, RecordedEvent
+from macrohard.contracts.subjects import EVENTS_STREAM, aggregate_filter, subject_of
+from macrohard.eventlog.errors import (
+    AppendFailed,
+    ConcurrencyConflict,
+    EventNotFound,
+    MixedAggregates,
+)
+from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
+
+S = TypeVar("S")
+
+WRONG_LAST_SEQUENCE = 10071
+EXPECTED_LAST_SUBJECT_SEQ = "Nats-Expected-Last-Subject-Sequence"
+# nats-py has no constant for this one (server >= 2.11); the literal is the protocol.
+EXPECTED_LAST_SUBJECT_SEQ_SUBJECT = "Nats-Expected-Last-Subject-Sequence-Subject"
+MSG_ID = "Nats-Msg-Id"
+
+
+class _ApiError(msgspec.Struct):
+    code: int = 0
+    err_code: int | None = None
+    description: str = ""
+
+
+class _PubAck(msgspec.Struct):
+    stream: str = ""
+    seq: int = 0
+    duplicate: bool = False
+    error: _ApiError | None = None
+
+
+_decode_ack = msgspec.json.Decoder(_PubAck).decode
+
+
+@dataclass(frozen=True, slots=True)
+class AppendResult:
+    """Sequences of the appended events, in order; `duplicates` counts de-duplicated ones."""
+
+    sequences: list[int]
+    duplicates: int
+
+    @property
+    def version(self) -> int:
+        return self.sequences[-1] if self.sequences else 0
+
+
+@dataclass(frozen=True, slots=True)
+class Loaded(Generic[S]):
+    """An aggregate folded from its events; `version` is what a writer passes as expected."""
+
+    state: S
+    version: int
+    events: int
+
+
+def _aggregate_key(env: Envelope) -> tuple[str, str, str]:
+    return env.tenant, env.aggregate_type, env.aggregate_id
+
+
+def _parse_nats_time(value: str) -> datetime:
+    # NATS writes RFC 3339 with nanoseconds; Python keeps microseconds.
+    head, _, frac = value.rstrip("Z").partition(".")
+    return datetime.fromisoformat(f"{head}.{(frac + '000000')[:6]}+00:00")
+
+
+class EventStore:
+    """Appends to and reads from the EVENTS stream. Cheap to create; share one per process."""
+
+    def __init__(
+        self,
+        nc: NATS,
+        *,
+        stream: str = EVENTS_STREAM,
+        registry: EventRegistry = REGISTRY,
+        timeout: float = 5.0,
+    ) -> None:
+        self._nc = nc
+        self._stream = stream
+        self._registry = registry
+        self._timeout = timeout
+
+    @property
+    def registry(self) -> EventRegistry:
+        return self._registry
+
+    async def append(
+        self, events: Sequence[Envelope], *, expected_version: int | None
+    ) -> AppendResult:
+        """Append events of one aggregate, in order.
+
+        `expected_version` is the aggregate's version the caller decided on (0: must not
+        exist yet); None skips the check. Each event is published with its id as
+        `Nats-Msg-Id`, so a retry after a crash is stored once. A retry whose expected
+        version is stale because its own first attempt already landed is recognised by the
+        event ids and answered as a duplicate, not a conflict.
+        Raises ConcurrencyConflict when another writer got there first.
+        """
+        if not events:
+            return AppendResult([], 0)
+        keys = {_aggregate_key(e) for e in events}
+        if len(keys) != 1:
+            raise MixedAggregates({"/".join(k) for k in keys})
+        first = events[0]
+        filt = aggregate_filter(first.tenant, first.aggregate_type, first.aggregate_id)
+        sequences: list[int] = []
+        duplicates = 0
+        expected = expected_version
+        for index, env in enumerate(events):
+            headers = {MSG_ID: env.id}
+            if expected is not None:
+                headers[EXPECTED_LAST_SUBJECT_SEQ] = str(expected)
+                headers[EXPECTED_LAST_SUBJECT_SEQ_SUBJECT] = filt
+            reply = await self._nc.request(
+                subject_of(env), self._registry.encode(env), self._timeout, headers=headers
+            )
+            ack = _decode_ack(reply.data)
+            if ack.error is not None:
+                if ack.error.err_code == WRONG_LAST_SEQUENCE and expected is not None:
+                    already = await self._already_appended(events[index:], filt, expected)
+                    if already is not None:
+                        sequences.extend(already)
+                        duplicates += len(already)
+                        return AppendResult(sequences, duplicates)
+                    actual = await self.aggregate_version_of(filt)
+                    raise ConcurrencyConflict(filt[3:-2], expected, actual)
+                raise AppendFailed(filt[3:-2], ack.error.err_code, ack.error.description)
+            sequences.append(ack.seq)
+            duplicates += ack.duplicate
+            if expected is not None:
+                expected = ack.seq
+        return AppendResult(sequences, duplicates)
+
+    async def _already_appended(
+        self, pending: Sequence[Envelope], filt: str, expected: int
+    ) -> list[int] | None:
+        """Sequences of `pending` if they were all appended right after `expected`."""
+        after = await self._read_filtered(filt, start=expected + 1)
+        by_id = {r.envelope.id: r.sequence for r in after}
+        found = [by_id.get(e.id) for e in pending]
+        if all(s is not None for s in found):
+            return [s for s in found if s is not None]
+        return None
+
+    async def aggregate_version(self, tenant: str, aggregate_type: str, aggregate_id: str) -> int:
+        return await self.aggregate_version_of(
+            aggregate_filter(tenant, aggregate_type, aggregate_id)
+        )
+
+    async def aggregate_version_of(self, filt: str) -> int:
+        """Stream sequence of the last event on a subject filter (0 when there is none)."""
+        req = msgspec.json.encode({"last_by_subj": filt})
+        reply = await self._nc.request(f"$JS.API.DIRECT.GET.{self._stream}", req, self._timeout)
+        status = reply.headers.get("Status") if reply.headers else None
+        if status == "404":
+            return 0
+        if status:
+            raise AppendFailed(filt, None, f"direct get failed: {status}")
+        return int((reply.headers or {})["Nats-Sequence"])
+
+    async def read_aggregate(
+        self,
+        tenant: str,
+        aggregate_type: str,
+        aggregate_id: str,
+        *,
+        after: int = 0,
+        up_to_seq: int | None = None,
+        up_to_time: datetime | None = None,
+    ) -> list[RecordedEvent]:
+        """One aggregate's events in log order, optionally cut at a sequence or a time."""
+        filt = aggregate_filter(tenant, aggregate_type, aggregate_id)
+        return await self._read_filtered(
+            filt, start=after + 1, up_to_seq=up_to_seq, up_to_time=up_to_time
+        )
+
+    async def load(
+        self,
+        evolve: Callable[[S, Envelope], S],
+        initial: S,
+        tenant: str,
+        aggregate_type: str,
+        aggregate_id: str,
+        *,
+        up_to_seq: int | None = None,
+        up_to_time: datetime | None = None,
+    ) -> Loaded[S]:
+        """Fold an aggregate's events into state (time travel with up_to_seq/up_to_time)."""
+        events = await self.read_aggregate(
+            tenant, aggregate_type, aggregate_id, up_to_seq=up_to_seq, up_to_time=up_to_time
+        )
+        state = initial
+        for rec in events:
+            state = evolve(state, rec.envelope)
+        return Loaded(state, events[-1].sequence if events else 0, len(events))
+
+    async def read_sequence(self, sequence: int) -> RecordedEvent:
+        req = msgspec.json.encode({"seq": sequence})
+        reply = await self._nc.request(f"$JS.API.DIRECT.GET.{self._stream}", req, self._timeout)
+        if reply.headers and reply.headers.get("Status"):
+            raise EventNotFound(f"#{sequence}")
+        return self._recorded(reply)
+
+    async def stream_head(self) -> int:
+        """The last sequence in the stream (0 when empty)."""
+        reply = await self._nc.request(f"$JS.API.STREAM.INFO.{self._stream}", b"", self._timeout)
+        info = msgspec.json.decode(reply.data)
+        return int(info["state"]["last_seq"])
+
+    def _recorded(self, msg: Msg) -> RecordedEvent:
+        headers = msg.headers or {}
+        return self._registry.recorded(
+            msg.data, sequence=int(headers["Nats-Sequence"]), subject=headers["Nats-Subject"]
+        )
+
+    async def _read_filtered(
+        self,
+        filt: str,
+        *,
+        start: int,
+        up_to_seq: int | None = None,
+        up_to_time: datetime | None = None,
+        batch: int = 1000,
+    ) -> list[RecordedEvent]:
+        """Batch direct get: one request returns up to `batch` messages, no consumer needed."""
+        out: list[RecordedEvent] = []
+        inbox = self._nc.new_inbox()
+        sub = await self._nc.subscribe(inbox)
+        try:
+            while True:
+                req = msgspec.json.encode({"seq": start, "next_by_subj": filt, "batch": batch})
+                await self._nc.publish(f"$JS.API.DIRECT.GET.{self._stream}", req, reply=inbox)
+                pending = 0
+                while True:
+                    msg = await sub.next_msg(timeout=self._timeout)
+                    headers = msg.headers or {}
+                    status = headers.get("Status")
+                    if status:  # 204 end of batch, 404 nothing (more) to read
+                        pending = int(headers.get("Nats-Num-Pending", "0") or 0)
+                        break
+                    seq = int(headers["Nats-Sequence"])
+                    if up_to_seq is not None and seq > up_to_seq:
+                        return out
+                    if up_to_time is not None:
+                        stamp = _parse_nats_time(headers["Nats-Time-Stamp"])
+                        if stamp > up_to_time:
+                            return out
+                    out.append(self._recorded(msg))
+                    start = seq + 1
+                if status != "204" or pending == 0:
+                    return out
+        finally:
+            await sub.unsubscribe()
