@@ -14,10 +14,11 @@ from pathlib import Path
 import asyncpg
 import nats
 import pytest
+from nats.aio.client import Client as NATS
+
 from macrohard.cli.embedded import EmbeddedNats, EmbeddedPostgres, free_port
 from macrohard.eventlog.store import EventStore
 from macrohard.eventlog.streams import ensure_streams
-from nats.aio.client import Client as NATS
 
 
 @pytest.fixture(scope="session")

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 import asyncpg
 import nats
+
 from macrohard.contracts.envelope import RecordedEvent
 from macrohard.eventlog.projection import ProjectionRunner
 

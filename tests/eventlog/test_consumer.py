@@ -6,6 +6,8 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
+from nats.aio.client import Client as NATS
+
 from macrohard.contracts import envelope
 from macrohard.contracts.envelope import RecordedEvent
 from macrohard.contracts.tasks import TaskSubmitted
@@ -13,7 +15,6 @@ from macrohard.eventlog.consumer import ConsumerSpec
 from macrohard.eventlog.deadletter import list_dead_letters
 from macrohard.eventlog.service import Service, ServiceConfig
 from macrohard.eventlog.store import EventStore
-from nats.aio.client import Client as NATS
 
 Handler = Callable[[RecordedEvent], Awaitable[None]]
 

@@ -8,14 +8,14 @@ import sys
 from pathlib import Path
 
 import asyncpg
+from nats.aio.client import Client as NATS
+
 from macrohard.contracts import envelope
 from macrohard.contracts.tasks import TaskStarted, TaskSubmitted
 from macrohard.contracts.tenancy import TenantOnboarded
 from macrohard.eventlog.deadletter import list_dead_letters
 from macrohard.eventlog.projection import ProjectionRunner
 from macrohard.eventlog.store import EventStore
-from nats.aio.client import Client as NATS
-
 from tests.eventlog.sample_projection import TaskCounts
 
 

@@ -6,6 +6,7 @@ import asyncio
 from datetime import timedelta
 
 import pytest
+
 from macrohard.contracts import envelope
 from macrohard.contracts.envelope import Envelope
 from macrohard.contracts.tasks import TaskCancelRequested, TaskStarted, TaskSubmitted

@@ -47,6 +47,7 @@ def schema(args: argparse.Namespace) -> int:
 def asyncapi_document() -> dict[str, object]:
     """Every service declares its consumers on one broker; FastStream documents them."""
     from faststream.specification import AsyncAPI
+
     from macrohard.eventlog.service import Service, ServiceConfig
 
     service = Service(ServiceConfig(name="macrohard"))

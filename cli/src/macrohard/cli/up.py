@@ -17,6 +17,7 @@ from pathlib import Path
 
 import httpx
 import nats
+
 from macrohard.cli.embedded import EmbeddedNats, EmbeddedPostgres
 from macrohard.cli.platform import PlatformRecord, admin_token, write_record
 from macrohard.cli.services import SERVICES

@@ -3,7 +3,7 @@
 from macrohard.contracts import REGISTRY, envelope, TaskSubmitted
 """
 
-from macrohard.contracts import agent, billing, fleet, tasks, tenancy
+from macrohard.contracts import agent, billing, browser, fleet, tasks, tenancy
 from macrohard.contracts.envelope import (
     Envelope,
     Event,
@@ -33,6 +33,7 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     *tenancy.EVENTS,
     *tasks.EVENTS,
     *agent.EVENTS,
+    *browser.EVENTS,
     *fleet.EVENTS,
     *billing.EVENTS,
 )

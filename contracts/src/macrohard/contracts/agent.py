@@ -1,10 +1,11 @@
-"""The agent loop: what the planner decides (intents) and what the actuator did and saw."""
+"""The planner's side of the agent loop: what it decides (intents) and what that cost."""
 
 from __future__ import annotations
 
 from typing import Literal
 
 import msgspec
+
 from macrohard.contracts.envelope import Event
 
 ActionKind = Literal[
@@ -45,37 +46,6 @@ class Intent(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     reason: str = ""
 
 
-class Box(msgspec.Struct, frozen=True, array_like=True):
-    x: int
-    y: int
-    w: int
-    h: int
-
-
-class PageElement(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
-    """One interactive or text element, small enough to hand many of them to a model."""
-
-    id: int
-    role: str
-    name: str = ""
-    text: str = ""
-    value: str | None = None
-    tag: str = ""
-    checked: bool | None = None
-    selected: bool | None = None
-    disabled: bool = False
-    expanded: bool | None = None
-    options: list[str] = []
-    box: Box | None = None
-
-
-class PageObservation(msgspec.Struct, frozen=True, kw_only=True):
-    url: str
-    title: str
-    elements: list[PageElement]
-    screenshot_sha256: str | None = None
-
-
 class LeaseRequested(Event, frozen=True, kw_only=True):
     aggregate_type = "task"
 
@@ -109,46 +79,8 @@ class InferenceCompleted(Event, frozen=True, kw_only=True):
     energy_wh: float = 0.0
 
 
-class SessionOpened(Event, frozen=True, kw_only=True):
-    aggregate_type = "browser"
-
-    task_id: str
-    worker: str
-
-
-class ActionExecuted(Event, frozen=True, kw_only=True):
-    aggregate_type = "browser"
-
-    task_id: str
-    step: int
-    intent_event_id: str
-    action: str
-    ok: bool
-    error: str = ""
-    duration_ms: float = 0.0
-
-
-class PageObserved(Event, frozen=True, kw_only=True):
-    aggregate_type = "browser"
-
-    task_id: str
-    step: int
-    observation: PageObservation
-
-
-class SessionClosed(Event, frozen=True, kw_only=True):
-    aggregate_type = "browser"
-
-    task_id: str
-    reason: str = ""
-
-
 EVENTS: tuple[type[Event], ...] = (
     LeaseRequested,
     IntentEmitted,
     InferenceCompleted,
-    SessionOpened,
-    ActionExecuted,
-    PageObserved,
-    SessionClosed,
 )

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import msgspec
+
 from macrohard.contracts.envelope import Envelope, Event, RawEnvelope, RecordedEvent
 from macrohard.contracts.upcasting import Upcaster, upcast
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
+
 from macrohard.contracts import ALL_EVENTS
-from macrohard.contracts.agent import Intent, PageObservation
+from macrohard.contracts.agent import Intent
+from macrohard.contracts.browser import PageObservation
 from macrohard.contracts.envelope import RawEnvelope
 
 # Read models and commands that cross the bus but are not events.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import msgspec
+
 from macrohard.contracts.envelope import Event
 
 

@@ -20,6 +20,10 @@ from dataclasses import dataclass
 from faststream import AckPolicy
 from faststream.nats import JStream, NatsBroker, PullSub
 from faststream.nats.annotations import NatsMessage
+from nats.aio.client import Client as NATS
+from nats.js.api import AckPolicy as JsAckPolicy
+from nats.js.api import ConsumerConfig, DeliverPolicy
+
 from macrohard.contracts import REGISTRY, EventRegistry
 from macrohard.contracts.envelope import RecordedEvent
 from macrohard.contracts.subjects import EVENTS_STREAM
@@ -31,9 +35,6 @@ from macrohard.eventlog.metrics import (
     EVENTS_HANDLED,
     HANDLER_SECONDS,
 )
-from nats.aio.client import Client as NATS
-from nats.js.api import AckPolicy as JsAckPolicy
-from nats.js.api import ConsumerConfig, DeliverPolicy
 
 log = logging.getLogger("macrohard.consumer")
 

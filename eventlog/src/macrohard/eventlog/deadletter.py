@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import msgspec
-from macrohard.contracts.subjects import DLQ_PREFIX, DLQ_STREAM, dlq_subject
 from nats.aio.client import Client as NATS
+
+from macrohard.contracts.subjects import DLQ_PREFIX, DLQ_STREAM, dlq_subject
 
 H_ERROR = "Mh-Dlq-Error"
 H_CONSUMER = "Mh-Dlq-Consumer"

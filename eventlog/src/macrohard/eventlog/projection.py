@@ -20,15 +20,16 @@ from collections.abc import Sequence
 from typing import Protocol
 
 import asyncpg
+from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
+from nats.js.api import ConsumerConfig, DeliverPolicy
+
 from macrohard.contracts import REGISTRY, EventRegistry
 from macrohard.contracts.envelope import RecordedEvent
 from macrohard.contracts.subjects import EVENTS_STREAM
 from macrohard.eventlog.db import Conn
 from macrohard.eventlog.deadletter import dead_letter
 from macrohard.eventlog.metrics import PROJECTION_APPLIED, PROJECTION_LAG
-from nats.aio.client import Client as NATS
-from nats.aio.msg import Msg
-from nats.js.api import ConsumerConfig, DeliverPolicy
 
 log = logging.getLogger("macrohard.projection")
 

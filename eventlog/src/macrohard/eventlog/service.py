@@ -20,13 +20,14 @@ import asyncpg
 import nats
 from fast_depends.msgspec import MsgSpecSerializer
 from faststream.nats import NatsBroker
+from nats.aio.client import Client as NATS
+
 from macrohard.eventlog.consumer import ConsumerSpec, EventHandler, subscribe
 from macrohard.eventlog.logs import configure_logging
 from macrohard.eventlog.metrics import serve_metrics
 from macrohard.eventlog.projection import Projection, ProjectionRunner
 from macrohard.eventlog.store import EventStore
 from macrohard.eventlog.streams import ensure_streams
-from nats.aio.client import Client as NATS
 
 log = logging.getLogger("macrohard.service")
 

@@ -13,6 +13,9 @@ from datetime import datetime
 from typing import Generic, TypeVar
 
 import msgspec
+from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
+
 from macrohard.contracts import REGISTRY, EventRegistry
 from macrohard.contracts.envelope import Envelope, RecordedEvent
 from macrohard.contracts.subjects import EVENTS_STREAM, aggregate_filter, subject_of
@@ -22,8 +25,6 @@ from macrohard.eventlog.errors import (
     EventNotFound,
     MixedAggregates,
 )
-from nats.aio.client import Client as NATS
-from nats.aio.msg import Msg
 
 S = TypeVar("S")
 

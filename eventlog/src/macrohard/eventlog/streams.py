@@ -11,7 +11,6 @@ the platform appends, and per-tenant subjects keep a later split by tenant possi
 
 from __future__ import annotations
 
-from macrohard.contracts.subjects import DLQ_PREFIX, DLQ_STREAM, EVENT_PREFIX, EVENTS_STREAM
 from nats.js import JetStreamContext
 from nats.js.api import (
     DiscardPolicy,
@@ -21,6 +20,8 @@ from nats.js.api import (
     StreamConfig,
 )
 from nats.js.errors import BadRequestError, NotFoundError
+
+from macrohard.contracts.subjects import DLQ_PREFIX, DLQ_STREAM, EVENT_PREFIX, EVENTS_STREAM
 
 # A retried append after a crash must be dropped as a duplicate even if the process took a
 # long time to come back; 24 h costs little memory at our rates (one id per message).

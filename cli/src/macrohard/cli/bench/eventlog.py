@@ -14,17 +14,18 @@ import time
 
 import asyncpg
 import nats
+from nats.js.api import ConsumerConfig, DeliverPolicy
+
 from macrohard.cli.bench.report import report
 from macrohard.cli.bench.servers import add_server_args, bench_servers
 from macrohard.contracts import REGISTRY, envelope
-from macrohard.contracts.agent import ActionExecuted
+from macrohard.contracts.browser import ActionExecuted
 from macrohard.contracts.envelope import Envelope
 from macrohard.contracts.subjects import EVENTS_STREAM, subject_of
 from macrohard.eventlog.index import EventIndexProjection
 from macrohard.eventlog.projection import ProjectionRunner
 from macrohard.eventlog.store import EventStore
 from macrohard.eventlog.streams import ensure_streams
-from nats.js.api import ConsumerConfig, DeliverPolicy
 
 TARGETS = {"append_ratio": ">= 0.8", "rebuild_ratio": ">= 0.5", "rebuild_per_s": ">= 15,000"}
 
