@@ -132,6 +132,8 @@ class Service:
 
     async def stop(self) -> None:
         await self.broker.stop()
+        if self._store is not None:
+            await self._store.close()
         if self._nc is not None:
             await self._nc.drain()
         if self._pool is not None:
