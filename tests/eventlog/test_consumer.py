@@ -12,7 +12,7 @@ from macrohard.contracts import envelope
 from macrohard.contracts.envelope import RecordedEvent
 from macrohard.contracts.tasks import TaskSubmitted
 from macrohard.eventlog.consumer import ConsumerSpec
-from macrohard.eventlog.deadletter import list_dead_letters
+from macrohard.eventlog.deadletter import RetryFailed, list_dead_letters, retry_dead_letter
 from macrohard.eventlog.service import Service, ServiceConfig
 from macrohard.eventlog.store import EventStore
 
@@ -142,3 +142,36 @@ async def test_handler_that_always_fails_is_parked_with_its_error(
             break
         await asyncio.sleep(0.05)
     assert [(d.deliveries, d.error) for d in letters] == [(3, "ValueError: cannot plan this goal")]
+
+
+async def test_operator_retry_runs_the_handler_again_and_clears_the_letter(
+    nc: NATS, store: EventStore, run_consumer: Callable[..., Awaitable[Service]]
+) -> None:
+    broken = True
+    handled: list[str] = []
+
+    async def handler(rec: RecordedEvent) -> None:
+        if broken:
+            raise RuntimeError("downstream unavailable")
+        handled.append(rec.envelope.aggregate_id)
+
+    spec = ConsumerSpec(
+        durable="retry-op", subjects=["ev.*.task.*.TaskSubmitted"], max_deliver=1, backoff_s=(0.05,)
+    )
+    await run_consumer(spec, handler)
+    await store.append(
+        [envelope(submitted("late"), tenant="acme", aggregate_id="late")], expected_version=0
+    )
+    for _ in range(100):
+        letters = await list_dead_letters(nc, "retry-op")
+        if letters:
+            break
+        await asyncio.sleep(0.05)
+    with pytest.raises(RetryFailed, match="downstream unavailable"):
+        await retry_dead_letter(nc, letters[0])
+    assert len(await list_dead_letters(nc, "retry-op")) == 1
+    broken = False
+    await retry_dead_letter(nc, letters[0])
+    assert handled == ["late"]
+    assert await list_dead_letters(nc, "retry-op") == []
+    assert await store.stream_head() == 1  # nothing was re-appended to the log
