@@ -36,6 +36,7 @@ _TYPE_EMITTER = {
     "NodeUnparked": "node-agent",
     "NodeChargingChanged": "node-agent",
     "NodeBatteryChanged": "node-agent",
+    "NodeThrottled": "node-agent",
 }
 
 
