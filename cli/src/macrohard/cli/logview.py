@@ -266,6 +266,8 @@ def key_fields(payload: dict[str, Any], width: int = 80) -> str:
     """The short scalar fields of a payload as `k=v`, for one-line listings."""
     parts: list[str] = []
     for key, value in payload.items():
+        if key.endswith("_event_id"):
+            continue  # a link, not a fact: `mh events show` has it
         if isinstance(value, dict) and key in ("intent", "observation"):
             # The two nested shapes an operator most wants in one line.
             inner = {k: v for k, v in value.items() if k in ("action", "element", "url", "title")}

@@ -14,12 +14,13 @@ import time
 import zlib
 
 import asyncpg
+from nats.aio.client import Client as NATS
 
 from macrohard.cli import logview
 from macrohard.cli.platform import add_platform_args
 from macrohard.cli.projections import Bounded, catalogue, rewind_checkpoint
 from macrohard.cli.shadow import verify_all
-from macrohard.eventlog.projection import ProjectionRunner
+from macrohard.eventlog.projection import Projection, ProjectionRunner
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -69,8 +70,8 @@ async def replay(args: argparse.Namespace) -> int:
         return await _rebuild(session, known[args.projection], args)
 
 
-async def _verify(nc: object, dsn: str, chosen: list, args: argparse.Namespace) -> int:  # type: ignore[type-arg]
-    verdicts = await verify_all(nc, dsn, chosen, set(args.ignore))  # type: ignore[arg-type]
+async def _verify(nc: NATS, dsn: str, chosen: list[Projection], args: argparse.Namespace) -> int:
+    verdicts = await verify_all(nc, dsn, chosen, set(args.ignore))
     total = sum(v.differences for v in verdicts)
     if args.json:
         logview.print_json({"differences": total, "projections": [v.to_json() for v in verdicts]})
@@ -94,10 +95,12 @@ async def _verify(nc: object, dsn: str, chosen: list, args: argparse.Namespace) 
     return 1 if total else 0
 
 
-async def _rebuild(session: logview.Session, projection: object, args: argparse.Namespace) -> int:
+async def _rebuild(
+    session: logview.Session, projection: Projection, args: argparse.Namespace
+) -> int:
     pool = await asyncpg.create_pool(session.platform.database_url, min_size=2, max_size=4)
     try:
-        bounded = Bounded(projection, args.to)  # type: ignore[arg-type]
+        bounded = Bounded(projection, args.to)
         # A service running this projection holds its advisory lock for as long as it runs;
         # waiting on it would hang, and rebuilding under it would fight it. Refuse instead.
         async with pool.acquire() as conn:

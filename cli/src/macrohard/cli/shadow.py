@@ -81,7 +81,7 @@ def diff_rows(
     live: list[dict[str, Any]],
     shadow: list[dict[str, Any]],
     key: list[str],
-    ignore: set[str] = frozenset(),  # type: ignore[assignment]
+    ignore: frozenset[str] | set[str] = frozenset(),
 ) -> TableDiff:
     """Rows that differ between live and shadow: by primary key where there is one,
     otherwise as multisets of whole rows."""
@@ -111,7 +111,10 @@ def diff_rows(
                 for c in cols:
                     note(f"{table} [{label}] {c}: live={a.get(c)!r} rebuilt={b.get(c)!r}")
         return out
-    as_text = lambda rows: Counter(json.dumps(clean(r), sort_keys=True) for r in rows)  # noqa: E731
+
+    def as_text(rows: list[dict[str, Any]]) -> Counter[str]:
+        return Counter(json.dumps(clean(r), sort_keys=True) for r in rows)
+
     a_rows, b_rows = as_text(live), as_text(shadow)
     for row, n in (a_rows - b_rows).items():
         note(f"{table}: {n}x in live only: {row}")

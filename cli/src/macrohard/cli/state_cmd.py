@@ -61,7 +61,7 @@ async def state(args: argparse.Namespace) -> int:
         print(f"no events for {args.aggregate}/{args.id} up to {args.at or 'now'}", file=sys.stderr)
         return 1
     folded = fold_state(args.aggregate, events)
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "sequence": e.sequence,
             "stored_at": e.stored_at.isoformat(),
