@@ -13,7 +13,7 @@ import asyncio
 import sys
 
 import nats
-from nats.js.errors import ServiceUnavailableError
+from nats.js.errors import APIError, ServiceUnavailableError
 
 from macrohard.cli.dlq_cmd import RETRY_STREAM, ensure_retry_stream
 from macrohard.cli.platform import add_platform_args, resolve
@@ -56,11 +56,26 @@ async def init_streams(args: argparse.Namespace) -> int:
                     print("JetStream did not become available", file=sys.stderr)
                     return 1
                 await asyncio.sleep(1.0)
+            except APIError as exc:
+                # e.g. 3 replicas asked of a cluster with fewer JetStream nodes: say so.
+                print(
+                    f"cannot create the streams with {args.replicas} replica(s): "
+                    f"{exc.description} (code {exc.err_code})",
+                    file=sys.stderr,
+                )
+                return 1
         for name in (EVENTS_STREAM, DLQ_STREAM, RETRY_STREAM):
             info = await js.stream_info(name)
             if (info.config.num_replicas or 1) < args.replicas:
                 info.config.num_replicas = args.replicas
-                info = await js.update_stream(info.config)
+                try:
+                    info = await js.update_stream(info.config)
+                except APIError as exc:
+                    print(
+                        f"cannot scale {name} to {args.replicas} replicas: {exc.description}",
+                        file=sys.stderr,
+                    )
+                    return 1
             print(f"{name}: replicas={info.config.num_replicas} messages={info.state.messages}")
     finally:
         await nc.close()
