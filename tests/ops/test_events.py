@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import sys
+from pathlib import Path
 
 import asyncpg
 from nats.aio.client import Client as NATS
 
+from macrohard.contracts import envelope
+from macrohard.contracts.browser import SessionClosed
+from macrohard.contracts.tasks import TaskCancelRequested
 from macrohard.eventlog.index import EventIndexProjection
 from macrohard.eventlog.projection import ProjectionRunner
+from macrohard.eventlog.store import EventStore
 from tests.ops.conftest import MhRunner, RecordedRun
 
 
@@ -69,3 +76,41 @@ async def test_show_by_sequence_and_by_event_id_with_and_without_the_index(
     assert indexed == scanned
     missing = await mh("events", "show", "0190aaaa-0000-7000-8000-000000000000")
     assert missing.code == 1 and "no event" in missing.err
+
+
+async def test_follow_prints_events_as_they_are_appended(
+    recorded_run: RecordedRun, nats_url: str, tmp_path: Path, store: EventStore
+) -> None:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "macrohard.cli.main",
+        "events",
+        "tail",
+        "-n",
+        "1",
+        "--follow",
+        "--aggregate",
+        "task",
+        "--json",
+        "--nats",
+        nats_url,
+        "--data-dir",
+        str(tmp_path),
+        stdout=asyncio.subprocess.PIPE,
+    )
+    try:
+        assert proc.stdout is not None
+        first = json.loads(await asyncio.wait_for(proc.stdout.readline(), 30))
+        assert first["envelope"]["type"] == "TaskFailed"  # the last task event so far
+        late = envelope(TaskCancelRequested(task_id="t-1"), tenant="acme", aggregate_id="t-1")
+        await store.append([late], expected_version=None)
+        await store.append(  # not a task: filtered out
+            [envelope(SessionClosed(task_id="t-1"), tenant="acme", aggregate_id="b-t-1")],
+            expected_version=None,
+        )
+        followed = json.loads(await asyncio.wait_for(proc.stdout.readline(), 10))
+        assert followed["envelope"]["id"] == late.id
+    finally:
+        proc.terminate()
+        await proc.wait()
