@@ -16,7 +16,6 @@ import nats
 import pytest
 from nats.aio.client import Client as NATS
 
-from macrohard.cli.dlq_cmd import ensure_retry_stream
 from macrohard.cli.embedded import free_port, nats_server_binary, wait_for_port
 from macrohard.contracts import PLATFORM_TENANT, envelope
 from macrohard.contracts.browser import SessionOpened
@@ -116,7 +115,6 @@ async def conn(server: int) -> AsyncIterator[Connected]:
     c = Connected()
     admin = await c.as_user(server, "admin")
     await ensure_streams(admin.jetstream())
-    await ensure_retry_stream(admin)
     yield c
     for nc in c.clients:
         await nc.close()

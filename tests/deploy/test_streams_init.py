@@ -76,8 +76,8 @@ async def test_init_creates_every_stream_replicated_three_times(cluster: list[st
     done = mh("streams", "init", "--replicas", "3", "--wait", "60", "--nats", cluster[0])
     assert done.returncode == 0, done.stderr
     print(f"streams init took {time.perf_counter() - started:.1f} s")
-    assert "EVENTS: replicas=3" in done.stdout and "RETRY: replicas=3" in done.stdout
-    for name in (EVENTS_STREAM, DLQ_STREAM, "RETRY"):
+    assert "EVENTS: replicas=3" in done.stdout
+    for name in (EVENTS_STREAM, DLQ_STREAM):
         info = await js.stream_info(name)
         assert info.config.num_replicas == 3, name
         assert info.config.storage == StorageType.FILE

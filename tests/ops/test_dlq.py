@@ -7,12 +7,11 @@ import json
 
 from nats.aio.client import Client as NATS
 
-from macrohard.cli.dlq_cmd import RETRY_STREAM
-from macrohard.contracts import REGISTRY, envelope
+from macrohard.contracts import envelope
 from macrohard.contracts.envelope import RecordedEvent
 from macrohard.contracts.tasks import TaskSubmitted
 from macrohard.eventlog.consumer import ConsumerSpec
-from macrohard.eventlog.deadletter import H_SEQUENCE, H_SUBJECT, list_dead_letters
+from macrohard.eventlog.deadletter import list_dead_letters
 from macrohard.eventlog.service import Service, ServiceConfig
 from macrohard.eventlog.store import EventStore
 from tests.ops.conftest import MhRunner
@@ -73,31 +72,43 @@ async def test_list_and_show_dead_letters_with_their_errors(
     assert (await mh("dlq", "list", "--consumer", "billing", "--json")).out.strip() == "[]"
 
 
-async def test_retry_sends_the_message_to_its_consumer_only_without_a_duplicate_event(
+async def test_retry_runs_the_consumer_again_without_a_duplicate_event(
     mh: MhRunner, nats_url: str, nc: NATS, store: EventStore
 ) -> None:
     await dead_letters_from_a_failing_consumer(nats_url, nc, store)
     head = await store.stream_head()
-    first, second = await list_dead_letters(nc)
+    first, second = sorted(await list_dead_letters(nc), key=lambda d: d.sequence)
+    # No replica of the consumer is running: the operator is told, nothing changes.
     r = await mh("dlq", "retry", str(first.dlq_sequence), "--json")
-    assert r.code == 0, r.err
+    assert r.code == 1
     [result] = json.loads(r.out)
-    assert result["retry_sequence"] == 1
-    assert await store.stream_head() == head  # nothing appended to EVENTS
-    assert [d.dlq_sequence for d in await list_dead_letters(nc)] == [second.dlq_sequence]
-    # The consumer side of the interface: a durable on RETRY for this consumer gets the
-    # original bytes and where they sit in EVENTS, and decodes the same RecordedEvent.
-    js = nc.jetstream()
-    sub = await js.pull_subscribe(
-        "retry.planner-tasks.>", durable="planner-tasks-retry", stream=RETRY_STREAM
+    assert result["retried"] is False and "no running replica" in result["error"]
+    # The consumer is back, its bug fixed: the same handler sees the original event.
+    seen: list[RecordedEvent] = []
+
+    async def fixed(rec: RecordedEvent) -> None:
+        seen.append(rec)
+
+    service = Service(ServiceConfig(name="planner", nats_url=nats_url))
+    service.consume(
+        ConsumerSpec(
+            durable="planner-tasks", subjects=["ev.*.task.*.TaskSubmitted"], max_deliver=1
+        ),
+        fixed,
     )
-    [msg] = await sub.fetch(1, timeout=2)
-    headers = msg.headers or {}
-    rec = REGISTRY.recorded(msg.data, sequence=int(headers[H_SEQUENCE]), subject=headers[H_SUBJECT])
-    assert (rec.sequence, rec.subject) == (first.sequence, first.subject)
-    assert rec.envelope == (await store.read_sequence(first.sequence)).envelope
-    await msg.ack()
-    everything = await mh("dlq", "retry", "--all")
-    assert "1 dead letter(s) sent back" in everything.out
+    await service.start()
+    try:
+        r = await mh("dlq", "retry", str(first.dlq_sequence), "--json")
+        assert r.code == 0, r.err
+        assert json.loads(r.out)[0]["retried"] is True
+        [rec] = seen
+        assert (rec.sequence, rec.subject) == (first.sequence, first.subject)
+        assert rec.envelope == (await store.read_sequence(first.sequence)).envelope
+        assert [d.dlq_sequence for d in await list_dead_letters(nc)] == [second.dlq_sequence]
+        everything = await mh("dlq", "retry", "--all")
+        assert "1 of 1 dead letter(s) handled" in everything.out
+    finally:
+        await service.stop()
+    assert await store.stream_head() == head  # nothing appended to EVENTS
     assert await list_dead_letters(nc) == []
     assert (await mh("dlq", "retry")).code == 2

@@ -2,21 +2,12 @@
 
 Retry without a duplicate in the log. A dead letter was acknowledged on EVENTS long ago, so
 it cannot be redelivered there, and re-appending it to EVENTS would store the event twice
-(and re-run every *other* consumer of it). Instead the message goes to its own consumer
-only, through the RETRY stream:
-
-    subject  retry.<consumer>.<original stream sequence>
-    data     the original message, byte for byte
-    headers  Mh-Dlq-Subject / Mh-Dlq-Sequence (where it sits in EVENTS),
-             Mh-Retry-Of (the DLQ sequence), Nats-Msg-Id retry:<consumer>:<seq>:<dlq seq>
-
-RETRY is a work-queue stream: a message is gone once its consumer acknowledges it. The
-kernel side (reported, not in this module): `eventlog.consumer.subscribe` also binds a
-durable `<durable>-retry` on RETRY filtered to `retry.<durable>.>`, decodes the message as
-`RecordedEvent(sequence=Mh-Dlq-Sequence, subject=Mh-Dlq-Subject)` and hands it to the same
-handler with the same retry/dead-letter policy. Handlers are idempotent (derived event
-ids), so a retry after a partial first attempt appends nothing twice. The DLQ entry is
-removed once the retry is stored; if it fails again the consumer dead-letters it again.
+(and re-run every *other* consumer of it). Instead `retry` hands the original bytes to a
+running replica of the consumer that failed (kernel: `eventlog.deadletter.retry_dead_letter`,
+core NATS request-reply on `mh.dlq.retry.<consumer>` in the consumer's queue group), which
+runs the same handler once more and answers with the outcome. The DLQ entry is deleted only
+when the handler succeeded, so the operator sees at once whether the fix worked; with no
+replica running the command says so and nothing changes.
 """
 
 from __future__ import annotations
@@ -28,12 +19,11 @@ from typing import Any
 
 import msgspec
 from nats.aio.client import Client as NATS
-from nats.js.api import RetentionPolicy, StorageType, StreamConfig
-from nats.js.errors import NotFoundError
+from nats.errors import NoRespondersError
 
 from macrohard.cli import logview
 from macrohard.cli.platform import add_platform_args
-from macrohard.contracts.subjects import DLQ_STREAM, check_token
+from macrohard.contracts.subjects import DLQ_STREAM
 from macrohard.eventlog.deadletter import (
     H_CONSUMER,
     H_DELIVERIES,
@@ -41,35 +31,10 @@ from macrohard.eventlog.deadletter import (
     H_SEQUENCE,
     H_SUBJECT,
     DeadLetter,
+    RetryFailed,
     list_dead_letters,
+    retry_dead_letter,
 )
-
-RETRY_STREAM = "RETRY"
-RETRY_PREFIX = "retry"
-H_RETRY_OF = "Mh-Retry-Of"
-
-
-def retry_subject(consumer: str, sequence: int) -> str:
-    return f"{RETRY_PREFIX}.{check_token('consumer', consumer)}.{sequence}"
-
-
-def retry_stream_config(replicas: int = 1) -> StreamConfig:
-    return StreamConfig(
-        name=RETRY_STREAM,
-        subjects=[f"{RETRY_PREFIX}.>"],
-        storage=StorageType.FILE,
-        retention=RetentionPolicy.WORK_QUEUE,
-        num_replicas=replicas,
-        duplicate_window=3600.0,
-    )
-
-
-async def ensure_retry_stream(nc: NATS, replicas: int = 1) -> None:
-    js = nc.jetstream()
-    try:
-        await js.stream_info(RETRY_STREAM)
-    except NotFoundError:
-        await js.add_stream(retry_stream_config(replicas))
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -79,11 +44,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     ls.add_argument("--consumer", default="*", help="only this consumer (durable name)")
     sh = dsub.add_parser("show", help="one dead letter with its error and message")
     sh.add_argument("dlq_seq", type=int, help="the DLQ sequence (first column of list)")
-    rt = dsub.add_parser("retry", help="send dead letters back to their consumer only")
+    rt = dsub.add_parser("retry", help="run dead letters through their consumer's handler again")
     rt.add_argument("dlq_seq", type=int, nargs="*", help="DLQ sequences to retry")
     rt.add_argument("--all", action="store_true", help="every dead letter (of --consumer)")
     rt.add_argument("--consumer", default="*")
-    rt.add_argument("--keep", action="store_true", help="leave the entries in the DLQ")
+    rt.add_argument("--timeout", type=float, default=30.0, help="seconds per handler run")
     for cmd, func in ((ls, dlq_list), (sh, dlq_show), (rt, dlq_retry)):
         cmd.add_argument("--json", action="store_true")
         add_platform_args(cmd)
@@ -179,29 +144,12 @@ async def dlq_show(args: argparse.Namespace) -> int:
     return 0
 
 
-async def retry_letter(nc: NATS, letter: DeadLetter, *, keep: bool = False) -> int:
-    """Store the letter on its consumer's retry subject; return the RETRY sequence."""
-    headers = {
-        "Nats-Msg-Id": f"retry:{letter.consumer}:{letter.sequence}:{letter.dlq_sequence}",
-        H_SUBJECT: letter.subject,
-        H_SEQUENCE: str(letter.sequence),
-        H_RETRY_OF: str(letter.dlq_sequence),
-    }
-    ack = await nc.jetstream().publish(
-        retry_subject(letter.consumer, letter.sequence), letter.data, headers=headers
-    )
-    if not keep:
-        await nc.jetstream().delete_msg(DLQ_STREAM, letter.dlq_sequence)
-    return ack.seq
-
-
 async def dlq_retry(args: argparse.Namespace) -> int:
     if not args.dlq_seq and not args.all:
         print("name DLQ sequences to retry, or pass --all", file=sys.stderr)
         return 2
     results: list[dict[str, Any]] = []
     async with logview.connect(args) as session:
-        await ensure_retry_stream(session.nc)
         if args.all:
             letters = await list_dead_letters(session.nc, args.consumer)
         else:
@@ -213,15 +161,20 @@ async def dlq_retry(args: argparse.Namespace) -> int:
                     return 1
                 letters.append(found[0])
         for letter in letters:
-            retry_seq = await retry_letter(session.nc, letter, keep=args.keep)
-            results.append({**_letter_json(letter), "retry_sequence": retry_seq})
+            outcome: dict[str, Any] = {**_letter_json(letter), "retried": True, "error": None}
+            try:
+                await retry_dead_letter(session.nc, letter, timeout=args.timeout)
+            except RetryFailed as exc:
+                outcome.update(retried=False, error=exc.error)
+            except NoRespondersError:
+                outcome.update(retried=False, error=f"no running replica of {letter.consumer}")
+            results.append(outcome)
+    failed = [r for r in results if not r["retried"]]
     if args.json:
         logview.print_json(results)
     else:
         for r in results:
-            print(
-                f"dlq#{r['dlq_sequence']} -> {retry_subject(r['consumer'], r['sequence'])} "
-                f"(RETRY #{r['retry_sequence']})"
-            )
-        print(f"{len(results)} dead letter(s) sent back to their consumer")
-    return 0
+            verdict = "handled, removed from the DLQ" if r["retried"] else f"failed: {r['error']}"
+            print(f"dlq#{r['dlq_sequence']} {r['subject']}#{r['sequence']} -> {verdict}")
+        print(f"{len(results) - len(failed)} of {len(results)} dead letter(s) handled")
+    return 1 if failed else 0

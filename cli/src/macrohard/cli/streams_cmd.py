@@ -15,7 +15,6 @@ import sys
 import nats
 from nats.js.errors import APIError, ServiceUnavailableError
 
-from macrohard.cli.dlq_cmd import RETRY_STREAM, ensure_retry_stream
 from macrohard.cli.platform import add_platform_args, resolve
 from macrohard.contracts.subjects import DLQ_STREAM, EVENTS_STREAM
 from macrohard.eventlog.streams import ensure_streams
@@ -24,7 +23,7 @@ from macrohard.eventlog.streams import ensure_streams
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("streams", help="provision the JetStream streams")
     ssub = p.add_subparsers(dest="streams_command", required=True)
-    init = ssub.add_parser("init", help="create EVENTS, DLQ, RETRY and the heartbeat bucket")
+    init = ssub.add_parser("init", help="create EVENTS, DLQ and the heartbeat bucket")
     init.add_argument("--replicas", type=int, default=1, help="3 in a 3-node cluster")
     init.add_argument("--wait", type=float, default=60.0, help="seconds to wait for JetStream")
     add_platform_args(init)
@@ -49,7 +48,6 @@ async def init_streams(args: argparse.Namespace) -> int:
             try:
                 # JetStream answers only once the cluster has elected its meta leader.
                 await ensure_streams(js, replicas=args.replicas)
-                await ensure_retry_stream(nc, replicas=args.replicas)
                 break
             except (ServiceUnavailableError, TimeoutError, nats.errors.NoRespondersError):
                 if asyncio.get_running_loop().time() > deadline:
@@ -64,7 +62,7 @@ async def init_streams(args: argparse.Namespace) -> int:
                     file=sys.stderr,
                 )
                 return 1
-        for name in (EVENTS_STREAM, DLQ_STREAM, RETRY_STREAM):
+        for name in (EVENTS_STREAM, DLQ_STREAM):
             info = await js.stream_info(name)
             if (info.config.num_replicas or 1) < args.replicas:
                 info.config.num_replicas = args.replicas

@@ -12,15 +12,25 @@ import asyncio
 import itertools
 from collections import deque
 
+import nats.errors
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
 
-class AckTimeout(TimeoutError):
+class AckTimeout(nats.errors.TimeoutError):
+    """No ack in time: the server is down, or it dropped the publish (e.g. no permission).
+
+    A nats TimeoutError, so callers catch it as they would any nats-py request timeout.
+    """
+
     def __init__(self, subject: str, timeout: float) -> None:
-        super().__init__(f"no JetStream ack for {subject} within {timeout}s")
+        super().__init__()
         self.subject = subject
+        self.timeout = timeout
+
+    def __str__(self) -> str:
+        return f"no JetStream ack for {self.subject} within {self.timeout}s"
 
 
 class AckInbox:

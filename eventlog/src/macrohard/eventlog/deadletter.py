@@ -34,6 +34,13 @@ class DeadLetter:
     time: datetime | None
 
 
+def _stored_at(stamp: str | None) -> datetime | None:
+    if not stamp:
+        return None
+    head, _, frac = stamp.rstrip("Z").partition(".")
+    return datetime.fromisoformat(f"{head}.{(frac + '000000')[:6]}+00:00")
+
+
 def retry_subject(consumer: str) -> str:
     """Core NATS subject on which a consumer's replicas accept operator retries."""
     return f"mh.dlq.retry.{consumer}"
@@ -92,7 +99,7 @@ async def list_dead_letters(nc: NATS, consumer: str = "*") -> list[DeadLetter]:
                         deliveries=int(h.get(H_DELIVERIES, "0")),
                         error=h.get(H_ERROR, ""),
                         data=msg.data,
-                        time=None,
+                        time=_stored_at(h.get("Nats-Time-Stamp")),
                     )
                 )
                 start = seq + 1

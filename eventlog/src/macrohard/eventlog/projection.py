@@ -226,7 +226,7 @@ class ProjectionRunner:
                     if not current:
                         continue
                     batch, current = current, []
-                last_pending = await self._flush(batch)
+                last_pending = await self._flush(batch, until)
                 self._pending = last_pending + len(current) + batches.qsize() * self._batch_size
                 PROJECTION_LAG.labels(self.name).set(self._pending)
                 if last_pending == 0 and not current and batches.empty():
@@ -245,14 +245,20 @@ class ProjectionRunner:
             self._indexes_deferred = False
         self._caught_up.set()
 
-    async def _flush(self, batch: list[Msg]) -> int:
-        """Apply one batch and advance the checkpoint atomically; return the last num_pending."""
+    async def _flush(self, batch: list[Msg], until: int | None = None) -> int:
+        """Apply one batch and advance the checkpoint atomically; return the last num_pending.
+
+        With `until`, events after that sequence are left out: `run(until=)` stops exactly.
+        """
         events: list[RecordedEvent] = []
         recorded = self._registry.recorded
         last_pending = 0
         new_position = self._position
         for msg in batch:
-            new_position, last_pending = stream_position(msg.reply)
+            position, pending = stream_position(msg.reply)
+            if until is not None and position > until:
+                break
+            new_position, last_pending = position, pending
             try:
                 events.append(recorded(msg.data, sequence=new_position, subject=msg.subject))
             except Exception as exc:

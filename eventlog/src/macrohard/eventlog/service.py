@@ -110,6 +110,11 @@ class Service:
             raise RuntimeError(f"{self.name}: not connected yet")
         return self._store
 
+    @property
+    def projections(self) -> tuple[Projection, ...]:
+        """Projections registered with `project` (tooling replays and verifies them)."""
+        return tuple(self._projections)
+
     def consume(self, spec: ConsumerSpec, handler: EventHandler) -> None:
         """Declare a durable consumer (see eventlog.consumer)."""
         subscribe(self.broker, spec, handler, dlq_connection=lambda: self.nc)
