@@ -191,11 +191,13 @@ def _sorted(value: Any) -> Any:
     return value
 
 
+_IDEMPOTENCY_NAMESPACE = uuid.UUID("5b1f0e36-8a4c-4a4e-9a65-3f6f3c1f2a11")
+
+
 def idempotent_task_id(tenant: str, idempotency_key: str) -> str:
     """The task id an Idempotency-Key maps to: the log itself then decides who was first
     (append with expected version 0), across every gateway replica, with no extra table."""
-    digest = hashlib.sha256(f"{tenant}\x00{idempotency_key}".encode()).digest()
-    return str(uuid.UUID(bytes=digest[:16], version=8))
+    return str(uuid.uuid5(_IDEMPOTENCY_NAMESPACE, f"{tenant}\x00{idempotency_key}"))
 
 
 IdempotencyOutcome = Literal["replay", "mismatch"]
