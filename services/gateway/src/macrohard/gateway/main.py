@@ -12,6 +12,7 @@ import contextlib
 import os
 import socket
 from collections.abc import Generator
+from pathlib import Path
 
 import uvicorn
 
@@ -21,7 +22,7 @@ from macrohard.gateway.api import create_app
 from macrohard.gateway.context import GatewayContext, GatewaySettings
 from macrohard.gateway.handlers import WEBHOOK_CONSUMER, WebhookDelivery
 from macrohard.gateway.projection import GatewayProjection
-from macrohard.gateway.secrets import decode_master_key, master_key_from_env
+from macrohard.gateway.secrets import decode_master_key, ensure_master_key, master_key_from_env
 
 DEFAULT_HTTP_PORT = 8080
 
@@ -38,9 +39,14 @@ def settings_from(config: ServiceConfig) -> GatewaySettings:
     if not token:
         raise SystemExit("MH_ADMIN_TOKEN is not set (mh up generates one)")
     extra = config.extra
-    master = (
-        decode_master_key(extra["secrets_key"]) if "secrets_key" in extra else master_key_from_env()
-    )
+    if "secrets_key" in extra:
+        master = decode_master_key(extra["secrets_key"])
+    elif os.environ.get("MH_SECRETS_KEY"):
+        master = master_key_from_env()
+    else:
+        # Under `mh up`: generated once into the data dir (0600), then shared with the actuator.
+        data_dir = Path(os.environ.get("MH_DATA_DIR", ".mh"))
+        master = decode_master_key(ensure_master_key(data_dir))
     return GatewaySettings(
         admin_token=token,
         master_key=master,

@@ -64,7 +64,11 @@ def ensure_master_key(data_dir: Path) -> str:
 
 
 def master_key_from_env() -> bytes:
+    """MH_SECRETS_KEY, else `$MH_DATA_DIR/secrets-key` (what `mh up` services share)."""
     value = os.environ.get(MASTER_KEY_ENV)
+    if not value and os.environ.get("MH_DATA_DIR"):
+        path = Path(os.environ["MH_DATA_DIR"]) / MASTER_KEY_FILE
+        value = path.read_text().strip() if path.exists() else None
     if not value:
         raise SecretsKeyMissing(f"{MASTER_KEY_ENV} is not set (mh up generates one)")
     return decode_master_key(value)
