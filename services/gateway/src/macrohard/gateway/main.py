@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import os
 import socket
 from collections.abc import Generator
@@ -119,6 +120,12 @@ class Gateway:
         # uvicorn exposes readiness only as a flag, so poll it.
         while not server.started and not serving.done():  # noqa: ASYNC110
             await asyncio.sleep(0.01)
+        # Everything allocated so far (app, routes, schemas) lives for the whole process:
+        # moving it out of the collector's generations shortens every later GC pause,
+        # and fewer young-generation runs cut the latency tail under load.
+        gc.collect()
+        gc.freeze()
+        gc.set_threshold(20_000, 20, 20)
         self.started.set()
         try:
             await serving

@@ -15,6 +15,7 @@ Only the actuator calls `open_secret`, just before typing the value.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import os
 import secrets as _random
@@ -85,6 +86,7 @@ def master_key_id(master: bytes) -> str:
     return "k1-" + hashlib.sha256(master).hexdigest()[:8]
 
 
+@functools.lru_cache(maxsize=4096)
 def tenant_key(master: bytes, tenant: str, purpose: bytes = _SALT) -> bytes:
     """The tenant's 256-bit data key for `purpose` (HKDF, tenant id as info)."""
     hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=purpose, info=tenant.encode())
