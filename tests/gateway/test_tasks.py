@@ -186,12 +186,14 @@ async def test_no_secret_plaintext_anywhere(gw: RunningGateway, store: EventStor
     for seq in range(1, head + 1):
         raw += (await js.get_msg("EVENTS", seq, direct=True)).data or b""
     assert secret.encode() not in raw and t.api_key.encode() not in raw
+    assert gw.gateway.context is not None
+    await gw.gateway.context.wait_seen(head)  # the read model has the task too
     async with gw.service.pool.acquire() as conn:
         dump = await conn.fetchval("SELECT string_agg(view::text, '') FROM gateway.tasks")
         keys_dump = await conn.fetchval(
             "SELECT string_agg(key_hash || preview, '') FROM gateway.api_keys"
         )
-    assert secret not in dump and t.api_key not in keys_dump
+    assert task_id in dump and secret not in dump and t.api_key not in keys_dump
     # The actuator can open it, bound to tenant, task and name.
     submitted = (await store.read_aggregate(t.tenant_id, "task", task_id))[0].payload
     assert isinstance(submitted, TaskSubmitted)

@@ -55,8 +55,8 @@ async def test_validation_size_and_rate_limit(
         r = await c.post("/v1/tasks", json={**TASK, "goal": "x" * 100_000})
         assert r.status_code == 413
         assert r.headers["content-type"].startswith("application/problem+json")
-    # A second gateway on the same servers with a tight per-tenant budget: 3 burst, 1/s.
-    slow_gateway = running_gateway(nats_url, database_url, rate_per_s=1.0, rate_burst=3.0)
+    # A second gateway on the same servers with a tight per-tenant budget: 3 burst, 1 per 5 s.
+    slow_gateway = running_gateway(nats_url, database_url, rate_per_s=0.2, rate_burst=3.0)
     async with slow_gateway as slow, slow.client(t.api_key) as c:
         codes = [(await c.post("/v1/tasks", json=TASK)).status_code for _ in range(4)]
         assert codes == [202, 202, 202, 429]
