@@ -88,7 +88,7 @@ async def test_lifecycle_steps_and_usage(gw: RunningGateway, store: EventStore) 
         )
         obs = PageObservation(
             url="https://example.com/home",
-            title="Home",
+            title="Home\x00",  # a web page's NUL must not stop the read model
             elements=[PageElement(id=1, role="button", name="Go")],
         )
         await put(PageObserved(task_id=task_id, step=1, observation=obs))
@@ -101,7 +101,7 @@ async def test_lifecycle_steps_and_usage(gw: RunningGateway, store: EventStore) 
         assert step["intent"]["action"] == "click" and step["result"]["ok"] is True
         assert step["observation"] == {
             "url": "https://example.com/home",
-            "title": "Home",
+            "title": "Home\ufffd",
             "elements": 1,
             "screenshot_sha256": None,
         }

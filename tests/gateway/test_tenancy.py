@@ -62,3 +62,13 @@ async def test_validation_size_and_rate_limit(
         assert codes == [202, 202, 202, 429]
         r = await c.post("/v1/tasks", json=TASK)
         assert r.status_code == 429 and int(r.headers["retry-after"]) >= 1
+
+
+async def test_nul_is_refused_at_the_door(gw: RunningGateway) -> None:
+    # Found by schemathesis: a NUL in a label reached the log and stopped the projection.
+    t = await onboard(gw)
+    async with gw.client(t.api_key) as c:
+        r = await c.post("/v1/api-keys", json={"label": "a\u0000b"})
+        assert r.status_code == 422 and r.json()["errors"][0]["field"].endswith("label")
+        assert (await c.get("/v1/tasks/a%00b")).status_code == 404
+        assert (await c.post("/v1/api-keys", json={"label": "fine"})).status_code == 201

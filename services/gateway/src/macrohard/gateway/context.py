@@ -131,13 +131,15 @@ class GatewayContext:
         Read-through instead of waiting on every submit: POST stays one append, and the
         subject filter `ev.<tenant>.task.<id>.>` scopes the read to the caller's tenant.
         """
+        if not token_ok(task_id):  # never an id we issued; also keeps NUL away from SQL
+            return None
         found = await self.task_row(tenant, task_id)
         if found is not None:
             return found[0]
         return (await self.task_from_log(tenant, task_id))[0]
 
     async def task_from_log(self, tenant: str, task_id: str) -> tuple[TaskView | None, int]:
-        if not _token_ok(task_id):
+        if not token_ok(task_id):
             return None, 0
         task_events = await self.store.read_aggregate(tenant, "task", task_id)
         browser = await self.store.read_aggregate(tenant, "browser", task_id)
@@ -154,7 +156,7 @@ def _bearer(authorization: str | None) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
-def _token_ok(value: str) -> bool:
+def token_ok(value: str) -> bool:
     return (
         0 < len(value) <= 128 and all(c.isalnum() or c in "-_" for c in value) and value.isascii()
     )

@@ -10,7 +10,9 @@ from msgspec import Meta
 
 from macrohard.gateway.domain import TaskView
 
-Name = Annotated[str, Meta(min_length=1, max_length=200)]
+# PostgreSQL text cannot hold NUL; refusing it here keeps it out of the log as well.
+NO_NUL = r"^[^\x00]*$"
+Name = Annotated[str, Meta(min_length=1, max_length=200, pattern=NO_NUL)]
 Domain = Annotated[str, Meta(min_length=1, max_length=253, pattern=r"^[A-Za-z0-9.*-]+$")]
 # Money is a decimal string, never a float.
 Money = Annotated[str, Meta(pattern=r"^[0-9]{1,12}(\.[0-9]{1,4})?$")]
@@ -49,7 +51,7 @@ class TenantList(msgspec.Struct, kw_only=True):
 
 
 class ApiKeyIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    label: Annotated[str, Meta(max_length=100)] = ""
+    label: Annotated[str, Meta(max_length=100, pattern=NO_NUL)] = ""
 
 
 class ApiKeyOut(msgspec.Struct, kw_only=True):
@@ -74,9 +76,9 @@ class ApiKeyList(msgspec.Struct, kw_only=True):
 
 
 class TaskIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    goal: Annotated[str, Meta(min_length=1, max_length=4000)]
+    goal: Annotated[str, Meta(min_length=1, max_length=4000, pattern=NO_NUL)]
     start_url: Url
-    inputs: Annotated[dict[SecretName, Annotated[str, Meta(max_length=4000)]], Meta()] = {}
+    inputs: dict[SecretName, Annotated[str, Meta(max_length=4000, pattern=NO_NUL)]] = {}
     # Plain text only inside this request: sealed before anything is written.
     secrets: dict[SecretName, Annotated[str, Meta(max_length=4000)]] = {}
     max_steps: Annotated[int, Meta(ge=1, le=200)] = 30

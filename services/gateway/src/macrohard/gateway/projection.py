@@ -9,6 +9,7 @@ pipelined upsert; at 1,000 submissions/s a batch is a few dozen rows.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 
 import msgspec
@@ -60,7 +61,18 @@ CREATE INDEX IF NOT EXISTS tasks_newest ON gateway.tasks (tenant_id, submitted_s
 """
 
 _decode_view = msgspec.json.Decoder(TaskView).decode
-_encode = msgspec.json.encode
+# An escaped NUL (`\u0000`) not itself preceded by an escaping backslash.
+_JSON_NUL = re.compile(r"(?<!\\)((?:\\\\)*)\\u0000")
+
+
+def _clean(text: str) -> str:
+    """PostgreSQL text and jsonb reject NUL. Events come from other services and from web
+    pages (titles, errors), so the read model replaces it rather than stop on it."""
+    return text.replace("\x00", "\ufffd")
+
+
+def _view_json(view: TaskView) -> str:
+    return _JSON_NUL.sub(r"\1\\ufffd", msgspec.json.encode(view).decode())
 
 
 class GatewayProjection:
@@ -100,9 +112,9 @@ class GatewayProjection:
                 """INSERT INTO gateway.tenants VALUES ($1, $2, $3, $4, $5::numeric, $6, $7)
                    ON CONFLICT (tenant_id) DO NOTHING""",
                 p.tenant_id,
-                p.name,
-                p.plan,
-                p.allowed_domains,
+                _clean(p.name),
+                _clean(p.plan),
+                [_clean(d) for d in p.allowed_domains],
                 p.monthly_budget,
                 p.currency,
                 at,
@@ -117,7 +129,7 @@ class GatewayProjection:
             await conn.execute(
                 "UPDATE gateway.tenants SET allowed_domains = $2 WHERE tenant_id = $1",
                 p.tenant_id,
-                p.allowed_domains,
+                [_clean(d) for d in p.allowed_domains],
             )
         elif isinstance(p, ApiKeyIssued):
             await conn.execute(
@@ -128,7 +140,7 @@ class GatewayProjection:
                 p.key_hash,
                 p.prefix,
                 p.preview,
-                p.label,
+                _clean(p.label),
                 at,
             )
         elif isinstance(p, ApiKeyRevoked):
@@ -171,7 +183,7 @@ class GatewayProjection:
                ON CONFLICT (tenant_id, task_id) DO UPDATE
                SET status = EXCLUDED.status, view = EXCLUDED.view""",
             [
-                (tenant, task_id, seq, view.status, fingerprint, _encode(view).decode())
+                (tenant, task_id, seq, view.status, fingerprint, _view_json(view))
                 for (tenant, task_id), (seq, fingerprint, view) in state.items()
                 if view is not None and (tenant, task_id) in keys
             ],

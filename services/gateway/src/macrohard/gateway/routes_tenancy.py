@@ -11,7 +11,7 @@ from litestar.params import FromPath, JSONBody
 from macrohard.contracts.envelope import envelope, new_event_id
 from macrohard.contracts.tenancy import ApiKeyIssued, ApiKeyRevoked, TenantOnboarded
 from macrohard.gateway import keys
-from macrohard.gateway.context import GatewayContext
+from macrohard.gateway.context import GatewayContext, token_ok
 from macrohard.gateway.errors import COMMON, problems
 from macrohard.gateway.models import (
     ApiKeyCreated,
@@ -163,6 +163,8 @@ async def revoke_key(request: AnyRequest, key_id: FromPath[str]) -> None:
     ctx = gw(request)
     who = await ctx.authenticate(request.headers.get("authorization"))
     ctx.rate_limit(who.tenant_id)
+    if not token_ok(key_id):
+        raise NotFoundException(detail=f"no API key {key_id}")
     row = await ctx.pool.fetchrow(
         "SELECT revoked_at FROM gateway.api_keys WHERE key_id = $1 AND tenant_id = $2",
         key_id,
