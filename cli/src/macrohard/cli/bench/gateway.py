@@ -132,7 +132,8 @@ async def count_submitted(nats_url: str) -> int:
         )
         info = await sub.consumer_info()
         await sub.unsubscribe()
-        return int(info.num_pending or 0) + int(info.delivered.consumer_seq or 0)
+        delivered = info.delivered.consumer_seq if info.delivered else 0
+        return int(info.num_pending or 0) + int(delivered or 0)
     finally:
         await nc.close()
 

@@ -42,6 +42,8 @@ async def _replay(
 ) -> Response[TaskAccepted]:
     """The key was used before: same body -> the same task, other body -> 422 (Stripe)."""
     found = await ctx.task_row(tenant, task_id)
+    view: TaskView | None
+    stored: str | None
     if found is not None:
         view, stored = found
     else:
