@@ -12,7 +12,7 @@ import contextlib
 import gc
 import os
 import socket
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from pathlib import Path
 
 import uvicorn
@@ -61,20 +61,28 @@ class Gateway:
 
     def __init__(
         self,
-        settings: GatewaySettings,
+        settings: GatewaySettings | Callable[[], GatewaySettings],
         *,
         host: str = "127.0.0.1",
         port: int = DEFAULT_HTTP_PORT,
         allow_private_webhooks: bool = False,
         sock: socket.socket | None = None,
     ) -> None:
-        self.settings = settings
+        # A factory defers reading the environment (and creating the key file) to run time:
+        # `mh contracts asyncapi` calls build() only to see the consumers.
+        self._settings = settings
         self.host, self.port, self.sock = host, port, sock
         self.allow_private_webhooks = allow_private_webhooks
         self.context: GatewayContext | None = None
         self.started = asyncio.Event()
         self.projection = GatewayProjection(on_key_revoked=self._forget_key)
         self._delivery: WebhookDelivery | None = None
+
+    @property
+    def settings(self) -> GatewaySettings:
+        if not isinstance(self._settings, GatewaySettings):
+            self._settings = self._settings()
+        return self._settings
 
     def _forget_key(self, key_hash: str) -> None:
         if self.context is not None:
@@ -138,7 +146,7 @@ class Gateway:
 def build(service: Service) -> None:
     extra = service.config.extra
     Gateway(
-        settings_from(service.config),
+        lambda: settings_from(service.config),
         host=extra.get("http_host", "127.0.0.1"),
         port=int(extra.get("http_port", DEFAULT_HTTP_PORT)),
         allow_private_webhooks=os.environ.get("MH_LOCAL_TEST_MODE") == "1",
