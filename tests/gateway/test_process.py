@@ -58,3 +58,15 @@ async def test_process_serves_ready_and_stops_on_sigterm(
         proc.send_signal(signal.SIGTERM)
         code = await asyncio.wait_for(proc.wait(), 15)
     assert code == 0
+
+
+def test_build_reads_no_environment(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # Tooling (AsyncAPI) builds every service without a platform: nothing may be read yet.
+    from macrohard.eventlog import Service, ServiceConfig
+    from macrohard.gateway.main import build
+
+    for name in ("MH_ADMIN_TOKEN", "MH_SECRETS_KEY", "MH_DATA_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    service = Service(ServiceConfig(name="gateway"))
+    build(service)
+    assert [p.name for p in service._projections] == ["gateway"]
