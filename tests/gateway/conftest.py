@@ -67,14 +67,16 @@ class Tenant:
     webhook_secret: str
 
 
-async def onboard(g: RunningGateway, name: str = "Acme") -> Tenant:
+async def onboard(
+    g: RunningGateway, name: str = "Acme", domains: tuple[str, ...] = ("example.com",)
+) -> Tenant:
     async with g.client(ADMIN) as c:
         r = await c.post(
             "/v1/tenants",
             json={
                 "name": name,
                 "plan": "pro",
-                "allowed_domains": ["example.com"],
+                "allowed_domains": list(domains),
                 "monthly_budget": "100.50",
             },
         )

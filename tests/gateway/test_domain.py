@@ -21,6 +21,7 @@ from macrohard.contracts.tasks import (
 from macrohard.gateway import keys
 from macrohard.gateway.domain import (
     TokenBucket,
+    domain_allowed,
     evolve_task,
     fold_task,
     idempotency_outcome,
@@ -121,3 +122,12 @@ def test_webhook_signature() -> None:
     assert not verify_webhook("whsec_y", body, header, now=1_010)
     assert not verify_webhook("whsec_x", body, header, now=2_000)  # too old: replay refused
     assert not verify_webhook("whsec_x", body, "garbage", now=1_000)
+
+
+def test_domain_allowlist() -> None:
+    allowed = ("example.com", "*.corp.test")
+    assert domain_allowed("example.com", allowed) and domain_allowed("a.b.example.com", allowed)
+    assert not domain_allowed("badexample.com", allowed)
+    assert not domain_allowed("example.com.evil.test", allowed)
+    assert domain_allowed("x.corp.test", allowed) and not domain_allowed("corp.test", allowed)
+    assert domain_allowed("anything.test", ())

@@ -52,6 +52,10 @@ async def test_validation_size_and_rate_limit(
         assert any("max_steps" in e["field"] for e in r.json()["errors"])
         r = await c.post("/v1/tasks", json={k: v for k, v in TASK.items() if k != "goal"})
         assert r.status_code == 422 and "goal" in r.text
+        r = await c.post("/v1/tasks", json={**TASK, "start_url": "https://evil.test/"})
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "start_url"
+        sub = await c.post("/v1/tasks", json={**TASK, "start_url": "https://www.example.com/"})
+        assert sub.status_code == 202
         r = await c.post("/v1/tasks", json={**TASK, "goal": "x" * 100_000})
         assert r.status_code == 413
         assert r.headers["content-type"].startswith("application/problem+json")

@@ -38,6 +38,7 @@ class GatewaySettings:
 class Principal:
     tenant_id: str
     key_id: str
+    allowed_domains: tuple[str, ...] = ()
 
 
 class TooManyRequests(HTTPException):
@@ -68,6 +69,7 @@ class GatewayContext:
         self._auth_cache.pop(key_hash, None)
 
     async def authenticate(self, authorization: str | None) -> Principal:
+        """The tenant behind a Bearer key; also spends one token of its rate limit."""
         secret = _bearer(authorization)
         if secret is None or not keys.well_formed(secret):
             raise NotAuthorizedException(detail="missing or malformed API key")
@@ -75,16 +77,23 @@ class GatewayContext:
         now = time.monotonic()
         cached = self._auth_cache.get(key_hash)
         if cached is not None and cached[1] > now:
-            return cached[0]
-        row = await self.pool.fetchrow(
-            """SELECT key_id, tenant_id, key_hash FROM gateway.api_keys
-               WHERE key_hash = $1 AND revoked_at IS NULL""",
-            key_hash,
-        )
-        if row is None or not keys.hashes_equal(row["key_hash"], key_hash):
-            raise NotAuthorizedException(detail="unknown or revoked API key")
-        principal = Principal(tenant_id=row["tenant_id"], key_id=row["key_id"])
-        self._auth_cache[key_hash] = (principal, now + self.settings.auth_cache_s)
+            principal = cached[0]
+        else:
+            row = await self.pool.fetchrow(
+                """SELECT k.key_id, k.tenant_id, k.key_hash, t.allowed_domains
+                   FROM gateway.api_keys k JOIN gateway.tenants t USING (tenant_id)
+                   WHERE k.key_hash = $1 AND k.revoked_at IS NULL""",
+                key_hash,
+            )
+            if row is None or not keys.hashes_equal(row["key_hash"], key_hash):
+                raise NotAuthorizedException(detail="unknown or revoked API key")
+            principal = Principal(
+                tenant_id=row["tenant_id"],
+                key_id=row["key_id"],
+                allowed_domains=tuple(row["allowed_domains"]),
+            )
+            self._auth_cache[key_hash] = (principal, now + self.settings.auth_cache_s)
+        self.rate_limit(principal.tenant_id)
         return principal
 
     def check_admin(self, authorization: str | None) -> None:

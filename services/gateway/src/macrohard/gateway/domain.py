@@ -208,6 +208,25 @@ def idempotency_outcome(stored_fingerprint: str | None, fingerprint: str) -> Ide
     return "replay" if same else "mismatch"
 
 
+# --- domains ------------------------------------------------------------------------------
+
+
+def domain_allowed(host: str, allowed: tuple[str, ...] | list[str]) -> bool:
+    """`example.com` allows itself and its subdomains; `*.example.com` only the subdomains.
+    An empty list sets no limit here (the actuator still refuses private addresses)."""
+    if not allowed:
+        return True
+    host = host.lower().rstrip(".")
+    for entry in allowed:
+        entry = entry.lower().rstrip(".")
+        if entry.startswith("*."):
+            if host.endswith(entry[1:]):
+                return True
+        elif host == entry or host.endswith("." + entry):
+            return True
+    return False
+
+
 # --- rate limit ----------------------------------------------------------------------------
 
 

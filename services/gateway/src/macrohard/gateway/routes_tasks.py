@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from litestar import Response, get, post
 from litestar.exceptions import HTTPException, NotFoundException, ValidationException
@@ -17,6 +18,7 @@ from macrohard.gateway.context import GatewayContext, decode_view
 from macrohard.gateway.domain import (
     TERMINAL,
     TaskView,
+    domain_allowed,
     idempotency_outcome,
     idempotent_task_id,
     request_fingerprint,
@@ -71,8 +73,13 @@ async def submit_task(
 ) -> Response[TaskAccepted]:
     ctx = gw(request)
     who = await ctx.authenticate(request.headers.get("authorization"))
-    ctx.rate_limit(who.tenant_id)
     tenant = who.tenant_id
+    host = urlsplit(data.start_url).hostname or ""
+    if not domain_allowed(host, who.allowed_domains):
+        raise ValidationException(
+            detail=f"{host} is not among the tenant's allowed domains",
+            extra=[{"key": "start_url", "message": "domain not allowed for this tenant"}],
+        )
     fingerprint: str | None = None
     if idempotency_key is None:
         task_id = new_event_id()
@@ -189,7 +196,6 @@ async def list_tasks(
 async def cancel_task(request: AnyRequest, task_id: FromPath[str]) -> TaskView:
     ctx = gw(request)
     who = await ctx.authenticate(request.headers.get("authorization"))
-    ctx.rate_limit(who.tenant_id)
     view = await ctx.find_task(who.tenant_id, task_id)
     if view is None:
         raise NotFoundException(detail=f"no task {task_id}")
