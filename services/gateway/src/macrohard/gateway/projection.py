@@ -9,6 +9,7 @@ pipelined upsert; at 1,000 submissions/s a batch is a few dozen rows.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Callable, Sequence
 
@@ -61,6 +62,7 @@ CREATE INDEX IF NOT EXISTS tasks_newest ON gateway.tasks (tenant_id, submitted_s
 """
 
 _decode_view = msgspec.json.Decoder(TaskView).decode
+_YIELD_EVERY = 64
 # An escaped NUL (`\u0000`) not itself preceded by an escaping backslash.
 _JSON_NUL = re.compile(r"(?<!\\)((?:\\\\)*)\\u0000")
 
@@ -173,7 +175,10 @@ class GatewayProjection:
             )
             for r in rows
         }
-        for rec in events:
+        for n, rec in enumerate(events, 1):
+            if n % _YIELD_EVERY == 0:
+                # The API shares this event loop: a large catch-up batch must not stall it.
+                await asyncio.sleep(0)
             key = (rec.envelope.tenant, _task_id(rec))
             seq, fingerprint, view = state.get(key, (0, None, None))
             if view is None and isinstance(rec.payload, TaskSubmitted):
