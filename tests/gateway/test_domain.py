@@ -131,3 +131,19 @@ def test_domain_allowlist() -> None:
     assert not domain_allowed("example.com.evil.test", allowed)
     assert domain_allowed("x.corp.test", allowed) and not domain_allowed("corp.test", allowed)
     assert domain_allowed("anything.test", ())
+
+
+def test_webhook_targets_on_private_networks_are_recognised() -> None:
+    from macrohard.gateway.handlers import private_target
+
+    for url in (
+        "http://127.0.0.1:9/x",
+        "http://localhost/x",
+        "http://10.1.2.3/",
+        "http://169.254.169.254/latest",
+        "http://[::1]/",
+        "http://metadata.google.internal/",
+    ):
+        assert private_target(url), url
+    assert not private_target("https://hooks.example.com/mh")
+    assert not private_target("https://93.184.216.34/")
