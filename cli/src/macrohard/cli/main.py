@@ -16,6 +16,7 @@ COMMAND_MODULES = [
     "macrohard.cli.up",
     "macrohard.cli.run",
     "macrohard.cli.contracts_cmd",
+    "macrohard.cli.tenancy_cmd",
     "macrohard.cli.bench",
     "macrohard.cli.streams_cmd",
     "macrohard.cli.events_cmd",
