@@ -12,6 +12,7 @@ nor dead-lettered. We count attempts ourselves (`num_delivered`) and dead-letter
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -77,7 +78,24 @@ def subscribe(
     broker connects only when started).
     """
 
+    # FastStream runs the messages of one fetched batch concurrently, and their order is
+    # not guaranteed (redeliveries after a nak are not ordered either). Handlers therefore
+    # treat a message as "this aggregate changed" and fold its state from the log, which
+    # is ordered. What we do guarantee: one handler at a time per aggregate, so two events
+    # of one task never race each other into a concurrency conflict.
+    locks: dict[str, asyncio.Lock] = {}
+
     async def on_message(message: NatsMessage) -> None:
+        key = message.raw_message.subject.rpartition(".")[0]
+        lock = locks.setdefault(key, asyncio.Lock())
+        try:
+            async with lock:
+                await handle_one(message)
+        finally:
+            if not lock.locked() and locks.get(key) is lock:
+                del locks[key]
+
+    async def handle_one(message: NatsMessage) -> None:
         raw = message.raw_message
         meta = raw.metadata
         seq = meta.sequence.stream
