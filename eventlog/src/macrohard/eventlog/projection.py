@@ -79,6 +79,20 @@ class CheckpointMoved(RuntimeError):
         super().__init__(f"checkpoint of {projection} moved: expected {expected}, found {found}")
 
 
+# Errors caused by one event's content, as opposed to the database being unreachable.
+DATA_ERRORS: tuple[type[BaseException], ...] = (
+    asyncpg.DataError,
+    asyncpg.IntegrityConstraintViolationError,
+    asyncpg.exceptions.CardinalityViolationError,
+    ValueError,
+    TypeError,
+    KeyError,
+    AttributeError,
+    LookupError,
+    ArithmeticError,
+)
+
+
 def stream_position(reply: str) -> tuple[int, int]:
     """(stream sequence, num pending) from a JetStream delivery's reply subject.
 
@@ -245,6 +259,40 @@ class ProjectionRunner:
             self._indexes_deferred = False
         self._caught_up.set()
 
+    async def _apply_isolating_poison(self, conn: Conn, events: list[RecordedEvent]) -> None:
+        """Apply a batch; if one event's data breaks the projection, park that event only.
+
+        The batch runs in a savepoint. On a *data* error (bad value, constraint, a bug
+        triggered by one event's payload) it is replayed event by event, each in its own
+        savepoint, and the events that still fail are dead-lettered with their error, so one
+        poisoned event cannot stop a read model forever. Connection errors are not data
+        errors: they propagate and the batch is retried from the checkpoint.
+        """
+        try:
+            async with conn.transaction():
+                await self._projection.apply(conn, events)
+            return
+        except DATA_ERRORS:
+            pass
+        for event in events:
+            try:
+                async with conn.transaction():
+                    await self._projection.apply(conn, [event])
+            except DATA_ERRORS as exc:
+                await dead_letter(
+                    self._nc,
+                    consumer=self.name,
+                    subject=event.subject,
+                    sequence=event.sequence,
+                    deliveries=1,
+                    error=f"{type(exc).__name__}: {exc}",
+                    data=self._registry.encode(event.envelope),
+                )
+                log.error(
+                    "dead-lettered an event the projection cannot apply",
+                    extra={"projection": self.name, "seq": event.sequence, "error": str(exc)},
+                )
+
     async def _flush(self, batch: list[Msg], until: int | None = None) -> int:
         """Apply one batch and advance the checkpoint atomically; return the last num_pending.
 
@@ -284,7 +332,7 @@ class ProjectionRunner:
             if found is not None and int(found) != expected:
                 raise CheckpointMoved(self.name, expected, int(found))
             if events:
-                await self._projection.apply(conn, events)
+                await self._apply_isolating_poison(conn, events)
             await conn.execute(
                 """INSERT INTO eventlog.checkpoints (projection, position) VALUES ($1, $2)
                    ON CONFLICT (projection) DO UPDATE SET position = $2, updated_at = now()""",
