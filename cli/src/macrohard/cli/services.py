@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib
 
 SERVICES: dict[str, str] = {}
+SERVICES["billing"] = "macrohard.billing.main"
 
 
 def run_service(name: str) -> None:
