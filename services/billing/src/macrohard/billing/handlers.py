@@ -92,13 +92,20 @@ class BudgetSignaller:
     async def run(self, poll_s: float = 2.0) -> None:
         """Wake on the projection's NOTIFY, and poll as a fallback (a lost connection)."""
         wake = asyncio.Event()
+
+        def on_notify(*_: object) -> None:
+            wake.set()
+
         async with self._pool.acquire() as listener:
-            await listener.add_listener(BUDGET_CHANNEL, lambda *_: wake.set())
-            while True:
-                await self.run_once()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(wake.wait(), poll_s)
-                wake.clear()
+            await listener.add_listener(BUDGET_CHANNEL, on_notify)
+            try:
+                while True:
+                    await self.run_once()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(wake.wait(), poll_s)
+                    wake.clear()
+            finally:
+                await listener.remove_listener(BUDGET_CHANNEL, on_notify)
 
 
 def owner_token(owner_account: str) -> str:

@@ -168,6 +168,7 @@ class Ledger:
                         parse_money(p.total),
                         p.through_seq,
                         _json(p.lines),
+                        rec.sequence,
                     ),
                 )
             )
