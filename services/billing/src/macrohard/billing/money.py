@@ -16,7 +16,7 @@ _ONE = Decimal(1)
 
 class InvalidAmount(ValueError):
     def __init__(self, value: str) -> None:
-        super().__init__(f"{value!r} is not a finite decimal amount")
+        super().__init__(f"{value!r} is not a decimal amount below 10^12")
         self.value = value
 
 
@@ -26,9 +26,13 @@ def parse_money(value: str) -> int:
         dec = Decimal(value.strip())
     except (InvalidOperation, AttributeError):
         raise InvalidAmount(str(value)) from None
-    if not dec.is_finite():
+    # Beyond 10^12 would not fit a bigint of micro-units; no bill is that large.
+    if not dec.is_finite() or (dec and dec.adjusted() >= 12):
         raise InvalidAmount(value)
-    return int((dec * MICROS).quantize(_ONE, rounding=ROUND_HALF_EVEN))
+    try:
+        return int((dec * MICROS).quantize(_ONE, rounding=ROUND_HALF_EVEN))
+    except ArithmeticError:  # an exponent too small for the context
+        raise InvalidAmount(value) from None
 
 
 def format_money(micros: int) -> str:
