@@ -25,6 +25,8 @@ DEFAULT_GRACE = timedelta(days=3)
 
 
 def period_of(moment: datetime) -> str:
+    if moment.tzinfo is UTC:  # what the envelope decodes to: the hot path
+        return f"{moment.year:04d}-{moment.month:02d}"
     moment = moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
     return f"{moment.year:04d}-{moment.month:02d}"
 

@@ -25,7 +25,14 @@ from macrohard.billing.domain import (
     usage_of,
 )
 from macrohard.billing.money import InvalidAmount, parse_money
-from macrohard.billing.plans import DEFAULT_PLAN, PAYOUT_RATES, PayoutRates, Plan, plan_named
+from macrohard.billing.plans import (
+    DEFAULT_PLAN,
+    PAYOUT_RATES,
+    MeterPrice,
+    PayoutRates,
+    Plan,
+    plan_named,
+)
 from macrohard.contracts.billing import (
     BudgetExhausted,
     BudgetRestored,
@@ -118,6 +125,8 @@ class Ledger:
     dirty_budgets: set[tuple[str, str]] = field(default_factory=set)
     dirty_tasks: set[tuple[str, str]] = field(default_factory=set)
     duplicates: int = 0
+    # (tenant, meter) -> price, the hot lookup; emptied when a tenant's plan is (re)set.
+    _prices: dict[tuple[str, str], MeterPrice] = field(default_factory=dict)
 
     def plan(self, tenant: str) -> Plan:
         name = self.tenants[tenant].plan if tenant in self.tenants else DEFAULT_PLAN
@@ -150,6 +159,7 @@ class Ledger:
                 self._record(rec, Usage("task_ms", task_ms(run.started_at, env.occurred_at)))
         elif isinstance(p, TenantOnboarded):
             self.tenants[env.tenant] = Terms(p.plan, _money_or_zero(p.monthly_budget), p.currency)
+            self._prices.clear()
             self.dirty_tenants.add(env.tenant)
         elif isinstance(p, TenantBudgetChanged):
             self._change_cap(rec, _money_or_zero(p.monthly_budget))
@@ -187,7 +197,10 @@ class Ledger:
         totals = self.meter_totals.get(key)
         if totals is None:
             totals = self.meter_totals[key] = [0, 0]
-        amount = self.plan(tenant).price_of(u.meter).marginal(totals[0], u.quantity)
+        price = self._prices.get((tenant, u.meter))
+        if price is None:
+            price = self._prices[(tenant, u.meter)] = self.plan(tenant).price_of(u.meter)
+        amount = price.marginal(totals[0], u.quantity)
         totals[0] += u.quantity
         totals[1] += amount
         self.dirty_meters.add(key)
