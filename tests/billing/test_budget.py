@@ -24,10 +24,10 @@ async def live_billing(nc: NATS, pool: asyncpg.Pool, store: EventStore) -> Async
     """The projection live and the signaller listening, as in the running service."""
     runner = ProjectionRunner(nc, pool, BillingProjection())
     await runner.setup()
-    jobs = [
-        asyncio.create_task(runner.run()),
-        asyncio.create_task(BudgetSignaller(store, pool).run()),
-    ]
+    # The clock in the middle of the events' month, or the new-month rollover would lift
+    # every cap these tests exhaust.
+    signaller = BudgetSignaller(store, pool, clock=lambda: b.at(15))
+    jobs = [asyncio.create_task(runner.run()), asyncio.create_task(signaller.run())]
     yield
     for job in jobs:
         job.cancel()
@@ -87,3 +87,30 @@ async def test_rebuilding_the_projection_does_not_signal_twice(
     await runner.catch_up()
     assert await BudgetSignaller(store, pool).run_once() == 0
     assert len(await store.read_aggregate("acme", "budget", "acme")) == 1
+
+
+async def test_a_new_month_lifts_a_cap_exhausted_in_the_last_one_once(
+    nc: NATS, store: EventStore, pool: asyncpg.Pool
+) -> None:
+    await b.append_all(
+        store,
+        [
+            b.onboarded("acme", "payg", "0.01"),
+            b.inference("acme", "t", b.at(30), compute_ms=60_000),
+        ],
+    )
+    runner = ProjectionRunner(nc, pool, BillingProjection())
+    await runner.setup()
+    signaller = BudgetSignaller(store, pool)
+    await runner.catch_up()
+    await signaller.run_once()
+    await runner.catch_up()
+    assert await signaller.roll_over(b.at(31, hour=23)) == 0  # still October
+    assert await signaller.roll_over(b.at(1, month=11)) == 1
+    await runner.catch_up()
+    assert await signaller.roll_over(b.at(2, month=11)) == 0  # the projection saw it
+    events = await store.read_aggregate("acme", "budget", "acme")
+    assert [type(e.payload) for e in events] == [BudgetExhausted, BudgetRestored]
+    restored = events[1].payload
+    assert isinstance(restored, BudgetRestored) and restored.period == "2026-11"
+    assert events[1].envelope.causation_id == events[0].id

@@ -40,7 +40,7 @@ from macrohard.contracts.billing import (
     PayoutLine,
     PayoutStated,
 )
-from macrohard.contracts.envelope import Envelope, utcnow
+from macrohard.contracts.envelope import Envelope, derived_event_id, utcnow
 from macrohard.contracts.subjects import PLATFORM_TENANT, check_token
 from macrohard.eventlog.errors import ConcurrencyConflict
 from macrohard.eventlog.projection import read_checkpoint
@@ -50,9 +50,12 @@ log = logging.getLogger("macrohard.billing")
 
 
 class BudgetSignaller:
-    def __init__(self, store: EventStore, pool: asyncpg.Pool) -> None:
+    def __init__(
+        self, store: EventStore, pool: asyncpg.Pool, clock: Callable[[], datetime] = utcnow
+    ) -> None:
         self._store = store
         self._pool = pool
+        self._clock = clock
         self._appended: set[str] = set()  # until the projection has seen them
 
     async def run_once(self) -> int:
@@ -89,6 +92,32 @@ class BudgetSignaller:
             self._appended.clear()
         return appended
 
+    async def roll_over(self, now: datetime) -> int:
+        """Lift caps exhausted in a month that has ended: a new month starts a new budget.
+
+        The restore's id derives from the exhaustion it lifts and the new month, so it is
+        appended once; the projection records it, which is what stops the next round."""
+        current = period_of(now)
+        async with self._pool.acquire() as conn:
+            rows = await conn.fetch(
+                """SELECT s.signal_id::text, s.tenant_id, s.correlation_id,
+                          coalesce(t.cap_micros, s.cap_micros)
+                   FROM (SELECT DISTINCT ON (tenant_id) * FROM billing.budget_signals
+                         WHERE emitted ORDER BY tenant_id, seq DESC) s
+                   LEFT JOIN billing.tenants t USING (tenant_id)
+                   WHERE s.kind = 'exhausted' AND s.period < $1""",
+                current,
+            )
+        for sid, tenant, correlation, cap in rows:
+            env = envelope(
+                BudgetRestored(tenant_id=tenant, period=current, cap=format_money(cap)),
+                tenant=tenant, aggregate_id=tenant, causation_id=sid,
+                correlation_id=correlation, event_id=derived_event_id(sid, f"rollover:{current}"),
+            )  # fmt: skip
+            await self._store.append([env], expected_version=None)
+            log.info("budget restored for a new month", extra={"tenant": tenant})
+        return len(rows)
+
     async def run(self, poll_s: float = 2.0) -> None:
         """Wake on the projection's NOTIFY, and poll as a fallback (a lost connection)."""
         wake = asyncio.Event()
@@ -101,6 +130,7 @@ class BudgetSignaller:
             try:
                 while True:
                     await self.run_once()
+                    await self.roll_over(self._clock())
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(wake.wait(), poll_s)
                     wake.clear()

@@ -239,9 +239,11 @@ async def write_ledger(conn: Conn, ledger: Ledger) -> None:
         # Delivered at commit, never before: the signaller reads what this batch wrote.
         await conn.execute(f"NOTIFY {BUDGET_CHANNEL}")
     if ledger.emitted:
-        await conn.execute(
-            "UPDATE billing.budget_signals SET emitted = true WHERE signal_id = ANY($1::uuid[])",
-            ledger.emitted,
+        await conn.executemany(
+            """INSERT INTO billing.budget_signals
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, true)
+               ON CONFLICT (signal_id) DO UPDATE SET emitted = true""",
+            [astuple(s) for s in ledger.emitted],
         )
 
 

@@ -116,7 +116,9 @@ class Ledger:
     # Outputs.
     records: list[Record] = field(default_factory=list)
     signals: list[Signal] = field(default_factory=list)
-    emitted: list[str] = field(default_factory=list)
+    # Budget events found in the log: marks our own signals as emitted, and records the
+    # ones the signaller appends without a signal (a new month lifting an exhausted cap).
+    emitted: list[Signal] = field(default_factory=list)
     # Statements on the read model, in stream order: (sql key, args).
     ops: list[tuple[str, tuple[object, ...]]] = field(default_factory=list)
     dirty_tenants: set[str] = field(default_factory=set)
@@ -187,7 +189,14 @@ class Ledger:
         elif isinstance(p, PayoutStated):
             self._state_payout(p)
         elif isinstance(p, BudgetExhausted | BudgetRestored):
-            self.emitted.append(env.id)
+            spent = parse_money(p.spent) if isinstance(p, BudgetExhausted) else 0
+            kind = "exhausted" if isinstance(p, BudgetExhausted) else "restored"
+            self.emitted.append(
+                Signal(
+                    env.id, env.tenant, p.period, kind, spent, parse_money(p.cap),
+                    env.causation_id or env.id, env.correlation_id, rec.sequence,
+                )
+            )  # fmt: skip
 
     def _record(self, rec: RecordedEvent, u: Usage) -> None:
         env = rec.envelope
