@@ -16,9 +16,12 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import nats
+from nats.aio.client import Client as NATS
 
 from macrohard.cli.bench.report import report
 from macrohard.cli.bench.servers import add_server_args, bench_servers
+from macrohard.contracts.envelope import Envelope
+from macrohard.eventlog.projection import Projection, ProjectionRunner
 
 TARGETS = {"rated_per_s": ">= 20,000", "ratio_vs_projection": ""}
 
@@ -32,7 +35,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.set_defaults(func=lambda args: asyncio.run(bench(args)))
 
 
-def workload(total: int, tenants: int) -> list[object]:
+def workload(total: int, tenants: int) -> list[Envelope]:
     """Tasks as the platform runs them: start, steps (intent, action, page + screenshot,
     inference on one of ten cars), end. About `total` events."""
     from macrohard.contracts import envelope
@@ -43,7 +46,7 @@ def workload(total: int, tenants: int) -> list[object]:
 
     t0 = datetime(2026, 10, 1, tzinfo=UTC)
     plans = ("payg", "team", "enterprise")
-    out: list[object] = [
+    out: list[Envelope] = [
         envelope(
             TenantOnboarded(tenant_id=f"t{i}", name=f"t{i}", plan=plans[i % 3],
                             allowed_domains=[], monthly_budget="0"),
@@ -81,21 +84,19 @@ def workload(total: int, tenants: int) -> list[object]:
     return out
 
 
-async def publish(nc: nats.NATS, events: list[object]) -> None:
+async def publish(nc: NATS, events: list[Envelope]) -> None:
     from macrohard.contracts import REGISTRY
     from macrohard.contracts.subjects import subject_of
 
     js = nc.jetstream(publish_async_max_pending=4000)
     for env in events:
-        await js.publish_async(subject_of(env), REGISTRY.encode(env))  # type: ignore[arg-type]
+        await js.publish_async(subject_of(env), REGISTRY.encode(env))
     await js.publish_async_completed()
 
 
-async def rebuild_rate(nc: nats.NATS, pool: asyncpg.Pool, projection: object, batch: int) -> float:
+async def rebuild_rate(nc: NATS, pool: asyncpg.Pool, projection: Projection, batch: int) -> float:
     """Seconds to rebuild `projection` from sequence 1."""
-    from macrohard.eventlog.projection import ProjectionRunner
-
-    runner = ProjectionRunner(nc, pool, projection, batch_size=batch)  # type: ignore[arg-type]
+    runner = ProjectionRunner(nc, pool, projection, batch_size=batch)
     await runner.setup()
     await runner.rebuild()
     started = time.perf_counter()
@@ -134,7 +135,7 @@ async def bench(args: argparse.Namespace) -> int:
     # Every event but the onboardings is usage-bearing; all but the task starts (which open
     # a task-minute meter) leave a usage record of their own.
     usage_events = len(events) - args.tenants
-    starts = sum(1 for e in events if type(e.payload).__name__ == "TaskStarted")  # type: ignore[attr-defined]
+    starts = sum(1 for e in events if type(e.payload).__name__ == "TaskStarted")
     if rated != usage_events - starts:
         raise RuntimeError(f"rated {rated} events with records, expected {usage_events - starts}")
     projection_per_s = total / plain_s

@@ -42,6 +42,7 @@ from macrohard.contracts.billing import (
 )
 from macrohard.contracts.envelope import Envelope, derived_event_id, utcnow
 from macrohard.contracts.subjects import PLATFORM_TENANT, check_token
+from macrohard.eventlog.db import Conn
 from macrohard.eventlog.errors import ConcurrencyConflict
 from macrohard.eventlog.projection import read_checkpoint
 from macrohard.eventlog.store import EventStore
@@ -153,6 +154,26 @@ class CloseResult:
     stated: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class _DueInvoice:
+    tenant: str
+    period: str
+    revision: int
+    lines: list[InvoiceLine]
+    total: int
+    previous: list[InvoiceLine] | None  # the last draft's lines
+    version: int  # the invoice aggregate's version the decision was made on
+    currency: str
+
+
+@dataclass(frozen=True, slots=True)
+class _DueStatement:
+    owner: str
+    period: str
+    lines: list[PayoutLine]
+    total: int
+
+
 class Invoicer:
     def __init__(
         self,
@@ -168,9 +189,9 @@ class Invoicer:
         self._clock = clock
 
     async def run_once(self, now: datetime | None = None) -> CloseResult:
+        """Draft, re-draft and finalize every invoice of an ended month; state payouts."""
         now = now or self._clock()
         current = period_of(now)
-        drafted = finalized = stated = 0
         # One snapshot: the projection writes its rows and checkpoint in one transaction,
         # so the position read here is exactly what the lines include.
         async with (
@@ -178,55 +199,27 @@ class Invoicer:
             conn.transaction(isolation="repeatable_read", readonly=True),
         ):
             through = await read_checkpoint(conn, BillingProjection.name)
-            due = await conn.fetch(
-                """SELECT DISTINCT u.tenant_id, u.billed_period, i.revision,
-                          i.lines, i.version, coalesce(t.currency, 'USD')
-                   FROM billing.usage_records u
-                   LEFT JOIN billing.invoices i
-                     ON i.tenant_id = u.tenant_id AND i.period = u.billed_period
-                   LEFT JOIN billing.tenants t ON t.tenant_id = u.tenant_id
-                   WHERE u.billed_period < $1 AND i.status IS DISTINCT FROM 'final'""",
-                current,
-            )
-            plans = []
-            for tenant, period, revision, stored, version, currency in due:
-                lines, total = invoice_lines(await line_groups(conn, tenant, period))
-                previous = msgspec.json.decode(stored, type=list[InvoiceLine]) if stored else None
-                plans.append((tenant, period, revision or 0, lines, total, previous,
-                              version or 0, currency))  # fmt: skip
+            due = await self._due_invoices(conn, current)
             statements = await self._due_statements(conn, current)
-        for tenant, period, revision, lines, total, previous, version, currency in plans:
-            closing = now >= closes_at(period, self._grace)
-            events: list[Envelope] = []
-            agg = invoice_id(tenant, period)
-            if previous != lines:
-                revision += 1
-                events.append(envelope(InvoiceDrafted(
-                    invoice_id=agg, tenant_id=tenant, period=period, currency=currency,
-                    revision=revision, lines=lines, total=format_money(total),
-                    through_seq=through,
-                ), tenant=tenant, aggregate_id=agg))  # fmt: skip
-            if closing:
-                events.append(envelope(InvoiceFinalized(
-                    invoice_id=agg, tenant_id=tenant, period=period, currency=currency,
-                    revision=revision, lines=lines, total=format_money(total),
-                    through_seq=through,
-                ), tenant=tenant, aggregate_id=agg))  # fmt: skip
+        drafted = finalized = stated = 0
+        for inv in due:
+            closing = now >= closes_at(inv.period, self._grace)
+            events = self._invoice_events(inv, closing, through)
             if not events:
                 continue
             try:
-                await self._store.append(events, expected_version=version)
+                await self._store.append(events, expected_version=inv.version)
             except ConcurrencyConflict:
                 continue  # another replica closed it first; the next round sees its events
-            drafted += previous != lines
+            drafted += inv.previous != inv.lines
             finalized += closing
-        for owner, period, lines, total in statements:
-            if now < closes_at(period, self._grace):
+        for st in statements:
+            if now < closes_at(st.period, self._grace):
                 continue
-            sid = f"{owner_token(owner)}-{period}"
+            sid = f"{owner_token(st.owner)}-{st.period}"
             env = envelope(PayoutStated(
-                statement_id=sid, owner_account=owner, period=period, currency="USD",
-                lines=lines, total=format_money(total), through_seq=through,
+                statement_id=sid, owner_account=st.owner, period=st.period, currency="USD",
+                lines=st.lines, total=format_money(st.total), through_seq=through,
             ), tenant=PLATFORM_TENANT, aggregate_id=sid)  # fmt: skip
             try:
                 await self._store.append([env], expected_version=0)
@@ -235,9 +228,48 @@ class Invoicer:
             stated += 1
         return CloseResult(drafted, finalized, stated)
 
-    async def _due_statements(
-        self, conn: asyncpg.Connection, current: str
-    ) -> list[tuple[str, str, list[PayoutLine], int]]:
+    @staticmethod
+    def _invoice_events(inv: _DueInvoice, closing: bool, through: int) -> list[Envelope]:
+        agg = invoice_id(inv.tenant, inv.period)
+        events: list[Envelope] = []
+        revision = inv.revision
+        if inv.previous != inv.lines:  # new, or late usage changed it
+            revision += 1
+            events.append(envelope(InvoiceDrafted(
+                invoice_id=agg, tenant_id=inv.tenant, period=inv.period, currency=inv.currency,
+                revision=revision, lines=inv.lines, total=format_money(inv.total),
+                through_seq=through,
+            ), tenant=inv.tenant, aggregate_id=agg))  # fmt: skip
+        if closing:
+            events.append(envelope(InvoiceFinalized(
+                invoice_id=agg, tenant_id=inv.tenant, period=inv.period, currency=inv.currency,
+                revision=revision, lines=inv.lines, total=format_money(inv.total),
+                through_seq=through,
+            ), tenant=inv.tenant, aggregate_id=agg))  # fmt: skip
+        return events
+
+    @staticmethod
+    async def _due_invoices(conn: Conn, current: str) -> list[_DueInvoice]:
+        rows = await conn.fetch(
+            """SELECT DISTINCT u.tenant_id, u.billed_period, i.revision,
+                      i.lines, i.version, coalesce(t.currency, 'USD')
+               FROM billing.usage_records u
+               LEFT JOIN billing.invoices i
+                 ON i.tenant_id = u.tenant_id AND i.period = u.billed_period
+               LEFT JOIN billing.tenants t ON t.tenant_id = u.tenant_id
+               WHERE u.billed_period < $1 AND i.status IS DISTINCT FROM 'final'""",
+            current,
+        )
+        out = []
+        for tenant, period, revision, stored, version, currency in rows:
+            lines, total = invoice_lines(await line_groups(conn, tenant, period))
+            previous = msgspec.json.decode(stored, type=list[InvoiceLine]) if stored else None
+            out.append(_DueInvoice(tenant, period, revision or 0, lines, total, previous,
+                                   version or 0, currency))  # fmt: skip
+        return out
+
+    @staticmethod
+    async def _due_statements(conn: Conn, current: str) -> list[_DueStatement]:
         rows = await conn.fetch(
             """SELECT u.owner_account, u.paid_period, u.node_id, u.usage_period,
                       sum(CASE WHEN u.meter LIKE 'compute:%' THEN u.quantity ELSE 0 END)::bigint,
@@ -252,14 +284,14 @@ class Invoicer:
         )
         out: dict[tuple[str, str], tuple[list[PayoutLine], int]] = {}
         for owner, period, node, usage_period, compute_us, energy_uwh, payout in rows:
-            lines, total = out.get((owner, period), ([], 0))
-            lines.append(PayoutLine(
+            paid, total = out.get((owner, period), ([], 0))
+            paid.append(PayoutLine(
                 node_id=node, usage_period=usage_period,
                 compute_ms=format_units(compute_us, 1000),
                 energy_wh=format_units(energy_uwh, 1_000_000), amount=format_money(payout),
             ))  # fmt: skip
-            out[(owner, period)] = (lines, total + payout)
-        return [(o, p, lines, total) for (o, p), (lines, total) in out.items()]
+            out[(owner, period)] = (paid, total + payout)
+        return [_DueStatement(o, p, lines, total) for (o, p), (lines, total) in out.items()]
 
     async def run(self, interval_s: float = 60.0) -> None:
         while True:
