@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import astuple
 
+from macrohard.billing.domain import period_of
 from macrohard.billing.rating import Budget, Ledger, TaskRun, Terms
 from macrohard.contracts.envelope import RecordedEvent
 from macrohard.eventlog.db import Conn
@@ -126,77 +127,64 @@ class BillingProjection:
         await write_ledger(conn, ledger)
 
 
+# Everything a batch can touch, in one round trip: one array of rows per table.
+_LOAD = """
+SELECT
+  ARRAY(SELECT ROW(tenant_id, plan, cap_micros, currency) FROM billing.tenants
+        WHERE tenant_id = ANY($1::text[])),
+  ARRAY(SELECT ROW(tenant_id, usage_period, meter, quantity, amount_micros)
+        FROM billing.meter_totals
+        WHERE tenant_id = ANY($1::text[]) AND usage_period = ANY($2::text[])),
+  ARRAY(SELECT ROW(tenant_id, usage_period, node_id, owner_account, compute_us, energy_uwh)
+        FROM billing.node_totals
+        WHERE tenant_id = ANY($1::text[]) AND usage_period = ANY($2::text[])),
+  ARRAY(SELECT ROW(tenant_id, period, spent_micros, exhausted) FROM billing.budgets
+        WHERE tenant_id = ANY($1::text[]) AND period = ANY($2::text[])),
+  ARRAY(SELECT ROW(t.tenant_id, t.task_id, t.started_at, t.ended) FROM billing.task_runs t
+        JOIN unnest($3::text[], $4::text[]) AS k(tenant_id, task_id) USING (tenant_id, task_id)),
+  ARRAY(SELECT ROW(tenant_id, max(period)) FROM billing.invoices
+        WHERE status = 'final' AND tenant_id = ANY($1::text[]) GROUP BY tenant_id),
+  ARRAY(SELECT ROW(owner_account, max(period)) FROM billing.statements
+        WHERE owner_account = ANY($5::text[]) GROUP BY owner_account),
+  ARRAY(SELECT DISTINCT event_id::text FROM billing.usage_records
+        WHERE event_id = ANY($6::uuid[]))
+"""
+_TASK_TYPES = frozenset(("TaskStarted", "TaskCompleted", "TaskFailed", "TaskCancelled"))
+
+
 async def load_ledger(conn: Conn, events: Sequence[RecordedEvent]) -> Ledger:
-    """Everything the batch can touch, keyed for the in-memory rating."""
-    tenants = sorted({e.envelope.tenant for e in events})
-    ids = [e.envelope.id for e in events]
+    """The state the batch starts from, keyed for the in-memory rating."""
+    tenants: set[str] = set()
+    periods: set[str] = set()
+    owners: set[str] = set()
+    task_tenants: list[str] = []
+    task_ids: list[str] = []
+    for e in events:
+        env = e.envelope
+        tenants.add(env.tenant)
+        periods.add(period_of(env.occurred_at))
+        if env.type in _TASK_TYPES:
+            task_tenants.append(env.tenant)
+            task_ids.append(getattr(env.payload, "task_id", ""))
+        elif env.type == "InferenceCompleted":
+            owners.add(getattr(env.payload, "owner_account", ""))
+        elif env.type == "TenantBudgetChanged":
+            periods.add(period_of(env.occurred_at))
+    row = await conn.fetchrow(
+        _LOAD, list(tenants), list(periods), task_tenants, task_ids, list(owners),
+        [e.envelope.id for e in events],
+    )  # fmt: skip
+    assert row is not None
     ledger = Ledger()
-    for r in await conn.fetch(
-        "SELECT * FROM billing.tenants WHERE tenant_id = ANY($1::text[])", tenants
-    ):
-        ledger.tenants[r[0]] = Terms(r[1], r[2], r[3])
-    # Totals of every period the batch's tenants have open; a batch spans few of both.
-    for r in await conn.fetch(
-        """SELECT tenant_id, usage_period, meter, quantity, amount_micros
-           FROM billing.meter_totals WHERE tenant_id = ANY($1::text[])
-           AND usage_period = ANY($2::text[])""",
-        tenants,
-        _periods(events),
-    ):
-        ledger.meter_totals[(r[0], r[1], r[2])] = [r[3], r[4]]
-    for r in await conn.fetch(
-        """SELECT tenant_id, usage_period, node_id, owner_account, compute_us, energy_uwh
-           FROM billing.node_totals WHERE tenant_id = ANY($1::text[])
-           AND usage_period = ANY($2::text[])""",
-        tenants,
-        _periods(events),
-    ):
-        ledger.node_totals[(r[0], r[1], r[2])] = [r[3], r[4], r[5]]
-    for r in await conn.fetch(
-        "SELECT * FROM billing.budgets WHERE tenant_id = ANY($1::text[])", tenants
-    ):
-        ledger.budgets[(r[0], r[1])] = Budget(r[2], r[3])
-    task_keys = [
-        (e.envelope.tenant, getattr(e.payload, "task_id", ""))
-        for e in events
-        if e.type in ("TaskStarted", "TaskCompleted", "TaskFailed", "TaskCancelled")
-    ]
-    if task_keys:
-        for r in await conn.fetch(
-            """SELECT t.* FROM billing.task_runs t
-               JOIN unnest($1::text[], $2::text[]) AS k(tenant_id, task_id)
-               USING (tenant_id, task_id)""",
-            [k[0] for k in task_keys],
-            [k[1] for k in task_keys],
-        ):
-            ledger.tasks[(r[0], r[1])] = TaskRun(r[2], r[3])
-    for r in await conn.fetch(
-        """SELECT tenant_id, max(period) FROM billing.invoices
-           WHERE status = 'final' AND tenant_id = ANY($1::text[]) GROUP BY tenant_id""",
-        tenants,
-    ):
-        ledger.last_final[r[0]] = r[1]
-    owners = sorted({o for e in events if (o := getattr(e.payload, "owner_account", ""))})
-    if owners:
-        for r in await conn.fetch(
-            """SELECT owner_account, max(period) FROM billing.statements
-               WHERE owner_account = ANY($1::text[]) GROUP BY owner_account""",
-            owners,
-        ):
-            ledger.last_stated[r[0]] = r[1]
-    for r in await conn.fetch(
-        """SELECT DISTINCT event_id::text FROM billing.usage_records
-           WHERE event_id = ANY($1::uuid[])""",
-        ids,
-    ):
-        ledger.seen.add(r[0])
+    ledger.tenants = {r[0]: Terms(r[1], r[2], r[3]) for r in row[0]}
+    ledger.meter_totals = {(r[0], r[1], r[2]): [r[3], r[4]] for r in row[1]}
+    ledger.node_totals = {(r[0], r[1], r[2]): [r[3], r[4], r[5]] for r in row[2]}
+    ledger.budgets = {(r[0], r[1]): Budget(r[2], r[3]) for r in row[3]}
+    ledger.tasks = {(r[0], r[1]): TaskRun(r[2], r[3]) for r in row[4]}
+    ledger.last_final = {r[0]: r[1] for r in row[5]}
+    ledger.last_stated = {r[0]: r[1] for r in row[6]}
+    ledger.seen = set(row[7])
     return ledger
-
-
-def _periods(events: Sequence[RecordedEvent]) -> list[str]:
-    return sorted(
-        {f"{e.envelope.occurred_at.year:04d}-{e.envelope.occurred_at.month:02d}" for e in events}
-    )
 
 
 async def write_ledger(conn: Conn, ledger: Ledger) -> None:
@@ -211,24 +199,25 @@ async def write_ledger(conn: Conn, ledger: Ledger) -> None:
             columns=USAGE_COLUMNS,
             records=ledger.records,
         )
-    if ledger.dirty_tenants:
-        rows = [(t, *_terms(ledger.tenants[t])) for t in ledger.dirty_tenants]
-        await _upsert(conn, "tenants", ("text", "text", "bigint", "text"), 1, rows)
-    if ledger.dirty_meters:
-        rows = [(*k, *ledger.meter_totals[k]) for k in ledger.dirty_meters]
-        await _upsert(conn, "meter_totals", ("text",) * 3 + ("bigint",) * 2, 3, rows)
-    if ledger.dirty_nodes:
-        rows = [(*k, *ledger.node_totals[k]) for k in ledger.dirty_nodes]
-        await _upsert(conn, "node_totals", ("text",) * 4 + ("bigint",) * 2, 3, rows)
-    if ledger.dirty_budgets:
-        rows = [
-            (*k, b.spent, b.exhausted)
-            for k, b in ((k, ledger.budgets[k]) for k in ledger.dirty_budgets)
+    # Every table of totals in one statement: data-modifying CTEs, one per table.
+    rows: dict[str, list[tuple[object, ...]]] = {
+        "tenants": [(t, *_terms(ledger.tenants[t])) for t in ledger.dirty_tenants],
+        "meter_totals": [(*k, *ledger.meter_totals[k]) for k in ledger.dirty_meters],
+        "node_totals": [(*k, *ledger.node_totals[k]) for k in ledger.dirty_nodes],
+        "budgets": [
+            (*k, ledger.budgets[k].spent, ledger.budgets[k].exhausted) for k in ledger.dirty_budgets
+        ],
+        "task_runs": [
+            (*k, ledger.tasks[k].started_at, ledger.tasks[k].ended) for k in ledger.dirty_tasks
+        ],
+    }
+    if any(rows.values()):
+        arrays = [
+            [r[i] for r in rows[table]]
+            for table, (cols, _, _) in _UPSERT.items()
+            for i in range(len(cols))
         ]
-        await _upsert(conn, "budgets", ("text", "text", "bigint", "boolean"), 2, rows)
-    if ledger.dirty_tasks:
-        rows = [(*k, ledger.tasks[k].started_at, ledger.tasks[k].ended) for k in ledger.dirty_tasks]
-        await _upsert(conn, "task_runs", ("text", "text", "timestamptz", "boolean"), 2, rows)
+        await conn.execute(_UPSERT_ALL, *arrays)
     if ledger.signals:
         await conn.executemany(
             """INSERT INTO billing.budget_signals
@@ -251,33 +240,36 @@ def _terms(t: Terms) -> tuple[object, ...]:
     return (t.plan, t.cap, t.currency)
 
 
-_UPSERT_COLUMNS = {
-    "tenants": ("tenant_id", "plan", "cap_micros", "currency"),
-    "meter_totals": ("tenant_id", "usage_period", "meter", "quantity", "amount_micros"),
-    "node_totals": (
-        "tenant_id",
-        "usage_period",
-        "node_id",
-        "owner_account",
-        "compute_us",
-        "energy_uwh",
-    ),
-    "budgets": ("tenant_id", "period", "spent_micros", "exhausted"),
-    "task_runs": ("tenant_id", "task_id", "started_at", "ended"),
-}
+# Columns and their types per table of totals; the first `key` columns are the key.
+_UPSERT: dict[str, tuple[tuple[str, ...], tuple[str, ...], int]] = {
+    "tenants": (("tenant_id", "plan", "cap_micros", "currency"),
+                ("text", "text", "bigint", "text"), 1),
+    "meter_totals": (("tenant_id", "usage_period", "meter", "quantity", "amount_micros"),
+                     ("text", "text", "text", "bigint", "bigint"), 3),
+    "node_totals": (("tenant_id", "usage_period", "node_id", "owner_account", "compute_us",
+                     "energy_uwh"), ("text", "text", "text", "text", "bigint", "bigint"), 3),
+    "budgets": (("tenant_id", "period", "spent_micros", "exhausted"),
+                ("text", "text", "bigint", "boolean"), 2),
+    "task_runs": (("tenant_id", "task_id", "started_at", "ended"),
+                  ("text", "text", "timestamptz", "boolean"), 2),
+}  # fmt: skip
 
 
-async def _upsert(
-    conn: Conn, table: str, types: tuple[str, ...], key_len: int, rows: list[tuple[object, ...]]
-) -> None:
-    """One statement for any number of rows: INSERT ... SELECT unnest(arrays) ON CONFLICT.
+def _upsert_all_sql() -> str:
+    """INSERT ... SELECT unnest(arrays) ON CONFLICT per table, as CTEs of one statement.
+    The ledger holds absolute values, so an update is a plain overwrite."""
+    ctes = []
+    n = 0
+    for table, (cols, types, key) in _UPSERT.items():
+        params = ", ".join(f"${n + i + 1}::{t}[]" for i, t in enumerate(types))
+        n += len(types)
+        updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in cols[key:])
+        ctes.append(
+            f"{table} AS (INSERT INTO billing.{table} ({', '.join(cols)}) "
+            f"SELECT * FROM unnest({params}) "
+            f"ON CONFLICT ({', '.join(cols[:key])}) DO UPDATE SET {updates})"
+        )
+    return "WITH " + ",\n".join(ctes) + "\nSELECT 1"
 
-    The ledger holds absolute values, so the update is a plain overwrite."""
-    cols = _UPSERT_COLUMNS[table]
-    params = ", ".join(f"${i + 1}::{t}[]" for i, t in enumerate(types))
-    updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in cols[key_len:])
-    await conn.execute(
-        f"""INSERT INTO billing.{table} ({", ".join(cols)}) SELECT * FROM unnest({params})
-            ON CONFLICT ({", ".join(cols[:key_len])}) DO UPDATE SET {updates}""",
-        *([r[i] for r in rows] for i in range(len(types))),
-    )
+
+_UPSERT_ALL = _upsert_all_sql()
