@@ -147,8 +147,9 @@ class Ledger:
         usage = usage_of(env)
         if usage:
             self.seen.add(env.id)
+            period = period_of(env.occurred_at)
             for u in usage:
-                self._record(rec, u)
+                self._record(rec, u, period)
         elif isinstance(p, TaskStarted):
             self.tasks.setdefault((env.tenant, p.task_id), TaskRun(env.occurred_at))
             self.dirty_tasks.add((env.tenant, p.task_id))
@@ -158,7 +159,8 @@ class Ledger:
                 run.ended = True
                 self.dirty_tasks.add((env.tenant, p.task_id))
                 self.seen.add(env.id)
-                self._record(rec, Usage("task_ms", task_ms(run.started_at, env.occurred_at)))
+                quantity = task_ms(run.started_at, env.occurred_at)
+                self._record(rec, Usage("task_ms", quantity), period_of(env.occurred_at))
         elif isinstance(p, TenantOnboarded):
             self.tenants[env.tenant] = Terms(p.plan, _money_or_zero(p.monthly_budget), p.currency)
             self._prices.clear()
@@ -198,10 +200,9 @@ class Ledger:
                 )
             )  # fmt: skip
 
-    def _record(self, rec: RecordedEvent, u: Usage) -> None:
+    def _record(self, rec: RecordedEvent, u: Usage, period: str) -> None:
         env = rec.envelope
         tenant = env.tenant
-        period = period_of(env.occurred_at)
         key = (tenant, period, u.meter)
         totals = self.meter_totals.get(key)
         if totals is None:
@@ -218,7 +219,8 @@ class Ledger:
         if u.node_id:
             payout = self._payout(tenant, period, u)
             paid = billed_period(period, self.last_stated.get(u.owner_account))
-        billed = billed_period(period, self.last_final.get(tenant))
+        final = self.last_final.get(tenant)
+        billed = period if final is None else billed_period(period, final)
         self.records.append([
             env.id, u.meter, rec.sequence, tenant, period, billed, u.quantity, amount,
             env.occurred_at, u.node_id, u.owner_account, paid, payout,
