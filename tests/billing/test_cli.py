@@ -32,15 +32,15 @@ async def mh(*args: str) -> str:
     return out.decode()
 
 
-async def cli(command: str, *args: str) -> None:
+async def cli(command: str, *args: str, code: int = 0) -> None:
     parsed = build_parser().parse_args(["billing", command, *args])
     handler = getattr(billing_cmd, command)
-    assert await handler(parsed) == 0
+    assert await handler(parsed) == code
 
 
 async def test_invoices_export_as_csv_and_json_and_the_report_balances(
     store: EventStore, pool: asyncpg.Pool, runner: ProjectionRunner, database_url: str,
-    tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], nats_url: str,
 ) -> None:  # fmt: skip
     await b.append_all(store, [
         b.onboarded("acme"),
@@ -79,3 +79,12 @@ async def test_invoices_export_as_csv_and_json_and_the_report_balances(
     await cli("usage", "--tenant", "acme", "--json", *db)
     usage = json.loads(capsys.readouterr().out)
     assert [u["meter"] for u in usage] == ["compute:planner-small", "energy_uwh", "steps"]
+    # A correction: refused for the open month, appended for the final one.
+    platform = ("--database", database_url, "--nats", nats_url)
+    await cli("correct", "--tenant", "acme", "--period", "2026-11", "--amount", "-1",
+              "--reason", "x", *platform, code=2)  # fmt: skip
+    await cli("correct", "--tenant", "acme", "--period", "2026-10", "--amount", "-0.06",
+              "--reason", "compute credit", *platform)  # fmt: skip
+    [credit] = [e for e in await store.read_aggregate("acme", "invoice", "acme-2026-10")
+                if e.type == "InvoiceCorrected"]  # fmt: skip
+    assert credit.payload.amount == "-0.060000"  # type: ignore[attr-defined]

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import asyncpg
+import pytest
 
-from macrohard.billing.handlers import Invoicer
+from macrohard.billing.handlers import Invoicer, NotFinal, correct_invoice
 from macrohard.billing.queries import invoice, invoices
-from macrohard.contracts import envelope
-from macrohard.contracts.billing import InvoiceCorrected, InvoiceDrafted, InvoiceFinalized
+from macrohard.contracts.billing import InvoiceDrafted, InvoiceFinalized
 from macrohard.eventlog.projection import ProjectionRunner
 from macrohard.eventlog.store import EventStore
 from tests.billing import builders as b
@@ -91,12 +91,11 @@ async def test_a_correction_is_a_compensating_entry_on_the_next_invoice(
     await b.append_all(store, [b.onboarded("acme"), b.recorded("acme", "steps", 1100, b.at(9))])
     await runner.catch_up()
     await Invoicer(store, pool).run_once(NOV_5)
-    credit = envelope(
-        InvoiceCorrected(invoice_id="acme-2026-10", tenant_id="acme", period="2026-10",
-                         amount="-1.250000", reason="goodwill"),
-        tenant="acme", aggregate_id="acme-2026-10", occurred_at=NOV_5,
-    )  # fmt: skip
-    await store.append([credit], expected_version=None)
+    await runner.catch_up()
+    async with pool.acquire() as conn:
+        with pytest.raises(NotFinal):  # November is still open: it is re-drafted, not corrected
+            await correct_invoice(store, conn, "acme", "2026-11", "-1", "nope")
+        await correct_invoice(store, conn, "acme", "2026-10", "-1.25", "goodwill")
     await runner.catch_up()
     await Invoicer(store, pool).run_once(DEC_5)
     await runner.catch_up()

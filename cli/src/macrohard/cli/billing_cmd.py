@@ -31,7 +31,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     r.add_argument("--period", required=True, help="YYYY-MM")
     r.add_argument("--json", action="store_true")
     r.set_defaults(func=lambda a: asyncio.run(report(a)))
-    for q in (u, i, r):
+    c = bsub.add_parser("correct", help="a compensating entry for a finalized invoice")
+    c.add_argument("--tenant", required=True)
+    c.add_argument("--period", required=True, help="YYYY-MM of the finalized invoice")
+    c.add_argument("--amount", required=True, help="decimal; negative for a credit")
+    c.add_argument("--reason", required=True)
+    c.set_defaults(func=lambda a: asyncio.run(correct(a)))
+    for q in (u, i, r, c):
         add_platform_args(q)
 
 
@@ -123,4 +129,27 @@ async def report(args: argparse.Namespace) -> int:
            [[e.key, e.revenue, e.payouts, e.margin] for e in by_tenant])  # fmt: skip
     _table(f"{args.period} by node ('' = work not on a car)", ["node", *cols],
            [[e.key or "''", e.revenue, e.payouts, e.margin] for e in by_node])  # fmt: skip
+    return 0
+
+
+async def correct(args: argparse.Namespace) -> int:
+    import nats
+
+    from macrohard.billing.handlers import NotFinal, correct_invoice
+    from macrohard.billing.money import InvalidAmount
+    from macrohard.eventlog.store import EventStore
+
+    nc = await nats.connect(resolve(args).nats_url)
+    conn = await _connect(args)
+    try:
+        env = await correct_invoice(
+            EventStore(nc), conn, args.tenant, args.period, args.amount, args.reason
+        )
+    except (NotFinal, InvalidAmount) as exc:
+        print(f"refused: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        await conn.close()
+        await nc.close()
+    print(f"appended InvoiceCorrected {env.id}: lands on the next open invoice")
     return 0
