@@ -99,3 +99,19 @@ def test_usage_lands_on_its_own_invoice_until_that_is_final() -> None:
     assert billed_period("2026-10", "2026-09") == "2026-10"
     assert billed_period("2026-10", "2026-10") == "2026-11"
     assert billed_period("2026-08", "2026-10") == "2026-11"
+
+
+def test_a_tenant_filed_under_the_platform_token_gets_its_plan_and_cap() -> None:
+    from macrohard.contracts import envelope
+    from macrohard.contracts.tenancy import TenantOnboarded
+
+    onboarded = envelope(
+        TenantOnboarded(tenant_id="acme", name="A", plan="team", allowed_domains=[],
+                        monthly_budget="2.5"),
+        tenant="_platform", aggregate_id="acme",
+    )  # fmt: skip
+    ledger = Ledger()
+    for rec in recorded_events([onboarded, b.recorded("acme", "actions", 5_000, b.at(3))]):
+        ledger.apply(rec)
+    assert ledger.tenants["acme"].plan == "team" and ledger.tenants["acme"].cap == 2_500_000
+    assert ledger.meter_totals[("acme", "2026-10", "actions")] == [5_000, 0]  # team: 5k free

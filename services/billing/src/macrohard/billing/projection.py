@@ -168,8 +168,8 @@ async def load_ledger(conn: Conn, events: Sequence[RecordedEvent]) -> Ledger:
             task_ids.append(getattr(env.payload, "task_id", ""))
         elif env.type == "InferenceCompleted":
             owners.add(getattr(env.payload, "owner_account", ""))
-        elif env.type == "TenantBudgetChanged":
-            periods.add(period_of(env.occurred_at))
+        elif env.type in ("TenantOnboarded", "TenantBudgetChanged"):
+            tenants.add(getattr(env.payload, "tenant_id", env.tenant))
     row = await conn.fetchrow(
         _LOAD, list(tenants), list(periods), task_tenants, task_ids, list(owners),
         [e.envelope.id for e in events],

@@ -162,11 +162,12 @@ class Ledger:
                 quantity = task_ms(run.started_at, env.occurred_at)
                 self._record(rec, Usage("task_ms", quantity), period_of(env.occurred_at))
         elif isinstance(p, TenantOnboarded):
-            self.tenants[env.tenant] = Terms(p.plan, _money_or_zero(p.monthly_budget), p.currency)
+            # The payload names the tenant: the gateway may file tenants under its own token.
+            self.tenants[p.tenant_id] = Terms(p.plan, _money_or_zero(p.monthly_budget), p.currency)
             self._prices.clear()
-            self.dirty_tenants.add(env.tenant)
+            self.dirty_tenants.add(p.tenant_id)
         elif isinstance(p, TenantBudgetChanged):
-            self._change_cap(rec, _money_or_zero(p.monthly_budget))
+            self._change_cap(rec, p.tenant_id, _money_or_zero(p.monthly_budget))
         elif isinstance(p, InvoiceCorrected):
             self.seen.add(env.id)
             self._correction(rec, p)
@@ -258,8 +259,7 @@ class Ledger:
             budget.exhausted = True
             self._signal(rec, tenant, period, "exhausted", budget.spent, cap)
 
-    def _change_cap(self, rec: RecordedEvent, cap: int) -> None:
-        tenant = rec.envelope.tenant
+    def _change_cap(self, rec: RecordedEvent, tenant: str, cap: int) -> None:
         terms = self.tenants.setdefault(tenant, Terms())
         terms.cap = cap
         self.dirty_tenants.add(tenant)
