@@ -6,7 +6,7 @@ from decimal import Decimal
 from fractions import Fraction
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from macrohard.billing.money import (
@@ -21,6 +21,8 @@ from macrohard.billing.plans import PAYOUT_RATES, PLANS, MeterPrice, Tier
 micros = st.integers(min_value=-(10**15), max_value=10**15)
 
 
+# No deadline: six engineers share two cores, and a slow example is not a wrong one.
+@settings(deadline=None)
 @given(micros)
 def test_formatting_and_parsing_money_round_trip(m: int) -> None:
     text = format_money(m)
@@ -28,6 +30,7 @@ def test_formatting_and_parsing_money_round_trip(m: int) -> None:
     assert Decimal(text) * 1_000_000 == m
 
 
+@settings(deadline=None)
 @given(st.decimals(min_value=-(10**9), max_value=10**9, places=6, allow_nan=False))
 def test_parsing_is_exact_to_the_micro(d: Decimal) -> None:
     assert parse_money(str(d)) == int(d * 1_000_000)
@@ -76,11 +79,13 @@ def reference_charge(price: MeterPrice, quantity: int) -> int:
     return int(total)  # floor: both are non-negative
 
 
+@settings(deadline=None)
 @given(meter_prices(), st.integers(0, 10**9))
 def test_graduated_charge_matches_the_reference(price: MeterPrice, q: int) -> None:
     assert price.charge(q) == reference_charge(price, q)
 
 
+@settings(deadline=None)
 @given(meter_prices(), st.integers(0, 10**8), st.integers(0, 10**8))
 def test_charge_is_monotone_and_free_within_the_included_quantity(
     price: MeterPrice, a: int, b: int
@@ -90,6 +95,7 @@ def test_charge_is_monotone_and_free_within_the_included_quantity(
     assert price.charge(min(lo, price.included)) == 0
 
 
+@settings(deadline=None)
 @given(meter_prices(), st.lists(st.integers(-(10**6), 10**7), max_size=30))
 def test_marginals_of_any_split_sum_to_the_charge_of_the_total(
     price: MeterPrice, quantities: list[int]
