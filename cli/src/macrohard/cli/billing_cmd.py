@@ -9,8 +9,12 @@ import argparse
 import asyncio
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from macrohard.cli.platform import add_platform_args, resolve
+
+if TYPE_CHECKING:  # imported inside the handlers: `mh --help` stays fast
+    import asyncpg
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -41,7 +45,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         add_platform_args(q)
 
 
-async def _connect(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+async def _connect(args: argparse.Namespace) -> asyncpg.Connection:
     import asyncpg
 
     dsn = args.database_url or resolve(args).database_url

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import astuple
 
 from macrohard.billing.domain import period_of
-from macrohard.billing.rating import Budget, Ledger, TaskRun, Terms
+from macrohard.billing.rating import Budget, Ledger, NodeUse, TaskRun, Terms
 from macrohard.contracts.envelope import RecordedEvent
 from macrohard.eventlog.db import Conn
 
@@ -178,7 +178,7 @@ async def load_ledger(conn: Conn, events: Sequence[RecordedEvent]) -> Ledger:
     ledger = Ledger()
     ledger.tenants = {r[0]: Terms(r[1], r[2], r[3]) for r in row[0]}
     ledger.meter_totals = {(r[0], r[1], r[2]): [r[3], r[4]] for r in row[1]}
-    ledger.node_totals = {(r[0], r[1], r[2]): [r[3], r[4], r[5]] for r in row[2]}
+    ledger.node_totals = {(r[0], r[1], r[2]): NodeUse(r[3], r[4], r[5]) for r in row[2]}
     ledger.budgets = {(r[0], r[1]): Budget(r[2], r[3]) for r in row[3]}
     ledger.tasks = {(r[0], r[1]): TaskRun(r[2], r[3]) for r in row[4]}
     ledger.last_final = {r[0]: r[1] for r in row[5]}
@@ -203,7 +203,10 @@ async def write_ledger(conn: Conn, ledger: Ledger) -> None:
     rows: dict[str, list[tuple[object, ...]]] = {
         "tenants": [(t, *_terms(ledger.tenants[t])) for t in ledger.dirty_tenants],
         "meter_totals": [(*k, *ledger.meter_totals[k]) for k in ledger.dirty_meters],
-        "node_totals": [(*k, *ledger.node_totals[k]) for k in ledger.dirty_nodes],
+        "node_totals": [
+            (*k, n.owner_account, n.compute_us, n.energy_uwh)
+            for k, n in ((k, ledger.node_totals[k]) for k in ledger.dirty_nodes)
+        ],
         "budgets": [
             (*k, ledger.budgets[k].spent, ledger.budgets[k].exhausted) for k in ledger.dirty_budgets
         ],

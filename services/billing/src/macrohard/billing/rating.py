@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import cast
 
 import msgspec
 
@@ -62,6 +63,15 @@ class Budget:
 
 
 @dataclass(slots=True)
+class NodeUse:
+    """What one tenant's work used of one car in a period: the base of the owner's payout."""
+
+    owner_account: str
+    compute_us: int = 0
+    energy_uwh: int = 0
+
+
+@dataclass(slots=True)
 class TaskRun:
     started_at: datetime
     ended: bool = False
@@ -105,7 +115,7 @@ class Ledger:
 
     tenants: dict[str, Terms] = field(default_factory=dict)
     meter_totals: dict[tuple[str, str, str], list[int]] = field(default_factory=dict)
-    node_totals: dict[tuple[str, str, str], list[object]] = field(default_factory=dict)
+    node_totals: dict[tuple[str, str, str], NodeUse] = field(default_factory=dict)
     budgets: dict[tuple[str, str], Budget] = field(default_factory=dict)
     tasks: dict[tuple[str, str], TaskRun] = field(default_factory=dict)
     last_final: dict[str, str] = field(default_factory=dict)
@@ -233,15 +243,15 @@ class Ledger:
         key = (tenant, period, u.node_id)
         node = self.node_totals.get(key)
         if node is None:
-            node = self.node_totals[key] = [u.owner_account, 0, 0]
+            node = self.node_totals[key] = NodeUse(u.owner_account)
         self.dirty_nodes.add(key)
         # Cumulative per (tenant, period, node), floored once: the marginals telescope.
         if u.meter.startswith("compute:"):
-            before = int(node[1])  # type: ignore[call-overload]
-            node[1] = before + u.quantity
+            before = node.compute_us
+            node.compute_us += u.quantity
             return self.rates.compute(before + u.quantity) - self.rates.compute(before)
-        before = int(node[2])  # type: ignore[call-overload]
-        node[2] = before + u.quantity
+        before = node.energy_uwh
+        node.energy_uwh += u.quantity
         return self.rates.energy(before + u.quantity) - self.rates.energy(before)
 
     def _budget(self, tenant: str, period: str) -> Budget:
@@ -309,7 +319,7 @@ class Ledger:
         later = next_period(p.period)
         self.ops.append(("rebill", (tenant, p.period, p.through_seq, later)))
         for r in self.records:
-            if r[TENANT] == tenant and r[BILLED] == p.period and int(r[SEQ]) > p.through_seq:  # type: ignore[call-overload]
+            if r[TENANT] == tenant and r[BILLED] == p.period and cast(int, r[SEQ]) > p.through_seq:
                 r[BILLED] = later
 
     def _state_payout(self, p: PayoutStated) -> None:
@@ -320,5 +330,5 @@ class Ledger:
         later = next_period(p.period)
         self.ops.append(("repay", (owner, p.period, p.through_seq, later)))
         for r in self.records:
-            if r[OWNER] == owner and r[PAID] == p.period and int(r[SEQ]) > p.through_seq:  # type: ignore[call-overload]
+            if r[OWNER] == owner and r[PAID] == p.period and cast(int, r[SEQ]) > p.through_seq:
                 r[PAID] = later
