@@ -52,3 +52,26 @@ async def test_payouts_plus_margin_equal_revenue(
     stated = await store.read_aggregate("_platform", "payout", "owner-0-2026-10")
     assert len(stated) == 1 and isinstance(stated[0].payload, PayoutStated)
     assert [line.node_id for line in stated[0].payload.lines] == ["car-0", "car-2"]
+
+
+async def test_compute_served_after_a_statement_is_paid_on_the_next_one(
+    store: EventStore, pool: asyncpg.Pool, runner: ProjectionRunner
+) -> None:
+    await b.append_all(store, [b.inference("acme", "t1", b.at(9), compute_ms=60_000)])
+    await runner.catch_up()
+    await Invoicer(store, pool).run_once(datetime(2026, 11, 5, tzinfo=UTC))
+    # Logged after October's statement, served in October.
+    await b.append_all(store, [b.inference("acme", "t2", b.at(31), compute_ms=30_000)])
+    await runner.catch_up()
+    await Invoicer(store, pool).run_once(datetime(2026, 12, 5, tzinfo=UTC))
+    await runner.catch_up()
+    async with pool.acquire() as conn:
+        statements = await payout_statements(conn, "owner-1")
+    # 60 compute-seconds at 0.0002 = 0.012, then 30 more = 0.006 on November's statement.
+    assert [(s.period, s.total) for s in statements] == [
+        ("2026-10", "0.012000"),
+        ("2026-11", "0.006000"),
+    ]
+    november = await store.read_aggregate("_platform", "payout", "owner-1-2026-11")
+    [line] = november[0].payload.lines  # type: ignore[attr-defined]
+    assert (line.node_id, line.usage_period, line.compute_ms) == ("car-1", "2026-10", "30000.000")
