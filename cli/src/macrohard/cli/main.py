@@ -25,6 +25,7 @@ COMMAND_MODULES = [
     "macrohard.cli.replay_cmd",
     "macrohard.cli.task_replay_cmd",
     "macrohard.cli.dlq_cmd",
+    "macrohard.cli.billing_cmd",
 ]
 
 

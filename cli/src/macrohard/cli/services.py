@@ -9,6 +9,7 @@ import importlib
 
 SERVICES: dict[str, str] = {
     "gateway": "macrohard.gateway.main",
+    "billing": "macrohard.billing.main",
 }
 
 
