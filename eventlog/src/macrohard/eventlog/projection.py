@@ -233,13 +233,22 @@ class ProjectionRunner:
                 await self._reached_head()
                 if not live:
                     return
+            seen = 0
             while True:
                 try:
                     batch = await asyncio.wait_for(batches.get(), self._idle_flush_s)
                 except TimeoutError:
+                    # Flush a partial batch only when the log has nothing more for us right
+                    # now (live), or delivery stalled; while catching up, wait for a full
+                    # batch: per-batch costs (a transaction, a round trip) dominate small ones.
                     if not current:
                         continue
+                    caught_up = stream_position(current[-1].reply)[1] == 0
+                    if not caught_up and len(current) > seen:
+                        seen = len(current)
+                        continue
                     batch, current = current, []
+                seen = 0
                 last_pending = await self._flush(batch, until)
                 self._pending = last_pending + len(current) + batches.qsize() * self._batch_size
                 PROJECTION_LAG.labels(self.name).set(self._pending)
