@@ -5,14 +5,19 @@ secret anywhere in the stream or the read model."""
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 
+import asyncpg
 import msgspec
+from nats.aio.client import Client as NATS
 
+from macrohard.billing.domain import period_of
+from macrohard.billing.projection import BillingProjection
 from macrohard.contracts import envelope
 from macrohard.contracts.agent import InferenceCompleted, Intent, IntentEmitted
 from macrohard.contracts.browser import ActionExecuted, PageElement, PageObservation, PageObserved
 from macrohard.contracts.tasks import TaskCompleted, TaskStarted, TaskSubmitted
-from macrohard.eventlog import EventStore
+from macrohard.eventlog import EventStore, ProjectionRunner
 from macrohard.gateway.secrets import open_secret
 from tests.gateway.conftest import MASTER, TASK, RunningGateway, onboard
 
@@ -201,3 +206,34 @@ async def test_no_secret_plaintext_anywhere(gw: RunningGateway, store: EventStor
     assert (
         open_secret(sealed, tenant=t.tenant_id, task_id=task_id, name="pw", master=MASTER) == secret
     )
+
+
+async def test_usage_and_invoices_come_from_billing(
+    gw: RunningGateway, store: EventStore, nc: NATS, pool: asyncpg.Pool
+) -> None:
+    t = await onboard(gw)
+    async with gw.client(t.api_key) as c:
+        before = (await c.get("/v1/usage")).json()
+        assert before["available"] is False  # billing has not run on this platform yet
+        task_id = (await c.post("/v1/tasks", json=TASK)).json()["task_id"]
+        for step in range(3):
+            executed = ActionExecuted(
+                task_id=task_id, step=step, intent_event_id="i", action="click", ok=True
+            )
+            await store.append(
+                [envelope(executed, tenant=t.tenant_id, aggregate_id=task_id)],
+                expected_version=None,
+            )
+        runner = ProjectionRunner(nc, pool, BillingProjection())
+        await runner.setup()
+        await runner.catch_up()
+        usage = (await c.get("/v1/usage")).json()
+        assert usage["available"] is True and usage["period"] == period_of(datetime.now(UTC))
+        meters = {m["meter"]: m["quantity"] for m in usage["meters"]}
+        assert meters["actions"] == 3
+        assert usage["budget"]["tenant_id"] == t.tenant_id
+        invoices = (await c.get("/v1/invoices")).json()
+        assert invoices["available"] is True
+        [open_invoice] = invoices["data"]
+        assert open_invoice["status"] == "open" and open_invoice["tenant_id"] == t.tenant_id
+        assert (await c.get("/v1/usage", params={"period": "2026-13"})).status_code == 422

@@ -8,6 +8,7 @@ from typing import Annotated
 import msgspec
 from msgspec import Meta
 
+from macrohard.billing.queries import BudgetStatus, Invoice, MeterUsage
 from macrohard.gateway.domain import TaskView
 
 # PostgreSQL text cannot hold NUL; refusing it here keeps it out of the log as well.
@@ -104,13 +105,14 @@ class UsageOut(msgspec.Struct, kw_only=True):
     """Billing's usage for the tenant; `available` is false until billing's read model exists."""
 
     available: bool
-    period: str | None = None
-    lines: list[dict[str, str]] = []
+    period: str
+    meters: list[MeterUsage] = []
+    budget: BudgetStatus | None = None
 
 
 class InvoiceList(msgspec.Struct, kw_only=True):
     available: bool
-    data: list[dict[str, str]] = []
+    data: list[Invoice] = []
 
 
 class Health(msgspec.Struct, kw_only=True):

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
+from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
+import asyncpg
 from litestar import Response, get, post
 from litestar.exceptions import HTTPException, NotFoundException, ValidationException
-from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
+from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
 
+from macrohard.billing import queries as billing
+from macrohard.billing.domain import period_of
 from macrohard.contracts.envelope import envelope, new_event_id
 from macrohard.contracts.tasks import TaskCancelRequested, TaskSubmitted
 from macrohard.eventlog import ConcurrencyConflict
@@ -209,41 +214,47 @@ async def cancel_task(request: AnyRequest, task_id: FromPath[str]) -> TaskView:
     return view
 
 
-async def _billing_rows(
-    ctx: GatewayContext, table: str, tenant: str
-) -> list[dict[str, str]] | None:
-    """Rows of billing's read model `billing.<table>` for the tenant, if billing has one."""
-    exists = await ctx.pool.fetchval("SELECT to_regclass($1) IS NOT NULL", f"billing.{table}")
-    if not exists:
-        return None
-    rows = await ctx.pool.fetch(f"SELECT * FROM billing.{table} WHERE tenant_id = $1", tenant)
-    return [{k: str(v) for k, v in r.items() if v is not None} for r in rows]
+PERIOD = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
 
 
 @get(
     "/v1/usage",
-    summary="Usage metered by billing (empty until billing's read model exists)",
+    summary="Usage metered and rated by billing, with the month's budget",
     responses=problems(*COMMON),
     security=[{"bearer": []}],
 )
-async def get_usage(request: AnyRequest) -> UsageOut:
+async def get_usage(request: AnyRequest, period: FromQuery[str | None] = None) -> UsageOut:
+    """`period` is a UTC month, e.g. 2026-11 (default: the current one)."""
     ctx = gw(request)
     who = await ctx.authenticate(request.headers.get("authorization"))
-    rows = await _billing_rows(ctx, "tenant_usage", who.tenant_id)
-    return UsageOut(available=rows is not None, lines=rows or [])
+    month = period or period_of(datetime.now(UTC))
+    if not PERIOD.fullmatch(month):
+        raise ValidationException(detail="period must look like 2026-11", extra=[
+            {"key": "period", "message": "expected YYYY-MM"}])  # fmt: skip
+    async with ctx.pool.acquire() as conn:
+        try:
+            meters = await billing.usage(conn, who.tenant_id, month)
+            budget = await billing.budget(conn, who.tenant_id, month)
+        except asyncpg.UndefinedTableError:  # billing has not started on this platform yet
+            return UsageOut(available=False, period=month)
+    return UsageOut(available=True, period=month, meters=meters, budget=budget)
 
 
 @get(
     "/v1/invoices",
-    summary="Invoices from billing (empty until billing's read model exists)",
+    summary="Invoices from billing, oldest first (the running month's is open)",
     responses=problems(*COMMON),
     security=[{"bearer": []}],
 )
 async def list_invoices(request: AnyRequest) -> InvoiceList:
     ctx = gw(request)
     who = await ctx.authenticate(request.headers.get("authorization"))
-    rows = await _billing_rows(ctx, "invoices", who.tenant_id)
-    return InvoiceList(available=rows is not None, data=rows or [])
+    async with ctx.pool.acquire() as conn:
+        try:
+            data = await billing.invoices(conn, who.tenant_id)
+        except asyncpg.UndefinedTableError:
+            return InvoiceList(available=False)
+    return InvoiceList(available=True, data=data)
 
 
 ROUTES: list[Any] = [submit_task, get_task, list_tasks, cancel_task, get_usage, list_invoices]
