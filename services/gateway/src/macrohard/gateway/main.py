@@ -19,6 +19,7 @@ import uvicorn
 
 from macrohard.contracts.envelope import RecordedEvent
 from macrohard.eventlog import Service, ServiceConfig, run_service
+from macrohard.eventlog.index import EventIndexProjection
 from macrohard.gateway.api import create_app
 from macrohard.gateway.context import GatewayContext, GatewaySettings
 from macrohard.gateway.handlers import WEBHOOK_CONSUMER, WebhookDelivery
@@ -145,6 +146,9 @@ class Gateway:
 
 def build(service: Service) -> None:
     extra = service.config.extra
+    # The operators' event index (`mh trace`, `mh events show <id>`) is a kernel read model
+    # with no service of its own; the gateway, the platform's front door, keeps it live.
+    service.project(EventIndexProjection())
     Gateway(
         lambda: settings_from(service.config),
         host=extra.get("http_host", "127.0.0.1"),
