@@ -14,6 +14,7 @@ import sys
 # Explicit, ordered list: `mh --help` shows commands in this order.
 COMMAND_MODULES = [
     "macrohard.cli.up",
+    "macrohard.cli.demo",
     "macrohard.cli.run",
     "macrohard.cli.contracts_cmd",
     "macrohard.cli.tenancy_cmd",
