@@ -63,7 +63,7 @@ async def test_intents_produce_actions_observations_and_screenshots(
     assert done is not None and done.ok
     done, back = await running.step("t-form", 10, Intent(action="back"))
     assert done is not None and done.ok and back.observation.title == "Order form"
-    done, end = await running.step("t-form", 11, Intent(action="done", text="ordered"))
+    done, _ = await running.step("t-form", 11, Intent(action="done", text="ordered"))
     assert done is not None and done.ok
 
     events = await running.store.read_aggregate(TENANT, "browser", "t-form")
