@@ -7,6 +7,7 @@ import base64
 import hashlib
 import time
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -159,10 +160,11 @@ def element(obs: PageObserved, name: str, role: str | None = None) -> int:
     raise AssertionError(f"no element named {name!r} in {obs.observation.elements}")
 
 
-@pytest.fixture
-async def running(
-    nats_url: str, nc: NATS, browser_pool: BrowserPool, tmp_path: Path
+@asynccontextmanager
+async def actuator_running(
+    nats_url: str, nc: NATS, pool: BrowserPool, tmp_path: Path
 ) -> AsyncIterator[Running]:
+    """An actuator on a real durable consumer in this process, using `pool`'s browser."""
     service = Service(ServiceConfig(name="actuator", nats_url=nats_url))
     screenshots = ScreenshotStore(tmp_path / "screenshots")
     secrets = TestSecrets()
@@ -176,14 +178,24 @@ async def running(
     actuator = Actuator(
         service.store,
         service.nc,
-        browser_pool,
+        pool,
         Observer(screenshots),
-        ActuatorSettings(local_test_mode=True),
+        ActuatorSettings(local_test_mode=pool.local_test_mode),
         opener=secrets,
     )
     await actuator.start()
     holder.append(actuator)
-    yield Running(actuator, EventStore(nc), screenshots, secrets)
-    await actuator.stop(stop_browser=False)
-    await service.stop()
-    await browser_pool.close_all()
+    try:
+        yield Running(actuator, EventStore(nc), screenshots, secrets)
+    finally:
+        await actuator.stop(stop_browser=False)
+        await service.stop()
+        await pool.close_all()
+
+
+@pytest.fixture
+async def running(
+    nats_url: str, nc: NATS, browser_pool: BrowserPool, tmp_path: Path
+) -> AsyncIterator[Running]:
+    async with actuator_running(nats_url, nc, browser_pool, tmp_path) as r:
+        yield r
