@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from nats.aio.client import Client as NATS
 
-from macrohard.actuator.browser import BrowserPool, chromium_path
+from macrohard.actuator.browser import BrowserPool
 from macrohard.actuator.handlers import Actuator, ActuatorSettings
 from macrohard.actuator.main import consumer_spec
 from macrohard.actuator.observer import Observer
@@ -31,8 +31,6 @@ from macrohard.contracts.tenancy import TenantOnboarded
 from macrohard.eventlog.service import Service, ServiceConfig
 from macrohard.eventlog.store import EventStore
 from tests.actuator.site import Site
-
-pytestmark = pytest.mark.skipif(chromium_path() is None, reason="needs /usr/bin/chromium")
 
 TENANT = "acme"
 
