@@ -51,7 +51,7 @@ async def browser_pool() -> AsyncIterator[BrowserPool]:
     await pool.stop()
 
 
-class TestSecrets:
+class SealingKeys:
     """Seals and opens like the gateway's scheme (HKDF per tenant, AES-GCM, AAD binds task)."""
 
     def __init__(self) -> None:
@@ -91,7 +91,7 @@ class Running:
     actuator: Actuator
     store: EventStore
     screenshots: ScreenshotStore
-    secrets: TestSecrets
+    secrets: SealingKeys
 
     async def onboard(self, domains: list[str], tenant: str = TENANT) -> None:
         event = TenantOnboarded(
@@ -165,7 +165,7 @@ async def actuator_running(
     """An actuator on a real durable consumer in this process, using `pool`'s browser."""
     service = Service(ServiceConfig(name="actuator", nats_url=nats_url))
     screenshots = ScreenshotStore(tmp_path / "screenshots")
-    secrets = TestSecrets()
+    secrets = SealingKeys()
     holder: list[Actuator] = []
 
     async def handle(rec: RecordedEvent) -> None:
