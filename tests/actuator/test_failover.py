@@ -16,9 +16,17 @@ from pathlib import Path
 
 import pytest
 
+from macrohard.actuator.browser import BrowserPool
 from macrohard.contracts.agent import Intent
 from macrohard.contracts.browser import ActionExecuted, SessionClosed, SessionOpened
-from tests.actuator.conftest import TENANT, Running, SealingKeys, element, wait_result
+from tests.actuator.conftest import (
+    TENANT,
+    Running,
+    SealingKeys,
+    actuator_running,
+    element,
+    wait_result,
+)
 from tests.actuator.site import Site
 
 MH = str(Path(sys.executable).parent / "mh")
@@ -122,3 +130,30 @@ async def test_a_killed_actuator_is_replaced_and_the_task_completes(
     assert isinstance(events[-1], SessionClosed)
     actions = [e for e in events if isinstance(e, ActionExecuted)]
     assert [a.step for a in actions] == [1, 2, 3, 4, 5, 6]  # step 3 once, by the survivor
+
+
+async def test_replicas_share_the_consumer_and_forward_to_the_holder(
+    nats_url: str, nc, running: Running, site: Site, tmp_path: Path
+) -> None:
+    second_pool = BrowserPool(local_test_mode=True)
+    try:
+        async with actuator_running(nats_url, nc, second_pool, tmp_path / "b") as other:
+            await running.onboard(["127.0.0.1"])
+            await running.submit("t-two", site.url("/form"))
+            _, obs = await running.step(
+                "t-two", 1, Intent(action="navigate", url=site.url("/form"))
+            )
+            count = element(obs, "Count")
+            for step in range(2, 10):
+                done, obs = await running.step("t-two", step, Intent(action="click", element=count))
+                assert done is not None and done.ok
+            assert any(e.text == "Clicks: 8" for e in obs.observation.elements)
+            events = await running.store.read_aggregate(TENANT, "browser", "t-two")
+            opened = [r.payload for r in events if isinstance(r.payload, SessionOpened)]
+            assert len(opened) == 1  # one context for the whole task, no takeover
+            actuators = [running.actuator, other.actuator]
+            assert all(a.delivered for a in actuators)  # the consumer spread the intents
+            assert sum(a.forwarded for a in actuators) >= 1
+            assert sum(a.taken_over for a in actuators) == 0
+    finally:
+        await second_pool.stop()

@@ -97,6 +97,10 @@ class Actuator:
         self._tasks: dict[str, TaskSubmitted | None] = {}
         self._sub: Subscription | None = None
         self._locks: dict[str, asyncio.Lock] = {}
+        # Counters for logs and tests: how often affinity sent work elsewhere or took over.
+        self.delivered = 0
+        self.forwarded = 0
+        self.taken_over = 0
 
     @property
     def worker(self) -> str:
@@ -117,6 +121,7 @@ class Actuator:
 
     async def handle(self, rec: RecordedEvent) -> None:
         """The durable consumer's handler (IntentEmitted and the task-end events)."""
+        self.delivered += 1
         await self._dispatch(rec, forwarded=False)
 
     async def _on_forward(self, msg: Msg) -> None:
@@ -172,7 +177,9 @@ class Actuator:
                 if forwarded:
                     raise RuntimeError(f"task {ie.task_id} is held by {holder}, not here")
                 if await self._forward(holder, rec):
+                    self.forwarded += 1
                     return
+                self.taken_over += 1
                 log.warning(
                     "holder gone, taking over", extra={"task": ie.task_id, "holder": holder}
                 )
