@@ -12,7 +12,7 @@ from pathlib import Path
 
 
 class ScreenshotStore:
-    """Files under `root/<hh>/<sha256>.png` (two-level fan-out keeps directories small)."""
+    """Files under `root/<hh>/<sha256>.jpg` (two-level fan-out keeps directories small)."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -25,7 +25,7 @@ class ScreenshotStore:
         return cls(Path(os.environ.get("MH_DATA_DIR", ".mh")) / "screenshots")
 
     def path_of(self, sha256: str) -> Path:
-        return self.root / sha256[:2] / f"{sha256}.png"
+        return self.root / sha256[:2] / f"{sha256}.jpg"
 
     def put(self, data: bytes) -> str:
         digest = hashlib.sha256(data).hexdigest()
