@@ -8,6 +8,7 @@ node across steps of one page. A new document starts again at 1.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from pathlib import Path
 from typing import Any
@@ -31,14 +32,15 @@ QUIET_TRACKER = """
 })();
 """
 
-# Resolves once the DOM has been quiet for `quiet` ms (or after `cap` ms).
+# Resolves once the document is parsed and its DOM quiet for `quiet` ms (or after `cap` ms).
 WAIT_QUIET = """
 ([quiet, cap]) => new Promise(resolve => {
   const t0 = performance.now();
   const tick = () => {
     const now = performance.now();
     const last = window.__mhLastMutation || 0;
-    if (now - last >= quiet || now - t0 >= cap) resolve(now - t0);
+    const quietNow = document.readyState !== 'loading' && now - last >= quiet;
+    if (quietNow || now - t0 >= cap) resolve(now - t0);
     else setTimeout(tick, Math.min(quiet, 10));
   };
   tick();
@@ -73,19 +75,17 @@ class Observer:
         Not Playwright's "networkidle": that always waits 500 ms, per step.
         """
         deadline = time.perf_counter() + self.settle_cap_ms / 1000
-        try:
-            await page.wait_for_load_state("domcontentloaded", timeout=self.settle_cap_ms)
-        except Exception:  # a page still loading after the cap is observed as it is
-            return
         while inflight is not None and inflight.get(page, 0) > 0:
             if time.perf_counter() >= deadline:
                 return
             await asyncio.sleep(0.01)
         left = max(int((deadline - time.perf_counter()) * 1000), 0)
         try:
+            # One round trip: parsed + quiet are both checked inside the page.
             await page.evaluate(WAIT_QUIET, [self.quiet_ms, left])
-        except Exception:  # navigated while waiting: the new document is observed next
-            return
+        except Exception:  # navigated while waiting: wait for the new document instead
+            with contextlib.suppress(Exception):
+                await page.wait_for_load_state("domcontentloaded", timeout=max(left, 1))
 
     async def observe(self, page: Page, secrets: list[str]) -> PageObservation:
         raw: dict[str, Any] = await _evaluate_with_retry(
