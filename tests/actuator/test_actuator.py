@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 
+from macrohard.contracts import envelope
 from macrohard.contracts.agent import Intent
 from macrohard.contracts.browser import ActionExecuted, PageObserved, SessionClosed, SessionOpened
 from macrohard.contracts.envelope import derived_event_id
+from macrohard.contracts.tasks import TaskCancelled
 from tests.actuator.conftest import TENANT, Running, element
 from tests.actuator.site import Site
 
@@ -166,3 +169,20 @@ async def test_done_and_fail_close_the_session(running: Running, site: Site) -> 
     assert isinstance(events[0].payload, SessionOpened)
     assert isinstance(events[-1].payload, SessionClosed)
     assert any(isinstance(r.payload, PageObserved) for r in events)
+
+
+async def test_a_finished_task_closes_its_browser_context(running: Running, site: Site) -> None:
+    await running.onboard(["127.0.0.1"])
+    await running.submit("t-end", site.url("/form"))
+    await running.step("t-end", 1, Intent(action="navigate", url=site.url("/next")))
+    assert running.actuator.pool.get("t-end") is not None
+    ended = envelope(TaskCancelled(task_id="t-end", steps=1), tenant=TENANT, aggregate_id="t-end")
+    await running.store.append([ended], expected_version=None)
+    for _ in range(100):
+        events = await running.store.read_aggregate(TENANT, "browser", "t-end")
+        if isinstance(events[-1].payload, SessionClosed):
+            break
+        await asyncio.sleep(0.05)
+    assert isinstance(events[-1].payload, SessionClosed)
+    assert events[-1].payload.reason == "TaskCancelled"
+    assert running.actuator.pool.get("t-end") is None

@@ -36,7 +36,8 @@ class AllowedDomains:
         if hit is not None and hit[0] > time.monotonic():
             return hit[1]
         # The gateway writes a tenant's events under its own tenant token, id = tenant id.
-        loaded = await self._store.load(evolve_domains, (), tenant, "tenant", tenant)
-        domains = list(loaded.state)
+        nothing: tuple[str, ...] = ()
+        loaded = await self._store.load(evolve_domains, nothing, tenant, "tenant", tenant)
+        domains: list[str] = list(loaded.state)
         self._cache[tenant] = (time.monotonic() + self._cache_s, domains)
         return domains
