@@ -25,11 +25,11 @@ from macrohard.actuator.domain import (
     host_in_allowlist,
     parse_keys,
     plan_delivery,
-    redirect_target,
     scrub,
     secret_names,
     validate_intent,
 )
+from macrohard.actuator.proxy import _split_host_port
 from macrohard.contracts.agent import ActionKind, Intent
 from macrohard.contracts.browser import (
     ActionExecuted,
@@ -157,12 +157,6 @@ def test_every_resolved_address_must_be_public() -> None:
     mixed = check_resolved("example.com", ["93.184.216.34", "10.0.0.1"], local_test_mode=False)
     assert not mixed.allowed and "resolves to private" in mixed.reason
     assert "does not resolve" in check_resolved("x", [], local_test_mode=False).reason
-
-
-def test_redirect_targets_are_absolute() -> None:
-    assert redirect_target("https://a.com/x/y", "/z") == "https://a.com/z"
-    assert redirect_target("https://a.com/x/y", "http://b.com/") == "http://b.com/"
-    assert redirect_target("https://a.com/x/y", "//c.com/q") == "https://c.com/q"
 
 
 hosts = st.from_regex(r"[a-z]{1,8}(\.[a-z]{1,8}){0,3}", fullmatch=True)
@@ -438,3 +432,16 @@ def test_an_executed_and_observed_intent_is_never_repeated(
         state, "i", worker=worker, has_context=has_context, holder_unreachable=unreachable
     )
     assert decision is Delivery.SKIP
+
+
+@pytest.mark.parametrize(
+    ("authority", "expected"),
+    [
+        ("example.com:443", ("example.com", 443)),
+        ("example.com", ("example.com", 443)),
+        ("[::1]:8443", ("::1", 8443)),
+        ("[fe80::1]", ("fe80::1", 443)),
+    ],
+)
+def test_proxy_reads_connect_authorities(authority: str, expected: tuple[str, int]) -> None:
+    assert _split_host_port(authority, 443) == expected

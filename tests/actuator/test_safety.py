@@ -63,7 +63,13 @@ async def test_navigation_outside_the_allowlist_or_to_internal_addresses_is_refu
     assert not ok and "blocked" in error
     meta = site.url("/redirect?to=" + quote("http://169.254.169.254/latest/", safe=""))
     ok, error, _ = await navigate(running, "t-nav", 9, meta)
-    assert not ok and "blocked" in error
+    assert not ok and "metadata" in error
+    # A chain: allowed -> allowed -> outside. Every hop goes through the egress proxy.
+    inner = site.url("/redirect?to=" + quote(site.url("/secret?chain", host="localhost"), safe=""))
+    chain = site.url("/redirect?to=" + quote(inner, safe=""))
+    ok, error, _ = await navigate(running, "t-nav", 10, chain)
+    assert not ok and "not in the tenant's allowed domains" in error, error
+    assert sum(h.startswith("/redirect") for h in site.hits) >= 4
     assert secret_hits(site) == []
     refused = running.actuator.pool.get("t-nav")
     assert refused is not None

@@ -11,11 +11,12 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from playwright.async_api import Locator, Page
+from playwright.async_api import Locator
 
 from macrohard.actuator.browser import TaskBrowser
 from macrohard.actuator.domain import parse_keys
 from macrohard.actuator.observer import ID_ATTRIBUTE
+from macrohard.actuator.proxy import REFUSED_HEADER
 from macrohard.contracts.agent import Intent
 
 # ARIA roles Playwright's get_by_role understands; the observer's "text"/"label" are ours.
@@ -73,7 +74,7 @@ async def perform(
         verdict = await tb.guard.verdict(intent.url)
         if not verdict.allowed:
             raise ActionRefused(f"blocked: {verdict.reason}")
-        await _goto(page, intent.url, timeout)
+        await _goto(tb, intent.url, timeout)
     elif action == "back":
         await page.go_back(wait_until="domcontentloaded", timeout=timeout)
     elif action in ("done", "fail"):
@@ -143,13 +144,26 @@ async def _on_element(
         raise ActionRefused(f"blocked: unknown action {action!r}")
 
 
-async def _goto(page: Page, url: str, timeout: float) -> None:
+async def _goto(tb: TaskBrowser, url: str, timeout: float) -> None:
+    refused_before = len(tb.guard.refused)
+
+    def refusal() -> ActionRefused | None:
+        # The route or the egress proxy refused a request of this navigation (or a hop of
+        # its redirect chain): report the reason, not the browser's generic error page.
+        new = tb.guard.refused[refused_before:]
+        return ActionRefused(f"blocked: {new[0][1]} ({new[0][0][:200]})") if new else None
+
     try:
-        await page.goto(url, wait_until="domcontentloaded", timeout=timeout)
+        response = await tb.page.goto(url, wait_until="domcontentloaded", timeout=timeout)
     except Exception as exc:
+        refused = refusal()
+        if refused is not None:
+            raise refused from exc
         if "ERR_BLOCKED_BY_CLIENT" in str(exc):
             raise ActionRefused(f"blocked: {url} (a request or redirect was refused)") from exc
         raise
+    if response is not None and response.headers.get(REFUSED_HEADER.lower()):
+        raise refusal() or ActionRefused(f"blocked: {response.headers[REFUSED_HEADER.lower()]}")
 
 
 async def _type(el: Locator, text: str, timeout: float) -> None:

@@ -16,6 +16,7 @@ from playwright.async_api import Browser, BrowserContext, Page, Playwright, asyn
 
 from macrohard.actuator.guard import RequestGuard, Resolver
 from macrohard.actuator.observer import QUIET_TRACKER
+from macrohard.actuator.proxy import EgressProxy
 from macrohard.contracts.browser import PageElement
 
 CHROMIUM = "/usr/bin/chromium"
@@ -28,6 +29,8 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     # QUIC would let traffic leave outside the request routing's view.
     "--disable-quic",
+    # WebRTC's UDP would not go through the proxy either.
+    "--force-webrtc-ip-handling-policy=disable_non_proxied_udp",
     "--disable-dev-shm-usage",
 ]
 VIEWPORT = {"width": 1280, "height": 800}
@@ -48,6 +51,7 @@ class TaskBrowser:
     context: BrowserContext
     page: Page
     guard: RequestGuard
+    proxy: EgressProxy
     allowed_domains: list[str]
     secrets: list[str] = field(default_factory=list)  # plaintexts to scrub, never logged
     last_elements: dict[int, PageElement] = field(default_factory=dict)
@@ -100,23 +104,36 @@ class BrowserPool:
         await self.start()
         assert self._browser is not None
         await self.close(task_id)
+        allowed = list(allowed_domains)
+        holder: list[TaskBrowser] = []
+
+        def current_allowlist() -> list[str]:
+            # Read at each request: a tenant's domain change reaches a running task.
+            return holder[0].allowed_domains if holder else allowed
+
+        guard = RequestGuard(
+            current_allowlist, local_test_mode=self.local_test_mode, resolver=self.resolver
+        )
+        proxy = EgressProxy(
+            current_allowlist,
+            local_test_mode=self.local_test_mode,
+            resolver=self.resolver,
+            on_refused=guard.record_refusal,
+        )
+        # Every connection of the context, loopback included, goes through its own proxy.
+        proxy_url = await proxy.start()
         context = await self._browser.new_context(
             viewport=VIEWPORT,  # type: ignore[arg-type]
             # A service worker would fetch outside the context's request routing.
             service_workers="block",
             accept_downloads=False,
-        )
-        holder: list[TaskBrowser] = []
-        guard = RequestGuard(
-            lambda: holder[0].allowed_domains if holder else [],
-            local_test_mode=self.local_test_mode,
-            resolver=self.resolver,
+            proxy={"server": proxy_url, "bypass": "<-loopback>"},
         )
         await context.route("**/*", guard.route)
         await context.route_web_socket("**/*", guard.route_web_socket)
         await context.add_init_script(QUIET_TRACKER)
         page = await context.new_page()
-        tb = TaskBrowser(task_id, tenant, context, page, guard, list(allowed_domains))
+        tb = TaskBrowser(task_id, tenant, context, page, guard, proxy, allowed)
         holder.append(tb)
         _track_requests(tb)
         self._tasks[task_id] = tb
@@ -126,6 +143,7 @@ class BrowserPool:
         tb = self._tasks.pop(task_id, None)
         if tb is not None:
             await tb.context.close()
+            await tb.proxy.close()
 
 
 def _track_requests(tb: TaskBrowser) -> None:

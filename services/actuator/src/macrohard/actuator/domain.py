@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 from macrohard.contracts.agent import Intent
 from macrohard.contracts.browser import (
@@ -166,11 +166,6 @@ def check_resolved(host: str, addresses: Sequence[str], *, local_test_mode: bool
         if reason:
             return UrlVerdict.refuse(f"host {host} resolves to {reason}")
     return UrlVerdict.ok()
-
-
-def redirect_target(request_url: str, location: str) -> str:
-    """The absolute URL a redirect's Location header points to."""
-    return urljoin(request_url, location)
 
 
 # --------------------------------------------------------------------------- intents

@@ -1,10 +1,9 @@
-"""The network guard: every request a task's browser makes passes here first (SSRF, allowlist).
+"""The route guard: every request a task's page makes is checked here first (allowlist, SSRF).
 
-Playwright routing sees the first request of each navigation and sub-resource, but a
-redirect's next hop is followed inside the browser without asking the route again. So the
-guard fetches each request itself with redirects off, checks a redirect's Location the same
-way before handing the 3xx to the browser, and refuses the redirect when the target is not
-allowed. Host names are resolved here and every address must be public.
+It refuses early and precisely (the action reports why). It is not the only layer: a
+redirect's next hop is followed inside the browser without asking the route again, and the
+browser resolves a name itself after we checked it, so every connection also passes the
+context's egress proxy (proxy.py), which checks each hop and dials the address it checked.
 """
 
 from __future__ import annotations
@@ -18,11 +17,10 @@ from urllib.parse import urlsplit
 
 from playwright.async_api import Route, WebSocketRoute
 
-from macrohard.actuator.domain import UrlVerdict, check_resolved, check_url, redirect_target
+from macrohard.actuator.domain import UrlVerdict, check_resolved, check_url
 
 log = logging.getLogger("macrohard.actuator.guard")
 
-REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 DNS_TTL_S = 30.0
 
 
@@ -57,12 +55,10 @@ class RequestGuard:
         *,
         local_test_mode: bool,
         resolver: Resolver,
-        on_refused: Callable[[str, str], None] | None = None,
     ) -> None:
         self._allowed = allowed_domains
         self._local = local_test_mode
         self._resolver = resolver
-        self._on_refused = on_refused
         self.refused: list[tuple[str, str]] = []
 
     async def verdict(self, url: str) -> UrlVerdict:
@@ -76,11 +72,13 @@ class RequestGuard:
         addresses = await self._resolver.resolve(host)
         return check_resolved(host, addresses, local_test_mode=self._local)
 
+    def record_refusal(self, url: str, reason: str) -> None:
+        """Remember a refusal (also the egress proxy's), for the action's report and tests."""
+        self.refused.append((url, reason))
+        log.warning("request refused", extra={"url": url[:200], "reason": reason})
+
     def _refuse(self, url: str, verdict: UrlVerdict) -> None:
-        self.refused.append((url, verdict.reason))
-        log.warning("request refused", extra={"url": url[:200], "reason": verdict.reason})
-        if self._on_refused is not None:
-            self._on_refused(url, verdict.reason)
+        self.record_refusal(url, verdict.reason)
 
     async def route(self, route: Route) -> None:
         url = route.request.url
@@ -89,24 +87,9 @@ class RequestGuard:
             self._refuse(url, verdict)
             await route.abort("blockedbyclient")
             return
-        if urlsplit(url).scheme.lower() not in {"http", "https"}:
-            await route.continue_()
-            return
-        try:
-            response = await route.fetch(max_redirects=0)
-        except Exception as exc:  # connection refused, reset: what the browser would see
-            log.info("request failed", extra={"url": url[:200], "error": str(exc)[:200]})
-            await route.abort("failed")
-            return
-        location = response.headers.get("location")
-        if response.status in REDIRECT_STATUSES and location:
-            target = redirect_target(url, location)
-            hop = await self.verdict(target)
-            if not hop.allowed:
-                self._refuse(target, hop)
-                await route.abort("blockedbyclient")
-                return
-        await route.fulfill(response=response)
+        # Allowed: the browser sends it through the context's egress proxy, which checks
+        # the connection again (every redirect hop, and the address actually dialled).
+        await route.continue_()
 
     async def route_web_socket(self, ws: WebSocketRoute) -> None:
         verdict = await self.verdict(ws.url)
