@@ -70,7 +70,8 @@ def forward_subject(worker: str) -> str:
 class ActuatorSettings:
     worker: str = field(default_factory=new_worker_id)
     local_test_mode: bool = False
-    forward_timeout_s: float = 45.0
+    # Below the consumer's ack wait (30 s), so a slow holder does not cause a redelivery.
+    forward_timeout_s: float = 25.0
     action: ActionSettings = field(default_factory=ActionSettings)
     upload_dir: Path | None = None
 
@@ -97,6 +98,7 @@ class Actuator:
         self._tasks: dict[str, TaskSubmitted | None] = {}
         self._sub: Subscription | None = None
         self._locks: dict[str, asyncio.Lock] = {}
+        self._forwards: set[asyncio.Task[None]] = set()
         # Counters for logs and tests: how often affinity sent work elsewhere or took over.
         self.delivered = 0
         self.forwarded = 0
@@ -114,6 +116,7 @@ class Actuator:
         if self._sub is not None:
             await self._sub.unsubscribe()
             self._sub = None
+        await asyncio.gather(*self._forwards, return_exceptions=True)
         if stop_browser:
             await self.pool.stop()
 
@@ -125,6 +128,13 @@ class Actuator:
         await self._dispatch(rec, forwarded=False)
 
     async def _on_forward(self, msg: Msg) -> None:
+        # nats-py runs a subscription's callbacks one after another; forwarded intents of
+        # different tasks must not wait for each other, so each gets its own task.
+        job = asyncio.create_task(self._serve_forward(msg))
+        self._forwards.add(job)
+        job.add_done_callback(self._forwards.discard)
+
+    async def _serve_forward(self, msg: Msg) -> None:
         try:
             rec = await self.store.read_sequence(int(msg.data))
             await self._dispatch(rec, forwarded=True)

@@ -52,7 +52,9 @@ def consumer_spec(ack_wait_s: float = 30.0) -> ConsumerSpec:
 def build(service: Service) -> None:
     extra = service.config.extra
     upload = extra.get("upload_dir")
+    ack_wait_s = float(extra.get("ack_wait_s", "30"))
     settings = ActuatorSettings(
+        forward_timeout_s=ack_wait_s * 0.8,
         worker=extra.get("worker") or new_worker_id(),
         local_test_mode=local_test_mode(),
         action=ActionSettings(
@@ -86,7 +88,7 @@ def build(service: Service) -> None:
         finally:
             await actuator.stop()
 
-    service.consume(consumer_spec(float(extra.get("ack_wait_s", "30"))), handle)
+    service.consume(consumer_spec(ack_wait_s), handle)
     service.background(run)
 
 
