@@ -107,9 +107,14 @@ def test_allowlist_matches_domains_and_subdomains(host: str, allowed: bool) -> N
     assert host_in_allowlist(host, ALLOWED) is allowed
 
 
-def test_empty_allowlist_allows_nothing() -> None:
+def test_unknown_tenant_allows_nothing_and_an_empty_list_sets_no_domain_limit() -> None:
     assert not host_in_allowlist("example.com", [])
-    assert not check_url("https://example.com/", [], local_test_mode=True).allowed
+    unknown = check_url("https://example.com/", None, local_test_mode=True)
+    assert not unknown.allowed and "unknown" in unknown.reason
+    # Empty list: any public host (the gateway's meaning), never an internal address.
+    assert check_url("https://example.com/", [], local_test_mode=False).allowed
+    assert not check_url("http://10.0.0.1/", [], local_test_mode=False).allowed
+    assert not check_url("http://127.0.0.1/", [], local_test_mode=False).allowed
 
 
 @pytest.mark.parametrize(
@@ -165,8 +170,8 @@ hosts = st.from_regex(r"[a-z]{1,8}(\.[a-z]{1,8}){0,3}", fullmatch=True)
 @given(hosts, st.lists(hosts, max_size=4))
 def test_allowed_urls_are_on_allowed_hosts(host: str, allowed: list[str]) -> None:
     verdict = check_url(f"https://{host}/path", allowed, local_test_mode=False)
-    assert verdict.allowed == host_in_allowlist(host, allowed)
-    if verdict.allowed:
+    assert verdict.allowed == (not allowed or host_in_allowlist(host, allowed))
+    if verdict.allowed and allowed:
         assert any(host == d or host.endswith("." + d) for d in allowed)
 
 

@@ -113,3 +113,13 @@ async def test_without_local_test_mode_loopback_is_refused_even_when_allowlisted
         ok, error, _ = await navigate(strict, "t-strict", 2, site.url("/form", host="localhost"))
         assert not ok and "localhost resolves to loopback" in error
         assert len(site.hits) == before
+
+
+async def test_a_tenant_the_log_does_not_know_may_browse_nowhere(
+    running: Running, site: Site
+) -> None:
+    await running.submit("t-nobody", site.url("/form"))  # no TenantOnboarded in this log
+    before = len(site.hits)
+    ok, error, _ = await navigate(running, "t-nobody", 1, site.url("/form"))
+    assert not ok and "tenant is unknown" in error
+    assert len(site.hits) == before

@@ -52,7 +52,7 @@ class TaskBrowser:
     page: Page
     guard: RequestGuard
     proxy: EgressProxy
-    allowed_domains: list[str]
+    allowed_domains: list[str] | None  # None: unknown tenant (see domain.check_url)
     secrets: list[str] = field(default_factory=list)  # plaintexts to scrub, never logged
     last_elements: dict[int, PageElement] = field(default_factory=dict)
     inflight: dict[Page, int] = field(default_factory=dict)
@@ -99,15 +99,17 @@ class BrowserPool:
     def open_tasks(self) -> int:
         return len(self._tasks)
 
-    async def open(self, task_id: str, tenant: str, allowed_domains: Sequence[str]) -> TaskBrowser:
+    async def open(
+        self, task_id: str, tenant: str, allowed_domains: Sequence[str] | None
+    ) -> TaskBrowser:
         """A fresh isolated context for the task (closing one it may still have)."""
         await self.start()
         assert self._browser is not None
         await self.close(task_id)
-        allowed = list(allowed_domains)
+        allowed = None if allowed_domains is None else list(allowed_domains)
         holder: list[TaskBrowser] = []
 
-        def current_allowlist() -> list[str]:
+        def current_allowlist() -> list[str] | None:
             # Read at each request: a tenant's domain change reaches a running task.
             return holder[0].allowed_domains if holder else allowed
 

@@ -126,10 +126,14 @@ def _address_verdict(address: str, local_test_mode: bool) -> str:
     return address_refusal(address)
 
 
-def check_url(url: str, allowed_domains: Sequence[str], *, local_test_mode: bool) -> UrlVerdict:
+def check_url(
+    url: str, allowed_domains: Sequence[str] | None, *, local_test_mode: bool
+) -> UrlVerdict:
     """Decide on a URL before any DNS lookup: scheme, host allowlist, literal addresses.
 
-    The tenant's allowlist applies in every mode; see `_address_verdict` for test mode.
+    `allowed_domains`: None for a tenant the log does not know (it may browse nowhere); an
+    empty list sets no domain limit, as the gateway defines it (the address rules still
+    hold). The allowlist applies in every mode; see `_address_verdict` for test mode.
     """
     try:
         parts = urlsplit(url)
@@ -152,7 +156,9 @@ def check_url(url: str, allowed_domains: Sequence[str], *, local_test_mode: bool
         reason = _address_verdict(literal, local_test_mode)
         if reason:
             return UrlVerdict.refuse(reason)
-    if not host_in_allowlist(host, allowed_domains):
+    if allowed_domains is None:
+        return UrlVerdict.refuse("the tenant is unknown, so no domain is allowed")
+    if allowed_domains and not host_in_allowlist(host, allowed_domains):
         return UrlVerdict.refuse(f"host {host} is not in the tenant's allowed domains")
     return UrlVerdict.ok()
 

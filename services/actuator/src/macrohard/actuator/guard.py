@@ -51,7 +51,7 @@ class RequestGuard:
 
     def __init__(
         self,
-        allowed_domains: Callable[[], Sequence[str]],
+        allowed_domains: Callable[[], Sequence[str] | None],
         *,
         local_test_mode: bool,
         resolver: Resolver,

@@ -39,7 +39,7 @@ class EgressProxy:
 
     def __init__(
         self,
-        allowed_domains: Callable[[], Sequence[str]],
+        allowed_domains: Callable[[], Sequence[str] | None],
         *,
         local_test_mode: bool,
         resolver: Resolver,

@@ -16,7 +16,7 @@ from macrohard.eventlog.store import EventStore
 CACHE_S = 2.0
 
 
-def evolve_domains(state: tuple[str, ...], env: Envelope) -> tuple[str, ...]:
+def evolve_domains(state: tuple[str, ...] | None, env: Envelope) -> tuple[str, ...] | None:
     event = env.payload
     if isinstance(event, TenantOnboarded | TenantDomainsChanged):
         return tuple(event.allowed_domains)
@@ -24,20 +24,20 @@ def evolve_domains(state: tuple[str, ...], env: Envelope) -> tuple[str, ...]:
 
 
 class AllowedDomains:
-    """Tenant id -> allowed domains. An unknown tenant may browse nowhere."""
+    """Tenant id -> allowed domains: None for an unknown tenant, [] for no domain limit."""
 
     def __init__(self, store: EventStore, cache_s: float = CACHE_S) -> None:
         self._store = store
         self._cache_s = cache_s
-        self._cache: dict[str, tuple[float, list[str]]] = {}
+        self._cache: dict[str, tuple[float, list[str] | None]] = {}
 
-    async def of(self, tenant: str) -> list[str]:
+    async def of(self, tenant: str) -> list[str] | None:
         hit = self._cache.get(tenant)
         if hit is not None and hit[0] > time.monotonic():
             return hit[1]
         # The gateway writes a tenant's events under its own tenant token, id = tenant id.
-        nothing: tuple[str, ...] = ()
-        loaded = await self._store.load(evolve_domains, nothing, tenant, "tenant", tenant)
-        domains: list[str] = list(loaded.state)
+        unknown: tuple[str, ...] | None = None
+        loaded = await self._store.load(evolve_domains, unknown, tenant, "tenant", tenant)
+        domains = None if loaded.state is None else list(loaded.state)
         self._cache[tenant] = (time.monotonic() + self._cache_s, domains)
         return domains
