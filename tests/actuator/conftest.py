@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from nats.aio.client import Client as NATS
 
+from macrohard.actuator.actions import ActionSettings
 from macrohard.actuator.browser import BrowserPool
 from macrohard.actuator.handlers import Actuator, ActuatorSettings
 from macrohard.actuator.main import consumer_spec
@@ -178,7 +179,10 @@ async def actuator_running(
         service.nc,
         pool,
         Observer(screenshots),
-        ActuatorSettings(local_test_mode=pool.local_test_mode),
+        ActuatorSettings(
+            local_test_mode=pool.local_test_mode,
+            action=ActionSettings(timeout_ms=5000, upload_dir=tmp_path / "uploads"),
+        ),
         opener=secrets,
     )
     await actuator.start()

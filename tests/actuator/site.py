@@ -43,6 +43,23 @@ setTimeout(() => {
 }, %(late_ms)d);
 </script></body></html>"""
 
+WIDGETS = """<!doctype html><html><head><title>Widgets</title></head><body>
+<label for="file">Attachment</label>
+<input id="file" type="file" onchange="document.getElementById('log').textContent =
+  'File: ' + this.files[0].name + ' ' + this.files[0].size">
+<div id="src" draggable="true" style="width:80px;height:30px;background:#ccc">Drag me</div>
+<div id="dst" style="width:200px;height:60px;border:1px solid"
+  ondragover="event.preventDefault()"
+  ondrop="event.preventDefault();document.getElementById('log').textContent='Dropped'"
+  >Drop here</div>
+<div style="height:2000px"></div>
+<button onclick="document.getElementById('log').textContent='Bottom: ' + Math.round(scrollY > 0)">
+Bottom</button>
+<p id="log"></p>
+<script>document.getElementById('src').addEventListener('dragstart',
+  e => e.dataTransfer.setData('text/plain', 'x'));</script>
+</body></html>"""
+
 NEXT = """<!doctype html><html><head><title>Next</title></head><body>
 <h2>Second page</h2><p>You made it.</p><a href="/form">Back to form</a></body></html>"""
 
@@ -63,6 +80,7 @@ class Site:
                 route: dict[str, Callable[[], tuple[int, str, dict[str, str]]]] = {
                     "/form": lambda: (200, FORM % {"late_ms": site.late_ms}, {}),
                     "/next": lambda: (200, NEXT, {}),
+                    "/widgets": lambda: (200, WIDGETS, {}),
                     "/redirect": lambda: (302, "", {"Location": query["to"][0]}),
                     "/secret": lambda: (200, "<title>Secret</title>internal data", {}),
                     "/probe": lambda: (200, query["html"][0], {}),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from pathlib import Path
 
 from macrohard.contracts import envelope
 from macrohard.contracts.agent import Intent
@@ -186,3 +187,38 @@ async def test_a_finished_task_closes_its_browser_context(running: Running, site
     assert isinstance(events[-1].payload, SessionClosed)
     assert events[-1].payload.reason == "TaskCancelled"
     assert running.actuator.pool.get("t-end") is None
+
+
+async def test_upload_drag_and_scroll(running: Running, site: Site, tmp_path: Path) -> None:
+    uploads = tmp_path / "uploads" / TENANT
+    uploads.mkdir(parents=True)
+    (uploads / "invoice.txt").write_text("12345")
+    await running.onboard(["127.0.0.1"])
+    await running.submit("t-widgets", site.url("/widgets"))
+    _, first = await running.step(
+        "t-widgets", 1, Intent(action="navigate", url=site.url("/widgets"))
+    )
+    attach = element(first, "Attachment", "button")
+    done, obs = await running.step(
+        "t-widgets", 2, Intent(action="upload", element=attach, values=["invoice.txt"])
+    )
+    assert done is not None and done.ok, done
+    assert any(e.text == "File: invoice.txt 5" for e in obs.observation.elements)
+    done, _ = await running.step(
+        "t-widgets", 3, Intent(action="upload", element=attach, values=["missing.txt"])
+    )
+    assert done is not None and not done.ok and "missing.txt" in done.error
+
+    drag = Intent(
+        action="drag", element=element(first, "Drag me"), target_element=element(first, "Drop here")
+    )
+    done, obs = await running.step("t-widgets", 4, drag)
+    assert done is not None and done.ok, done
+    assert any(e.text == "Dropped" for e in obs.observation.elements)
+
+    bottom = next(e for e in first.observation.elements if e.name == "Bottom")
+    assert bottom.box is not None and bottom.box.y > 800  # below the fold at first
+    done, obs = await running.step("t-widgets", 5, Intent(action="scroll", dy=2000))
+    assert done is not None and done.ok
+    moved = next(e for e in obs.observation.elements if e.id == bottom.id)
+    assert moved.box is not None and moved.box.y < bottom.box.y

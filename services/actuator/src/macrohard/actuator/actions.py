@@ -29,6 +29,19 @@ ARIA_ROLES = frozenset(
 )  # fmt: skip
 
 
+SCROLL_PAGE = "([dx, dy]) => window.scrollBy({left: dx, top: dy, behavior: 'instant'})"
+# Resolves once the element's position has not changed for 3 frames (or after `cap` ms).
+WAIT_STILL = """(el, cap) => new Promise(resolve => {
+  const t0 = performance.now(); let last = null; let same = 0;
+  const tick = () => {
+    const r = el.getBoundingClientRect(); const now = r.top + ',' + r.left;
+    same = now === last ? same + 1 : 0; last = now;
+    if (same >= 3 || performance.now() - t0 > cap) resolve(); else requestAnimationFrame(tick);
+  };
+  requestAnimationFrame(tick);
+})"""
+
+
 class ActionFailed(Exception):
     """The action could not be done on this page (reported with what the page showed)."""
 
@@ -88,13 +101,18 @@ async def perform(
             else:
                 await page.keyboard.press(chord)
     elif action == "scroll":
-        if intent.element is not None:
+        if intent.element is None:
+            # The page itself: instant, so the observation sees where it ended up.
+            await page.evaluate(SCROLL_PAGE, [intent.dx, intent.dy])
+        else:
             el = await locate(tb, intent.element)
             await el.scroll_into_view_if_needed(timeout=timeout)
             if intent.dx or intent.dy:
+                # Wheel over the element scrolls whatever container it sits in; wheel
+                # scrolling is asynchronous, so wait until the element stops moving.
                 await el.hover(timeout=timeout)
-        if intent.dx or intent.dy:
-            await page.mouse.wheel(intent.dx, intent.dy)
+                await page.mouse.wheel(intent.dx, intent.dy)
+                await el.evaluate(WAIT_STILL, 1000)
     elif action == "wait_for":
         if intent.element is not None:
             await (await locate(tb, intent.element)).wait_for(state="visible", timeout=timeout)
