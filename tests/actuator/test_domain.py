@@ -30,6 +30,7 @@ from macrohard.actuator.domain import (
     validate_intent,
 )
 from macrohard.actuator.proxy import _split_host_port
+from macrohard.actuator.tenants import evolve_domains
 from macrohard.contracts.agent import ActionKind, Intent
 from macrohard.contracts.browser import (
     ActionExecuted,
@@ -40,6 +41,7 @@ from macrohard.contracts.browser import (
     SessionOpened,
 )
 from macrohard.contracts.envelope import Envelope, Event
+from macrohard.contracts.tenancy import TenantDomainsChanged, TenantOnboarded
 
 ALLOWED = ["example.com", "*.shop.test"]
 
@@ -450,3 +452,14 @@ def test_an_executed_and_observed_intent_is_never_repeated(
 )
 def test_proxy_reads_connect_authorities(authority: str, expected: tuple[str, int]) -> None:
     assert _split_host_port(authority, 443) == expected
+
+
+def test_allowed_domains_fold_follows_the_tenant() -> None:
+    onboarded = TenantOnboarded(
+        tenant_id="t", name="t", plan="p", allowed_domains=["a.com"], monthly_budget="1"
+    )
+    state = evolve_domains(None, env(onboarded))
+    assert state == ("a.com",)
+    state = evolve_domains(state, env(TenantDomainsChanged(tenant_id="t", allowed_domains=[])))
+    assert state == ()
+    assert evolve_domains(state, env(SessionClosed(task_id="x"))) == ()

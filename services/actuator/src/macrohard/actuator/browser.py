@@ -166,8 +166,16 @@ def _track_requests(tb: TaskBrowser) -> None:
     tb.context.on("requestfailed", ended)
 
     def popup(page: Page) -> None:
-        # A new tab (target=_blank, window.open) becomes the task's current page.
+        # A new tab (target=_blank, window.open) becomes the task's current page; when it
+        # closes, the most recent page still open takes over again.
         tb.page = page
+        page.on("close", lambda _: closed(page))
+
+    def closed(page: Page) -> None:
+        if tb.page is page:
+            still_open = [p for p in tb.context.pages if not p.is_closed()]
+            if still_open:
+                tb.page = still_open[-1]
 
     tb.context.on("page", popup)
 

@@ -295,6 +295,7 @@ class Actuator:
         await self.store.append(envs, expected_version=version)
         if closing:
             await self.pool.close(ie.task_id)
+            self._tasks.pop(ie.task_id, None)
         log.info(
             "intent carried out",
             extra={"task": ie.task_id, "step": ie.step, "action": ie.intent.action,
