@@ -31,19 +31,16 @@ from macrohard.actuator.actions import (
 )
 from macrohard.actuator.browser import BrowserPool, TaskBrowser
 from macrohard.actuator.domain import (
-    BrowserSession,
-    Delivery,
     InvalidIntent,
     MissingSecret,
-    evolve,
     fill_secrets,
-    plan_delivery,
     scrub,
     secret_names,
     validate_intent,
 )
 from macrohard.actuator.observer import Observer
 from macrohard.actuator.secrets import SecretOpener, SecretsUnavailable
+from macrohard.actuator.session import BrowserSession, Delivery, evolve, plan_delivery
 from macrohard.actuator.tenants import AllowedDomains
 from macrohard.contracts.agent import Intent, IntentEmitted
 from macrohard.contracts.browser import ActionExecuted, PageObserved, SessionClosed, SessionOpened
