@@ -96,6 +96,7 @@ class Actuator:
         self._sub: Subscription | None = None
         self._locks: dict[str, asyncio.Lock] = {}
         self._forwards: set[asyncio.Task[None]] = set()
+        self._sessions: dict[str, Loaded[BrowserSession]] = {}
         # Counters for logs and tests: how often affinity sent work elsewhere or took over.
         self.delivered = 0
         self.forwarded = 0
@@ -151,7 +152,21 @@ class Actuator:
     # ---------------------------------------------------------------- intents
 
     async def _load(self, tenant: str, task_id: str) -> Loaded[BrowserSession]:
-        return await self.store.load(evolve, BrowserSession(), tenant, "browser", task_id)
+        """The task's browser aggregate, folded on from what this process last saw of it.
+
+        The log is append-only, so reading only the events after the cached version and
+        folding them on gives exactly what a full load gives, without decoding every
+        observation of the task again at every step.
+        """
+        cached = self._sessions.get(task_id)
+        base = cached if cached is not None else Loaded(BrowserSession(), 0, 0)
+        new = await self.store.read_aggregate(tenant, "browser", task_id, after=base.version)
+        state = base.state
+        for rec in new:
+            state = evolve(state, rec.envelope)
+        loaded = Loaded(state, new[-1].sequence if new else base.version, base.events + len(new))
+        self._sessions[task_id] = loaded
+        return loaded
 
     async def _forward(self, holder: str, rec: RecordedEvent) -> bool:
         """True when the holder did it; False when the holder is gone."""
@@ -293,6 +308,7 @@ class Actuator:
         if closing:
             await self.pool.close(ie.task_id)
             self._tasks.pop(ie.task_id, None)
+            self._sessions.pop(ie.task_id, None)
         log.info(
             "intent carried out",
             extra={"task": ie.task_id, "step": ie.step, "action": ie.intent.action,
@@ -341,6 +357,8 @@ class Actuator:
         state = loaded.state
         if not state.open:
             await self.pool.close(task_id)
+            self._tasks.pop(task_id, None)
+            self._sessions.pop(task_id, None)
             return
         if state.worker != self.worker and not forwarded and await self._forward(state.worker, rec):
             return
@@ -351,6 +369,7 @@ class Actuator:
             expected_version=None,
         )
         self._tasks.pop(task_id, None)
+        self._sessions.pop(task_id, None)
 
 
 def _navigate(url: str) -> Intent:

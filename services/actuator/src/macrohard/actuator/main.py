@@ -3,7 +3,8 @@
 Env: MH_NATS_URL, MH_LOCAL_TEST_MODE=1 (tests and benchmarks only: lets the browser reach
 loopback/private addresses), MH_DATA_DIR (screenshots under it), MH_ACTUATOR_SCREENSHOT_DIR,
 MH_ACTUATOR_ACK_WAIT_S (how soon a dead replica's intent is redelivered),
-MH_ACTUATOR_ACTION_TIMEOUT_MS, MH_ACTUATOR_UPLOAD_DIR, MH_ACTUATOR_WORKER.
+MH_ACTUATOR_ACTION_TIMEOUT_MS, MH_ACTUATOR_UPLOAD_DIR, MH_ACTUATOR_WORKER,
+MH_ACTUATOR_QUIET_MS (DOM quiet time that counts as settled), MH_ACTUATOR_SETTLE_CAP_MS.
 """
 
 from __future__ import annotations
@@ -76,7 +77,11 @@ def build(service: Service) -> None:
             svc.store,
             svc.nc,
             BrowserPool(local_test_mode=settings.local_test_mode),
-            Observer(ScreenshotStore.from_env()),
+            Observer(
+                ScreenshotStore.from_env(),
+                quiet_ms=int(extra.get("quiet_ms", "30")),
+                settle_cap_ms=int(extra.get("settle_cap_ms", "1500")),
+            ),
             settings,
             opener=gateway_opener(),
         )
