@@ -86,7 +86,7 @@ PLAN: list[tuple[str, str | None, dict[str, Any]]] = [
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("agent-overhead", help="20 browser steps: plain Playwright vs platform")
     p.add_argument("--json", dest="json_path", type=Path, help="write the results here")
-    p.add_argument("--rounds", type=int, default=3, help="timed rounds of each (best is kept)")
+    p.add_argument("--rounds", type=int, default=5, help="timed rounds of each (best is kept)")
     p.set_defaults(func=lambda args: asyncio.run(bench(args)))
 
 
