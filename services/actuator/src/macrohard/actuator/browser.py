@@ -114,7 +114,10 @@ class BrowserPool:
             return holder[0].allowed_domains if holder else allowed
 
         guard = RequestGuard(
-            current_allowlist, local_test_mode=self.local_test_mode, resolver=self.resolver
+            current_allowlist,
+            local_test_mode=self.local_test_mode,
+            resolver=self.resolver,
+            secrets=lambda: holder[0].secrets if holder else [],
         )
         proxy = EgressProxy(
             current_allowlist,

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from playwright.async_api import Route, WebSocketRoute
 
-from macrohard.actuator.domain import UrlVerdict, check_resolved, check_url
+from macrohard.actuator.domain import UrlVerdict, check_resolved, check_url, scrub
 
 log = logging.getLogger("macrohard.actuator.guard")
 
@@ -55,8 +55,10 @@ class RequestGuard:
         *,
         local_test_mode: bool,
         resolver: Resolver,
+        secrets: Callable[[], Sequence[str]] = list,
     ) -> None:
         self._allowed = allowed_domains
+        self._secrets = secrets
         self._local = local_test_mode
         self._resolver = resolver
         self.refused: list[tuple[str, str]] = []
@@ -74,6 +76,8 @@ class RequestGuard:
 
     def record_refusal(self, url: str, reason: str) -> None:
         """Remember a refusal (also the egress proxy's), for the action's report and tests."""
+        # A secret typed into a GET form can ride in a URL: never log it.
+        url = scrub(url, self._secrets())
         self.refused.append((url, reason))
         log.warning("request refused", extra={"url": url[:200], "reason": reason})
 
