@@ -168,8 +168,9 @@ async def _goto(tb: TaskBrowser, url: str, timeout: float) -> None:
     def refusal() -> ActionRefused | None:
         # The route or the egress proxy refused a request of this navigation (or a hop of
         # its redirect chain): report the reason, not the browser's generic error page.
+        # The latest refusal is the navigation's; earlier ones may be background requests.
         new = tb.guard.refused[refused_before:]
-        return ActionRefused(f"blocked: {new[0][1]} ({new[0][0][:200]})") if new else None
+        return ActionRefused(f"blocked: {new[-1][1]} ({new[-1][0][:200]})") if new else None
 
     try:
         response = await tb.page.goto(url, wait_until="domcontentloaded", timeout=timeout)
@@ -180,8 +181,10 @@ async def _goto(tb: TaskBrowser, url: str, timeout: float) -> None:
         if "ERR_BLOCKED_BY_CLIENT" in str(exc):
             raise ActionRefused(f"blocked: {url} (a request or redirect was refused)") from exc
         raise
-    if response is not None and response.headers.get(REFUSED_HEADER.lower()):
-        raise refusal() or ActionRefused(f"blocked: {response.headers[REFUSED_HEADER.lower()]}")
+    reason = response.headers.get(REFUSED_HEADER.lower()) if response is not None else None
+    if response is not None and reason:
+        # The proxy answered this navigation (its last redirect hop) itself: its reason.
+        raise ActionRefused(f"blocked: {reason} ({response.url[:200]})")
 
 
 async def _type(el: Locator, text: str, timeout: float) -> None:

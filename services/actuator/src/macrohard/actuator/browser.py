@@ -32,6 +32,11 @@ CHROMIUM_ARGS = [
     # WebRTC's UDP would not go through the proxy either.
     "--force-webrtc-ip-handling-policy=disable_non_proxied_udp",
     "--disable-dev-shm-usage",
+    # Chromium's own calls home (autofill, translate, hints) would only be refused noise.
+    "--disable-features=AutofillServerCommunication,Translate,OptimizationHints,MediaRouter",
+    "--disable-client-side-phishing-detection",
+    "--disable-component-extensions-with-background-pages",
+    "--no-default-browser-check",
 ]
 VIEWPORT = {"width": 1280, "height": 800}
 
