@@ -69,8 +69,10 @@ async def nc(nats_url: str) -> AsyncIterator[NATS]:
 
 
 @pytest.fixture
-def store(nc: NATS) -> EventStore:
-    return EventStore(nc)
+async def store(nc: NATS) -> AsyncIterator[EventStore]:
+    s = EventStore(nc)
+    yield s
+    await s.close()
 
 
 @pytest.fixture(autouse=True)

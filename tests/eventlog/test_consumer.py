@@ -9,10 +9,11 @@ import pytest
 from nats.aio.client import Client as NATS
 
 from macrohard.contracts import envelope
+from macrohard.contracts.agent import Intent, IntentEmitted
 from macrohard.contracts.envelope import RecordedEvent
 from macrohard.contracts.tasks import TaskSubmitted
 from macrohard.eventlog.consumer import ConsumerSpec
-from macrohard.eventlog.deadletter import list_dead_letters
+from macrohard.eventlog.deadletter import RetryFailed, list_dead_letters, retry_dead_letter
 from macrohard.eventlog.service import Service, ServiceConfig
 from macrohard.eventlog.store import EventStore
 
@@ -142,3 +143,70 @@ async def test_handler_that_always_fails_is_parked_with_its_error(
             break
         await asyncio.sleep(0.05)
     assert [(d.deliveries, d.error) for d in letters] == [(3, "ValueError: cannot plan this goal")]
+
+
+async def test_operator_retry_runs_the_handler_again_and_clears_the_letter(
+    nc: NATS, store: EventStore, run_consumer: Callable[..., Awaitable[Service]]
+) -> None:
+    broken = True
+    handled: list[str] = []
+
+    async def handler(rec: RecordedEvent) -> None:
+        if broken:
+            raise RuntimeError("downstream unavailable")
+        handled.append(rec.envelope.aggregate_id)
+
+    spec = ConsumerSpec(
+        durable="retry-op", subjects=["ev.*.task.*.TaskSubmitted"], max_deliver=1, backoff_s=(0.05,)
+    )
+    await run_consumer(spec, handler)
+    await store.append(
+        [envelope(submitted("late"), tenant="acme", aggregate_id="late")], expected_version=0
+    )
+    for _ in range(100):
+        letters = await list_dead_letters(nc, "retry-op")
+        if letters:
+            break
+        await asyncio.sleep(0.05)
+    with pytest.raises(RetryFailed, match="downstream unavailable"):
+        await retry_dead_letter(nc, letters[0])
+    assert len(await list_dead_letters(nc, "retry-op")) == 1
+    broken = False
+    await retry_dead_letter(nc, letters[0])
+    assert handled == ["late"]
+    assert await list_dead_letters(nc, "retry-op") == []
+    assert await store.stream_head() == 1  # nothing was re-appended to the log
+
+
+async def test_one_handler_at_a_time_per_aggregate(
+    nc: NATS, store: EventStore, run_consumer: Callable[..., Awaitable[Service]]
+) -> None:
+    running: dict[str, int] = {}
+    overlaps: list[str] = []
+    done: list[str] = []
+
+    async def handler(rec: RecordedEvent) -> None:
+        tid = rec.envelope.aggregate_id
+        running[tid] = running.get(tid, 0) + 1
+        if running[tid] > 1:
+            overlaps.append(tid)
+        await asyncio.sleep(0.05)
+        running[tid] -= 1
+        done.append(tid)
+
+    spec = ConsumerSpec(
+        durable="exclusive-test", subjects=["ev.*.task.*.IntentEmitted"], batch_size=16
+    )
+    for tid in ("a", "b"):
+        version = 0
+        for step in range(4):
+            event = IntentEmitted(task_id=tid, step=step, intent=Intent(action="click"))
+            version = (
+                await store.append(
+                    [envelope(event, tenant="acme", aggregate_id=tid)], expected_version=version
+                )
+            ).version
+    await run_consumer(spec, handler)
+    await wait_until(lambda: len(done) == 8)
+    assert overlaps == []
+    assert sorted(done) == ["a"] * 4 + ["b"] * 4

@@ -5,14 +5,17 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import asyncpg
 from nats.aio.client import Client as NATS
 
 from macrohard.contracts import envelope
+from macrohard.contracts.envelope import RecordedEvent
 from macrohard.contracts.tasks import TaskStarted, TaskSubmitted
 from macrohard.contracts.tenancy import TenantOnboarded
+from macrohard.eventlog.db import Conn
 from macrohard.eventlog.deadletter import list_dead_letters
 from macrohard.eventlog.projection import ProjectionRunner
 from macrohard.eventlog.store import EventStore
@@ -153,4 +156,31 @@ async def test_undecodable_event_is_dead_lettered_and_projection_moves_on(
     letters = await list_dead_letters(nc)
     assert [(d.consumer, d.subject) for d in letters] == [
         ("sample_task_counts", "ev.acme.task.t9.TaskStarted")
+    ]
+
+
+class RefusesOneTask(TaskCounts):
+    """A read model with a bug that one event's data triggers."""
+
+    async def apply(self, conn: Conn, events: Sequence[RecordedEvent]) -> None:
+        for e in events:
+            if e.envelope.aggregate_id == "t1":
+                raise ValueError("cannot handle t1")
+        await super().apply(conn, events)
+
+
+async def test_an_event_the_projection_cannot_apply_is_parked_and_the_rest_applied(
+    nc: NATS, store: EventStore, pool: asyncpg.Pool
+) -> None:
+    await seed(store, tasks=3, events_per_task=2)
+    runner = ProjectionRunner(nc, pool, RefusesOneTask())
+    await runner.setup()
+    await runner.catch_up()
+    _, rows = await snapshot(pool)
+    assert [r[2] for r in rows] == ["t0", "t0", "t2", "t2"]
+    assert runner.position == 6
+    letters = await list_dead_letters(nc, "sample_task_counts")
+    assert [(d.sequence, d.error) for d in letters] == [
+        (3, "ValueError: cannot handle t1"),
+        (4, "ValueError: cannot handle t1"),
     ]

@@ -57,7 +57,7 @@ def asyncapi_document() -> dict[str, object]:
         if build is not None:
             build(service)
     spec = AsyncAPI(service.broker, title="Macrohard event bus", version="0.1.0")
-    return json.loads(spec.to_json())  # type: ignore[no-any-return]
+    return json.loads(spec.to_specification().to_json())  # type: ignore[no-any-return]
 
 
 def asyncapi(args: argparse.Namespace) -> int:

@@ -10,6 +10,7 @@ import importlib.util
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -245,7 +246,9 @@ class EmbeddedPostgres:
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
-            self.proc.terminate()  # SIGTERM = smart shutdown; SIGINT would be fast
+            # SIGINT = fast shutdown: roll back open transactions and stop. Smart shutdown
+            # (SIGTERM) would wait for every client, and a crashed service may never leave.
+            self.proc.send_signal(signal.SIGINT)
             try:
                 self.proc.wait(20)
             except subprocess.TimeoutExpired:

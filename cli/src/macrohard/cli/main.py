@@ -16,7 +16,16 @@ COMMAND_MODULES = [
     "macrohard.cli.up",
     "macrohard.cli.run",
     "macrohard.cli.contracts_cmd",
+    "macrohard.cli.tenancy_cmd",
     "macrohard.cli.bench",
+    "macrohard.cli.streams_cmd",
+    "macrohard.cli.events_cmd",
+    "macrohard.cli.trace_cmd",
+    "macrohard.cli.state_cmd",
+    "macrohard.cli.replay_cmd",
+    "macrohard.cli.task_replay_cmd",
+    "macrohard.cli.dlq_cmd",
+    "macrohard.cli.billing_cmd",
 ]
 
 

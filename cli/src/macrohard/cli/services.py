@@ -8,6 +8,8 @@ from __future__ import annotations
 import importlib
 
 SERVICES: dict[str, str] = {
+    "gateway": "macrohard.gateway.main",
+    "billing": "macrohard.billing.main",
     "actuator": "macrohard.actuator.main",
 }
 

@@ -9,15 +9,19 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 import msgspec
 import uuid_utils
 
 
-class Event(msgspec.Struct, frozen=True, kw_only=True):
+class Event(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """Base of every event payload.
+
+    gc=False (here and on the envelopes): events are trees, never cycles, so the garbage
+    collector need not track them; a replay creates hundreds of thousands of them.
 
     `aggregate_type` names the aggregate the event belongs to (a subject token) and
     `schema_version` the current shape; older shapes are upcast on read (see upcasting.py).
@@ -28,7 +32,7 @@ class Event(msgspec.Struct, frozen=True, kw_only=True):
     schema_version: ClassVar[int] = 1
 
 
-class Envelope(msgspec.Struct, frozen=True, kw_only=True):
+class Envelope(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """An event about to be appended, or as read back (then with `sequence` and `subject`)."""
 
     id: str
@@ -43,27 +47,7 @@ class Envelope(msgspec.Struct, frozen=True, kw_only=True):
     payload: Event
 
 
-class RecordedEvent(msgspec.Struct, frozen=True, kw_only=True):
-    """An event read from the log: the envelope plus where the log put it."""
-
-    sequence: int
-    subject: str
-    envelope: Envelope
-
-    @property
-    def payload(self) -> Event:
-        return self.envelope.payload
-
-    @property
-    def id(self) -> str:
-        return self.envelope.id
-
-    @property
-    def type(self) -> str:
-        return self.envelope.type
-
-
-class RawEnvelope(msgspec.Struct, frozen=True, kw_only=True):
+class RawEnvelope(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """The wire shape with the payload left undecoded, so it can be upcast first."""
 
     id: str
@@ -76,6 +60,92 @@ class RawEnvelope(msgspec.Struct, frozen=True, kw_only=True):
     correlation_id: str
     causation_id: str | None = None
     payload: msgspec.Raw
+
+
+class EnvelopeHeader(Protocol):
+    """The envelope fields without the payload: what routing and indexing need."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def type(self) -> str: ...
+    @property
+    def tenant(self) -> str: ...
+    @property
+    def aggregate_type(self) -> str: ...
+    @property
+    def aggregate_id(self) -> str: ...
+    @property
+    def occurred_at(self) -> datetime: ...
+    @property
+    def correlation_id(self) -> str: ...
+    @property
+    def causation_id(self) -> str | None: ...
+
+
+class RecordedEvent:
+    """An event read from the log: where the log put it, and its envelope.
+
+    The payload is decoded (and upcast) on first use of `envelope`/`payload`. A projection
+    that only needs envelope fields reads `header` and never pays for the payload, which is
+    a sixth of a rebuild's cost.
+    """
+
+    __slots__ = ("_decode", "_envelope", "_raw", "sequence", "subject")
+
+    def __init__(
+        self,
+        *,
+        sequence: int,
+        subject: str,
+        envelope: Envelope | None = None,
+        raw: RawEnvelope | None = None,
+        decode: Callable[[RawEnvelope], Envelope] | None = None,
+    ) -> None:
+        if envelope is None and (raw is None or decode is None):
+            raise ValueError("RecordedEvent needs an envelope, or a raw envelope and a decoder")
+        self.sequence = sequence
+        self.subject = subject
+        self._envelope = envelope
+        self._raw = raw
+        self._decode = decode
+
+    @property
+    def envelope(self) -> Envelope:
+        if self._envelope is None:
+            assert self._raw is not None and self._decode is not None
+            self._envelope = self._decode(self._raw)
+        return self._envelope
+
+    @property
+    def header(self) -> EnvelopeHeader:
+        return self._envelope if self._envelope is not None else self._raw  # type: ignore[return-value]
+
+    @property
+    def payload(self) -> Event:
+        return self.envelope.payload
+
+    @property
+    def id(self) -> str:
+        return self.header.id
+
+    @property
+    def type(self) -> str:
+        return self.header.type
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, RecordedEvent):
+            return NotImplemented
+        return (self.sequence, self.subject, self.envelope) == (
+            other.sequence,
+            other.subject,
+            other.envelope,
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"RecordedEvent(sequence={self.sequence}, subject={self.subject!r})"
 
 
 def new_event_id() -> str:

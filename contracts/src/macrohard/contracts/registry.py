@@ -91,4 +91,13 @@ class EventRegistry:
         )
 
     def recorded(self, data: bytes, *, sequence: int, subject: str) -> RecordedEvent:
-        return RecordedEvent(sequence=sequence, subject=subject, envelope=self.decode(data))
+        """A read event; the payload is decoded lazily (see RecordedEvent).
+
+        Unknown types and future schema versions are refused here, eagerly, so a consumer
+        dead-letters them instead of failing later inside a handler.
+        """
+        raw = self._raw_decoder.decode(data)
+        cls = self.payload_class(raw.type)
+        if raw.schema_version > cls.schema_version:
+            raise FutureSchemaVersion(raw.type, raw.schema_version, cls.schema_version)
+        return RecordedEvent(sequence=sequence, subject=subject, raw=raw, decode=self.from_raw)

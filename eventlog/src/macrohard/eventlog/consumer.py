@@ -12,11 +12,13 @@ nor dead-lettered. We count attempts ourselves (`num_delivered`) and dead-letter
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
+import msgspec
 from faststream import AckPolicy
 from faststream.nats import JStream, NatsBroker, PullSub
 from faststream.nats.annotations import NatsMessage
@@ -27,7 +29,7 @@ from nats.js.api import ConsumerConfig, DeliverPolicy
 from macrohard.contracts import REGISTRY, EventRegistry
 from macrohard.contracts.envelope import RecordedEvent
 from macrohard.contracts.subjects import EVENTS_STREAM
-from macrohard.eventlog.deadletter import dead_letter
+from macrohard.eventlog.deadletter import H_SEQUENCE, H_SUBJECT, dead_letter, retry_subject
 from macrohard.eventlog.logs import correlated
 from macrohard.eventlog.metrics import (
     CONSUMER_LAG,
@@ -76,7 +78,24 @@ def subscribe(
     broker connects only when started).
     """
 
+    # FastStream runs the messages of one fetched batch concurrently, and their order is
+    # not guaranteed (redeliveries after a nak are not ordered either). Handlers therefore
+    # treat a message as "this aggregate changed" and fold its state from the log, which
+    # is ordered. What we do guarantee: one handler at a time per aggregate, so two events
+    # of one task never race each other into a concurrency conflict.
+    locks: dict[str, asyncio.Lock] = {}
+
     async def on_message(message: NatsMessage) -> None:
+        key = message.raw_message.subject.rpartition(".")[0]
+        lock = locks.setdefault(key, asyncio.Lock())
+        try:
+            async with lock:
+                await handle_one(message)
+        finally:
+            if not lock.locked() and locks.get(key) is lock:
+                del locks[key]
+
+    async def handle_one(message: NatsMessage) -> None:
         raw = message.raw_message
         meta = raw.metadata
         seq = meta.sequence.stream
@@ -132,6 +151,35 @@ def subscribe(
             HANDLER_SECONDS.labels(spec.durable).observe(time.perf_counter() - started)
         await raw.ack()
         EVENTS_HANDLED.labels(spec.durable, event_type, "ok").inc()
+
+    async def on_retry(message: NatsMessage) -> bytes:
+        """An operator's `mh dlq retry`: run the handler once more on a dead letter.
+
+        Core NATS request-reply in the consumer's queue group, so exactly one replica runs
+        it and the operator sees the outcome at once. The event is not re-appended to the
+        log (that would store it twice); the dead letter is deleted only on success.
+        """
+        raw = message.raw_message
+        headers = raw.headers or {}
+        try:
+            rec = registry.recorded(
+                raw.data,
+                sequence=int(headers.get(H_SEQUENCE, "0")),
+                subject=headers.get(H_SUBJECT, ""),
+            )
+            with correlated(rec.header.correlation_id):
+                await handler(rec)
+        except Exception as exc:
+            return msgspec.json.encode({"ok": False, "error": f"{type(exc).__name__}: {exc}"})
+        EVENTS_HANDLED.labels(spec.durable, rec.type, "retried").inc()
+        return msgspec.json.encode({"ok": True})
+
+    broker.subscriber(
+        retry_subject(spec.durable),
+        queue=spec.durable,
+        title=f"{spec.durable}:dlq-retry",
+        description=f"operator retries of {spec.durable}'s dead letters (mh dlq retry)",
+    )(on_retry)
 
     config = ConsumerConfig(
         durable_name=spec.durable,

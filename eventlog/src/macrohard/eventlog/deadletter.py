@@ -34,6 +34,18 @@ class DeadLetter:
     time: datetime | None
 
 
+def _stored_at(stamp: str | None) -> datetime | None:
+    if not stamp:
+        return None
+    head, _, frac = stamp.rstrip("Z").partition(".")
+    return datetime.fromisoformat(f"{head}.{(frac + '000000')[:6]}+00:00")
+
+
+def retry_subject(consumer: str) -> str:
+    """Core NATS subject on which a consumer's replicas accept operator retries."""
+    return f"mh.dlq.retry.{consumer}"
+
+
 async def dead_letter(
     nc: NATS,
     *,
@@ -87,7 +99,7 @@ async def list_dead_letters(nc: NATS, consumer: str = "*") -> list[DeadLetter]:
                         deliveries=int(h.get(H_DELIVERIES, "0")),
                         error=h.get(H_ERROR, ""),
                         data=msg.data,
-                        time=None,
+                        time=_stored_at(h.get("Nats-Time-Stamp")),
                     )
                 )
                 start = seq + 1
@@ -95,3 +107,24 @@ async def list_dead_letters(nc: NATS, consumer: str = "*") -> list[DeadLetter]:
                 return out
     finally:
         await sub.unsubscribe()
+
+
+class RetryFailed(RuntimeError):
+    def __init__(self, letter: DeadLetter, error: str) -> None:
+        super().__init__(f"retry of {letter.subject}#{letter.sequence} failed: {error}")
+        self.letter = letter
+        self.error = error
+
+
+async def retry_dead_letter(nc: NATS, letter: DeadLetter, timeout: float = 30.0) -> None:
+    """Hand a dead letter back to its consumer's handler; delete it from the DLQ on success.
+
+    Raises RetryFailed with the handler's error, or nats' NoRespondersError when no replica
+    of that consumer is running.
+    """
+    headers = {H_SUBJECT: letter.subject, H_SEQUENCE: str(letter.sequence)}
+    reply = await nc.request(retry_subject(letter.consumer), letter.data, timeout, headers=headers)
+    outcome = msgspec.json.decode(reply.data)
+    if not outcome.get("ok"):
+        raise RetryFailed(letter, str(outcome.get("error")))
+    await nc.jetstream().delete_msg(DLQ_STREAM, letter.dlq_sequence)

@@ -36,12 +36,18 @@ Task = Callable[["Service"], Coroutine[Any, Any, None]]
 
 @dataclass(frozen=True, slots=True)
 class ServiceConfig:
-    """Where a service finds the platform. Env: MH_NATS_URL, MH_DATABASE_URL, MH_METRICS_PORT."""
+    """Where a service finds the platform.
+
+    Env: MH_NATS_URL, MH_DATABASE_URL, MH_STREAM_REPLICAS, and MH_<SERVICE>_<KEY> for the
+    service's own settings (MH_<SERVICE>_METRICS_PORT, ...), which land in `extra`.
+    """
 
     name: str
     nats_url: str = "nats://127.0.0.1:4222"
     database_url: str | None = None
     metrics_port: int = 0
+    # 1 locally; 3 in the compose cluster so the log survives losing a NATS node.
+    stream_replicas: int = 1
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -52,6 +58,7 @@ class ServiceConfig:
             nats_url=os.environ.get("MH_NATS_URL", "nats://127.0.0.1:4222"),
             database_url=os.environ.get("MH_DATABASE_URL"),
             metrics_port=int(os.environ.get(prefix + "METRICS_PORT", "0")),
+            stream_replicas=int(os.environ.get("MH_STREAM_REPLICAS", "1")),
             extra={
                 k[len(prefix) :].lower(): v for k, v in os.environ.items() if k.startswith(prefix)
             },
@@ -103,6 +110,11 @@ class Service:
             raise RuntimeError(f"{self.name}: not connected yet")
         return self._store
 
+    @property
+    def projections(self) -> tuple[Projection, ...]:
+        """Projections registered with `project` (tooling replays and verifies them)."""
+        return tuple(self._projections)
+
     def consume(self, spec: ConsumerSpec, handler: EventHandler) -> None:
         """Declare a durable consumer (see eventlog.consumer)."""
         subscribe(self.broker, spec, handler, dlq_connection=lambda: self.nc)
@@ -118,7 +130,7 @@ class Service:
         self._nc = await nats.connect(
             self.config.nats_url, name=self.name, max_reconnect_attempts=-1
         )
-        await ensure_streams(self._nc.jetstream())
+        await ensure_streams(self._nc.jetstream(), self.config.stream_replicas)
         self._store = EventStore(self._nc)
         if self.config.database_url:
             self._pool = await asyncpg.create_pool(
@@ -132,6 +144,8 @@ class Service:
 
     async def stop(self) -> None:
         await self.broker.stop()
+        if self._store is not None:
+            await self._store.close()
         if self._nc is not None:
             await self._nc.drain()
         if self._pool is not None:

@@ -7,6 +7,7 @@ with `Nats-Expected-Last-Subject-Sequence` against the aggregate's wildcard subj
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,7 +19,8 @@ from nats.aio.msg import Msg
 
 from macrohard.contracts import REGISTRY, EventRegistry
 from macrohard.contracts.envelope import Envelope, RecordedEvent
-from macrohard.contracts.subjects import EVENTS_STREAM, aggregate_filter, subject_of
+from macrohard.contracts.subjects import EVENTS_STREAM, aggregate_filter, check_token
+from macrohard.eventlog.acks import AckInbox
 from macrohard.eventlog.errors import (
     AppendFailed,
     ConcurrencyConflict,
@@ -76,6 +78,18 @@ def _aggregate_key(env: Envelope) -> tuple[str, str, str]:
     return env.tenant, env.aggregate_type, env.aggregate_id
 
 
+@functools.lru_cache(maxsize=65536)
+def _filter_of(key: tuple[str, str, str]) -> str:
+    # Validating three tokens by regex per append is measurable at 30k appends/s; an
+    # aggregate is appended to many times, so validate each one once.
+    return aggregate_filter(*key)
+
+
+@functools.lru_cache(maxsize=1024)
+def _check_type(event_type: str) -> str:
+    return check_token("event type", event_type)
+
+
 def _parse_nats_time(value: str) -> datetime:
     # NATS writes RFC 3339 with nanoseconds; Python keeps microseconds.
     head, _, frac = value.rstrip("Z").partition(".")
@@ -97,6 +111,11 @@ class EventStore:
         self._stream = stream
         self._registry = registry
         self._timeout = timeout
+        self._acks = AckInbox(nc, timeout)
+
+    async def close(self) -> None:
+        """Release the shared ack subscription (the connection stays open)."""
+        await self._acks.close()
 
     @property
     def registry(self) -> EventRegistry:
@@ -116,11 +135,15 @@ class EventStore:
         """
         if not events:
             return AppendResult([], 0)
-        keys = {_aggregate_key(e) for e in events}
-        if len(keys) != 1:
-            raise MixedAggregates({"/".join(k) for k in keys})
         first = events[0]
-        filt = aggregate_filter(first.tenant, first.aggregate_type, first.aggregate_id)
+        key = _aggregate_key(first)
+        if any(_aggregate_key(e) != key for e in events):
+            raise MixedAggregates({"/".join(_aggregate_key(e)) for e in events})
+        filt = _filter_of(key)
+        prefix = filt[:-2]
+        for env in events:
+            _check_type(env.type)
+        encode = self._registry.encode
         sequences: list[int] = []
         duplicates = 0
         expected = expected_version
@@ -129,10 +152,8 @@ class EventStore:
             if expected is not None:
                 headers[EXPECTED_LAST_SUBJECT_SEQ] = str(expected)
                 headers[EXPECTED_LAST_SUBJECT_SEQ_SUBJECT] = filt
-            reply = await self._nc.request(
-                subject_of(env), self._registry.encode(env), self._timeout, headers=headers
-            )
-            ack = _decode_ack(reply.data)
+            subject = f"{prefix}.{env.type}"
+            ack = _decode_ack(await self._acks.request(subject, encode(env), headers))
             if ack.error is not None:
                 if ack.error.err_code == WRONG_LAST_SEQUENCE and expected is not None:
                     already = await self._already_appended(events[index:], filt, expected)

@@ -11,6 +11,8 @@ import importlib
 
 BENCH_MODULES = [
     "macrohard.cli.bench.eventlog",
+    "macrohard.cli.bench.gateway",
+    "macrohard.cli.bench.billing",
     "macrohard.cli.bench.agent_overhead",
 ]
 

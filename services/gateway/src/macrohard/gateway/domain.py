@@ -1,0 +1,283 @@
+"""Pure decisions of the gateway: the task read model fold, idempotency, rate limit, signing.
+
+No I/O here: the projection and the read-through path both fold events with `evolve_task`,
+so what GET /v1/tasks/{id} shows is the same whichever of the two answered.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+import msgspec
+
+from macrohard.contracts.agent import InferenceCompleted, Intent, IntentEmitted
+from macrohard.contracts.browser import ActionExecuted, PageObserved
+from macrohard.contracts.envelope import Envelope
+from macrohard.contracts.tasks import (
+    TaskCancelled,
+    TaskCancelRequested,
+    TaskCompleted,
+    TaskFailed,
+    TaskStarted,
+    TaskSubmitted,
+)
+
+TaskStatus = Literal["submitted", "running", "completed", "failed", "cancelled"]
+TERMINAL: frozenset[str] = frozenset({"completed", "failed", "cancelled"})
+
+
+class ActionResult(msgspec.Struct, kw_only=True):
+    action: str
+    ok: bool
+    error: str = ""
+    duration_ms: float = 0.0
+
+
+class ObservationSummary(msgspec.Struct, kw_only=True):
+    """What a step saw, without the element list (that stays in the log)."""
+
+    url: str
+    title: str
+    elements: int
+    screenshot_sha256: str | None = None
+
+
+class StepView(msgspec.Struct, kw_only=True):
+    step: int
+    intent: Intent | None = None
+    backend: str = ""
+    result: ActionResult | None = None
+    observation: ObservationSummary | None = None
+
+
+class TaskUsage(msgspec.Struct, kw_only=True):
+    inferences: int = 0
+    compute_ms: float = 0.0
+    input_bytes: int = 0
+    output_bytes: int = 0
+    energy_wh: float = 0.0
+
+
+class TaskView(msgspec.Struct, kw_only=True):
+    """A task as the API shows it. Secrets appear by name only, never by value."""
+
+    task_id: str
+    status: TaskStatus
+    goal: str
+    start_url: str
+    inputs: dict[str, str]
+    secret_names: list[str]
+    max_steps: int
+    webhook_url: str | None
+    submitted_at: datetime
+    updated_at: datetime
+    cancel_requested: bool = False
+    backend: str = ""
+    result: str = ""
+    reason: str = ""
+    steps_taken: int = 0
+    steps: list[StepView] = []
+    usage: TaskUsage = msgspec.field(default_factory=TaskUsage)
+
+
+def _step(view: TaskView, number: int) -> StepView:
+    for s in view.steps:
+        if s.step == number:
+            return s
+    s = StepView(step=number)
+    view.steps.append(s)
+    view.steps.sort(key=lambda x: x.step)
+    return s
+
+
+def evolve_task(view: TaskView | None, env: Envelope) -> TaskView | None:
+    """Fold one task or browser event into the view (mutates and returns it).
+
+    Events before TaskSubmitted (impossible in a well-formed log) are ignored rather than
+    raised: a read model must never stop on one odd event. Terminal statuses never regress.
+    """
+    p = env.payload
+    if isinstance(p, TaskSubmitted):
+        if view is not None:
+            return view
+        return TaskView(
+            task_id=p.task_id,
+            status="submitted",
+            goal=p.goal,
+            start_url=p.start_url,
+            inputs=dict(p.inputs),
+            secret_names=sorted(p.secrets),
+            max_steps=p.max_steps,
+            webhook_url=p.webhook_url,
+            submitted_at=env.occurred_at,
+            updated_at=env.occurred_at,
+        )
+    if view is None:
+        return None
+    view.updated_at = max(view.updated_at, env.occurred_at)
+    final = view.status in TERMINAL
+    if isinstance(p, TaskStarted):
+        view.backend = p.backend
+        if view.status == "submitted":
+            view.status = "running"
+    elif isinstance(p, TaskCancelRequested):
+        view.cancel_requested = True
+    elif isinstance(p, TaskCompleted | TaskFailed | TaskCancelled):
+        if not final:
+            view.status = (
+                "completed"
+                if isinstance(p, TaskCompleted)
+                else "failed"
+                if isinstance(p, TaskFailed)
+                else "cancelled"
+            )
+            view.steps_taken = p.steps
+            if isinstance(p, TaskCompleted):
+                view.result = p.result
+            else:
+                view.reason = p.reason
+    elif isinstance(p, IntentEmitted):
+        s = _step(view, p.step)
+        s.intent, s.backend = p.intent, p.backend
+        view.steps_taken = max(view.steps_taken, p.step)
+    elif isinstance(p, InferenceCompleted):
+        u = view.usage
+        u.inferences += 1
+        u.compute_ms += p.compute_ms
+        u.input_bytes += p.input_bytes
+        u.output_bytes += p.output_bytes
+        u.energy_wh += p.energy_wh
+    elif isinstance(p, ActionExecuted):
+        _step(view, p.step).result = ActionResult(
+            action=p.action, ok=p.ok, error=p.error, duration_ms=p.duration_ms
+        )
+    elif isinstance(p, PageObserved):
+        o = p.observation
+        _step(view, p.step).observation = ObservationSummary(
+            url=o.url,
+            title=o.title,
+            elements=len(o.elements),
+            screenshot_sha256=o.screenshot_sha256,
+        )
+    return view
+
+
+def fold_task(events: list[Envelope]) -> TaskView | None:
+    view: TaskView | None = None
+    for env in events:
+        view = evolve_task(view, env)
+    return view
+
+
+# --- idempotency (Stripe semantics) -------------------------------------------------------
+
+
+def request_fingerprint(body: bytes) -> str:
+    """SHA-256 of the canonical request: same JSON content, same fingerprint."""
+    canonical = msgspec.json.encode(_sorted(msgspec.json.decode(body)))
+    return hashlib.sha256(canonical).hexdigest()
+
+
+def _sorted(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _sorted(value[k]) for k in sorted(value)}
+    if isinstance(value, list):
+        return [_sorted(v) for v in value]
+    return value
+
+
+_IDEMPOTENCY_NAMESPACE = uuid.UUID("5b1f0e36-8a4c-4a4e-9a65-3f6f3c1f2a11")
+
+
+def idempotent_task_id(tenant: str, idempotency_key: str) -> str:
+    """The task id an Idempotency-Key maps to: the log itself then decides who was first
+    (append with expected version 0), across every gateway replica, with no extra table."""
+    return str(uuid.uuid5(_IDEMPOTENCY_NAMESPACE, f"{tenant}\x00{idempotency_key}"))
+
+
+IdempotencyOutcome = Literal["replay", "mismatch"]
+
+
+def idempotency_outcome(stored_fingerprint: str | None, fingerprint: str) -> IdempotencyOutcome:
+    same = stored_fingerprint is not None and hmac.compare_digest(stored_fingerprint, fingerprint)
+    return "replay" if same else "mismatch"
+
+
+# --- domains ------------------------------------------------------------------------------
+
+
+def domain_allowed(host: str, allowed: tuple[str, ...] | list[str]) -> bool:
+    """`example.com` allows itself and its subdomains; `*.example.com` only the subdomains.
+    An empty list sets no limit here (the actuator still refuses private addresses)."""
+    if not allowed:
+        return True
+    host = host.lower().rstrip(".")
+    for entry in allowed:
+        entry = entry.lower().rstrip(".")
+        if entry.startswith("*."):
+            if host.endswith(entry[1:]):
+                return True
+        elif host == entry or host.endswith("." + entry):
+            return True
+    return False
+
+
+# --- rate limit ----------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class TokenBucket:
+    """`rate` tokens per second up to `burst`. `take` returns 0 or the seconds to wait."""
+
+    rate: float
+    burst: float
+    tokens: float = field(default=-1.0)
+    stamp: float = 0.0
+
+    def take(self, now: float) -> float:
+        if self.tokens < 0:
+            self.tokens, self.stamp = self.burst, now
+        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        # The epsilon: a client that waited exactly the advertised time must get through,
+        # not lose to float rounding in the refill.
+        if self.tokens >= 1.0 - 1e-9:
+            self.tokens = max(0.0, self.tokens - 1.0)
+            return 0.0
+        return (1.0 - self.tokens) / self.rate
+
+
+# --- webhooks ------------------------------------------------------------------------------
+
+SIGNATURE_HEADER = "Macrohard-Signature"
+
+
+def sign_webhook(secret: str, body: bytes, timestamp: int) -> str:
+    """`t=<unix>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`: the timestamp is signed too,
+    so a captured delivery cannot be replayed later with a fresh time."""
+    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
+    return f"t={timestamp},v1={mac.hexdigest()}"
+
+
+def verify_webhook(
+    secret: str, body: bytes, header: str, *, now: int, tolerance_s: int = 300
+) -> bool:
+    parts = dict(p.split("=", 1) for p in header.split(",") if "=" in p)
+    try:
+        ts = int(parts["t"])
+    except (KeyError, ValueError):
+        return False
+    if abs(now - ts) > tolerance_s:
+        return False
+    expected = sign_webhook(secret, body, ts).split("v1=", 1)[1]
+    return hmac.compare_digest(expected, parts.get("v1", ""))
+
+
+def webhook_backoff(attempt: int) -> float:
+    """Seconds before delivery attempt `attempt + 1`: 1, 4, 16, 64, 256 (capped)."""
+    return float(min(4 ** (attempt - 1), 256))

@@ -1,0 +1,117 @@
+"""What the gateway reacts to: a task's end, delivered to its `webhook_url`, signed.
+
+A durable consumer of TaskCompleted/Failed/Cancelled. A delivery that fails (network error,
+non-2xx) raises, so the kernel's consumer redelivers it with backoff (1, 4, 16, 64, 256 s)
+and dead-letters it after the last attempt. Delivery is at least once: receivers de-duplicate
+on `Macrohard-Delivery`, the id of the event that ended the task.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import time
+from urllib.parse import urlsplit
+
+import httpx
+import msgspec
+
+from macrohard.contracts.envelope import RecordedEvent
+from macrohard.contracts.subjects import type_filter
+from macrohard.contracts.tasks import TaskCompleted, TaskFailed, TaskSubmitted
+from macrohard.eventlog import ConsumerSpec, EventStore
+from macrohard.gateway.domain import SIGNATURE_HEADER, sign_webhook, webhook_backoff
+from macrohard.gateway.secrets import webhook_signing_key
+
+log = logging.getLogger("macrohard.gateway.webhooks")
+
+WEBHOOK_CONSUMER = ConsumerSpec(
+    durable="gateway-webhooks",
+    subjects=[
+        type_filter("TaskCompleted", aggregate_type="task"),
+        type_filter("TaskFailed", aggregate_type="task"),
+        type_filter("TaskCancelled", aggregate_type="task"),
+    ],
+    max_deliver=6,
+    ack_wait_s=30.0,
+    backoff_s=tuple(webhook_backoff(a) for a in range(1, 6)),
+    description="delivers a task's final status to its webhook_url (HMAC-SHA256 signed)",
+)
+
+
+class WebhookBody(msgspec.Struct, kw_only=True):
+    delivery_id: str
+    task_id: str
+    status: str
+    steps: int
+    result: str = ""
+    reason: str = ""
+    occurred_at: str
+
+
+class WebhookRefused(RuntimeError):
+    """A delivery the receiver did not accept; raised so the consumer retries with backoff."""
+
+
+def private_target(url: str) -> bool:
+    """Loopback, private, link-local and metadata addresses (SSRF) by literal or name."""
+    host = (urlsplit(url).hostname or "").lower()
+    if host in ("localhost", "metadata.google.internal") or host.endswith(".localhost"):
+        return True
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_reserved
+
+
+class WebhookDelivery:
+    def __init__(
+        self, store: EventStore, master_key: bytes, *, allow_private: bool = False
+    ) -> None:
+        self._store = store
+        self._master = master_key
+        self._allow_private = allow_private
+        self._http = httpx.AsyncClient(timeout=10.0, trust_env=False)
+
+    async def close(self) -> None:
+        await self._http.aclose()
+
+    async def __call__(self, rec: RecordedEvent) -> None:
+        env, p = rec.envelope, rec.payload
+        task_id = env.aggregate_id
+        first = await self._store.read_aggregate(
+            env.tenant, "task", task_id, up_to_seq=rec.sequence
+        )
+        submitted = first[0].payload if first else None
+        if not isinstance(submitted, TaskSubmitted) or not submitted.webhook_url:
+            return
+        url = submitted.webhook_url
+        if private_target(url) and not self._allow_private:
+            log.warning("webhook to private address refused", extra={"task_id": task_id})
+            return
+        status = {"TaskCompleted": "completed", "TaskFailed": "failed"}.get(env.type, "cancelled")
+        body = msgspec.json.encode(
+            WebhookBody(
+                delivery_id=env.id,
+                task_id=task_id,
+                status=status,
+                steps=getattr(p, "steps", 0),
+                result=p.result if isinstance(p, TaskCompleted) else "",
+                reason=p.reason if isinstance(p, TaskFailed) else getattr(p, "reason", ""),
+                occurred_at=env.occurred_at.isoformat(),
+            )
+        )
+        secret = webhook_signing_key(self._master, env.tenant)
+        headers = {
+            "Content-Type": "application/json",
+            SIGNATURE_HEADER: sign_webhook(secret, body, int(time.time())),
+            "Macrohard-Delivery": env.id,
+        }
+        try:
+            response = await self._http.post(url, content=body, headers=headers)
+        except httpx.HTTPError as exc:
+            raise WebhookRefused(f"{task_id}: {type(exc).__name__}") from exc
+        if not 200 <= response.status_code < 300:
+            raise WebhookRefused(f"{task_id}: receiver answered {response.status_code}")
+        log.info("webhook delivered", extra={"task_id": task_id, "status": status})

@@ -1,0 +1,120 @@
+"""Request and response bodies of the HTTP API (msgspec: validated on decode, in OpenAPI)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+import msgspec
+from msgspec import Meta
+
+from macrohard.billing.queries import BudgetStatus, Invoice, MeterUsage
+from macrohard.gateway.domain import TaskView
+
+# PostgreSQL text cannot hold NUL; refusing it here keeps it out of the log as well.
+NO_NUL = r"^[^\x00]*$"
+Name = Annotated[str, Meta(min_length=1, max_length=200, pattern=NO_NUL)]
+Domain = Annotated[str, Meta(min_length=1, max_length=253, pattern=r"^[A-Za-z0-9.*-]+$")]
+# Money is a decimal string, never a float.
+Money = Annotated[str, Meta(pattern=r"^[0-9]{1,12}(\.[0-9]{1,4})?$")]
+Url = Annotated[str, Meta(min_length=1, max_length=2048, pattern=r"^https?://\S+$")]
+SecretName = Annotated[str, Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-]+$")]
+
+
+class TenantIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    name: Name
+    plan: Annotated[str, Meta(pattern=r"^(free|pro|enterprise)$")] = "free"
+    allowed_domains: Annotated[list[Domain], Meta(max_length=100)] = []
+    monthly_budget: Money = "0"
+    currency: Annotated[str, Meta(pattern=r"^[A-Z]{3}$")] = "USD"
+
+
+class TenantCreated(msgspec.Struct, kw_only=True):
+    tenant_id: str
+    api_key: str
+    key_id: str
+    # HMAC secret for verifying webhook deliveries (derivable again via GET /v1/webhook-secret).
+    webhook_secret: str
+
+
+class TenantOut(msgspec.Struct, kw_only=True):
+    tenant_id: str
+    name: str
+    plan: str
+    allowed_domains: list[str]
+    monthly_budget: str
+    currency: str
+    created_at: datetime
+
+
+class TenantList(msgspec.Struct, kw_only=True):
+    data: list[TenantOut]
+
+
+class ApiKeyIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    label: Annotated[str, Meta(max_length=100, pattern=NO_NUL)] = ""
+
+
+class ApiKeyOut(msgspec.Struct, kw_only=True):
+    key_id: str
+    prefix: str
+    preview: str
+    label: str
+    created_at: datetime
+    revoked_at: datetime | None = None
+
+
+class ApiKeyCreated(msgspec.Struct, kw_only=True):
+    key_id: str
+    api_key: str
+    prefix: str
+    preview: str
+    label: str
+
+
+class ApiKeyList(msgspec.Struct, kw_only=True):
+    data: list[ApiKeyOut]
+
+
+class TaskIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    goal: Annotated[str, Meta(min_length=1, max_length=4000, pattern=NO_NUL)]
+    start_url: Url
+    inputs: dict[SecretName, Annotated[str, Meta(max_length=4000, pattern=NO_NUL)]] = {}
+    # Plain text only inside this request: sealed before anything is written.
+    secrets: dict[SecretName, Annotated[str, Meta(max_length=4000)]] = {}
+    max_steps: Annotated[int, Meta(ge=1, le=200)] = 30
+    webhook_url: Url | None = None
+
+
+class TaskAccepted(msgspec.Struct, kw_only=True):
+    task_id: str
+    status: str
+    events_url: str
+
+
+class TaskList(msgspec.Struct, kw_only=True):
+    data: list[TaskView]
+    next_cursor: str | None = None
+
+
+class WebhookSecret(msgspec.Struct, kw_only=True):
+    webhook_secret: str
+
+
+class UsageOut(msgspec.Struct, kw_only=True):
+    """Billing's usage for the tenant; `available` is false until billing's read model exists."""
+
+    available: bool
+    period: str
+    meters: list[MeterUsage] = []
+    budget: BudgetStatus | None = None
+
+
+class InvoiceList(msgspec.Struct, kw_only=True):
+    available: bool
+    data: list[Invoice] = []
+
+
+class Health(msgspec.Struct, kw_only=True):
+    status: str
+    checks: dict[str, str] = {}

@@ -1,0 +1,260 @@
+"""Tasks: submit (idempotent), read, list (cursor, newest first), cancel; usage and invoices."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from datetime import UTC, datetime
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+import asyncpg
+from litestar import Response, get, post
+from litestar.exceptions import HTTPException, NotFoundException, ValidationException
+from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
+
+from macrohard.billing import queries as billing
+from macrohard.billing.domain import period_of
+from macrohard.contracts.envelope import envelope, new_event_id
+from macrohard.contracts.tasks import TaskCancelRequested, TaskSubmitted
+from macrohard.eventlog import ConcurrencyConflict
+from macrohard.gateway.context import GatewayContext, decode_view
+from macrohard.gateway.domain import (
+    TERMINAL,
+    TaskView,
+    domain_allowed,
+    idempotency_outcome,
+    idempotent_task_id,
+    request_fingerprint,
+)
+from macrohard.gateway.errors import COMMON, problems
+from macrohard.gateway.models import InvoiceList, TaskAccepted, TaskIn, TaskList, UsageOut
+from macrohard.gateway.routes_tenancy import AnyRequest, gw
+from macrohard.gateway.secrets import seal_secret
+
+IdempotencyKey = Annotated[
+    str | None,
+    HeaderParameter(name="Idempotency-Key", min_length=1, max_length=255, required=False),
+]
+
+
+def _accepted(task_id: str, status: str) -> Response[TaskAccepted]:
+    body = TaskAccepted(task_id=task_id, status=status, events_url=f"/v1/tasks/{task_id}/events")
+    return Response(body, status_code=202, headers={"Location": f"/v1/tasks/{task_id}"})
+
+
+async def _replay(
+    ctx: GatewayContext, tenant: str, task_id: str, fingerprint: str
+) -> Response[TaskAccepted]:
+    """The key was used before: same body -> the same task, other body -> 422 (Stripe)."""
+    found = await ctx.task_row(tenant, task_id)
+    view: TaskView | None
+    stored: str | None
+    if found is not None:
+        view, stored = found
+    else:
+        events = await ctx.store.read_aggregate(tenant, "task", task_id)
+        first = events[0].payload if events else None
+        stored = first.request_hash if isinstance(first, TaskSubmitted) else None
+        view = (await ctx.task_from_log(tenant, task_id))[0]
+    if idempotency_outcome(stored, fingerprint) == "mismatch" or view is None:
+        raise ValidationException(
+            detail="Idempotency-Key was used with another request body",
+            extra=[{"key": "Idempotency-Key", "message": "reused with a different body"}],
+        )
+    return _accepted(task_id, view.status)
+
+
+@post(
+    "/v1/tasks",
+    status_code=202,
+    summary="Submit a task",
+    responses=problems(*COMMON, 409),
+    security=[{"bearer": []}],
+)
+async def submit_task(
+    request: AnyRequest, data: JSONBody[TaskIn], idempotency_key: IdempotencyKey = None
+) -> Response[TaskAccepted]:
+    ctx = gw(request)
+    who = await ctx.authenticate(request.headers.get("authorization"))
+    tenant = who.tenant_id
+    host = urlsplit(data.start_url).hostname or ""
+    if not domain_allowed(host, who.allowed_domains):
+        raise ValidationException(
+            detail=f"{host} is not among the tenant's allowed domains",
+            extra=[{"key": "start_url", "message": "domain not allowed for this tenant"}],
+        )
+    fingerprint: str | None = None
+    if idempotency_key is None:
+        task_id = new_event_id()
+    else:
+        fingerprint = request_fingerprint(await request.body())
+        task_id = idempotent_task_id(tenant, idempotency_key)
+        if (tenant, idempotency_key) in ctx.in_flight:
+            raise HTTPException(
+                status_code=409, detail="a request with this Idempotency-Key is in flight"
+            )
+    sealed = {
+        name: seal_secret(ctx.settings.master_key, tenant, task_id, name, value)
+        for name, value in data.secrets.items()
+    }
+    event = TaskSubmitted(
+        task_id=task_id,
+        goal=data.goal,
+        start_url=data.start_url,
+        inputs=data.inputs,
+        secrets=sealed,
+        max_steps=data.max_steps,
+        webhook_url=data.webhook_url,
+        idempotency_key=idempotency_key,
+        request_hash=fingerprint,
+    )
+    env = envelope(event, tenant=tenant, aggregate_id=task_id)
+    if idempotency_key is None:
+        await ctx.store.append([env], expected_version=0)
+        return _accepted(task_id, "submitted")
+    ctx.in_flight.add((tenant, idempotency_key))
+    try:
+        try:
+            # Expected version 0: of two requests with one key, the log lets exactly one in.
+            await ctx.store.append([env], expected_version=0)
+        except ConcurrencyConflict:
+            assert fingerprint is not None
+            return await _replay(ctx, tenant, task_id, fingerprint)
+        return _accepted(task_id, "submitted")
+    finally:
+        ctx.in_flight.discard((tenant, idempotency_key))
+
+
+@get(
+    "/v1/tasks/{task_id:str}",
+    summary="A task: status, every step, usage so far",
+    responses=problems(*COMMON),
+    security=[{"bearer": []}],
+)
+async def get_task(request: AnyRequest, task_id: FromPath[str]) -> TaskView:
+    ctx = gw(request)
+    who = await ctx.authenticate(request.headers.get("authorization"))
+    view = await ctx.find_task(who.tenant_id, task_id)
+    if view is None:
+        raise NotFoundException(detail=f"no task {task_id}")
+    return view
+
+
+def _cursor(seq: int) -> str:
+    return base64.urlsafe_b64encode(f"s{seq}".encode()).decode().rstrip("=")
+
+
+def _parse_cursor(cursor: str) -> int:
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        if not text.startswith("s"):
+            raise ValueError(text)
+        return int(text[1:])
+    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+        raise ValidationException(
+            detail="invalid cursor", extra=[{"key": "cursor", "message": "not a cursor"}]
+        ) from exc
+
+
+@get(
+    "/v1/tasks",
+    summary="This tenant's tasks, newest first (cursor pagination)",
+    responses=problems(*COMMON),
+    security=[{"bearer": []}],
+)
+async def list_tasks(
+    request: AnyRequest,
+    limit: Annotated[int, QueryParameter(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, QueryParameter(max_length=64)] = None,
+    status: Annotated[
+        str | None, QueryParameter(pattern=r"^(submitted|running|completed|failed|cancelled)$")
+    ] = None,
+) -> TaskList:
+    ctx = gw(request)
+    who = await ctx.authenticate(request.headers.get("authorization"))
+    before = _parse_cursor(cursor) if cursor else 2**62
+    rows = await ctx.pool.fetch(
+        """SELECT submitted_seq, view::text AS view FROM gateway.tasks
+           WHERE tenant_id = $1 AND submitted_seq < $2 AND ($3::text IS NULL OR status = $3)
+           ORDER BY submitted_seq DESC LIMIT $4""",
+        who.tenant_id,
+        before,
+        status,
+        limit + 1,
+    )
+    page = rows[:limit]
+    return TaskList(
+        data=[decode_view(r["view"]) for r in page],
+        next_cursor=_cursor(page[-1]["submitted_seq"]) if len(rows) > limit else None,
+    )
+
+
+@post(
+    "/v1/tasks/{task_id:str}/cancel",
+    status_code=202,
+    summary="Ask for a task to be cancelled",
+    responses=problems(*COMMON, 409),
+    security=[{"bearer": []}],
+)
+async def cancel_task(request: AnyRequest, task_id: FromPath[str]) -> TaskView:
+    ctx = gw(request)
+    who = await ctx.authenticate(request.headers.get("authorization"))
+    view = await ctx.find_task(who.tenant_id, task_id)
+    if view is None:
+        raise NotFoundException(detail=f"no task {task_id}")
+    if view.status in TERMINAL:
+        raise HTTPException(status_code=409, detail=f"task {task_id} is already {view.status}")
+    event = TaskCancelRequested(task_id=task_id, reason="requested via API")
+    await ctx.store.append(
+        [envelope(event, tenant=who.tenant_id, aggregate_id=task_id)], expected_version=None
+    )
+    view.cancel_requested = True
+    return view
+
+
+PERIOD = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
+
+
+@get(
+    "/v1/usage",
+    summary="Usage metered and rated by billing, with the month's budget",
+    responses=problems(*COMMON),
+    security=[{"bearer": []}],
+)
+async def get_usage(request: AnyRequest, period: FromQuery[str | None] = None) -> UsageOut:
+    """`period` is a UTC month, e.g. 2026-11 (default: the current one)."""
+    ctx = gw(request)
+    who = await ctx.authenticate(request.headers.get("authorization"))
+    month = period or period_of(datetime.now(UTC))
+    if not PERIOD.fullmatch(month):
+        raise ValidationException(detail="period must look like 2026-11", extra=[
+            {"key": "period", "message": "expected YYYY-MM"}])  # fmt: skip
+    async with ctx.pool.acquire() as conn:
+        try:
+            meters = await billing.usage(conn, who.tenant_id, month)
+            budget = await billing.budget(conn, who.tenant_id, month)
+        except asyncpg.UndefinedTableError:  # billing has not started on this platform yet
+            return UsageOut(available=False, period=month)
+    return UsageOut(available=True, period=month, meters=meters, budget=budget)
+
+
+@get(
+    "/v1/invoices",
+    summary="Invoices from billing, oldest first (the running month's is open)",
+    responses=problems(*COMMON),
+    security=[{"bearer": []}],
+)
+async def list_invoices(request: AnyRequest) -> InvoiceList:
+    ctx = gw(request)
+    who = await ctx.authenticate(request.headers.get("authorization"))
+    async with ctx.pool.acquire() as conn:
+        try:
+            data = await billing.invoices(conn, who.tenant_id)
+        except asyncpg.UndefinedTableError:
+            return InvoiceList(available=False)
+    return InvoiceList(available=True, data=data)
+
+
+ROUTES: list[Any] = [submit_task, get_task, list_tasks, cancel_task, get_usage, list_invoices]

@@ -1,0 +1,77 @@
+"""Car-owner payouts and fleet economics on real servers: payouts + margin == revenue."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import asyncpg
+
+from macrohard.billing.handlers import Invoicer
+from macrohard.billing.money import parse_money
+from macrohard.billing.queries import economics, invoices, payout_statements
+from macrohard.contracts.billing import PayoutStated
+from macrohard.eventlog.projection import ProjectionRunner
+from macrohard.eventlog.store import EventStore
+from tests.billing import builders as b
+
+
+async def test_payouts_plus_margin_equal_revenue(
+    store: EventStore, pool: asyncpg.Pool, runner: ProjectionRunner
+) -> None:
+    evs = [b.onboarded("acme", "payg"), b.onboarded("globex", "team")]
+    for i in range(40):
+        tenant = ("acme", "globex")[i % 2]
+        when = b.at(1 + i % 28, hour=i % 24)
+        evs += [
+            b.inference(tenant, f"t{i}", when, compute_ms=90_000.5 + i * 1000.25,
+                        energy_wh=0.75 + i / 7, node=f"car-{i % 3}", owner=f"owner-{i % 3 % 2}"),
+            b.step(tenant, f"t{i}", 1, when),
+            b.action(tenant, f"t{i}", 1, when),
+        ]  # fmt: skip
+    await b.append_all(store, evs)
+    await runner.catch_up()
+    await Invoicer(store, pool).run_once(datetime(2026, 11, 5, tzinfo=UTC))
+    await runner.catch_up()
+    async with pool.acquire() as conn:
+        by_tenant = await economics(conn, "2026-10", by="tenant")
+        by_node = await economics(conn, "2026-10", by="node")
+        invoiced = [i for t in ("acme", "globex") for i in await invoices(conn, t)]
+        statements = [s for o in ("owner-0", "owner-1") for s in await payout_statements(conn, o)]
+    for row in by_tenant + by_node:
+        assert parse_money(row.payouts) + parse_money(row.margin) == parse_money(row.revenue)
+    revenue = sum(parse_money(r.revenue) for r in by_tenant)
+    payouts = sum(parse_money(r.payouts) for r in by_tenant)
+    assert revenue == sum(parse_money(r.revenue) for r in by_node)
+    assert payouts == sum(parse_money(r.payouts) for r in by_node)
+    # Revenue is what the tenants were invoiced; payouts are what the owners were stated.
+    assert [i.status for i in invoiced] == ["final", "final"]
+    assert revenue == sum(parse_money(i.total) for i in invoiced) > 0
+    assert payouts == sum(parse_money(s.total) for s in statements) > 0
+    assert [n.key for n in by_node] == ["", "car-0", "car-1", "car-2"]  # "": steps, actions
+    assert by_node[0].payouts == "0.000000"
+    stated = await store.read_aggregate("_platform", "payout", "owner-0-2026-10")
+    assert len(stated) == 1 and isinstance(stated[0].payload, PayoutStated)
+    assert [line.node_id for line in stated[0].payload.lines] == ["car-0", "car-2"]
+
+
+async def test_compute_served_after_a_statement_is_paid_on_the_next_one(
+    store: EventStore, pool: asyncpg.Pool, runner: ProjectionRunner
+) -> None:
+    await b.append_all(store, [b.inference("acme", "t1", b.at(9), compute_ms=60_000)])
+    await runner.catch_up()
+    await Invoicer(store, pool).run_once(datetime(2026, 11, 5, tzinfo=UTC))
+    # Logged after October's statement, served in October.
+    await b.append_all(store, [b.inference("acme", "t2", b.at(31), compute_ms=30_000)])
+    await runner.catch_up()
+    await Invoicer(store, pool).run_once(datetime(2026, 12, 5, tzinfo=UTC))
+    await runner.catch_up()
+    async with pool.acquire() as conn:
+        statements = await payout_statements(conn, "owner-1")
+    # 60 compute-seconds at 0.0002 = 0.012, then 30 more = 0.006 on November's statement.
+    assert [(s.period, s.total) for s in statements] == [
+        ("2026-10", "0.012000"),
+        ("2026-11", "0.006000"),
+    ]
+    november = await store.read_aggregate("_platform", "payout", "owner-1-2026-11")
+    [line] = november[0].payload.lines  # type: ignore[attr-defined]
+    assert (line.node_id, line.usage_period, line.compute_ms) == ("car-1", "2026-10", "30000.000")

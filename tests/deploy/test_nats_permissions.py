@@ -1,0 +1,189 @@
+"""deploy/nats: the configuration is valid for nats-server, and its users get exactly the
+rights they need — checked on a real nats-server running the shipped services.conf."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import nats
+import pytest
+from nats.aio.client import Client as NATS
+
+from macrohard.cli.embedded import free_port, nats_server_binary, wait_for_port
+from macrohard.contracts import PLATFORM_TENANT, envelope
+from macrohard.contracts.browser import SessionOpened
+from macrohard.contracts.envelope import RecordedEvent
+from macrohard.contracts.fleet import NodeParked
+from macrohard.contracts.tasks import TaskCompleted
+from macrohard.eventlog.consumer import ConsumerSpec
+from macrohard.eventlog.index import EventIndexProjection
+from macrohard.eventlog.projection import ProjectionRunner
+from macrohard.eventlog.service import Service, ServiceConfig
+from macrohard.eventlog.store import EventStore
+from macrohard.eventlog.streams import ensure_streams
+
+NATS_DIR = Path(__file__).resolve().parents[2] / "deploy" / "nats"
+ENV_EXAMPLE = NATS_DIR.parent / ".env.example"
+
+
+def example_env() -> dict[str, str]:
+    return dict(re.findall(r"^([A-Z0-9_]+)=(.*)$", ENV_EXAMPLE.read_text(), re.M))
+
+
+def test_the_cluster_config_is_valid_for_nats_server() -> None:
+    env = {**os.environ, **example_env(), "NATS_SERVER_NAME": "nats-1"}
+    ok = subprocess.run(
+        [nats_server_binary(), "-t", "-c", str(NATS_DIR / "nats.conf")],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert ok.returncode == 0, ok.stderr
+    del env["MH_NATS_PLANNER_PASSWORD"]
+    missing = subprocess.run(
+        [nats_server_binary(), "-t", "-c", str(NATS_DIR / "nats.conf")],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert missing.returncode != 0 and "MH_NATS_PLANNER_PASSWORD" in missing.stderr + missing.stdout
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[int]:
+    """One nats-server with JetStream and the shipped accounts and users."""
+    shutil.copy(NATS_DIR / "services.conf", tmp_path / "services.conf")
+    port = free_port()
+    (tmp_path / "test.conf").write_text(
+        f'listen: 127.0.0.1:{port}\njetstream {{ store_dir: "{tmp_path / "js"}" }}\n'
+        "include ./services.conf\n"
+    )
+    proc = subprocess.Popen(
+        [nats_server_binary(), "-c", str(tmp_path / "test.conf")],
+        env={**os.environ, **example_env()},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_port(port, 10.0, proc)
+        yield port
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def url(port: int, user: str) -> str:
+    var = f"MH_NATS_{user.upper().replace('-', '_')}_PASSWORD"
+    return f"nats://{user}:{example_env()[var]}@127.0.0.1:{port}"
+
+
+class Connected:
+    def __init__(self) -> None:
+        self.errors: list[str] = []
+        self.clients: list[NATS] = []
+
+    async def as_user(self, port: int, user: str) -> NATS:
+        async def on_error(exc: Exception) -> None:
+            self.errors.append(str(exc))
+
+        nc = await nats.connect(url(port, user), error_cb=on_error, max_reconnect_attempts=0)
+        self.clients.append(nc)
+        return nc
+
+    async def denied(self, what: str) -> bool:
+        for _ in range(50):
+            if any(
+                "permissions violation" in e.lower() and what.lower() in e.lower()
+                for e in self.errors
+            ):
+                return True
+            await asyncio.sleep(0.02)
+        return False
+
+
+@pytest.fixture
+async def conn(server: int) -> AsyncIterator[Connected]:
+    c = Connected()
+    admin = await c.as_user(server, "admin")
+    await ensure_streams(admin.jetstream())
+    yield c
+    for nc in c.clients:
+        await nc.close()
+
+
+async def test_a_service_appends_only_its_own_aggregates(server: int, conn: Connected) -> None:
+    actuator = EventStore(await conn.as_user(server, "actuator"), timeout=1.0)
+    opened = envelope(SessionOpened(task_id="t", worker="w"), tenant="acme", aggregate_id="b-t")
+    assert (await actuator.append([opened], expected_version=0)).version == 1
+    forged = envelope(TaskCompleted(task_id="t", steps=1), tenant="acme", aggregate_id="t")
+    with pytest.raises(nats.errors.TimeoutError):
+        await actuator.append([forged], expected_version=0)
+    assert await conn.denied("ev.acme.task.t.TaskCompleted"), conn.errors
+
+
+async def test_a_car_speaks_only_for_itself_and_reads_nothing(server: int, conn: Connected) -> None:
+    car = await conn.as_user(server, "car-1")
+    js = car.jetstream(timeout=1.0)
+    mine = envelope(NodeParked(node_id="car-1"), tenant=PLATFORM_TENANT, aggregate_id="car-1")
+    ack = await EventStore(car).append([mine], expected_version=None)
+    assert ack.version == 1
+    kv = await js.key_value("heartbeats")
+    await kv.put("car-1", b"alive")
+    other = envelope(NodeParked(node_id="car-2"), tenant=PLATFORM_TENANT, aggregate_id="car-2")
+    with pytest.raises(nats.errors.TimeoutError):
+        await EventStore(car, timeout=1.0).append([other], expected_version=None)
+    assert await conn.denied("ev._platform.node.car-2.NodeParked")
+    with pytest.raises(nats.errors.TimeoutError):
+        await kv.put("car-2", b"spoofed")
+    assert await conn.denied("$KV.heartbeats.car-2")
+    with pytest.raises(nats.errors.TimeoutError):
+        await EventStore(car, timeout=1.0).read_sequence(1)  # tenant data: not for cars
+    assert await conn.denied("$JS.API.DIRECT.GET.EVENTS")
+    with pytest.raises(nats.errors.TimeoutError):
+        await js.pull_subscribe(
+            "ev.>",
+            durable="snoop",
+            stream="EVENTS",
+        )
+    assert await conn.denied("$JS.API.CONSUMER")
+
+
+async def test_a_service_user_can_run_the_kernels_consumers_and_projections(
+    server: int, conn: Connected, pool: asyncpg.Pool
+) -> None:
+    """The common permission set is enough for what every service does at start and run."""
+    billing_url = url(server, "billing")
+    seen: list[RecordedEvent] = []
+
+    async def handler(rec: RecordedEvent) -> None:
+        seen.append(rec)
+
+    service = Service(ServiceConfig(name="billing", nats_url=billing_url))
+    service.consume(ConsumerSpec(durable="billing-usage", subjects=["ev.*.browser.>"]), handler)
+    await service.start()
+    try:
+        actuator = EventStore(await conn.as_user(server, "actuator"))
+        opened = envelope(SessionOpened(task_id="t", worker="w"), tenant="acme", aggregate_id="b")
+        await actuator.append([opened], expected_version=0)
+        for _ in range(200):
+            if seen:
+                break
+            await asyncio.sleep(0.02)
+        assert [r.envelope.id for r in seen] == [opened.id]
+    finally:
+        await service.stop()
+    assert not [e for e in conn.errors if "permissions violation" in e.lower()]
+    gateway = await conn.as_user(server, "gateway")
+    runner = ProjectionRunner(gateway, pool, EventIndexProjection())
+    await runner.setup()
+    assert await runner.catch_up() == 1
+    assert not [e for e in conn.errors if "permissions violation" in e.lower()]

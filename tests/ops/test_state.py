@@ -1,0 +1,87 @@
+"""`mh state`: an aggregate folded up to a sequence or a time, generic and registered folds."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from macrohard.cli import folds
+from macrohard.cli.logview import parse_time
+from macrohard.contracts.envelope import Envelope
+from tests.ops.conftest import MhRunner, RecordedRun
+
+
+async def test_state_at_a_sequence_is_the_fold_up_to_there(
+    mh: MhRunner, recorded_run: RecordedRun
+) -> None:
+    head = json.loads((await mh("state", "task", "t-1", "--json")).out)
+    assert head["last_type"] == "TaskCompleted"
+    assert head["fields"]["result"] == "signed in"
+    assert head["by_type"]["IntentEmitted"]["step"] == 3
+    at = recorded_run.seq_of("IntentEmitted", 1)  # step 2 decided, nothing after
+    past = json.loads((await mh("state", "task", "t-1", "--at", str(at), "--json")).out)
+    assert past["version"] == at
+    assert past["last_type"] == "IntentEmitted"
+    assert past["fields"]["intent"]["action"] == "click"
+    assert "result" not in past["fields"]
+    assert [h["type"] for h in past["history"]][-2:] == ["InferenceCompleted", "IntentEmitted"]
+
+
+async def test_state_at_a_time_uses_when_the_log_stored_each_event(
+    mh: MhRunner, recorded_run: RecordedRun
+) -> None:
+    head = json.loads((await mh("state", "browser", "b-t-1", "--tenant", "acme", "--json")).out)
+    stamps = [parse_time(h["stored_at"]) for h in head["history"]]
+    cut = stamps[2] + (stamps[3] - stamps[2]) / 2
+    if stamps[2] == stamps[3]:
+        pytest.skip("two events stored in the same microsecond")
+    past = json.loads(
+        (await mh("state", "browser", "b-t-1", "--at", cut.isoformat(), "--json")).out
+    )
+    assert len(past["history"]) == 3
+    before = await mh(
+        "state", "browser", "b-t-1", "--at", (stamps[0] - timedelta(seconds=1)).isoformat()
+    )
+    assert before.code == 1
+
+
+@dataclass
+class StepCount:
+    steps: int = 0
+    done: bool = False
+
+
+class TaskStepsFold:
+    """What a service registers: its own evolve over typed envelopes."""
+
+    def initial(self) -> StepCount:
+        return StepCount()
+
+    def evolve(self, state: StepCount, env: Envelope) -> StepCount:
+        if env.type == "IntentEmitted":
+            return StepCount(state.steps + 1, state.done)
+        if env.type == "TaskCompleted":
+            return StepCount(state.steps, True)
+        return state
+
+    def to_json(self, state: StepCount) -> dict[str, Any]:
+        return {"steps": state.steps, "done": state.done}
+
+
+FOLD = TaskStepsFold()
+
+
+async def test_a_registered_fold_is_used_and_printed(
+    mh: MhRunner, recorded_run: RecordedRun, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(folds.FOLDS, "task", f"{__name__}:FOLD")
+    r = await mh("state", "task", "t-1", "--json")
+    assert json.loads(r.out)["state"] == {"steps": 3, "done": True}
+    at = recorded_run.seq_of("IntentEmitted", 0)
+    text = await mh("state", "task", "t-1", "--at", str(at))
+    assert text.out.splitlines()[0] == f"task/t-1 at {at}: version #{at}"
+    assert '"steps": 1' in text.out and '"done": false' in text.out
