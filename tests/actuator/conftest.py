@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import hashlib
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -12,9 +11,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from nats.aio.client import Client as NATS
 
 from macrohard.actuator.actions import ActionSettings
@@ -31,6 +27,7 @@ from macrohard.contracts.tasks import SealedSecret, TaskSubmitted
 from macrohard.contracts.tenancy import TenantOnboarded
 from macrohard.eventlog.service import Service, ServiceConfig
 from macrohard.eventlog.store import EventStore
+from macrohard.gateway.secrets import open_secret, seal_secret
 from tests.actuator.site import Site
 
 TENANT = "acme"
@@ -53,36 +50,18 @@ async def browser_pool() -> AsyncIterator[BrowserPool]:
 
 
 class SealingKeys:
-    """Seals and opens like the gateway's scheme (HKDF per tenant, AES-GCM, AAD binds task)."""
+    """The gateway's real sealing (macrohard.gateway.secrets) with a test master key."""
 
     def __init__(self) -> None:
         self.master = hashlib.sha256(b"test master key").digest()
 
-    def _key(self, tenant: str) -> bytes:
-        hkdf = HKDF(hashes.SHA256(), length=32, salt=b"macrohard/secrets/v1", info=tenant.encode())
-        return hkdf.derive(self.master)
-
     def seal(self, tenant: str, task_id: str, name: str, value: str) -> SealedSecret:
-        nonce = b"\x01" * 12
-        ct = AESGCM(self._key(tenant)).encrypt(
-            nonce, value.encode(), f"{tenant}/{task_id}/{name}".encode()
-        )
-        return SealedSecret(
-            key_id="k1-test",
-            nonce=base64.urlsafe_b64encode(nonce).decode(),
-            ciphertext=base64.urlsafe_b64encode(ct).decode(),
-        )
+        return seal_secret(self.master, tenant, task_id, name, value)
 
     def __call__(self, sealed: SealedSecret, *, tenant: str, task_id: str, name: str) -> str:
-        return (
-            AESGCM(self._key(tenant))
-            .decrypt(
-                base64.urlsafe_b64decode(sealed.nonce),
-                base64.urlsafe_b64decode(sealed.ciphertext),
-                f"{tenant}/{task_id}/{name}".encode(),
-            )
-            .decode()
-        )
+        # Exactly what the actuator calls in production, with the master key given here
+        # instead of read from MH_SECRETS_KEY.
+        return open_secret(sealed, tenant=tenant, task_id=task_id, name=name, master=self.master)
 
 
 @dataclass
