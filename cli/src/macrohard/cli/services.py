@@ -10,6 +10,7 @@ import importlib
 SERVICES: dict[str, str] = {
     "gateway": "macrohard.gateway.main",
     "billing": "macrohard.billing.main",
+    "actuator": "macrohard.actuator.main",
 }
 
 

@@ -13,6 +13,7 @@ BENCH_MODULES = [
     "macrohard.cli.bench.eventlog",
     "macrohard.cli.bench.gateway",
     "macrohard.cli.bench.billing",
+    "macrohard.cli.bench.agent_overhead",
 ]
 
 
