@@ -79,7 +79,11 @@ class EmbeddedNats:
         if self.monitor_port:
             args += ["-m", str(self.monitor_port)]
         out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL  # noqa: SIM115
-        self.proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT)
+        # Own session: a Ctrl-C in the terminal reaches `mh up`, which stops the services
+        # first and the servers last, instead of NATS dying under services still draining.
+        self.proc = subprocess.Popen(
+            args, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
         wait_for_port(self.port, timeout, self.proc)
         return self
 
@@ -210,7 +214,7 @@ class EmbeddedPostgres:
         if ids:
             popen_kwargs = {"user": ids["uid"], "group": ids["gid"], "extra_groups": []}
         self.proc = subprocess.Popen(  # type: ignore[call-overload]
-            args, stdout=out, stderr=subprocess.STDOUT, **popen_kwargs
+            args, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, **popen_kwargs
         )
         wait_for_port(self.port, timeout, self.proc)
         self._ensure_database(timeout)

@@ -23,6 +23,7 @@ from macrohard.cli.platform import PlatformRecord, admin_token, write_record
 from macrohard.cli.services import SERVICES
 from macrohard.cli.supervisor import ProcessSpec, Supervisor
 from macrohard.eventlog.streams import ensure_streams
+from macrohard.gateway.secrets import ensure_master_key
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -51,17 +52,21 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.set_defaults(func=lambda args: asyncio.run(up(args)))
 
 
+# The gateway seals task secrets with the master key and the actuator opens them; no other
+# process is given it.
+SECRET_HOLDERS = frozenset({"gateway", "actuator"})
+
+
 def mh_argv(*args: str) -> list[str]:
     return [sys.executable, "-m", "macrohard.cli.main", *args]
 
 
 def process_specs(
-    args: argparse.Namespace, nats_url: str, database_url: str, token: str
+    args: argparse.Namespace, nats_url: str, database_url: str, token: str, secrets_key: str
 ) -> list[ProcessSpec]:
     common = {
         "MH_NATS_URL": nats_url,
         "MH_DATABASE_URL": database_url,
-        "MH_ADMIN_TOKEN": token,
         "MH_DATA_DIR": str(args.data_dir.resolve()),
     }
     if args.local_test_mode:
@@ -73,8 +78,11 @@ def process_specs(
             raise SystemExit(f"unknown service {name!r}")
         key = f"MH_{name.upper().replace('-', '_')}_"
         env = {**common, key + "METRICS_PORT": str(args.metrics_port + i)}
+        if name in SECRET_HOLDERS:
+            env["MH_SECRETS_KEY"] = secrets_key
         if name == "gateway":
             env[key + "HTTP_PORT"] = str(args.http_port)
+            env["MH_ADMIN_TOKEN"] = token
         specs.append(ProcessSpec(name, mh_argv("run", name), env))
     for n in range(1, args.nodes + 1):
         specs.append(ProcessSpec(f"car-{n}", mh_argv("node", "--id", f"car-{n}"), dict(common)))
@@ -96,6 +104,7 @@ async def up(args: argparse.Namespace) -> None:
     data_dir: Path = args.data_dir
     data_dir.mkdir(parents=True, exist_ok=True)
     token = admin_token(data_dir, create=True)
+    secrets_key = ensure_master_key(data_dir)
     servers: list[EmbeddedNats | EmbeddedPostgres] = []
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -122,7 +131,7 @@ async def up(args: argparse.Namespace) -> None:
         await nc.close()
         gateway_url = f"http://127.0.0.1:{args.http_port}"
         write_record(data_dir, PlatformRecord(nats_url, database_url, gateway_url, os.getpid()))
-        supervisor.start(process_specs(args, nats_url, database_url, token))
+        supervisor.start(process_specs(args, nats_url, database_url, token, secrets_key))
         if "gateway" in args.services.split(","):
             ready = asyncio.create_task(wait_ready(gateway_url + "/readyz", 120))
             await asyncio.wait(
