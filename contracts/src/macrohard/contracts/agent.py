@@ -44,6 +44,8 @@ class Intent(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     dx: int = 0
     dy: int = 0
     reason: str = ""
+    # Index of the goal step this intent serves: lets a stateless model resume from history.
+    plan_step: int | None = None
 
 
 class LeaseRequested(Event, frozen=True, kw_only=True):

@@ -1,0 +1,343 @@
+"""Decide the next intent: find the first unfinished goal step and ground it on the page.
+
+Stateless between calls: progress is read back from the history (each intent carries the
+index of the goal step it served) and from the page itself (a field already holding its
+value is done), so the same request always yields the same intent.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+
+import msgspec
+
+from macrohard.contracts.agent import Intent
+from macrohard.contracts.browser import PageElement, PageObservation
+from macrohard.node_agent.models.web_planner.goal import Step, parse_goal
+from macrohard.node_agent.models.web_planner.page import FIELD_ROLES, Embed, PageView, center
+from macrohard.node_agent.models.web_planner.text import STOPWORDS, norm, similarity, stem
+
+MAX_TRIES_PER_STEP = 6
+SUBMIT_NAMES = ("submit", "ok", "done", "search", "login", "log in", "sign in", "send", "go")
+NAV_TEXT = frozenset({"<", ">", "«", "»", "next", "prev", "previous", "first", "last", "..."})
+
+
+class PastStep(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """One earlier intent and how it went; `label` names the element it acted on."""
+
+    intent: Intent
+    ok: bool = True
+    error: str = ""
+    label: str = ""
+
+
+class PlanRequest(msgspec.Struct, frozen=True, kw_only=True):
+    goal: str
+    observation: PageObservation
+    history: list[PastStep] = []
+
+
+class _Ctx:
+    def __init__(self, view: PageView, history: list[PastStep]) -> None:
+        self.view = view
+        self.history = history
+        self.anchor: PageElement | None = None  # the item a "find the X by Y" step located
+
+
+Handler = Callable[[Step, _Ctx, list[PastStep]], Intent | None]
+
+
+def decide(request: PlanRequest, embed: Embed | None = None) -> Intent:
+    """The next intent for the goal on this page (`done` when every step is finished)."""
+    steps = parse_goal(request.goal)
+    view = PageView(request.observation, request.goal, embed)
+    ctx = _Ctx(view, request.history)
+    served = [h.intent.plan_step for h in request.history if h.intent.plan_step is not None]
+    start = max(served, default=0)
+    if not steps:
+        return Intent(
+            action="fail", reason=f"could not read any step from the goal {request.goal!r}"
+        )
+    for i, step in enumerate(steps):
+        own = [h for h in request.history if h.intent.plan_step == i]
+        if step.kind == "locate":
+            ctx.anchor = _locate(step, view) or ctx.anchor
+            continue
+        if i < start:
+            continue
+        if len(own) >= MAX_TRIES_PER_STEP:
+            continue  # give the rest of the goal a chance rather than loop on one step
+        intent = HANDLERS[step.kind](step, ctx, own)
+        if intent is not None:
+            return msgspec.structs.replace(intent, plan_step=i)
+    return _finish(steps, ctx)
+
+
+def _locate(step: Step, view: PageView) -> PageElement | None:
+    found = [(s, e) for s, e in view.ground(step.target) if s >= 0.9]
+    return found[0][1] if found else None
+
+
+def _clicked(own: list[PastStep]) -> bool:
+    return any(h.ok and h.intent.action == "click" and not h.intent.reason.startswith("explore")
+               for h in own)  # fmt: skip
+
+
+def _click(step: Step, ctx: _Ctx, own: list[PastStep]) -> Intent | None:
+    if _clicked(own):
+        return None
+    cands = ctx.view.ground(step.target, step.alt_target, step.kind_hint, near=ctx.anchor)
+    if cands and cands[0][0] >= 0.5:
+        e = cands[0][1]
+        return Intent(action="click", element=e.id, reason=f"click {_say(e)} for {step.target!r}")
+    return _explore(step.target or step.kind_hint, ctx, own)
+
+
+def _explore(what: str, ctx: _Ctx, own: list[PastStep]) -> Intent:
+    """The target is not visible: open the item found earlier, or expand what is collapsed."""
+    tried = {h.label for h in own}
+    anchor = ctx.anchor
+    if anchor is not None and _say(anchor) not in tried:
+        return Intent(action="click", element=anchor.id, reason=f"explore: open {_say(anchor)}")
+    for e in _expandables(ctx.view):
+        if _say(e) not in tried:
+            return Intent(action="click", element=e.id, reason=f"explore: expand {_say(e)}")
+    return Intent(action="fail", reason=f"nothing on the page matches {what!r}")
+
+
+def _expandables(view: PageView) -> list[PageElement]:
+    """Collapsed things: aria-expanded=false, or an item led by a text-less icon (a folder)."""
+    out = [e for e in view.elements if e.expanded is False]
+    for icon in view.elements:
+        if icon.text or icon.name or icon.box is None or icon.box.w > 24 or icon.box.h > 24:
+            continue
+        for e in view.elements:
+            if e.text and e.box is not None and abs(center(e)[1] - center(icon)[1]) < 6 \
+                    and 0 <= e.box.x - (icon.box.x + icon.box.w) <= 6:  # fmt: skip
+                out.append(e)
+    return out
+
+
+def _say(e: PageElement) -> str:
+    label = (e.name or e.text or e.value or e.role)[:40]
+    return f"{e.role} {label!r}"
+
+
+def _fill(step: Step, ctx: _Ctx, own: list[PastStep]) -> Intent | None:
+    view = ctx.view
+    fields = view.fields()
+    if not fields:
+        return _explore(step.kind_hint or "a text field", ctx, own)
+    if step.kind_hint == "*slots*":
+        return _fill_slots(step, view, fields, own)
+    scored = sorted(
+        ((similarity(step.kind_hint, view.label(f)) if step.kind_hint else 0.0, -i, f)
+         for i, f in enumerate(fields)),
+        key=lambda t: (t[0], t[1]), reverse=True,
+    )  # fmt: skip
+    if step.all_fields:
+        targets = [f for s, _, f in scored if s >= 0.5] or fields
+    else:
+        best = scored[0][0]
+        targets = [f for s, _, f in scored if s == best][:1] if best >= 0.5 else []
+        if not targets:  # "the text field": the first one not yet holding a value
+            targets = [next((f for f in fields if not f.value), fields[0])]
+    for f in sorted(targets, key=lambda f: f.id):
+        want = _as_field_value(step.value, f)
+        if (f.value or "") != want and _attempts(own, f) < 2:
+            return Intent(action="type", element=f.id, text=want,
+                          reason=f"enter {want!r} into {_say(f)} ({view.label(f)!r})")  # fmt: skip
+    return None
+
+
+def _attempts(own: list[PastStep], f: PageElement) -> int:
+    return sum(1 for h in own if h.intent.element == f.id and h.intent.action == "type")
+
+
+def _as_field_value(value: str, f: PageElement) -> str:
+    """A date input takes ISO dates; people write them month/day/year."""
+    m = re.fullmatch(r"(\d{1,2})/(\d{1,2})/(\d{4})", value.strip())
+    if m and "date" in f.role:
+        return f"{m.group(3)}-{int(m.group(1)):02d}-{int(m.group(2)):02d}"
+    return value
+
+
+def _fill_slots(step: Step, view: PageView, fields: list[PageElement],
+                own: list[PastStep]) -> Intent | None:  # fmt: skip
+    """'movies directed by X from year Y': each field takes the words its label points at."""
+    toks = step.value.split()
+    used = [False] * len(toks)
+    plan: dict[int, str] = {}
+    pending: list[PageElement] = []
+    for f in fields:
+        key = stem(norm(view.label(f)).split(" ")[0]) if view.label(f) else ""
+        hit = next((i for i, t in enumerate(toks) if key and stem(norm(t)) == key), None)
+        if hit is None:
+            pending.append(f)
+            continue
+        used[hit] = True
+        j = hit + 1
+        while j < len(toks) and norm(toks[j]) in STOPWORDS:
+            used[j] = True
+            j += 1
+        if j < len(toks):
+            used[j] = True
+            plan[f.id] = norm(toks[j]) if toks[j][:1].islower() else toks[j].strip(".,")
+    left = [t.strip(".,") for t, u in zip(toks, used, strict=True)
+            if not u and norm(t) not in STOPWORDS]  # fmt: skip
+    for f in pending:
+        if left:
+            plan[f.id] = left.pop(0)  # a modifier comes before its head noun
+    for f in fields:
+        want = plan.get(f.id)
+        if want is not None and (f.value or "") != want and _attempts(own, f) < 2:
+            return Intent(action="type", element=f.id, text=want,
+                          reason=f"enter {want!r} into {_say(f)} ({view.label(f)!r})")  # fmt: skip
+    return None
+
+
+def _check(step: Step, ctx: _Ctx, own: list[PastStep]) -> Intent | None:
+    view = ctx.view
+    wanted = {v.strip() for v in step.values}
+    boxes = [e for e in view.elements if e.role in ("checkbox", "radio", "switch")]
+    for b in boxes:
+        label = view.label(b).strip()
+        want = label in wanted or norm(label) in {norm(w) for w in wanted}
+        if bool(b.checked) != want and (want or b.role != "radio"):
+            return Intent(action="check" if want else "uncheck", element=b.id,
+                          reason=f"{'check' if want else 'uncheck'} {label!r}")  # fmt: skip
+    return None
+
+
+def _choose(step: Step, ctx: _Ctx, own: list[PastStep]) -> Intent | None:
+    view = ctx.view
+    for e in view.elements:
+        if e.options:
+            best = max(e.options, key=lambda o: similarity(step.value, o))
+            if similarity(step.value, best) < 0.5:
+                continue
+            if (e.value or "") == best:
+                return None
+            if sum(1 for h in own if h.intent.element == e.id) >= 2:
+                return None
+            return Intent(action="select", element=e.id, values=[best],
+                          reason=f"choose {best!r} in {_say(e)}")  # fmt: skip
+    return _click(Step(kind="click", target=step.value), ctx, own)
+
+
+def _expand(step: Step, ctx: _Ctx, own: list[PastStep]) -> Intent | None:
+    if _clicked(own):
+        return None
+    collapsed = [e for e in ctx.view.elements if e.expanded is False]
+    pool = collapsed or ctx.view.elements
+    cands = ctx.view.ground(step.target, pool=pool)
+    e = cands[0][1] if cands else (collapsed[0] if collapsed else None)
+    if e is None:
+        return None  # nothing collapsed: already expanded
+    return Intent(action="click", element=e.id, reason=f"expand {_say(e)}")
+
+
+def _focus(step: Step, ctx: _Ctx, own: list[PastStep]) -> Intent | None:
+    if _clicked(own):
+        return None
+    fields = ctx.view.fields()
+    if not fields:
+        return _explore("a text field", ctx, own)
+    n = step.ordinal or 1
+    f = fields[n - 1] if 0 < n <= len(fields) else fields[-1]
+    return Intent(action="click", element=f.id, reason=f"focus field #{n}: {_say(f)}")
+
+
+def _click_nth(step: Step, ctx: _Ctx, own: list[PastStep]) -> Intent | None:
+    """The n-th result of a list that may be split into pages."""
+    if any(h.ok and h.intent.reason.startswith("result") for h in own):
+        return None
+    view = ctx.view
+    links = [e for e in view.elements if e.role == "link" and describe_nav(e) is None]
+    items = sorted(links, key=lambda e: (center(e)[1], center(e)[0]))
+    if not items:
+        return _explore(step.kind_hint, ctx, own)
+    page, size = 1, len(items)
+    for h in own:
+        if m := re.match(r"page (\d+) of size (\d+)", h.intent.reason):
+            page, size = int(m.group(1)), int(m.group(2))
+    n = step.ordinal if step.ordinal > 0 else len(items)
+    want_page = math.ceil(n / size)
+    if want_page == page and 0 < n - (page - 1) * size <= len(items):
+        e = items[n - (page - 1) * size - 1]
+        return Intent(action="click", element=e.id, reason=f"result #{n}: {_say(e)}")
+    navs = [e for e in view.elements if describe_nav(e) is not None]
+    target = next((e for e in navs if describe_nav(e) == str(want_page)), None)
+    if target is None:
+        target = next((e for e in navs if describe_nav(e) in ("next", ">", "»")), None)
+        want_page = page + 1
+    if target is None:
+        return Intent(action="fail", reason=f"only {len(items)} results and no next page")
+    return Intent(action="click", element=target.id,
+                  reason=f"page {want_page} of size {size}")  # fmt: skip
+
+
+def describe_nav(e: PageElement) -> str | None:
+    t = norm(e.name or e.text)
+    if t.isdigit() or t in NAV_TEXT or (e.text or e.name).strip() in NAV_TEXT:
+        return t or (e.text or e.name).strip()
+    return None
+
+
+def _autocomplete(step: Step, ctx: _Ctx, own: list[PastStep]) -> Intent | None:
+    view = ctx.view
+    fields = view.fields()
+    if not fields:
+        return _explore("a text field", ctx, own)
+    f = fields[0]
+    prefix, suffix = step.value, (step.values[0] if step.values else "")
+    value = f.value or ""
+
+    def fits(s: str) -> bool:
+        return s.lower().startswith(prefix.lower()) and s.lower().endswith(suffix.lower())
+
+    if fits(value) and any(h.intent.action == "click" for h in own):
+        return None
+    suggestions = [e for e in view.elements if e is not f and fits((e.text or e.name).strip())]
+    if suggestions and value.lower().startswith(prefix.lower()):
+        e = suggestions[0]
+        return Intent(action="click", element=e.id, reason=f"pick suggestion {_say(e)}")
+    if not value.lower().startswith(prefix.lower()) or not any(
+        h.intent.action == "type" for h in own
+    ):
+        return Intent(action="type", element=f.id, text=prefix,
+                      reason=f"type {prefix!r} to get suggestions")  # fmt: skip
+    if fits(value):
+        return None
+    return Intent(action="press", element=f.id, keys="ArrowDown", reason="open suggestions")
+
+
+def _finish(steps: list[Step], ctx: _Ctx) -> Intent:
+    """All steps done. A form that was filled but whose goal never said so still gets sent."""
+    last = steps[-1]
+    done_i = len(steps)
+    if last.kind in ("fill", "check", "choose", "autocomplete"):
+        own = [h for h in ctx.history if h.intent.plan_step == done_i]
+        if not _clicked(own):
+            for name in SUBMIT_NAMES:
+                cands = [(s, e) for s, e in ctx.view.ground(name) if s >= 0.9]
+                if cands:
+                    e = cands[0][1]
+                    return Intent(action="click", element=e.id, plan_step=done_i,
+                                  reason=f"submit the form with {_say(e)}")  # fmt: skip
+    return Intent(action="done", plan_step=done_i + 1, reason="every step of the goal is done")
+
+
+HANDLERS: dict[str, Handler] = {
+    "click": _click,
+    "fill": _fill,
+    "check": _check,
+    "choose": _choose,
+    "expand": _expand,
+    "focus": _focus,
+    "click_nth": _click_nth,
+    "autocomplete": _autocomplete,
+}
+_ = FIELD_ROLES
