@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import importlib
 
-SERVICES: dict[str, str] = {}
+SERVICES: dict[str, str] = {
+    "planner": "macrohard.planner.main",
+}
 
 
 def run_service(name: str) -> None:

@@ -234,5 +234,6 @@ class DirectPage:
                     return True, ""
         except Exception as exc:
             return False, f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
-        await asyncio.sleep(0.05)
+        # Let debounced widgets (autocomplete menus, animations) settle before observing.
+        await asyncio.sleep(0.35 if intent.action == "type" else 0.05)
         return True, ""

@@ -15,14 +15,37 @@ import msgspec
 from macrohard.node_agent.models.web_planner.text import ordinal, words
 
 StepKind = Literal[
-    "click", "click_nth", "fill", "check", "choose", "expand", "focus", "locate",
-    "autocomplete", "submit",
-]  # fmt: skip
+    "click",
+    "click_nth",
+    "fill",
+    "check",
+    "choose",
+    "expand",
+    "focus",
+    "locate",
+    "autocomplete",
+    "submit",
+]
 
 KIND_WORDS = (
-    "button", "link", "tab", "icon", "widget", "checkbox", "item", "option", "result",
-    "folder", "file", "element", "menu", "entry", "box", "field", "textbox",
-)  # fmt: skip
+    "button",
+    "link",
+    "tab",
+    "icon",
+    "widget",
+    "checkbox",
+    "item",
+    "option",
+    "result",
+    "folder",
+    "file",
+    "element",
+    "menu",
+    "entry",
+    "box",
+    "field",
+    "textbox",
+)
 
 
 class Step(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
@@ -83,16 +106,29 @@ def _clause(c: str, q: list[str]) -> list[Step]:
     m = re.search(r"\bby\s+(?:click(?:ing)?|press(?:ing)?|select(?:ing)?)\s+(.*)$", c, re.I)
     if m:
         return _click(m.group(1), q)
-    if m := re.match(r"(?:enter|type|input|write|fill in)\s+an?\s+\w+\s+that\s+starts\s+with\s+"
-                     r"(\S+)(?:\s+and\s+ends\s+with\s+(\S+))?", c, re.I):  # fmt: skip
-        return [Step(kind="autocomplete", value=_unq(m.group(1), q),
-                     values=[_unq(m.group(2), q)] if m.group(2) else [])]  # fmt: skip
+    if m := re.match(
+        r"(?:enter|type|input|write|fill in)\s+an?\s+\w+\s+that\s+starts\s+with\s+"
+        r"(\S+)(?:\s+and\s+ends\s+with\s+(\S+))?",
+        c,
+        re.I,
+    ):
+        return [
+            Step(
+                kind="autocomplete",
+                value=_unq(m.group(1), q),
+                values=[_unq(m.group(2), q)] if m.group(2) else [],
+            )
+        ]
     if m := re.match(r"use\s+the\s+(.+?)\s+to\s+(?:enter|type|input)\s+(.+)$", c, re.I):
         return [Step(kind="fill", value=_unq(m.group(2), q), kind_hint=_unq(m.group(1), q))]
     if re.match(r"(?:enter|type|input|write|fill in|put)\b", low):
         return _fill(c, q)
-    if m := re.match(r"(?:select|choose|pick)\s+(.+?)\s+(?:from|in)\s+the\s+(?:\w+\s+)?"
-                     r"(?:list|dropdown|drop-down|menu|options|select)\b", c, re.I):  # fmt: skip
+    if m := re.match(
+        r"(?:select|choose|pick)\s+(.+?)\s+(?:from|in)\s+the\s+(?:\w+\s+)?"
+        r"(?:list|dropdown|drop-down|menu|options|select)\b",
+        c,
+        re.I,
+    ):
         return [Step(kind="choose", value=_unq(m.group(1), q))]
     if m := re.match(r"(?:select|check|tick)\s+(.+)$", c, re.I):
         obj = m.group(1)
@@ -111,13 +147,17 @@ def _clause(c: str, q: list[str]) -> list[Step]:
     if m := re.match(r"find\s+and\s+(.*)$", c, re.I):
         return _clause(m.group(1), q)
     if m := re.match(r"reply\s+to\s+\w+\s+with\s+(?:the\s+)?(?:text|message)?\s*(.+)$", c, re.I):
-        return [Step(kind="click", target="reply"),
-                Step(kind="fill", value=_unq(m.group(1), q), kind_hint="message"),
-                Step(kind="click", target="send")]  # fmt: skip
+        return [
+            Step(kind="click", target="reply"),
+            Step(kind="fill", value=_unq(m.group(1), q), kind_hint="message"),
+            Step(kind="click", target="send"),
+        ]
     if m := re.match(r"forward\s+(?:\w+\s+)*?(?:to)\s+(.+)$", c, re.I):
-        return [Step(kind="click", target="forward"),
-                Step(kind="fill", value=_unq(m.group(1), q), kind_hint="to"),
-                Step(kind="click", target="send")]  # fmt: skip
+        return [
+            Step(kind="click", target="forward"),
+            Step(kind="fill", value=_unq(m.group(1), q), kind_hint="to"),
+            Step(kind="click", target="send"),
+        ]
     if m := re.match(r"(?:click|press|hit|tap|push|select|open|choose)\s+(.*)$", c, re.I):
         return _click(m.group(1), q)
     if m := re.match(r"(?:search\s+for|look\s+for)\s+(.+)$", c, re.I):
@@ -161,11 +201,28 @@ def _fill(c: str, q: list[str]) -> list[Step]:
     pairs = re.findall(r"(?:the\s+)?([a-z][\w ]*?)\s+(QQ\d+QQ)", c, re.I)
     pairs = [(f, v) for f, v in pairs if f.lower().split()[-1] not in ("enter", "type", "input")]
     if pairs:
-        return [Step(kind="fill", value=_unq(v, q), kind_hint=f.split()[-1].lower(),
-                     all_fields=everywhere) for f, v in pairs]  # fmt: skip
-    m = re.match(r"(?:enter|type|input|write|fill in|put)\s+(.+?)(?:\s+(?:into|in|as|to|on)\s+"
-                 r"(?:the\s+|both\s+|all\s+)?(.+))?$", c, re.I)  # fmt: skip
+        return [
+            Step(
+                kind="fill",
+                value=_unq(v, q),
+                kind_hint=f.split()[-1].lower(),
+                all_fields=everywhere,
+            )
+            for f, v in pairs
+        ]
+    m = re.match(
+        r"(?:enter|type|input|write|fill in|put)\s+(.+?)(?:\s+(?:into|in|as|to|on)\s+"
+        r"(?:the\s+|both\s+|all\s+)?(.+))?$",
+        c,
+        re.I,
+    )
     if not m:
         return []
-    return [Step(kind="fill", value=_unq(m.group(1), q),
-                 kind_hint=_unq(m.group(2) or "", q).lower(), all_fields=everywhere)]  # fmt: skip
+    return [
+        Step(
+            kind="fill",
+            value=_unq(m.group(1), q),
+            kind_hint=_unq(m.group(2) or "", q).lower(),
+            all_fields=everywhere,
+        )
+    ]

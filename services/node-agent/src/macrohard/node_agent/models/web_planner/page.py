@@ -13,21 +13,48 @@ Embed = Callable[[list[str]], np.ndarray]
 """Texts -> L2-normalised sentence embeddings, one row per text (all-MiniLM-L6-v2 on the node)."""
 
 FIELD_ROLES = frozenset({"textbox", "searchbox", "date", "spinbutton", "email", "password"})
-INTERACTIVE = frozenset({
-    "button", "link", "tab", "checkbox", "radio", "textbox", "combobox", "option", "menuitem",
-    "treeitem", "switch", "searchbox", "date", "spinbutton", "listbox",
-})  # fmt: skip
+INTERACTIVE = frozenset(
+    {
+        "button",
+        "link",
+        "tab",
+        "checkbox",
+        "radio",
+        "textbox",
+        "combobox",
+        "option",
+        "menuitem",
+        "treeitem",
+        "switch",
+        "searchbox",
+        "date",
+        "spinbutton",
+        "listbox",
+    }
+)
 KIND_ROLES = {
-    "button": {"button"}, "link": {"link"}, "tab": {"tab", "presentation", "link"},
-    "checkbox": {"checkbox"}, "option": {"option", "radio", "menuitem"}, "menu": {"menuitem"},
-    "textbox": FIELD_ROLES, "field": FIELD_ROLES, "box": FIELD_ROLES | {"checkbox"},
-}  # fmt: skip
+    "button": {"button"},
+    "link": {"link"},
+    "tab": {"tab", "presentation", "link"},
+    "checkbox": {"checkbox"},
+    "option": {"option", "radio", "menuitem"},
+    "menu": {"menuitem"},
+    "textbox": FIELD_ROLES,
+    "field": FIELD_ROLES,
+    "box": FIELD_ROLES | {"checkbox"},
+}
 # Conventions of web UIs, not of any task: an "x" closes, a bin deletes, a star marks.
 SYNONYMS = {
-    "x": ["close", "\u00d7", "✕"], "close": ["x", "\u00d7"], "trash": ["delete", "remove", "bin"],
-    "delete": ["trash", "remove"], "star": ["important", "favorite"], "send": ["submit"],
-    "ok": ["okay"], "submit": ["send", "ok", "done"], "login": ["log in", "sign in"],
-}  # fmt: skip
+    "x": ["close", "\u00d7", "✕"],
+    "close": ["x", "\u00d7"],
+    "trash": ["delete", "remove", "bin"],
+    "delete": ["trash", "remove"],
+    "star": ["important", "favorite"],
+    "send": ["submit"],
+    "ok": ["okay"],
+    "submit": ["send", "ok", "done"],
+    "login": ["log in", "sign in"],
+}
 
 
 def center(e: PageElement) -> tuple[float, float]:

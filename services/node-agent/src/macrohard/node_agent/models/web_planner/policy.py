@@ -71,8 +71,21 @@ def decide(request: PlanRequest, embed: Embed | None = None) -> Intent:
             continue  # give the rest of the goal a chance rather than loop on one step
         intent = HANDLERS[step.kind](step, ctx, own)
         if intent is not None:
-            return msgspec.structs.replace(intent, plan_step=i)
+            return msgspec.structs.replace(_recover(intent, own), plan_step=i)
     return _finish(steps, ctx)
+
+
+def _recover(intent: Intent, own: list[PastStep]) -> Intent:
+    """The same action failed last time: dismiss what may cover it (a popup, a menu) first."""
+    last = own[-1] if own else None
+    if (
+        last is not None
+        and not last.ok
+        and last.intent.action == intent.action
+        and last.intent.element == intent.element
+    ):
+        return Intent(action="press", keys="Escape", reason=f"dismiss overlays: {last.error[:80]}")
+    return intent
 
 
 def _locate(step: Step, view: PageView) -> PageElement | None:
@@ -81,8 +94,10 @@ def _locate(step: Step, view: PageView) -> PageElement | None:
 
 
 def _clicked(own: list[PastStep]) -> bool:
-    return any(h.ok and h.intent.action == "click" and not h.intent.reason.startswith("explore")
-               for h in own)  # fmt: skip
+    return any(
+        h.ok and h.intent.action == "click" and not h.intent.reason.startswith("explore")
+        for h in own
+    )
 
 
 def _click(step: Step, ctx: _Ctx, own: list[PastStep]) -> Intent | None:
@@ -108,14 +123,21 @@ def _explore(what: str, ctx: _Ctx, own: list[PastStep]) -> Intent:
 
 
 def _expandables(view: PageView) -> list[PageElement]:
-    """Collapsed things: aria-expanded=false, or an item led by a text-less icon (a folder)."""
+    """Collapsed things: aria-expanded=false, or an item led by a small text-less icon (a
+    folder's disclosure triangle) that does not say it is already open."""
     out = [e for e in view.elements if e.expanded is False]
     for icon in view.elements:
-        if icon.text or icon.name or icon.box is None or icon.box.w > 24 or icon.box.h > 24:
+        if icon.text or icon.box is None or icon.box.w > 24 or icon.box.h > 24:
+            continue
+        if any(w in icon.name.lower() for w in ("collapse", "expanded", "open")):
             continue
         for e in view.elements:
-            if e.text and e.box is not None and abs(center(e)[1] - center(icon)[1]) < 6 \
-                    and 0 <= e.box.x - (icon.box.x + icon.box.w) <= 6:  # fmt: skip
+            if (
+                e.text
+                and e.box is not None
+                and abs(center(e)[1] - center(icon)[1]) < 6
+                and 0 <= e.box.x - (icon.box.x + icon.box.w) <= 6
+            ):
                 out.append(e)
     return out
 
@@ -133,10 +155,13 @@ def _fill(step: Step, ctx: _Ctx, own: list[PastStep]) -> Intent | None:
     if step.kind_hint == "*slots*":
         return _fill_slots(step, view, fields, own)
     scored = sorted(
-        ((similarity(step.kind_hint, view.label(f)) if step.kind_hint else 0.0, -i, f)
-         for i, f in enumerate(fields)),
-        key=lambda t: (t[0], t[1]), reverse=True,
-    )  # fmt: skip
+        (
+            (similarity(step.kind_hint, view.label(f)) if step.kind_hint else 0.0, -i, f)
+            for i, f in enumerate(fields)
+        ),
+        key=lambda t: (t[0], t[1]),
+        reverse=True,
+    )
     if step.all_fields:
         targets = [f for s, _, f in scored if s >= 0.5] or fields
     else:
@@ -147,8 +172,12 @@ def _fill(step: Step, ctx: _Ctx, own: list[PastStep]) -> Intent | None:
     for f in sorted(targets, key=lambda f: f.id):
         want = _as_field_value(step.value, f)
         if (f.value or "") != want and _attempts(own, f) < 2:
-            return Intent(action="type", element=f.id, text=want,
-                          reason=f"enter {want!r} into {_say(f)} ({view.label(f)!r})")  # fmt: skip
+            return Intent(
+                action="type",
+                element=f.id,
+                text=want,
+                reason=f"enter {want!r} into {_say(f)} ({view.label(f)!r})",
+            )
     return None
 
 
@@ -164,8 +193,9 @@ def _as_field_value(value: str, f: PageElement) -> str:
     return value
 
 
-def _fill_slots(step: Step, view: PageView, fields: list[PageElement],
-                own: list[PastStep]) -> Intent | None:  # fmt: skip
+def _fill_slots(
+    step: Step, view: PageView, fields: list[PageElement], own: list[PastStep]
+) -> Intent | None:
     """'movies directed by X from year Y': each field takes the words its label points at."""
     toks = step.value.split()
     used = [False] * len(toks)
@@ -185,16 +215,21 @@ def _fill_slots(step: Step, view: PageView, fields: list[PageElement],
         if j < len(toks):
             used[j] = True
             plan[f.id] = norm(toks[j]) if toks[j][:1].islower() else toks[j].strip(".,")
-    left = [t.strip(".,") for t, u in zip(toks, used, strict=True)
-            if not u and norm(t) not in STOPWORDS]  # fmt: skip
+    left = [
+        t.strip(".,") for t, u in zip(toks, used, strict=True) if not u and norm(t) not in STOPWORDS
+    ]
     for f in pending:
         if left:
             plan[f.id] = left.pop(0)  # a modifier comes before its head noun
     for f in fields:
         want = plan.get(f.id)
         if want is not None and (f.value or "") != want and _attempts(own, f) < 2:
-            return Intent(action="type", element=f.id, text=want,
-                          reason=f"enter {want!r} into {_say(f)} ({view.label(f)!r})")  # fmt: skip
+            return Intent(
+                action="type",
+                element=f.id,
+                text=want,
+                reason=f"enter {want!r} into {_say(f)} ({view.label(f)!r})",
+            )
     return None
 
 
@@ -206,8 +241,11 @@ def _check(step: Step, ctx: _Ctx, own: list[PastStep]) -> Intent | None:
         label = view.label(b).strip()
         want = label in wanted or norm(label) in {norm(w) for w in wanted}
         if bool(b.checked) != want and (want or b.role != "radio"):
-            return Intent(action="check" if want else "uncheck", element=b.id,
-                          reason=f"{'check' if want else 'uncheck'} {label!r}")  # fmt: skip
+            return Intent(
+                action="check" if want else "uncheck",
+                element=b.id,
+                reason=f"{'check' if want else 'uncheck'} {label!r}",
+            )
     return None
 
 
@@ -222,8 +260,9 @@ def _choose(step: Step, ctx: _Ctx, own: list[PastStep]) -> Intent | None:
                 return None
             if sum(1 for h in own if h.intent.element == e.id) >= 2:
                 return None
-            return Intent(action="select", element=e.id, values=[best],
-                          reason=f"choose {best!r} in {_say(e)}")  # fmt: skip
+            return Intent(
+                action="select", element=e.id, values=[best], reason=f"choose {best!r} in {_say(e)}"
+            )
     return _click(Step(kind="click", target=step.value), ctx, own)
 
 
@@ -275,8 +314,7 @@ def _click_nth(step: Step, ctx: _Ctx, own: list[PastStep]) -> Intent | None:
         want_page = page + 1
     if target is None:
         return Intent(action="fail", reason=f"only {len(items)} results and no next page")
-    return Intent(action="click", element=target.id,
-                  reason=f"page {want_page} of size {size}")  # fmt: skip
+    return Intent(action="click", element=target.id, reason=f"page {want_page} of size {size}")
 
 
 def describe_nav(e: PageElement) -> str | None:
@@ -301,14 +339,25 @@ def _autocomplete(step: Step, ctx: _Ctx, own: list[PastStep]) -> Intent | None:
     if fits(value) and any(h.intent.action == "click" for h in own):
         return None
     suggestions = [e for e in view.elements if e is not f and fits((e.text or e.name).strip())]
+    picked = [m.group(1) for h in own if (m := re.match(r"pick suggestion (.+)$", h.intent.reason))]
+    if picked and not fits(value):
+        # The list click did not take (a menu still animating): type the chosen item itself.
+        return Intent(
+            action="type",
+            element=f.id,
+            text=picked[-1],
+            reason=f"enter the picked item {picked[-1]!r}",
+        )
     if suggestions and value.lower().startswith(prefix.lower()):
         e = suggestions[0]
-        return Intent(action="click", element=e.id, reason=f"pick suggestion {_say(e)}")
+        text = (e.text or e.name).strip()
+        return Intent(action="click", element=e.id, reason=f"pick suggestion {text}")
     if not value.lower().startswith(prefix.lower()) or not any(
         h.intent.action == "type" for h in own
     ):
-        return Intent(action="type", element=f.id, text=prefix,
-                      reason=f"type {prefix!r} to get suggestions")  # fmt: skip
+        return Intent(
+            action="type", element=f.id, text=prefix, reason=f"type {prefix!r} to get suggestions"
+        )
     if fits(value):
         return None
     return Intent(action="press", element=f.id, keys="ArrowDown", reason="open suggestions")
@@ -320,13 +369,13 @@ def _finish(steps: list[Step], ctx: _Ctx) -> Intent:
     done_i = len(steps)
     if last.kind in ("fill", "check", "choose", "autocomplete"):
         own = [h for h in ctx.history if h.intent.plan_step == done_i]
-        if not _clicked(own):
+        if not _clicked(own) and len(own) < MAX_TRIES_PER_STEP:
             for name in SUBMIT_NAMES:
                 cands = [(s, e) for s, e in ctx.view.ground(name) if s >= 0.9]
                 if cands:
                     e = cands[0][1]
-                    return Intent(action="click", element=e.id, plan_step=done_i,
-                                  reason=f"submit the form with {_say(e)}")  # fmt: skip
+                    submit = Intent(action="click", element=e.id, reason=f"submit with {_say(e)}")
+                    return msgspec.structs.replace(_recover(submit, own), plan_step=done_i)
     return Intent(action="done", plan_step=done_i + 1, reason="every step of the goal is done")
 
 
