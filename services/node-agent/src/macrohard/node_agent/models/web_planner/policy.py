@@ -154,9 +154,10 @@ def _fill(step: Step, ctx: _Ctx, own: list[PastStep]) -> Intent | None:
         return _explore(step.kind_hint or "a text field", ctx, own)
     if step.kind_hint == "*slots*":
         return _fill_slots(step, view, fields, own)
+    hint = _field_hint(step.kind_hint)
     scored = sorted(
         (
-            (similarity(step.kind_hint, view.label(f)) if step.kind_hint else 0.0, -i, f)
+            (similarity(hint, view.label(f)) if hint else 0.0, -i, f)
             for i, f in enumerate(fields)
         ),
         key=lambda t: (t[0], t[1]),
@@ -179,6 +180,29 @@ def _fill(step: Step, ctx: _Ctx, own: list[PastStep]) -> Intent | None:
                 reason=f"enter {want!r} into {_say(f)} ({view.label(f)!r})",
             )
     return None
+
+
+FIELD_WORDS = frozenset(
+    {
+        "box",
+        "field",
+        "fields",
+        "textbox",
+        "textboxes",
+        "text",
+        "input",
+        "area",
+        "both",
+        "all",
+        "each",
+        "the",
+    }
+)
+
+
+def _field_hint(hint: str) -> str:
+    """'the comment box' -> 'comment'; 'text field' -> '' (any field will do)."""
+    return " ".join(w for w in hint.split() if w.lower() not in FIELD_WORDS)
 
 
 def _attempts(own: list[PastStep], f: PageElement) -> int:
