@@ -22,7 +22,8 @@ def kinds(goal: str) -> list[tuple[str, str, str]]:
         ("Select nothing and click Submit.", [("check", "", ""), ("click", "Submit", "")]),
         ('Click on the link "Neque,".', [("click", "Neque,", "")]),  # the comma is the value's
         (
-            'Enter the username "keli" and the password "3hI" into the text fields and press login.',
+            'Enter the username "keli" and the password "3hI" into the text fields and press '
+            "login.",
             [("fill", "username", "keli"), ("fill", "password", "3hI"), ("click", "login", "")],
         ),
         (
