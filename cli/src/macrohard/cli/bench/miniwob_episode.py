@@ -8,12 +8,10 @@ developed and measured without the platform; the bench says which path produced 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import http.server
 import os
 import threading
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,23 +37,113 @@ def miniwob_html_root() -> str:
     return os.path.join(os.path.dirname(miniwob.__file__), "html")
 
 
-@contextlib.contextmanager
-def serve_pages(root: str | None = None) -> Iterator[str]:
-    """Serve the task pages on a free loopback port; yields the base URL of the task folder."""
-    handler = functools.partial(_QuietHandler, directory=root or miniwob_html_root())
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/miniwob/"
-    finally:
-        server.shutdown()
-        server.server_close()
+# Injected into every task page served with ?seed=: seeds the page's RNG, raises the time
+# limit and starts the episode on load, and reports the reward to the page server when
+# core.endEpisode runs. Whoever drives the browser (the platform's actuator or the dev-loop
+# actor) then needs no access to the page's JS, and the bench still reads the WOB_* reward.
+AUTOSTART = """<script>
+(function () {
+  var q = new URLSearchParams(location.search);
+  if (q.get('seed') === null) return;
+  window.addEventListener('load', function () { setTimeout(function () {
+    var end = core.endEpisode;
+    core.endEpisode = function () {
+      var live = core.EP_TIMER !== null;
+      end.apply(this, arguments);
+      if (live) navigator.sendBeacon('/__reward', JSON.stringify({tag: q.get('tag') || '',
+        reward: WOB_REWARD_GLOBAL, raw: WOB_RAW_REWARD_GLOBAL, reason: String(WOB_REWARD_REASON)}));
+    };
+    Math.seedrandom(q.get('seed'));
+    core.EPISODE_MAX_TIME = parseInt(q.get('max_ms') || '60000');
+    core.startEpisodeReal();
+    window.__mh_goal = core.getUtterance();
+  }, 0); });
+})();
+</script>
+"""
 
 
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+@dataclass(frozen=True)
+class Reward:
+    reward: float
+    raw: float
+    reason: str
+
+
+class PageServer:
+    """The task pages on a free loopback port, with AUTOSTART injected and rewards collected."""
+
+    def __init__(self, root: str | None = None) -> None:
+        self.root = root or miniwob_html_root()
+        self.rewards: dict[str, Reward] = {}
+        self._lock = threading.Lock()
+        handler = functools.partial(_PageHandler, self, directory=self.root)
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.base = f"http://127.0.0.1:{self._server.server_address[1]}/miniwob/"
+
+    def url(self, task: str, seed: int, max_ms: int, tag: str) -> str:
+        return f"{self.base}{task}.html?seed={seed}&max_ms={max_ms}&tag={tag}"
+
+    def record(self, tag: str, reward: Reward) -> None:
+        with self._lock:
+            self.rewards.setdefault(tag, reward)
+
+    def reward(self, tag: str) -> Reward | None:
+        with self._lock:
+            return self.rewards.get(tag)
+
+    def __enter__(self) -> PageServer:
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+class _PageHandler(http.server.SimpleHTTPRequestHandler):
+    def __init__(self, pages: PageServer, *args: Any, **kwargs: Any) -> None:
+        self.pages = pages
+        super().__init__(*args, **kwargs)
+
+    def do_GET(self) -> None:
+        path, _, query = self.path.partition("?")
+        if not (path.endswith(".html") and "seed=" in query):
+            super().do_GET()
+            return
+        file = os.path.join(self.pages.root, path.lstrip("/"))
+        try:
+            html = open(file, encoding="utf-8").read()  # noqa: SIM115 - small page
+        except OSError:
+            self.send_error(404)
+            return
+        body = html.replace("</body>", AUTOSTART + "</body>").encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_POST(self) -> None:
+        data = self.rfile.read(int(self.headers.get("Content-Length", "0") or 0))
+        if self.path == "/__reward":
+            r = msgspec.json.decode(data)
+            self.pages.record(
+                str(r["tag"]), Reward(float(r["reward"]), float(r["raw"]), str(r["reason"]))
+            )
+        self.send_response(204)
+        self.end_headers()
+
     def log_message(self, format: str, *args: Any) -> None:
         return
+
+
+async def goal_of(page: Any, url: str) -> str:
+    """Open a seeded task page and read its utterance (same seed, same problem)."""
+    await page.goto(url)
+    await page.wait_for_function("typeof window.__mh_goal === 'string'")
+    goal: str = await page.evaluate("window.__mh_goal")
+    return goal
 
 
 @dataclass(frozen=True)
