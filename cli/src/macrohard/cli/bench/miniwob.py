@@ -60,13 +60,12 @@ class Episode:
 
 
 async def bench(args: argparse.Namespace) -> None:
-    import logging
-
     from playwright.async_api import async_playwright
 
     from macrohard.cli.bench.miniwob_episode import CHROMIUM, CHROMIUM_ARGS, PageServer
+    from macrohard.eventlog.logs import configure_logging
 
-    logging.getLogger("faststream").setLevel(logging.WARNING)  # one line per message otherwise
+    configure_logging("bench-miniwob", level="WARNING")  # JSON lines: retries show their error
     tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
     print(f"episode time limit: {args.max_ms} ms (page default {PAGE_DEFAULT_MS} ms)")
     episodes: list[Episode] = []
@@ -108,8 +107,18 @@ async def _direct(
                     PastStep(intent=intent, ok=ok, error=error, label=_label(obs, intent))
                 )
             out.append(await _finish(pages, tag, task, seed, goal, len(history), started))
+            _progress(out[-1])
             await context.close()
     return out
+
+
+def _progress(e: Episode) -> None:
+    mark = "ok  " if e.success else "MISS"
+    print(
+        f"{mark} {e.task} seed={e.seed} reward={e.reward:.2f} steps={e.steps} "
+        f"{e.wall_s:.1f}s  {e.goal[:70]!r}",
+        flush=True,
+    )
 
 
 def _label(obs: Any, intent: Any) -> str:
@@ -238,6 +247,7 @@ async def _platform_episodes(
                 and e.intent.action not in ("done", "fail")
             )
             out.append(await _finish(pages, tag, task, seed, goal, steps, t0))
+            _progress(out[-1])
             stop.set()
             if acting is not None:
                 await acting

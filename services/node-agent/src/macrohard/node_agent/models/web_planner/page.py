@@ -104,8 +104,14 @@ class PageView:
             if len(ws) >= 3 and sum(w in goal_words for w in ws) / len(ws) >= 0.8:
                 panel = e
                 break
+        # An element without a box is not rendered (a hidden form, a closed menu): a person
+        # cannot act on it, so neither do we (unless the observer gives no boxes at all).
+        boxed = any(e.box is not None for e in obs.elements)
         self.elements: list[PageElement] = [
-            e for e in obs.elements if panel is None or (e is not panel and not inside(e, panel))
+            e
+            for e in obs.elements
+            if (panel is None or (e is not panel and not inside(e, panel)))
+            and (e.box is not None or not boxed)
         ]
 
     def by_id(self, element_id: int | None) -> PageElement | None:

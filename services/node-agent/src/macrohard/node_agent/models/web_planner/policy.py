@@ -171,8 +171,9 @@ def _fill(step: Step, ctx: _Ctx, own: list[PastStep]) -> Intent | None:
         if not targets:  # "the text field": the first one not yet holding a value
             targets = [next((f for f in fields if not f.value), fields[0])]
     for f in sorted(targets, key=lambda f: f.id):
-        want = _as_field_value(step.value, f)
-        if (f.value or "") != want and _attempts(own, f) < 2:
+        rejected = any(h.intent.element == f.id and "malformed" in h.error.lower() for h in own)
+        want = _as_field_value(step.value, f, rejected)
+        if (f.value or "") != want and _attempts(own, f) < 2 + int(rejected):
             return Intent(
                 action="type",
                 element=f.id,
@@ -209,10 +210,11 @@ def _attempts(own: list[PastStep], f: PageElement) -> int:
     return sum(1 for h in own if h.intent.element == f.id and h.intent.action == "type")
 
 
-def _as_field_value(value: str, f: PageElement) -> str:
-    """A date input takes ISO dates; people write them month/day/year."""
+def _as_field_value(value: str, f: PageElement, rejected: bool = False) -> str:
+    """A date input takes ISO dates; people write them month/day/year. A field known to be a
+    date input, or one that rejected the value as malformed, gets the ISO form."""
     m = re.fullmatch(r"(\d{1,2})/(\d{1,2})/(\d{4})", value.strip())
-    if m and "date" in f.role:
+    if m and ("date" in f.role or rejected):
         return f"{m.group(3)}-{int(m.group(1)):02d}-{int(m.group(2)):02d}"
     return value
 
