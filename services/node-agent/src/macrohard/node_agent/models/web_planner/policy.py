@@ -156,10 +156,7 @@ def _fill(step: Step, ctx: _Ctx, own: list[PastStep]) -> Intent | None:
         return _fill_slots(step, view, fields, own)
     hint = _field_hint(step.kind_hint)
     scored = sorted(
-        (
-            (similarity(hint, view.label(f)) if hint else 0.0, -i, f)
-            for i, f in enumerate(fields)
-        ),
+        ((similarity(hint, view.label(f)) if hint else 0.0, -i, f) for i, f in enumerate(fields)),
         key=lambda t: (t[0], t[1]),
         reverse=True,
     )
