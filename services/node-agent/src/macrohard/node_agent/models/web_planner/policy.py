@@ -76,15 +76,28 @@ def decide(request: PlanRequest, embed: Embed | None = None) -> Intent:
 
 
 def _recover(intent: Intent, own: list[PastStep]) -> Intent:
-    """The same action failed last time: dismiss what may cover it (a popup, a menu) first."""
+    """Right after the same action failed: first dismiss what may cover the element (a popup,
+    a menu) with Escape; when it fails again, activate it from the keyboard (focus + Enter),
+    which no overlapping element can intercept."""
     last = own[-1] if own else None
-    if (
-        last is not None
-        and not last.ok
-        and last.intent.action == intent.action
-        and last.intent.element == intent.element
-    ):
+    if last is None or last.ok or last.intent.element != intent.element:
+        return intent
+    if last.intent.action != intent.action:
+        return intent
+    failures = sum(
+        1
+        for h in own
+        if not h.ok and h.intent.action == intent.action and h.intent.element == intent.element
+    )
+    if failures == 1:
         return Intent(action="press", keys="Escape", reason=f"dismiss overlays: {last.error[:80]}")
+    if intent.action == "click" and intent.element is not None:
+        return Intent(
+            action="press",
+            element=intent.element,
+            keys="Enter",
+            reason=f"activate from the keyboard: {intent.reason}",
+        )
     return intent
 
 
@@ -95,7 +108,9 @@ def _locate(step: Step, view: PageView) -> PageElement | None:
 
 def _clicked(own: list[PastStep]) -> bool:
     return any(
-        h.ok and h.intent.action == "click" and not h.intent.reason.startswith("explore")
+        h.ok
+        and (h.intent.action == "click" or h.intent.reason.startswith("activate"))
+        and not h.intent.reason.startswith("explore")
         for h in own
     )
 
@@ -168,7 +183,12 @@ def _fill(step: Step, ctx: _Ctx, own: list[PastStep]) -> Intent | None:
         if not targets:  # "the text field": the first one not yet holding a value
             targets = [next((f for f in fields if not f.value), fields[0])]
     for f in sorted(targets, key=lambda f: f.id):
-        rejected = any(h.intent.element == f.id and "malformed" in h.error.lower() for h in own)
+        # A field that refused the value as written (an error, or it stayed unchanged) may
+        # want another form of it: dates are retried in ISO form.
+        mine = [h for h in own if h.intent.element == f.id and h.intent.text == step.value]
+        rejected = any("malformed" in h.error.lower() for h in mine) or (
+            bool(mine) and (f.value or "") != step.value
+        )
         want = _as_field_value(step.value, f, rejected)
         if (f.value or "") != want and _attempts(own, f) < 2 + int(rejected):
             return Intent(
