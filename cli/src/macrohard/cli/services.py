@@ -9,6 +9,7 @@ import importlib
 
 SERVICES: dict[str, str] = {
     "planner": "macrohard.planner.main",
+    "actuator": "macrohard.actuator.main",
 }
 
 

@@ -32,17 +32,29 @@ class PageElement(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True)
 
 
 class PageObservation(msgspec.Struct, frozen=True, kw_only=True):
+    """What the page looked like after an action: ids are stable within one document."""
+
     url: str
     title: str
     elements: list[PageElement]
     screenshot_sha256: str | None = None
+    # Elements left out to keep the observation small (hidden or past the cap).
+    omitted: int = 0
 
 
 class SessionOpened(Event, frozen=True, kw_only=True):
+    """A worker (one actuator process) took the task's browser session.
+
+    The aggregate id is the task id. A second SessionOpened names the replica that took the
+    session over after the previous worker died (`restored_from`, `url` it reopened).
+    """
+
     aggregate_type = "browser"
 
     task_id: str
     worker: str
+    restored_from: str = ""
+    url: str = ""
 
 
 class ActionExecuted(Event, frozen=True, kw_only=True):
@@ -55,6 +67,8 @@ class ActionExecuted(Event, frozen=True, kw_only=True):
     ok: bool
     error: str = ""
     duration_ms: float = 0.0
+    # True when the action was refused by policy (allowlist, SSRF, invalid arguments).
+    blocked: bool = False
 
 
 class PageObserved(Event, frozen=True, kw_only=True):
@@ -63,6 +77,7 @@ class PageObserved(Event, frozen=True, kw_only=True):
     task_id: str
     step: int
     observation: PageObservation
+    intent_event_id: str = ""
 
 
 class SessionClosed(Event, frozen=True, kw_only=True):

@@ -12,6 +12,7 @@ import importlib
 BENCH_MODULES = [
     "macrohard.cli.bench.eventlog",
     "macrohard.cli.bench.miniwob",
+    "macrohard.cli.bench.agent_overhead",
 ]
 
 

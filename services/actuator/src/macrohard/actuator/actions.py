@@ -1,0 +1,193 @@
+"""Carrying out one intent in a task's page, with the real-time layer around each action.
+
+Elements are found by the id the observer stamped; when that node went stale (re-rendered,
+replaced), the element is found again by the role and name it had in the last observation
+before the action is reported as failed.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from playwright.async_api import Locator
+
+from macrohard.actuator.browser import TaskBrowser
+from macrohard.actuator.domain import parse_keys
+from macrohard.actuator.observer import ID_ATTRIBUTE
+from macrohard.actuator.proxy import REFUSED_HEADER
+from macrohard.contracts.agent import Intent
+
+# ARIA roles Playwright's get_by_role understands; the observer's "text"/"label" are ours.
+ARIA_ROLES = frozenset(
+    {
+        "button", "link", "checkbox", "radio", "textbox", "combobox", "listbox", "option",
+        "menuitem", "menuitemcheckbox", "menuitemradio", "tab", "switch", "slider", "searchbox",
+        "spinbutton", "treeitem", "heading", "img", "listitem", "cell", "columnheader", "dialog",
+    }
+)  # fmt: skip
+
+
+class ActionFailed(Exception):
+    """The action could not be done on this page (reported with what the page showed)."""
+
+
+class ActionRefused(ActionFailed):
+    """Policy said no (allowlist, SSRF, arguments): nothing was done to the page."""
+
+
+@dataclass(frozen=True, slots=True)
+class ActionSettings:
+    timeout_ms: float = 5000
+    upload_dir: Path | None = None
+
+
+async def locate(tb: TaskBrowser, element: int) -> Locator:
+    """The element by its stamped id, else by the role and name it was last observed with."""
+    page = tb.page
+    by_id = page.locator(f'[{ID_ATTRIBUTE}="{element}"]')
+    if await by_id.count() == 1:
+        return by_id
+    seen = tb.last_elements.get(element)
+    if seen is not None:
+        candidates: list[Locator] = []
+        if seen.role in ARIA_ROLES and seen.name:
+            candidates.append(page.get_by_role(seen.role, name=seen.name, exact=True))  # type: ignore[arg-type]
+        if seen.text or seen.name:
+            candidates.append(page.get_by_text(seen.text or seen.name, exact=True))
+        for candidate in candidates:
+            if await candidate.count() >= 1:
+                return candidate.first
+    raise ActionFailed(f"element {element} is not on the page any more (stale, not re-found)")
+
+
+async def perform(
+    tb: TaskBrowser, intent: Intent, text: str | None, settings: ActionSettings
+) -> None:
+    """Do the intent in the task's current page. `text` has its secrets filled in already."""
+    page = tb.page
+    timeout = settings.timeout_ms
+    action = intent.action
+    if action == "navigate":
+        assert intent.url is not None
+        verdict = await tb.guard.verdict(intent.url)
+        if not verdict.allowed:
+            raise ActionRefused(f"blocked: {verdict.reason}")
+        await _goto(tb, intent.url, timeout)
+    elif action == "back":
+        await page.go_back(wait_until="domcontentloaded", timeout=timeout)
+    elif action in ("done", "fail"):
+        return
+    elif action == "press":
+        chords = parse_keys(intent.keys or "")
+        target = await locate(tb, intent.element) if intent.element is not None else None
+        for chord in chords:
+            if target is not None:
+                await target.press(chord, timeout=timeout)
+            else:
+                await page.keyboard.press(chord)
+    elif action == "scroll":
+        if intent.element is not None:
+            el = await locate(tb, intent.element)
+            await el.scroll_into_view_if_needed(timeout=timeout)
+            if intent.dx or intent.dy:
+                await el.hover(timeout=timeout)
+        if intent.dx or intent.dy:
+            await page.mouse.wheel(intent.dx, intent.dy)
+    elif action == "wait_for":
+        if intent.element is not None:
+            await (await locate(tb, intent.element)).wait_for(state="visible", timeout=timeout)
+        elif intent.text:
+            await page.get_by_text(intent.text).first.wait_for(state="visible", timeout=timeout)
+    else:
+        assert intent.element is not None
+        await _on_element(tb, await locate(tb, intent.element), intent, text, settings)
+
+
+async def _on_element(
+    tb: TaskBrowser, el: Locator, intent: Intent, text: str | None, settings: ActionSettings
+) -> None:
+    timeout = settings.timeout_ms
+    action = intent.action
+    if action == "click":
+        await el.click(timeout=timeout)
+    elif action == "hover":
+        await el.hover(timeout=timeout)
+    elif action == "clear":
+        await el.fill("", timeout=timeout)
+    elif action == "type":
+        await _type(el, text or "", timeout)
+    elif action == "select":
+        await _select(el, intent.values or [intent.text or ""], timeout)
+    elif action in ("check", "uncheck"):
+        want = action == "check"
+        try:
+            await el.set_checked(want, timeout=timeout)
+        except Exception:
+            # Custom widgets (a div with role=checkbox) may not flip the way Playwright
+            # checks for: a click is what a person would do.
+            await el.click(timeout=timeout)
+    elif action == "drag":
+        assert intent.target_element is not None
+        await el.drag_to(await locate(tb, intent.target_element), timeout=timeout)
+    elif action == "upload":
+        if settings.upload_dir is None:
+            raise ActionRefused("blocked: no upload folder is configured for this actuator")
+        folder = settings.upload_dir / tb.tenant
+        files = [folder / name for name in intent.values]
+        missing = [f.name for f in files if not f.is_file()]
+        if missing:
+            raise ActionFailed(f"upload files not found: {', '.join(missing)}")
+        await el.set_input_files(files, timeout=timeout)
+    else:
+        raise ActionRefused(f"blocked: unknown action {action!r}")
+
+
+async def _goto(tb: TaskBrowser, url: str, timeout: float) -> None:
+    refused_before = len(tb.guard.refused)
+
+    def refusal() -> ActionRefused | None:
+        # The route or the egress proxy refused a request of this navigation (or a hop of
+        # its redirect chain): report the reason, not the browser's generic error page.
+        new = tb.guard.refused[refused_before:]
+        return ActionRefused(f"blocked: {new[0][1]} ({new[0][0][:200]})") if new else None
+
+    try:
+        response = await tb.page.goto(url, wait_until="domcontentloaded", timeout=timeout)
+    except Exception as exc:
+        refused = refusal()
+        if refused is not None:
+            raise refused from exc
+        if "ERR_BLOCKED_BY_CLIENT" in str(exc):
+            raise ActionRefused(f"blocked: {url} (a request or redirect was refused)") from exc
+        raise
+    if response is not None and response.headers.get(REFUSED_HEADER.lower()):
+        raise refusal() or ActionRefused(f"blocked: {response.headers[REFUSED_HEADER.lower()]}")
+
+
+async def _type(el: Locator, text: str, timeout: float) -> None:
+    try:
+        await el.fill(text, timeout=timeout)
+    except Exception as exc:
+        if "not an <input>" not in str(exc) and "not editable" not in str(exc):
+            raise
+        # Not a form field (a custom editor): click into it and type key by key.
+        await el.click(timeout=timeout)
+        await el.press_sequentially(text, timeout=timeout)
+
+
+async def _select(el: Locator, values: list[str], timeout: float) -> None:
+    try:
+        await el.select_option(label=values, timeout=timeout)
+    except Exception:
+        # The planner may name an option by its value attribute rather than its label.
+        chosen = await el.select_option(values, timeout=timeout)
+        if not chosen:
+            raise ActionFailed(f"no option matches {values!r}") from None
+
+
+def short_error(exc: BaseException) -> str:
+    """Playwright errors carry a call log; the first line is what the planner needs."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return re.sub(r"\s+", " ", text)[:300]

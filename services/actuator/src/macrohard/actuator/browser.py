@@ -1,0 +1,177 @@
+"""One Chromium per actuator process, one isolated browser context per task.
+
+A context is a separate profile (cookies, storage, cache): what one task logs into, no other
+task sees. Contexts are cheap (~10 ms); the browser is not (~1 s), hence one per process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from playwright.async_api import Browser, BrowserContext, Page, Playwright, async_playwright
+
+from macrohard.actuator.guard import RequestGuard, Resolver
+from macrohard.actuator.observer import QUIET_TRACKER
+from macrohard.actuator.proxy import EgressProxy
+from macrohard.contracts.browser import PageElement
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    # QUIC would let traffic leave outside the request routing's view.
+    "--disable-quic",
+    # WebRTC's UDP would not go through the proxy either.
+    "--force-webrtc-ip-handling-policy=disable_non_proxied_udp",
+    "--disable-dev-shm-usage",
+]
+VIEWPORT = {"width": 1280, "height": 800}
+
+
+def chromium_path() -> str | None:
+    """Debian's Chromium when present (Playwright cannot download its own here)."""
+    path = os.environ.get("MH_ACTUATOR_CHROMIUM", CHROMIUM)
+    return path if Path(path).exists() else None
+
+
+@dataclass(eq=False)
+class TaskBrowser:
+    """A task's browser context and page, with what the actuator remembers about it."""
+
+    task_id: str
+    tenant: str
+    context: BrowserContext
+    page: Page
+    guard: RequestGuard
+    proxy: EgressProxy
+    allowed_domains: list[str]
+    secrets: list[str] = field(default_factory=list)  # plaintexts to scrub, never logged
+    last_elements: dict[int, PageElement] = field(default_factory=dict)
+    inflight: dict[Page, int] = field(default_factory=dict)
+
+
+class BrowserPool:
+    """The process's browser and its tasks' contexts."""
+
+    def __init__(self, *, local_test_mode: bool = False, headless: bool = True) -> None:
+        self.local_test_mode = local_test_mode
+        self.headless = headless
+        self.resolver = Resolver()
+        self._pw: Playwright | None = None
+        self._browser: Browser | None = None
+        self._tasks: dict[str, TaskBrowser] = {}
+        self._start_lock = asyncio.Lock()
+
+    async def start(self) -> None:
+        async with self._start_lock:
+            if self._browser is not None:
+                return
+            self._pw = await async_playwright().start()
+            self._browser = await self._pw.chromium.launch(
+                executable_path=chromium_path(), headless=self.headless, args=CHROMIUM_ARGS
+            )
+
+    async def close_all(self) -> None:
+        for task_id in list(self._tasks):
+            await self.close(task_id)
+
+    async def stop(self) -> None:
+        await self.close_all()
+        if self._browser is not None:
+            await self._browser.close()
+            self._browser = None
+        if self._pw is not None:
+            await self._pw.stop()
+            self._pw = None
+
+    def get(self, task_id: str) -> TaskBrowser | None:
+        return self._tasks.get(task_id)
+
+    @property
+    def open_tasks(self) -> int:
+        return len(self._tasks)
+
+    async def open(self, task_id: str, tenant: str, allowed_domains: Sequence[str]) -> TaskBrowser:
+        """A fresh isolated context for the task (closing one it may still have)."""
+        await self.start()
+        assert self._browser is not None
+        await self.close(task_id)
+        allowed = list(allowed_domains)
+        holder: list[TaskBrowser] = []
+
+        def current_allowlist() -> list[str]:
+            # Read at each request: a tenant's domain change reaches a running task.
+            return holder[0].allowed_domains if holder else allowed
+
+        guard = RequestGuard(
+            current_allowlist, local_test_mode=self.local_test_mode, resolver=self.resolver
+        )
+        proxy = EgressProxy(
+            current_allowlist,
+            local_test_mode=self.local_test_mode,
+            resolver=self.resolver,
+            on_refused=guard.record_refusal,
+        )
+        # Every connection of the context, loopback included, goes through its own proxy.
+        proxy_url = await proxy.start()
+        context = await self._browser.new_context(
+            viewport=VIEWPORT,  # type: ignore[arg-type]
+            # A service worker would fetch outside the context's request routing.
+            service_workers="block",
+            accept_downloads=False,
+            proxy={"server": proxy_url, "bypass": "<-loopback>"},
+        )
+        await context.route("**/*", guard.route)
+        await context.route_web_socket("**/*", guard.route_web_socket)
+        await context.add_init_script(QUIET_TRACKER)
+        page = await context.new_page()
+        tb = TaskBrowser(task_id, tenant, context, page, guard, proxy, allowed)
+        holder.append(tb)
+        _track_requests(tb)
+        self._tasks[task_id] = tb
+        return tb
+
+    async def close(self, task_id: str) -> None:
+        tb = self._tasks.pop(task_id, None)
+        if tb is not None:
+            await tb.context.close()
+            await tb.proxy.close()
+
+
+def _track_requests(tb: TaskBrowser) -> None:
+    """Count each page's requests in flight, for settling (see Observer.settle)."""
+
+    def started(request: object) -> None:
+        page = _page_of(request)
+        if page is not None:
+            tb.inflight[page] = tb.inflight.get(page, 0) + 1
+
+    def ended(request: object) -> None:
+        page = _page_of(request)
+        if page is not None and tb.inflight.get(page, 0) > 0:
+            tb.inflight[page] -= 1
+
+    tb.context.on("request", started)
+    tb.context.on("requestfinished", ended)
+    tb.context.on("requestfailed", ended)
+
+    def popup(page: Page) -> None:
+        # A new tab (target=_blank, window.open) becomes the task's current page.
+        tb.page = page
+
+    tb.context.on("page", popup)
+
+
+def _page_of(request: object) -> Page | None:
+    try:
+        return request.frame.page  # type: ignore[attr-defined,no-any-return]
+    except Exception:  # service-worker or detached-frame requests have no page
+        return None

@@ -1,0 +1,434 @@
+"""Pure decisions of the actuator: URL safety, intent arguments, secrets, observation size,
+and the browser session aggregate. No I/O here, so every rule is tested exhaustively.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from enum import Enum
+from typing import Any
+from urllib.parse import urlsplit
+
+from macrohard.contracts.agent import Intent
+from macrohard.contracts.browser import (
+    ActionExecuted,
+    Box,
+    PageElement,
+    PageObserved,
+    SessionClosed,
+    SessionOpened,
+)
+from macrohard.contracts.envelope import Envelope
+
+# --------------------------------------------------------------------------- URL safety
+
+# Schemes that never touch the network: inline content the page made itself.
+LOCAL_SCHEMES = frozenset({"data", "blob", "about"})
+NETWORK_SCHEMES = frozenset({"http", "https", "ws", "wss"})
+
+# Cloud metadata endpoints also reachable through public-looking names or IPv6 forms.
+METADATA_ADDRESSES = frozenset(
+    {
+        ipaddress.ip_address("169.254.169.254"),  # AWS, GCP, Azure, OpenStack
+        ipaddress.ip_address("169.254.170.2"),  # AWS ECS task metadata
+        ipaddress.ip_address("100.100.100.200"),  # Alibaba Cloud
+        ipaddress.ip_address("fd00:ec2::254"),  # AWS IPv6 IMDS
+    }
+)
+METADATA_HOSTS = frozenset({"metadata.google.internal", "metadata", "instance-data"})
+
+
+@dataclass(frozen=True, slots=True)
+class UrlVerdict:
+    """Whether a request may go out, and why not (shown to the planner when refused)."""
+
+    allowed: bool
+    reason: str = ""
+
+    @staticmethod
+    def ok() -> UrlVerdict:
+        return UrlVerdict(True)
+
+    @staticmethod
+    def refuse(reason: str) -> UrlVerdict:
+        return UrlVerdict(False, reason)
+
+
+def address_refusal(address: str) -> str:
+    """Why an IP address must not be contacted ('' when it is a public address)."""
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return f"not an IP address: {address!r}"
+    if isinstance(ip, ipaddress.IPv6Address):
+        mapped = ip.ipv4_mapped or ip.sixtofour
+        if mapped is not None:
+            return address_refusal(str(mapped))
+    if ip in METADATA_ADDRESSES:
+        return f"cloud metadata address {ip}"
+    if ip.is_loopback:
+        return f"loopback address {ip}"
+    if ip.is_link_local:
+        return f"link-local address {ip}"
+    if ip.is_unspecified:
+        return f"unspecified address {ip}"
+    if ip.is_multicast:
+        return f"multicast address {ip}"
+    if isinstance(ip, ipaddress.IPv4Address) and ip in ipaddress.ip_network("100.64.0.0/10"):
+        return f"shared (carrier-grade NAT) address {ip}"
+    if ip.is_private or ip.is_reserved or not ip.is_global:
+        return f"private or reserved address {ip}"
+    return ""
+
+
+def host_in_allowlist(host: str, allowed_domains: Iterable[str]) -> bool:
+    """`example.com` allows itself and its subdomains; `*.example.com` only subdomains."""
+    host = host.lower().rstrip(".")
+    for entry in allowed_domains:
+        domain = entry.strip().lower().rstrip(".")
+        if not domain:
+            continue
+        if domain.startswith("*."):
+            if host.endswith(domain[1:]):
+                return True
+        elif host == domain or host.endswith("." + domain):
+            return True
+    return False
+
+
+def _literal_ip(host: str) -> str | None:
+    bare = host.strip("[]")
+    try:
+        ipaddress.ip_address(bare.split("%", 1)[0])
+    except ValueError:
+        return None
+    return bare
+
+
+def _is_loopback(address: str) -> bool:
+    try:
+        ip = ipaddress.ip_address(address.strip("[]").split("%", 1)[0])
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_loopback
+
+
+def _address_verdict(address: str, local_test_mode: bool) -> str:
+    # Local test mode exempts loopback only: tests and benchmarks serve their own pages on
+    # 127.0.0.1. Private, link-local and metadata addresses stay refused even then.
+    if local_test_mode and _is_loopback(address):
+        return ""
+    return address_refusal(address)
+
+
+def check_url(url: str, allowed_domains: Sequence[str], *, local_test_mode: bool) -> UrlVerdict:
+    """Decide on a URL before any DNS lookup: scheme, host allowlist, literal addresses.
+
+    The tenant's allowlist applies in every mode; see `_address_verdict` for test mode.
+    """
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+    except ValueError as exc:
+        return UrlVerdict.refuse(f"malformed URL: {exc}")
+    scheme = parts.scheme.lower()
+    if scheme in LOCAL_SCHEMES:
+        return UrlVerdict.ok()
+    if scheme not in NETWORK_SCHEMES:
+        return UrlVerdict.refuse(f"scheme {scheme or '(none)'}: is not allowed")
+    if not host:
+        return UrlVerdict.refuse("URL has no host")
+    if parts.username or parts.password:
+        return UrlVerdict.refuse("credentials in URLs are not allowed")
+    if host.rstrip(".") in METADATA_HOSTS:
+        return UrlVerdict.refuse(f"cloud metadata host {host}")
+    literal = _literal_ip(host)
+    if literal is not None:
+        reason = _address_verdict(literal, local_test_mode)
+        if reason:
+            return UrlVerdict.refuse(reason)
+    if not host_in_allowlist(host, allowed_domains):
+        return UrlVerdict.refuse(f"host {host} is not in the tenant's allowed domains")
+    return UrlVerdict.ok()
+
+
+def check_resolved(host: str, addresses: Sequence[str], *, local_test_mode: bool) -> UrlVerdict:
+    """Decide on what a host name resolved to: every address must be public (SSRF)."""
+    if not addresses:
+        return UrlVerdict.refuse(f"host {host} does not resolve")
+    for address in addresses:
+        reason = _address_verdict(address, local_test_mode)
+        if reason:
+            return UrlVerdict.refuse(f"host {host} resolves to {reason}")
+    return UrlVerdict.ok()
+
+
+# --------------------------------------------------------------------------- intents
+
+KEY_NAMES = frozenset(
+    {
+        "Enter", "Tab", "Escape", "Backspace", "Delete", "Insert", "Space",
+        "ArrowUp", "ArrowDown", "ArrowLeft", "ArrowRight", "Home", "End", "PageUp", "PageDown",
+        "Shift", "Control", "Alt", "Meta", "ControlOrMeta", "CapsLock", "ContextMenu",
+        *(f"F{i}" for i in range(1, 13)),
+    }
+)  # fmt: skip
+MODIFIERS = frozenset({"Shift", "Control", "Alt", "Meta", "ControlOrMeta"})
+UPLOAD_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._ -]{0,127}$")
+MAX_TYPED_TEXT = 10_000
+
+
+class InvalidIntent(ValueError):
+    """The planner asked for something malformed; reported as a refused action, never run."""
+
+
+def parse_keys(keys: str) -> list[str]:
+    """`"Control+a Enter"` -> `["Control+a", "Enter"]`: chords separated by spaces.
+
+    Each chord is modifiers joined by `+` ending in one key: a name from KEY_NAMES or one
+    printable character. `"+"` itself is written as `Shift+Equal`-free `"+"` alone.
+    """
+    chords = keys.split()
+    if not chords:
+        raise InvalidIntent("press needs keys")
+    for chord in chords:
+        parts = [chord] if chord == "+" else chord.split("+")
+        if any(not p for p in parts):
+            raise InvalidIntent(f"malformed chord {chord!r}")
+        *mods, key = parts
+        for mod in mods:
+            if mod not in MODIFIERS:
+                raise InvalidIntent(f"unknown modifier {mod!r} in {chord!r}")
+        if key not in KEY_NAMES and not (len(key) == 1 and key.isprintable()):
+            raise InvalidIntent(f"unknown key {key!r} in {chord!r}")
+    return chords
+
+
+# Which element references each action needs (element, target_element).
+NEEDS_ELEMENT = frozenset(
+    {"click", "type", "clear", "select", "check", "uncheck", "hover", "drag", "upload"}
+)
+
+
+def validate_intent(intent: Intent) -> None:
+    """Raise InvalidIntent when the arguments cannot make sense for the action."""
+    action = intent.action
+    if action in NEEDS_ELEMENT and intent.element is None:
+        raise InvalidIntent(f"{action} needs an element")
+    if intent.element is not None and intent.element < 1:
+        raise InvalidIntent(f"element ids start at 1, got {intent.element}")
+    if action == "navigate" and not intent.url:
+        raise InvalidIntent("navigate needs a url")
+    if action == "type":
+        if intent.text is None:
+            raise InvalidIntent("type needs text")
+        if len(intent.text) > MAX_TYPED_TEXT:
+            raise InvalidIntent(f"text longer than {MAX_TYPED_TEXT} characters")
+    if action == "select" and not intent.values and not intent.text:
+        raise InvalidIntent("select needs values (option labels or values)")
+    if action == "press":
+        parse_keys(intent.keys or "")
+    if action == "drag" and intent.target_element is None:
+        raise InvalidIntent("drag needs a target_element")
+    if action == "upload":
+        if not intent.values:
+            raise InvalidIntent("upload needs file names in values")
+        for name in intent.values:
+            # Only plain names inside the tenant's upload folder: no paths, no '..'.
+            if not UPLOAD_NAME.match(name) or ".." in name:
+                raise InvalidIntent(f"upload file name {name!r} is not a plain file name")
+    if action == "scroll" and intent.element is None and intent.dx == 0 and intent.dy == 0:
+        raise InvalidIntent("scroll needs an element or dx/dy")
+
+
+# --------------------------------------------------------------------------- secrets
+
+SECRET_PLACEHOLDER = re.compile(r"\{\{secret:([A-Za-z0-9_.-]{1,64})\}\}")
+REDACTED = "[secret]"
+
+
+class MissingSecret(KeyError):
+    """The intent names a secret the task was not given."""
+
+
+def secret_names(text: str) -> list[str]:
+    return SECRET_PLACEHOLDER.findall(text)
+
+
+def fill_secrets(text: str, values: Mapping[str, str]) -> str:
+    """Replace every `{{secret:NAME}}` with its plaintext (only ever typed, never stored)."""
+
+    def one(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in values:
+            raise MissingSecret(name)
+        return values[name]
+
+    return SECRET_PLACEHOLDER.sub(one, text)
+
+
+def scrub(text: str, plaintexts: Iterable[str]) -> str:
+    """Remove every known plaintext from text bound for the log (errors, observations)."""
+    for secret in sorted({p for p in plaintexts if p}, key=len, reverse=True):
+        text = text.replace(secret, REDACTED)
+    return text
+
+
+# --------------------------------------------------------------------------- observations
+
+
+@dataclass(frozen=True, slots=True)
+class ObservationLimits:
+    """How big an observation may get: the model reads every element of it."""
+
+    max_elements: int = 150
+    max_text: int = 120
+    max_options: int = 25
+
+
+def _clip(value: str, limit: int) -> str:
+    value = " ".join(value.split())
+    return value if len(value) <= limit else value[: max(limit - 1, 0)] + "…"
+
+
+def _priority(raw: Mapping[str, Any]) -> int:
+    """Lower first: what a person would look at before the rest."""
+    visible = bool(raw.get("visible"))
+    in_view = bool(raw.get("in_viewport"))
+    interactive = bool(raw.get("interactive"))
+    if visible and interactive:
+        return 0 if in_view else 1
+    if visible:
+        return 2 if in_view else 3
+    return 4 if interactive else 5
+
+
+def compact_elements(
+    raw_elements: Sequence[Mapping[str, Any]],
+    limits: ObservationLimits,
+    secrets: Iterable[str] = (),
+) -> tuple[list[PageElement], int]:
+    """Choose and shorten the elements the observer script found.
+
+    Keeps at most `max_elements`, visible and interactive ones first, then restores
+    document order (ids rise in document order). Hidden text is dropped entirely: it only
+    costs the model tokens. Returns (elements, how many were left out).
+    """
+    plaintexts = list(secrets)
+    candidates = [r for r in raw_elements if r.get("visible") or r.get("interactive")]
+    ranked = sorted(candidates, key=lambda r: (_priority(r), int(r["id"])))
+    kept = sorted(ranked[: limits.max_elements], key=lambda r: int(r["id"]))
+    out: list[PageElement] = []
+    for r in kept:
+        value = r.get("value")
+        box = r.get("box")
+        out.append(
+            PageElement(
+                id=int(r["id"]),
+                role=str(r.get("role") or "generic"),
+                name=scrub(_clip(str(r.get("name") or ""), limits.max_text), plaintexts),
+                text=scrub(_clip(str(r.get("text") or ""), limits.max_text), plaintexts),
+                value=None
+                if value is None
+                else scrub(_clip(str(value), limits.max_text), plaintexts),
+                tag=str(r.get("tag") or ""),
+                checked=r.get("checked"),
+                selected=r.get("selected"),
+                disabled=bool(r.get("disabled")),
+                expanded=r.get("expanded"),
+                options=[
+                    scrub(_clip(str(o), limits.max_text), plaintexts)
+                    for o in list(r.get("options") or [])[: limits.max_options]
+                ],
+                box=Box(*(round(float(v)) for v in box)) if box else None,
+            )
+        )
+    return out, len(raw_elements) - len(out)
+
+
+# --------------------------------------------------------------------------- the session aggregate
+
+
+MAX_SEEN = 2000
+
+
+@dataclass(frozen=True, slots=True)
+class BrowserSession:
+    """The browser aggregate (id = task id) folded from the log."""
+
+    worker: str = ""
+    open: bool = False
+    last_url: str = ""
+    executed: frozenset[str] = frozenset()  # intent event ids with an ActionExecuted
+    observed: frozenset[str] = frozenset()  # intent event ids with a PageObserved
+    steps: int = 0
+    # Every element observed on the current document, by id: the planner may name an element
+    # from an earlier observation of the page, and re-finding a stale one needs its role+name.
+    seen: Mapping[int, PageElement] = field(default_factory=dict)
+
+
+def evolve(state: BrowserSession, env: Envelope) -> BrowserSession:
+    event = env.payload
+    if isinstance(event, SessionOpened):
+        return replace(state, worker=event.worker, open=True, last_url=event.url or state.last_url)
+    if isinstance(event, ActionExecuted):
+        return replace(
+            state, executed=state.executed | {event.intent_event_id}, steps=state.steps + 1
+        )
+    if isinstance(event, PageObserved):
+        fresh = {e.id: e for e in event.observation.elements}
+        same_page = event.observation.url == state.last_url
+        seen = {**state.seen, **fresh} if same_page and len(state.seen) < MAX_SEEN else fresh
+        return replace(
+            state,
+            observed=state.observed | {event.intent_event_id},
+            last_url=event.observation.url or state.last_url,
+            seen=seen,
+        )
+    if isinstance(event, SessionClosed):
+        return replace(state, open=False)
+    return state
+
+
+class Delivery(Enum):
+    """What to do with an intent that arrived (first time or redelivered)."""
+
+    SKIP = "skip"  # already executed and observed: a redelivery, nothing left to do
+    OBSERVE = "observe"  # executed but its observation never landed: observe again
+    FORWARD = "forward"  # another live worker holds the task's browser context
+    EXECUTE = "execute"  # ours (or new): do it
+    TAKE_OVER = "take_over"  # the holder is gone: open a fresh context, restore, observe
+
+
+def plan_delivery(
+    state: BrowserSession,
+    intent_event_id: str,
+    *,
+    worker: str,
+    has_context: bool,
+    holder_unreachable: bool = False,
+) -> Delivery:
+    """Per-task affinity and redelivery in one decision.
+
+    The session's browser context lives in the worker named by the last SessionOpened. Any
+    other replica forwards the intent there; when that worker does not answer it takes the
+    session over. A redelivered intent whose ActionExecuted is already in the log is never
+    run twice (a click is not idempotent).
+    """
+    if intent_event_id in state.executed:
+        if intent_event_id in state.observed:
+            return Delivery.SKIP
+        if state.worker == worker:
+            return Delivery.OBSERVE if has_context else Delivery.TAKE_OVER
+        return Delivery.TAKE_OVER if holder_unreachable else Delivery.FORWARD
+    if not state.open:
+        # New task, or a finished one asked again: a fresh context is all it takes.
+        return Delivery.EXECUTE
+    if state.worker == worker:
+        return Delivery.EXECUTE if has_context else Delivery.TAKE_OVER
+    return Delivery.TAKE_OVER if holder_unreachable else Delivery.FORWARD

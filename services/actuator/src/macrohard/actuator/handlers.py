@@ -1,0 +1,359 @@
+"""What the actuator reacts to: IntentEmitted (do it, observe) and a task's end (close).
+
+Per-task affinity: a task's browser context lives in one process, named by the last
+SessionOpened in the task's browser aggregate. Replicas share one durable consumer, so an
+intent can arrive anywhere; a replica that does not hold the context forwards the intent to
+the holder over core NATS (`actuator.worker.<id>`), and when nobody answers there (the holder
+died: NATS reports "no responders" at once) it takes the session over: a fresh context, the
+last known URL from the log, a fresh observation. The planner then decides from that.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
+from nats.errors import NoRespondersError
+
+from macrohard.actuator.actions import (
+    ActionFailed,
+    ActionRefused,
+    ActionSettings,
+    perform,
+    short_error,
+)
+from macrohard.actuator.browser import BrowserPool, TaskBrowser
+from macrohard.actuator.domain import (
+    BrowserSession,
+    Delivery,
+    InvalidIntent,
+    MissingSecret,
+    evolve,
+    fill_secrets,
+    plan_delivery,
+    scrub,
+    secret_names,
+    validate_intent,
+)
+from macrohard.actuator.observer import Observer
+from macrohard.actuator.secrets import SecretOpener, SecretsUnavailable
+from macrohard.actuator.tenants import AllowedDomains
+from macrohard.contracts.agent import Intent, IntentEmitted
+from macrohard.contracts.browser import ActionExecuted, PageObserved, SessionClosed, SessionOpened
+from macrohard.contracts.envelope import Envelope, Event, RecordedEvent, caused_by
+from macrohard.contracts.tasks import TaskCancelled, TaskCompleted, TaskFailed, TaskSubmitted
+from macrohard.eventlog.store import EventStore, Loaded
+
+log = logging.getLogger("macrohard.actuator")
+
+TASK_ENDS = (TaskCompleted, TaskFailed, TaskCancelled)
+# Actions that mean the same on any page, so they are still done after a takeover.
+PAGE_INDEPENDENT = frozenset({"navigate", "done", "fail"})
+
+
+def new_worker_id() -> str:
+    return f"act-{uuid.uuid4().hex[:12]}"
+
+
+def forward_subject(worker: str) -> str:
+    return f"actuator.worker.{worker}"
+
+
+@dataclass(frozen=True, slots=True)
+class ActuatorSettings:
+    worker: str = field(default_factory=new_worker_id)
+    local_test_mode: bool = False
+    # Below the consumer's ack wait (30 s), so a slow holder does not cause a redelivery.
+    forward_timeout_s: float = 25.0
+    action: ActionSettings = field(default_factory=ActionSettings)
+    upload_dir: Path | None = None
+
+
+class Actuator:
+    """Handles intents for the tasks this process holds the browser of."""
+
+    def __init__(
+        self,
+        store: EventStore,
+        nc: NATS,
+        pool: BrowserPool,
+        observer: Observer,
+        settings: ActuatorSettings,
+        opener: SecretOpener | None = None,
+    ) -> None:
+        self.store = store
+        self.nc = nc
+        self.pool = pool
+        self.observer = observer
+        self.settings = settings
+        self.opener = opener
+        self.domains = AllowedDomains(store)
+        self._tasks: dict[str, TaskSubmitted | None] = {}
+        self._sub: Subscription | None = None
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._forwards: set[asyncio.Task[None]] = set()
+        # Counters for logs and tests: how often affinity sent work elsewhere or took over.
+        self.delivered = 0
+        self.forwarded = 0
+        self.taken_over = 0
+
+    @property
+    def worker(self) -> str:
+        return self.settings.worker
+
+    async def start(self) -> None:
+        await self.pool.start()
+        self._sub = await self.nc.subscribe(forward_subject(self.worker), cb=self._on_forward)
+
+    async def stop(self, *, stop_browser: bool = True) -> None:
+        if self._sub is not None:
+            await self._sub.unsubscribe()
+            self._sub = None
+        await asyncio.gather(*self._forwards, return_exceptions=True)
+        if stop_browser:
+            await self.pool.stop()
+
+    # ---------------------------------------------------------------- entry points
+
+    async def handle(self, rec: RecordedEvent) -> None:
+        """The durable consumer's handler (IntentEmitted and the task-end events)."""
+        self.delivered += 1
+        await self._dispatch(rec, forwarded=False)
+
+    async def _on_forward(self, msg: Msg) -> None:
+        # nats-py runs a subscription's callbacks one after another; forwarded intents of
+        # different tasks must not wait for each other, so each gets its own task.
+        job = asyncio.create_task(self._serve_forward(msg))
+        self._forwards.add(job)
+        job.add_done_callback(self._forwards.discard)
+
+    async def _serve_forward(self, msg: Msg) -> None:
+        try:
+            rec = await self.store.read_sequence(int(msg.data))
+            await self._dispatch(rec, forwarded=True)
+        except Exception as exc:
+            log.exception("forwarded event failed")
+            await msg.respond(f"error: {short_error(exc)}".encode())
+            return
+        await msg.respond(b"ok")
+
+    async def _dispatch(self, rec: RecordedEvent, *, forwarded: bool) -> None:
+        event = rec.payload
+        if isinstance(event, IntentEmitted):
+            await self._intent(rec, event, forwarded=forwarded)
+        elif isinstance(event, TASK_ENDS):
+            await self._task_ended(rec, forwarded=forwarded)
+
+    # ---------------------------------------------------------------- intents
+
+    async def _load(self, tenant: str, task_id: str) -> Loaded[BrowserSession]:
+        return await self.store.load(evolve, BrowserSession(), tenant, "browser", task_id)
+
+    async def _forward(self, holder: str, rec: RecordedEvent) -> bool:
+        """True when the holder did it; False when the holder is gone."""
+        try:
+            reply = await self.nc.request(
+                forward_subject(holder),
+                str(rec.sequence).encode(),
+                timeout=self.settings.forward_timeout_s,
+            )
+        except NoRespondersError:
+            return False
+        if reply.data != b"ok":
+            raise RuntimeError(f"worker {holder}: {reply.data.decode(errors='replace')}")
+        return True
+
+    def _lock(self, task_id: str) -> asyncio.Lock:
+        # One intent of a task at a time in this process (a redelivery racing a forward).
+        return self._locks.setdefault(task_id, asyncio.Lock())
+
+    async def _intent(self, rec: RecordedEvent, ie: IntentEmitted, *, forwarded: bool) -> None:
+        env = rec.envelope
+        async with self._lock(ie.task_id):
+            loaded = await self._load(env.tenant, ie.task_id)
+            has_context = self.pool.get(ie.task_id) is not None
+            decision = plan_delivery(
+                loaded.state, env.id, worker=self.worker, has_context=has_context
+            )
+            if decision is Delivery.FORWARD:
+                holder = loaded.state.worker
+                if forwarded:
+                    raise RuntimeError(f"task {ie.task_id} is held by {holder}, not here")
+                if await self._forward(holder, rec):
+                    self.forwarded += 1
+                    return
+                self.taken_over += 1
+                log.warning(
+                    "holder gone, taking over", extra={"task": ie.task_id, "holder": holder}
+                )
+                loaded = await self._load(env.tenant, ie.task_id)
+                decision = plan_delivery(
+                    loaded.state,
+                    env.id,
+                    worker=self.worker,
+                    has_context=False,
+                    holder_unreachable=True,
+                )
+            if decision is not Delivery.SKIP:
+                await self._carry_out(env, ie, decision, loaded)
+
+    async def _task_info(self, tenant: str, task_id: str) -> TaskSubmitted | None:
+        if task_id not in self._tasks:
+            events = await self.store.read_aggregate(tenant, "task", task_id)
+            submitted = [r.payload for r in events if isinstance(r.payload, TaskSubmitted)]
+            self._tasks[task_id] = submitted[0] if submitted else None
+        return self._tasks[task_id]
+
+    async def _open(
+        self, env: Envelope, ie: IntentEmitted, loaded: Loaded[BrowserSession], restore: bool
+    ) -> tuple[TaskBrowser, int]:
+        """A fresh context for the task, claimed in the log (OCC: one claimant wins)."""
+        task = await self._task_info(env.tenant, ie.task_id)
+        tb = await self.pool.open(ie.task_id, env.tenant, await self.domains.of(env.tenant))
+        tb.secrets = self._all_secrets(env.tenant, task)
+        url = loaded.state.last_url or (task.start_url if task else "")
+        opened = SessionOpened(
+            task_id=ie.task_id,
+            worker=self.worker,
+            restored_from=loaded.state.worker if restore else "",
+            url=url if restore else "",
+        )
+        purpose = f"session-opened:{self.worker}"
+        result = await self.store.append(
+            [caused_by(opened, env, aggregate_id=ie.task_id, purpose=purpose)],
+            expected_version=loaded.version,
+        )
+        if restore and url:
+            try:
+                await perform(tb, _navigate(url), None, self.settings.action)
+            except ActionFailed as exc:
+                log.warning("restore navigation failed", extra={"error": short_error(exc)})
+        elif not restore and ie.intent.action != "navigate" and task and task.start_url:
+            # The first intent of a task acts on its start page.
+            await perform(tb, _navigate(task.start_url), None, self.settings.action)
+        return tb, result.version
+
+    def _all_secrets(self, tenant: str, task: TaskSubmitted | None) -> list[str]:
+        """Every plaintext of the task, so observations can be scrubbed of them."""
+        if task is None or not task.secrets or self.opener is None:
+            return []
+        return [
+            self.opener(sealed, tenant=tenant, task_id=task.task_id, name=name)
+            for name, sealed in task.secrets.items()
+        ]
+
+    def _typed_text(
+        self, tb: TaskBrowser, task: TaskSubmitted | None, text: str | None
+    ) -> str | None:
+        if text is None or not secret_names(text):
+            return text
+        if self.opener is None:
+            raise SecretsUnavailable("this actuator has no secret opener installed")
+        if task is None:
+            raise SecretsUnavailable("the task's TaskSubmitted is not in the log")
+        values = {}
+        for name in secret_names(text):
+            if name not in task.secrets:
+                raise MissingSecret(name)
+            values[name] = self.opener(
+                task.secrets[name], tenant=tb.tenant, task_id=task.task_id, name=name
+            )
+        tb.secrets = sorted({*tb.secrets, *values.values()})
+        return fill_secrets(text, values)
+
+    async def _carry_out(
+        self, env: Envelope, ie: IntentEmitted, decision: Delivery, loaded: Loaded[BrowserSession]
+    ) -> None:
+        version = loaded.version
+        tb = self.pool.get(ie.task_id)
+        restored = decision is Delivery.TAKE_OVER
+        if tb is None or restored or not loaded.state.open:
+            tb, version = await self._open(env, ie, loaded, restore=restored)
+        tb.allowed_domains = await self.domains.of(env.tenant)
+        tb.last_elements = dict(loaded.state.seen)
+        out: list[Event] = []
+        if env.id not in loaded.state.executed:
+            out.append(await self._act(tb, env, ie, restored=restored))
+        await self.observer.settle(tb.page, tb.inflight)
+        observation = await self.observer.observe(tb.page, tb.secrets)
+        out.append(
+            PageObserved(
+                task_id=ie.task_id, step=ie.step, observation=observation, intent_event_id=env.id
+            )
+        )
+        closing = ie.intent.action in ("done", "fail")
+        if closing:
+            out.append(SessionClosed(task_id=ie.task_id, reason=ie.intent.action))
+        envs = [caused_by(e, env, aggregate_id=ie.task_id, purpose=type(e).__name__) for e in out]
+        await self.store.append(envs, expected_version=version)
+        if closing:
+            await self.pool.close(ie.task_id)
+        log.info(
+            "intent carried out",
+            extra={"task": ie.task_id, "step": ie.step, "action": ie.intent.action,
+                   "decision": decision.value, "elements": len(observation.elements)},
+        )  # fmt: skip
+
+    async def _act(
+        self, tb: TaskBrowser, env: Envelope, ie: IntentEmitted, *, restored: bool
+    ) -> ActionExecuted:
+        intent = ie.intent
+        started = time.perf_counter()
+        ok, blocked, error = True, False, ""
+        try:
+            if restored and intent.action not in PAGE_INDEPENDENT:
+                raise ActionFailed(
+                    "the browser session moved to another actuator and the page was reloaded "
+                    f"from {tb.page.url}; the action was not done, decide again from this page"
+                )
+            validate_intent(intent)
+            task = await self._task_info(env.tenant, ie.task_id)
+            text = self._typed_text(tb, task, intent.text)
+            await perform(tb, intent, text, self.settings.action)
+        except (ActionRefused, InvalidIntent) as exc:
+            ok, blocked, error = False, True, short_error(exc)
+        except MissingSecret as exc:
+            ok, blocked, error = False, True, f"no secret named {exc.args[0]!r} in this task"
+        except Exception as exc:  # the page said no: report it with what it showed
+            ok, error = False, short_error(exc)
+        return ActionExecuted(
+            task_id=ie.task_id,
+            step=ie.step,
+            intent_event_id=env.id,
+            action=intent.action,
+            ok=ok,
+            error=scrub(error, tb.secrets),
+            duration_ms=round((time.perf_counter() - started) * 1000, 2),
+            blocked=blocked,
+        )
+
+    # ---------------------------------------------------------------- task ends
+
+    async def _task_ended(self, rec: RecordedEvent, *, forwarded: bool) -> None:
+        env = rec.envelope
+        task_id = env.aggregate_id
+        loaded = await self._load(env.tenant, task_id)
+        state = loaded.state
+        if not state.open:
+            await self.pool.close(task_id)
+            return
+        if state.worker != self.worker and not forwarded and await self._forward(state.worker, rec):
+            return
+        await self.pool.close(task_id)
+        closed = SessionClosed(task_id=task_id, reason=env.type)
+        await self.store.append(
+            [caused_by(closed, env, aggregate_id=task_id, purpose="SessionClosed")],
+            expected_version=None,
+        )
+        self._tasks.pop(task_id, None)
+
+
+def _navigate(url: str) -> Intent:
+    return Intent(action="navigate", url=url)

@@ -1,0 +1,98 @@
+// The observer: stamps stable ids (data-mh-id) and lists interactive and text elements.
+// Called by observer.py with [maxRaw, maxText]; compaction and priorities live in domain.py.
+([maxRaw, maxText]) => {
+  const ATTR = 'data-mh-id';
+  if (!window.__mhNextId) window.__mhNextId = 1;
+  const clip = s => { s = (s || '').replace(/\s+/g, ' ').trim(); return s.length > maxText ? s.slice(0, maxText) : s; };
+  const TAG_ROLE = {A: 'link', BUTTON: 'button', SELECT: 'combobox', TEXTAREA: 'textbox',
+    OPTION: 'option', SUMMARY: 'button', IMG: 'img', H1: 'heading', H2: 'heading', H3: 'heading',
+    H4: 'heading', H5: 'heading', H6: 'heading', LI: 'listitem', LABEL: 'label', TD: 'cell',
+    TH: 'columnheader', P: 'paragraph', DIALOG: 'dialog'};
+  const INPUT_ROLE = {checkbox: 'checkbox', radio: 'radio', button: 'button', submit: 'button',
+    reset: 'button', image: 'button', range: 'slider', number: 'spinbutton', search: 'searchbox',
+    file: 'button'};
+  const INTERACTIVE_ROLES = new Set(['button', 'link', 'checkbox', 'radio', 'textbox', 'combobox',
+    'listbox', 'option', 'menuitem', 'menuitemcheckbox', 'menuitemradio', 'tab', 'switch',
+    'slider', 'searchbox', 'spinbutton', 'treeitem']);
+  const SKIP = new Set(['SCRIPT', 'STYLE', 'NOSCRIPT', 'TEMPLATE', 'HEAD', 'META', 'LINK', 'SVG', 'PATH', 'BR', 'HTML', 'BODY']);
+  const roleOf = el => {
+    const explicit = el.getAttribute('role');
+    if (explicit) return explicit.split(' ')[0];
+    if (el.tagName === 'INPUT') return INPUT_ROLE[(el.type || 'text').toLowerCase()] || 'textbox';
+    if (el.tagName === 'SELECT' && (el.multiple || el.size > 1)) return 'listbox';
+    if (el.tagName === 'A' && !el.hasAttribute('href')) return 'generic';
+    if (el.isContentEditable && el.getAttribute('contenteditable') !== null) return 'textbox';
+    return TAG_ROLE[el.tagName] || 'text';
+  };
+  const ownText = el => {
+    let s = '';
+    for (const n of el.childNodes) if (n.nodeType === 3) s += n.textContent;
+    return clip(s);
+  };
+  const nameOf = el => {
+    const label = el.getAttribute('aria-label');
+    if (label) return clip(label);
+    const by = el.getAttribute('aria-labelledby');
+    if (by) return clip(by.split(/\s+/).map(id => (document.getElementById(id) || {}).innerText || '').join(' '));
+    if (el.labels && el.labels.length) return clip(Array.from(el.labels).map(l => l.innerText).join(' '));
+    if (el.tagName === 'INPUT' && ['button', 'submit', 'reset'].includes(el.type)) return clip(el.value);
+    if (el.tagName === 'IMG') return clip(el.alt);
+    if (['A', 'BUTTON', 'SUMMARY', 'OPTION'].includes(el.tagName) || INTERACTIVE_ROLES.has(el.getAttribute('role') || ''))
+      return clip(el.innerText || el.textContent);
+    return clip(el.getAttribute('placeholder') || el.getAttribute('title') || '');
+  };
+  const interactiveOf = (el, role) => {
+    if (el.tagName === 'INPUT') return el.type !== 'hidden';
+    if (['A', 'BUTTON', 'SELECT', 'TEXTAREA', 'SUMMARY', 'OPTION'].includes(el.tagName)) return role !== 'generic' || el.tagName !== 'A';
+    if (INTERACTIVE_ROLES.has(role)) return true;
+    if (el.isContentEditable) return true;
+    if (el.hasAttribute('onclick') || el.onclick) return true;
+    const tab = el.getAttribute('tabindex');
+    return tab !== null && Number(tab) >= 0;
+  };
+  const vw = window.innerWidth, vh = window.innerHeight;
+  const out = [];
+  const all = document.body ? document.body.querySelectorAll('*') : [];
+  for (const el of all) {
+    if (out.length >= maxRaw) break;
+    if (SKIP.has(el.tagName.toUpperCase())) continue;
+    if (el.tagName === 'OPTION' && el.parentElement && el.parentElement.tagName === 'SELECT' && !el.parentElement.multiple) continue;
+    const role = roleOf(el);
+    const interactive = interactiveOf(el, role);
+    const text = interactive ? clip(el.innerText || '') : ownText(el);
+    if (!interactive && !text) continue;
+    const r = el.getBoundingClientRect();
+    let visible = r.width > 0 && r.height > 0;
+    if (visible && el.checkVisibility) visible = el.checkVisibility({checkOpacity: true, checkVisibilityCSS: true});
+    if (!el.hasAttribute(ATTR)) el.setAttribute(ATTR, String(window.__mhNextId++));
+    const item = {
+      id: Number(el.getAttribute(ATTR)), role, tag: el.tagName.toLowerCase(), name: nameOf(el),
+      text: text, interactive, visible,
+      in_viewport: visible && r.bottom > 0 && r.right > 0 && r.top < vh && r.left < vw,
+      box: visible ? [r.x, r.y, r.width, r.height] : null,
+      disabled: !!el.disabled || el.getAttribute('aria-disabled') === 'true',
+    };
+    if (item.name === item.text) item.text = '';
+    if (el.tagName === 'INPUT' || el.tagName === 'TEXTAREA') {
+      if (['checkbox', 'radio'].includes(el.type)) item.checked = el.checked;
+      else if (el.type === 'password') item.value = el.value ? '••••' : '';
+      else if (el.type !== 'file') item.value = clip(el.value);
+    } else if (el.tagName === 'SELECT') {
+      item.text = '';
+      item.options = Array.from(el.options).map(o => clip(o.label || o.text));
+      item.value = Array.from(el.selectedOptions).map(o => clip(o.label || o.text)).join(', ');
+    } else if (el.isContentEditable && role === 'textbox') {
+      item.value = clip(el.innerText);
+    }
+    if (el.tagName === 'OPTION') item.selected = el.selected;
+    const ariaChecked = el.getAttribute('aria-checked');
+    if (ariaChecked !== null) item.checked = ariaChecked === 'true';
+    const ariaSelected = el.getAttribute('aria-selected');
+    if (ariaSelected !== null) item.selected = ariaSelected === 'true';
+    const expanded = el.getAttribute('aria-expanded');
+    if (expanded !== null) item.expanded = expanded === 'true';
+    else if (el.tagName === 'DETAILS') item.expanded = el.open;
+    out.push(item);
+  }
+  return {url: location.href, title: document.title, elements: out};
+}

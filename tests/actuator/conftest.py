@@ -1,0 +1,199 @@
+"""Fixtures for the actuator: the local site, one Chromium per module, a running actuator."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from nats.aio.client import Client as NATS
+
+from macrohard.actuator.browser import BrowserPool
+from macrohard.actuator.handlers import Actuator, ActuatorSettings
+from macrohard.actuator.main import consumer_spec
+from macrohard.actuator.observer import Observer
+from macrohard.actuator.screenshots import ScreenshotStore
+from macrohard.contracts import envelope
+from macrohard.contracts.agent import Intent, IntentEmitted
+from macrohard.contracts.browser import ActionExecuted, PageObserved
+from macrohard.contracts.envelope import RecordedEvent
+from macrohard.contracts.tasks import SealedSecret, TaskSubmitted
+from macrohard.contracts.tenancy import TenantOnboarded
+from macrohard.eventlog.service import Service, ServiceConfig
+from macrohard.eventlog.store import EventStore
+from tests.actuator.site import Site
+
+TENANT = "acme"
+
+
+@pytest.fixture(scope="module")
+def site() -> Iterator[Site]:
+    s = Site().start()
+    yield s
+    s.stop()
+
+
+@pytest.fixture(scope="module")
+async def browser_pool() -> AsyncIterator[BrowserPool]:
+    """One Chromium for the whole module (starting one costs ~1 s); contexts per task."""
+    pool = BrowserPool(local_test_mode=True)
+    await pool.start()
+    yield pool
+    await pool.stop()
+
+
+class SealingKeys:
+    """Seals and opens like the gateway's scheme (HKDF per tenant, AES-GCM, AAD binds task)."""
+
+    def __init__(self) -> None:
+        self.master = hashlib.sha256(b"test master key").digest()
+
+    def _key(self, tenant: str) -> bytes:
+        hkdf = HKDF(hashes.SHA256(), length=32, salt=b"macrohard/secrets/v1", info=tenant.encode())
+        return hkdf.derive(self.master)
+
+    def seal(self, tenant: str, task_id: str, name: str, value: str) -> SealedSecret:
+        nonce = b"\x01" * 12
+        ct = AESGCM(self._key(tenant)).encrypt(
+            nonce, value.encode(), f"{tenant}/{task_id}/{name}".encode()
+        )
+        return SealedSecret(
+            key_id="k1-test",
+            nonce=base64.urlsafe_b64encode(nonce).decode(),
+            ciphertext=base64.urlsafe_b64encode(ct).decode(),
+        )
+
+    def __call__(self, sealed: SealedSecret, *, tenant: str, task_id: str, name: str) -> str:
+        return (
+            AESGCM(self._key(tenant))
+            .decrypt(
+                base64.urlsafe_b64decode(sealed.nonce),
+                base64.urlsafe_b64decode(sealed.ciphertext),
+                f"{tenant}/{task_id}/{name}".encode(),
+            )
+            .decode()
+        )
+
+
+@dataclass
+class Running:
+    """An actuator consuming the log in this process, and helpers to drive a task."""
+
+    actuator: Actuator
+    store: EventStore
+    screenshots: ScreenshotStore
+    secrets: SealingKeys
+
+    async def onboard(self, domains: list[str], tenant: str = TENANT) -> None:
+        event = TenantOnboarded(
+            tenant_id=tenant, name=tenant, plan="std", allowed_domains=domains, monthly_budget="1"
+        )
+        await self.store.append(
+            [envelope(event, tenant=tenant, aggregate_id=tenant)], expected_version=None
+        )
+
+    async def submit(
+        self, task_id: str, start_url: str, secrets: dict[str, str] | None = None
+    ) -> None:
+        sealed = {n: self.secrets.seal(TENANT, task_id, n, v) for n, v in (secrets or {}).items()}
+        event = TaskSubmitted(task_id=task_id, goal="test", start_url=start_url, secrets=sealed)
+        await self.store.append(
+            [envelope(event, tenant=TENANT, aggregate_id=task_id)], expected_version=None
+        )
+
+    async def intend(self, task_id: str, step: int, intent: Intent) -> str:
+        env = envelope(
+            IntentEmitted(task_id=task_id, step=step, intent=intent),
+            tenant=TENANT,
+            aggregate_id=task_id,
+        )
+        await self.store.append([env], expected_version=None)
+        return env.id
+
+    async def result(
+        self, task_id: str, intent_id: str, timeout: float = 20.0
+    ) -> tuple[ActionExecuted | None, PageObserved]:
+        """Wait for the PageObserved of an intent (and its ActionExecuted, if any)."""
+        return await wait_result(self.store, task_id, intent_id, timeout)
+
+    async def step(
+        self, task_id: str, step: int, intent: Intent
+    ) -> tuple[ActionExecuted | None, PageObserved]:
+        return await self.result(task_id, await self.intend(task_id, step, intent))
+
+
+async def wait_result(
+    store: EventStore, task_id: str, intent_id: str, timeout: float = 20.0
+) -> tuple[ActionExecuted | None, PageObserved]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        events = await store.read_aggregate(TENANT, "browser", task_id)
+        done = [r.payload for r in events if _for(r, intent_id)]
+        observed = [e for e in done if isinstance(e, PageObserved)]
+        if observed:
+            executed = [e for e in done if isinstance(e, ActionExecuted)]
+            return (executed[-1] if executed else None), observed[-1]
+        await asyncio.sleep(0.05)
+    raise TimeoutError(f"no PageObserved for intent {intent_id} of {task_id}")
+
+
+def _for(rec: RecordedEvent, intent_id: str) -> bool:
+    return getattr(rec.payload, "intent_event_id", None) == intent_id
+
+
+def element(obs: PageObserved, name: str, role: str | None = None) -> int:
+    """The id of the element with this accessible name (or text) in an observation."""
+    for el in obs.observation.elements:
+        if (el.name == name or el.text == name) and (role is None or el.role == role):
+            return el.id
+    raise AssertionError(f"no element named {name!r} in {obs.observation.elements}")
+
+
+@asynccontextmanager
+async def actuator_running(
+    nats_url: str, nc: NATS, pool: BrowserPool, tmp_path: Path
+) -> AsyncIterator[Running]:
+    """An actuator on a real durable consumer in this process, using `pool`'s browser."""
+    service = Service(ServiceConfig(name="actuator", nats_url=nats_url))
+    screenshots = ScreenshotStore(tmp_path / "screenshots")
+    secrets = SealingKeys()
+    holder: list[Actuator] = []
+
+    async def handle(rec: RecordedEvent) -> None:
+        await holder[0].handle(rec)
+
+    service.consume(consumer_spec(ack_wait_s=10), handle)
+    await service.start()
+    actuator = Actuator(
+        service.store,
+        service.nc,
+        pool,
+        Observer(screenshots),
+        ActuatorSettings(local_test_mode=pool.local_test_mode),
+        opener=secrets,
+    )
+    await actuator.start()
+    holder.append(actuator)
+    try:
+        yield Running(actuator, EventStore(nc), screenshots, secrets)
+    finally:
+        await actuator.stop(stop_browser=False)
+        await service.stop()
+        await pool.close_all()
+
+
+@pytest.fixture
+async def running(
+    nats_url: str, nc: NATS, browser_pool: BrowserPool, tmp_path: Path
+) -> AsyncIterator[Running]:
+    async with actuator_running(nats_url, nc, browser_pool, tmp_path) as r:
+        yield r

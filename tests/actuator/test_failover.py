@@ -1,0 +1,159 @@
+"""An actuator killed mid-task (kill -9): another replica takes the task over and it completes.
+
+Both actuators are real `mh run actuator` processes on one durable consumer; the test plays
+the planner with a scripted plan that reads each observation to pick the next element.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from macrohard.actuator.browser import BrowserPool
+from macrohard.contracts.agent import Intent
+from macrohard.contracts.browser import ActionExecuted, SessionClosed, SessionOpened
+from tests.actuator.conftest import (
+    TENANT,
+    Running,
+    SealingKeys,
+    actuator_running,
+    element,
+    wait_result,
+)
+from tests.actuator.site import Site
+
+MH = str(Path(sys.executable).parent / "mh")
+
+
+class Replica:
+    """One actuator process in its own process group (so kill -9 takes its Chromium too)."""
+
+    def __init__(self, nats_url: str, worker: str, data_dir: Path) -> None:
+        env = {
+            **os.environ,
+            "MH_NATS_URL": nats_url,
+            "MH_LOCAL_TEST_MODE": "1",
+            "MH_DATA_DIR": str(data_dir),
+            "MH_ACTUATOR_WORKER": worker,
+            # A dead replica's intent comes back after this many seconds.
+            "MH_ACTUATOR_ACK_WAIT_S": "3",
+        }
+        self.log = (data_dir / f"{worker}.log").open("wb")
+        self.proc = subprocess.Popen(
+            [MH, "run", "actuator"],
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(timeout=10)
+        self.log.close()
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=10)
+        self.log.close()
+
+
+@pytest.fixture
+def replicas(nats_url: str, tmp_path: Path) -> Iterator[dict[str, Replica]]:
+    started: dict[str, Replica] = {}
+    yield started
+    for replica in started.values():
+        if not replica.log.closed:
+            replica.stop()
+
+
+async def test_a_killed_actuator_is_replaced_and_the_task_completes(
+    nats_url: str, store, site: Site, tmp_path: Path, replicas: dict[str, Replica]
+) -> None:
+    driver = Running(None, store, None, SealingKeys())  # type: ignore[arg-type]
+    await driver.onboard(["127.0.0.1"])
+    await driver.submit("t-kill", site.url("/form"))
+    replicas["a"] = Replica(nats_url, "act-a", tmp_path)
+
+    first_id = await driver.intend("t-kill", 1, Intent(action="navigate", url=site.url("/form")))
+    _, first = await wait_result(store, "t-kill", first_id, timeout=60)  # includes start-up
+    name = element(first, "Name", "textbox")
+    done, _ = await driver.step("t-kill", 2, Intent(action="type", element=name, text="Grace"))
+    assert done is not None and done.ok
+
+    # Step 3 waits for text that never comes: the replica is busy with it when killed.
+    stuck = await driver.intend("t-kill", 3, Intent(action="wait_for", text="Never shown"))
+    await asyncio.sleep(1.0)
+    replicas["a"].kill()
+    replicas["b"] = Replica(nats_url, "act-b", tmp_path)
+
+    done, fresh = await wait_result(store, "t-kill", stuck, timeout=60)
+    assert done is not None and not done.ok and "moved to another actuator" in done.error
+    assert fresh.observation.url == site.url("/form")
+    # A fresh context: what was typed before the crash is gone, and the plan goes on from
+    # what this observation shows.
+    assert next(e for e in fresh.observation.elements if e.name == "Name").value == ""
+    name = element(fresh, "Name", "textbox")
+    for step, intent in enumerate(
+        [
+            Intent(action="type", element=name, text="Grace"),
+            Intent(action="click", element=element(fresh, "Submit")),
+        ],
+        start=4,
+    ):
+        done, last = await driver.step("t-kill", step, intent)
+        assert done is not None and done.ok
+    assert any(e.text.startswith("Submitted: name=Grace,") for e in last.observation.elements)
+    done, _ = await driver.step("t-kill", 6, Intent(action="done"))
+    assert done is not None and done.ok
+
+    events = [r.payload for r in await store.read_aggregate(TENANT, "browser", "t-kill")]
+    opened = [e for e in events if isinstance(e, SessionOpened)]
+    assert [(o.worker, o.restored_from) for o in opened] == [
+        ("act-a", ""),
+        ("act-b", "act-a"),
+    ]
+    assert opened[1].url == site.url("/form")
+    assert isinstance(events[-1], SessionClosed)
+    actions = [e for e in events if isinstance(e, ActionExecuted)]
+    assert [a.step for a in actions] == [1, 2, 3, 4, 5, 6]  # step 3 once, by the survivor
+
+
+async def test_replicas_share_the_consumer_and_forward_to_the_holder(
+    nats_url: str, nc, running: Running, site: Site, tmp_path: Path
+) -> None:
+    second_pool = BrowserPool(local_test_mode=True)
+    try:
+        async with actuator_running(nats_url, nc, second_pool, tmp_path / "b") as other:
+            await running.onboard(["127.0.0.1"])
+            await running.submit("t-two", site.url("/form"))
+            _, obs = await running.step(
+                "t-two", 1, Intent(action="navigate", url=site.url("/form"))
+            )
+            count = element(obs, "Count")
+            for step in range(2, 10):
+                done, obs = await running.step("t-two", step, Intent(action="click", element=count))
+                assert done is not None and done.ok
+            assert any(e.text == "Clicks: 8" for e in obs.observation.elements)
+            events = await running.store.read_aggregate(TENANT, "browser", "t-two")
+            opened = [r.payload for r in events if isinstance(r.payload, SessionOpened)]
+            assert len(opened) == 1  # one context for the whole task, no takeover
+            actuators = [running.actuator, other.actuator]
+            assert all(a.delivered for a in actuators)  # the consumer spread the intents
+            assert sum(a.forwarded for a in actuators) >= 1
+            assert sum(a.taken_over for a in actuators) == 0
+    finally:
+        await second_pool.stop()
