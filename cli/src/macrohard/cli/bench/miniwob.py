@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import tempfile
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -41,6 +43,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--max-steps", type=int, default=20)
     p.add_argument("--path", choices=["platform", "direct"], default="platform")
     p.add_argument("--backend", choices=["in-process", "triton"], default="in-process")
+    p.add_argument(
+        "--browser",
+        choices=["actuator", "peer"],
+        default="actuator",
+        help="browser side of the platform path: the actuator service if this "
+        "checkout has one, else (or with 'peer') the Chromium page peer",
+    )
     add_server_args(p)
     p.set_defaults(func=lambda args: asyncio.run(bench(args)))
 
@@ -159,19 +168,25 @@ async def _platform(
         _build("planner", planner, SERVICES)
         started.append(planner)
         actuator: Service | None = None
-        if "actuator" in SERVICES:
+        if "actuator" in SERVICES and args.browser == "actuator":
+            # The actuator refuses loopback pages outside its explicit local test mode, and
+            # keeps its screenshots under MH_DATA_DIR.
+            os.environ["MH_LOCAL_TEST_MODE"] = "1"
+            os.environ.setdefault("MH_DATA_DIR", tempfile.mkdtemp(prefix="mh-bench-data-"))
             actuator = Service(
                 ServiceConfig(
-                    name="actuator",
-                    nats_url=servers.nats_url,
-                    database_url=servers.database_url,
-                    extra={"local_test_mode": "1"},
+                    name="actuator", nats_url=servers.nats_url, database_url=servers.database_url
                 )
             )
             _build("actuator", actuator, SERVICES)
             started.append(actuator)
-        for s in started:
-            await s.start()
+        # run(), not start(): a service's background tasks (the actuator's browser) start there.
+        halt = asyncio.Event()
+        running = [asyncio.create_task(s.run(halt)) for s in started]
+        await _connected(planner)
+        # The gateway would onboard the tenant; the bench does it on the log directly so the
+        # actuator's allowlist admits the local page server.
+        await _onboard(planner.store, "bench")
         side = "actuator service" if actuator else "Chromium page peer (no actuator here)"
         print(
             f"path: platform (bus + planner service, backend={args.backend}; browser side: "
@@ -180,8 +195,34 @@ async def _platform(
         try:
             return await _platform_episodes(args, tasks, pages, browser, planner, actuator is None)
         finally:
-            for s in started:
-                await s.stop()
+            halt.set()
+            await asyncio.gather(*running, return_exceptions=True)
+
+
+async def _connected(service: Any) -> None:
+    for _ in range(500):
+        try:
+            service.store  # noqa: B018 - raises until the service has connected
+            return
+        except RuntimeError:
+            await asyncio.sleep(0.02)
+    raise RuntimeError("the planner service did not connect to NATS")
+
+
+async def _onboard(store: Any, tenant: str) -> None:
+    from macrohard.contracts.envelope import envelope
+    from macrohard.contracts.tenancy import TenantOnboarded
+
+    onboarded = TenantOnboarded(
+        tenant_id=tenant,
+        name="MiniWoB bench",
+        plan="bench",
+        allowed_domains=["127.0.0.1"],
+        monthly_budget="0",
+    )
+    await store.append(
+        [envelope(onboarded, tenant=tenant, aggregate_id=tenant)], expected_version=None
+    )
 
 
 def _build(name: str, service: Any, services: dict[str, str]) -> None:

@@ -190,6 +190,11 @@ def _fill(step: Step, ctx: _Ctx, own: list[PastStep]) -> Intent | None:
             bool(mine) and (f.value or "") != step.value
         )
         want = _as_field_value(step.value, f, rejected)
+        # A password field shows a mask, never the value: typed once without error is done.
+        masked = bool(f.value) and set(f.value or "") <= {"•", "*", "●"}
+        typed = any(h.ok and h.intent.element == f.id and h.intent.text == want for h in own)
+        if masked and typed:
+            continue
         if (f.value or "") != want and _attempts(own, f) < 2 + int(rejected):
             return Intent(
                 action="type",
