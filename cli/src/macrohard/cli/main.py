@@ -17,6 +17,7 @@ COMMAND_MODULES = [
     "macrohard.cli.run",
     "macrohard.cli.contracts_cmd",
     "macrohard.cli.bench",
+    "macrohard.cli.node_cmd",
 ]
 
 

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import importlib
 
-SERVICES: dict[str, str] = {}
+SERVICES: dict[str, str] = {
+    "node-registry": "macrohard.node_registry.main",
+}
 
 
 def run_service(name: str) -> None:

@@ -110,3 +110,18 @@ def battery(state: CarState, node_id: str, soc: float) -> tuple[CarState, list[E
 
 def departure_due(state: CarState, now: datetime) -> bool:
     return state.parked and state.expected_departure is not None and now >= state.expected_departure
+
+
+def parse_parked_until(text: str, now: datetime) -> datetime:
+    """`--parked-until`: an ISO time (UTC if naive), `HH:MM` (next such time, UTC), or a
+    duration from now: `90s`, `45m`, `8h`."""
+    text = text.strip()
+    units = {"s": 1, "m": 60, "h": 3600}
+    if text and text[-1] in units and text[:-1].replace(".", "", 1).isdigit():
+        return now + timedelta(seconds=float(text[:-1]) * units[text[-1]])
+    if len(text) == 5 and text[2] == ":":
+        hour, minute = int(text[:2]), int(text[3:])
+        at = now.replace(hour=hour, minute=minute, second=0, microsecond=0)
+        return at if at > now else at + timedelta(days=1)
+    at = datetime.fromisoformat(text)
+    return at if at.tzinfo else at.replace(tzinfo=now.tzinfo)

@@ -316,7 +316,7 @@ class Liveness:
     """Who is alive, from heartbeat arrival times (monotonic seconds).
 
     A node is lost once `misses` intervals pass without a heartbeat. Deadlines are kept in
-    one-second buckets: a heartbeat costs a dict store and a list append, and a sweep looks
+    time buckets: a heartbeat costs a dict store and a list append, and a sweep looks
     only at buckets that have come due, so the cost follows the heartbeat rate, not the fleet
     size (a full scan of 100,000 nodes every second would cost more than absorbing them).
     """
@@ -326,6 +326,9 @@ class Liveness:
     ) -> None:
         self.default_interval_s = default_interval_s
         self.misses = misses
+        # Deadline buckets a tenth of an interval wide (at most 1 s): loss is declared at most
+        # that late, and a sweep looks at ~10 buckets per interval.
+        self.resolution_s = min(1.0, default_interval_s / 10)
         self.last_seen: dict[str, float] = {}
         self.intervals: dict[str, float] = {}
         self.declared_lost: set[str] = set()
@@ -338,7 +341,7 @@ class Liveness:
     def beat(self, node_id: str, now: float) -> bool:
         """Record a heartbeat; True when the node had been declared lost (it is back)."""
         self.last_seen[node_id] = now
-        self._buckets[math.ceil(now + self.timeout(node_id))].append(node_id)
+        self._buckets[math.ceil((now + self.timeout(node_id)) / self.resolution_s)].append(node_id)
         if node_id in self.declared_lost:
             self.declared_lost.discard(node_id)
             return True
@@ -351,9 +354,11 @@ class Liveness:
     def sweep(self, now: float) -> list[str]:
         """Nodes whose deadline passed since the last sweep; each is reported once."""
         lost: list[str] = []
-        due = [b for b in self._buckets if b <= now] if self._swept_to < 0 else None
-        if due is None:
-            due = [b for b in range(self._swept_to + 1, math.floor(now) + 1) if b in self._buckets]
+        tick = math.floor(now / self.resolution_s)
+        if self._swept_to < 0:
+            due = [b for b in self._buckets if b <= tick]
+        else:
+            due = [b for b in range(self._swept_to + 1, tick + 1) if b in self._buckets]
         for bucket in sorted(due):
             for node_id in self._buckets.pop(bucket):
                 seen = self.last_seen.get(node_id)
@@ -364,5 +369,5 @@ class Liveness:
                 ):
                     self.declared_lost.add(node_id)
                     lost.append(node_id)
-        self._swept_to = max(self._swept_to, math.floor(now))
+        self._swept_to = max(self._swept_to, tick)
         return lost
