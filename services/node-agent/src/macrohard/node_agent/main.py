@@ -13,6 +13,7 @@ import logging
 import signal
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import nats
 
@@ -50,7 +51,7 @@ class NodeOptions:
 
 
 async def connect_as_node(
-    url: str, node_id: str, user: str | None, password: str | None
+    url: str, node_id: str, user: str | None, password: str | None, **options: Any
 ) -> nats.NATS:
     """A connection whose reply inboxes are the car's own (`_INBOX_<id>.>`): its
     credentials may subscribe there and nowhere else (see deploy/nats)."""
@@ -61,6 +62,7 @@ async def connect_as_node(
         name=f"node-{node_id}",
         inbox_prefix=f"_INBOX_{node_id}".encode(),
         max_reconnect_attempts=-1,
+        **options,
     )
 
 
