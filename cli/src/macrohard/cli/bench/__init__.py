@@ -11,6 +11,7 @@ import importlib
 
 BENCH_MODULES = [
     "macrohard.cli.bench.eventlog",
+    "macrohard.cli.bench.registry",
 ]
 
 
