@@ -18,6 +18,7 @@ COMMAND_MODULES = [
     "macrohard.cli.contracts_cmd",
     "macrohard.cli.bench",
     "macrohard.cli.node_cmd",
+    "macrohard.cli.fleet_cmd",
 ]
 
 
