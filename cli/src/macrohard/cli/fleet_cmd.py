@@ -64,6 +64,7 @@ class Demand:
 async def simulate(args: argparse.Namespace) -> int:
     import nats
 
+    from macrohard.cli.bench.registry import wait_registry
     from macrohard.cli.bench.report import report
     from macrohard.cli.platform import resolve
     from macrohard.contracts.envelope import utcnow
@@ -75,6 +76,7 @@ async def simulate(args: argparse.Namespace) -> int:
 
     platform = resolve(args)
     nc = await nats.connect(platform.nats_url, pending_size=64 * 1024 * 1024)
+    await wait_registry(nc)
     rng = random.Random(args.seed)
     days = int(args.hours // 24) + 2
     wall0 = time.monotonic()
