@@ -17,6 +17,8 @@ COMMAND_MODULES = [
     "macrohard.cli.run",
     "macrohard.cli.contracts_cmd",
     "macrohard.cli.bench",
+    "macrohard.cli.node_cmd",
+    "macrohard.cli.fleet_cmd",
 ]
 
 

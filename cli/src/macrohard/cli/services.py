@@ -10,6 +10,7 @@ import importlib
 SERVICES: dict[str, str] = {
     "planner": "macrohard.planner.main",
     "actuator": "macrohard.actuator.main",
+    "node-registry": "macrohard.node_registry.main",
 }
 
 

@@ -13,6 +13,7 @@ BENCH_MODULES = [
     "macrohard.cli.bench.eventlog",
     "macrohard.cli.bench.miniwob",
     "macrohard.cli.bench.agent_overhead",
+    "macrohard.cli.bench.registry",
 ]
 
 
