@@ -140,3 +140,10 @@ def test_fold_invariants(events: list[Event], observed: int, budget: bool) -> No
     if isinstance(verdict, Ask):
         assert verdict.step == state.step + 1 <= state.max_steps
         assert not budget and not state.cancel_requested
+
+
+def test_a_decision_holds_across_metering_but_not_across_a_cancel_or_another_step() -> None:
+    state = fold(running())
+    assert domain.same_run_point(fold([*running()]), state)
+    assert not domain.same_run_point(fold([*running(), TaskCancelRequested(task_id="t1")]), state)
+    assert not domain.same_run_point(fold([*running(), intent(1)]), state)

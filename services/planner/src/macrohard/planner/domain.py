@@ -157,6 +157,11 @@ def on_observed(state: TaskState, observed_step: int, budget_exhausted: bool) ->
     return Ask(step=state.step + 1)
 
 
+def same_run_point(a: TaskState, b: TaskState) -> bool:
+    """Whether a decision made on `b` still holds on `a` (metering events in between are fine)."""
+    return (a.step, a.status, a.cancel_requested) == (b.step, b.status, b.cancel_requested)
+
+
 def cancel(state: TaskState, reason: str) -> list[Event]:
     if state.terminal or not state.task_id:
         return []

@@ -141,6 +141,12 @@ class Planner:
             previous_ok=ok,
             previous_error=error,
         )
+        # The model call itself writes to the task (the inference client's InferenceCompleted),
+        # so append at the version after it, provided nothing that matters moved meanwhile
+        # (another decision, a cancel, the end of the run): then decide again instead.
+        fresh = await self.load(env.tenant, ev.task_id)
+        if domain.same_run_point(fresh.state, state):
+            loaded = fresh
         await self._append_once(events, env, loaded, "decide", task_id=ev.task_id)
 
     async def _append_once(
