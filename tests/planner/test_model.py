@@ -152,3 +152,12 @@ def test_node_binding_is_json_in_json_out_and_never_raises() -> None:
     out = [msgspec.json.decode(c, type=Intent) for c in infer(cells)["intent"][:, 0]]
     assert (out[0].action, out[0].element) == ("click", 0)
     assert out[1].action == "fail" and "unreadable" in out[1].reason
+
+
+def test_semantic_grounding_with_minilm_when_no_word_matches() -> None:
+    from macrohard.node_agent.models.minilm import encoder
+
+    obs = page(el(0, "button", "Archive", y=0), el(1, "button", "Delete", y=30))
+    request = PlanRequest(goal="Click the Remove button.", observation=obs)
+    assert decide(request).action == "fail"  # letters alone cannot see it
+    assert decide(request, encoder().encode).element == 1  # meaning can

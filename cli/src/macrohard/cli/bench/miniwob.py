@@ -180,10 +180,23 @@ async def _platform(
             )
             _build("actuator", actuator, SERVICES)
             started.append(actuator)
+        if args.backend == "triton":
+            registry = Service(
+                ServiceConfig(
+                    name="node-registry",
+                    nats_url=servers.nats_url,
+                    database_url=servers.database_url,
+                )
+            )
+            _build("node-registry", registry, SERVICES)
+            started.append(registry)
         # run(), not start(): a service's background tasks (the actuator's browser) start there.
         halt = asyncio.Event()
         running = [asyncio.create_task(s.run(halt)) for s in started]
         await _connected(planner)
+        if args.backend == "triton":
+            running.append(asyncio.create_task(_car(servers.nats_url, halt)))
+            await _registered(planner.store, CAR)
         # The gateway would onboard the tenant; the bench does it on the log directly so the
         # actuator's allowlist admits the local page server.
         await _onboard(planner.store, "bench")
@@ -197,6 +210,34 @@ async def _platform(
         finally:
             halt.set()
             await asyncio.gather(*running, return_exceptions=True)
+
+
+CAR = "car-bench-1"
+
+
+async def _car(nats_url: str, halt: asyncio.Event) -> None:
+    """One parked car in this process: its Triton serves the planner model."""
+    from macrohard.node_agent.main import NodeOptions, run_node
+
+    options = NodeOptions(
+        node_id=CAR,
+        nats_url=nats_url,
+        heartbeat_interval_s=2.0,
+        model_modules=["macrohard.node_agent.models.minilm", "macrohard.node_agent.models.planner"],
+    )
+    await run_node(options, halt)
+
+
+async def _registered(store: Any, node_id: str) -> None:
+    from macrohard.contracts.subjects import PLATFORM_TENANT
+
+    for _ in range(600):
+        events = await store.read_aggregate(PLATFORM_TENANT, "node", node_id)
+        if any(type(r.payload).__name__ == "NodeParked" for r in events):
+            print(f"car node {node_id} registered and parked (Triton serving 'planner')")
+            return
+        await asyncio.sleep(0.1)
+    raise RuntimeError(f"car node {node_id} did not register within 60 s")
 
 
 async def _connected(service: Any) -> None:

@@ -32,7 +32,9 @@ BUDGETS = ConsumerSpec(
 def make_backend(service: Service) -> PlannerBackend:
     kind = service.config.extra.get("backend", "triton")
     if kind == "in-process":
-        return InProcessBackend()
+        from macrohard.node_agent.models.minilm import encoder  # same model as on the node
+
+        return InProcessBackend(encoder().encode)
     if kind == "chat":
         extra = service.config.extra
         return ChatBackend(
