@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import msgspec
 import numpy as np
+import numpy.typing as npt
 
 from macrohard.contracts.agent import Intent
 from macrohard.contracts.browser import PageObservation
@@ -68,7 +69,8 @@ class InProcessBackend:
         self._embed = embed
 
     async def next_intent(self, request: DecisionRequest) -> Intent:
-        return decide(request.plan_request(), self._embed)
+        intent: Intent = decide(request.plan_request(), self._embed)
+        return intent
 
     async def release(self, task_id: str) -> None:
         return None
@@ -78,11 +80,11 @@ _intent = msgspec.json.Decoder(Intent)
 _enc = msgspec.json.Encoder()
 
 
-def triton_inputs(request: DecisionRequest) -> dict[str, np.ndarray]:
+def triton_inputs(request: DecisionRequest) -> dict[str, npt.NDArray[np.object_]]:
     """The planner model's tensors (see node_agent/models/planner.py): JSON text, batch of 1."""
     plan = request.plan_request()
 
-    def cell(b: bytes) -> np.ndarray:
+    def cell(b: bytes) -> npt.NDArray[np.object_]:
         return np.array([[b]], dtype=np.object_)
 
     return {
