@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from nats.aio.client import Client as NATS
@@ -217,3 +218,56 @@ async def test_a_miniwob_task_runs_to_completion_and_reads_back_step_by_step(
     assert [i.intent.text for i in intents[1:3]] == [quoted[1], quoted[3]]
     assert intents[3].element_label == "button 'Login'"
     assert all(i.previous_ok for i in intents[1:])
+
+
+async def test_a_miniwob_task_completes_through_the_actuator_service(
+    nats_url: str, store: EventStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Planner service + the real actuator service (its own Chromium, local test mode)."""
+    from macrohard.actuator.main import build as build_actuator
+    from macrohard.contracts.tenancy import TenantOnboarded
+
+    monkeypatch.setenv("MH_LOCAL_TEST_MODE", "1")
+    monkeypatch.setenv("MH_DATA_DIR", str(tmp_path))
+    planner = Service(
+        ServiceConfig(name="planner", nats_url=nats_url, extra={"backend": "in-process"})
+    )
+    build(planner)
+    actuator = Service(ServiceConfig(name="actuator", nats_url=nats_url))
+    build_actuator(actuator)
+    halt = asyncio.Event()
+    running = [asyncio.create_task(s.run(halt)) for s in (planner, actuator)]
+    onboarded = TenantOnboarded(
+        tenant_id="acme",
+        name="Acme",
+        plan="test",
+        allowed_domains=["127.0.0.1"],
+        monthly_budget="100",
+    )
+    await store.append(
+        [envelope(onboarded, tenant="acme", aggregate_id="acme")], expected_version=0
+    )
+    try:
+        with PageServer() as pages:
+            url = pages.url("click-checkboxes", 5, 60000, tag="t9")
+            async with async_playwright() as pw:
+                scratch = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+                goal = await goal_of(await scratch.new_page(), url)
+                await scratch.close()
+            submitted = TaskSubmitted(task_id="t9", goal=goal, start_url=url)
+            await store.append(
+                [envelope(submitted, tenant="acme", aggregate_id="t9")], expected_version=0
+            )
+            for _ in range(600):
+                events = await task_events(store, "t9")
+                if isinstance(events[-1], TaskCompleted | TaskFailed):
+                    break
+                await asyncio.sleep(0.05)
+            reward = pages.reward("t9")
+    finally:
+        halt.set()
+        await asyncio.gather(*running, return_exceptions=True)
+    assert isinstance(events[-1], TaskCompleted), events[-1]
+    assert reward is not None and reward.reward > 0
+    browser = [r.payload for r in await store.read_aggregate("acme", "browser", "t9")]
+    assert any(isinstance(e, PageObserved) for e in browser)  # the actuator's own observations
