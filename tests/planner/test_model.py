@@ -161,3 +161,28 @@ def test_semantic_grounding_with_minilm_when_no_word_matches() -> None:
     request = PlanRequest(goal="Click the Remove button.", observation=obs)
     assert decide(request).action == "fail"  # letters alone cannot see it
     assert decide(request, encoder().encode).element == 1  # meaning can
+
+
+def test_a_value_read_off_the_page_is_entered_elsewhere_in_the_asked_case() -> None:
+    obs = page(
+        el(0, "text", "", y=0, text="Lorem ipsum dolor."),
+        el(1, "textbox", "Answer", y=40),
+        el(2, "button", "Submit", y=70),
+    )
+    goal = (
+        "Find the 2nd word in the paragraph, type that into the textbox in upper case and "
+        "press Submit."
+    )
+    intent = decide(PlanRequest(goal=goal, observation=obs))
+    assert (intent.action, intent.element, intent.text) == ("type", 1, "IPSUM")
+
+
+def test_copy_from_one_field_into_another() -> None:
+    obs = page(
+        el(0, "textbox", "", y=0, tag="textarea", value="Copy me."),
+        el(1, "textbox", "", y=40, tag="input"),
+        el(2, "button", "Submit", y=70),
+    )
+    goal = "Copy the text in the textarea below, paste it into the textbox and press Submit."
+    intent = decide(PlanRequest(goal=goal, observation=obs))
+    assert (intent.action, intent.element, intent.text) == ("type", 1, "Copy me.")

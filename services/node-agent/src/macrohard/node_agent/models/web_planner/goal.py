@@ -15,6 +15,7 @@ import msgspec
 from macrohard.node_agent.models.web_planner.text import ordinal, words
 
 StepKind = Literal[
+    "copy",
     "click",
     "click_nth",
     "fill",
@@ -57,15 +58,19 @@ class Step(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     values: list[str] = []
     ordinal: int = 0
     all_fields: bool = False
+    from_copy: bool = False  # the value is what an earlier `copy` step read off the page
+    case: str = ""  # "upper" | "lower": how the value must be written
 
 
 VERBS = (
     "click|select|enter|type|press|hit|choose|expand|find|use|focus|close|open|search|"
-    "navigate|reply|forward|submit|check|uncheck|tap|mark|delete|fill|pick|input|write|go"
+    "navigate|reply|forward|submit|check|uncheck|tap|mark|delete|fill|pick|input|write|go|"
+    "paste|copy|read"
 )
 _QUOTE = re.compile(r"[\"“”]([^\"“”]*)[\"“”]")
 _SPLIT = re.compile(
-    rf"\s*(?:[;.]\s+|,\s*(?:and\s+)?then\s+|\s+and\s+then\s+|\s+then\s+|,?\s+and\s+(?=(?:{VERBS})\b))",
+    rf"\s*(?:[;.]\s+|,\s*(?:and\s+)?then\s+|\s+and\s+then\s+|\s+then\s+"
+    rf"|,?\s+and\s+(?=(?:{VERBS})\b)|,\s+(?=(?:{VERBS})\b))",
     re.IGNORECASE,
 )
 
@@ -121,7 +126,7 @@ def _clause(c: str, q: list[str]) -> list[Step]:
         ]
     if m := re.match(r"use\s+the\s+(.+?)\s+to\s+(?:enter|type|input)\s+(.+)$", c, re.I):
         return [Step(kind="fill", value=_unq(m.group(2), q), kind_hint=_unq(m.group(1), q))]
-    if re.match(r"(?:enter|type|input|write|fill in|put)\b", low):
+    if re.match(r"(?:enter|type|input|write|fill in|put|paste)\b", low):
         return _fill(c, q)
     if m := re.match(
         r"(?:select|choose|pick)\s+(.+?)\s+(?:from|in)\s+the\s+(?:\w+\s+)?"
@@ -142,6 +147,27 @@ def _clause(c: str, q: list[str]) -> list[Step]:
         ws = obj.split()
         n = ordinal(ws[0]) if ws else None
         return [Step(kind="focus", ordinal=n or 0, kind_hint=" ".join(ws[1:] if n else ws))]
+    if m := re.match(
+        r"(?:find|read|get|copy|take)\s+the\s+(\w+)\s+(word|letter|number|line|"
+        r"sentence|character)\s+(?:in|of|from)\s+(?:the\s+)?(.+)$",
+        c,
+        re.I,
+    ):
+        return [
+            Step(
+                kind="copy",
+                ordinal=ordinal(m.group(1)) or 1,
+                kind_hint=m.group(2).lower(),
+                target=_unq(m.group(3), q),
+            )
+        ]
+    if m := re.match(
+        r"copy\s+the\s+(?:text|value|content)s?\s+(?:in|of|from)\s+(?:the\s+)?(.+?)"
+        r"(?:\s+(?:below|above))?$",
+        c,
+        re.I,
+    ):
+        return [Step(kind="copy", kind_hint="text", target=_unq(m.group(1), q))]
     if m := re.match(r"find\s+(?:the\s+)?\w+\s+(?:by|from|named|called|titled)\s+(.+)$", c, re.I):
         return [Step(kind="locate", target=_unq(m.group(1), q))]
     if m := re.match(r"find\s+and\s+(.*)$", c, re.I):
@@ -194,7 +220,21 @@ def _click(obj: str, q: list[str]) -> list[Step]:
     return [Step(kind="click", target=target, kind_hint=kind, alt_target=_unq(obj, q))]
 
 
+CASE = re.compile(r"\s+in\s+(?:all\s+)?(upper|lower)\s*-?\s*case(?:\s+letters)?", re.I)
+COPIED = frozenset({"that", "it", "this", "them", "the word", "the text", "that word"})
+
+
 def _fill(c: str, q: list[str]) -> list[Step]:
+    case = ""
+    if m := CASE.search(c):
+        case, c = m.group(1).lower(), CASE.sub("", c)
+    steps = _fill_plain(c, q)
+    return [
+        msgspec.structs.replace(s, case=case, from_copy=s.value.lower() in COPIED) for s in steps
+    ]
+
+
+def _fill_plain(c: str, q: list[str]) -> list[Step]:
     low = c.lower()
     everywhere = bool(re.search(r"\b(?:both|all|each)\b", low))
     # "Enter the username "a" and the password "b" into the text fields"
@@ -211,7 +251,7 @@ def _fill(c: str, q: list[str]) -> list[Step]:
             for f, v in pairs
         ]
     m = re.match(
-        r"(?:enter|type|input|write|fill in|put)\s+(.+?)(?:\s+(?:into|in|as|to|on)\s+"
+        r"(?:enter|type|input|write|fill in|put|paste)\s+(.+?)(?:\s+(?:into|in|as|to|on)\s+"
         r"(?:the\s+|both\s+|all\s+)?(.+))?$",
         c,
         re.I,

@@ -16,8 +16,14 @@ import msgspec
 from macrohard.contracts.agent import Intent
 from macrohard.contracts.browser import PageElement, PageObservation
 from macrohard.node_agent.models.web_planner.goal import Step, parse_goal
-from macrohard.node_agent.models.web_planner.page import FIELD_ROLES, Embed, PageView, center
-from macrohard.node_agent.models.web_planner.text import STOPWORDS, norm, similarity, stem
+from macrohard.node_agent.models.web_planner.page import (
+    FIELD_ROLES,
+    Embed,
+    PageView,
+    center,
+    kind_words,
+)
+from macrohard.node_agent.models.web_planner.text import STOPWORDS, norm, ordinal, similarity, stem
 
 MAX_TRIES_PER_STEP = 6
 SUBMIT_NAMES = ("submit", "ok", "done", "search", "login", "log in", "sign in", "send", "go")
@@ -44,6 +50,7 @@ class _Ctx:
         self.view = view
         self.history = history
         self.anchor: PageElement | None = None  # the item a "find the X by Y" step located
+        self.copied: tuple[str, PageElement] | None = None  # what a copy step read, and where
 
 
 Handler = Callable[[Step, _Ctx, list[PastStep]], Intent | None]
@@ -64,6 +71,9 @@ def decide(request: PlanRequest, embed: Embed | None = None) -> Intent:
         own = [h for h in request.history if h.intent.plan_step == i]
         if step.kind == "locate":
             ctx.anchor = _locate(step, view) or ctx.anchor
+            continue
+        if step.kind == "copy":  # reading needs no action: re-read from the page each time
+            ctx.copied = _read(step, view) or ctx.copied
             continue
         if i < start:
             continue
@@ -99,6 +109,36 @@ def _recover(intent: Intent, own: list[PastStep]) -> Intent:
             reason=f"activate from the keyboard: {intent.reason}",
         )
     return intent
+
+
+def _read(step: Step, view: PageView) -> tuple[str, PageElement] | None:
+    """'the 2nd word in the paragraph', 'the text in the textarea': value and source element."""
+    ws = norm(step.target).split()
+    nth = ordinal(ws[0]) if ws else None
+    phrase = " ".join(ws[1:] if nth else ws[:2])
+    kinds = [
+        e
+        for e in view.elements
+        if phrase and (phrase in kind_words(e) or phrase.split()[0] in kind_words(e))
+    ]
+    pool = kinds[nth - 1 : nth] if nth and 0 < nth <= len(kinds) else kinds
+    if not pool:  # "the paragraph": the longest text on the page that is not a control
+        texts = [e for e in view.elements if e.text and e.role not in FIELD_ROLES]
+        pool = sorted(texts, key=lambda e: -len(e.text))[:1]
+    if not pool:
+        return None
+    source = pool[0]
+    content = source.value if source.value is not None and source.value != "" else source.text
+    content = content or source.name
+    if step.kind_hint in ("word", "number"):
+        tokens = [t.strip(".,;:!?\"'()") for t in content.split()]
+        tokens = [t for t in tokens if t]
+        n = step.ordinal if step.ordinal > 0 else len(tokens)
+        return (tokens[n - 1], source) if 0 < n <= len(tokens) else None
+    if step.kind_hint in ("letter", "character"):
+        n = step.ordinal if step.ordinal > 0 else len(content)
+        return (content[n - 1], source) if 0 < n <= len(content) else None
+    return (content, source)
 
 
 def _locate(step: Step, view: PageView) -> PageElement | None:
@@ -170,6 +210,15 @@ def _fill(step: Step, ctx: _Ctx, own: list[PastStep]) -> Intent | None:
     if step.kind_hint == "*slots*":
         return _fill_slots(step, view, fields, own)
     hint = _field_hint(step.kind_hint)
+    if step.from_copy:
+        if ctx.copied is None:
+            return Intent(action="fail", reason="nothing was read off the page to enter")
+        value, source = ctx.copied
+        fields = [f for f in fields if f.id != source.id] or fields
+        step = msgspec.structs.replace(step, value=value, from_copy=False)
+    if step.case:
+        value = step.value.upper() if step.case == "upper" else step.value.lower()
+        step = msgspec.structs.replace(step, value=value)
     scored = sorted(
         ((similarity(hint, view.label(f)) if hint else 0.0, -i, f) for i, f in enumerate(fields)),
         key=lambda t: (t[0], t[1]),
