@@ -27,6 +27,8 @@ COMMAND_MODULES = [
     "macrohard.cli.task_replay_cmd",
     "macrohard.cli.dlq_cmd",
     "macrohard.cli.billing_cmd",
+    "macrohard.cli.node_cmd",
+    "macrohard.cli.fleet_cmd",
 ]
 
 

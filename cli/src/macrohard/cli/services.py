@@ -10,7 +10,9 @@ import importlib
 SERVICES: dict[str, str] = {
     "gateway": "macrohard.gateway.main",
     "billing": "macrohard.billing.main",
+    "planner": "macrohard.planner.main",
     "actuator": "macrohard.actuator.main",
+    "node-registry": "macrohard.node_registry.main",
 }
 
 

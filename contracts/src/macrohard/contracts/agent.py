@@ -44,6 +44,8 @@ class Intent(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     dx: int = 0
     dy: int = 0
     reason: str = ""
+    # Index of the goal step this intent serves: lets a stateless model resume from history.
+    plan_step: int | None = None
 
 
 class LeaseRequested(Event, frozen=True, kw_only=True):
@@ -54,12 +56,19 @@ class LeaseRequested(Event, frozen=True, kw_only=True):
 
 
 class IntentEmitted(Event, frozen=True, kw_only=True):
+    """One planner decision. With the fields below, a run reads back step by step from the
+    task's own events: what the planner saw last, how the previous step went, what it chose."""
+
     aggregate_type = "task"
 
     task_id: str
     step: int
     intent: Intent
     backend: str = ""
+    element_label: str = ""  # the chosen element as observed ("button 'Submit'")
+    page_url: str = ""  # the page the decision was made on
+    previous_ok: bool | None = None  # outcome of step - 1 as the actuator reported it
+    previous_error: str = ""
 
 
 class InferenceCompleted(Event, frozen=True, kw_only=True):

@@ -9,7 +9,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import msgspec
+
 from macrohard.contracts.envelope import Event
+
+# Core NATS subjects of the fleet (telemetry and request-reply: never the durable log).
+HEARTBEAT_PREFIX = "fleet.hb"  # fleet.hb.<node_id>, one Heartbeat per interval
+LEASE_REQUEST = "fleet.lease.request"  # LeaseRequest -> LeaseReply
+LEASE_RENEW = "fleet.lease.renew"  # LeaseRenewal -> LeaseReply
+LEASE_RELEASE = "fleet.lease.release"  # LeaseRelease -> LeaseReply
+FLEET_STATS = "fleet.stats"  # empty -> FleetStats
 
 
 class NodeRegistered(Event, frozen=True, kw_only=True):
@@ -25,6 +34,9 @@ class NodeRegistered(Event, frozen=True, kw_only=True):
     triton_http_url: str
     triton_grpc_url: str = ""
     soc_floor: float = 0.2
+    # Concurrent leases the node accepts (its free capacity is max_leases - held).
+    max_leases: int = 4
+    heartbeat_interval_s: float = 10.0
 
 
 class NodeParked(Event, frozen=True, kw_only=True):
@@ -45,6 +57,14 @@ class NodeLost(Event, frozen=True, kw_only=True):
 
     node_id: str
     last_seen: datetime | None = None
+
+
+class NodeRecovered(Event, frozen=True, kw_only=True):
+    """A node declared lost heartbeats again (a tunnel, a modem restart)."""
+
+    aggregate_type = "node"
+
+    node_id: str
 
 
 class NodeChargingChanged(Event, frozen=True, kw_only=True):
@@ -111,6 +131,7 @@ EVENTS: tuple[type[Event], ...] = (
     NodeParked,
     NodeUnparked,
     NodeLost,
+    NodeRecovered,
     NodeChargingChanged,
     NodeBatteryChanged,
     NodeThrottled,
@@ -119,3 +140,65 @@ EVENTS: tuple[type[Event], ...] = (
     LeaseReleased,
     LeaseRevoked,
 )
+
+
+# --- Telemetry and request-reply shapes (core NATS, not events) ---------------------------
+
+
+class Heartbeat(msgspec.Struct, frozen=True, kw_only=True, array_like=True):
+    """Liveness plus live gauges, every interval on `fleet.hb.<node_id>`.
+
+    array_like: ~40 bytes on the wire, because at 100,000 cars these are 10,000 msgs/s.
+    """
+
+    node_id: str
+    seq: int
+    state_of_charge: float = 1.0
+    inflight: int = 0
+    latency_ms: float = 0.0
+
+
+class LeaseRequest(msgspec.Struct, frozen=True, kw_only=True):
+    tenant_id: str
+    task_id: str
+    model: str
+    ttl_s: float = 60.0
+    exclude_nodes: list[str] = []
+
+
+class LeaseRenewal(msgspec.Struct, frozen=True, kw_only=True):
+    lease_id: str
+    ttl_s: float = 60.0
+
+
+class LeaseRelease(msgspec.Struct, frozen=True, kw_only=True):
+    lease_id: str
+
+
+class LeaseReply(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """`ok` False carries `error`; a granted lease names the node and how to reach it."""
+
+    ok: bool
+    error: str = ""
+    lease_id: str = ""
+    node_id: str = ""
+    owner_account: str = ""
+    triton_http_url: str = ""
+    triton_grpc_url: str = ""
+    power_w: float = 0.0
+    expires_at: datetime | None = None
+
+
+class FleetStats(msgspec.Struct, frozen=True, kw_only=True):
+    """The registry's live view (heartbeat-aware), for the simulator and the benchmark."""
+
+    nodes: int
+    alive: int
+    parked: int
+    schedulable: int
+    schedulable_tops: float
+    schedulable_watts: float
+    leases: int
+    revoked: int
+    lost: int
+    heartbeats: int

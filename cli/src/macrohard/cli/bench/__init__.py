@@ -13,7 +13,9 @@ BENCH_MODULES = [
     "macrohard.cli.bench.eventlog",
     "macrohard.cli.bench.gateway",
     "macrohard.cli.bench.billing",
+    "macrohard.cli.bench.miniwob",
     "macrohard.cli.bench.agent_overhead",
+    "macrohard.cli.bench.registry",
 ]
 
 

@@ -1,0 +1,147 @@
+"""The car's Triton Inference Server, through PyTriton, serving every model binding.
+
+PyTriton starts `tritonserver` as a child process whose Python backend stub links libpython
+dynamically and, left alone, picks the system's copy. Under any other interpreter (our
+venv's pyenv Python) the stub and the interpreter then disagree about CPython internals and
+models fail to load with "'_thread.RLock' object has no attribute '_recursion_count'". The
+child inherits our environment when it starts, so putting this interpreter's LIBDIR first in
+LD_LIBRARY_PATH here, before Triton starts, fixes it for `mh node`, `mh up` and tests alike
+(no re-exec needed: our own process never loads the stub).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import sysconfig
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from macrohard.node_agent.models import Array, InferFn, ModelBinding
+
+log = logging.getLogger("macrohard.node_agent")
+
+
+def put_libpython_first() -> None:
+    """Make the Triton child load *this* interpreter's libpython (idempotent)."""
+    libdir = sysconfig.get_config_var("LIBDIR")
+    if not libdir:
+        return
+    current = os.environ.get("LD_LIBRARY_PATH", "")
+    parts = [p for p in current.split(":") if p]
+    if parts[:1] != [libdir]:
+        os.environ["LD_LIBRARY_PATH"] = ":".join([libdir, *[p for p in parts if p != libdir]])
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class ComputeMeter:
+    """Per-model compute time (an exponentially weighted mean), reported in heartbeats as the
+    node's measured latency and read by placement."""
+
+    alpha: float = 0.2
+    mean_ms: dict[str, float] = field(default_factory=dict)
+    inflight: int = 0
+
+    def record(self, model: str, ms: float) -> None:
+        old = self.mean_ms.get(model)
+        self.mean_ms[model] = ms if old is None else old + self.alpha * (ms - old)
+
+    @property
+    def latency_ms(self) -> float:
+        return max(self.mean_ms.values(), default=0.0)
+
+
+def _batched(binding: ModelBinding, fn: InferFn, meter: ComputeMeter) -> object:
+    from pytriton.decorators import batch
+
+    @batch  # type: ignore[misc]
+    def infer(**inputs: Array) -> dict[str, Array]:
+        meter.inflight += 1
+        started = time.perf_counter()
+        try:
+            return fn(inputs)
+        finally:
+            meter.inflight -= 1
+            meter.record(binding.name, (time.perf_counter() - started) * 1000)
+
+    return infer
+
+
+@dataclass
+class TritonHost:
+    """One Triton server on the given ports (0 = pick free ones) with every binding."""
+
+    bindings: list[ModelBinding]
+    host: str = "127.0.0.1"
+    http_port: int = 0
+    grpc_port: int = 0
+    metrics_port: int = 0
+    meter: ComputeMeter = field(default_factory=ComputeMeter)
+    _triton: object | None = None
+
+    @property
+    def http_url(self) -> str:
+        return f"http://{self.host}:{self.http_port}"
+
+    @property
+    def grpc_url(self) -> str:
+        return f"grpc://{self.host}:{self.grpc_port}"
+
+    def start(self) -> TritonHost:
+        """Load every model and start serving (blocks ~3 s on CPU)."""
+        from pytriton.model_config import ModelConfig, Tensor
+        from pytriton.triton import Triton, TritonConfig
+
+        put_libpython_first()
+        self.http_port = self.http_port or free_port()
+        self.grpc_port = self.grpc_port or free_port()
+        self.metrics_port = self.metrics_port or free_port()
+        config = TritonConfig(
+            http_address=self.host,
+            http_port=self.http_port,
+            grpc_address=self.host,
+            grpc_port=self.grpc_port,
+            metrics_port=self.metrics_port,
+            # Without it a stop waits 30 s for in-flight work; a departing car cannot.
+            exit_timeout_secs=2,
+            log_verbose=0,
+        )
+        triton = Triton(config=config)
+        for binding in self.bindings:
+            triton.bind(
+                model_name=binding.name,
+                infer_func=_batched(binding, binding.load(), self.meter),
+                inputs=[Tensor(name=t.name, dtype=t.dtype, shape=t.shape) for t in binding.inputs],
+                outputs=[
+                    Tensor(name=t.name, dtype=t.dtype, shape=t.shape) for t in binding.outputs
+                ],
+                config=ModelConfig(max_batch_size=binding.max_batch_size),
+                strict=True,
+            )
+        triton.run()
+        self._triton = triton
+        log.info("triton serving", extra={"http": self.http_url, "models": self.model_names})
+        return self
+
+    @property
+    def model_names(self) -> list[str]:
+        return [b.name for b in self.bindings]
+
+    def stop(self) -> None:
+        if self._triton is not None:
+            self._triton.stop()  # type: ignore[attr-defined]
+            self._triton = None
+
+
+def as_text_column(texts: list[str]) -> Array:
+    """A BYTES input column of shape (n, 1), as Triton clients send text."""
+    return np.array([[t.encode()] for t in texts], dtype=np.object_)

@@ -1,0 +1,373 @@
+"""The fleet's decisions, without I/O: folding node and lease events, schedulability,
+placement of a lease, what to revoke, and which silent nodes are lost.
+
+Everything here takes `now` as an argument, so tests drive time and hypothesis can explore it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from macrohard.contracts.envelope import Event
+from macrohard.contracts.fleet import (
+    LeaseGranted,
+    LeaseReleased,
+    LeaseRenewed,
+    LeaseRevoked,
+    NodeBatteryChanged,
+    NodeChargingChanged,
+    NodeLost,
+    NodeParked,
+    NodeRecovered,
+    NodeRegistered,
+    NodeThrottled,
+    NodeUnparked,
+)
+
+MISSED_HEARTBEATS_TO_LOSE = 3
+
+# Placement weights (sum 1). Free capacity first: a half-busy node answers slower; then
+# latency and how long the car stays parked (a departing car means a preemption and a
+# retry); tenant spread last, a tie-breaker that keeps one tenant off a single car.
+W_FREE, W_LATENCY, W_STAY, W_SPREAD = 0.35, 0.25, 0.25, 0.15
+LATENCY_SCALE_MS = 20.0  # latency score halves at 20 ms
+STAY_HORIZON = 10  # a car parked for 10 lease lengths is as good as one parked forever
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    node_id: str
+    owner_account: str
+    chip: str
+    tops: float
+    power_w: float
+    models: frozenset[str]
+    triton_http_url: str
+    triton_grpc_url: str = ""
+    soc_floor: float = 0.2
+    max_leases: int = 4
+    heartbeat_interval_s: float = 10.0
+    memory_gb: float = 0.0
+    parked: bool = False
+    expected_departure: datetime | None = None
+    charging: bool = False
+    state_of_charge: float = 1.0
+    throttled: bool = False
+    lost: bool = False
+
+    @property
+    def state(self) -> str:
+        """One word for dashboards: lost, driving, throttled, low_battery, parked."""
+        if self.lost:
+            return "lost"
+        if not self.parked:
+            return "driving"
+        if self.throttled:
+            return "throttled"
+        if not self.charge_ok:
+            return "low_battery"
+        return "parked"
+
+    @property
+    def charge_ok(self) -> bool:
+        """Above the owner's floor, or plugged in (charging never drains the car)."""
+        return self.charging or self.state_of_charge > self.soc_floor
+
+    def schedulable(self, model: str | None = None) -> bool:
+        """Parked, not lost, not throttled, charge above the floor unless charging, and
+        serving `model` (when one is asked for). Liveness beyond `lost` is the caller's."""
+        return (
+            self.parked
+            and not self.lost
+            and not self.throttled
+            and self.charge_ok
+            and (model is None or model in self.models)
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    lease_id: str
+    node_id: str
+    tenant_id: str
+    task_id: str
+    model: str
+    expires_at: datetime
+
+
+@dataclass
+class Fleet:
+    """Nodes and active leases, folded from the log in order. Folding is idempotent per
+    lease id and per node state, so applying a granted lease locally before its event comes
+    back from the log changes nothing."""
+
+    nodes: dict[str, Node] = field(default_factory=dict)
+    leases: dict[str, Lease] = field(default_factory=dict)
+    revoked: int = 0
+
+    def apply(self, event: Event) -> None:
+        match event:
+            case NodeRegistered():
+                self.nodes[event.node_id] = Node(
+                    node_id=event.node_id,
+                    owner_account=event.owner_account,
+                    chip=event.chip,
+                    tops=event.tops,
+                    power_w=event.power_w,
+                    memory_gb=event.memory_gb,
+                    models=frozenset(event.models),
+                    triton_http_url=event.triton_http_url,
+                    triton_grpc_url=event.triton_grpc_url,
+                    soc_floor=event.soc_floor,
+                    max_leases=event.max_leases,
+                    heartbeat_interval_s=event.heartbeat_interval_s,
+                )
+            case NodeParked():
+                self._update(
+                    event.node_id, parked=True, expected_departure=event.expected_departure
+                )
+            case NodeUnparked():
+                self._update(event.node_id, parked=False, expected_departure=None)
+            case NodeLost():
+                self._update(event.node_id, lost=True)
+            case NodeRecovered():
+                self._update(event.node_id, lost=False)
+            case NodeChargingChanged():
+                self._update(event.node_id, charging=event.charging)
+            case NodeBatteryChanged():
+                self._update(event.node_id, state_of_charge=event.state_of_charge)
+            case NodeThrottled():
+                self._update(event.node_id, throttled=event.throttled)
+            case LeaseGranted():
+                self.leases[event.lease_id] = Lease(
+                    event.lease_id,
+                    event.node_id,
+                    event.tenant_id,
+                    event.task_id,
+                    event.model,
+                    event.expires_at,
+                )
+            case LeaseRenewed():
+                lease = self.leases.get(event.lease_id)
+                if lease is not None:
+                    self.leases[event.lease_id] = replace(lease, expires_at=event.expires_at)
+            case LeaseReleased():
+                self.leases.pop(event.lease_id, None)
+            case LeaseRevoked():
+                if self.leases.pop(event.lease_id, None) is not None:
+                    self.revoked += 1
+
+    def _update(self, node_id: str, **changes: object) -> None:
+        node = self.nodes.get(node_id)
+        if node is not None:  # state of a node never registered is meaningless
+            self.nodes[node_id] = replace(node, **changes)  # type: ignore[arg-type]
+
+    def held_by_node(self) -> dict[str, int]:
+        held: dict[str, int] = defaultdict(int)
+        for lease in self.leases.values():
+            held[lease.node_id] += 1
+        return held
+
+
+# --- Placement -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    node: Node
+    score: float
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    reason: str
+
+
+def score(
+    node: Node,
+    *,
+    held: int,
+    held_by_tenant: int,
+    latency_ms: float,
+    ttl_s: float,
+    now: datetime,
+) -> float:
+    """Higher is better; every term is in [0, 1]."""
+    free = max(node.max_leases - held, 0) / max(node.max_leases, 1)
+    latency = 1.0 / (1.0 + max(latency_ms, 0.0) / LATENCY_SCALE_MS)
+    if node.expected_departure is None:
+        stay = 1.0
+    else:
+        remaining = (node.expected_departure - now).total_seconds()
+        stay = min(max(remaining, 0.0) / (ttl_s * STAY_HORIZON), 1.0)
+    spread = 1.0 / (1.0 + held_by_tenant)
+    return W_FREE * free + W_LATENCY * latency + W_STAY * stay + W_SPREAD * spread
+
+
+def fair_share(capacity: int, tenants: int) -> int:
+    """The most leases one tenant may hold on a model's nodes while others want them."""
+    return math.ceil(capacity / max(tenants, 1))
+
+
+def place(
+    fleet: Fleet,
+    *,
+    tenant_id: str,
+    model: str,
+    ttl_s: float,
+    now: datetime,
+    alive: Mapping[str, bool] | None = None,
+    latency_ms: Mapping[str, float] | None = None,
+    exclude: Iterable[str] = (),
+) -> Placement | Refusal:
+    """Choose the node for a lease, or say why none.
+
+    Eligible: schedulable for `model`, alive (per `alive`, default all), not excluded, with a
+    free lease slot. A tenant holding its fair share of the model's capacity while another
+    tenant holds leases there is refused, so one tenant cannot starve the others. Among the
+    eligible, the highest score wins; ties go to the smaller node id (deterministic).
+    """
+    excluded = set(exclude)
+    serving = [n for n in fleet.nodes.values() if model in n.models]
+    if not serving:
+        return Refusal(f"no node serves model {model!r}")
+    held = fleet.held_by_node()
+    usable = [
+        n
+        for n in serving
+        if n.schedulable(model)
+        and (alive is None or alive.get(n.node_id, False))
+        and n.node_id not in excluded
+    ]
+    if not usable:
+        return Refusal(f"no schedulable node for model {model!r}")
+    usable_ids = {n.node_id for n in usable}
+    capacity = sum(n.max_leases for n in usable)
+    mine_by_node: dict[str, int] = defaultdict(int)
+    tenants: set[str] = {tenant_id}
+    mine = 0
+    for lease in fleet.leases.values():
+        if lease.node_id in usable_ids:
+            tenants.add(lease.tenant_id)
+            if lease.tenant_id == tenant_id:
+                mine += 1
+                mine_by_node[lease.node_id] += 1
+    share = fair_share(capacity, len(tenants))
+    if len(tenants) > 1 and mine >= share:
+        return Refusal(f"tenant {tenant_id} holds its fair share ({mine} of {capacity} slots)")
+    free = [n for n in usable if held.get(n.node_id, 0) < n.max_leases]
+    if not free:
+        return Refusal(f"every node serving {model!r} is fully leased")
+    lat = latency_ms or {}
+    best = max(
+        free,
+        key=lambda n: (
+            score(
+                n,
+                held=held.get(n.node_id, 0),
+                held_by_tenant=mine_by_node.get(n.node_id, 0),
+                latency_ms=lat.get(n.node_id, 0.0),
+                ttl_s=ttl_s,
+                now=now,
+            ),
+            # max() keeps the first maximum; invert the id so the smaller id wins ties.
+            [-ord(c) for c in n.node_id],
+        ),
+    )
+    return Placement(
+        best,
+        score(
+            best,
+            held=held.get(best.node_id, 0),
+            held_by_tenant=mine_by_node.get(best.node_id, 0),
+            latency_ms=lat.get(best.node_id, 0.0),
+            ttl_s=ttl_s,
+            now=now,
+        ),
+    )
+
+
+def revocations(fleet: Fleet, now: datetime) -> list[tuple[Lease, str]]:
+    """Leases that must end now, with the reason: the car left, was lost, vanished, or the
+    holder stopped renewing. A throttled or low-battery car finishes its current leases: it
+    only stops getting new ones."""
+    out: list[tuple[Lease, str]] = []
+    for lease in fleet.leases.values():
+        node = fleet.nodes.get(lease.node_id)
+        if node is None:
+            out.append((lease, "unknown node"))
+        elif node.lost:
+            out.append((lease, "lost"))
+        elif not node.parked:
+            out.append((lease, "unparked"))
+        elif lease.expires_at <= now:
+            out.append((lease, "expired"))
+    return out
+
+
+# --- Liveness --------------------------------------------------------------------------
+
+
+class Liveness:
+    """Who is alive, from heartbeat arrival times (monotonic seconds).
+
+    A node is lost once `misses` intervals pass without a heartbeat. Deadlines are kept in
+    time buckets: a heartbeat costs a dict store and a list append, and a sweep looks
+    only at buckets that have come due, so the cost follows the heartbeat rate, not the fleet
+    size (a full scan of 100,000 nodes every second would cost more than absorbing them).
+    """
+
+    def __init__(
+        self, default_interval_s: float, *, misses: int = MISSED_HEARTBEATS_TO_LOSE
+    ) -> None:
+        self.default_interval_s = default_interval_s
+        self.misses = misses
+        # Deadline buckets a tenth of an interval wide (at most 1 s): loss is declared at most
+        # that late, and a sweep looks at ~10 buckets per interval.
+        self.resolution_s = min(1.0, default_interval_s / 10)
+        self.last_seen: dict[str, float] = {}
+        self.intervals: dict[str, float] = {}
+        self.declared_lost: set[str] = set()
+        self._buckets: dict[int, list[str]] = defaultdict(list)
+        self._swept_to = -1
+
+    def timeout(self, node_id: str) -> float:
+        return self.misses * self.intervals.get(node_id, self.default_interval_s)
+
+    def beat(self, node_id: str, now: float) -> bool:
+        """Record a heartbeat; True when the node had been declared lost (it is back)."""
+        self.last_seen[node_id] = now
+        self._buckets[math.ceil((now + self.timeout(node_id)) / self.resolution_s)].append(node_id)
+        if node_id in self.declared_lost:
+            self.declared_lost.discard(node_id)
+            return True
+        return False
+
+    def alive(self, node_id: str, now: float) -> bool:
+        seen = self.last_seen.get(node_id)
+        return seen is not None and now - seen < self.timeout(node_id)
+
+    def sweep(self, now: float) -> list[str]:
+        """Nodes whose deadline passed since the last sweep; each is reported once."""
+        lost: list[str] = []
+        tick = math.floor(now / self.resolution_s)
+        if self._swept_to < 0:
+            due = [b for b in self._buckets if b <= tick]
+        else:
+            due = [b for b in range(self._swept_to + 1, tick + 1) if b in self._buckets]
+        for bucket in sorted(due):
+            for node_id in self._buckets.pop(bucket):
+                seen = self.last_seen.get(node_id)
+                if (
+                    seen is not None
+                    and node_id not in self.declared_lost
+                    and now - seen >= self.timeout(node_id)
+                ):
+                    self.declared_lost.add(node_id)
+                    lost.append(node_id)
+        self._swept_to = max(self._swept_to, tick)
+        return lost

@@ -1,0 +1,88 @@
+"""What the registry reacts to: the fleet's events in the log, and heartbeats.
+
+The log is read with an ordered consumer from sequence 1 on every start, not a durable
+consumer: the registry's state is memory, so it must see all of history each time (a few
+events per car; 100,000 cars replay in seconds), and an ordered consumer has no server-side
+position that could disagree with it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import msgspec
+from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
+from nats.js.api import ConsumerConfig, DeliverPolicy
+
+from macrohard.contracts import EVENTS_STREAM, PLATFORM_TENANT, REGISTRY
+from macrohard.contracts.fleet import HEARTBEAT_PREFIX, Heartbeat
+from macrohard.node_registry.registry import Registry
+
+log = logging.getLogger("macrohard.node_registry")
+
+FLEET_SUBJECTS = [f"ev.{PLATFORM_TENANT}.node.>", f"ev.{PLATFORM_TENANT}.lease.>"]
+_decode_beat = msgspec.json.Decoder(Heartbeat).decode
+
+
+async def follow_log(nc: NATS, registry: Registry, ready: asyncio.Event) -> Subscription:
+    """Replay node and lease events, mark the registry live when caught up, keep following."""
+    pending_at_start: int | None = None
+
+    async def on_msg(msg: Msg) -> None:
+        meta = msg.metadata
+        try:
+            rec = REGISTRY.recorded(msg.data, sequence=meta.sequence.stream, subject=msg.subject)
+            await registry.on_event(rec)
+        except Exception:
+            log.exception("could not apply fleet event", extra={"seq": meta.sequence.stream})
+        if not registry.live and meta.num_pending == 0:
+            await registry.caught_up()
+            ready.set()
+
+    js = nc.jetstream()
+    sub = await js.subscribe(
+        "",
+        stream=EVENTS_STREAM,
+        ordered_consumer=True,
+        config=ConsumerConfig(filter_subjects=FLEET_SUBJECTS, deliver_policy=DeliverPolicy.ALL),
+        cb=on_msg,
+        pending_msgs_limit=-1,
+        pending_bytes_limit=-1,
+    )
+    info = await sub.consumer_info()
+    pending_at_start = info.num_pending or 0
+    if pending_at_start == 0 and not registry.live:
+        await registry.caught_up()
+        ready.set()
+    return sub
+
+
+async def absorb_heartbeats(nc: NATS, registry: Registry) -> Subscription:
+    """Every car's heartbeat, on core NATS (telemetry never enters the log)."""
+
+    async def on_beat(msg: Msg) -> None:
+        try:
+            beat = _decode_beat(msg.data)
+        except msgspec.DecodeError:
+            return  # a malformed beat says nothing about liveness
+        # A car may only speak for itself (NATS permissions enforce the subject).
+        if msg.subject.rsplit(".", 1)[-1] != beat.node_id:
+            return
+        await registry.on_heartbeat(beat)
+
+    return await nc.subscribe(
+        f"{HEARTBEAT_PREFIX}.*", cb=on_beat, pending_msgs_limit=-1, pending_bytes_limit=-1
+    )
+
+
+async def sweep_forever(registry: Registry, period_s: float = 0.5) -> None:
+    while True:
+        await asyncio.sleep(period_s)
+        if registry.live:
+            try:
+                await registry.sweep()
+            except Exception:
+                log.exception("sweep failed; retrying next period")

@@ -1,0 +1,201 @@
+"""The task run as a pure fold of its events, and the planner's decisions on it (no I/O).
+
+State comes only from the task's own aggregate, so a run replays from the log: what was
+asked (TaskSubmitted), every decision (IntentEmitted, with the outcome of the step before),
+and how it ended (TaskCompleted / TaskFailed / TaskCancelled).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Literal
+
+from macrohard.contracts.agent import Intent, IntentEmitted, LeaseRequested
+from macrohard.contracts.envelope import Envelope, Event
+from macrohard.contracts.tasks import (
+    TaskCancelled,
+    TaskCancelRequested,
+    TaskCompleted,
+    TaskFailed,
+    TaskStarted,
+    TaskSubmitted,
+)
+
+Status = Literal["new", "running", "completed", "failed", "cancelled"]
+TERMINAL: frozenset[str] = frozenset({"completed", "failed", "cancelled"})
+PLANNER_MODEL = "planner"
+TERMINAL_EVENTS = (TaskCompleted, TaskFailed, TaskCancelled)
+
+
+@dataclass(frozen=True, slots=True)
+class PastIntent:
+    step: int
+    intent: Intent
+    label: str = ""
+    ok: bool | None = None  # filled in when the next decision records how this one went
+    error: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class TaskState:
+    task_id: str = ""
+    goal: str = ""
+    start_url: str = ""
+    max_steps: int = 30
+    status: Status = "new"
+    backend: str = ""
+    intents: tuple[PastIntent, ...] = ()
+    cancel_requested: bool = False
+    reason: str = ""
+
+    @property
+    def step(self) -> int:
+        """The step of the last intent (-1 before the first)."""
+        return self.intents[-1].step if self.intents else -1
+
+    @property
+    def terminal(self) -> bool:
+        return self.status in TERMINAL
+
+
+def evolve(state: TaskState, env: Envelope) -> TaskState:
+    """Fold one event of the task aggregate. Unknown events leave the state as it is."""
+    ev = env.payload
+    match ev:
+        case TaskSubmitted():
+            return replace(
+                state,
+                task_id=ev.task_id,
+                goal=ev.goal,
+                start_url=ev.start_url,
+                max_steps=ev.max_steps,
+            )
+        case TaskStarted():
+            return replace(state, status="running", backend=ev.backend)
+        case IntentEmitted():
+            past = state.intents
+            if past and ev.previous_ok is not None:
+                last = past[-1]
+                past = (*past[:-1], replace(last, ok=ev.previous_ok, error=ev.previous_error))
+            entry = PastIntent(step=ev.step, intent=ev.intent, label=ev.element_label)
+            return replace(state, intents=(*past, entry))
+        case TaskCancelRequested():
+            return replace(state, cancel_requested=True)
+        case TaskCompleted():
+            return replace(state, status="completed", reason=ev.result)
+        case TaskFailed():
+            return replace(state, status="failed", reason=ev.reason)
+        case TaskCancelled():
+            return replace(state, status="cancelled", reason=ev.reason)
+    return state
+
+
+# ---- decisions -------------------------------------------------------------------------
+
+
+def start(state: TaskState, submitted: TaskSubmitted, backend: str) -> list[Event]:
+    """A new task: record the start, ask for a node, and open the start page (step 0)."""
+    if state.status != "new":
+        return []
+    events: list[Event] = [TaskStarted(task_id=submitted.task_id, backend=backend)]
+    if backend == "triton":
+        events.append(LeaseRequested(task_id=submitted.task_id, model=PLANNER_MODEL))
+    events.append(
+        IntentEmitted(
+            task_id=submitted.task_id,
+            step=0,
+            intent=Intent(action="navigate", url=submitted.start_url, reason="open the start page"),
+            backend=backend,
+        )
+    )
+    return events
+
+
+@dataclass(frozen=True, slots=True)
+class Ask:
+    """Ask the model for step `step`."""
+
+    step: int
+
+
+@dataclass(frozen=True, slots=True)
+class Stop:
+    events: list[Event] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Ignore:
+    why: str
+
+
+Verdict = Ask | Stop | Ignore
+
+
+def on_observed(state: TaskState, observed_step: int, budget_exhausted: bool) -> Verdict:
+    """The page after step `observed_step` was seen: ask for the next step, stop, or ignore."""
+    if state.status != "running":
+        return Ignore(f"task is {state.status}")
+    if observed_step != state.step:
+        return Ignore(f"observation of step {observed_step}, current step is {state.step}")
+    if state.intents and state.intents[-1].intent.action in ("done", "fail"):
+        return Ignore("the last intent already ended the run")
+    steps = state.step + 1
+    if state.cancel_requested:
+        return Stop([TaskCancelled(task_id=state.task_id, steps=steps, reason="cancel requested")])
+    if budget_exhausted:
+        return Stop([TaskFailed(task_id=state.task_id, steps=steps, reason="budget exhausted")])
+    if state.step >= state.max_steps:
+        return Stop(
+            [
+                TaskFailed(
+                    task_id=state.task_id,
+                    steps=steps,
+                    reason=f"max_steps ({state.max_steps}) reached",
+                )
+            ]
+        )
+    return Ask(step=state.step + 1)
+
+
+def same_run_point(a: TaskState, b: TaskState) -> bool:
+    """Whether a decision made on `b` still holds on `a` (metering events in between are fine)."""
+    return (a.step, a.status, a.cancel_requested) == (b.step, b.status, b.cancel_requested)
+
+
+def cancel(state: TaskState, reason: str) -> list[Event]:
+    if state.terminal or not state.task_id:
+        return []
+    return [
+        TaskCancelled(task_id=state.task_id, steps=state.step + 1, reason=reason or "cancelled")
+    ]
+
+
+def decided(
+    state: TaskState,
+    step: int,
+    intent: Intent,
+    *,
+    backend: str,
+    label: str,
+    page_url: str,
+    previous_ok: bool | None,
+    previous_error: str,
+) -> list[Event]:
+    """The model's answer as events: the intent, and the end of the run when it says so."""
+    events: list[Event] = [
+        IntentEmitted(
+            task_id=state.task_id,
+            step=step,
+            intent=intent,
+            backend=backend,
+            element_label=label,
+            page_url=page_url,
+            previous_ok=previous_ok,
+            previous_error=previous_error,
+        )
+    ]
+    if intent.action == "done":
+        events.append(TaskCompleted(task_id=state.task_id, steps=step, result=intent.reason))
+    elif intent.action == "fail":
+        events.append(TaskFailed(task_id=state.task_id, steps=step, reason=intent.reason))
+    return events

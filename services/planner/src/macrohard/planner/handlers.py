@@ -1,0 +1,181 @@
+"""What the planner reacts to: a submitted task, each observed page, cancels and budgets.
+
+One process manager per task, with no state of its own in memory: every handler folds the
+task's events, decides (domain.py), and appends the result with an id derived from the
+cause and the aggregate version it decided on, so a redelivery or a second replica cannot
+emit a step twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from macrohard.contracts.agent import Intent
+from macrohard.contracts.billing import BudgetExhausted, BudgetRestored
+from macrohard.contracts.browser import ActionExecuted, PageElement, PageObserved
+from macrohard.contracts.envelope import Envelope, Event, RecordedEvent, caused_by
+from macrohard.contracts.tasks import TaskCancelRequested, TaskSubmitted
+from macrohard.eventlog import EventStore, Loaded
+from macrohard.planner import domain
+from macrohard.planner.backends import DecisionRequest, PlannerBackend
+from macrohard.planner.domain import Ask, Ignore, PastIntent, TaskState
+
+log = logging.getLogger("macrohard.planner")
+
+
+class BudgetBook:
+    """Tenants whose budget is exhausted, from BudgetExhausted until BudgetRestored."""
+
+    def __init__(self) -> None:
+        self._exhausted: set[str] = set()
+
+    def apply(self, event: Event) -> None:
+        if isinstance(event, BudgetExhausted):
+            self._exhausted.add(event.tenant_id)
+        elif isinstance(event, BudgetRestored):
+            self._exhausted.discard(event.tenant_id)
+
+    def exhausted(self, tenant: str) -> bool:
+        return tenant in self._exhausted
+
+
+class Planner:
+    def __init__(
+        self,
+        store: Callable[[], EventStore],
+        backend: Callable[[], PlannerBackend],
+        budgets: BudgetBook | None = None,
+    ) -> None:
+        # Factories: the service connects after its handlers are declared.
+        self._store_fn, self._backend_fn = store, backend
+        self._backend: PlannerBackend | None = None
+        self.budgets = budgets or BudgetBook()
+
+    @property
+    def store(self) -> EventStore:
+        return self._store_fn()
+
+    @property
+    def backend(self) -> PlannerBackend:
+        if self._backend is None:
+            self._backend = self._backend_fn()
+        return self._backend
+
+    async def load(self, tenant: str, task_id: str) -> Loaded[TaskState]:
+        return await self.store.load(domain.evolve, TaskState(), tenant, "task", task_id)
+
+    async def _append(
+        self, events: list[Event], cause: Envelope, task_id: str, version: int, purpose: str
+    ) -> None:
+        envs = [
+            caused_by(e, cause, aggregate_id=task_id, purpose=f"{purpose}:{i}")
+            for i, e in enumerate(events)
+        ]
+        await self.store.append(envs, expected_version=version)
+        if any(isinstance(e, domain.TERMINAL_EVENTS) for e in events):
+            await self.backend.release(task_id)
+
+    # ---- handlers ----------------------------------------------------------------------
+
+    async def on_task_event(self, rec: RecordedEvent) -> None:
+        ev, env = rec.payload, rec.envelope
+        loaded = await self.load(env.tenant, env.aggregate_id)
+        if isinstance(ev, TaskSubmitted):
+            events = domain.start(loaded.state, ev, self.backend.name)
+            purpose = "start"
+        elif isinstance(ev, TaskCancelRequested):
+            events = domain.cancel(loaded.state, ev.reason)
+            purpose = "cancel"
+        else:
+            return
+        if events:
+            await self._append_once(events, env, loaded, purpose)
+
+    async def on_budget_event(self, rec: RecordedEvent) -> None:
+        self.budgets.apply(rec.payload)
+
+    async def on_page_observed(self, rec: RecordedEvent) -> None:
+        ev, env = rec.payload, rec.envelope
+        if not isinstance(ev, PageObserved):
+            return
+        loaded = await self.load(env.tenant, ev.task_id)
+        state = loaded.state
+        verdict = domain.on_observed(state, ev.step, self.budgets.exhausted(env.tenant))
+        if isinstance(verdict, Ignore):
+            log.info("observation ignored", extra={"task": ev.task_id, "why": verdict.why})
+            return
+        if not isinstance(verdict, Ask):
+            await self._append_once(verdict.events, env, loaded, "stop", task_id=ev.task_id)
+            return
+        ok, error = await self._outcome(env, ev.step)
+        history = list(state.intents)
+        if history:
+            last = history[-1]
+            history[-1] = PastIntent(
+                step=last.step, intent=last.intent, label=last.label, ok=ok, error=error
+            )
+        request = DecisionRequest(
+            tenant=env.tenant,
+            task_id=ev.task_id,
+            step=verdict.step,
+            goal=state.goal,
+            observation=ev.observation,
+            history=history,
+            cause=env,
+        )
+        try:
+            intent = await self.backend.next_intent(request)
+        except Exception as exc:
+            intent = Intent(
+                action="fail", reason=f"planner backend error: {type(exc).__name__}: {exc}"
+            )
+        label = _label(ev.observation.elements, intent.element)
+        events = domain.decided(
+            state,
+            verdict.step,
+            intent,
+            backend=self.backend.name,
+            label=label,
+            page_url=ev.observation.url,
+            previous_ok=ok,
+            previous_error=error,
+        )
+        # The model call itself writes to the task (the inference client's InferenceCompleted),
+        # so append at the version after it, provided nothing that matters moved meanwhile
+        # (another decision, a cancel, the end of the run): then decide again instead.
+        fresh = await self.load(env.tenant, ev.task_id)
+        if domain.same_run_point(fresh.state, state):
+            loaded = fresh
+        await self._append_once(events, env, loaded, "decide", task_id=ev.task_id)
+
+    async def _append_once(
+        self,
+        events: list[Event],
+        cause: Envelope,
+        loaded: Loaded[TaskState],
+        purpose: str,
+        task_id: str | None = None,
+    ) -> None:
+        """Append what was decided on `loaded.version`. A ConcurrencyConflict propagates: the
+        consumer redelivers, and the next attempt decides again from the newer state (which
+        usually says the step was already taken: Ignore)."""
+        await self._append(events, cause, task_id or cause.aggregate_id, loaded.version, purpose)
+
+    async def _outcome(self, observed: Envelope, step: int) -> tuple[bool | None, str]:
+        """How step `step` went, from the actuator's ActionExecuted on the same session."""
+        events = await self.store.read_aggregate(
+            observed.tenant, observed.aggregate_type, observed.aggregate_id
+        )
+        for rec in reversed(events):
+            p = rec.payload
+            if isinstance(p, ActionExecuted) and p.step == step:
+                return p.ok, p.error
+        return None, ""
+
+
+def _label(elements: list[PageElement], element_id: int | None) -> str:
+    e = next((e for e in elements if e.id == element_id), None)
+    if e is None:
+        return ""
+    return f"{e.role} {(e.name or e.text or e.value or '')[:40]!r}"

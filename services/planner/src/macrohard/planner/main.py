@@ -1,0 +1,62 @@
+"""The planner service process: `mh run planner`.
+
+Configuration (env): MH_PLANNER_BACKEND = triton (default) | chat | in-process;
+for chat: MH_PLANNER_CHAT_URL, MH_PLANNER_CHAT_MODEL, MH_PLANNER_CHAT_API_KEY,
+MH_PLANNER_CHAT_ATTEMPTS.
+"""
+
+from __future__ import annotations
+
+from macrohard.eventlog import ConsumerSpec, Service, run_service
+from macrohard.planner.backends import InProcessBackend, PlannerBackend, TritonBackend
+from macrohard.planner.chat import ChatBackend, ChatConfig
+from macrohard.planner.handlers import Planner
+
+TASK_EVENTS = ConsumerSpec(
+    durable="planner-tasks",
+    subjects=["ev.*.task.*.TaskSubmitted", "ev.*.task.*.TaskCancelRequested"],
+    description="start runs and cancel them",
+)
+PAGES = ConsumerSpec(
+    durable="planner-pages",
+    subjects=["ev.*.browser.*.PageObserved"],
+    description="decide the next step of a run from the page the actuator saw",
+)
+BUDGETS = ConsumerSpec(
+    durable="planner-budgets",
+    subjects=["ev.*.budget.*.BudgetExhausted", "ev.*.budget.*.BudgetRestored"],
+    description="stop a tenant's runs while its budget is exhausted",
+)
+
+
+def make_backend(service: Service) -> PlannerBackend:
+    kind = service.config.extra.get("backend", "triton")
+    if kind == "in-process":
+        from macrohard.node_agent.models.minilm import encoder  # same model as on the node
+
+        return InProcessBackend(encoder().encode)
+    if kind == "chat":
+        extra = service.config.extra
+        return ChatBackend(
+            ChatConfig(
+                url=extra["chat_url"],
+                model=extra["chat_model"],
+                api_key=extra.get("chat_api_key", ""),
+                attempts=int(extra.get("chat_attempts", "2")),
+            )
+        )
+    from macrohard.planner.inference import InferenceClient  # the fleet's client
+
+    return TritonBackend(InferenceClient(service.nc, service.store))
+
+
+def build(service: Service) -> Planner:
+    planner = Planner(store=lambda: service.store, backend=lambda: make_backend(service))
+    service.consume(BUDGETS, planner.on_budget_event)
+    service.consume(TASK_EVENTS, planner.on_task_event)
+    service.consume(PAGES, planner.on_page_observed)
+    return planner
+
+
+def main() -> None:
+    run_service("planner", build)

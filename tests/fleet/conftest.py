@@ -1,0 +1,94 @@
+"""Fleet fixtures: a registry running in-process on the test's NATS, and car agents.
+
+Heartbeat intervals are fractions of a second here so that "3 missed intervals" takes
+about a second; the code paths are the ones `mh run node-registry` runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import pytest
+from nats.aio.client import Client as NATS
+
+from macrohard.node_agent.agent import NodeAgent, NodeIdentity
+from macrohard.node_agent.domain import CarState
+from macrohard.node_registry.api import serve_leases
+from macrohard.node_registry.handlers import absorb_heartbeats, follow_log, sweep_forever
+from macrohard.node_registry.registry import Registry
+
+INTERVAL_S = 0.25
+
+
+@dataclass
+class RunningRegistry:
+    registry: Registry
+    interval_s: float
+
+
+@asynccontextmanager
+async def run_registry(nc: NATS, interval_s: float = INTERVAL_S) -> AsyncIterator[Registry]:
+    from macrohard.eventlog.store import EventStore
+
+    registry = Registry(EventStore(nc), heartbeat_interval_s=interval_s)
+    ready = asyncio.Event()
+    subs = [await follow_log(nc, registry, ready)]
+    await asyncio.wait_for(ready.wait(), 10)
+    subs.append(await absorb_heartbeats(nc, registry))
+    subs += await serve_leases(nc, registry)
+    sweeper = asyncio.create_task(sweep_forever(registry, period_s=interval_s / 5))
+    try:
+        yield registry
+    finally:
+        sweeper.cancel()
+        await asyncio.gather(sweeper, return_exceptions=True)
+        for sub in subs:
+            await sub.unsubscribe()
+
+
+@pytest.fixture
+async def registry(nc: NATS) -> AsyncIterator[Registry]:
+    async with run_registry(nc) as r:
+        yield r
+
+
+@asynccontextmanager
+async def running_car(
+    nc: NATS,
+    node_id: str,
+    *,
+    models: list[str] | None = None,
+    url: str = "http://127.0.0.1:9",
+    state: CarState | None = None,
+    soc_floor: float = 0.2,
+    interval_s: float = INTERVAL_S,
+    meter: object | None = None,
+) -> AsyncIterator[NodeAgent]:
+    """A registered, parked car heartbeating in the background (Triton given by URL)."""
+    agent = NodeAgent(
+        nc,
+        NodeIdentity(node_id=node_id, owner_account=f"owner-{node_id}", soc_floor=soc_floor),
+        models=models or ["minilm"],
+        triton_http_url=url,
+        heartbeat_interval_s=interval_s,
+        state=state or CarState(parked=True),
+        meter=meter,  # type: ignore[arg-type]
+    )
+    await agent.register()
+    task = asyncio.create_task(agent.run())
+    try:
+        yield agent
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+async def eventually(predicate, timeout: float = 5.0, period: float = 0.02) -> None:  # type: ignore[no-untyped-def]
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not predicate():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(period)
