@@ -48,8 +48,15 @@
     if (el.isContentEditable) return true;
     if (el.hasAttribute('onclick') || el.onclick) return true;
     const tab = el.getAttribute('tabindex');
-    return tab !== null && Number(tab) >= 0;
+    if (tab !== null && Number(tab) >= 0) return true;
+    // Icons wired up from JavaScript (addEventListener leaves no attribute) still show a
+    // pointer; cursor is inherited, so only the element that introduces it counts.
+    const cursor = getComputedStyle(el).cursor;
+    return cursor === 'pointer' && (!el.parentElement || getComputedStyle(el.parentElement).cursor !== 'pointer');
   };
+  // A text-less control is named from its id or classes ("trash", "star-toggle"): what a
+  // person would infer from the icon is usually what its author called it.
+  const nameFromAttrs = el => clip([el.id, ...el.classList].join(' ').replace(/[-_]+/g, ' '));
   const vw = window.innerWidth, vh = window.innerHeight;
   const out = [];
   const all = document.body ? document.body.querySelectorAll('*') : [];
@@ -72,6 +79,7 @@
       box: visible ? [r.x, r.y, r.width, r.height] : null,
       disabled: !!el.disabled || el.getAttribute('aria-disabled') === 'true',
     };
+    if (interactive && !item.name && !text) item.name = nameFromAttrs(el);
     if (item.name === item.text) item.text = '';
     if (el.tagName === 'INPUT' || el.tagName === 'TEXTAREA') {
       if (['checkbox', 'radio'].includes(el.type)) item.checked = el.checked;
