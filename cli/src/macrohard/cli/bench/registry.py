@@ -37,7 +37,7 @@ from macrohard.eventlog.streams import ensure_streams
 
 TARGETS = {
     "heartbeats_per_s": ">= nodes / interval",
-    "loss_detect_s": "<= 3 intervals (+1 s)",
+    "loss_detect_s": "3 intervals + <= 1 s",
 }
 TICK_S = 0.1
 
