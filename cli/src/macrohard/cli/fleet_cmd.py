@@ -83,7 +83,7 @@ async def simulate(args: argparse.Namespace) -> int:
     now0 = utcnow()
 
     def sim_now() -> float:
-        return (time.monotonic() - wall0) * args.speed
+        return float((time.monotonic() - wall0) * args.speed)
 
     def wall_of(sim_s: float) -> Any:
         return now0 + timedelta(seconds=(sim_s - sim_now()) / args.speed)

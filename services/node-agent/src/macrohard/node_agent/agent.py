@@ -157,6 +157,9 @@ class NodeAgent:
         pending = sorted(schedule, key=lambda c: c.after_s)
         next_beat = started
         while True:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():  # a library swallowed our cancel
+                raise asyncio.CancelledError
             now = loop.time()
             while pending and now - started >= pending[0].after_s:
                 await self.apply(pending.pop(0))

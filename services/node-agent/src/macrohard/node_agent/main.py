@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import nats
+from nats.aio.client import Client as NATS
 
 from macrohard.contracts.envelope import utcnow
 from macrohard.eventlog.logs import configure_logging
@@ -52,7 +53,7 @@ class NodeOptions:
 
 async def connect_as_node(
     url: str, node_id: str, user: str | None, password: str | None, **options: Any
-) -> nats.NATS:
+) -> NATS:
     """A connection whose reply inboxes are the car's own (`_INBOX_<id>.>`): its
     credentials may subscribe there and nowhere else (see deploy/nats)."""
     return await nats.connect(

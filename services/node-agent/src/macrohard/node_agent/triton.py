@@ -63,12 +63,13 @@ class ComputeMeter:
 def _batched(binding: ModelBinding, fn: InferFn, meter: ComputeMeter) -> object:
     from pytriton.decorators import batch
 
-    @batch  # type: ignore[misc]
+    @batch  # type: ignore[untyped-decorator]
     def infer(**inputs: Array) -> dict[str, Array]:
         meter.inflight += 1
         started = time.perf_counter()
         try:
-            return fn(inputs)
+            outputs: dict[str, Array] = fn(inputs)
+            return outputs
         finally:
             meter.inflight -= 1
             meter.record(binding.name, (time.perf_counter() - started) * 1000)

@@ -326,9 +326,9 @@ class Liveness:
     ) -> None:
         self.default_interval_s = default_interval_s
         self.misses = misses
-        # Deadline buckets a tenth of an interval wide (at most 1 s): loss is declared at most
-        # that late, and a sweep looks at ~10 buckets per interval.
-        self.resolution_s = min(1.0, default_interval_s / 10)
+        # Deadline buckets a twentieth of an interval wide (at most 0.5 s): loss is declared
+        # at most that late (plus one sweep period), and a sweep looks at a few buckets.
+        self.resolution_s = min(0.5, default_interval_s / 20)
         self.last_seen: dict[str, float] = {}
         self.intervals: dict[str, float] = {}
         self.declared_lost: set[str] = set()

@@ -78,8 +78,17 @@ async def absorb_heartbeats(nc: NATS, registry: Registry) -> Subscription:
     )
 
 
+def raise_if_cancelled() -> None:
+    """Re-raise a cancellation that a library swallowed on the way (nats-py's request can
+    absorb a CancelledError mid-append); without this a loop would outlive its cancel."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
 async def sweep_forever(registry: Registry, period_s: float = 0.5) -> None:
     while True:
+        raise_if_cancelled()
         await asyncio.sleep(period_s)
         if registry.live:
             try:

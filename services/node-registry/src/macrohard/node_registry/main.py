@@ -30,7 +30,7 @@ def build(service: Service) -> None:
         subs.append(await absorb_heartbeats(svc.nc, registry))
         subs += await serve_leases(svc.nc, registry)
         try:
-            await sweep_forever(registry, period_s=min(1.0, interval / 10))
+            await sweep_forever(registry, period_s=min(0.5, interval / 20))
         finally:
             for sub in subs:
                 await sub.unsubscribe()

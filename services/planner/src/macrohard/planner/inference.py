@@ -83,6 +83,9 @@ class InferenceResult:
     compute_ms: float
     attempts: int
     event: InferenceCompleted
+    # Stream sequence of the appended InferenceCompleted: the task aggregate's version right
+    # after it, for a caller that appends to the same task with an expected version.
+    version: int = 0
 
 
 def _nbytes(arrays: Mapping[str, Array]) -> int:
@@ -289,10 +292,12 @@ class InferenceClient:
                 # Chip power over the call's duration: W x ms -> Wh.
                 energy_wh=held.power_w * compute_ms / 3_600_000,
             )
-            await self.store.append(
+            appended = await self.store.append(
                 [self._envelope(event, tenant_id, cause)], expected_version=None
             )
-            return InferenceResult(result, held.node_id, held.lease_id, compute_ms, attempt, event)
+            return InferenceResult(
+                result, held.node_id, held.lease_id, compute_ms, attempt, event, appended.version
+            )
         raise InferenceFailed(model, task_id, attempts)
 
     @staticmethod

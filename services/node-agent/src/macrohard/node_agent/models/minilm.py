@@ -49,7 +49,8 @@ def model_dir() -> Path:
 def _layer_norm(x: F32, weight: F32, bias: F32) -> F32:
     mean = x.mean(-1, keepdims=True)
     var = ((x - mean) ** 2).mean(-1, keepdims=True)
-    return ((x - mean) / np.sqrt(var + _EPS)) * weight + bias
+    out: F32 = ((x - mean) / np.sqrt(var + _EPS)) * weight + bias
+    return out
 
 
 def _erf(x: F32) -> F32:
@@ -61,11 +62,13 @@ def _erf(x: F32) -> F32:
     poly = t * (
         0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429)))
     )
-    return (sign * (1.0 - poly * np.exp(-a * a))).astype(np.float32)
+    out: F32 = (sign * (1.0 - poly * np.exp(-a * a))).astype(np.float32)
+    return out
 
 
 def _gelu(x: F32) -> F32:
-    return (0.5 * x * (1.0 + _erf(x / np.float32(np.sqrt(2.0))))).astype(np.float32)
+    out: F32 = (0.5 * x * (1.0 + _erf(x / np.float32(np.sqrt(2.0))))).astype(np.float32)
+    return out
 
 
 class MiniLMEncoder:
@@ -101,7 +104,8 @@ class MiniLMEncoder:
         summed = (hidden * mask[:, :, None]).sum(axis=1)
         pooled = summed / np.clip(mask.sum(axis=1, keepdims=True), 1e-9, None)
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)
-        return (pooled / np.clip(norms, 1e-12, None)).astype(np.float32)
+        unit: F32 = (pooled / np.clip(norms, 1e-12, None)).astype(np.float32)
+        return unit
 
     def _forward(self, ids: npt.NDArray[np.int64], mask: F32) -> F32:
         w = self._w
