@@ -75,7 +75,7 @@ async def onboard(
             "/v1/tenants",
             json={
                 "name": name,
-                "plan": "pro",
+                "plan": "team",
                 "allowed_domains": list(domains),
                 "monthly_budget": "100.50",
             },

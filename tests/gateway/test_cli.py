@@ -35,7 +35,7 @@ async def test_tenants_and_keys_commands(
             "create",
             "Globex",
             "--plan",
-            "pro",
+            "team",
             "--domain",
             "globex.test",
             "--budget",
@@ -44,7 +44,7 @@ async def test_tenants_and_keys_commands(
         )
     )
     listed = json.loads(await asyncio.to_thread(run, "tenants", "list", *where))
-    assert listed[0]["tenant_id"] == created["tenant_id"] and listed[0]["plan"] == "pro"
+    assert listed[0]["tenant_id"] == created["tenant_id"] and listed[0]["plan"] == "team"
     key = ["--api-key", created["api_key"]]
     issued = json.loads(
         await asyncio.to_thread(run, "keys", "issue", "--label", "ci", *key, *where)

@@ -18,7 +18,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     tsub = tenants.add_subparsers(dest="action", required=True)
     create = tsub.add_parser("create", help="onboard a tenant; prints its first API key once")
     create.add_argument("name")
-    create.add_argument("--plan", default="free", choices=["free", "pro", "enterprise"])
+    create.add_argument("--plan", default="payg", choices=["payg", "team", "enterprise"])
     create.add_argument(
         "--domain",
         action="append",

@@ -33,6 +33,8 @@ from macrohard.eventlog.metrics import PROJECTION_APPLIED, PROJECTION_LAG
 
 log = logging.getLogger("macrohard.projection")
 
+DDL_LOCK = 0x6D68_0DD1  # an advisory lock key of our own ("mh" DDL)
+
 CHECKPOINT_DDL = """
 CREATE SCHEMA IF NOT EXISTS eventlog;
 CREATE TABLE IF NOT EXISTS eventlog.checkpoints (
@@ -156,6 +158,9 @@ class ProjectionRunner:
 
     async def setup(self) -> None:
         async with self._pool.acquire() as conn, conn.transaction():
+            # CREATE ... IF NOT EXISTS is not safe against itself: services starting together
+            # on a fresh database collide on the shared `eventlog` schema. One lock for all DDL.
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", DDL_LOCK)
             await conn.execute(CHECKPOINT_DDL)
             await self._projection.create(conn)
             if isinstance(self._projection, IndexedProjection):
@@ -165,6 +170,7 @@ class ProjectionRunner:
     async def rebuild(self) -> None:
         """Drop the read model and reset the checkpoint; `run` then replays from 1."""
         async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", DDL_LOCK)
             await conn.execute(CHECKPOINT_DDL)
             await self._projection.drop(conn)
             await self._projection.create(conn)

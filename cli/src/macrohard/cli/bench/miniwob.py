@@ -1,11 +1,10 @@
 """`mh bench miniwob`: MiniWoB++ tasks end to end, success rate per task.
 
 Paths (printed with the figures, so a number is never mistaken for another path's):
-- platform (default): a TaskSubmitted per episode on the event log -> the planner service
-  (its real consumers, in this process) -> the model (in-process, or Triton on a car node with
-  --backend triton) -> the browser side (the actuator service when this checkout has one,
-  else the Chromium page peer) -> PageObserved -> ... The gateway is not in the loop: the
-  bench appends TaskSubmitted itself.
+- platform (default): a tenant onboarded and each episode submitted through the gateway's
+  HTTP API -> TaskSubmitted -> the planner service (its real consumers, in this process) ->
+  the model (in-process, or Triton on a car node with --backend triton) -> the browser side
+  (the actuator service, or with --browser peer a Chromium page peer) -> PageObserved -> ...
 - direct: the model called in a loop on a Chromium page (no bus): the model's own ceiling.
 
 Pages are served locally with an injected autostart (seed, raised time limit); the reward
@@ -17,10 +16,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import secrets
 import tempfile
 import time
 from dataclasses import dataclass
 from typing import Any
+
+import httpx
 
 DEV_TASKS = (
     "click-button,click-button-sequence,click-checkboxes,click-checkboxes-transfer,"
@@ -42,7 +44,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--max-ms", type=int, default=60000, help="episode time limit on the page")
     p.add_argument("--max-steps", type=int, default=20)
     p.add_argument("--path", choices=["platform", "direct"], default="platform")
-    p.add_argument("--backend", choices=["in-process", "triton"], default="in-process")
+    p.add_argument("--backend", choices=["in-process", "triton"], default="triton")
     p.add_argument(
         "--browser",
         choices=["actuator", "peer"],
@@ -190,6 +192,13 @@ async def _platform(
             )
             _build("node-registry", registry, SERVICES)
             started.append(registry)
+        gateway = Service(
+            ServiceConfig(
+                name="gateway", nats_url=servers.nats_url, database_url=servers.database_url
+            )
+        )
+        front = _gateway(gateway)
+        started.append(gateway)
         # run(), not start(): a service's background tasks (the actuator's browser) start there.
         halt = asyncio.Event()
         running = [asyncio.create_task(s.run(halt)) for s in started]
@@ -197,16 +206,18 @@ async def _platform(
         if args.backend == "triton":
             running.append(asyncio.create_task(_car(servers.nats_url, halt)))
             await _registered(planner.store, CAR)
-        # The gateway would onboard the tenant; the bench does it on the log directly so the
-        # actuator's allowlist admits the local page server.
-        await _onboard(planner.store, "bench")
+        await asyncio.wait_for(front.started.wait(), 60)
         side = "actuator service" if actuator else "Chromium page peer (no actuator here)"
         print(
-            f"path: platform (bus + planner service, backend={args.backend}; browser side: "
-            f"{side}; gateway bypassed: TaskSubmitted appended directly)"
+            f"path: platform (gateway HTTP API -> bus -> planner service, backend={args.backend}"
+            f"; browser side: {side})"
         )
         try:
-            return await _platform_episodes(args, tasks, pages, browser, planner, actuator is None)
+            async with httpx.AsyncClient(base_url=front.url, timeout=30.0) as http:
+                tenant, key = await _onboard(http, "MiniWoB bench")
+                return await _platform_episodes(
+                    args, tasks, pages, browser, planner, actuator is None, http, tenant, key
+                )
         finally:
             halt.set()
             await asyncio.gather(*running, return_exceptions=True)
@@ -250,20 +261,49 @@ async def _connected(service: Any) -> None:
     raise RuntimeError("the planner service did not connect to NATS")
 
 
-async def _onboard(store: Any, tenant: str) -> None:
-    from macrohard.contracts.envelope import envelope
-    from macrohard.contracts.tenancy import TenantOnboarded
+BENCH_ADMIN = "mh_admin_" + secrets.token_urlsafe(24)
 
-    onboarded = TenantOnboarded(
-        tenant_id=tenant,
-        name="MiniWoB bench",
-        plan="bench",
-        allowed_domains=["127.0.0.1"],
-        monthly_budget="0",
+
+class _Front:
+    """The gateway as this bench runs it: in-process, on a free loopback port."""
+
+    def __init__(self, gateway: Any, port: int) -> None:
+        self.gateway = gateway
+        self.url = f"http://127.0.0.1:{port}"
+
+    @property
+    def started(self) -> asyncio.Event:
+        return self.gateway.started  # type: ignore[no-any-return]
+
+
+def _gateway(service: Any) -> _Front:
+    from macrohard.cli.embedded import free_port
+    from macrohard.gateway.context import GatewaySettings
+    from macrohard.gateway.main import Gateway
+    from macrohard.gateway.secrets import decode_master_key, new_master_key
+
+    port = free_port()
+    settings = GatewaySettings(
+        admin_token=BENCH_ADMIN,
+        master_key=decode_master_key(new_master_key()),
+        rate_per_s=1000.0,
+        rate_burst=1000.0,
     )
-    await store.append(
-        [envelope(onboarded, tenant=tenant, aggregate_id=tenant)], expected_version=None
-    )
+    gateway = Gateway(settings, port=port)
+    gateway.build(service)
+    return _Front(gateway, port)
+
+
+async def _onboard(http: httpx.AsyncClient, name: str) -> tuple[str, str]:
+    """A tenant through the API, allowed on the local page server: (tenant id, API key)."""
+    r = await http.post(
+        "/v1/tenants",
+        headers={"Authorization": f"Bearer {BENCH_ADMIN}"},
+        json={"name": name, "plan": "payg", "allowed_domains": ["127.0.0.1"],
+              "monthly_budget": "10000.00"},
+    )  # fmt: skip
+    r.raise_for_status()
+    return str(r.json()["tenant_id"]), str(r.json()["api_key"])
 
 
 def _build(name: str, service: Any, services: dict[str, str]) -> None:
@@ -279,35 +319,38 @@ async def _platform_episodes(
     browser: Any,
     planner: Any,
     use_peer: bool,
+    http: httpx.AsyncClient,
+    tenant: str,
+    key: str,
 ) -> list[Episode]:
     from macrohard.cli.bench.miniwob_episode import goal_of
     from macrohard.cli.bench.page_actor import PageActor
     from macrohard.contracts.agent import IntentEmitted
     from macrohard.contracts.envelope import envelope
-    from macrohard.contracts.tasks import TaskCancelRequested, TaskSubmitted
+    from macrohard.contracts.tasks import TaskCancelRequested
     from macrohard.planner.domain import TERMINAL_EVENTS
 
-    store, nc, tenant = planner.store, planner.nc, "bench"
+    store, nc = planner.store, planner.nc
     scratch = await browser.new_page()
     out: list[Episode] = []
     for task in tasks:
         for i in range(args.episodes):
             seed, tag = args.seed + i, f"{task}-{i}"
-            task_id = f"{task}-{args.seed}-{i}-{time.time_ns() % 10**9}"
             url = pages.url(task, seed, args.max_ms, tag)
             goal = await goal_of(scratch, url)
             stop, acting, context = asyncio.Event(), None, None
-            if use_peer:
+            t0 = time.perf_counter()
+            accepted = await http.post(
+                "/v1/tasks",
+                headers={"Authorization": f"Bearer {key}"},
+                json={"goal": goal, "start_url": url, "max_steps": args.max_steps},
+            )
+            accepted.raise_for_status()
+            task_id = str(accepted.json()["task_id"])
+            if use_peer:  # it reads the task's intents from the start of the log
                 context = await browser.new_context()
                 actor = PageActor(nc, store, await context.new_page(), tenant, task_id)
                 acting = asyncio.create_task(actor.run(stop))
-            t0 = time.perf_counter()
-            submitted = TaskSubmitted(
-                task_id=task_id, goal=goal, start_url=url, max_steps=args.max_steps
-            )
-            await store.append(
-                [envelope(submitted, tenant=tenant, aggregate_id=task_id)], expected_version=0
-            )
             deadline = t0 + args.max_ms / 1000 + 15
             events: list[Any] = []
             while time.perf_counter() < deadline and pages.reward(tag) is None:

@@ -8,6 +8,7 @@ from typing import Annotated
 import msgspec
 from msgspec import Meta
 
+from macrohard.billing.plans import DEFAULT_PLAN, PLANS
 from macrohard.billing.queries import BudgetStatus, Invoice, MeterUsage
 from macrohard.gateway.domain import TaskView
 
@@ -17,13 +18,15 @@ Name = Annotated[str, Meta(min_length=1, max_length=200, pattern=NO_NUL)]
 Domain = Annotated[str, Meta(min_length=1, max_length=253, pattern=r"^[A-Za-z0-9.*-]+$")]
 # Money is a decimal string, never a float.
 Money = Annotated[str, Meta(pattern=r"^[0-9]{1,12}(\.[0-9]{1,4})?$")]
+PLAN_PATTERN = "^(" + "|".join(sorted(PLANS)) + ")$"
 Url = Annotated[str, Meta(min_length=1, max_length=2048, pattern=r"^https?://\S+$")]
 SecretName = Annotated[str, Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-]+$")]
 
 
 class TenantIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     name: Name
-    plan: Annotated[str, Meta(pattern=r"^(free|pro|enterprise)$")] = "free"
+    # The plans billing prices: one catalogue, so a tenant can only be on a plan that bills.
+    plan: Annotated[str, Meta(pattern=PLAN_PATTERN)] = DEFAULT_PLAN
     allowed_domains: Annotated[list[Domain], Meta(max_length=100)] = []
     monthly_budget: Money = "0"
     currency: Annotated[str, Meta(pattern=r"^[A-Z]{3}$")] = "USD"
