@@ -186,3 +186,33 @@ def test_copy_from_one_field_into_another() -> None:
     goal = "Copy the text in the textarea below, paste it into the textbox and press Submit."
     intent = decide(PlanRequest(goal=goal, observation=obs))
     assert (intent.action, intent.element, intent.text) == ("type", 1, "Copy me.")
+
+
+def test_a_label_quoting_part_of_the_goal_is_a_control_not_the_instructions() -> None:
+    """Found by `mh demo`: a checkbox label made only of goal words ("Needs a laptop") was
+    taken for the task's instruction panel, and the checkbox inside it was never checked."""
+    goal = (
+        'Enter "Ada Lovelace" into the full name field, select "Engineering" from the team '
+        'list, check "Needs a laptop" and press Submit.'
+    )
+    page = PageObservation(
+        url="http://127.0.0.1/hire", title="New hire",
+        elements=[
+            PageElement(id=3, role="textbox", name="Full name", tag="input",
+                        value="Ada Lovelace", box=Box(10, 70, 300, 20)),
+            PageElement(id=5, role="combobox", name="Team", tag="select", value="Engineering",
+                        options=["Design", "Engineering"], box=Box(10, 120, 300, 20)),
+            PageElement(id=6, role="label", text="Needs a laptop", tag="label",
+                        box=Box(10, 150, 150, 20)),
+            PageElement(id=7, role="checkbox", name="Needs a laptop", tag="input",
+                        checked=False, box=Box(10, 150, 15, 15)),
+            PageElement(id=8, role="button", name="Submit", tag="button",
+                        box=Box(10, 180, 60, 20)),
+        ],
+    )  # fmt: skip
+    history = [
+        PastStep(intent=Intent(action="type", element=3, text="Ada Lovelace", plan_step=0)),
+        PastStep(intent=Intent(action="select", element=5, values=["Engineering"], plan_step=1)),
+    ]
+    intent = decide(PlanRequest(goal=goal, observation=page, history=history))
+    assert (intent.action, intent.element) == ("check", 7)

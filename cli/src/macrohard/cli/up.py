@@ -89,6 +89,13 @@ def process_specs(
     return specs
 
 
+async def _all_ready(gateway_url: str, nats_url: str, nodes: int) -> bool:
+    gateway, cars = await asyncio.gather(
+        wait_ready(gateway_url + "/readyz", 120), wait_cars_parked(nats_url, nodes, 120)
+    )
+    return gateway and cars
+
+
 async def wait_ready(url: str, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     async with httpx.AsyncClient(timeout=2.0) as client:
@@ -98,6 +105,33 @@ async def wait_ready(url: str, timeout: float) -> bool:
                     return True
             await asyncio.sleep(0.25)
     return False
+
+
+async def wait_cars_parked(nats_url: str, nodes: int, timeout: float) -> bool:
+    """True once every local car has registered and parked (its Triton serves its models).
+
+    `ready:` must mean a task can run: without a parked car the planner has nowhere to
+    lease the model from.
+    """
+    from macrohard.contracts.fleet import NodeParked
+    from macrohard.contracts.subjects import PLATFORM_TENANT
+    from macrohard.eventlog.store import EventStore
+
+    nc = await nats.connect(nats_url)
+    store = EventStore(nc)
+    try:
+        deadline = time.monotonic() + timeout
+        waiting = {f"car-{n}" for n in range(1, nodes + 1)}
+        while waiting and time.monotonic() < deadline:
+            for car in sorted(waiting):
+                events = await store.read_aggregate(PLATFORM_TENANT, "node", car)
+                if any(isinstance(r.payload, NodeParked) for r in events):
+                    waiting.discard(car)
+            await asyncio.sleep(0.25)
+        return not waiting
+    finally:
+        await store.close()
+        await nc.close()
 
 
 async def up(args: argparse.Namespace) -> None:
@@ -133,7 +167,7 @@ async def up(args: argparse.Namespace) -> None:
         write_record(data_dir, PlatformRecord(nats_url, database_url, gateway_url, os.getpid()))
         supervisor.start(process_specs(args, nats_url, database_url, token, secrets_key))
         if "gateway" in args.services.split(","):
-            ready = asyncio.create_task(wait_ready(gateway_url + "/readyz", 120))
+            ready = asyncio.create_task(_all_ready(gateway_url, nats_url, args.nodes))
             await asyncio.wait(
                 [ready, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED
             )
@@ -145,7 +179,7 @@ async def up(args: argparse.Namespace) -> None:
                 )
                 print(f"ready: {gateway_url} (nats {nats_url}, admin token in {where})", flush=True)
             elif not stop.is_set():
-                print("gateway did not become ready in 120 s; still running", flush=True)
+                print("gateway or cars not ready in 120 s; still running", flush=True)
         else:
             print(f"ready: (no gateway) nats {nats_url}", flush=True)
         await stop.wait()

@@ -102,7 +102,14 @@ class PageView:
         panel: PageElement | None = None
         for e in obs.elements:
             ws = words(e.text or e.name)
-            if len(ws) >= 3 and sum(w in goal_words for w in ws) / len(ws) >= 0.8:
+            # A panel restating the goal is made of the goal's words *and* carries most of
+            # them: a label that merely quotes part of the goal ("Needs a laptop") is a
+            # control to act on, not the instructions.
+            if (
+                len(ws) >= 3
+                and sum(w in goal_words for w in ws) / len(ws) >= 0.8
+                and len(set(ws) & goal_words) >= 0.6 * len(goal_words)
+            ):
                 panel = e
                 break
         # An element without a box is not rendered (a hidden form, a closed menu): a person
