@@ -33,6 +33,8 @@ log = logging.getLogger("macrohard.service")
 
 Task = Callable[["Service"], Coroutine[Any, Any, None]]
 
+STOP_GRACE_S = 10.0
+
 
 @dataclass(frozen=True, slots=True)
 class ServiceConfig:
@@ -172,7 +174,11 @@ class Service:
         finally:
             for job in [waiter, *jobs]:
                 job.cancel()
-            await asyncio.gather(waiter, *jobs, return_exceptions=True)
+            # Bounded: a library that swallows a cancellation (nats-py's request can) must
+            # not keep a stopping service alive past its orchestrator's patience.
+            _, stuck = await asyncio.wait([waiter, *jobs], timeout=STOP_GRACE_S)
+            for job in stuck:
+                log.warning("task did not stop in time", extra={"task": job.get_name()})
             await self.stop()
             log.info("service stopped")
 

@@ -183,7 +183,12 @@ async def bench(args: argparse.Namespace) -> int:
             )
         finally:
             proc.terminate()
-            await asyncio.wait_for(proc.wait(), 15)
+            try:
+                await asyncio.wait_for(proc.wait(), 30)
+            except TimeoutError:
+                print("gateway did not stop within 30 s of SIGTERM; killed it", file=sys.stderr)
+                proc.kill()
+                await proc.wait()
         in_log = await count_submitted(servers.nats_url) - before
     latencies.sort()
     q = statistics.quantiles(latencies, n=100, method="inclusive")
