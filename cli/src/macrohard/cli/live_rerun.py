@@ -10,22 +10,13 @@ skipped and said so.
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from typing import Any
 
+from macrohard.actuator.browser import CHROMIUM_ARGS, chromium_path
 from macrohard.cli.task_steps import Step, TaskRecord
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 SECRET = re.compile(r"\{\{secret:[^}]+\}\}")
 ACTION_TIMEOUT_MS = 5000
 
@@ -105,8 +96,8 @@ async def rerun(record: TaskRecord) -> list[LiveStep]:
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(
             headless=True,
-            executable_path=CHROMIUM if os.path.exists(CHROMIUM) else None,
-            args=CHROMIUM_FLAGS,
+            executable_path=chromium_path(),
+            args=CHROMIUM_ARGS,
         )
         try:
             context = await browser.new_context()

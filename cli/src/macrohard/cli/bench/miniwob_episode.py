@@ -17,18 +17,12 @@ from typing import Any
 
 import msgspec
 
+from macrohard.actuator.browser import chromium_path
 from macrohard.contracts.agent import Intent
 from macrohard.contracts.browser import PageObservation
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+# One launch recipe for every Chromium the platform starts (see the actuator's browser.py).
+CHROMIUM = chromium_path()
 
 
 def miniwob_html_root() -> str:
