@@ -14,7 +14,8 @@ import pytest
 from nats.aio.client import Client as NATS
 from playwright.async_api import async_playwright
 
-from macrohard.cli.bench.miniwob_episode import CHROMIUM, CHROMIUM_ARGS, PageServer, goal_of
+from macrohard.actuator.browser import CHROMIUM_ARGS
+from macrohard.cli.bench.miniwob_episode import CHROMIUM, PageServer, goal_of
 from macrohard.cli.bench.page_actor import PageActor
 from macrohard.contracts.agent import IntentEmitted
 from macrohard.contracts.billing import BudgetExhausted, BudgetRestored

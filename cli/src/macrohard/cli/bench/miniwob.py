@@ -73,7 +73,8 @@ class Episode:
 async def bench(args: argparse.Namespace) -> None:
     from playwright.async_api import async_playwright
 
-    from macrohard.cli.bench.miniwob_episode import CHROMIUM, CHROMIUM_ARGS, PageServer
+    from macrohard.actuator.browser import CHROMIUM_ARGS
+    from macrohard.cli.bench.miniwob_episode import CHROMIUM, PageServer
     from macrohard.eventlog.logs import configure_logging
 
     configure_logging("bench-miniwob", level="WARNING")  # JSON lines: retries show their error
