@@ -79,7 +79,10 @@
       box: visible ? [r.x, r.y, r.width, r.height] : null,
       disabled: !!el.disabled || el.getAttribute('aria-disabled') === 'true',
     };
-    if (interactive && !item.name && !text) item.name = nameFromAttrs(el);
+    // Not for form fields: their name is their label, and a planner reads the text beside
+    // an unlabelled field ("Verify password") better than its id ("verify").
+    if (interactive && !item.name && !text && !['INPUT', 'SELECT', 'TEXTAREA'].includes(el.tagName))
+      item.name = nameFromAttrs(el);
     if (item.name === item.text) item.text = '';
     if (el.tagName === 'INPUT' || el.tagName === 'TEXTAREA') {
       if (['checkbox', 'radio'].includes(el.type)) item.checked = el.checked;
