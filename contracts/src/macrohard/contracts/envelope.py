@@ -32,8 +32,8 @@ class Event(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     schema_version: ClassVar[int] = 1
 
 
-class Envelope(msgspec.Struct, frozen=True, kw_only=True, gc=False):
-    """An event about to be appended, or as read back (then with `sequence` and `subject`)."""
+class _EnvelopeFields(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """What every event carries besides its payload (one definition for both shapes)."""
 
     id: str
     type: str
@@ -44,21 +44,17 @@ class Envelope(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     occurred_at: datetime
     correlation_id: str
     causation_id: str | None = None
+
+
+class Envelope(_EnvelopeFields, frozen=True, kw_only=True, gc=False):
+    """An event about to be appended, or as read back (then with `sequence` and `subject`)."""
+
     payload: Event
 
 
-class RawEnvelope(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+class RawEnvelope(_EnvelopeFields, frozen=True, kw_only=True, gc=False):
     """The wire shape with the payload left undecoded, so it can be upcast first."""
 
-    id: str
-    type: str
-    schema_version: int
-    tenant: str
-    aggregate_type: str
-    aggregate_id: str
-    occurred_at: datetime
-    correlation_id: str
-    causation_id: str | None = None
     payload: msgspec.Raw
 
 

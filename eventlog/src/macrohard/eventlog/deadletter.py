@@ -14,6 +14,7 @@ import msgspec
 from nats.aio.client import Client as NATS
 
 from macrohard.contracts.subjects import DLQ_PREFIX, DLQ_STREAM, dlq_subject
+from macrohard.eventlog.store import parse_nats_time
 
 H_ERROR = "Mh-Dlq-Error"
 H_CONSUMER = "Mh-Dlq-Consumer"
@@ -32,13 +33,6 @@ class DeadLetter:
     error: str
     data: bytes
     time: datetime | None
-
-
-def _stored_at(stamp: str | None) -> datetime | None:
-    if not stamp:
-        return None
-    head, _, frac = stamp.rstrip("Z").partition(".")
-    return datetime.fromisoformat(f"{head}.{(frac + '000000')[:6]}+00:00")
 
 
 def retry_subject(consumer: str) -> str:
@@ -99,7 +93,9 @@ async def list_dead_letters(nc: NATS, consumer: str = "*") -> list[DeadLetter]:
                         deliveries=int(h.get(H_DELIVERIES, "0")),
                         error=h.get(H_ERROR, ""),
                         data=msg.data,
-                        time=_stored_at(h.get("Nats-Time-Stamp")),
+                        time=parse_nats_time(h["Nats-Time-Stamp"])
+                        if "Nats-Time-Stamp" in h
+                        else None,
                     )
                 )
                 start = seq + 1

@@ -90,8 +90,8 @@ def _check_type(event_type: str) -> str:
     return check_token("event type", event_type)
 
 
-def _parse_nats_time(value: str) -> datetime:
-    # NATS writes RFC 3339 with nanoseconds; Python keeps microseconds.
+def parse_nats_time(value: str) -> datetime:
+    """A `Nats-Time-Stamp` header: RFC 3339 with nanoseconds; Python keeps microseconds."""
     head, _, frac = value.rstrip("Z").partition(".")
     return datetime.fromisoformat(f"{head}.{(frac + '000000')[:6]}+00:00")
 
@@ -281,7 +281,7 @@ class EventStore:
                     if up_to_seq is not None and seq > up_to_seq:
                         return out
                     if up_to_time is not None:
-                        stamp = _parse_nats_time(headers["Nats-Time-Stamp"])
+                        stamp = parse_nats_time(headers["Nats-Time-Stamp"])
                         if stamp > up_to_time:
                             return out
                     out.append(self._recorded(msg))

@@ -134,12 +134,18 @@ async def submit_task(
     security=[{"bearer": []}],
 )
 async def get_task(request: AnyRequest, task_id: FromPath[str]) -> TaskView:
+    _, _, view = await _own_task(request, task_id)
+    return view
+
+
+async def _own_task(request: AnyRequest, task_id: str) -> tuple[GatewayContext, str, TaskView]:
+    """(context, tenant id, view) of the caller's task; 404 for anyone else's or none."""
     ctx = gw(request)
     who = await ctx.authenticate(request.headers.get("authorization"))
     view = await ctx.find_task(who.tenant_id, task_id)
     if view is None:
         raise NotFoundException(detail=f"no task {task_id}")
-    return view
+    return ctx, who.tenant_id, view
 
 
 def _cursor(seq: int) -> str:
@@ -199,16 +205,12 @@ async def list_tasks(
     security=[{"bearer": []}],
 )
 async def cancel_task(request: AnyRequest, task_id: FromPath[str]) -> TaskView:
-    ctx = gw(request)
-    who = await ctx.authenticate(request.headers.get("authorization"))
-    view = await ctx.find_task(who.tenant_id, task_id)
-    if view is None:
-        raise NotFoundException(detail=f"no task {task_id}")
+    ctx, tenant_id, view = await _own_task(request, task_id)
     if view.status in TERMINAL:
         raise HTTPException(status_code=409, detail=f"task {task_id} is already {view.status}")
     event = TaskCancelRequested(task_id=task_id, reason="requested via API")
     await ctx.store.append(
-        [envelope(event, tenant=who.tenant_id, aggregate_id=task_id)], expected_version=None
+        [envelope(event, tenant=tenant_id, aggregate_id=task_id)], expected_version=None
     )
     view.cancel_requested = True
     return view
