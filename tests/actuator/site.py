@@ -6,9 +6,12 @@ Records every request path so a test can prove a refused request never reached t
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
+
+from macrohard.actuator.totp import decode_seed, totp_code
 
 FORM = """<!doctype html><html><head><title>Order form</title></head><body>
 <h1>Order</h1>
@@ -64,6 +67,21 @@ NEXT = """<!doctype html><html><head><title>Next</title></head><body>
 <h2>Second page</h2><p>You made it.</p><a href="/form">Back to form</a></body></html>"""
 
 
+TOTP_FORM = """<!doctype html><html><head><title>Second factor</title></head><body>
+<form action="/totp-check"><label>Code <input name="code" autocomplete="off"></label>
+<button type="submit">Verify</button></form></body></html>"""
+# The seed the /totp-check page verifies codes against (RFC 6238's own test key, base32).
+TOTP_SEED = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"
+
+
+def _totp_verdict(code: str) -> str:
+    """Accept the code of this or the neighbouring 30 s window, as real sites do."""
+    now = time.time()
+    valid = {totp_code(decode_seed(TOTP_SEED), now + d * 30) for d in (-1, 0, 1)}
+    verdict = "Code accepted" if code in valid else "Code rejected"
+    return f"<title>{verdict}</title><p>{verdict}</p>"
+
+
 class Site:
     """A threaded HTTP server on 127.0.0.1 with the test pages."""
 
@@ -84,6 +102,8 @@ class Site:
                     "/redirect": lambda: (302, "", {"Location": query["to"][0]}),
                     "/secret": lambda: (200, "<title>Secret</title>internal data", {}),
                     "/probe": lambda: (200, query["html"][0], {}),
+                    "/totp": lambda: (200, TOTP_FORM, {}),
+                    "/totp-check": lambda: (200, _totp_verdict(query["code"][0]), {}),
                 }
                 status, body, headers = route.get(url.path, lambda: (404, "not found", {}))()
                 self.send_response(status)

@@ -15,6 +15,12 @@ class SealedSecret(msgspec.Struct, frozen=True, kw_only=True):
     ciphertext: str
 
 
+def totp_sealed_name(name: str) -> str:
+    """The name a TOTP seed is sealed under (part of the associated data): its own namespace,
+    so a secret and a seed of the same name can never be opened as each other."""
+    return f"totp:{name}"
+
+
 class TaskSubmitted(Event, frozen=True, kw_only=True):
     aggregate_type = "task"
 
@@ -23,6 +29,9 @@ class TaskSubmitted(Event, frozen=True, kw_only=True):
     start_url: str
     inputs: dict[str, str] = {}
     secrets: dict[str, SealedSecret] = {}
+    # TOTP seeds (base32), sealed like secrets under `totp_sealed_name(name)`: typed as
+    # `{{totp:NAME}}`, they become the current RFC 6238 code inside the actuator only.
+    totp_seeds: dict[str, SealedSecret] = {}
     max_steps: int = 30
     webhook_url: str | None = None
     idempotency_key: str | None = None

@@ -83,6 +83,7 @@ class TaskView(msgspec.Struct, kw_only=True):
     steps_taken: int = 0
     steps: list[StepView] = []
     usage: TaskUsage = msgspec.field(default_factory=TaskUsage)
+    totp_names: list[str] = []
 
 
 def _step(view: TaskView, number: int) -> StepView:
@@ -112,6 +113,7 @@ def evolve_task(view: TaskView | None, env: Envelope) -> TaskView | None:
             start_url=p.start_url,
             inputs=dict(p.inputs),
             secret_names=sorted(p.secrets),
+            totp_names=sorted(p.totp_seeds),
             max_steps=p.max_steps,
             webhook_url=p.webhook_url,
             submitted_at=env.occurred_at,

@@ -17,7 +17,7 @@ from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, Quer
 from macrohard.billing import queries as billing
 from macrohard.billing.domain import period_of
 from macrohard.contracts.envelope import envelope, new_event_id
-from macrohard.contracts.tasks import TaskCancelRequested, TaskSubmitted
+from macrohard.contracts.tasks import TaskCancelRequested, TaskSubmitted, totp_sealed_name
 from macrohard.eventlog import ConcurrencyConflict
 from macrohard.gateway.context import GatewayContext, decode_view
 from macrohard.gateway.domain import (
@@ -99,12 +99,17 @@ async def submit_task(
         name: seal_secret(ctx.settings.master_key, tenant, task_id, name, value)
         for name, value in data.secrets.items()
     }
+    totp_seeds = {
+        name: seal_secret(ctx.settings.master_key, tenant, task_id, totp_sealed_name(name), seed)
+        for name, seed in data.totp.items()
+    }
     event = TaskSubmitted(
         task_id=task_id,
         goal=data.goal,
         start_url=data.start_url,
         inputs=data.inputs,
         secrets=sealed,
+        totp_seeds=totp_seeds,
         max_steps=data.max_steps,
         webhook_url=data.webhook_url,
         idempotency_key=idempotency_key,
