@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import msgspec
 
 from macrohard.contracts.envelope import Event
@@ -36,6 +38,9 @@ class TaskSubmitted(Event, frozen=True, kw_only=True):
     webhook_url: str | None = None
     idempotency_key: str | None = None
     request_hash: str | None = None
+    # Set on the tasks a schedule submits: which schedule, and the tick it runs for.
+    schedule_id: str | None = None
+    scheduled_for: datetime | None = None
 
 
 class TaskCancelRequested(Event, frozen=True, kw_only=True):
