@@ -12,6 +12,7 @@ Env: MH_NATS_URL, MH_DATABASE_URL (the `scheduler` read model), MH_SCHEDULER_PER
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from macrohard.eventlog import Service, run_service
@@ -23,20 +24,28 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def build(service: Service) -> None:
-    period_s = float(service.config.extra.get("period_s", "1"))
-    if service.config.database_url:
-        service.project(SchedulerProjection())
+class Scheduler:
+    """Wires one scheduler replica into a Service; tests give it their own clock."""
 
-    async def scheduler_task(svc: Service) -> None:
-        book = ScheduleBook()
-        sub = await follow_schedules(svc.nc, book)
+    def __init__(self, clock: Callable[[], datetime] = _now, period_s: float = 1.0) -> None:
+        self.clock, self.period_s = clock, period_s
+        self.book = ScheduleBook()
+
+    def build(self, service: Service) -> None:
+        if service.config.database_url:
+            service.project(SchedulerProjection())
+        service.background(self.run)
+
+    async def run(self, service: Service) -> None:
+        sub = await follow_schedules(service.nc, self.book)
         try:
-            await tick_forever(Ticker(svc.store, book), _now, period_s)
+            await tick_forever(Ticker(service.store, self.book), self.clock, self.period_s)
         finally:
             await sub.unsubscribe()
 
-    service.background(scheduler_task)
+
+def build(service: Service) -> None:
+    Scheduler(period_s=float(service.config.extra.get("period_s", "1"))).build(service)
 
 
 def main() -> None:
