@@ -6,6 +6,7 @@ from datetime import datetime
 
 import msgspec
 
+from macrohard.contracts.approvals import ApprovalPolicy
 from macrohard.contracts.envelope import Event
 
 
@@ -55,6 +56,8 @@ class TaskStarted(Event, frozen=True, kw_only=True):
 
     task_id: str
     backend: str
+    # The tenant's approval policy in force when the run started (None: no step needs one).
+    approval: ApprovalPolicy | None = None
 
 
 class TaskCompleted(Event, frozen=True, kw_only=True):

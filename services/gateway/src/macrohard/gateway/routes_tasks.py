@@ -180,7 +180,10 @@ async def list_tasks(
     limit: Annotated[int, QueryParameter(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, QueryParameter(max_length=64)] = None,
     status: Annotated[
-        str | None, QueryParameter(pattern=r"^(submitted|running|completed|failed|cancelled)$")
+        str | None,
+        QueryParameter(
+            pattern=r"^(submitted|running|awaiting_approval|completed|failed|cancelled)$"
+        ),
     ] = None,
 ) -> TaskList:
     ctx = gw(request)
