@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import msgspec
 
@@ -42,6 +43,8 @@ class TaskSubmitted(Event, frozen=True, kw_only=True):
     # Set on the tasks a schedule submits: which schedule, and the tick it runs for.
     schedule_id: str | None = None
     scheduled_for: datetime | None = None
+    # JSON Schema of the structured result the task must end with (`TaskCompleted.output`).
+    output_schema: dict[str, Any] | None = None
 
 
 class TaskCancelRequested(Event, frozen=True, kw_only=True):
@@ -66,6 +69,8 @@ class TaskCompleted(Event, frozen=True, kw_only=True):
     task_id: str
     steps: int
     result: str = ""
+    # The structured result, valid against the task's output_schema (None when it has none).
+    output: Any = None
 
 
 class TaskFailed(Event, frozen=True, kw_only=True):

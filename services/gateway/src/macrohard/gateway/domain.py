@@ -99,6 +99,8 @@ class TaskView(msgspec.Struct, kw_only=True):
     totp_names: list[str] = []
     pending_approval: PendingApproval | None = None
     schedule_id: str | None = None
+    output_schema: dict[str, Any] | None = None
+    output: Any = None  # the structured result, valid against output_schema
 
 
 def _step(view: TaskView, number: int) -> StepView:
@@ -130,6 +132,7 @@ def evolve_task(view: TaskView | None, env: Envelope) -> TaskView | None:
             secret_names=sorted(p.secrets),
             totp_names=sorted(p.totp_seeds),
             schedule_id=p.schedule_id,
+            output_schema=p.output_schema,
             max_steps=p.max_steps,
             webhook_url=p.webhook_url,
             submitted_at=env.occurred_at,
@@ -169,6 +172,7 @@ def evolve_task(view: TaskView | None, env: Envelope) -> TaskView | None:
             view.pending_approval = None
             if isinstance(p, TaskCompleted):
                 view.result = p.result
+                view.output = p.output
             else:
                 view.reason = p.reason
     elif isinstance(p, IntentEmitted):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import time
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -57,6 +58,7 @@ class WebhookBody(msgspec.Struct, kw_only=True):
     occurred_at: str
     # Set when status is "awaiting_approval": the held step, to answer via the API.
     pending_approval: PendingApproval | None = None
+    output: Any = None  # the structured result of a completed task with an output_schema
 
 
 class WebhookRefused(RuntimeError):
@@ -119,6 +121,7 @@ class WebhookDelivery:
                 reason=p.reason if isinstance(p, TaskFailed) else getattr(p, "reason", ""),
                 occurred_at=env.occurred_at.isoformat(),
                 pending_approval=pending,
+                output=p.output if isinstance(p, TaskCompleted) else None,
             )
         )
         secret = webhook_signing_key(self._master, env.tenant)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
 from msgspec import Meta
@@ -92,6 +92,9 @@ class TaskIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     secrets: dict[SecretName, Annotated[str, Meta(max_length=4000)]] = {}
     # TOTP seeds, sealed like secrets; `{{totp:NAME}}` in a typed text becomes the current code.
     totp: Annotated[dict[SecretName, TotpSeed], Meta(max_length=10)] = {}
+    # JSON Schema (2020-12) of the structured result; the task ends with `output` valid
+    # against it, or fails with the validation error.
+    output_schema: dict[str, Any] | None = None
     max_steps: Annotated[int, Meta(ge=1, le=200)] = 30
     webhook_url: Url | None = None
 

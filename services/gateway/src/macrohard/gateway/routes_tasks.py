@@ -10,6 +10,8 @@ from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 import asyncpg
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
 from litestar import Response, get, post
 from litestar.exceptions import HTTPException, NotFoundException, ValidationException
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
@@ -85,6 +87,14 @@ async def submit_task(
             detail=f"{host} is not among the tenant's allowed domains",
             extra=[{"key": "start_url", "message": "domain not allowed for this tenant"}],
         )
+    if data.output_schema is not None:
+        try:
+            Draft202012Validator.check_schema(data.output_schema)
+        except SchemaError as exc:
+            raise ValidationException(
+                detail=f"output_schema is not a JSON Schema: {exc.message}",
+                extra=[{"key": "output_schema", "message": exc.message}],
+            ) from exc
     fingerprint: str | None = None
     if idempotency_key is None:
         task_id = new_event_id()
@@ -110,6 +120,7 @@ async def submit_task(
         inputs=data.inputs,
         secrets=sealed,
         totp_seeds=totp_seeds,
+        output_schema=data.output_schema,
         max_steps=data.max_steps,
         webhook_url=data.webhook_url,
         idempotency_key=idempotency_key,

@@ -8,7 +8,7 @@ and how it ended (TaskCompleted / TaskFailed / TaskCancelled).
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Literal
+from typing import Any, Literal
 
 from macrohard.contracts.agent import Intent, IntentEmitted, LeaseRequested
 from macrohard.contracts.approvals import ApprovalPolicy, TaskApproved, TaskNeedsApproval
@@ -52,6 +52,7 @@ class TaskState:
     approval: ApprovalPolicy | None = None
     pending: TaskNeedsApproval | None = None
     approved_step: int | None = None
+    output_schema: dict[str, Any] | None = None  # results.py: what the run must end with
 
     @property
     def step(self) -> int:
@@ -74,6 +75,7 @@ def evolve(state: TaskState, env: Envelope) -> TaskState:
                 goal=ev.goal,
                 start_url=ev.start_url,
                 max_steps=ev.max_steps,
+                output_schema=ev.output_schema,
             )
         case TaskStarted():
             return replace(state, status="running", backend=ev.backend, approval=ev.approval)

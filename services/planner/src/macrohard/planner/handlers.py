@@ -24,7 +24,7 @@ from macrohard.contracts.browser import ActionExecuted, PageElement, PageObserve
 from macrohard.contracts.envelope import Envelope, Event, RecordedEvent, caused_by
 from macrohard.contracts.tasks import TaskCancelRequested, TaskSubmitted
 from macrohard.eventlog import EventStore, Loaded
-from macrohard.planner import approvals, domain
+from macrohard.planner import approvals, domain, results
 from macrohard.planner.backends import DecisionRequest, PlannerBackend
 from macrohard.planner.domain import Ask, Ignore, PastIntent, TaskState
 
@@ -167,6 +167,7 @@ class Planner:
                 previous_ok=ok,
                 previous_error=error,
             )
+            events = results.with_result(events, state, ev.observation)
         # The model call itself writes to the task (the inference client's InferenceCompleted),
         # so append at the version after it, provided nothing that matters moved meanwhile
         # (another decision, a cancel, the end of the run): then decide again instead.
