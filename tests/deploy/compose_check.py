@@ -9,18 +9,16 @@ depends_on conditions can be met, images build, NATS users exist with the right 
 
 from __future__ import annotations
 
-import argparse
-import contextlib
-import io
+import functools
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import yaml
-
-from macrohard.cli.main import build_parser
 
 SCHEMA = Path(__file__).with_name("compose_spec.json")
 SCALABLE = {"planner", "actuator", "node-registry", "billing"}  # replicas share consumers
@@ -44,16 +42,25 @@ def schema_problems(compose: dict[str, Any]) -> list[str]:
     ]
 
 
-def mh_command_problem(parser: argparse.ArgumentParser, argv: list[str]) -> str | None:
-    """None when `mh ARGV` parses with the real `mh` parser, else argparse's complaint."""
-    err = io.StringIO()
-    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
-        try:
-            parser.parse_args(argv)
-        except SystemExit as exc:
-            if exc.code:
-                return err.getvalue().strip().splitlines()[-1] if err.getvalue() else "error"
-    return None
+@functools.lru_cache(maxsize=256)
+def _mh_parse(argv: tuple[str, ...]) -> str | None:
+    # The installed `mh` parses ARGV and stops at `--help`, so nothing is run; an argument
+    # argparse refuses fails before `--help` is reached (it parses left to right).
+    done = subprocess.run(
+        [sys.executable, "-m", "macrohard.cli.main", *argv, "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    if done.returncode == 0:
+        return None
+    lines = done.stderr.strip().splitlines()
+    return lines[-1] if lines else "error"
+
+
+def mh_command_problem(argv: list[str]) -> str | None:
+    """None when `mh ARGV` parses with the real `mh` command, else argparse's complaint."""
+    return _mh_parse(tuple(argv))
 
 
 def runs_mh(service: dict[str, Any], deploy_dir: Path) -> bool:
@@ -105,7 +112,6 @@ def problems(compose: dict[str, Any], deploy_dir: Path) -> list[str]:
     defined_vars = set(example)
     nats_conf = (deploy_dir / "nats" / "services.conf").read_text()
     users = _nats_users(nats_conf)
-    parser = build_parser()
     used_volumes: set[str] = set()
     host_ports: dict[str, str] = {}
     nats_nodes = [n for n, s in services.items() if str(s.get("image", "")).startswith("nats:")]
@@ -120,7 +126,7 @@ def problems(compose: dict[str, Any], deploy_dir: Path) -> list[str]:
             if not isinstance(command, list):
                 found.append(f"{name}: command must be a list of `mh` arguments")
             else:
-                problem = mh_command_problem(parser, [str(a) for a in command])
+                problem = mh_command_problem([str(a) for a in command])
                 if problem:
                     found.append(
                         f"{name}: `mh {' '.join(map(str, command))}` is not a command: {problem}"

@@ -23,7 +23,6 @@ from macrohard.devkit.embedded import EmbeddedNats, EmbeddedPostgres
 from macrohard.devkit.services import SERVICES
 from macrohard.devkit.supervisor import ProcessSpec, Supervisor
 from macrohard.eventlog.streams import ensure_streams
-from macrohard.gateway.public import ensure_master_key
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -135,6 +134,8 @@ async def wait_cars_parked(nats_url: str, nodes: int, timeout: float) -> bool:
 
 
 async def up(args: argparse.Namespace) -> None:
+    from macrohard.gateway.public import ensure_master_key  # the web stack: not for `mh --help`
+
     data_dir: Path = args.data_dir
     data_dir.mkdir(parents=True, exist_ok=True)
     token = admin_token(data_dir, create=True)
