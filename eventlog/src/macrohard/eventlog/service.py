@@ -22,6 +22,7 @@ from fast_depends.msgspec import MsgSpecSerializer
 from faststream.nats import NatsBroker
 from nats.aio.client import Client as NATS
 
+from macrohard.contracts.identities import inbox_prefix
 from macrohard.eventlog.consumer import ConsumerSpec, EventHandler, subscribe
 from macrohard.eventlog.logs import configure_logging
 from macrohard.eventlog.metrics import serve_metrics
@@ -67,13 +68,16 @@ class ServiceConfig:
         )
 
 
-def new_broker(nats_url: str = "nats://127.0.0.1:4222") -> NatsBroker:
+def new_broker(nats_url: str = "nats://127.0.0.1:4222", name: str = "macrohard") -> NatsBroker:
     # msgspec end to end: contracts are msgspec Structs, no pydantic in the message path.
     return NatsBroker(
         nats_url,
         serializer=MsgSpecSerializer(),
         logger=logging.getLogger("faststream"),
         max_reconnect_attempts=-1,
+        name=name,
+        # The identity's own replies: its NATS user may subscribe there and nowhere else.
+        inbox_prefix=inbox_prefix(name),
     )
 
 
@@ -82,7 +86,7 @@ class Service:
 
     def __init__(self, config: ServiceConfig, broker: NatsBroker | None = None) -> None:
         self.config = config
-        self.broker = broker or new_broker(config.nats_url)
+        self.broker = broker or new_broker(config.nats_url, config.name)
         self._nc: NATS | None = None
         self._pool: asyncpg.Pool | None = None
         self._store: EventStore | None = None
@@ -119,7 +123,13 @@ class Service:
 
     def consume(self, spec: ConsumerSpec, handler: EventHandler) -> None:
         """Declare a durable consumer (see eventlog.consumer)."""
-        subscribe(self.broker, spec, handler, dlq_connection=lambda: self.nc)
+        subscribe(
+            self.broker,
+            spec,
+            handler,
+            dlq_connection=lambda: self.nc,
+            inbox_prefix=inbox_prefix(self.name),
+        )
 
     def project(self, projection: Projection) -> None:
         self._projections.append(projection)
@@ -130,7 +140,10 @@ class Service:
 
     async def start(self) -> None:
         self._nc = await nats.connect(
-            self.config.nats_url, name=self.name, max_reconnect_attempts=-1
+            self.config.nats_url,
+            name=self.name,
+            max_reconnect_attempts=-1,
+            inbox_prefix=inbox_prefix(self.name),
         )
         await ensure_streams(self._nc.jetstream(), self.config.stream_replicas)
         self._store = EventStore(self._nc)

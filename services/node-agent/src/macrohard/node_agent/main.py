@@ -19,6 +19,7 @@ import nats
 from nats.aio.client import Client as NATS
 
 from macrohard.contracts.envelope import utcnow
+from macrohard.contracts.identities import inbox_prefix
 from macrohard.eventlog.logs import configure_logging
 from macrohard.node_agent.agent import NodeAgent, NodeIdentity
 from macrohard.node_agent.domain import (
@@ -61,7 +62,7 @@ async def connect_as_node(
         user=user,
         password=password,
         name=f"node-{node_id}",
-        inbox_prefix=f"_INBOX_{node_id}".encode(),
+        inbox_prefix=inbox_prefix(node_id),
         max_reconnect_attempts=-1,
         **options,
     )
