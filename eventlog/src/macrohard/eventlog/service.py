@@ -68,10 +68,19 @@ class ServiceConfig:
         )
 
 
+def nats_servers(nats_url: str) -> list[str]:
+    """The servers of a seed list (`nats://u:p@a:4222,nats://u:p@b:4222`).
+
+    Every URL carries the credentials: nats-py does not apply them to the servers a cluster
+    advertises, so a client told only one node could not fail over to the others.
+    """
+    return [u.strip() for u in nats_url.split(",") if u.strip()]
+
+
 def new_broker(nats_url: str = "nats://127.0.0.1:4222", name: str = "macrohard") -> NatsBroker:
     # msgspec end to end: contracts are msgspec Structs, no pydantic in the message path.
     return NatsBroker(
-        nats_url,
+        nats_servers(nats_url),
         serializer=MsgSpecSerializer(),
         logger=logging.getLogger("faststream"),
         max_reconnect_attempts=-1,
@@ -140,7 +149,7 @@ class Service:
 
     async def start(self) -> None:
         self._nc = await nats.connect(
-            self.config.nats_url,
+            nats_servers(self.config.nats_url),
             name=self.name,
             max_reconnect_attempts=-1,
             inbox_prefix=inbox_prefix(self.name),
@@ -177,7 +186,7 @@ class Service:
         serve_metrics(self.config.metrics_port)
         jobs = [asyncio.create_task(r.run(), name=f"projection:{r.name}") for r in self.runners]
         jobs += [asyncio.create_task(t(self), name=f"task:{i}") for i, t in enumerate(self._tasks)]
-        log.info("service started", extra={"nats": self.config.nats_url})
+        log.info("service started")
         waiter = asyncio.create_task(stop.wait())
         try:
             done, _ = await asyncio.wait([waiter, *jobs], return_when=asyncio.FIRST_COMPLETED)
