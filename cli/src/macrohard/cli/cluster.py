@@ -68,13 +68,14 @@ class NatsCluster:
     size: int = 3
     first_port: int = 4222
     log_dir: Path | None = None
-    ports: list[int] = field(init=False)
+    # Client ports, one per node; default first_port, first_port + 1, ...
+    ports: list[int] = field(default_factory=list)
     route_ports: list[int] = field(init=False)
     passwords: dict[str, str] = field(init=False)
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list, init=False)
 
     def __post_init__(self) -> None:
-        self.ports = [self.first_port + i for i in range(self.size)]
+        self.ports = self.ports or [self.first_port + i for i in range(self.size)]
         self.route_ports = [free_port() for _ in range(self.size)] if self.size > 1 else []
         self.passwords = ensure_passwords(self.data_dir / IDENTITIES_DIR, identity_names(self.cars))
 
