@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from macrohard.cli.services import SERVICES as SERVICE_MODULES
 from macrohard.contracts import ALL_EVENTS, browser, fleet, subjects
 from macrohard.contracts.identities import CAR_EVENTS, SERVICES, Identity, car, service
 from macrohard.contracts.nats_config import render_accounts
+from macrohard.devkit.services import SERVICES as SERVICE_MODULES
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES_CONF = ROOT / "deploy" / "nats" / "services.conf"

@@ -18,8 +18,6 @@ import pytest
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 
-from macrohard.cli.cluster import NatsCluster
-from macrohard.cli.embedded import free_port
 from macrohard.contracts import PLATFORM_TENANT, envelope, subject_of
 from macrohard.contracts.agent import InferenceCompleted
 from macrohard.contracts.billing import BudgetExhausted
@@ -29,6 +27,8 @@ from macrohard.contracts.fleet import NodeLost, NodeParked, NodeRegistered
 from macrohard.contracts.identities import SERVICES, inbox_prefix
 from macrohard.contracts.nats_config import ADMIN_USER
 from macrohard.contracts.tasks import TaskCompleted, TaskSubmitted
+from macrohard.devkit.cluster import NatsCluster
+from macrohard.devkit.embedded import free_port
 from macrohard.eventlog.store import EventStore
 from macrohard.eventlog.streams import ensure_streams
 

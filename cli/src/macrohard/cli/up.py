@@ -19,12 +19,12 @@ from pathlib import Path
 import httpx
 import nats
 
-from macrohard.cli.cluster import IDENTITIES_DIR, NatsCluster
-from macrohard.cli.embedded import EmbeddedNats, EmbeddedPostgres
 from macrohard.cli.platform import PlatformRecord, admin_token, write_record
-from macrohard.cli.services import SERVICES
-from macrohard.cli.supervisor import ProcessSpec, Supervisor
 from macrohard.contracts.nats_config import ADMIN_USER
+from macrohard.devkit.cluster import IDENTITIES_DIR, NatsCluster
+from macrohard.devkit.embedded import EmbeddedNats, EmbeddedPostgres
+from macrohard.devkit.services import SERVICES
+from macrohard.devkit.supervisor import ProcessSpec, Supervisor
 from macrohard.eventlog.streams import ensure_streams
 from macrohard.gateway.secrets import ensure_master_key
 
