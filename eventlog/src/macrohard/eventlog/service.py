@@ -68,6 +68,22 @@ class ServiceConfig:
         )
 
 
+def secret_from_env(name: str) -> str | None:
+    """`name` from the environment, else the contents of the file `<name>_FILE` names.
+
+    Compose and Kubernetes hand secrets to a container as files (`/run/secrets/...`), so a
+    key never shows in `docker inspect` or a process listing; `mh up` passes variables.
+    """
+    value = os.environ.get(name)
+    if value:
+        return value
+    path = os.environ.get(f"{name}_FILE")
+    if path:
+        with open(path) as f:
+            return f.read().strip() or None
+    return None
+
+
 def nats_servers(nats_url: str) -> list[str]:
     """The servers of a seed list (`nats://u:p@a:4222,nats://u:p@b:4222`).
 
