@@ -26,7 +26,7 @@ from macrohard.devkit.embedded import EmbeddedNats, EmbeddedPostgres
 from macrohard.devkit.services import SERVICES
 from macrohard.devkit.supervisor import ProcessSpec, Supervisor
 from macrohard.eventlog.streams import ensure_streams
-from macrohard.gateway.secrets import ensure_master_key
+from macrohard.gateway.public import ensure_master_key
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
