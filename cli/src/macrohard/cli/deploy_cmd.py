@@ -19,7 +19,7 @@ from pathlib import Path
 
 from macrohard.cli.generated import write_generated
 from macrohard.contracts.nats_config import render_accounts
-from macrohard.gateway.secrets import new_master_key
+from macrohard.gateway.public import new_master_key
 
 SERVICES_CONF = Path("deploy/nats/services.conf")
 # The car nodes docker-compose.yml runs (stand-ins for real cars, one user each).
