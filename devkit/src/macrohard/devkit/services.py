@@ -16,6 +16,10 @@ SERVICES: dict[str, str] = {
     "scheduler": "macrohard.scheduler.main",
 }
 
+# The gateway seals task secrets with the master key and the actuator opens them; no other
+# process is given it.
+SECRET_HOLDERS = frozenset({"gateway", "actuator"})
+
 
 def run_service(name: str) -> None:
     if name not in SERVICES:
