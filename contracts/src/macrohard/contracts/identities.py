@@ -25,7 +25,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from macrohard.contracts import agent, billing, browser, fleet, tasks, tenancy
+from macrohard.contracts import (
+    agent,
+    approvals,
+    billing,
+    browser,
+    fleet,
+    schedules,
+    tasks,
+    tenancy,
+)
 from macrohard.contracts.envelope import Event
 from macrohard.contracts.subjects import (
     DLQ_PREFIX,
@@ -126,6 +135,13 @@ SERVICES: tuple[Identity, ...] = (
             (_TASK, tenancy.ApiKeyRevoked),
             (_TASK, tasks.TaskSubmitted),
             (_TASK, tasks.TaskCancelRequested),
+            (_TASK, schedules.ScheduleCreated),
+            (_TASK, schedules.SchedulePaused),
+            (_TASK, schedules.ScheduleResumed),
+            (_TASK, schedules.ScheduleDeleted),
+            (_TASK, approvals.ApprovalPolicySet),
+            (_TASK, approvals.TaskApproved),
+            (_TASK, approvals.TaskApprovalDenied),
         ),
         consumers=("gateway-webhooks",),
     ),
@@ -139,6 +155,7 @@ SERVICES: tuple[Identity, ...] = (
             (_TASK, agent.LeaseRequested),
             (_TASK, agent.IntentEmitted),
             (_TASK, agent.InferenceCompleted),
+            (_TASK, approvals.TaskNeedsApproval),
         ),
         publishes=(fleet.LEASE_REQUEST, fleet.LEASE_RENEW, fleet.LEASE_RELEASE),
         listens=(fleet.LEASE_REVOCATIONS,),
@@ -177,6 +194,8 @@ SERVICES: tuple[Identity, ...] = (
         ),
         responds=True,
     ),
+    # Each tick's task; schedules are read with an ordered consumer, so no durable.
+    Identity(name="scheduler", appends=((_TASK, tasks.TaskSubmitted),)),
     Identity(
         name="billing",
         appends=(
