@@ -195,9 +195,12 @@ def problems(compose: dict[str, Any], deploy_dir: Path) -> list[str]:
                         if needed not in env:
                             found.append(f"{name}: `mh run {command[1]}` needs {needed}")
             nats_url = env.get("MH_NATS_URL", "")
-            m = NATS_USER.match(nats_url)
-            if nats_url and not m:
+            seeds = [NATS_USER.match(u) for u in nats_url.split(",") if u]
+            m = seeds[0] if seeds else None
+            if nats_url and not all(seeds):
                 found.append(f"{name}: MH_NATS_URL must name a NATS user and password variable")
+            elif m and len({(s.group(1), s.group(2)) for s in seeds if s}) > 1:
+                found.append(f"{name}: MH_NATS_URL mixes NATS users in its seed list")
             elif m and users.get(m.group(1)) != m.group(2):
                 found.append(
                     f"{name}: NATS user {m.group(1)!r} with ${{{m.group(2)}}} is not in "
@@ -207,6 +210,12 @@ def problems(compose: dict[str, Any], deploy_dir: Path) -> list[str]:
                 found.append(
                     f"{name}: connects to NATS as {m.group(1)!r}, not as its own identity "
                     f"{identity!r}"
+                )
+            hosts = set(re.findall(r"@([^:/,]+)", nats_url))
+            if nats_url and svc.get("restart") != "no" and hosts != set(nats_nodes):
+                found.append(
+                    f"{name}: MH_NATS_URL seeds {sorted(hosts)}, not every NATS node "
+                    f"{sorted(nats_nodes)} (it could not fail over)"
                 )
         if name in SCALABLE:
             if "container_name" in svc:

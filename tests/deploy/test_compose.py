@@ -87,6 +87,23 @@ def _del(path: str) -> Breakage:
 
 BROKEN: list[tuple[str, Breakage, str]] = [
     (
+        "a service seeded with one NATS node",
+        _set(
+            "services/planner/environment/MH_NATS_URL",
+            "nats://planner:${MH_NATS_PLANNER_PASSWORD}@nats-1:4222",
+        ),
+        "planner: MH_NATS_URL seeds ['nats-1'], not every NATS node",
+    ),
+    (
+        "a seed list mixing identities",
+        _set(
+            "services/planner/environment/MH_NATS_URL",
+            "nats://planner:${MH_NATS_PLANNER_PASSWORD}@nats-1:4222,"
+            "nats://admin:${MH_NATS_ADMIN_PASSWORD}@nats-2:4222",
+        ),
+        "planner: MH_NATS_URL mixes NATS users",
+    ),
+    (
         "a service as another identity",
         _set(
             "services/billing/environment/MH_NATS_URL",

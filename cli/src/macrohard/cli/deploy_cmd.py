@@ -15,9 +15,9 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
-import sys
 from pathlib import Path
 
+from macrohard.cli.generated import write_generated
 from macrohard.contracts.nats_config import render_accounts
 
 SERVICES_CONF = Path("deploy/nats/services.conf")
@@ -74,16 +74,6 @@ def compose_secrets(args: argparse.Namespace) -> int:
 
 def nats_config(args: argparse.Namespace) -> int:
     text = render_accounts([c for c in args.cars.split(",") if c])
-    if str(args.out) == "-":
-        sys.stdout.write(text)
-        return 0
-    if args.check:
-        current = args.out.read_text() if args.out.exists() else ""
-        if current != text:
-            print(f"{args.out} is out of date: run `mh deploy nats-config`", file=sys.stderr)
-            return 1
-        return 0
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text)
-    print(f"wrote {args.out}")
-    return 0
+    return write_generated(
+        args.out, text.encode(), check=args.check, command="mh deploy nats-config"
+    )
