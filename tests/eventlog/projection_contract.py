@@ -42,10 +42,17 @@ from macrohard.contracts.fleet import (
     NodeRegistered,
     NodeUnparked,
 )
+from macrohard.contracts.schedules import (
+    ScheduleCreated,
+    SchedulePaused,
+    ScheduleResumed,
+    TaskTemplate,
+)
 from macrohard.contracts.tasks import TaskCompleted, TaskFailed, TaskStarted, TaskSubmitted
 from macrohard.contracts.tenancy import ApiKeyIssued, TenantBudgetChanged, TenantOnboarded
 from macrohard.eventlog.db import Conn
 from macrohard.eventlog.projection import Projection
+from macrohard.scheduler.public import tick_task_id
 
 DAY = datetime(2026, 10, 7, 9, 0, tzinfo=UTC)
 
@@ -154,8 +161,28 @@ def scenario() -> list[list[Envelope]]:
         expires_at=_at(120),
     )  # fmt: skip
     appends.append([clock.ev(lease, PLATFORM_TENANT, "l1")])
+    template = TaskTemplate(goal="send the hourly form", start_url="https://app.example/form")
+    appends.append(
+        [
+            clock.ev(
+                ScheduleCreated(
+                    schedule_id="s1", name="hourly", cron="0 * * * *", template=template
+                ),
+                "acme",
+                "s1",
+            ),
+            clock.ev(SchedulePaused(schedule_id="s1"), "acme", "s1"),
+            clock.ev(ScheduleResumed(schedule_id="s1"), "acme", "s1"),
+        ]
+    )
+    ticked = tick_task_id("s1", _at(60))
     for n, (tenant, task, ok) in enumerate(
-        [("acme", "t1", True), ("globex", "t2", False), ("acme", "t3", True)]
+        [
+            ("acme", "t1", True),
+            ("globex", "t2", False),
+            ("acme", "t3", True),
+            ("acme", ticked, True),
+        ]
     ):
         events = _task(clock, tenant, task, n, ok=ok)
         appends += [events[:5], events[5:]]  # a task lands in two appends

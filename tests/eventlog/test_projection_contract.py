@@ -18,7 +18,7 @@ NAMES = sorted(catalogue())
 
 def test_the_suite_covers_the_platform_s_projections() -> None:
     # A registry that silently lost a service's projection would make this suite vacuous.
-    assert {"event_index", "gateway", "billing", "fleet"} <= set(NAMES)
+    assert {"event_index", "gateway", "billing", "fleet", "scheduler"} <= set(NAMES)
 
 
 async def _append_log(store: EventStore) -> list[RecordedEvent]:

@@ -1,7 +1,4 @@
-"""The scheduler's public face: its read model for the gateway, and cron validation.
-
-Nothing else of this package may be imported by another service.
-"""
+"""The scheduler's read model as queries, and cron validation (exported by `public.py`)."""
 
 from __future__ import annotations
 
