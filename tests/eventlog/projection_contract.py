@@ -242,29 +242,8 @@ def reads(projection: Projection, subject: str) -> bool:
     return any(subject_matches(p, subject) for p in projection.subjects)
 
 
-class PoisonedBy:
-    """The real projection, except that one event breaks it (as a bad payload would)."""
-
-    def __init__(self, inner: Projection, poison_id: str) -> None:
-        self.inner = inner
-        self.poison_id = poison_id
-        self.name = inner.name
-        self.subjects = inner.subjects
-
-    async def create(self, conn: Conn) -> None:
-        await self.inner.create(conn)
-
-    async def drop(self, conn: Conn) -> None:
-        await self.inner.drop(conn)
-
-    async def apply(self, conn: Conn, events: Sequence[RecordedEvent]) -> None:
-        if any(str(e.envelope.id) == self.poison_id for e in events):
-            raise ValueError(f"cannot apply event {self.poison_id}")
-        await self.inner.apply(conn, events)
-
-
-class Without:
-    """The real projection never shown one event: what a poisoned run must equal."""
+class _Around:
+    """The real projection, seen through `apply`; everything else goes to it unchanged."""
 
     def __init__(self, inner: Projection, event_id: str) -> None:
         self.inner = inner
@@ -277,6 +256,19 @@ class Without:
 
     async def drop(self, conn: Conn) -> None:
         await self.inner.drop(conn)
+
+
+class PoisonedBy(_Around):
+    """The real projection, except that one event breaks it (as a bad payload would)."""
+
+    async def apply(self, conn: Conn, events: Sequence[RecordedEvent]) -> None:
+        if any(str(e.envelope.id) == self.event_id for e in events):
+            raise ValueError(f"cannot apply event {self.event_id}")
+        await self.inner.apply(conn, events)
+
+
+class Without(_Around):
+    """The real projection never shown one event: what a poisoned run must equal."""
 
     async def apply(self, conn: Conn, events: Sequence[RecordedEvent]) -> None:
         kept = [e for e in events if str(e.envelope.id) != self.event_id]

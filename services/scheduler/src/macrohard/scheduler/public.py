@@ -4,17 +4,16 @@ The gateway reads schedules (and validates cron expressions) through these; ever
 the scheduler does it does by itself, from the log.
 """
 
+from macrohard.scheduler.cron import CronError, parse_cron
+from macrohard.scheduler.domain import tick_task_id
 from macrohard.scheduler.queries import (
-    CronError,
     ScheduleRun,
     ScheduleView,
     next_ticks,
-    parse_cron,
     runs,
     schedule,
     schedule_from_log,
     schedules,
-    tick_task_id,
 )
 
 __all__ = [
