@@ -24,6 +24,7 @@ from typing import Any
 import httpx
 
 from macrohard.cli.embedded import free_port
+from macrohard.cli.lifeline import die_with_parent
 from macrohard.cli.platform import admin_token
 
 SITE = Path(__file__).with_name("demo_site")
@@ -70,6 +71,8 @@ async def _start_platform(args: argparse.Namespace) -> asyncio.subprocess.Proces
         "--data-dir", str(args.data_dir), "--http-port", str(args.http_port),
         "--nats-port", str(args.nats_port), "--pg-port", str(args.pg_port),
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        # A killed demo must not leave its platform running.
+        preexec_fn=die_with_parent(signal.SIGTERM),
     )  # fmt: skip
     return proc
 
@@ -109,6 +112,7 @@ def _print_step(step: dict[str, Any]) -> None:
 
 
 async def demo(args: argparse.Namespace) -> int:
+    args.data_dir = args.data_dir.absolute()
     args.data_dir.mkdir(parents=True, exist_ok=True)
     log = args.data_dir / "demo-platform.log"
     token = admin_token(args.data_dir, create=True)

@@ -14,6 +14,8 @@ import sys
 import time
 from dataclasses import dataclass, field
 
+from macrohard.cli.lifeline import die_with_parent
+
 COLORS = ["36", "35", "33", "32", "34", "31", "96", "95", "93", "92"]
 
 
@@ -22,6 +24,36 @@ class ProcessSpec:
     name: str
     argv: list[str]
     env: dict[str, str] = field(default_factory=dict)
+
+
+async def _copy_lines(proc: asyncio.subprocess.Process, prefix: str) -> None:
+    assert proc.stdout is not None
+    async for line in proc.stdout:
+        sys.stdout.write(prefix + line.decode(errors="replace"))
+        sys.stdout.flush()
+
+
+async def _gone(proc: asyncio.subprocess.Process) -> None:
+    """Return once the child itself has exited (its output may still be open).
+
+    Not `proc.wait()`: on Python 3.11 that also waits for the output pipe to close, and a
+    grandchild that inherited it (a car's Triton) would hide the child's death. A pidfd
+    becomes readable when the process exits.
+    """
+    if proc.returncode is not None:
+        return
+    try:
+        fd = os.pidfd_open(proc.pid)
+    except ProcessLookupError:
+        return
+    loop = asyncio.get_running_loop()
+    exited = asyncio.Event()
+    loop.add_reader(fd, exited.set)
+    try:
+        await exited.wait()
+    finally:
+        loop.remove_reader(fd)
+        os.close(fd)
 
 
 class Supervisor:
@@ -51,13 +83,19 @@ class Supervisor:
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.STDOUT,
                 start_new_session=True,  # Ctrl-C reaches us, and we stop children in order
+                # Killed with us if we are killed: every service is crash-safe, and nothing
+                # may outlive `mh up` holding ports or leases.
+                preexec_fn=die_with_parent(signal.SIGKILL),
             )
             self._procs[spec.name] = proc
-            assert proc.stdout is not None
-            async for line in proc.stdout:
-                sys.stdout.write(prefix + line.decode(errors="replace"))
-                sys.stdout.flush()
+            copier = asyncio.create_task(_copy_lines(proc, prefix))
+            await _gone(proc)
+            # What the child started in its session (a car's Triton and its model stubs) goes
+            # with it, before a restart starts another set.
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
             code = await proc.wait()
+            await copier
             if self._stopping:
                 return
             if time.monotonic() - started > self._healthy_after_s:
@@ -68,20 +106,19 @@ class Supervisor:
             backoff = min(backoff * 2, 30.0)
 
     async def stop(self, timeout: float = 15.0) -> None:
-        """SIGTERM every child, wait, SIGKILL what is left."""
+        """SIGTERM every child, wait, SIGKILL what is left of their sessions."""
         self._stopping = True
         for proc in self._procs.values():
             if proc.returncode is None:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(proc.pid, signal.SIGTERM)
-        waits = [p.wait() for p in self._procs.values() if p.returncode is None]
-        try:
+        waits = [_gone(p) for p in self._procs.values() if p.returncode is None]
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.gather(*waits), timeout)
-        except TimeoutError:
-            for proc in self._procs.values():
-                if proc.returncode is None:
-                    with contextlib.suppress(ProcessLookupError):
-                        os.killpg(proc.pid, signal.SIGKILL)
+        # Whatever is left in any child's session (late, or a grandchild it did not stop).
+        for proc in self._procs.values():
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import fcntl
 import os
 import signal
 import sys
@@ -18,7 +19,7 @@ from pathlib import Path
 import httpx
 import nats
 
-from macrohard.cli.embedded import EmbeddedNats, EmbeddedPostgres
+from macrohard.cli.embedded import EmbeddedNats, EmbeddedPostgres, stop_orphans
 from macrohard.cli.platform import PlatformRecord, admin_token, write_record
 from macrohard.cli.services import SERVICES
 from macrohard.cli.supervisor import ProcessSpec, Supervisor
@@ -134,9 +135,26 @@ async def wait_cars_parked(nats_url: str, nodes: int, timeout: float) -> bool:
         await nc.close()
 
 
+def hold_data_dir(data_dir: Path) -> int:
+    """Take `<data-dir>/up.lock` for as long as this process lives; the kernel drops it on
+    any death. Holding it proves that servers still running on this data dir are orphans
+    of a crashed run, safe to stop; failing to get it means another `mh up` is running."""
+    fd = os.open(data_dir / "up.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise SystemExit(f"another `mh up` is running on {data_dir}") from None
+    return fd
+
+
 async def up(args: argparse.Namespace) -> None:
-    data_dir: Path = args.data_dir
+    # Absolute from here on: children (PostgreSQL above all) change their working directory.
+    args.data_dir = data_dir = Path(args.data_dir).absolute()
     data_dir.mkdir(parents=True, exist_ok=True)
+    hold_data_dir(data_dir)
+    for pid in stop_orphans(data_dir):
+        print(f"stopped server pid {pid} left running on {data_dir} by an earlier run", flush=True)
     token = admin_token(data_dir, create=True)
     secrets_key = ensure_master_key(data_dir)
     servers: list[EmbeddedNats | EmbeddedPostgres] = []

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import socket
 import sysconfig
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -87,6 +89,9 @@ class TritonHost:
     grpc_port: int = 0
     metrics_port: int = 0
     meter: ComputeMeter = field(default_factory=ComputeMeter)
+    # Where PyTriton keeps its sockets and model store. A fixed path per car (rather than a
+    # fresh temporary one) lets the next start clear what a killed run left behind.
+    workspace: Path | None = None
     _triton: object | None = None
 
     @property
@@ -116,7 +121,9 @@ class TritonHost:
             exit_timeout_secs=2,
             log_verbose=0,
         )
-        triton = Triton(config=config)
+        if self.workspace is not None and self.workspace.exists():
+            shutil.rmtree(self.workspace)
+        triton = Triton(config=config, workspace=self.workspace)
         for binding in self.bindings:
             triton.bind(
                 model_name=binding.name,
