@@ -124,11 +124,12 @@ async def demo(args: argparse.Namespace) -> int:
         with serve_site() as page:
             code = await _run_task(gateway, token, page, args.timeout, args.data_dir)
         if not args.exit:
-            print(f"\nThe platform keeps running at {gateway} (logs: {log}); Ctrl-C stops it.")
+            # Handlers first: a Ctrl-C right after the message is a clean stop, not a traceback.
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, stop.set)
+            print(f"\nThe platform keeps running at {gateway} (logs: {log}); Ctrl-C stops it.")
             await stop.wait()
         return code
     finally:
