@@ -64,12 +64,26 @@ NEXT = """<!doctype html><html><head><title>Next</title></head><body>
 <h2>Second page</h2><p>You made it.</p><a href="/form">Back to form</a></body></html>"""
 
 
+ORDER = """<!doctype html><html><head><title>Order</title></head><body>
+<form method="post" action="/submit">
+<label for="who">Your name</label> <input id="who" name="who">
+<button type="submit">Place order</button>
+</form></body></html>"""
+
+THANKS = """<!doctype html><html><head><title>Thanks</title></head><body>
+<p>Order received.</p></body></html>"""
+
+
 class Site:
     """A threaded HTTP server on 127.0.0.1 with the test pages."""
 
     def __init__(self, late_ms: int = 200) -> None:
         self.hits: list[str] = []
         self.late_ms = late_ms
+        # Every order the site received (its real effects), and a hook run on each before the
+        # answer: a test kills an actuator there, right after its click reached the site.
+        self.orders: list[dict[str, list[str]]] = []
+        self.on_order: Callable[[], None] = lambda: None
         site = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -84,6 +98,8 @@ class Site:
                     "/redirect": lambda: (302, "", {"Location": query["to"][0]}),
                     "/secret": lambda: (200, "<title>Secret</title>internal data", {}),
                     "/probe": lambda: (200, query["html"][0], {}),
+                    "/order": lambda: (200, ORDER, {}),
+                    "/thanks": lambda: (200, THANKS, {}),
                 }
                 status, body, headers = route.get(url.path, lambda: (404, "not found", {}))()
                 self.send_response(status)
@@ -94,6 +110,16 @@ class Site:
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
+                site.orders.append(parse_qs(body))
+                site.on_order()
+                # Post/redirect/get: reloading the answer never posts again.
+                self.send_response(303)
+                self.send_header("Location", "/thanks")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
 
             def log_message(self, format: str, *args: object) -> None:
                 return
