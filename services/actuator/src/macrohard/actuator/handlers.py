@@ -73,8 +73,9 @@ def forward_subject(worker: str) -> str:
 class ActuatorSettings:
     worker: str = field(default_factory=new_worker_id)
     local_test_mode: bool = False
-    # Below the consumer's ack wait (30 s), so a slow holder does not cause a redelivery.
-    forward_timeout_s: float = 25.0
+    # Above the longest an intent takes (action timeout 5 s, settle cap 1.5 s, observing):
+    # only a holder that died mid-request is waited for this long.
+    forward_timeout_s: float = 12.0
     action: ActionSettings = field(default_factory=ActionSettings)
     upload_dir: Path | None = None
 

@@ -33,7 +33,6 @@ WEBHOOK_CONSUMER = ConsumerSpec(
         type_filter("TaskCancelled", aggregate_type="task"),
     ],
     max_deliver=6,
-    ack_wait_s=30.0,
     backoff_s=tuple(webhook_backoff(a) for a in range(1, 6)),
     description="delivers a task's final status to its webhook_url (HMAC-SHA256 signed)",
 )

@@ -107,6 +107,7 @@ async def submit_task(
         secrets=sealed,
         max_steps=data.max_steps,
         webhook_url=data.webhook_url,
+        car_wait_s=data.car_wait_s,
         idempotency_key=idempotency_key,
         request_hash=fingerprint,
     )

@@ -43,6 +43,7 @@ class TaskState:
     goal: str = ""
     start_url: str = ""
     max_steps: int = 30
+    car_wait_s: float = 300.0
     status: Status = "new"
     backend: str = ""
     intents: tuple[PastIntent, ...] = ()
@@ -70,6 +71,7 @@ def evolve(state: TaskState, env: Envelope) -> TaskState:
                 goal=ev.goal,
                 start_url=ev.start_url,
                 max_steps=ev.max_steps,
+                car_wait_s=ev.car_wait_s,
             )
         case TaskStarted():
             return replace(state, status="running", backend=ev.backend)

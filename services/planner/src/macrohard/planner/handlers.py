@@ -130,6 +130,7 @@ class Planner:
             observation=ev.observation,
             history=history,
             cause=env,
+            car_wait_s=state.car_wait_s,
         )
         try:
             intent = await self.backend.next_intent(request)
