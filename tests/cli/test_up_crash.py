@@ -181,3 +181,48 @@ def test_postgres_starts_over_a_stale_pid_file_whose_pid_was_reused(tmp_path: Pa
         assert pidfile.read_text().splitlines()[0] == str(pg.proc.pid)  # type: ignore[union-attr]
     finally:
         pg.stop()
+
+
+def _listening(port: int) -> bool:
+    import socket
+
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _server(up: Up, binary: str) -> int:
+    """The pid of mh up's own child running `binary` (the postmaster, not its backends)."""
+    return next(
+        p
+        for p in _children().get(up.proc.pid, [])
+        if Path(cmdline(p).split(" ", 1)[0]).name == binary
+    )
+
+
+@pytest.mark.timeout(180)
+def test_embedded_nats_and_postgres_are_restarted_when_they_die(
+    tmp_path: Path, ports: dict[str, int], ups: list[Up]
+) -> None:
+    up = Up(tmp_path, ports, nodes=0)
+    ups.append(up)
+    up.wait_ready()
+    for binary, port in (("nats-server", ports["nats"]), ("postgres", ports["pg"])):
+        old = _server(up, binary)
+        os.kill(old, signal.SIGKILL)
+        wait_for(lambda o=old: not alive({o}), 10, f"{binary} to die")
+        started = time.monotonic()
+        wait_for(
+            lambda b=binary, p=port: (
+                _listening(p)
+                and any(
+                    Path(cmdline(c).split(" ", 1)[0]).name == b
+                    for c in _children().get(up.proc.pid, [])
+                )
+            ),
+            30,
+            f"{binary} to be restarted",
+        )
+        assert time.monotonic() - started < 15
+        assert _server(up, binary) != old
+    up.proc.send_signal(signal.SIGINT)
+    assert up.proc.wait(60) == 0

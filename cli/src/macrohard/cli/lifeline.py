@@ -17,6 +17,7 @@ Two subtleties:
 
 from __future__ import annotations
 
+import asyncio
 import ctypes
 import ctypes.util
 import os
@@ -58,3 +59,23 @@ def die_with_parent(sig: signal.Signals) -> Callable[[], None] | None:
             os.kill(os.getpid(), sig)
 
     return arm
+
+
+async def exited(pid: int) -> None:
+    """Return once process `pid` (our child) has exited; it may not be reaped yet.
+
+    A pidfd becomes readable when the process exits: an event to await, no polling, and no
+    dependence on the child's output pipes (which a grandchild may hold open).
+    """
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return
+    loop = asyncio.get_running_loop()
+    gone = asyncio.Event()
+    loop.add_reader(fd, gone.set)
+    try:
+        await gone.wait()
+    finally:
+        loop.remove_reader(fd)
+        os.close(fd)

@@ -10,11 +10,13 @@ import asyncio
 import contextlib
 import os
 import signal
+import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
+from typing import Protocol
 
-from macrohard.cli.lifeline import die_with_parent
+from macrohard.cli.lifeline import die_with_parent, exited
 
 COLORS = ["36", "35", "33", "32", "34", "31", "96", "95", "93", "92"]
 
@@ -37,23 +39,44 @@ async def _gone(proc: asyncio.subprocess.Process) -> None:
     """Return once the child itself has exited (its output may still be open).
 
     Not `proc.wait()`: on Python 3.11 that also waits for the output pipe to close, and a
-    grandchild that inherited it (a car's Triton) would hide the child's death. A pidfd
-    becomes readable when the process exits.
+    grandchild that inherited it (a car's Triton) would hide the child's death.
     """
-    if proc.returncode is not None:
-        return
-    try:
-        fd = os.pidfd_open(proc.pid)
-    except ProcessLookupError:
-        return
-    loop = asyncio.get_running_loop()
-    exited = asyncio.Event()
-    loop.add_reader(fd, exited.set)
-    try:
-        await exited.wait()
-    finally:
-        loop.remove_reader(fd)
-        os.close(fd)
+    if proc.returncode is None:
+        await exited(proc.pid)
+
+
+class EmbeddedServer(Protocol):
+    proc: subprocess.Popen[bytes] | None
+
+    def start(self) -> object: ...
+
+
+async def keep_serving(name: str, server: EmbeddedServer) -> None:
+    """Restart an embedded server (NATS, PostgreSQL) whenever it dies, as services are.
+
+    Cancel the task to stop watching (before stopping the server). Restarts run on the main
+    thread, where the parent-death signal must be armed (see lifeline).
+    """
+    backoff = 0.5
+    while True:
+        proc = server.proc
+        if proc is not None:
+            await exited(proc.pid)
+            code = proc.wait()
+            sys.stdout.write(f"{name} exited with {code}; restarting in {backoff:.1f}s\n")
+            sys.stdout.flush()
+        await asyncio.sleep(backoff)
+        started = time.monotonic()
+        try:
+            server.start()
+        except (RuntimeError, TimeoutError, OSError, subprocess.CalledProcessError) as exc:
+            server.proc = None
+            sys.stdout.write(f"{name} failed to restart: {exc}\n")
+            backoff = min(backoff * 2, 10.0)
+            continue
+        sys.stdout.write(f"{name} restarted in {time.monotonic() - started:.1f}s\n")
+        sys.stdout.flush()
+        backoff = 0.5
 
 
 class Supervisor:

@@ -22,7 +22,7 @@ import nats
 from macrohard.cli.embedded import EmbeddedNats, EmbeddedPostgres, stop_orphans
 from macrohard.cli.platform import PlatformRecord, admin_token, write_record
 from macrohard.cli.services import SERVICES
-from macrohard.cli.supervisor import ProcessSpec, Supervisor
+from macrohard.cli.supervisor import ProcessSpec, Supervisor, keep_serving
 from macrohard.eventlog.streams import ensure_streams
 from macrohard.gateway.secrets import ensure_master_key
 
@@ -163,6 +163,7 @@ async def up(args: argparse.Namespace) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     supervisor = Supervisor()
+    keepers: list[asyncio.Task[None]] = []
     try:
         nats_url = args.nats_url
         if not nats_url:
@@ -178,6 +179,9 @@ async def up(args: argparse.Namespace) -> None:
             )
             servers.append(pg.start())
             database_url = pg.dsn
+        for server in servers:
+            name = "nats" if isinstance(server, EmbeddedNats) else "postgres"
+            keepers.append(asyncio.create_task(keep_serving(name, server)))
         nc = await nats.connect(nats_url)
         await ensure_streams(nc.jetstream())
         await nc.close()
@@ -204,6 +208,9 @@ async def up(args: argparse.Namespace) -> None:
         print("stopping...", flush=True)
     finally:
         await supervisor.stop()
+        for keeper in keepers:
+            keeper.cancel()
+        await asyncio.gather(*keepers, return_exceptions=True)
         for server in reversed(servers):
             server.stop()
         (data_dir / "platform.json").unlink(missing_ok=True)
