@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from macrohard.cli.embedded import EmbeddedPostgres, free_port, nats_server_binary
+from macrohard.devkit.embedded import EmbeddedPostgres, free_port, nats_server_binary
 
 
 def _children() -> dict[int, list[int]]:

@@ -17,8 +17,8 @@ from pathlib import Path
 import httpx
 import nats
 
-from macrohard.cli.embedded import EmbeddedNats, free_port
 from macrohard.contracts.tasks import TaskSubmitted
+from macrohard.devkit.embedded import EmbeddedNats, free_port
 from macrohard.eventlog.store import EventStore
 from macrohard.eventlog.streams import ensure_streams
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import httpx
 import nats
 
-from macrohard.cli.embedded import free_port
 from macrohard.contracts.tenancy import ApiKeyIssued, TenantOnboarded
+from macrohard.devkit.embedded import free_port
 from macrohard.eventlog.store import EventStore
 from macrohard.eventlog.streams import ensure_streams
 from tests.gateway.test_outage import ADMIN, _ready
