@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, TextIO
 
 from macrohard.devkit.lifeline import die_with_parent, exited
 
@@ -28,11 +28,11 @@ class ProcessSpec:
     env: dict[str, str] = field(default_factory=dict)
 
 
-async def _copy_lines(proc: asyncio.subprocess.Process, prefix: str) -> None:
+async def _copy_lines(proc: asyncio.subprocess.Process, prefix: str, out: TextIO) -> None:
     assert proc.stdout is not None
     async for line in proc.stdout:
-        sys.stdout.write(prefix + line.decode(errors="replace"))
-        sys.stdout.flush()
+        out.write(prefix + line.decode(errors="replace"))
+        out.flush()
 
 
 async def _gone(proc: asyncio.subprocess.Process) -> None:
@@ -51,42 +51,55 @@ class EmbeddedServer(Protocol):
     def start(self) -> object: ...
 
 
-async def keep_serving(name: str, server: EmbeddedServer) -> None:
+async def keep_serving(name: str, server: EmbeddedServer, output: TextIO | None = None) -> None:
     """Restart an embedded server (NATS, PostgreSQL) whenever it dies, as services are.
 
     Cancel the task to stop watching (before stopping the server). Restarts run on the main
     thread, where the parent-death signal must be armed (see lifeline).
     """
+    out = output or sys.stdout
     backoff = 0.5
     while True:
         proc = server.proc
         if proc is not None:
             await exited(proc.pid)
             code = proc.wait()
-            sys.stdout.write(f"{name} exited with {code}; restarting in {backoff:.1f}s\n")
-            sys.stdout.flush()
+            out.write(f"{name} exited with {code}; restarting in {backoff:.1f}s\n")
+            out.flush()
         await asyncio.sleep(backoff)
         started = time.monotonic()
         try:
             server.start()
         except (RuntimeError, TimeoutError, OSError, subprocess.CalledProcessError) as exc:
             server.proc = None
-            sys.stdout.write(f"{name} failed to restart: {exc}\n")
+            out.write(f"{name} failed to restart: {exc}\n")
             backoff = min(backoff * 2, 10.0)
             continue
-        sys.stdout.write(f"{name} restarted in {time.monotonic() - started:.1f}s\n")
-        sys.stdout.flush()
+        out.write(f"{name} restarted in {time.monotonic() - started:.1f}s\n")
+        out.flush()
         backoff = 0.5
 
 
 class Supervisor:
-    def __init__(self, *, color: bool | None = None, healthy_after_s: float = 30.0) -> None:
+    def __init__(
+        self,
+        *,
+        color: bool | None = None,
+        healthy_after_s: float = 30.0,
+        output: TextIO | None = None,
+    ) -> None:
         self._procs: dict[str, asyncio.subprocess.Process] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
-        self._color = sys.stdout.isatty() if color is None else color
+        self._out = output or sys.stdout  # where the children's prefixed lines go
+        self._color = self._out.isatty() if color is None else color
         self._healthy_after_s = healthy_after_s
         self.restarts: dict[str, int] = {}
+
+    def pid(self, name: str) -> int | None:
+        """The running process of `name` (also its process group), None while it is down."""
+        proc = self._procs.get(name)
+        return proc.pid if proc is not None and proc.returncode is None else None
 
     def start(self, specs: list[ProcessSpec]) -> None:
         width = max((len(s.name) for s in specs), default=0)
@@ -111,7 +124,7 @@ class Supervisor:
                 preexec_fn=die_with_parent(signal.SIGKILL),
             )
             self._procs[spec.name] = proc
-            copier = asyncio.create_task(_copy_lines(proc, prefix))
+            copier = asyncio.create_task(_copy_lines(proc, prefix, self._out))
             await _gone(proc)
             # What the child started in its session (a car's Triton and its model stubs) goes
             # with it, before a restart starts another set.
@@ -124,7 +137,7 @@ class Supervisor:
             if time.monotonic() - started > self._healthy_after_s:
                 backoff = 0.5
             self.restarts[spec.name] = self.restarts.get(spec.name, 0) + 1
-            sys.stdout.write(f"{prefix}exited with {code}; restarting in {backoff:.1f}s\n")
+            self._out.write(f"{prefix}exited with {code}; restarting in {backoff:.1f}s\n")
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, 30.0)
 

@@ -47,7 +47,7 @@ async def readyz(request: Request[Any, Any, Any]) -> Response[Any]:
     )
 
 
-READY_PROBE_S = 1.0
+READY_PROBE_S = 2.0
 
 
 async def _probe(check: Awaitable[object]) -> str:
