@@ -8,9 +8,7 @@ same Idempotency-Key after NATS is back stores the task exactly once.
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import sys
 import time
 from pathlib import Path
 
@@ -21,20 +19,7 @@ from macrohard.contracts.tasks import TaskSubmitted
 from macrohard.devkit.embedded import EmbeddedNats, free_port
 from macrohard.eventlog.store import EventStore
 from macrohard.eventlog.streams import ensure_streams
-
-ADMIN = "mh_admin_outage"
-
-
-async def _ready(client: httpx.AsyncClient, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if (await client.get("/readyz")).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        await asyncio.sleep(0.1)
-    raise AssertionError("gateway not ready")
+from tests.gateway.process import ADMIN, start_gateway, wait_ready
 
 
 async def test_nats_outage_answers_503_and_stores_nothing_it_refused(
@@ -44,22 +29,11 @@ async def test_nats_outage_answers_503_and_stores_nothing_it_refused(
     await ensure_streams(nc.jetstream())
     await nc.close()
     port = free_port()
-    env = {
-        **os.environ,
-        "MH_NATS_URL": nats_server.url,
-        "MH_DATABASE_URL": database_url,
-        "MH_ADMIN_TOKEN": ADMIN,
-        "MH_DATA_DIR": str(tmp_path),
-        "MH_GATEWAY_HTTP_PORT": str(port),
-    }
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "macrohard.gateway.main", env=env,
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
-    )  # fmt: skip
+    proc = await start_gateway(nats_server.url, database_url, tmp_path, port)
     base = f"http://127.0.0.1:{port}"
     try:
         async with httpx.AsyncClient(base_url=base, trust_env=False, timeout=20) as c:
-            await _ready(c)
+            await wait_ready(c)
             onboarded = await c.post(
                 "/v1/tenants",
                 headers={"Authorization": f"Bearer {ADMIN}"},
@@ -82,7 +56,7 @@ async def test_nats_outage_answers_503_and_stores_nothing_it_refused(
                 refused.append(r)
 
             back = EmbeddedNats(nats_server.data_dir, port=nats_server.port).start()
-            await _ready(c)
+            await wait_ready(c)
             retried = await c.post(
                 "/v1/tasks", headers={**key, "Idempotency-Key": "order-1"}, json=task
             )

@@ -7,9 +7,7 @@ the other one must still answer with a key that works at once, everywhere.
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import sys
 from pathlib import Path
 
 import httpx
@@ -19,7 +17,7 @@ from macrohard.contracts.tenancy import ApiKeyIssued, TenantOnboarded
 from macrohard.devkit.embedded import free_port
 from macrohard.eventlog.store import EventStore
 from macrohard.eventlog.streams import ensure_streams
-from tests.gateway.test_outage import ADMIN, _ready
+from tests.gateway.process import ADMIN, start_gateway, wait_ready
 
 
 async def test_onboarding_answers_on_every_replica_in_one_append(
@@ -31,29 +29,12 @@ async def test_onboarding_answers_on_every_replica_in_one_append(
     try:
         for _ in range(2):
             port = free_port()
-            env = {
-                **os.environ,
-                "MH_NATS_URL": nats_url,
-                "MH_DATABASE_URL": database_url,
-                "MH_ADMIN_TOKEN": ADMIN,
-                "MH_DATA_DIR": str(tmp_path),
-                "MH_GATEWAY_HTTP_PORT": str(port),
-            }
-            procs.append(
-                await asyncio.create_subprocess_exec(
-                    sys.executable,
-                    "-m",
-                    "macrohard.gateway.main",
-                    env=env,
-                    stdout=asyncio.subprocess.DEVNULL,
-                    stderr=asyncio.subprocess.DEVNULL,
-                )
-            )
+            procs.append(await start_gateway(nats_url, database_url, tmp_path, port))
             client = httpx.AsyncClient(
                 base_url=f"http://127.0.0.1:{port}", trust_env=False, timeout=20
             )
             clients.append(client)
-            await _ready(client)  # the first one up holds the projection
+            await wait_ready(client)  # the first one up holds the projection
         admin = {"Authorization": f"Bearer {ADMIN}"}
         for onboarding, other in ((clients[1], clients[0]), (clients[0], clients[1])):
             r = await onboarding.post(
