@@ -7,6 +7,7 @@ embedded NATS and PostgreSQL, one car with its Triton and model stubs.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -151,15 +152,23 @@ def test_killed_up_leaves_nothing_running_and_the_next_starts_cleanly(
          "-sd", str(tmp_path / "mh" / "nats")],
         start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
+    # And a program run from under the data dir (a Triton model stub lives in a car's
+    # workspace there) whose parent died without stopping it.
+    stub = tmp_path / "mh" / "cars" / "car-9" / "triton" / "stub"
+    stub.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy("/bin/sleep", stub)
+    leftover = subprocess.Popen([str(stub), "600"], start_new_session=True)
     try:
         second = Up(tmp_path, ports, nodes=0)
         ups.append(second)
         out = second.wait_ready()
         assert f"stopped server pid {orphan.pid}" in out
-        assert orphan.wait(5) is not None
+        assert f"stopped server pid {leftover.pid}" in out
+        assert orphan.wait(5) is not None and leftover.wait(5) is not None
     finally:
-        if orphan.poll() is None:
-            orphan.kill()
+        for proc in (orphan, leftover):
+            if proc.poll() is None:
+                proc.kill()
     second.proc.send_signal(signal.SIGINT)
     assert second.proc.wait(60) == 0
 

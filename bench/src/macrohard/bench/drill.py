@@ -70,7 +70,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--every", type=float, default=2.0, help="seconds between submissions")
     p.add_argument("--kill-every", type=float, default=12.0, help="seconds between kills")
     p.add_argument("--cars", type=int, default=2)
-    p.add_argument("--wait", type=float, default=600.0, help="seconds to wait for the tasks")
+    p.add_argument(
+        "--wait",
+        type=float,
+        default=2400.0,
+        help="seconds to wait for the tasks (also each task's car_wait_s)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--data-dir", type=Path, help="keep the platform's data here")
     p.set_defaults(func=lambda args: asyncio.run(drill(args)))
@@ -326,7 +331,14 @@ async def _run(
 
         async def one(index: int) -> None:
             want = expected_for(index)
-            body = {"goal": want.goal, "start_url": site.form_url(str(index)), "max_steps": 15}
+            # The drill submits faster than two cars' leases turn over: its tasks queue for a
+            # car, as a tenant who chose a long car_wait_s would.
+            body = {
+                "goal": want.goal,
+                "start_url": site.form_url(str(index)),
+                "max_steps": 15,
+                "car_wait_s": args.wait,
+            }
             task_id = await _submit(http, platform.gateways, key, index, body)
             if task_id is not None:
                 ids[index] = task_id

@@ -297,16 +297,19 @@ def _cmdline(pid: int) -> list[str]:
 
 
 def servers_on(data_dir: Path) -> list[int]:
-    """Pids of nats-server or postgres processes whose arguments name a path under `data_dir`."""
+    """Pids of processes an earlier run left on `data_dir`: nats-server or postgres whose
+    arguments name a path under it, and programs run from under it (a car's Triton and its
+    model stubs live in `<data-dir>/cars/<id>/triton`)."""
     root = str(data_dir.absolute())
     found = []
     for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
             continue
         argv = _cmdline(int(entry.name))
-        if not argv or Path(argv[0]).name not in {"nats-server", "postgres"}:
+        if not argv:
             continue
-        if any(a == root or a.startswith(root + "/") for a in argv[1:]):
+        under = [a == root or a.startswith(root + "/") for a in argv]
+        if under[0] or (Path(argv[0]).name in {"nats-server", "postgres"} and any(under[1:])):
             found.append(int(entry.name))
     return found
 

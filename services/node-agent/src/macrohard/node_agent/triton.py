@@ -11,9 +11,11 @@ LD_LIBRARY_PATH here, before Triton starts, fixes it for `mh node`, `mh up` and 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
+import signal
 import socket
 import sysconfig
 import time
@@ -122,6 +124,7 @@ class TritonHost:
             log_verbose=0,
         )
         if self.workspace is not None and self.workspace.exists():
+            _stop_programs_under(self.workspace)
             shutil.rmtree(self.workspace)
         triton = Triton(config=config, workspace=self.workspace)
         for binding in self.bindings:
@@ -148,6 +151,25 @@ class TritonHost:
         if self._triton is not None:
             self._triton.stop()  # type: ignore[attr-defined]
             self._triton = None
+
+
+def _stop_programs_under(workspace: Path) -> None:
+    """SIGKILL what a killed run of this car left running from its workspace.
+
+    Triton's Python-backend stubs are started by tritonserver, not by us, and outlive it when
+    the car is killed; their binary lives in the workspace, which names them as ours.
+    """
+    root = str(workspace.absolute()) + "/"
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            exe = (entry / "cmdline").read_bytes().split(b"\0", 1)[0].decode()
+        except OSError:
+            continue
+        if exe.startswith(root):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(int(entry.name), signal.SIGKILL)
 
 
 def as_text_column(texts: list[str]) -> Array:
