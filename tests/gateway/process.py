@@ -16,8 +16,9 @@ ADMIN = "mh_admin_proc"
 async def start_gateway(
     nats_url: str, database_url: str, data_dir: Path, port: int
 ) -> asyncio.subprocess.Process:
+    # No MH_SECRETS_KEY: the gateway keeps its key in the data dir, as under `mh up`.
     env = {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if k != "MH_SECRETS_KEY"},
         "MH_NATS_URL": nats_url,
         "MH_DATABASE_URL": database_url,
         "MH_ADMIN_TOKEN": ADMIN,
