@@ -68,7 +68,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--tasks", type=int, default=100)
     p.add_argument("--json", type=Path, help="write the figures here")
     p.add_argument("--every", type=float, default=2.0, help="seconds between submissions")
-    p.add_argument("--kill-every", type=float, default=12.0, help="seconds between kills")
+    p.add_argument("--kill-every", type=float, default=30.0, help="seconds between kills")
+    p.add_argument(
+        "--in-flight",
+        type=int,
+        default=8,
+        help="most tasks running at once (the cars' lease slots; more only queue for a car)",
+    )
     p.add_argument("--cars", type=int, default=2)
     p.add_argument(
         "--wait",
@@ -246,6 +252,11 @@ async def _outcomes(store: EventStore, tenant: str, ids: dict[int, str]) -> dict
     return out
 
 
+async def _ended(store: EventStore, tenant: str, ids: dict[int, str]) -> int:
+    outcomes = await _outcomes(store, tenant, ids)
+    return sum(1 for o in outcomes.values() if o.status not in ("unknown", "running"))
+
+
 async def _double_billed(store: EventStore, dsn: str, tenant: str, ids: dict[int, str]) -> int:
     """Real work billed more than once: two billed ActionExecuted for one intent, or two
     billed InferenceCompleted for one step of a task."""
@@ -343,20 +354,24 @@ async def _run(
             if task_id is not None:
                 ids[index] = task_id
 
-        chaos_task = asyncio.create_task(chaos())
-        submissions = []
-        for index in range(args.tasks):
-            submissions.append(asyncio.create_task(one(index)))
-            await asyncio.sleep(args.every)
-        await asyncio.gather(*submissions)
-        submitting = False
-        print(f"  {len(ids)} of {args.tasks} tasks accepted; waiting for them", flush=True)
-
         nc = await nats.connect(
             platform.nats.url, max_reconnect_attempts=-1, error_cb=_quiet, reconnected_cb=_quiet
         )
         store = EventStore(nc)
         try:
+            chaos_task = asyncio.create_task(chaos())
+            submissions = []
+            for index in range(args.tasks):
+                # A tenant with a concurrency limit: past the cars' slots tasks only queue.
+                while True:  # polled: task ends are in the log, not pushed to the drill
+                    if len(submissions) - await _ended(store, tenant, ids) < args.in_flight:
+                        break
+                    await asyncio.sleep(1)
+                submissions.append(asyncio.create_task(one(index)))
+                await asyncio.sleep(args.every)
+            await asyncio.gather(*submissions)
+            submitting = False
+            print(f"  {len(ids)} of {args.tasks} tasks accepted; waiting for them", flush=True)
             deadline = time.monotonic() + args.wait
             last_end = started
             while True:
