@@ -5,9 +5,11 @@ Records every request path so a test can prove a refused request never reached t
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from urllib.parse import parse_qs
 
+from macrohard.actuator.totp import decode_seed, totp_code
 from macrohard.devkit.pages import LocalSite, PageReply, PageRequest
 
 FORM = """<!doctype html><html><head><title>Order form</title></head><body>
@@ -74,6 +76,21 @@ THANKS = """<!doctype html><html><head><title>Thanks</title></head><body>
 <p>Order received.</p></body></html>"""
 
 
+TOTP_FORM = """<!doctype html><html><head><title>Second factor</title></head><body>
+<form action="/totp-check"><label>Code <input name="code" autocomplete="off"></label>
+<button type="submit">Verify</button></form></body></html>"""
+# The seed the /totp-check page verifies codes against (RFC 6238's own test key, base32).
+TOTP_SEED = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"
+
+
+def _totp_verdict(code: str) -> str:
+    """Accept the code of this or the neighbouring 30 s window, as real sites do."""
+    now = time.time()
+    valid = {totp_code(decode_seed(TOTP_SEED), now + d * 30) for d in (-1, 0, 1)}
+    verdict = "Code accepted" if code in valid else "Code rejected"
+    return f"<title>{verdict}</title><p>{verdict}</p>"
+
+
 class Site(LocalSite):
     """The test pages on a local site; `hits` records every request path."""
 
@@ -96,6 +113,8 @@ class Site(LocalSite):
             "/probe": lambda: PageReply(body=query["html"][0]),
             "/order": lambda: PageReply(body=ORDER),
             "/thanks": lambda: PageReply(body=THANKS),
+            "/totp": lambda: PageReply(body=TOTP_FORM),
+            "/totp-check": lambda: PageReply(body=_totp_verdict(query["code"][0])),
         }
         if request.method == "POST" and request.path == "/submit":
             self.orders.append(parse_qs(request.body.decode()))

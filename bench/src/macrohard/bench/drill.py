@@ -45,7 +45,7 @@ from macrohard.devkit.readiness import wait_cars_parked, wait_ready
 from macrohard.devkit.supervisor import ProcessSpec, Supervisor, keep_serving
 from macrohard.eventlog.store import EventStore
 from macrohard.eventlog.streams import ensure_streams
-from macrohard.gateway.secrets import ensure_master_key
+from macrohard.gateway.public import ensure_master_key
 
 ADMIN = "mh_admin_drill"
 REPLICATED = ("gateway", "planner", "actuator", "billing")
@@ -306,7 +306,8 @@ async def drill(args: argparse.Namespace) -> int:
             data_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="mh-drill-")))
         print(f"starting the platform in {data_dir} ...", flush=True)
         platform = await start_platform(data_dir, args.cars)
-        site = stack.enter_context(DrillSite())
+        site = DrillSite()
+        stack.enter_context(site)
         try:
             results = await _run(platform, site, args, rng)
         finally:
@@ -360,7 +361,7 @@ async def _run(
         store = EventStore(nc)
         try:
             chaos_task = asyncio.create_task(chaos())
-            submissions = []
+            submissions: list[asyncio.Task[None]] = []
             for index in range(args.tasks):
                 # A tenant with a concurrency limit: past the cars' slots tasks only queue.
                 while True:  # polled: task ends are in the log, not pushed to the drill

@@ -15,7 +15,7 @@ from typing import Any
 
 import msgspec
 
-from macrohard.actuator.browser import chromium_path
+from macrohard.actuator.public import chromium_path
 from macrohard.contracts.agent import Intent
 from macrohard.contracts.browser import PageObservation
 from macrohard.devkit.pages import LocalSite, PageReply, PageRequest
@@ -120,15 +120,16 @@ async def goal_of(page: Any, url: str) -> str:
     return goal
 
 
-@dataclass(frozen=True)
-class EpisodeResult:
+@dataclass(frozen=True, slots=True)
+class Episode:
+    """One MiniWoB episode's outcome, whichever path (direct or the platform) ran it."""
+
     task: str
     seed: int
     goal: str
     reward: float
     steps: int
     wall_s: float
-    reason: str = ""
 
     @property
     def success(self) -> bool:

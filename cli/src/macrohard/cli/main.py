@@ -21,6 +21,7 @@ COMMAND_MODULES = [
     "macrohard.cli.bench_cmd",
     "macrohard.cli.drill_cmd",
     "macrohard.cli.streams_cmd",
+    "macrohard.cli.deploy_cmd",
     "macrohard.cli.events_cmd",
     "macrohard.cli.trace_cmd",
     "macrohard.cli.state_cmd",

@@ -10,14 +10,15 @@ from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 import asyncpg
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
 from litestar import Response, get, post
 from litestar.exceptions import HTTPException, NotFoundException, ValidationException
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
 
-from macrohard.billing import queries as billing
-from macrohard.billing.domain import period_of
+from macrohard.billing import public as billing
 from macrohard.contracts.envelope import envelope, new_event_id
-from macrohard.contracts.tasks import TaskCancelRequested, TaskSubmitted
+from macrohard.contracts.tasks import TaskCancelRequested, TaskSubmitted, totp_sealed_name
 from macrohard.eventlog import ConcurrencyConflict
 from macrohard.gateway.context import GatewayContext, decode_view
 from macrohard.gateway.domain import (
@@ -85,6 +86,14 @@ async def submit_task(
             detail=f"{host} is not among the tenant's allowed domains",
             extra=[{"key": "start_url", "message": "domain not allowed for this tenant"}],
         )
+    if data.output_schema is not None:
+        try:
+            Draft202012Validator.check_schema(data.output_schema)
+        except SchemaError as exc:
+            raise ValidationException(
+                detail=f"output_schema is not a JSON Schema: {exc.message}",
+                extra=[{"key": "output_schema", "message": exc.message}],
+            ) from exc
     fingerprint: str | None = None
     if idempotency_key is None:
         task_id = new_event_id()
@@ -99,12 +108,18 @@ async def submit_task(
         name: seal_secret(ctx.settings.master_key, tenant, task_id, name, value)
         for name, value in data.secrets.items()
     }
+    totp_seeds = {
+        name: seal_secret(ctx.settings.master_key, tenant, task_id, totp_sealed_name(name), seed)
+        for name, seed in data.totp.items()
+    }
     event = TaskSubmitted(
         task_id=task_id,
         goal=data.goal,
         start_url=data.start_url,
         inputs=data.inputs,
         secrets=sealed,
+        totp_seeds=totp_seeds,
+        output_schema=data.output_schema,
         max_steps=data.max_steps,
         webhook_url=data.webhook_url,
         car_wait_s=data.car_wait_s,
@@ -176,7 +191,10 @@ async def list_tasks(
     limit: Annotated[int, QueryParameter(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, QueryParameter(max_length=64)] = None,
     status: Annotated[
-        str | None, QueryParameter(pattern=r"^(submitted|running|completed|failed|cancelled)$")
+        str | None,
+        QueryParameter(
+            pattern=r"^(submitted|running|awaiting_approval|completed|failed|cancelled)$"
+        ),
     ] = None,
 ) -> TaskList:
     ctx = gw(request)
@@ -230,7 +248,7 @@ async def get_usage(request: AnyRequest, period: FromQuery[str | None] = None) -
     """`period` is a UTC month, e.g. 2026-11 (default: the current one)."""
     ctx = gw(request)
     who = await ctx.authenticate(request.headers.get("authorization"))
-    month = period or period_of(datetime.now(UTC))
+    month = period or billing.period_of(datetime.now(UTC))
     if not PERIOD.fullmatch(month):
         raise ValidationException(detail="period must look like 2026-11", extra=[
             {"key": "period", "message": "expected YYYY-MM"}])  # fmt: skip
