@@ -236,7 +236,7 @@ class TaskOutcome:
 
 async def _outcomes(store: EventStore, tenant: str, ids: dict[int, str]) -> dict[int, TaskOutcome]:
     out: dict[int, TaskOutcome] = {}
-    for index, task_id in ids.items():
+    for index, task_id in list(ids.items()):  # submissions still add to it
         events = [r.payload for r in await store.read_aggregate(tenant, "task", task_id)]
         o = TaskOutcome()
         if any(isinstance(e, TaskSubmitted) for e in events):
