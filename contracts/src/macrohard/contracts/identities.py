@@ -148,6 +148,7 @@ SERVICES: tuple[Identity, ...] = (
         name="actuator",
         appends=(
             (_TASK, browser.SessionOpened),
+            (_TASK, browser.ActionStarted),
             (_TASK, browser.ActionExecuted),
             (_TASK, browser.PageObserved),
             (_TASK, browser.SessionClosed),
