@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from litestar.exceptions import HTTPException
 
-from macrohard.billing.plans import DEFAULT_PLAN
+from macrohard.billing.public import DEFAULT_PLAN
 
 
 @dataclass(frozen=True, slots=True)
