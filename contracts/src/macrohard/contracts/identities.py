@@ -135,13 +135,15 @@ SERVICES: tuple[Identity, ...] = (
             (_TASK, tenancy.ApiKeyRevoked),
             (_TASK, tasks.TaskSubmitted),
             (_TASK, tasks.TaskCancelRequested),
+            # A tenant's approval policy, and its answers to a paused run.
+            (_TASK, approvals.ApprovalPolicySet),
+            (_TASK, approvals.TaskApproved),
+            (_TASK, approvals.TaskApprovalDenied),
+            # A tenant's schedules (the scheduler submits what they start).
             (_TASK, schedules.ScheduleCreated),
             (_TASK, schedules.SchedulePaused),
             (_TASK, schedules.ScheduleResumed),
             (_TASK, schedules.ScheduleDeleted),
-            (_TASK, approvals.ApprovalPolicySet),
-            (_TASK, approvals.TaskApproved),
-            (_TASK, approvals.TaskApprovalDenied),
         ),
         consumers=("gateway-webhooks",),
     ),
@@ -152,10 +154,10 @@ SERVICES: tuple[Identity, ...] = (
             (_TASK, tasks.TaskCompleted),
             (_TASK, tasks.TaskFailed),
             (_TASK, tasks.TaskCancelled),
+            (_TASK, approvals.TaskNeedsApproval),
             (_TASK, agent.LeaseRequested),
             (_TASK, agent.IntentEmitted),
             (_TASK, agent.InferenceCompleted),
-            (_TASK, approvals.TaskNeedsApproval),
         ),
         publishes=(fleet.LEASE_REQUEST, fleet.LEASE_RENEW, fleet.LEASE_RELEASE),
         listens=(fleet.LEASE_REVOCATIONS,),
@@ -165,6 +167,7 @@ SERVICES: tuple[Identity, ...] = (
         name="actuator",
         appends=(
             (_TASK, browser.SessionOpened),
+            (_TASK, browser.ActionStarted),
             (_TASK, browser.ActionExecuted),
             (_TASK, browser.PageObserved),
             (_TASK, browser.SessionClosed),
@@ -194,8 +197,6 @@ SERVICES: tuple[Identity, ...] = (
         ),
         responds=True,
     ),
-    # Each tick's task; schedules are read with an ordered consumer, so no durable.
-    Identity(name="scheduler", appends=((_TASK, tasks.TaskSubmitted),)),
     Identity(
         name="billing",
         appends=(
@@ -206,6 +207,11 @@ SERVICES: tuple[Identity, ...] = (
             (_TASK, billing.BudgetRestored),
             (_PLATFORM, billing.PayoutStated),
         ),
+    ),
+    Identity(
+        name="scheduler",
+        # It starts the runs a tenant's schedules call for; it reads schedules from the log.
+        appends=((_TASK, tasks.TaskSubmitted),),
     ),
 )
 

@@ -1,4 +1,4 @@
-"""Reading the scheduler's read model (and one schedule through the log), for public.py."""
+"""The scheduler's read model as queries, and cron validation (exported by `public.py`)."""
 
 from __future__ import annotations
 
