@@ -8,7 +8,7 @@ from litestar import Litestar, Request, Response, get
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 
-from macrohard.gateway import events, routes_tasks, routes_tenancy
+from macrohard.gateway import console, events, routes_tasks, routes_tenancy
 from macrohard.gateway.context import GatewayContext
 from macrohard.gateway.errors import EXCEPTION_HANDLERS, problem
 from macrohard.gateway.models import Health
@@ -60,7 +60,10 @@ def create_app(ctx: GatewayContext) -> Litestar:
             *routes_tenancy.ROUTES,
             *routes_tasks.ROUTES,
             *events.ROUTES,
+            console.router(),
+            console.static_files(),
         ],
+        template_config=console.TEMPLATES,
         exception_handlers=EXCEPTION_HANDLERS,
         request_max_body_size=ctx.settings.max_body_bytes,
         openapi_config=OpenAPIConfig(
