@@ -7,14 +7,18 @@ what the same platform did, the way a person would move between pages.
 
 from __future__ import annotations
 
+import http.server
 import os
 import signal
+import socketserver
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -92,6 +96,31 @@ def onboard(platform: Platform, name: str) -> dict[str, str]:
     reply.raise_for_status()
     body: dict[str, str] = reply.json()
     return body
+
+
+class _Receiver(http.server.BaseHTTPRequestHandler):
+    """A tenant's webhook endpoint that refuses the first delivery and takes the next."""
+
+    answers: list[int] = []
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        self.answers.append(503 if not self.answers else 204)
+        self.send_response(self.answers[-1])
+        self.end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def webhook_receiver() -> Iterator[str]:
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", free_port()), _Receiver)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/hook"
+    server.shutdown()
+    server.server_close()
 
 
 def artifact(name: str) -> str:

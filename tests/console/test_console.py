@@ -43,7 +43,7 @@ async def sign_in(
 
 
 async def test_tenant_submits_watches_live_and_follows_invoice_to_events(
-    platform: Platform, browser: Browser
+    platform: Platform, browser: Browser, webhook_receiver: str
 ) -> None:
     tenant = onboard(platform, "Acme Corp")
     context, page = await sign_in(browser, platform, tenant["api_key"])
@@ -54,6 +54,7 @@ async def test_tenant_submits_watches_live_and_follows_invoice_to_events(
 
     await page.fill("#goal", GOAL)
     await page.fill("#start_url", platform.site)
+    await page.fill("#webhook_url", webhook_receiver)
     await page.fill("#max_steps", "15")
     await page.click("button:has-text('Submit task')")
     await page.wait_for_url(re.compile(r"/console/tasks/[0-9a-f-]{36}$"))
@@ -61,6 +62,7 @@ async def test_tenant_submits_watches_live_and_follows_invoice_to_events(
     # A marker that a reload would wipe: the page must update itself.
     await page.evaluate("window.__stayed = true")
     await expect(page.locator("#task-status")).to_have_text("completed", timeout=240_000)
+    await expect(page.locator("#task-body")).to_have_attribute("data-final", "1")
     assert await page.evaluate("window.__stayed === true"), "the page reloaded instead of live"
     steps = page.locator("li.step:not(.final)")
     count = await steps.count()
@@ -107,6 +109,21 @@ async def test_tenant_submits_watches_live_and_follows_invoice_to_events(
     await expect(page.locator("h1")).to_contain_text(f"ActionExecuted #{seq}")
     await expect(page.locator("pre.json")).to_contain_text(task_id)
     await page.screenshot(path=artifact("event.png"), full_page=True)
+
+    # The webhook: refused once, delivered on the retry (1 s later), both tries shown.
+    await page.goto("/console/webhooks")
+    for _ in range(30):
+        if await page.locator(".delivery .status", has_text="delivered").count():
+            break
+        await page.wait_for_timeout(1000)
+        await page.reload()
+    delivery = page.locator(".delivery").first
+    await expect(delivery.locator(".status").first).to_have_text("delivered")
+    await expect(delivery.locator("tbody tr")).to_have_count(2)
+    await expect(delivery.locator("tbody tr").first).to_contain_text("503")
+    await expect(delivery.locator("tbody tr").nth(1)).to_contain_text("204")
+    await expect(delivery.locator("tbody tr").first).to_contain_text("t=")
+    await page.screenshot(path=artifact("webhooks.png"), full_page=True)
 
     FIRST.update(task_id=task_id, shots=shots, event_seq=seq, tenant=tenant["tenant_id"])
     await context.close()

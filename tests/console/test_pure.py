@@ -62,8 +62,9 @@ def test_csrf_token_must_match_the_session() -> None:
 
 
 def _page(title: str, shot: str) -> PageObservation:
-    return PageObservation(url=f"http://site/{title}", title=title, elements=[],
-                           screenshot_sha256=shot)  # fmt: skip
+    return PageObservation(
+        url=f"http://site/{title}", title=title, elements=[], screenshot_sha256=shot
+    )
 
 
 def test_a_recording_shows_what_each_step_saw_chose_did_and_which_car_decided() -> None:
@@ -74,14 +75,47 @@ def test_a_recording_shows_what_each_step_saw_chose_did_and_which_car_decided() 
 
     events = [
         (1, env(PageObserved(task_id=task, step=0, observation=_page("start", "s0")))),
-        (2, env(InferenceCompleted(task_id=task, step=1, model="planner", node_id="car-9",
-                                   owner_account="o", lease_id="l", compute_ms=12.5,
-                                   input_bytes=1, output_bytes=1))),  # fmt: skip
-        (3, env(IntentEmitted(task_id=task, step=1, element_label="button 'Go'",
-                              intent=Intent(action="click", element=4)))),  # fmt: skip
+        (
+            2,
+            env(
+                InferenceCompleted(
+                    task_id=task,
+                    step=1,
+                    model="planner",
+                    node_id="car-9",
+                    owner_account="o",
+                    lease_id="l",
+                    compute_ms=12.5,
+                    input_bytes=1,
+                    output_bytes=1,
+                )
+            ),
+        ),
+        (
+            3,
+            env(
+                IntentEmitted(
+                    task_id=task,
+                    step=1,
+                    element_label="button 'Go'",
+                    intent=Intent(action="click", element=4),
+                )
+            ),
+        ),
         (5, env(PageObserved(task_id=task, step=1, observation=_page("next", "s1")))),
-        (4, env(ActionExecuted(task_id=task, step=1, intent_event_id="x", action="click",
-                               ok=True, duration_ms=30.0))),  # fmt: skip
+        (
+            4,
+            env(
+                ActionExecuted(
+                    task_id=task,
+                    step=1,
+                    intent_event_id="x",
+                    action="click",
+                    ok=True,
+                    duration_ms=30.0,
+                )
+            ),
+        ),
         (6, env(IntentEmitted(task_id=task, step=2, intent=Intent(action="done")))),
     ]
     rec = record(events)  # type: ignore[arg-type]
@@ -97,14 +131,28 @@ def test_a_recording_shows_what_each_step_saw_chose_did_and_which_car_decided() 
 
 def _row(seq: int, cause: str | None, at: float) -> TraceRow:
     base = datetime(2026, 11, 30, tzinfo=UTC)
-    return TraceRow(seq=seq, event_id=f"e{seq}", type=f"T{seq}", tenant="t",
-                    aggregate_type="task", aggregate_id="a", correlation_id="c",
-                    causation_id=cause, occurred_at=base + timedelta(milliseconds=at))  # fmt: skip
+    return TraceRow(
+        seq=seq,
+        event_id=f"e{seq}",
+        type=f"T{seq}",
+        tenant="t",
+        aggregate_type="task",
+        aggregate_id="a",
+        correlation_id="c",
+        causation_id=cause,
+        occurred_at=base + timedelta(milliseconds=at),
+    )
 
 
 def test_a_trace_is_a_causation_tree_in_log_order_with_offsets() -> None:
-    rows = [_row(3, "e1", 30), _row(1, None, 0), _row(2, "e1", 10), _row(4, "e2", 50),
-            _row(5, "elsewhere", 60), _row(6, "e6", 70)]  # fmt: skip
+    rows = [
+        _row(3, "e1", 30),
+        _row(1, None, 0),
+        _row(2, "e1", 10),
+        _row(4, "e2", 50),
+        _row(5, "elsewhere", 60),
+        _row(6, "e6", 70),
+    ]
     out = trace_rows(rows)
     assert [(r.seq, r.depth) for r in out] == [(1, 0), (2, 1), (4, 2), (3, 1), (5, 0), (6, 0)]
     assert [r.offset_ms for r in out][:3] == [0.0, 10.0, 50.0]
@@ -121,10 +169,14 @@ def test_a_car_has_one_state_lost_first() -> None:
 
 
 def test_usage_series_are_columns_per_meter_with_gaps_as_zero() -> None:
-    days = [DailyUsage(day="2026-11-02", meter="steps", quantity=3, amount="0"),
-            DailyUsage(day="2026-11-01", meter="actions", quantity=5, amount="0"),
-            DailyUsage(day="2026-11-02", meter="actions", quantity=2, amount="0")]  # fmt: skip
-    chart = usage_series(days)
+    days = [
+        DailyUsage(day="2026-11-02", meter="steps", quantity=3, amount="0"),
+        DailyUsage(day="2026-11-01", meter="actions", quantity=5, amount="0"),
+        DailyUsage(day="2026-11-02", meter="actions", quantity=2, amount="0"),
+    ]
+    chart = usage_series(days, "2026-11")
     assert chart["meters"] == ["actions", "steps"]
     assert chart["series"] == [[5.0, 2.0], [0.0, 3.0]]
     assert chart["x"][1] - chart["x"][0] == 86400
+    start, end = chart["range"]
+    assert chart["x"][0] == start and (end - start) == 29 * 86400  # November's 30 days

@@ -18,7 +18,13 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
-from macrohard.gateway.console import routes_account, routes_auth, routes_ops, routes_tasks
+from macrohard.gateway.console import (
+    routes_account,
+    routes_auth,
+    routes_ops,
+    routes_tasks,
+    routes_webhooks,
+)
 from macrohard.gateway.console.views import error_page, register_filters
 from macrohard.gateway.console.web import PREFIX, SignInRequired, not_signed_in
 
@@ -38,6 +44,7 @@ def router() -> Router:
             *routes_auth.ROUTES,
             *routes_tasks.ROUTES,
             *routes_account.ROUTES,
+            *routes_webhooks.ROUTES,
             *routes_ops.ROUTES,
         ],
         # Errors inside the console are pages, not problem+json: a person reads them.

@@ -8,13 +8,14 @@ names the signed-in tenant (the subject is the truth about whose event it is).
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
 import msgspec
 from litestar import get, post
 from litestar.exceptions import NotFoundException
+from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from macrohard.billing import queries as billing
@@ -39,8 +40,9 @@ def _period(value: str | None) -> str:
     return value if value and PERIOD.fullmatch(value) else period_of(datetime.now(UTC))
 
 
-def usage_series(days: list[billing.DailyUsage]) -> dict[str, Any]:
-    """uPlot's columnar data: x = days (unix seconds), one amount series per meter."""
+def usage_series(days: list[billing.DailyUsage], period: str) -> dict[str, Any]:
+    """uPlot's columnar data: x = days (unix seconds), one quantity series per meter, and
+    the month's first and last day so one day of usage is drawn within its month."""
     xs = sorted({d.day for d in days})
     meters = sorted({d.meter for d in days})
     index = {day: i for i, day in enumerate(xs)}
@@ -48,11 +50,15 @@ def usage_series(days: list[billing.DailyUsage]) -> dict[str, Any]:
     for d in days:
         series[d.meter][index[d.day]] += float(d.quantity)
     stamps = [int(datetime.fromisoformat(day).replace(tzinfo=UTC).timestamp()) for day in xs]
-    return {"x": stamps, "meters": meters, "series": [series[m] for m in meters]}
+    first = datetime.strptime(period + "-01", "%Y-%m-%d").replace(tzinfo=UTC)
+    following = (first + timedelta(days=32)).replace(day=1)
+    bounds = [int(first.timestamp()), int((following - timedelta(days=1)).timestamp())]
+    return {"x": stamps, "meters": meters, "series": [series[m] for m in meters],
+            "range": bounds}  # fmt: skip
 
 
 @get(f"{PREFIX}/usage", include_in_schema=False)
-async def usage(request: AnyRequest, period: str | None = None) -> Template:
+async def usage(request: AnyRequest, period: FromQuery[str | None] = None) -> Template:
     who = await tenant(request)
     month = _period(period)
     async with gateway(request).pool.acquire() as conn:
@@ -63,14 +69,14 @@ async def usage(request: AnyRequest, period: str | None = None) -> Template:
             invoices = await billing.invoices(conn, who.tenant_id)
         except asyncpg.UndefinedTableError:  # billing has not started on this platform
             meters, budget, days, invoices = [], None, [], []
-    chart = msgspec.json.encode(usage_series(days)).decode()
+    chart = msgspec.json.encode(usage_series(days, month)).decode()
     return page(request, "usage.html", who.session, {
         "period": month, "meters": meters, "budget": budget, "chart": chart,
         "invoices": invoices})  # fmt: skip
 
 
 @get(f"{PREFIX}/invoices/{{period:str}}", include_in_schema=False)
-async def invoice(request: AnyRequest, period: str) -> Template:
+async def invoice(request: AnyRequest, period: FromPath[str]) -> Template:
     who = await tenant(request)
     if not PERIOD.fullmatch(period):
         raise NotFoundException(detail=f"no invoice for {period}")
@@ -86,7 +92,9 @@ async def invoice(request: AnyRequest, period: str) -> Template:
 
 @get(f"{PREFIX}/invoices/{{period:str}}/lines/{{meter:str}}/{{usage_period:str}}",
      include_in_schema=False)  # fmt: skip
-async def invoice_line(request: AnyRequest, period: str, meter: str, usage_period: str) -> Template:
+async def invoice_line(
+    request: AnyRequest, period: FromPath[str], meter: FromPath[str], usage_period: FromPath[str]
+) -> Template:
     who = await tenant(request)
     if not (PERIOD.fullmatch(period) and PERIOD.fullmatch(usage_period)):
         raise NotFoundException(detail="no such invoice line")
@@ -100,7 +108,7 @@ async def invoice_line(request: AnyRequest, period: str, meter: str, usage_perio
 
 
 @get(f"{PREFIX}/events/{{seq:int}}", include_in_schema=False)
-async def event(request: AnyRequest, seq: int) -> Template:
+async def event(request: AnyRequest, seq: FromPath[int]) -> Template:
     """One event of the tenant's own log, as stored."""
     who = await tenant(request)
     try:
@@ -132,7 +140,7 @@ async def create_key(request: AnyRequest) -> Template:
 
 
 @post(f"{PREFIX}/keys/{{key_id:str}}/revoke", include_in_schema=False, status_code=303)
-async def revoke_key(request: AnyRequest, key_id: str) -> Redirect:
+async def revoke_key(request: AnyRequest, key_id: FromPath[str]) -> Redirect:
     who = await tenant(request)
     await checked_form(request, who.session)
     await revoke_key_of(gateway(request), who.tenant_id, key_id)

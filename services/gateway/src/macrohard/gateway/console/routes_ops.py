@@ -15,6 +15,7 @@ import asyncpg
 import msgspec
 from litestar import Response, get, post
 from litestar.exceptions import NotFoundException
+from litestar.params import FromPath, FromQuery
 from litestar.response import Template
 from nats.errors import NoRespondersError
 
@@ -88,7 +89,11 @@ def _filters(tenant: str, aggregate: str, type: str, since: str) -> dict[str, st
 
 @get(f"{PREFIX}/log", include_in_schema=False)
 async def log_page(
-    request: AnyRequest, tenant: str = "", aggregate: str = "", type: str = "", since: str = ""
+    request: AnyRequest,
+    tenant: FromQuery[str] = "",
+    aggregate: FromQuery[str] = "",
+    type: FromQuery[str] = "",
+    since: FromQuery[str] = "",
 ) -> Template:
     session = operator(request)
     filters = _filters(tenant, aggregate, type, since)
@@ -98,7 +103,11 @@ async def log_page(
 
 @get(f"{PREFIX}/log/rows", include_in_schema=False)
 async def log_rows(
-    request: AnyRequest, tenant: str = "", aggregate: str = "", type: str = "", since: str = ""
+    request: AnyRequest,
+    tenant: FromQuery[str] = "",
+    aggregate: FromQuery[str] = "",
+    type: FromQuery[str] = "",
+    since: FromQuery[str] = "",
 ) -> Template:
     session = operator(request)
     rows = await _tail(request, _filters(tenant, aggregate, type, since))
@@ -106,7 +115,7 @@ async def log_rows(
 
 
 @get(f"{OPS}/events/{{seq:int}}", include_in_schema=False)
-async def event(request: AnyRequest, seq: int) -> Template:
+async def event(request: AnyRequest, seq: FromPath[int]) -> Template:
     """One event as stored, and the tree of everything its request caused."""
     session = operator(request)
     ctx = gateway(request)
@@ -125,7 +134,7 @@ async def event(request: AnyRequest, seq: int) -> Template:
 
 
 @get(f"{OPS}/tasks/{{tenant_id:str}}/{{task_id:str}}", include_in_schema=False)
-async def replay(request: AnyRequest, tenant_id: str, task_id: str) -> Template:
+async def replay(request: AnyRequest, tenant_id: FromPath[str], task_id: FromPath[str]) -> Template:
     """A task's replay, step by step, for any tenant (what `mh task replay` prints)."""
     session = operator(request)
     if not token_ok(tenant_id):
@@ -139,7 +148,7 @@ async def replay(request: AnyRequest, tenant_id: str, task_id: str) -> Template:
 @get(f"{OPS}/tasks/{{tenant_id:str}}/{{task_id:str}}/screenshots/{{sha:str}}",
      include_in_schema=False)  # fmt: skip
 async def replay_screenshot(
-    request: AnyRequest, tenant_id: str, task_id: str, sha: str
+    request: AnyRequest, tenant_id: FromPath[str], task_id: FromPath[str], sha: FromPath[str]
 ) -> Response[bytes]:
     operator(request)
     if not token_ok(tenant_id):
@@ -160,7 +169,7 @@ async def dlq(request: AnyRequest) -> Template:
 
 
 @post(f"{OPS}/dlq/{{dlq_seq:int}}/retry", include_in_schema=False, status_code=200)
-async def dlq_retry(request: AnyRequest, dlq_seq: int) -> Template:
+async def dlq_retry(request: AnyRequest, dlq_seq: FromPath[int]) -> Template:
     """Run one dead letter through its consumer's handler again (as `mh dlq retry` does)."""
     session = operator(request)
     await checked_form(request, session)

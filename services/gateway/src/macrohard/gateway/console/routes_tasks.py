@@ -13,6 +13,7 @@ from typing import Any
 import msgspec
 from litestar import Response, get, post
 from litestar.exceptions import NotFoundException, ValidationException
+from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, ServerSentEvent, Template
 
 from macrohard.actuator.screenshots import ScreenshotStore
@@ -74,7 +75,7 @@ def screenshot_response(recording: Recording, sha: str) -> Response[bytes]:
 
 
 @get(f"{PREFIX}/tasks", include_in_schema=False)
-async def tasks(request: AnyRequest, status: str | None = None) -> Template:
+async def tasks(request: AnyRequest, status: FromQuery[str | None] = None) -> Template:
     who = await tenant(request)
     wanted = status if status in STATUSES else None
     listed = await task_page(gateway(request), who.tenant_id, limit=50, cursor=None, status=wanted)
@@ -83,7 +84,7 @@ async def tasks(request: AnyRequest, status: str | None = None) -> Template:
 
 
 @get(f"{PREFIX}/tasks/rows", include_in_schema=False)
-async def task_rows(request: AnyRequest, status: str | None = None) -> Template:
+async def task_rows(request: AnyRequest, status: FromQuery[str | None] = None) -> Template:
     who = await tenant(request)
     wanted = status if status in STATUSES else None
     listed = await task_page(gateway(request), who.tenant_id, limit=50, cursor=None, status=wanted)
@@ -116,6 +117,8 @@ async def submit_task(request: AnyRequest) -> Redirect:
         "inputs": _pairs(form.get("inputs", ""), "inputs"),
         "secrets": _pairs(form.get("secrets", ""), "secrets"),
     }
+    if form.get("webhook_url", "").strip():
+        raw["webhook_url"] = form["webhook_url"].strip()
     if form.get("max_steps", "").strip():
         try:
             raw["max_steps"] = int(form["max_steps"])
@@ -139,7 +142,7 @@ def _task_context(view: TaskView, recording: Recording, base: str) -> dict[str, 
 
 
 @get(f"{PREFIX}/tasks/{{task_id:str}}", include_in_schema=False)
-async def task(request: AnyRequest, task_id: str) -> Template:
+async def task(request: AnyRequest, task_id: FromPath[str]) -> Template:
     who = await tenant(request)
     view, recording = await load_task(gateway(request), who.tenant_id, task_id)
     base = f"{PREFIX}/tasks/{task_id}"
@@ -147,7 +150,7 @@ async def task(request: AnyRequest, task_id: str) -> Template:
 
 
 @get(f"{PREFIX}/tasks/{{task_id:str}}/body", include_in_schema=False)
-async def task_body(request: AnyRequest, task_id: str) -> Template:
+async def task_body(request: AnyRequest, task_id: FromPath[str]) -> Template:
     who = await tenant(request)
     view, recording = await load_task(gateway(request), who.tenant_id, task_id)
     base = f"{PREFIX}/tasks/{task_id}"
@@ -155,14 +158,16 @@ async def task_body(request: AnyRequest, task_id: str) -> Template:
 
 
 @get(f"{PREFIX}/tasks/{{task_id:str}}/screenshots/{{sha:str}}", include_in_schema=False)
-async def screenshot(request: AnyRequest, task_id: str, sha: str) -> Response[bytes]:
+async def screenshot(
+    request: AnyRequest, task_id: FromPath[str], sha: FromPath[str]
+) -> Response[bytes]:
     who = await tenant(request)
     _, recording = await load_task(gateway(request), who.tenant_id, task_id)
     return screenshot_response(recording, sha)
 
 
 @get(f"{PREFIX}/tasks/{{task_id:str}}/events", include_in_schema=False)
-async def live(request: AnyRequest, task_id: str) -> ServerSentEvent:
+async def live(request: AnyRequest, task_id: FromPath[str]) -> ServerSentEvent:
     """The task's events as they are appended (the same stream as the API's SSE)."""
     who = await tenant(request)
     ctx = gateway(request)
@@ -176,7 +181,7 @@ async def live(request: AnyRequest, task_id: str) -> ServerSentEvent:
 
 
 @post(f"{PREFIX}/tasks/{{task_id:str}}/cancel", include_in_schema=False, status_code=303)
-async def cancel(request: AnyRequest, task_id: str) -> Redirect:
+async def cancel(request: AnyRequest, task_id: FromPath[str]) -> Redirect:
     who = await tenant(request)
     await checked_form(request, who.session)
     ctx = gateway(request)
