@@ -11,20 +11,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import functools
-import http.server
 import signal
-import socketserver
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from macrohard.cli.embedded import free_port
 from macrohard.cli.platform import admin_token
+from macrohard.devkit.pages import LocalSite
 
 SITE = Path(__file__).with_name("demo_site")
 GOAL = (
@@ -48,20 +44,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 @contextlib.contextmanager
 def serve_site() -> Iterator[str]:
     """The demo web app on a free loopback port (what a tenant's app would be)."""
-    handler = functools.partial(_QuietHandler, directory=str(SITE))
-    server = socketserver.ThreadingTCPServer(("127.0.0.1", free_port()), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/index.html"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
+    with LocalSite(directory=SITE) as site:
+        yield site.url("/index.html")
 
 
 async def _start_platform(args: argparse.Namespace) -> asyncio.subprocess.Process:

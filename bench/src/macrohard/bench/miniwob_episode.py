@@ -1,0 +1,301 @@
+"""MiniWoB++ episodes in a real Chromium: serve the task pages, seed, start, read the reward.
+
+The page side of `mh bench miniwob`. `DirectPage` also observes and acts itself (a small
+DOM extractor shaped like the actuator's PageObservation) so the planner model can be
+developed and measured without the platform; the bench says which path produced a figure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+
+from macrohard.actuator.browser import chromium_path
+from macrohard.contracts.agent import Intent
+from macrohard.contracts.browser import PageObservation
+from macrohard.devkit.pages import LocalSite, PageReply, PageRequest
+
+# One launch recipe for every Chromium the platform starts (see the actuator's browser.py).
+CHROMIUM = chromium_path()
+
+
+def miniwob_html_root() -> str:
+    import miniwob
+
+    return os.path.join(os.path.dirname(miniwob.__file__), "html")
+
+
+# Injected into every task page served with ?seed=: seeds the page's RNG, raises the time
+# limit and starts the episode on load, and reports the reward to the page server when
+# core.endEpisode runs. Whoever drives the browser (the platform's actuator or the dev-loop
+# actor) then needs no access to the page's JS, and the bench still reads the WOB_* reward.
+AUTOSTART = """<script>
+(function () {
+  var q = new URLSearchParams(location.search);
+  if (q.get('seed') === null) return;
+  window.addEventListener('load', function () { setTimeout(function () {
+    var end = core.endEpisode;
+    core.endEpisode = function () {
+      var live = core.EP_TIMER !== null;
+      end.apply(this, arguments);
+      if (live) navigator.sendBeacon('/__reward', JSON.stringify({tag: q.get('tag') || '',
+        reward: WOB_REWARD_GLOBAL, raw: WOB_RAW_REWARD_GLOBAL, reason: String(WOB_REWARD_REASON)}));
+    };
+    Math.seedrandom(q.get('seed'));
+    core.EPISODE_MAX_TIME = parseInt(q.get('max_ms') || '60000');
+    core.startEpisodeReal();
+    window.__mh_goal = core.getUtterance();
+  }, 0); });
+})();
+</script>
+"""
+
+
+@dataclass(frozen=True)
+class Reward:
+    reward: float
+    raw: float
+    reason: str
+
+
+class PageServer:
+    """The task pages on a free loopback port, with AUTOSTART injected and rewards collected."""
+
+    def __init__(self, root: str | None = None) -> None:
+        self.root = root or miniwob_html_root()
+        self.rewards: dict[str, Reward] = {}
+        self._lock = threading.Lock()
+        self._site = LocalSite(self._route, directory=self.root)
+        self.base = self._site.url("/miniwob/")
+
+    def url(self, task: str, seed: int, max_ms: int, tag: str) -> str:
+        return f"{self.base}{task}.html?seed={seed}&max_ms={max_ms}&tag={tag}"
+
+    def record(self, tag: str, reward: Reward) -> None:
+        with self._lock:
+            self.rewards.setdefault(tag, reward)
+
+    def reward(self, tag: str) -> Reward | None:
+        with self._lock:
+            return self.rewards.get(tag)
+
+    def __enter__(self) -> PageServer:
+        self._site.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._site.stop()
+
+    def _route(self, request: PageRequest) -> PageReply | None:
+        if request.method == "POST":
+            if request.path == "/__reward":
+                r = msgspec.json.decode(request.body)
+                self.record(
+                    str(r["tag"]), Reward(float(r["reward"]), float(r["raw"]), str(r["reason"]))
+                )
+            return PageReply(status=204)
+        if not (request.path.endswith(".html") and "seed" in request.query):
+            return None  # the page's scripts and styles, as plain files
+        file = os.path.join(self.root, request.path.lstrip("/"))
+        try:
+            html = open(file, encoding="utf-8").read()  # noqa: SIM115 - small page
+        except OSError:
+            return PageReply(status=404, body="not found")
+        return PageReply(body=html.replace("</body>", AUTOSTART + "</body>"))
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return
+
+
+async def goal_of(page: Any, url: str) -> str:
+    """Open a seeded task page and read its utterance (same seed, same problem)."""
+    await page.goto(url)
+    await page.wait_for_function("typeof window.__mh_goal === 'string'")
+    goal: str = await page.evaluate("window.__mh_goal")
+    return goal
+
+
+@dataclass(frozen=True)
+class EpisodeResult:
+    task: str
+    seed: int
+    goal: str
+    reward: float
+    steps: int
+    wall_s: float
+    reason: str = ""
+
+    @property
+    def success(self) -> bool:
+        return self.reward > 0
+
+
+START_EPISODE_JS = """([seed, maxMs]) => {
+  Math.seedrandom(seed);
+  core.EPISODE_MAX_TIME = maxMs;
+  core.startEpisodeReal();
+  return core.getUtterance();
+}"""
+
+REWARD_JS = """() => ({done: WOB_DONE_GLOBAL, reward: WOB_REWARD_GLOBAL,
+  raw: WOB_RAW_REWARD_GLOBAL, reason: String(WOB_REWARD_REASON)})"""
+
+
+async def start_episode(page: Any, seed: int, max_ms: int) -> str:
+    """Seed the page's RNG, raise its time limit and start; returns the task's utterance."""
+    await page.wait_for_function("typeof core !== 'undefined' && WOB_TASK_READY !== false")
+    goal: str = await page.evaluate(START_EPISODE_JS, [f"{seed}", max_ms])
+    return goal
+
+
+async def read_reward(page: Any) -> tuple[bool, float, str]:
+    r = await page.evaluate(REWARD_JS)
+    return bool(r["done"]), float(r["reward"]), str(r["reason"])
+
+
+# The dev-loop observer: what a person sees that can be acted on or read. Ids are DOM-order
+# indices tagged on the nodes (data-mh-id) so an intent can find its element again.
+OBSERVE_JS = """() => {
+  const out = [];
+  let next = 0;
+  const interactiveTags = new Set(
+    ['A','BUTTON','INPUT','SELECT','TEXTAREA','OPTION','LABEL','SUMMARY']);
+  const visible = (el) => {
+    const r = el.getBoundingClientRect();
+    if (r.width <= 0 || r.height <= 0) return false;
+    const s = getComputedStyle(el);
+    return s.visibility !== 'hidden' && s.display !== 'none' && Number(s.opacity) !== 0;
+  };
+  const ownText = (el) => Array.from(el.childNodes).filter(n => n.nodeType === 3)
+      .map(n => n.textContent).join(' ').replace(/\\s+/g, ' ').trim();
+  const roleOf = (el) => {
+    const r = el.getAttribute('role'); if (r) return r;
+    const t = el.tagName;
+    if (t === 'A') return 'link';
+    if (t === 'BUTTON') return 'button';
+    if (t === 'SELECT') return 'combobox';
+    if (t === 'TEXTAREA') return 'textbox';
+    if (t === 'OPTION') return 'option';
+    if (t === 'LABEL') return 'label';
+    if (t === 'INPUT') {
+      const ty = (el.type || 'text').toLowerCase();
+      if (ty === 'checkbox') return 'checkbox';
+      if (ty === 'radio') return 'radio';
+      if (['button','submit','reset'].includes(ty)) return 'button';
+      if (ty === 'range') return 'slider';
+      if (ty === 'number') return 'spinbutton';
+      if (['date','datetime-local','month','week','time'].includes(ty))
+        return ty === 'datetime-local' ? 'date' : ty;
+      return 'textbox';
+    }
+    if (/^H[1-6]$/.test(t)) return 'heading';
+    if (t === 'LI') return 'listitem';
+    if (t === 'TD' || t === 'TH') return 'cell';
+    return 'generic';
+  };
+  const nameOf = (el) => {
+    const a = el.getAttribute('aria-label') || el.getAttribute('title'); if (a) return a.trim();
+    if (el.labels && el.labels.length) return el.labels[0].textContent.replace(/\\s+/g,' ').trim();
+    if (el.tagName === 'INPUT' && ['button','submit','reset'].includes(el.type)) return el.value;
+    if (el.placeholder) return el.placeholder;
+    if (['A','BUTTON','LABEL','OPTION','SUMMARY'].includes(el.tagName) || el.getAttribute('role'))
+      return el.textContent.replace(/\\s+/g,' ').trim().slice(0, 200);
+    // An icon has no text: its id or class is the only name a page gives it.
+    if (!el.textContent.trim() && !['INPUT','TEXTAREA','SELECT'].includes(el.tagName))
+      return ((el.id || '') + ' ' + (typeof el.className === 'string' ? el.className : ''))
+        .replace(/[-_]/g, ' ').replace(/\\s+/g, ' ').trim();
+    return '';
+  };
+  const walk = (el) => {
+    if (!(el instanceof Element)) return;
+    if (['SCRIPT','STYLE','HEAD','META','NOSCRIPT'].includes(el.tagName)) return;
+    if (el.id === 'sync-task-cover' || el.id === 'reward-display') return;
+    const s = getComputedStyle(el);
+    if (s.display === 'none' || s.visibility === 'hidden') return;
+    const text = ownText(el);
+    const clickable = el.onclick || el.getAttribute('onclick') || s.cursor === 'pointer'
+        || el.getAttribute('tabindex') !== null;
+    const keep = interactiveTags.has(el.tagName) || el.getAttribute('role') || text || clickable
+        || el.isContentEditable;
+    if (keep && el.tagName !== 'OPTION' && visible(el)) {
+      const r = el.getBoundingClientRect();
+      const id = next++;
+      el.setAttribute('data-mh-id', String(id));
+      const e = {id, role: roleOf(el), tag: el.tagName.toLowerCase(), name: nameOf(el),
+                 text: text.slice(0, 300),
+                 box: [Math.round(r.x), Math.round(r.y),
+                       Math.round(r.width), Math.round(r.height)]};
+      if (['INPUT','TEXTAREA','SELECT'].includes(el.tagName)) e.value = el.value;
+      if (el.type === 'checkbox' || el.type === 'radio') e.checked = el.checked;
+      if (el.disabled) e.disabled = true;
+      const ex = el.getAttribute('aria-expanded'); if (ex !== null) e.expanded = ex === 'true';
+      const sel = el.getAttribute('aria-selected'); if (sel !== null) e.selected = sel === 'true';
+      if (el.tagName === 'SELECT') e.options = Array.from(el.options).map(o => o.text.trim());
+      out.push(e);
+    }
+    for (const c of el.children) walk(c);
+  };
+  document.querySelectorAll('[data-mh-id]').forEach(n => n.removeAttribute('data-mh-id'));
+  walk(document.body);
+  return {url: location.href, title: document.title, elements: out};
+}"""
+
+
+class DirectPage:
+    """Observe and act on one page directly (dev loop and bench fallback path)."""
+
+    def __init__(self, page: Any) -> None:
+        self.page = page
+
+    async def observe(self) -> PageObservation:
+        raw = await self.page.evaluate(OBSERVE_JS)
+        return msgspec.convert(raw, PageObservation)
+
+    async def act(self, intent: Intent) -> tuple[bool, str]:
+        page = self.page
+        loc = (
+            page.locator(f'[data-mh-id="{intent.element}"]') if intent.element is not None else None
+        )
+        try:
+            match intent.action:
+                case "click":
+                    assert loc is not None
+                    await loc.click(timeout=2000)
+                case "type":
+                    assert loc is not None
+                    await loc.fill(intent.text or "", timeout=2000)
+                case "clear":
+                    assert loc is not None
+                    await loc.fill("", timeout=2000)
+                case "select":
+                    assert loc is not None
+                    await loc.select_option(
+                        label=intent.values or [intent.text or ""], timeout=2000
+                    )
+                case "check" | "uncheck":
+                    assert loc is not None
+                    await loc.set_checked(intent.action == "check", timeout=2000)
+                case "press":
+                    if loc is not None:
+                        await loc.press(intent.keys or "Enter", timeout=2000)
+                    else:
+                        await page.keyboard.press(intent.keys or "Enter")
+                case "hover":
+                    assert loc is not None
+                    await loc.hover(timeout=2000)
+                case "scroll":
+                    await page.mouse.wheel(intent.dx, intent.dy)
+                case "navigate":
+                    await page.goto(intent.url or "")
+                case _:
+                    return True, ""
+        except Exception as exc:
+            return False, f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
+        # Let debounced widgets (autocomplete menus, animations) settle before observing.
+        await asyncio.sleep(0.35 if intent.action == "type" else 0.05)
+        return True, ""
