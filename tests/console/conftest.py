@@ -7,18 +7,14 @@ what the same platform did, the way a person would move between pages.
 
 from __future__ import annotations
 
-import http.server
 import os
 import signal
-import socketserver
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -26,7 +22,8 @@ from playwright.async_api import Browser, async_playwright
 
 from macrohard.actuator.browser import CHROMIUM_ARGS, chromium_path
 from macrohard.cli.demo import serve_site
-from macrohard.cli.embedded import free_port
+from macrohard.devkit.embedded import free_port
+from macrohard.devkit.pages import LocalSite, PageReply, PageRequest
 
 ARTIFACTS = Path(os.environ.get("MH_TEST_ARTIFACTS", "out")) / "console"
 
@@ -98,29 +95,19 @@ def onboard(platform: Platform, name: str) -> dict[str, str]:
     return body
 
 
-class _Receiver(http.server.BaseHTTPRequestHandler):
-    """A tenant's webhook endpoint that refuses the first delivery and takes the next."""
-
-    answers: list[int] = []
-
-    def do_POST(self) -> None:
-        self.rfile.read(int(self.headers.get("Content-Length", "0")))
-        self.answers.append(503 if not self.answers else 204)
-        self.send_response(self.answers[-1])
-        self.end_headers()
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
 @pytest.fixture(scope="module")
 def webhook_receiver() -> Iterator[str]:
-    server = socketserver.ThreadingTCPServer(("127.0.0.1", free_port()), _Receiver)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/hook"
-    server.shutdown()
-    server.server_close()
+    """A tenant's webhook endpoint that refuses the first delivery and takes the next."""
+    answers: list[int] = []
+
+    def receive(request: PageRequest) -> PageReply | None:
+        if request.method != "POST":
+            return None
+        answers.append(503 if not answers else 204)
+        return PageReply(status=answers[-1])
+
+    with LocalSite(receive) as site:
+        yield site.url("/hook")
 
 
 def artifact(name: str) -> str:

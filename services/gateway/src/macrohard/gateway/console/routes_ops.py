@@ -87,7 +87,7 @@ def _filters(tenant: str, aggregate: str, type: str, since: str) -> dict[str, st
             if v and token_ok(v)}  # fmt: skip
 
 
-@get(f"{PREFIX}/log", include_in_schema=False)
+@get([f"{PREFIX}/log", f"{PREFIX}/log/rows"], include_in_schema=False)
 async def log_page(
     request: AnyRequest,
     tenant: FromQuery[str] = "",
@@ -95,23 +95,12 @@ async def log_page(
     type: FromQuery[str] = "",
     since: FromQuery[str] = "",
 ) -> Template:
+    """The log's tail; `/rows` is the table body alone, which htmx polls for."""
     session = operator(request)
     filters = _filters(tenant, aggregate, type, since)
-    return page(request, "log.html", session,
-                {"rows": await _tail(request, filters), "filters": filters})  # fmt: skip
-
-
-@get(f"{PREFIX}/log/rows", include_in_schema=False)
-async def log_rows(
-    request: AnyRequest,
-    tenant: FromQuery[str] = "",
-    aggregate: FromQuery[str] = "",
-    type: FromQuery[str] = "",
-    since: FromQuery[str] = "",
-) -> Template:
-    session = operator(request)
-    rows = await _tail(request, _filters(tenant, aggregate, type, since))
-    return page(request, "log_rows.html", session, {"rows": rows})
+    rows = await _tail(request, filters)
+    name = "log_rows.html" if request.url.path.endswith("/rows") else "log.html"
+    return page(request, name, session, {"rows": rows, "filters": filters})
 
 
 @get(f"{OPS}/events/{{seq:int}}", include_in_schema=False)
@@ -215,5 +204,5 @@ async def tenants(request: AnyRequest) -> Template:
                 {"tenants": listed.data, "budgets": budgets, "period": month})  # fmt: skip
 
 
-ROUTES = [fleet_page, fleet_data, log_page, log_rows, event, replay, replay_screenshot, dlq,
+ROUTES = [fleet_page, fleet_data, log_page, event, replay, replay_screenshot, dlq,
           dlq_retry, projections, tenants]  # fmt: skip

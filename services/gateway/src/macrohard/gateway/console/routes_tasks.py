@@ -74,21 +74,15 @@ def screenshot_response(recording: Recording, sha: str) -> Response[bytes]:
     )
 
 
-@get(f"{PREFIX}/tasks", include_in_schema=False)
+@get([f"{PREFIX}/tasks", f"{PREFIX}/tasks/rows"], include_in_schema=False)
 async def tasks(request: AnyRequest, status: FromQuery[str | None] = None) -> Template:
+    """The task list; `/rows` is the table body alone, which htmx polls for live status."""
     who = await tenant(request)
     wanted = status if status in STATUSES else None
     listed = await task_page(gateway(request), who.tenant_id, limit=50, cursor=None, status=wanted)
-    return page(request, "tasks.html", who.session,
+    name = "task_rows.html" if request.url.path.endswith("/rows") else "tasks.html"
+    return page(request, name, who.session,
                 {"tasks": listed.data, "status": wanted or "", "statuses": STATUSES})  # fmt: skip
-
-
-@get(f"{PREFIX}/tasks/rows", include_in_schema=False)
-async def task_rows(request: AnyRequest, status: FromQuery[str | None] = None) -> Template:
-    who = await tenant(request)
-    wanted = status if status in STATUSES else None
-    listed = await task_page(gateway(request), who.tenant_id, limit=50, cursor=None, status=wanted)
-    return page(request, "task_rows.html", who.session, {"tasks": listed.data})
 
 
 def _pairs(text: str, field: str) -> dict[str, str]:
@@ -141,20 +135,15 @@ def _task_context(view: TaskView, recording: Recording, base: str) -> dict[str, 
     }
 
 
-@get(f"{PREFIX}/tasks/{{task_id:str}}", include_in_schema=False)
+@get([f"{PREFIX}/tasks/{{task_id:str}}", f"{PREFIX}/tasks/{{task_id:str}}/body"],
+     include_in_schema=False)  # fmt: skip
 async def task(request: AnyRequest, task_id: FromPath[str]) -> Template:
+    """A task; `/body` is its status and steps alone, which the page swaps in on each event."""
     who = await tenant(request)
     view, recording = await load_task(gateway(request), who.tenant_id, task_id)
     base = f"{PREFIX}/tasks/{task_id}"
-    return page(request, "task.html", who.session, _task_context(view, recording, base))
-
-
-@get(f"{PREFIX}/tasks/{{task_id:str}}/body", include_in_schema=False)
-async def task_body(request: AnyRequest, task_id: FromPath[str]) -> Template:
-    who = await tenant(request)
-    view, recording = await load_task(gateway(request), who.tenant_id, task_id)
-    base = f"{PREFIX}/tasks/{task_id}"
-    return page(request, "task_body.html", who.session, _task_context(view, recording, base))
+    name = "task_body.html" if request.url.path.endswith("/body") else "task.html"
+    return page(request, name, who.session, _task_context(view, recording, base))
 
 
 @get(f"{PREFIX}/tasks/{{task_id:str}}/screenshots/{{sha:str}}", include_in_schema=False)
@@ -192,4 +181,4 @@ async def cancel(request: AnyRequest, task_id: FromPath[str]) -> Redirect:
     return see_other(f"{PREFIX}/tasks/{task_id}")
 
 
-ROUTES = [tasks, task_rows, submit_task, task, task_body, screenshot, live, cancel]
+ROUTES = [tasks, submit_task, task, screenshot, live, cancel]
