@@ -20,7 +20,7 @@ import httpx
 import pytest
 from playwright.async_api import Browser, async_playwright
 
-from macrohard.actuator.browser import CHROMIUM_ARGS, chromium_path
+from macrohard.actuator.public import CHROMIUM_ARGS, chromium_path
 from macrohard.cli.demo import serve_site
 from macrohard.devkit.embedded import free_port
 from macrohard.devkit.pages import LocalSite, PageReply, PageRequest

@@ -10,6 +10,7 @@ Every page is written to out/console/*.png.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Any
 
@@ -18,7 +19,7 @@ import pytest
 from playwright.async_api import Browser, BrowserContext, Page, expect
 
 from macrohard.cli.demo import GOAL
-from macrohard.node_agent.agent import NodeAgent, NodeIdentity
+from macrohard.node_agent.public import NodeAgent, NodeIdentity
 from tests.console.conftest import Platform, artifact, onboard
 
 pytestmark = pytest.mark.timeout(600)
@@ -207,9 +208,17 @@ async def test_operator_sees_a_car_change_state_when_it_unparks(
         triton_http_url="http://127.0.0.1:9/no-triton-for-this-car",
         heartbeat_interval_s=2.0,
     )
+
+    async def beat() -> None:  # alive as far as the registry can tell
+        while True:
+            await agent.heartbeat()
+            await asyncio.sleep(1.0)
+
+    beating: asyncio.Task[None] | None = None
     try:
         await agent.register()
         await agent.park(None)
+        beating = asyncio.create_task(beat())
         context, page = await sign_in(browser, platform, platform.admin_token)
         await expect(page.locator("h1")).to_have_text("Fleet")
         await page.fill("#f-owner", "console-car")
@@ -223,6 +232,8 @@ async def test_operator_sees_a_car_change_state_when_it_unparks(
         await expect(page.locator("#fleet-counts")).to_contain_text("driving")
         await context.close()
     finally:
+        if beating is not None:
+            beating.cancel()
         await nc.close()
 
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from macrohard.billing.queries import DailyUsage
+from macrohard.billing.public import DailyUsage
 from macrohard.contracts import envelope
 from macrohard.contracts.agent import InferenceCompleted, Intent, IntentEmitted
 from macrohard.contracts.browser import ActionExecuted, PageObservation, PageObserved
@@ -18,7 +18,7 @@ from macrohard.gateway.console.routes_account import usage_series
 from macrohard.gateway.console.session import csrf_ok, new_session, seal, unseal
 from macrohard.gateway.console.trace import TraceRow, trace_rows
 from macrohard.gateway.secrets import decode_master_key, new_master_key
-from macrohard.node_registry.queries import car_state
+from macrohard.node_registry.public import car_state
 
 MASTER = decode_master_key(new_master_key())
 NOW = 1_800_000_000.0

@@ -96,8 +96,7 @@ def serve_page() -> LocalSite:
 
 async def run_direct(browser: Any, url: str, observe: bool, shots: Path) -> float:
     """The plan as a plain Playwright script (locators by label/role, as a person writes it)."""
-    from macrohard.actuator.observer import Observer
-    from macrohard.actuator.screenshots import ScreenshotStore
+    from macrohard.actuator.public import Observer, ScreenshotStore
 
     observer = Observer(ScreenshotStore(shots))
     started = time.perf_counter()
@@ -224,7 +223,7 @@ async def bench(args: argparse.Namespace) -> None:
     import nats
     from playwright.async_api import async_playwright
 
-    from macrohard.actuator.browser import CHROMIUM_ARGS, chromium_path
+    from macrohard.actuator.public import CHROMIUM_ARGS, chromium_path
     from macrohard.contracts import envelope
     from macrohard.contracts.tenancy import TenantOnboarded
     from macrohard.devkit.embedded import EmbeddedNats, free_port

@@ -15,7 +15,7 @@ from typing import Any
 
 import msgspec
 
-from macrohard.actuator.browser import chromium_path
+from macrohard.actuator.public import chromium_path
 from macrohard.contracts.agent import Intent
 from macrohard.contracts.browser import PageObservation
 from macrohard.devkit.pages import LocalSite, PageReply, PageRequest

@@ -36,6 +36,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--http-port", type=int, default=8080)
     p.add_argument("--nats-port", type=int, default=4222)
     p.add_argument("--pg-port", type=int, default=5432)
+    p.add_argument("--metrics-port", type=int, default=9100)
+    p.add_argument(
+        "--secure",
+        action="store_true",
+        help="run it on the production topology (mh up --secure): own NATS identities",
+    )
+    p.add_argument("--cluster", type=int, default=1, help="with --secure: NATS nodes (3)")
+    p.add_argument("--replicas", type=int, default=1, help="processes per service")
     p.add_argument("--exit", action="store_true", help="stop the platform after the demo")
     p.add_argument("--timeout", type=float, default=300.0, help="seconds for the task")
     p.set_defaults(func=lambda args: asyncio.run(demo(args)))
@@ -49,10 +57,14 @@ def serve_site() -> Iterator[str]:
 
 
 async def _start_platform(args: argparse.Namespace) -> asyncio.subprocess.Process:
+    topology = ["--replicas", str(args.replicas)]
+    if args.secure:
+        topology += ["--secure", "--cluster", str(args.cluster)]
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "macrohard.cli.main", "up", "--local-test-mode",
         "--data-dir", str(args.data_dir), "--http-port", str(args.http_port),
         "--nats-port", str(args.nats_port), "--pg-port", str(args.pg_port),
+        "--metrics-port", str(args.metrics_port), *topology,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
     )  # fmt: skip
     return proc

@@ -13,7 +13,7 @@ from datetime import datetime
 import msgspec
 from nats.aio.client import Client as NATS
 
-from macrohard.contracts.subjects import DLQ_PREFIX, DLQ_STREAM, dlq_subject
+from macrohard.contracts.subjects import DLQ_PREFIX, DLQ_STREAM, dlq_retry_subject, dlq_subject
 from macrohard.eventlog.reader import read_stream
 
 H_ERROR = "Mh-Dlq-Error"
@@ -37,7 +37,7 @@ class DeadLetter:
 
 def retry_subject(consumer: str) -> str:
     """Core NATS subject on which a consumer's replicas accept operator retries."""
-    return f"mh.dlq.retry.{consumer}"
+    return dlq_retry_subject(consumer)
 
 
 async def dead_letter(

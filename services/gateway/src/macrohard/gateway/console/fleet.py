@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from macrohard.node_registry.queries import CAR_STATES, Car
+from macrohard.node_registry.public import CAR_STATES, Car
 
 
 def fleet_payload(cars: list[Car], earnings: dict[str, str]) -> dict[str, Any]:

@@ -18,8 +18,7 @@ from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
-from macrohard.billing import queries as billing
-from macrohard.billing.domain import period_of
+from macrohard.billing import public as billing
 from macrohard.contracts.subjects import parse_subject
 from macrohard.eventlog.errors import EventNotFound
 from macrohard.gateway.console.web import (
@@ -37,7 +36,7 @@ PERIOD = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
 
 
 def _period(value: str | None) -> str:
-    return value if value and PERIOD.fullmatch(value) else period_of(datetime.now(UTC))
+    return value if value and PERIOD.fullmatch(value) else billing.period_of(datetime.now(UTC))
 
 
 def usage_series(days: list[billing.DailyUsage], period: str) -> dict[str, Any]:

@@ -19,8 +19,7 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Template
 from nats.errors import NoRespondersError
 
-from macrohard.billing import queries as billing
-from macrohard.billing.domain import period_of
+from macrohard.billing import public as billing
 from macrohard.eventlog.deadletter import RetryFailed, list_dead_letters, retry_dead_letter
 from macrohard.eventlog.errors import EventNotFound
 from macrohard.gateway.console.fleet import fleet_payload
@@ -30,7 +29,7 @@ from macrohard.gateway.console.web import PREFIX, AnyRequest, checked_form, gate
 from macrohard.gateway.context import token_ok
 from macrohard.gateway.domain import TERMINAL
 from macrohard.gateway.routes_tenancy import all_tenants
-from macrohard.node_registry import queries as fleet
+from macrohard.node_registry import public as fleet
 
 OPS = f"{PREFIX}/ops"
 
@@ -52,7 +51,7 @@ async def fleet_data(request: AnyRequest) -> Response[bytes]:
         except asyncpg.UndefinedTableError:  # the registry has not started yet
             cars = []
         try:
-            earnings = await billing.node_earnings(conn, period_of(now))
+            earnings = await billing.node_earnings(conn, billing.period_of(now))
         except asyncpg.UndefinedTableError:
             earnings = {}
     body = msgspec.json.encode(fleet_payload(cars, earnings))
@@ -192,7 +191,7 @@ async def tenants(request: AnyRequest) -> Template:
     session = operator(request)
     ctx = gateway(request)
     listed = await all_tenants(ctx)
-    month = period_of(datetime.now(UTC))
+    month = billing.period_of(datetime.now(UTC))
     budgets: dict[str, billing.BudgetStatus] = {}
     async with ctx.pool.acquire() as conn:
         try:

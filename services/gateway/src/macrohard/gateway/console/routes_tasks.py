@@ -16,7 +16,7 @@ from litestar.exceptions import NotFoundException, ValidationException
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, ServerSentEvent, Template
 
-from macrohard.actuator.screenshots import ScreenshotStore
+from macrohard.actuator.public import ScreenshotStore
 from macrohard.gateway.console.recording import Recording, record
 from macrohard.gateway.console.web import (
     PREFIX,
