@@ -19,10 +19,12 @@ import os
 import secrets
 import tempfile
 import time
-from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
+
+if TYPE_CHECKING:  # the episode module loads Playwright's helpers: not for `mh --help`
+    from macrohard.bench.miniwob_episode import Episode
 
 DEV_TASKS = (
     "click-button,click-button-sequence,click-checkboxes,click-checkboxes-transfer,"
@@ -54,20 +56,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     add_server_args(p)
     p.set_defaults(func=lambda args: asyncio.run(bench(args)))
-
-
-@dataclass(frozen=True, slots=True)
-class Episode:
-    task: str
-    seed: int
-    goal: str
-    reward: float
-    steps: int
-    wall_s: float
-
-    @property
-    def success(self) -> bool:
-        return self.reward > 0
 
 
 async def bench(args: argparse.Namespace) -> None:
@@ -108,7 +96,8 @@ async def _direct(
             context = await browser.new_context()
             page = await context.new_page()
             goal = await goal_of(page, pages.url(task, seed, args.max_ms, tag))
-            direct, history, started = DirectPage(page), [], time.perf_counter()
+            history: list[PastStep] = []
+            direct, started = DirectPage(page), time.perf_counter()
             while len(history) < args.max_steps and pages.reward(tag) is None:
                 obs = await direct.observe()
                 intent = decide(PlanRequest(goal=goal, observation=obs, history=history))
@@ -145,6 +134,8 @@ async def _finish(
         if pages.reward(tag) is not None:
             break
         await asyncio.sleep(0.02)
+    from macrohard.bench.miniwob_episode import Episode
+
     reward = pages.reward(tag)
     return Episode(
         task, seed, goal, reward.reward if reward else 0.0, steps, time.perf_counter() - started

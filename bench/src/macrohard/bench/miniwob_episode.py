@@ -120,15 +120,16 @@ async def goal_of(page: Any, url: str) -> str:
     return goal
 
 
-@dataclass(frozen=True)
-class EpisodeResult:
+@dataclass(frozen=True, slots=True)
+class Episode:
+    """One MiniWoB episode's outcome, whichever path (direct or the platform) ran it."""
+
     task: str
     seed: int
     goal: str
     reward: float
     steps: int
     wall_s: float
-    reason: str = ""
 
     @property
     def success(self) -> bool:
