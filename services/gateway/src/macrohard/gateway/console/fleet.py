@@ -3,7 +3,7 @@
 Ten thousand cars do not fit a table a person can read, so every car is one cell of a heat
 map coloured by state (or shaded by battery, utilisation or reliability) and the figures
 that matter are the aggregates above it. Columns rather than one object per car keep the
-payload small (~30 bytes a car) and let the page filter without another request.
+payload small (a few dozen bytes a car) and let the page filter without another request.
 """
 
 from __future__ import annotations

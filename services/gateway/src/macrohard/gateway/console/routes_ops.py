@@ -42,7 +42,7 @@ async def fleet_page(request: AnyRequest) -> Template:
 
 @get(f"{PREFIX}/fleet/data", include_in_schema=False)
 async def fleet_data(request: AnyRequest) -> Response[bytes]:
-    """Every car, compact and columnar (10,000 cars is ~300 KB), for the canvas to draw."""
+    """Every car, compact and columnar, for the canvas to draw and the page to filter."""
     operator(request)
     now = datetime.now(UTC)
     async with gateway(request).pool.acquire() as conn:

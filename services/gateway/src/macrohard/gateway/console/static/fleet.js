@@ -1,4 +1,4 @@
-// The fleet as a heat map: one cell per car, so 10,000 cars are a 100 x 100 block that a
+// The fleet as a heat map: one cell per car, so 10,000 cars are one block of 6-pixel cells a
 // person reads at a glance; aggregates above, filters beside, the table lists what matches.
 // Polls /console/fleet/data (columnar JSON) every 2 s and redraws.
 (function () {
