@@ -108,6 +108,19 @@ def test_each_service_is_granted_exactly_the_core_subjects_its_code_names(
     assert {CORE_SUBJECTS[n] for n in named} == granted
 
 
+@pytest.mark.parametrize("identity", SERVICES, ids=lambda i: i.name)
+def test_only_a_service_whose_code_retries_dead_letters_may_operate_the_dlq(
+    identity: Identity,
+) -> None:
+    calls = {
+        node.func.id if isinstance(node.func, ast.Name) else getattr(node.func, "attr", None)
+        for path in package_dir(identity.name).rglob("*.py")
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Call)
+    }
+    assert identity.operates_dead_letters == ("retry_dead_letter" in calls)
+
+
 def test_a_car_publishes_only_its_heartbeat_subject() -> None:
     _, named = code_uses("node-agent")
     assert named == {"HEARTBEAT_PREFIX"}

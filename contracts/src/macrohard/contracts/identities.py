@@ -38,6 +38,8 @@ from macrohard.contracts import (
 from macrohard.contracts.envelope import Event
 from macrohard.contracts.subjects import (
     DLQ_PREFIX,
+    DLQ_RETRY_PREFIX,
+    DLQ_STREAM,
     EVENT_PREFIX,
     EVENTS_STREAM,
     PLATFORM_TENANT,
@@ -60,6 +62,16 @@ _LOG_READER_API = (
 )
 
 
+# What running dead letters again takes (`mh dlq retry`, the console's Retry button): list
+# them by direct get, hand one to any consumer's replicas, delete it once that consumer
+# handled it.
+_DEAD_LETTER_OPERATOR_API = (
+    f"$JS.API.DIRECT.GET.{DLQ_STREAM}",
+    f"{DLQ_RETRY_PREFIX}.*",
+    f"$JS.API.STREAM.MSG.DELETE.{DLQ_STREAM}",
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Identity:
     """One NATS user: what it appends to the log, which core subjects it uses, its consumers.
@@ -78,6 +90,8 @@ class Identity:
     # It answers requests sent to it (the server lets it reply to the requester's inbox).
     responds: bool = False
     reads_log: bool = True
+    # It lists, retries and deletes any consumer's dead letters (operator actions).
+    operates_dead_letters: bool = False
     aggregate_id: str = "*"
 
     @property
@@ -98,6 +112,8 @@ class Identity:
     def publish_allow(self) -> list[str]:
         """Every subject this identity may publish to (NATS `permissions.publish.allow`)."""
         allow = self.append_subjects() + list(self.publishes)
+        if self.operates_dead_letters:
+            allow += list(_DEAD_LETTER_OPERATOR_API)
         if self.reads_log:
             allow += list(_LOG_READER_API)
             for d in self.consumers:
@@ -135,6 +151,7 @@ SERVICES: tuple[Identity, ...] = (
             (_TASK, tenancy.ApiKeyRevoked),
             (_TASK, tasks.TaskSubmitted),
             (_TASK, tasks.TaskCancelRequested),
+            (_TASK, tasks.WebhookAttempted),
             # A tenant's approval policy, and its answers to a paused run.
             (_TASK, approvals.ApprovalPolicySet),
             (_TASK, approvals.TaskApproved),
@@ -146,6 +163,8 @@ SERVICES: tuple[Identity, ...] = (
             (_TASK, schedules.ScheduleDeleted),
         ),
         consumers=("gateway-webhooks",),
+        # The operator's console: its Retry button does what `mh dlq retry` does.
+        operates_dead_letters=True,
     ),
     Identity(
         name="planner",
