@@ -16,6 +16,7 @@ from nats.aio.client import Client as NATS
 
 from macrohard.node_agent.agent import NodeAgent, NodeIdentity
 from macrohard.node_agent.domain import CarState
+from macrohard.node_agent.work import InferenceWorker
 from macrohard.node_registry.api import serve_leases
 from macrohard.node_registry.handlers import absorb_heartbeats, follow_log, sweep_forever
 from macrohard.node_registry.registry import Registry
@@ -61,22 +62,23 @@ async def running_car(
     node_id: str,
     *,
     models: list[str] | None = None,
-    url: str = "http://127.0.0.1:9",
+    url: str | None = None,
     state: CarState | None = None,
     soc_floor: float = 0.2,
     interval_s: float = INTERVAL_S,
     meter: object | None = None,
 ) -> AsyncIterator[NodeAgent]:
-    """A registered, parked car heartbeating in the background (Triton given by URL)."""
+    """A registered, parked car heartbeating in the background; with `url` (its local
+    Triton) it also takes inference work from the bus, as `mh node` does."""
     agent = NodeAgent(
         nc,
         NodeIdentity(node_id=node_id, owner_account=f"owner-{node_id}", soc_floor=soc_floor),
         models=models or ["minilm"],
-        triton_http_url=url,
         heartbeat_interval_s=interval_s,
         state=state or CarState(parked=True),
         meter=meter,  # type: ignore[arg-type]
     )
+    worker = await InferenceWorker(nc, node_id, url).start() if url else None
     await agent.register()
     task = asyncio.create_task(agent.run())
     try:
@@ -84,6 +86,8 @@ async def running_car(
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+        if worker is not None:
+            await worker.stop()
 
 
 async def eventually(predicate, timeout: float = 5.0, period: float = 0.02) -> None:  # type: ignore[no-untyped-def]

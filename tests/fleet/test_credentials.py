@@ -66,7 +66,6 @@ async def test_a_car_can_publish_only_as_itself(secured_nats: str) -> None:
             car1,
             NodeIdentity(node_id="car-1", owner_account="o1"),
             models=["minilm"],
-            triton_http_url="http://127.0.0.1:9",
             state=CarState(parked=True),
         )
         await agent.register()

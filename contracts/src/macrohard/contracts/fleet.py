@@ -19,6 +19,15 @@ LEASE_REQUEST = "fleet.lease.request"  # LeaseRequest -> LeaseReply
 LEASE_RENEW = "fleet.lease.renew"  # LeaseRenewal -> LeaseReply
 LEASE_RELEASE = "fleet.lease.release"  # LeaseRelease -> LeaseReply
 FLEET_STATS = "fleet.stats"  # empty -> FleetStats
+# fleet.infer.<node_id>: InferenceRequest -> InferenceReply. Cars dial out: a car subscribes to
+# its own subject and answers there, so nothing on the platform ever connects to a car (a car
+# on a mobile network accepts no inbound connection, and a declared URL would be an SSRF).
+INFER_PREFIX = "fleet.infer"
+
+
+def infer_subject(node_id: str) -> str:
+    """The one subject a car takes inference work on."""
+    return f"{INFER_PREFIX}.{node_id}"
 
 
 class NodeRegistered(Event, frozen=True, kw_only=True):
@@ -31,7 +40,8 @@ class NodeRegistered(Event, frozen=True, kw_only=True):
     memory_gb: float
     power_w: float
     models: list[str]
-    triton_http_url: str
+    # Kept so that old registrations still decode; nothing dials them (work goes over the bus).
+    triton_http_url: str = ""
     triton_grpc_url: str = ""
     soc_floor: float = 0.2
     # Concurrent leases the node accepts (its free capacity is max_leases - held).
@@ -155,7 +165,38 @@ class Heartbeat(msgspec.Struct, frozen=True, kw_only=True, array_like=True):
     seq: int
     state_of_charge: float = 1.0
     inflight: int = 0
+    # The car's own gauge, for its owner's dashboard: placement and billing never use it
+    # (they use the platform's clock on each call).
     latency_ms: float = 0.0
+
+
+class WireTensor(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """One KServe v2 tensor on the bus: numbers as raw little-endian bytes, BYTES tensors as
+    a list of items (row-major). `macrohard.contracts.tensors` converts to and from numpy."""
+
+    name: str
+    datatype: str  # KServe v2 name: BYTES, FP32, INT64, ...
+    shape: list[int]
+    data: bytes = b""
+    items: list[bytes] = []
+
+
+class InferenceRequest(msgspec.Struct, frozen=True, kw_only=True):
+    """The platform asks a leased car to run `model` (msgpack on `fleet.infer.<node_id>`)."""
+
+    lease_id: str
+    model: str
+    inputs: list[WireTensor]
+    outputs: list[str]
+
+
+class InferenceReply(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """The car's answer. It carries outputs only: what the call cost is measured by the
+    platform's own clock, so there is no field in which a car could claim a figure."""
+
+    ok: bool
+    error: str = ""
+    outputs: list[WireTensor] = []
 
 
 class LeaseRequest(msgspec.Struct, frozen=True, kw_only=True):
@@ -183,8 +224,7 @@ class LeaseReply(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     lease_id: str = ""
     node_id: str = ""
     owner_account: str = ""
-    triton_http_url: str = ""
-    triton_grpc_url: str = ""
+    # The registry-attested chip power (bounded by the chip's spec), never the car's word.
     power_w: float = 0.0
     expires_at: datetime | None = None
 

@@ -90,7 +90,6 @@ async def one_size(
                     memory_gb=32,
                     power_w=60,
                     models=["minilm"],
-                    triton_http_url="http://127.0.0.1:9",
                     heartbeat_interval_s=interval,
                 ),
                 tenant=PLATFORM_TENANT,

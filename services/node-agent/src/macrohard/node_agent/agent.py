@@ -2,8 +2,8 @@
 
 The agent speaks only for itself: events go to `ev._platform.node.<its id>.<Type>` and
 heartbeats to `fleet.hb.<its id>`, which is all its NATS credentials allow (deploy/nats).
-Triton is started by the caller (`main.py`) and handed in as URLs, so the fleet simulator
-can run thousands of agents without a Triton each.
+Triton and the worker that takes inference work from the bus (`work.py`) are started by the
+caller (`main.py`), so the fleet simulator can run thousands of agents without a Triton each.
 """
 
 from __future__ import annotations
@@ -57,8 +57,6 @@ class NodeAgent:
         identity: NodeIdentity,
         *,
         models: Sequence[str],
-        triton_http_url: str,
-        triton_grpc_url: str = "",
         heartbeat_interval_s: float = 10.0,
         state: CarState | None = None,
         meter: ComputeMeter | None = None,
@@ -68,8 +66,6 @@ class NodeAgent:
         self.store = EventStore(nc)
         self.identity = identity
         self.models = list(models)
-        self.triton_http_url = triton_http_url
-        self.triton_grpc_url = triton_grpc_url
         self.heartbeat_interval_s = heartbeat_interval_s
         self.state = state or CarState()
         self.meter = meter or ComputeMeter()
@@ -103,8 +99,6 @@ class NodeAgent:
                     memory_gb=i.memory_gb,
                     power_w=i.power_w,
                     models=self.models,
-                    triton_http_url=self.triton_http_url,
-                    triton_grpc_url=self.triton_grpc_url,
                     soc_floor=i.soc_floor,
                     max_leases=i.max_leases,
                     heartbeat_interval_s=self.heartbeat_interval_s,

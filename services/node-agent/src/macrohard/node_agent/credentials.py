@@ -3,7 +3,10 @@
 Publish: its own state events (`ev._platform.node.<id>.<Type>` for the types a car emits:
 not NodeLost/NodeRecovered, which only the registry decides) and its own heartbeat subject.
 Subscribe: its own reply inbox prefix (`_INBOX_<id>.>`, set by `connect_as_node`), where
-JetStream acknowledgements arrive. Nothing else: no lease API, no other car, no tenant data.
+JetStream acknowledgements arrive, and its own work subject (`fleet.infer.<id>`), where the
+platform sends it inference; it may answer each request once on that request's reply subject
+(`allow_responses`), and publish nowhere else. Nothing else: no lease API, no other car, no
+tenant data.
 `mh`-generated configs and deploy/nats/ both come from these functions.
 """
 
@@ -12,7 +15,7 @@ from __future__ import annotations
 import json
 
 from macrohard.contracts import PLATFORM_TENANT
-from macrohard.contracts.fleet import HEARTBEAT_PREFIX
+from macrohard.contracts.fleet import HEARTBEAT_PREFIX, infer_subject
 
 CAR_EVENT_TYPES = (
     "NodeRegistered",
@@ -24,13 +27,15 @@ CAR_EVENT_TYPES = (
 )
 
 
-def node_permissions(node_id: str) -> dict[str, dict[str, list[str]]]:
+def node_permissions(node_id: str) -> dict[str, dict[str, object]]:
     return {
         "publish": {
             "allow": [f"ev.{PLATFORM_TENANT}.node.{node_id}.{t}" for t in CAR_EVENT_TYPES]
             + [f"{HEARTBEAT_PREFIX}.{node_id}"]
         },
-        "subscribe": {"allow": [f"_INBOX_{node_id}.>"]},
+        "subscribe": {"allow": [f"_INBOX_{node_id}.>", infer_subject(node_id)]},
+        # One answer per inference request, within a minute, to the requester's reply subject.
+        "allow_responses": {"max": 1, "expires": "1m"},
     }
 
 

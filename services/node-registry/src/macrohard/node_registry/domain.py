@@ -38,6 +38,69 @@ LATENCY_SCALE_MS = 20.0  # latency score halves at 20 ms
 STAY_HORIZON = 10  # a car parked for 10 lease lengths is as good as one parked forever
 
 
+# --- What a car may declare -----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ChipSpec:
+    """A chip's published figures: what a car of that chip may claim at most."""
+
+    tops: float
+    power_w: float
+    memory_gb: float
+
+
+# Known automotive inference chips. A car naming one is attested at most these figures; a
+# car naming another is held to the generic bounds below (and to the smallest known power).
+CHIPS: dict[str, ChipSpec] = {
+    "nvidia-drive-orin": ChipSpec(tops=254.0, power_w=60.0, memory_gb=32.0),
+    "nvidia-drive-thor": ChipSpec(tops=2000.0, power_w=130.0, memory_gb=128.0),
+    "tesla-hw4": ChipSpec(tops=300.0, power_w=100.0, memory_gb=16.0),
+    "qualcomm-ride": ChipSpec(tops=700.0, power_w=65.0, memory_gb=32.0),
+}
+UNKNOWN_CHIP = ChipSpec(tops=2000.0, power_w=60.0, memory_gb=128.0)
+
+
+@dataclass(frozen=True, slots=True)
+class DeclarationLimits:
+    """Bounds on every figure a car declares about itself (issue 11.3: cars are believed
+    about nothing unbounded). The heartbeat interval is bounded by the registry's own: a car
+    declaring an hour would stay "alive" for three hours after it died, holding leases."""
+
+    max_heartbeat_interval_s: float = 10.0
+    max_leases: int = 16
+    max_models: int = 16
+    max_model_name: int = 64
+
+    @property
+    def min_heartbeat_interval_s(self) -> float:
+        return self.max_heartbeat_interval_s / 10
+
+
+def declaration_problems(event: NodeRegistered, limits: DeclarationLimits) -> list[str]:
+    """Why a registration is refused ([] when every declared figure is within bounds)."""
+    spec = CHIPS.get(event.chip, UNKNOWN_CHIP)
+    problems = []
+    if not 0 < event.power_w <= spec.power_w:
+        problems.append(f"power_w {event.power_w} outside (0, {spec.power_w}] for {event.chip}")
+    if not 0 < event.tops <= spec.tops:
+        problems.append(f"tops {event.tops} outside (0, {spec.tops}] for {event.chip}")
+    if not 0 <= event.memory_gb <= spec.memory_gb:
+        problems.append(f"memory_gb {event.memory_gb} outside [0, {spec.memory_gb}]")
+    if not 1 <= event.max_leases <= limits.max_leases:
+        problems.append(f"max_leases {event.max_leases} outside [1, {limits.max_leases}]")
+    lo, hi = limits.min_heartbeat_interval_s, limits.max_heartbeat_interval_s
+    if not lo <= event.heartbeat_interval_s <= hi:
+        problems.append(f"heartbeat_interval_s {event.heartbeat_interval_s} outside [{lo}, {hi}]")
+    if not 0.0 <= event.soc_floor <= 1.0:
+        problems.append(f"soc_floor {event.soc_floor} outside [0, 1]")
+    if not 0 < len(event.models) <= limits.max_models or any(
+        not 0 < len(m) <= limits.max_model_name for m in event.models
+    ):
+        problems.append(f"models {event.models[: limits.max_models]!r} not a short model list")
+    return problems
+
+
 @dataclass(frozen=True, slots=True)
 class Node:
     node_id: str
@@ -46,8 +109,6 @@ class Node:
     tops: float
     power_w: float
     models: frozenset[str]
-    triton_http_url: str
-    triton_grpc_url: str = ""
     soc_floor: float = 0.2
     max_leases: int = 4
     heartbeat_interval_s: float = 10.0
@@ -108,10 +169,20 @@ class Fleet:
     nodes: dict[str, Node] = field(default_factory=dict)
     leases: dict[str, Lease] = field(default_factory=dict)
     revoked: int = 0
+    limits: DeclarationLimits = field(default_factory=DeclarationLimits)
+    # Registrations refused for out-of-bound declarations: node id -> why (a refused car is
+    # no node: it gets no lease, and a later valid registration admits it).
+    refused: dict[str, str] = field(default_factory=dict)
 
     def apply(self, event: Event) -> None:
         match event:
             case NodeRegistered():
+                problems = declaration_problems(event, self.limits)
+                if problems:
+                    self.nodes.pop(event.node_id, None)
+                    self.refused[event.node_id] = "; ".join(problems)
+                    return
+                self.refused.pop(event.node_id, None)
                 self.nodes[event.node_id] = Node(
                     node_id=event.node_id,
                     owner_account=event.owner_account,
@@ -120,8 +191,6 @@ class Fleet:
                     power_w=event.power_w,
                     memory_gb=event.memory_gb,
                     models=frozenset(event.models),
-                    triton_http_url=event.triton_http_url,
-                    triton_grpc_url=event.triton_grpc_url,
                     soc_floor=event.soc_floor,
                     max_leases=event.max_leases,
                     heartbeat_interval_s=event.heartbeat_interval_s,

@@ -23,7 +23,13 @@ from macrohard.node_registry.registry import Registry
 
 log = logging.getLogger("macrohard.node_registry")
 
-FLEET_SUBJECTS = [f"ev.{PLATFORM_TENANT}.node.>", f"ev.{PLATFORM_TENANT}.lease.>"]
+# Node and lease events, and every InferenceCompleted: the platform's own measurement of each
+# car's latency (appended by the planner's clock, not the car's).
+FLEET_SUBJECTS = [
+    f"ev.{PLATFORM_TENANT}.node.>",
+    f"ev.{PLATFORM_TENANT}.lease.>",
+    "ev.*.task.*.InferenceCompleted",
+]
 _decode_beat = msgspec.json.Decoder(Heartbeat).decode
 
 

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from macrohard.contracts import PLATFORM_TENANT, RecordedEvent, envelope
+from macrohard.contracts.agent import InferenceCompleted
 from macrohard.contracts.envelope import Envelope, Event, derived_event_id, new_event_id, utcnow
 from macrohard.contracts.fleet import (
     FleetStats,
@@ -30,7 +31,15 @@ from macrohard.contracts.fleet import (
     NodeRegistered,
 )
 from macrohard.eventlog.store import EventStore
-from macrohard.node_registry.domain import Fleet, Lease, Liveness, Placement, place, revocations
+from macrohard.node_registry.domain import (
+    DeclarationLimits,
+    Fleet,
+    Lease,
+    Liveness,
+    Placement,
+    place,
+    revocations,
+)
 
 log = logging.getLogger("macrohard.node_registry")
 
@@ -47,7 +56,7 @@ class Registry:
         wall: Callable[[], datetime] = utcnow,
     ) -> None:
         self.store = store
-        self.fleet = Fleet()
+        self.fleet = Fleet(limits=DeclarationLimits(max_heartbeat_interval_s=heartbeat_interval_s))
         self.liveness = Liveness(heartbeat_interval_s)
         self.latency_ms: dict[str, float] = {}
         self.heartbeats = 0
@@ -60,8 +69,16 @@ class Registry:
     async def on_event(self, rec: RecordedEvent) -> None:
         """Fold one node or lease event; once live, react to what it changed."""
         event = rec.payload
+        if isinstance(event, InferenceCompleted):
+            self.measured(event.node_id, event.compute_ms)
+            return
         self.fleet.apply(event)
-        if isinstance(event, NodeRegistered):
+        if isinstance(event, NodeRegistered) and event.node_id in self.fleet.refused:
+            log.warning(
+                "registration refused",
+                extra={"node_id": event.node_id, "why": self.fleet.refused[event.node_id]},
+            )
+        elif isinstance(event, NodeRegistered):
             self.liveness.intervals[event.node_id] = event.heartbeat_interval_s
             if self.live and event.node_id not in self.liveness.last_seen:
                 # Registered but not heard yet: give it the full grace of 3 intervals.
@@ -81,10 +98,15 @@ class Registry:
 
     # --- heartbeats --------------------------------------------------------------------
 
+    def measured(self, node_id: str, compute_ms: float) -> None:
+        """A call's duration as the platform's clock measured it (InferenceCompleted): the
+        latency placement prefers. A car's own heartbeat figure is never used: it could
+        claim to be fast to win work."""
+        old = self.latency_ms.get(node_id)
+        self.latency_ms[node_id] = compute_ms if old is None else old + 0.2 * (compute_ms - old)
+
     async def on_heartbeat(self, beat: Heartbeat) -> None:
         self.heartbeats += 1
-        if beat.latency_ms > 0:
-            self.latency_ms[beat.node_id] = beat.latency_ms
         if self.liveness.beat(beat.node_id, self._mono()) or (
             (node := self.fleet.nodes.get(beat.node_id)) is not None and node.lost
         ):
@@ -150,8 +172,6 @@ class Registry:
             lease_id=lease_id,
             node_id=node.node_id,
             owner_account=node.owner_account,
-            triton_http_url=node.triton_http_url,
-            triton_grpc_url=node.triton_grpc_url,
             power_w=node.power_w,
             expires_at=event.expires_at,
         )

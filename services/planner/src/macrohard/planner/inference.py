@@ -1,8 +1,15 @@
-"""Calling a model on a leased car: lease, call Triton (KServe v2 over HTTP), meter, retry.
+"""Calling a model on a leased car: lease, send the work over the bus, meter, retry.
 
 The planner never hosts a model. For each (task, model) it leases a node from the registry
-(request-reply), keeps the lease for the task's later steps and renews it, and calls the
-node's Triton with `tritonclient.http.aio`. A car can leave mid-call: when the registry
+(request-reply), keeps the lease for the task's later steps and renews it, and sends the call
+to the car's own subject (`fleet.infer.<node_id>`, KServe v2 tensors in msgpack); the car's
+node agent runs it on its local Triton. Nothing here ever dials an address a car declared.
+
+What the call is billed and paid for is measured here, never taken from the car: compute_ms
+is this process's clock around the request (capped at the call's timeout), and energy is
+that time at the chip power the registry attests (bounded by the chip's spec).
+
+A car can leave mid-call: when the registry
 revokes the lease (LeaseRevoked, seen live on core NATS), the call in flight is abandoned at
 once; a timeout or an error does the same. Either way the client leases another node,
 excluding the ones that failed this call, and retries, so the task does not fail because a
@@ -25,18 +32,22 @@ import numpy.typing as npt
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
+from nats.errors import Error as NatsError
 
-from macrohard.contracts import PLATFORM_TENANT, caused_by, envelope
+from macrohard.contracts import PLATFORM_TENANT, caused_by, envelope, tensors
 from macrohard.contracts.agent import InferenceCompleted
 from macrohard.contracts.envelope import Envelope, utcnow
 from macrohard.contracts.fleet import (
     LEASE_RELEASE,
     LEASE_RENEW,
     LEASE_REQUEST,
+    InferenceRequest,
     LeaseRelease,
     LeaseRenewal,
     LeaseReply,
     LeaseRequest,
+    WireTensor,
+    infer_subject,
 )
 from macrohard.eventlog.store import EventStore
 
@@ -69,7 +80,6 @@ class HeldLease:
     lease_id: str
     node_id: str
     owner_account: str
-    url: str
     power_w: float
     expires_at: datetime
     revoked: asyncio.Event = field(default_factory=asyncio.Event)
@@ -88,22 +98,8 @@ class InferenceResult:
     version: int = 0
 
 
-def _nbytes(arrays: Mapping[str, Array]) -> int:
-    total = 0
-    for a in arrays.values():
-        if a.dtype == np.object_:
-            total += sum(len(x) if isinstance(x, bytes) else len(str(x)) for x in a.reshape(-1))
-        else:
-            total += a.nbytes
-    return total
-
-
-def _triton_dtype(a: Array) -> str:
-    if a.dtype == np.object_ or a.dtype.kind in "SU":
-        return "BYTES"
-    from tritonclient.utils import np_to_triton_dtype
-
-    return str(np_to_triton_dtype(a.dtype))
+class CarError(RuntimeError):
+    """The car answered, with an error (busy, a bad model, its Triton failing)."""
 
 
 class InferenceClient:
@@ -127,7 +123,6 @@ class InferenceClient:
         self.request_timeout_s = request_timeout_s
         self._leases: dict[tuple[str, str], HeldLease] = {}  # (task_id, model)
         self._by_id: dict[str, HeldLease] = {}
-        self._clients: dict[str, object] = {}
         self._revocations: Subscription | None = None
 
     async def _watch_revocations(self) -> None:
@@ -184,7 +179,6 @@ class InferenceClient:
             lease_id=reply.lease_id,
             node_id=reply.node_id,
             owner_account=reply.owner_account,
-            url=reply.triton_http_url,
             power_w=reply.power_w,
             expires_at=reply.expires_at,
         )
@@ -201,29 +195,15 @@ class InferenceClient:
             with contextlib.suppress(Exception):  # best effort: it expires anyway
                 await self._request(LEASE_RELEASE, LeaseRelease(lease_id=held.lease_id))
 
-    def _client(self, url: str) -> object:
-        from tritonclient.http.aio import InferenceServerClient
-
-        client = self._clients.get(url)
-        if client is None:
-            client = InferenceServerClient(url.split("://", 1)[-1], conn_timeout=self.timeout_s)
-            self._clients[url] = client
-        return client
-
     async def _call(
-        self, held: HeldLease, model: str, inputs: Mapping[str, Array], outputs: Sequence[str]
-    ) -> dict[str, Array]:
-        from tritonclient.http.aio import InferInput, InferRequestedOutput
-
-        infer_inputs = []
-        for name, array in inputs.items():
-            item = InferInput(name, list(array.shape), _triton_dtype(array))
-            item.set_data_from_numpy(array)
-            infer_inputs.append(item)
-        client = self._client(held.url)
+        self, held: HeldLease, model: str, inputs: list[WireTensor], outputs: Sequence[str]
+    ) -> list[WireTensor]:
+        request = InferenceRequest(
+            lease_id=held.lease_id, model=model, inputs=inputs, outputs=list(outputs)
+        )
         call = asyncio.ensure_future(
-            client.infer(  # type: ignore[attr-defined]
-                model, infer_inputs, outputs=[InferRequestedOutput(o) for o in outputs]
+            self.nc.request(
+                infer_subject(held.node_id), tensors.encode(request), timeout=self.timeout_s
             )
         )
         revoked = asyncio.ensure_future(held.revoked.wait())
@@ -234,8 +214,12 @@ class InferenceClient:
         finally:
             revoked.cancel()
         if call in done:
-            result = call.result()
-            return {o: result.as_numpy(o) for o in outputs}
+            reply = tensors.decode_reply(call.result().data)
+            if not reply.ok:
+                raise CarError(reply.error)
+            if sorted(t.name for t in reply.outputs) != sorted(outputs):
+                raise CarError(f"answered {[t.name for t in reply.outputs]}, not {outputs}")
+            return reply.outputs
         call.cancel()
         with contextlib.suppress(BaseException):
             await call
@@ -257,6 +241,7 @@ class InferenceClient:
         """Run `model` on a leased car, retrying on another car after a revocation, a
         timeout or an error; append InferenceCompleted for the call that succeeded."""
         await self._watch_revocations()
+        wire_inputs = tensors.wire(inputs)
         failed_nodes: list[str] = []
         attempts: list[str] = []
         for attempt in range(1, self.max_attempts + 1):
@@ -268,8 +253,11 @@ class InferenceClient:
                 continue
             started = time.perf_counter()
             try:
-                result = await self._call(held, model, inputs, outputs)
-            except Exception as exc:
+                answer = await self._call(held, model, wire_inputs, outputs)
+                result = tensors.arrays(answer)
+            # What a car or the bus can do to a call: answer an error, vanish (timeout, no
+            # responders), lose its lease, or send garbage (decode errors are ValueErrors).
+            except (CarError, LeaseLost, TimeoutError, NatsError, ValueError) as exc:
                 attempts.append(f"{held.node_id}: {type(exc).__name__}: {exc}")
                 log.warning(
                     "inference attempt failed, retrying elsewhere",
@@ -278,7 +266,8 @@ class InferenceClient:
                 failed_nodes.append(held.node_id)
                 await self._drop((task_id, model))
                 continue
-            compute_ms = (time.perf_counter() - started) * 1000
+            # Our clock, capped at the timeout: a slow car is not paid for being slow.
+            compute_ms = min((time.perf_counter() - started) * 1000, self.timeout_s * 1000)
             event = InferenceCompleted(
                 task_id=task_id,
                 step=step,
@@ -287,8 +276,8 @@ class InferenceClient:
                 owner_account=held.owner_account,
                 lease_id=held.lease_id,
                 compute_ms=round(compute_ms, 3),
-                input_bytes=_nbytes(inputs),
-                output_bytes=_nbytes(result),
+                input_bytes=sum(tensors.nbytes(t) for t in wire_inputs),
+                output_bytes=sum(tensors.nbytes(t) for t in answer),
                 # Chip power over the call's duration: W x ms -> Wh.
                 energy_wh=held.power_w * compute_ms / 3_600_000,
             )
@@ -324,9 +313,6 @@ class InferenceClient:
         if self._revocations is not None:
             await self._revocations.unsubscribe()
             self._revocations = None
-        for client in self._clients.values():
-            await client.close()  # type: ignore[attr-defined]
-        self._clients.clear()
 
 
 __all__ = ["InferenceClient", "InferenceFailed", "InferenceResult"]
