@@ -32,6 +32,7 @@ from macrohard.contracts.fleet import (
     LeaseRequest,
     NodeParked,
     NodeRegistered,
+    heartbeat_subject,
     infer_subject,
 )
 from macrohard.eventlog.store import EventStore
@@ -107,7 +108,7 @@ async def heartbeat_forever(nc: NATS, node_id: str, claimed_latency_ms: float) -
     while True:
         seq += 1
         beat = Heartbeat(node_id=node_id, seq=seq, latency_ms=claimed_latency_ms)
-        await nc.publish(f"fleet.hb.{node_id}", msgspec.json.encode(beat))
+        await nc.publish(heartbeat_subject(node_id), msgspec.json.encode(beat))
         await asyncio.sleep(INTERVAL_S / 2)
 
 

@@ -7,6 +7,7 @@ Heartbeats and battery ticks are telemetry (KV), never events; a *change* they r
 
 from __future__ import annotations
 
+import zlib
 from datetime import datetime
 
 import msgspec
@@ -14,7 +15,27 @@ import msgspec
 from macrohard.contracts.envelope import Event
 
 # Core NATS subjects of the fleet (telemetry and request-reply: never the durable log).
-HEARTBEAT_PREFIX = "fleet.hb"  # fleet.hb.<node_id>, one Heartbeat per interval
+HEARTBEAT_PREFIX = "fleet.hb"  # fleet.hb.<partition>.<node_id>, one Heartbeat per interval
+# Cars are partitioned among registry replicas by a hash of the car id. The count is part of
+# the contract (a car puts its partition in its heartbeat subject, and its NATS permissions
+# name that subject), so it is fixed and generous: replicas share partitions, never split one.
+PARTITIONS = 64
+
+
+def partition_of(node_id: str) -> int:
+    """The car's partition: stable across processes and Python versions (CRC-32, not hash())."""
+    return zlib.crc32(node_id.encode()) % PARTITIONS
+
+
+def heartbeat_subject(node_id: str) -> str:
+    return f"{HEARTBEAT_PREFIX}.{partition_of(node_id)}.{node_id}"
+
+
+def heartbeat_filter(partition: int) -> str:
+    """Every heartbeat of one partition (what the replica owning it subscribes to)."""
+    return f"{HEARTBEAT_PREFIX}.{partition}.*"
+
+
 LEASE_REQUEST = "fleet.lease.request"  # LeaseRequest -> LeaseReply
 LEASE_RENEW = "fleet.lease.renew"  # LeaseRenewal -> LeaseReply
 LEASE_RELEASE = "fleet.lease.release"  # LeaseRelease -> LeaseReply
@@ -156,7 +177,7 @@ EVENTS: tuple[type[Event], ...] = (
 
 
 class Heartbeat(msgspec.Struct, frozen=True, kw_only=True, array_like=True):
-    """Liveness plus live gauges, every interval on `fleet.hb.<node_id>`.
+    """Liveness plus live gauges, every interval on `fleet.hb.<partition>.<node_id>`.
 
     array_like: ~40 bytes on the wire, because at 100,000 cars these are 10,000 msgs/s.
     """
@@ -230,7 +251,8 @@ class LeaseReply(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
 
 
 class FleetStats(msgspec.Struct, frozen=True, kw_only=True):
-    """The registry's live view (heartbeat-aware), for the simulator and the benchmark."""
+    """One registry replica's live view (heartbeat-aware), for the simulator and the
+    benchmark. `alive` and `heartbeats` cover the partitions this replica owns."""
 
     nodes: int
     alive: int
@@ -242,3 +264,5 @@ class FleetStats(msgspec.Struct, frozen=True, kw_only=True):
     revoked: int
     lost: int
     heartbeats: int
+    replica: str = ""
+    partitions: list[int] = []

@@ -1,7 +1,8 @@
 """A car on the fleet: registers, reports its state as events, heartbeats on core NATS.
 
 The agent speaks only for itself: events go to `ev._platform.node.<its id>.<Type>` and
-heartbeats to `fleet.hb.<its id>`, which is all its NATS credentials allow (deploy/nats).
+heartbeats to `fleet.hb.<its partition>.<its id>`, which is all its NATS credentials allow
+(deploy/nats).
 Triton and the worker that takes inference work from the bus (`work.py`) are started by the
 caller (`main.py`), so the fleet simulator can run thousands of agents without a Triton each.
 """
@@ -20,13 +21,13 @@ from nats.aio.client import Client as NATS
 from macrohard.contracts import PLATFORM_TENANT, envelope
 from macrohard.contracts.envelope import Event, utcnow
 from macrohard.contracts.fleet import (
-    HEARTBEAT_PREFIX,
     Heartbeat,
     NodeBatteryChanged,
     NodeChargingChanged,
     NodeParked,
     NodeRegistered,
     NodeThrottled,
+    heartbeat_subject,
 )
 from macrohard.eventlog.store import EventStore
 from macrohard.node_agent import domain
@@ -142,7 +143,7 @@ class NodeAgent:
             inflight=self.meter.inflight,
             latency_ms=round(self.meter.latency_ms, 3),
         )
-        await self.nc.publish(f"{HEARTBEAT_PREFIX}.{self.node_id}", self._encode(beat))
+        await self.nc.publish(heartbeat_subject(self.node_id), self._encode(beat))
 
     async def run(self, schedule: Sequence[ScheduledChange] = ()) -> None:
         """Heartbeat every interval, play the schedule, leave at the expected departure."""

@@ -1,7 +1,8 @@
 """A car's NATS permissions: it may speak only for itself.
 
 Publish: its own state events (`ev._platform.node.<id>.<Type>` for the types a car emits:
-not NodeLost/NodeRecovered, which only the registry decides) and its own heartbeat subject.
+not NodeLost/NodeRecovered, which only the registry decides) and its own heartbeat subject
+(`fleet.hb.<partition>.<id>`).
 Subscribe: its own reply inbox prefix (`_INBOX_<id>.>`, set by `connect_as_node`), where
 JetStream acknowledgements arrive, and its own work subject (`fleet.infer.<id>`), where the
 platform sends it inference; it may answer each request once on that request's reply subject
@@ -15,7 +16,7 @@ from __future__ import annotations
 import json
 
 from macrohard.contracts import PLATFORM_TENANT
-from macrohard.contracts.fleet import HEARTBEAT_PREFIX, infer_subject
+from macrohard.contracts.fleet import heartbeat_subject, infer_subject
 
 CAR_EVENT_TYPES = (
     "NodeRegistered",
@@ -31,7 +32,7 @@ def node_permissions(node_id: str) -> dict[str, dict[str, object]]:
     return {
         "publish": {
             "allow": [f"ev.{PLATFORM_TENANT}.node.{node_id}.{t}" for t in CAR_EVENT_TYPES]
-            + [f"{HEARTBEAT_PREFIX}.{node_id}"]
+            + [heartbeat_subject(node_id)]
         },
         "subscribe": {"allow": [f"_INBOX_{node_id}.>", infer_subject(node_id)]},
         # One answer per inference request, within a minute, to the requester's reply subject.

@@ -404,6 +404,13 @@ class Liveness:
         self._buckets: dict[int, list[str]] = defaultdict(list)
         self._swept_to = -1
 
+    def forget(self, node_ids: Iterable[str]) -> None:
+        """Stop watching these nodes (their partition moved to another replica): a node not
+        in `last_seen` is never declared lost here; its stale bucket entries are skipped."""
+        for node_id in node_ids:
+            self.last_seen.pop(node_id, None)
+            self.declared_lost.discard(node_id)
+
     def timeout(self, node_id: str) -> float:
         return self.misses * self.intervals.get(node_id, self.default_interval_s)
 
