@@ -22,7 +22,6 @@ from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 
 from macrohard.billing.domain import usage_of
-from macrohard.cli.embedded import free_port, nats_server_binary, wait_for_port
 from macrohard.contracts import PLATFORM_TENANT, REGISTRY, envelope, tensors
 from macrohard.contracts.agent import InferenceCompleted
 from macrohard.contracts.fleet import (
@@ -35,6 +34,7 @@ from macrohard.contracts.fleet import (
     heartbeat_subject,
     infer_subject,
 )
+from macrohard.devkit.embedded import free_port, nats_server_binary, wait_for_port
 from macrohard.eventlog.store import EventStore
 from macrohard.eventlog.streams import ensure_streams
 from macrohard.node_agent.credentials import authorization_block

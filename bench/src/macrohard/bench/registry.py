@@ -28,8 +28,8 @@ import msgspec
 import nats
 from nats.aio.client import Client as NATS
 
-from macrohard.cli.bench.report import report
-from macrohard.cli.bench.servers import add_server_args, bench_servers
+from macrohard.bench.report import report
+from macrohard.bench.servers import add_server_args, bench_servers
 from macrohard.contracts import PLATFORM_TENANT, envelope
 from macrohard.contracts.fleet import (
     FLEET_STATS,
@@ -141,7 +141,8 @@ async def one_size(
                 if probe_silent:
                     continue
                 probe_last_beat = time.monotonic()
-            await nc.publish(heartbeat_subject(node_id), encode(Heartbeat(node_id=node_id, seq=seq)))
+            beat = encode(Heartbeat(node_id=node_id, seq=seq))
+            await nc.publish(heartbeat_subject(node_id), beat)
         tick += 1
         await asyncio.sleep(max(started + tick * TICK_S - loop.time(), 0))
     assert first is not None and last is not None
