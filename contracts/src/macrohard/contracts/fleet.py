@@ -98,6 +98,16 @@ class NodeRecovered(Event, frozen=True, kw_only=True):
     node_id: str
 
 
+class NodeQuarantined(Event, frozen=True, kw_only=True):
+    """The registry stops leasing a car whose answers lost verification disputes."""
+
+    aggregate_type = "node"
+
+    node_id: str
+    reason: str
+    disputes_lost: int
+
+
 class NodeChargingChanged(Event, frozen=True, kw_only=True):
     aggregate_type = "node"
 
@@ -163,6 +173,7 @@ EVENTS: tuple[type[Event], ...] = (
     NodeUnparked,
     NodeLost,
     NodeRecovered,
+    NodeQuarantined,
     NodeChargingChanged,
     NodeBatteryChanged,
     NodeThrottled,
@@ -247,6 +258,8 @@ class LeaseReply(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     owner_account: str = ""
     # The registry-attested chip power (bounded by the chip's spec), never the car's word.
     power_w: float = 0.0
+    # Share of this car's calls to re-execute on another car (1.0 for a new car).
+    verify_share: float = 0.0
     expires_at: datetime | None = None
 
 

@@ -22,6 +22,7 @@ from macrohard.contracts.fleet import (
     NodeChargingChanged,
     NodeLost,
     NodeParked,
+    NodeQuarantined,
     NodeRecovered,
     NodeRegistered,
     NodeThrottled,
@@ -119,10 +120,14 @@ class Node:
     state_of_charge: float = 1.0
     throttled: bool = False
     lost: bool = False
+    quarantined: bool = False
 
     @property
     def state(self) -> str:
-        """One word for dashboards: lost, driving, throttled, low_battery, parked."""
+        """One word for dashboards: quarantined, lost, driving, throttled, low_battery,
+        parked."""
+        if self.quarantined:
+            return "quarantined"
         if self.lost:
             return "lost"
         if not self.parked:
@@ -144,6 +149,7 @@ class Node:
         return (
             self.parked
             and not self.lost
+            and not self.quarantined
             and not self.throttled
             and self.charge_ok
             and (model is None or model in self.models)
@@ -173,6 +179,7 @@ class Fleet:
     # Registrations refused for out-of-bound declarations: node id -> why (a refused car is
     # no node: it gets no lease, and a later valid registration admits it).
     refused: dict[str, str] = field(default_factory=dict)
+    quarantined: set[str] = field(default_factory=set)
 
     def apply(self, event: Event) -> None:
         match event:
@@ -194,6 +201,8 @@ class Fleet:
                     soc_floor=event.soc_floor,
                     max_leases=event.max_leases,
                     heartbeat_interval_s=event.heartbeat_interval_s,
+                    # A re-registration does not wash a quarantine away.
+                    quarantined=event.node_id in self.quarantined,
                 )
             case NodeParked():
                 self._update(
@@ -205,6 +214,9 @@ class Fleet:
                 self._update(event.node_id, lost=True)
             case NodeRecovered():
                 self._update(event.node_id, lost=False)
+            case NodeQuarantined():
+                self.quarantined.add(event.node_id)
+                self._update(event.node_id, quarantined=True)
             case NodeChargingChanged():
                 self._update(event.node_id, charging=event.charging)
             case NodeBatteryChanged():
@@ -291,6 +303,7 @@ def place(
     now: datetime,
     alive: Mapping[str, bool] | None = None,
     latency_ms: Mapping[str, float] | None = None,
+    trust: Mapping[str, float] | None = None,
     exclude: Iterable[str] = (),
 ) -> Placement | Refusal:
     """Choose the node for a lease, or say why none.
@@ -298,7 +311,8 @@ def place(
     Eligible: schedulable for `model`, alive (per `alive`, default all), not excluded, with a
     free lease slot. A tenant holding its fair share of the model's capacity while another
     tenant holds leases there is refused, so one tenant cannot starve the others. Among the
-    eligible, the highest score wins; ties go to the smaller node id (deterministic).
+    eligible, the highest score wins; ties go to the smaller node id (deterministic). `trust`
+    (a car's measured record, in (0, 1], default 1) scales its score.
     """
     excluded = set(exclude)
     serving = [n for n in fleet.nodes.values() if model in n.models]
@@ -332,6 +346,7 @@ def place(
     if not free:
         return Refusal(f"every node serving {model!r} is fully leased")
     lat = latency_ms or {}
+    trusted = trust or {}
     best = max(
         free,
         key=lambda n: (
@@ -342,7 +357,8 @@ def place(
                 latency_ms=lat.get(n.node_id, 0.0),
                 ttl_s=ttl_s,
                 now=now,
-            ),
+            )
+            * trusted.get(n.node_id, 1.0),
             # max() keeps the first maximum; invert the id so the smaller id wins ties.
             [-ord(c) for c in n.node_id],
         ),
@@ -371,6 +387,8 @@ def revocations(fleet: Fleet, now: datetime) -> list[tuple[Lease, str]]:
             out.append((lease, "unknown node"))
         elif node.lost:
             out.append((lease, "lost"))
+        elif node.quarantined:
+            out.append((lease, "quarantined"))
         elif not node.parked:
             out.append((lease, "unparked"))
         elif lease.expires_at <= now:

@@ -26,12 +26,14 @@ from macrohard.node_registry.registry import Registry
 
 log = logging.getLogger("macrohard.node_registry")
 
-# Node and lease events, and every InferenceCompleted: the platform's own measurement of each
-# car's latency (appended by the planner's clock, not the car's).
+# Node and lease events, and what the platform measured of each car's calls: latency (the
+# planner's clock, not the car's) and verification outcomes (reputation, quarantine).
 FLEET_SUBJECTS = [
     f"ev.{PLATFORM_TENANT}.node.>",
     f"ev.{PLATFORM_TENANT}.lease.>",
     "ev.*.task.*.InferenceCompleted",
+    "ev.*.task.*.InferenceVerified",
+    "ev.*.task.*.InferenceDisputed",
 ]
 _decode_beat = msgspec.json.Decoder(Heartbeat).decode
 

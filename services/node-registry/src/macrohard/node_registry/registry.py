@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime, timedelta
 
 from macrohard.contracts import PLATFORM_TENANT, RecordedEvent, envelope
-from macrohard.contracts.agent import InferenceCompleted
+from macrohard.contracts.agent import InferenceCompleted, InferenceDisputed, InferenceVerified
 from macrohard.contracts.envelope import Envelope, Event, derived_event_id, new_event_id, utcnow
 from macrohard.contracts.fleet import (
     FleetStats,
@@ -33,6 +33,7 @@ from macrohard.contracts.fleet import (
     LeaseRequest,
     LeaseRevoked,
     NodeLost,
+    NodeQuarantined,
     NodeRecovered,
     NodeRegistered,
     partition_of,
@@ -47,6 +48,13 @@ from macrohard.node_registry.domain import (
     Placement,
     place,
     revocations,
+)
+from macrohard.node_registry.reputation import (
+    DEFAULT_VERIFY_SHARE,
+    Reputation,
+    placement_factor,
+    quarantine_due,
+    verify_share,
 )
 from macrohard.node_registry.slots import SlotBook
 
@@ -89,6 +97,7 @@ class Registry:
         heartbeat_interval_s: float = 10.0,
         slots: SlotBook | None = None,
         replica: str = "",
+        base_verify_share: float = DEFAULT_VERIFY_SHARE,
         monotonic: Callable[[], float] = time.monotonic,
         wall: Callable[[], datetime] = utcnow,
     ) -> None:
@@ -104,6 +113,8 @@ class Registry:
         self.owned: set[int] = set()
         self.by_partition: dict[int, set[str]] = {}
         self.ended: dict[str, None] = {}  # recently ended lease ids, oldest first
+        self.reputation: dict[str, Reputation] = {}
+        self.base_verify_share = base_verify_share
         self.max_ttl_s = max(MAX_TTL_S, MISSED_HEARTBEATS_TO_LOSE * heartbeat_interval_s)
         self._mono = monotonic
         self._wall = wall
@@ -139,10 +150,14 @@ class Registry:
     async def on_event(self, rec: RecordedEvent) -> None:
         """Fold one node or lease event; once live, react to what it changed."""
         event = rec.payload
-        if isinstance(event, InferenceCompleted):
-            self.measured(event.node_id, event.compute_ms)
+        if isinstance(event, InferenceCompleted | InferenceVerified | InferenceDisputed):
+            await self._judge(event, rec.envelope)
             return
         self.fleet.apply(event)
+        if isinstance(event, LeaseGranted):
+            self.rep(event.node_id).leases += 1
+        elif isinstance(event, LeaseRevoked) and event.reason in ("lost", "unparked"):
+            self.rep(event.node_id).leases_lost += 1
         if isinstance(event, NodeRegistered) and event.node_id in self.fleet.refused:
             log.warning(
                 "registration refused",
@@ -175,6 +190,49 @@ class Registry:
 
     # --- heartbeats --------------------------------------------------------------------
 
+    def rep(self, node_id: str) -> Reputation:
+        rep = self.reputation.get(node_id)
+        if rep is None:
+            rep = self.reputation[node_id] = Reputation()
+        return rep
+
+    async def _judge(
+        self, event: InferenceCompleted | InferenceVerified | InferenceDisputed, env: Envelope
+    ) -> None:
+        """What verification says about cars: counts, and quarantine for a lost dispute.
+        Every replica folds the same disputes in the same order and would decide the same
+        quarantine; its id derives from the dispute, so it is stored once."""
+        if isinstance(event, InferenceCompleted):
+            self.measured(event.node_id, event.compute_ms)
+            if not event.verification:
+                self.rep(event.node_id).calls += 1
+            return
+        if isinstance(event, InferenceVerified):
+            self.rep(event.node_id).verified += 1
+            return
+        for node_id in event.majority:
+            self.rep(node_id).verified += 1
+        for node_id in event.wrong:
+            rep = self.rep(node_id)
+            rep.disputes_lost += 1
+            node = self.fleet.nodes.get(node_id)
+            if self.live and quarantine_due(rep) and node is not None and not node.quarantined:
+                quarantined = NodeQuarantined(
+                    node_id=node_id,
+                    reason=f"lost a verification dispute on {event.model} "
+                    f"(task {event.task_id}, step {event.step})",
+                    disputes_lost=rep.disputes_lost,
+                )
+                await self._append_node(
+                    quarantined,
+                    node_id,
+                    event_id=derived_event_id(env.id, f"quarantine:{node_id}"),
+                    cause=env,
+                )
+                log.warning("node quarantined", extra={"node_id": node_id, "why": "dispute"})
+        if self.live:
+            await self.revoke_due(cause=env)
+
     def measured(self, node_id: str, compute_ms: float) -> None:
         """A call's duration as the platform's clock measured it (InferenceCompleted): the
         latency placement prefers. A car's own heartbeat figure is never used: it could
@@ -204,8 +262,22 @@ class Registry:
         await self.revoke_due()
         return lost
 
-    async def _append_node(self, event: Event, node_id: str) -> None:
-        env = envelope(event, tenant=PLATFORM_TENANT, aggregate_id=node_id)
+    async def _append_node(
+        self,
+        event: Event,
+        node_id: str,
+        *,
+        event_id: str | None = None,
+        cause: Envelope | None = None,
+    ) -> None:
+        env = envelope(
+            event,
+            tenant=PLATFORM_TENANT,
+            aggregate_id=node_id,
+            event_id=event_id,
+            correlation_id=cause.correlation_id if cause else None,
+            causation_id=cause.id if cause else None,
+        )
         await self.store.append([env], expected_version=None)
         self.fleet.apply(event)
 
@@ -227,6 +299,7 @@ class Registry:
                 now=now,
                 alive=self.alive_map(),
                 latency_ms=self.latency_ms,
+                trust={n: placement_factor(r) for n, r in self.reputation.items()},
                 exclude=excluded,
             )
             if not isinstance(decision, Placement):
@@ -262,6 +335,7 @@ class Registry:
             node_id=node.node_id,
             owner_account=node.owner_account,
             power_w=node.power_w,
+            verify_share=verify_share(self.rep(node.node_id), self.base_verify_share),
             expires_at=event.expires_at,
         )
 

@@ -35,8 +35,8 @@ from nats.aio.subscription import Subscription
 from nats.errors import Error as NatsError
 
 from macrohard.contracts import PLATFORM_TENANT, caused_by, envelope, tensors
-from macrohard.contracts.agent import InferenceCompleted
-from macrohard.contracts.envelope import Envelope, utcnow
+from macrohard.contracts.agent import InferenceCompleted, InferenceDisputed, InferenceVerified
+from macrohard.contracts.envelope import Envelope, Event, utcnow
 from macrohard.contracts.fleet import (
     LEASE_RELEASE,
     LEASE_RENEW,
@@ -50,6 +50,7 @@ from macrohard.contracts.fleet import (
     infer_subject,
 )
 from macrohard.eventlog.store import EventStore
+from macrohard.planner.verification import Verdict, agree, digest, judge, sampled
 
 log = logging.getLogger("macrohard.planner.inference")
 
@@ -82,6 +83,7 @@ class HeldLease:
     owner_account: str
     power_w: float
     expires_at: datetime
+    verify_share: float = 1.0
     revoked: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -96,6 +98,33 @@ class InferenceResult:
     # Stream sequence of the appended InferenceCompleted: the task aggregate's version right
     # after it, for a caller that appends to the same task with an expected version.
     version: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """One car's answer to one call, as the platform measured it."""
+
+    held: HeldLease
+    answer: list[WireTensor]
+    arrays: dict[str, Array]
+    compute_ms: float
+    attempts: int
+
+
+def _purposes(events: Sequence[Event], step: int, model: str) -> list[str]:
+    """Derived-id purposes: the used answer keeps the id it always had; checks and verdicts
+    get their own, per car, so a redelivered step stores each once."""
+    out = []
+    for e in events:
+        if isinstance(e, InferenceCompleted):
+            out.append(
+                f"inference:{step}:{model}"
+                if not e.verification
+                else f"inference:{step}:{model}:check:{e.node_id}"
+            )
+        else:
+            out.append(f"{type(e).__name__}:{step}:{model}")
+    return out
 
 
 class CarError(RuntimeError):
@@ -147,9 +176,9 @@ class InferenceClient:
         return _decode_reply(reply.data)
 
     async def _lease(
-        self, tenant_id: str, task_id: str, model: str, exclude: Sequence[str]
+        self, tenant_id: str, task_id: str, model: str, exclude: Sequence[str], slot: str = ""
     ) -> HeldLease:
-        key = (task_id, model)
+        key = (task_id, model + slot)
         held = self._leases.get(key)
         if held is not None and not held.revoked.is_set() and held.node_id not in exclude:
             if held.expires_at - utcnow() < timedelta(seconds=self.lease_ttl_s / 3):
@@ -181,6 +210,7 @@ class InferenceClient:
             owner_account=reply.owner_account,
             power_w=reply.power_w,
             expires_at=reply.expires_at,
+            verify_share=reply.verify_share,
         )
         self._leases[key] = held
         self._by_id[held.lease_id] = held
@@ -227,6 +257,78 @@ class InferenceClient:
             raise LeaseLost(f"lease {held.lease_id} on {held.node_id} revoked mid-call")
         raise TimeoutError(f"{held.node_id} did not answer in {self.timeout_s}s")
 
+    async def _answer(
+        self,
+        tenant_id: str,
+        task_id: str,
+        model: str,
+        inputs: list[WireTensor],
+        outputs: Sequence[str],
+        exclude: Sequence[str],
+        slot: str = "",
+    ) -> Call:
+        """One answer from some leased car, retrying on another after a revocation, a
+        timeout or an error. Nothing is appended here."""
+        failed_nodes: list[str] = list(exclude)
+        attempts: list[str] = []
+        for attempt in range(1, self.max_attempts + 1):
+            try:
+                held = await self._lease(tenant_id, task_id, model, failed_nodes, slot)
+            except (LookupError, TimeoutError) as exc:
+                attempts.append(f"lease: {exc}")
+                await asyncio.sleep(min(0.2 * attempt, 1.0))
+                continue
+            started = time.perf_counter()
+            try:
+                answer = await self._call(held, model, inputs, outputs)
+                arrays = tensors.arrays(answer)
+            # What a car or the bus can do to a call: answer an error, vanish (timeout, no
+            # responders), lose its lease, or send garbage (decode errors are ValueErrors).
+            except (CarError, LeaseLost, TimeoutError, NatsError, ValueError) as exc:
+                attempts.append(f"{held.node_id}: {type(exc).__name__}: {exc}")
+                log.warning(
+                    "inference attempt failed, retrying elsewhere",
+                    extra={"node_id": held.node_id, "task_id": task_id, "error": str(exc)},
+                )
+                failed_nodes.append(held.node_id)
+                await self._drop((task_id, model + slot))
+                continue
+            # Our clock, capped at the timeout: a slow car is not paid for being slow.
+            compute_ms = min((time.perf_counter() - started) * 1000, self.timeout_s * 1000)
+            return Call(held, answer, arrays, compute_ms, attempt)
+        raise InferenceFailed(model, task_id, attempts)
+
+    async def _check(
+        self,
+        tenant_id: str,
+        task_id: str,
+        model: str,
+        inputs: list[WireTensor],
+        outputs: Sequence[str],
+        first: Call,
+    ) -> list[Call]:
+        """Re-execute on a second car; on disagreement, a third. Verification leases are
+        one call each (a car checking others holds no slot for the task's later steps)."""
+        calls = [first]
+        while len(calls) < 3:
+            try:
+                calls.append(
+                    await self._answer(
+                        tenant_id, task_id, model, inputs, outputs,
+                        exclude=[c.held.node_id for c in calls], slot="#verify",
+                    )
+                )  # fmt: skip
+            except InferenceFailed as exc:
+                # No other car could check it: the answer stands unverified (logged; the
+                # registry keeps sampling this car's later calls).
+                log.warning("could not verify", extra={"task_id": task_id, "error": str(exc)})
+                break
+            finally:
+                await self._drop((task_id, model + "#verify"))
+            if agree(calls[0].answer, calls[-1].answer):
+                break
+        return calls
+
     async def infer(
         self,
         *,
@@ -239,68 +341,103 @@ class InferenceClient:
         cause: Envelope | None = None,
     ) -> InferenceResult:
         """Run `model` on a leased car, retrying on another car after a revocation, a
-        timeout or an error; append InferenceCompleted for the call that succeeded."""
+        timeout or an error; verify a sample of calls on other cars; append what happened
+        (InferenceCompleted per answer used or checked, InferenceVerified or
+        InferenceDisputed) and return the answer the majority gave."""
         await self._watch_revocations()
         wire_inputs = tensors.wire(inputs)
-        failed_nodes: list[str] = []
-        attempts: list[str] = []
-        for attempt in range(1, self.max_attempts + 1):
-            try:
-                held = await self._lease(tenant_id, task_id, model, failed_nodes)
-            except (LookupError, TimeoutError) as exc:
-                attempts.append(f"lease: {exc}")
-                await asyncio.sleep(min(0.2 * attempt, 1.0))
-                continue
-            started = time.perf_counter()
-            try:
-                answer = await self._call(held, model, wire_inputs, outputs)
-                result = tensors.arrays(answer)
-            # What a car or the bus can do to a call: answer an error, vanish (timeout, no
-            # responders), lose its lease, or send garbage (decode errors are ValueErrors).
-            except (CarError, LeaseLost, TimeoutError, NatsError, ValueError) as exc:
-                attempts.append(f"{held.node_id}: {type(exc).__name__}: {exc}")
-                log.warning(
-                    "inference attempt failed, retrying elsewhere",
-                    extra={"node_id": held.node_id, "task_id": task_id, "error": str(exc)},
-                )
-                failed_nodes.append(held.node_id)
-                await self._drop((task_id, model))
-                continue
-            # Our clock, capped at the timeout: a slow car is not paid for being slow.
-            compute_ms = min((time.perf_counter() - started) * 1000, self.timeout_s * 1000)
-            event = InferenceCompleted(
-                task_id=task_id,
-                step=step,
-                model=model,
-                node_id=held.node_id,
-                owner_account=held.owner_account,
-                lease_id=held.lease_id,
-                compute_ms=round(compute_ms, 3),
-                input_bytes=sum(tensors.nbytes(t) for t in wire_inputs),
-                output_bytes=sum(tensors.nbytes(t) for t in answer),
-                # Chip power over the call's duration: W x ms -> Wh.
-                energy_wh=held.power_w * compute_ms / 3_600_000,
+        first = await self._answer(tenant_id, task_id, model, wire_inputs, outputs, exclude=[])
+        calls = [first]
+        if sampled(first.held.verify_share, task_id, step, model, first.held.node_id):
+            calls = await self._check(tenant_id, task_id, model, wire_inputs, outputs, first)
+        verdict = judge([c.answer for c in calls]) if len(calls) > 1 else None
+        events = self._outcome(task_id, step, model, wire_inputs, calls, verdict)
+        used = None
+        if verdict is None:
+            used = first
+        elif verdict.decided:
+            used = calls[verdict.majority[0]]
+        nodes = [c.held.node_id for c in calls]
+        envs = [
+            self._envelope(e, tenant_id, task_id, cause, purpose)
+            for e, purpose in zip(events, _purposes(events, step, model), strict=True)
+        ]
+        appended = await self.store.append(envs, expected_version=None)
+        if verdict is not None and 0 in verdict.wrong:
+            await self._drop((task_id, model))  # never ask a car that lied again
+        if used is None:
+            raise InferenceFailed(
+                model, task_id, [f"{n}: answers disagreed, no majority" for n in nodes]
             )
-            appended = await self.store.append(
-                [self._envelope(event, tenant_id, cause)], expected_version=None
-            )
-            return InferenceResult(
-                result, held.node_id, held.lease_id, compute_ms, attempt, event, appended.version
-            )
-        raise InferenceFailed(model, task_id, attempts)
+        answer_event = next(
+            e for e in events if isinstance(e, InferenceCompleted) and not e.verification
+        )
+        return InferenceResult(
+            used.arrays, used.held.node_id, used.held.lease_id, used.compute_ms,
+            used.attempts, answer_event, appended.version,
+        )  # fmt: skip
+
+    @classmethod
+    def _outcome(
+        cls,
+        task_id: str,
+        step: int,
+        model: str,
+        inputs: list[WireTensor],
+        calls: list[Call],
+        verdict: Verdict | None,
+    ) -> list[Event]:
+        """The events of one verified (or unverified) call: an InferenceCompleted for the
+        answer used and for each agreeing check, none for a wrong answer (it earns nothing
+        and is billed to nobody) nor when no two cars agreed; then the verdict."""
+        if verdict is None:
+            return [cls._completed(task_id, step, model, inputs, calls[0], check=False)]
+        events: list[Event] = []
+        for i in verdict.majority:
+            check = i != verdict.majority[0]
+            events.append(cls._completed(task_id, step, model, inputs, calls[i], check=check))
+        nodes = [c.held.node_id for c in calls]
+        if verdict.decided and not verdict.wrong:
+            events.append(InferenceVerified(
+                task_id=task_id, step=step, model=model, node_id=nodes[0], verifiers=nodes[1:],
+            ))  # fmt: skip
+        else:
+            events.append(InferenceDisputed(
+                task_id=task_id, step=step, model=model, node_ids=nodes,
+                majority=[nodes[i] for i in verdict.majority],
+                wrong=[nodes[i] for i in verdict.wrong],
+                digests={c.held.node_id: digest(c.answer) for c in calls},
+            ))  # fmt: skip
+        return events
 
     @staticmethod
-    def _envelope(event: InferenceCompleted, tenant_id: str, cause: Envelope | None) -> Envelope:
+    def _completed(
+        task_id: str, step: int, model: str, inputs: list[WireTensor], call: Call, *, check: bool
+    ) -> InferenceCompleted:
+        held = call.held
+        return InferenceCompleted(
+            task_id=task_id,
+            step=step,
+            model=model,
+            node_id=held.node_id,
+            owner_account=held.owner_account,
+            lease_id=held.lease_id,
+            compute_ms=round(call.compute_ms, 3),
+            input_bytes=sum(tensors.nbytes(t) for t in inputs),
+            output_bytes=sum(tensors.nbytes(t) for t in call.answer),
+            # Chip power over the call's duration: W x ms -> Wh.
+            energy_wh=held.power_w * call.compute_ms / 3_600_000,
+            verification=check,
+        )
+
+    @staticmethod
+    def _envelope(
+        event: Event, tenant_id: str, task_id: str, cause: Envelope | None, purpose: str
+    ) -> Envelope:
         if cause is not None:
             # Derived id: a redelivered step re-appends the same event and JetStream drops it.
-            return caused_by(
-                event,
-                cause,
-                aggregate_id=event.task_id,
-                tenant=tenant_id,
-                purpose=f"inference:{event.step}:{event.model}",
-            )
-        return envelope(event, tenant=tenant_id, aggregate_id=event.task_id)
+            return caused_by(event, cause, aggregate_id=task_id, tenant=tenant_id, purpose=purpose)
+        return envelope(event, tenant=tenant_id, aggregate_id=task_id)
 
     async def release_task(self, task_id: str) -> None:
         """Give back every lease a finished task holds."""
