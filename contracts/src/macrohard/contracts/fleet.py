@@ -13,6 +13,7 @@ from datetime import datetime
 import msgspec
 
 from macrohard.contracts.envelope import Event
+from macrohard.contracts.subjects import PLATFORM_TENANT, type_filter
 
 # Core NATS subjects of the fleet (telemetry and request-reply: never the durable log).
 HEARTBEAT_PREFIX = "fleet.hb"  # fleet.hb.<partition>.<node_id>, one Heartbeat per interval
@@ -44,11 +45,25 @@ FLEET_STATS = "fleet.stats"  # empty -> FleetStats
 # its own subject and answers there, so nothing on the platform ever connects to a car (a car
 # on a mobile network accepts no inbound connection, and a declared URL would be an SSRF).
 INFER_PREFIX = "fleet.infer"
+# The registry replicas' shared KV bucket: the partition table and each car's lease slots.
+REGISTRY_BUCKET = "fleet-registry"
 
 
 def infer_subject(node_id: str) -> str:
     """The one subject a car takes inference work on."""
     return f"{INFER_PREFIX}.{node_id}"
+
+
+# A core subscription on the log's own subject: a lease holder hears of a revocation as it
+# is stored, without a consumer of its own.
+LEASE_REVOCATIONS = type_filter("LeaseRevoked", aggregate_type="lease", tenant=PLATFORM_TENANT)
+
+
+# A node's limits and their defaults, in one place: the car registers them (NodeRegistered),
+# its agent starts with them and the registry keeps them per node.
+DEFAULT_SOC_FLOOR = 0.2  # below this charge (and not charging) a car takes no work
+DEFAULT_MAX_LEASES = 4
+DEFAULT_HEARTBEAT_INTERVAL_S = 10.0
 
 
 class NodeRegistered(Event, frozen=True, kw_only=True):
@@ -64,10 +79,10 @@ class NodeRegistered(Event, frozen=True, kw_only=True):
     # Kept so that old registrations still decode; nothing dials them (work goes over the bus).
     triton_http_url: str = ""
     triton_grpc_url: str = ""
-    soc_floor: float = 0.2
+    soc_floor: float = DEFAULT_SOC_FLOOR
     # Concurrent leases the node accepts (its free capacity is max_leases - held).
-    max_leases: int = 4
-    heartbeat_interval_s: float = 10.0
+    max_leases: int = DEFAULT_MAX_LEASES
+    heartbeat_interval_s: float = DEFAULT_HEARTBEAT_INTERVAL_S
 
 
 class NodeParked(Event, frozen=True, kw_only=True):

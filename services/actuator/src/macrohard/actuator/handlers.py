@@ -43,7 +43,13 @@ from macrohard.actuator.secrets import SecretOpener, SecretsUnavailable
 from macrohard.actuator.session import BrowserSession, Delivery, evolve, plan_delivery
 from macrohard.actuator.tenants import AllowedDomains
 from macrohard.contracts.agent import Intent, IntentEmitted
-from macrohard.contracts.browser import ActionExecuted, PageObserved, SessionClosed, SessionOpened
+from macrohard.contracts.browser import (
+    ACTUATOR_WORKER_PREFIX,
+    ActionExecuted,
+    PageObserved,
+    SessionClosed,
+    SessionOpened,
+)
 from macrohard.contracts.envelope import Envelope, Event, RecordedEvent, caused_by
 from macrohard.contracts.tasks import TaskCancelled, TaskCompleted, TaskFailed, TaskSubmitted
 from macrohard.eventlog.store import EventStore, Loaded
@@ -60,7 +66,7 @@ def new_worker_id() -> str:
 
 
 def forward_subject(worker: str) -> str:
-    return f"actuator.worker.{worker}"
+    return f"{ACTUATOR_WORKER_PREFIX}.{worker}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import asyncio
 
+from macrohard.contracts.fleet import DEFAULT_HEARTBEAT_INTERVAL_S
 from macrohard.eventlog import Service, run_service
 from macrohard.node_registry.projection import FleetProjection
 from macrohard.node_registry.replica import running_replica
 
 
 def build(service: Service) -> None:
-    interval = float(service.config.extra.get("heartbeat_interval_s", "10"))
+    interval = float(service.config.extra.get("heartbeat_interval_s", DEFAULT_HEARTBEAT_INTERVAL_S))
     if service.config.database_url:
         service.project(FleetProjection())
 

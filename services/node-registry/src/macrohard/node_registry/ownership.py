@@ -20,11 +20,12 @@ from nats.js.api import KeyValueConfig, StorageType
 from nats.js.errors import BucketNotFoundError, KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
+from macrohard.contracts.fleet import REGISTRY_BUCKET
 from macrohard.node_registry.partitioning import Assignment, rebalance
 
 log = logging.getLogger("macrohard.node_registry")
 
-BUCKET = "fleet-registry"  # the partition table and the lease slots, all small
+BUCKET = REGISTRY_BUCKET  # the partition table and the lease slots, all small
 TABLE_KEY = "partitions"
 
 

@@ -22,6 +22,7 @@ from macrohard.contracts import PLATFORM_TENANT, RecordedEvent, envelope
 from macrohard.contracts.agent import InferenceCompleted, InferenceDisputed, InferenceVerified
 from macrohard.contracts.envelope import Envelope, Event, derived_event_id, new_event_id, utcnow
 from macrohard.contracts.fleet import (
+    DEFAULT_HEARTBEAT_INTERVAL_S,
     FleetStats,
     Heartbeat,
     LeaseGranted,
@@ -94,7 +95,7 @@ class Registry:
         self,
         store: EventStore,
         *,
-        heartbeat_interval_s: float = 10.0,
+        heartbeat_interval_s: float = DEFAULT_HEARTBEAT_INTERVAL_S,
         slots: SlotBook | None = None,
         replica: str = "",
         base_verify_share: float = DEFAULT_VERIFY_SHARE,

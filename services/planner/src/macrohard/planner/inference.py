@@ -34,13 +34,14 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from nats.errors import Error as NatsError
 
-from macrohard.contracts import PLATFORM_TENANT, caused_by, envelope, tensors
+from macrohard.contracts import caused_by, envelope, tensors
 from macrohard.contracts.agent import InferenceCompleted, InferenceDisputed, InferenceVerified
 from macrohard.contracts.envelope import Envelope, Event, utcnow
 from macrohard.contracts.fleet import (
     LEASE_RELEASE,
     LEASE_RENEW,
     LEASE_REQUEST,
+    LEASE_REVOCATIONS,
     InferenceRequest,
     LeaseRelease,
     LeaseRenewal,
@@ -56,7 +57,6 @@ log = logging.getLogger("macrohard.planner.inference")
 
 Array = npt.NDArray[np.generic]
 _decode_reply = msgspec.json.Decoder(LeaseReply).decode
-_REVOKED = f"ev.{PLATFORM_TENANT}.lease.*.LeaseRevoked"
 
 
 class InferenceFailed(RuntimeError):
@@ -140,7 +140,9 @@ class InferenceClient:
         store: EventStore,
         *,
         timeout_s: float = 10.0,
-        lease_ttl_s: float = 60.0,
+        # The registry caps a lease at the loss-detection time (30 s): a dead planner's
+        # leases end that soon. A live one renews, also while a long call is in flight.
+        lease_ttl_s: float = 30.0,
         max_attempts: int = 4,
         request_timeout_s: float = 2.0,
     ) -> None:
@@ -167,7 +169,7 @@ class InferenceClient:
                 log.info("lease revoked under us", extra={"lease_id": held.lease_id})
 
         # Core NATS sees every message the stream stores, as it is stored: no consumer needed.
-        self._revocations = await self.nc.subscribe(_REVOKED, cb=on_revoked)
+        self._revocations = await self.nc.subscribe(LEASE_REVOCATIONS, cb=on_revoked)
 
     async def _request(self, subject: str, body: msgspec.Struct) -> LeaseReply:
         reply = await self.nc.request(
@@ -225,6 +227,17 @@ class InferenceClient:
             with contextlib.suppress(Exception):  # best effort: it expires anyway
                 await self._request(LEASE_RELEASE, LeaseRelease(lease_id=held.lease_id))
 
+    async def _keep_renewed(self, held: HeldLease) -> None:
+        """Renew the lease under a call that outlasts a third of its TTL."""
+        while True:
+            await asyncio.sleep(self.lease_ttl_s / 3)
+            with contextlib.suppress(TimeoutError, NatsError):
+                renewed = await self._request(
+                    LEASE_RENEW, LeaseRenewal(lease_id=held.lease_id, ttl_s=self.lease_ttl_s)
+                )
+                if renewed.ok and renewed.expires_at is not None:
+                    held.expires_at = renewed.expires_at
+
     async def _call(
         self, held: HeldLease, model: str, inputs: list[WireTensor], outputs: Sequence[str]
     ) -> list[WireTensor]:
@@ -237,12 +250,14 @@ class InferenceClient:
             )
         )
         revoked = asyncio.ensure_future(held.revoked.wait())
+        renewing = asyncio.ensure_future(self._keep_renewed(held))
         try:
             done, _ = await asyncio.wait(
                 [call, revoked], timeout=self.timeout_s, return_when=asyncio.FIRST_COMPLETED
             )
         finally:
             revoked.cancel()
+            renewing.cancel()
         if call in done:
             reply = tensors.decode_reply(call.result().data)
             if not reply.ok:
