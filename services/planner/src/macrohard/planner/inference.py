@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import msgspec
+import nats.errors
 import numpy as np
 import numpy.typing as npt
 from nats.aio.client import Client as NATS
@@ -131,6 +132,11 @@ class CarError(RuntimeError):
     """The car answered, with an error (busy, a bad model, its Triton failing)."""
 
 
+def _car_gone(exc: BaseException) -> bool:
+    """The call failed because the car went away, not because it refused the request."""
+    return isinstance(exc, LeaseLost | TimeoutError | OSError) or "connect" in str(exc).lower()
+
+
 class InferenceClient:
     """One per planner process. `infer` is safe to call concurrently for different tasks."""
 
@@ -145,8 +151,10 @@ class InferenceClient:
         lease_ttl_s: float = 30.0,
         max_attempts: int = 4,
         request_timeout_s: float = 2.0,
+        car_wait_s: float = 300.0,
     ) -> None:
         self.nc = nc
+        self.car_wait_s = car_wait_s
         self.store = store
         self.timeout_s = timeout_s
         self.lease_ttl_s = lease_ttl_s
@@ -227,6 +235,39 @@ class InferenceClient:
             with contextlib.suppress(Exception):  # best effort: it expires anyway
                 await self._request(LEASE_RELEASE, LeaseRelease(lease_id=held.lease_id))
 
+    async def _lease_waiting(
+        self,
+        tenant_id: str,
+        task_id: str,
+        model: str,
+        failed_nodes: list[str],
+        deadline: float,
+        attempts: list[str],
+        slot: str = "",
+        keep: Sequence[str] = (),
+    ) -> HeldLease | None:
+        """A lease, waiting for one until `deadline`; None when none came.
+
+        Not getting a lease is not a failure of the task: the registry may be restarting
+        (no responders, timeouts) or every car busy. The wait backs off to 2 s between asks.
+        `keep` are cars never to retry (a verification never asks the car it checks).
+        """
+        pause = 0.1
+        while True:
+            try:
+                return await self._lease(tenant_id, task_id, model, failed_nodes, slot)
+            except (LookupError, nats.errors.TimeoutError, nats.errors.NoRespondersError) as exc:
+                reason = str(exc) or type(exc).__name__
+                if not attempts or attempts[-1] != f"lease: {reason}":
+                    attempts.append(f"lease: {reason}")
+                if isinstance(exc, LookupError) and len(failed_nodes) > len(keep):
+                    # The cars that failed this call may be all there is; try them again.
+                    failed_nodes[:] = list(keep)
+            if time.monotonic() + pause > deadline:
+                return None
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 2.0)
+
     async def _keep_renewed(self, held: HeldLease) -> None:
         """Renew the lease under a call that outlasts a third of its TTL."""
         while True:
@@ -281,25 +322,32 @@ class InferenceClient:
         outputs: Sequence[str],
         exclude: Sequence[str],
         slot: str = "",
+        wait_s: float | None = None,
     ) -> Call:
         """One answer from some leased car, retrying on another after a revocation, a
-        timeout or an error. Nothing is appended here."""
+        timeout or an error, waiting for a car up to `wait_s` (default: the client's
+        `car_wait_s`). Nothing is appended here."""
         failed_nodes: list[str] = list(exclude)
         attempts: list[str] = []
-        for attempt in range(1, self.max_attempts + 1):
-            try:
-                held = await self._lease(tenant_id, task_id, model, failed_nodes, slot)
-            except (LookupError, TimeoutError) as exc:
-                attempts.append(f"lease: {exc}")
-                await asyncio.sleep(min(0.2 * attempt, 1.0))
-                continue
+        wait = self.car_wait_s if wait_s is None else wait_s
+        lease_deadline = time.monotonic() + wait
+        attempt = errors = 0
+        while True:
+            attempt += 1
+            held = await self._lease_waiting(
+                tenant_id, task_id, model, failed_nodes, lease_deadline, attempts, slot, exclude
+            )
+            if held is None:
+                attempts.append(f"no car could be leased within {wait:g}s")
+                break
             started = time.perf_counter()
             try:
                 answer = await self._call(held, model, inputs, outputs)
                 arrays = tensors.arrays(answer)
             # What a car or the bus can do to a call: answer an error, vanish (timeout, no
-            # responders), lose its lease, or send garbage (decode errors are ValueErrors).
-            except (CarError, LeaseLost, TimeoutError, NatsError, ValueError) as exc:
+            # responders, a dropped connection), lose its lease, or send garbage (decode
+            # errors are ValueErrors).
+            except (CarError, LeaseLost, TimeoutError, NatsError, OSError, ValueError) as exc:
                 attempts.append(f"{held.node_id}: {type(exc).__name__}: {exc}")
                 log.warning(
                     "inference attempt failed, retrying elsewhere",
@@ -307,6 +355,14 @@ class InferenceClient:
                 )
                 failed_nodes.append(held.node_id)
                 await self._drop((task_id, model + slot))
+                # A car that left, was revoked or is unreachable is the fleet's churn: the
+                # task waits for another within its deadline. A car that answered with an
+                # error counts against max_attempts.
+                if not _car_gone(exc):
+                    errors += 1
+                if errors >= self.max_attempts or time.monotonic() > lease_deadline:
+                    break
+                await asyncio.sleep(min(0.25 * attempt, 2.0))
                 continue
             # Our clock, capped at the timeout: a slow car is not paid for being slow.
             compute_ms = min((time.perf_counter() - started) * 1000, self.timeout_s * 1000)
@@ -331,6 +387,7 @@ class InferenceClient:
                     await self._answer(
                         tenant_id, task_id, model, inputs, outputs,
                         exclude=[c.held.node_id for c in calls], slot="#verify",
+                        wait_s=0.0,  # a check takes a free car now or is skipped
                     )
                 )  # fmt: skip
             except InferenceFailed as exc:
@@ -354,14 +411,17 @@ class InferenceClient:
         inputs: Mapping[str, Array],
         outputs: Sequence[str],
         cause: Envelope | None = None,
+        car_wait_s: float | None = None,
     ) -> InferenceResult:
         """Run `model` on a leased car, retrying on another car after a revocation, a
-        timeout or an error; verify a sample of calls on other cars; append what happened
-        (InferenceCompleted per answer used or checked, InferenceVerified or
-        InferenceDisputed) and return the answer the majority gave."""
+        timeout or an error (waiting up to `car_wait_s` for a car); verify a sample of
+        calls on other cars; append what happened (InferenceCompleted per answer used or
+        checked, InferenceVerified or InferenceDisputed) and return the majority's answer."""
         await self._watch_revocations()
         wire_inputs = tensors.wire(inputs)
-        first = await self._answer(tenant_id, task_id, model, wire_inputs, outputs, exclude=[])
+        first = await self._answer(
+            tenant_id, task_id, model, wire_inputs, outputs, exclude=[], wait_s=car_wait_s
+        )
         calls = [first]
         if sampled(first.held.verify_share, task_id, step, model, first.held.node_id):
             calls = await self._check(tenant_id, task_id, model, wire_inputs, outputs, first)
