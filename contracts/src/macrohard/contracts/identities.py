@@ -177,8 +177,16 @@ SERVICES: tuple[Identity, ...] = (
             (_TASK, agent.LeaseRequested),
             (_TASK, agent.IntentEmitted),
             (_TASK, agent.InferenceCompleted),
+            (_TASK, agent.InferenceVerified),
+            (_TASK, agent.InferenceDisputed),
         ),
-        publishes=(fleet.LEASE_REQUEST, fleet.LEASE_RENEW, fleet.LEASE_RELEASE),
+        # Inference goes to a car over the bus, on the car's own work subject.
+        publishes=(
+            fleet.LEASE_REQUEST,
+            fleet.LEASE_RENEW,
+            fleet.LEASE_RELEASE,
+            f"{fleet.INFER_PREFIX}.*",
+        ),
         listens=(fleet.LEASE_REVOCATIONS,),
         consumers=("planner-tasks", "planner-pages", "planner-budgets"),
     ),
@@ -202,13 +210,23 @@ SERVICES: tuple[Identity, ...] = (
         appends=(
             (_PLATFORM, fleet.NodeLost),
             (_PLATFORM, fleet.NodeRecovered),
+            (_PLATFORM, fleet.NodeQuarantined),
             (_PLATFORM, fleet.LeaseGranted),
             (_PLATFORM, fleet.LeaseRenewed),
             (_PLATFORM, fleet.LeaseReleased),
             (_PLATFORM, fleet.LeaseRevoked),
         ),
+        # Replicas share the fleet through one KV bucket: the partition table and lease
+        # slots, both written by compare-and-set (created on first use).
+        publishes=(
+            f"$KV.{fleet.REGISTRY_BUCKET}.>",
+            f"$JS.API.STREAM.CREATE.KV_{fleet.REGISTRY_BUCKET}",
+            f"$JS.API.DIRECT.GET.KV_{fleet.REGISTRY_BUCKET}.>",
+            f"$JS.API.STREAM.MSG.GET.KV_{fleet.REGISTRY_BUCKET}",
+        ),
         listens=(
-            f"{fleet.HEARTBEAT_PREFIX}.*",
+            # One partition's heartbeats per subscription (fleet.hb.<partition>.<car>).
+            f"{fleet.HEARTBEAT_PREFIX}.*.*",
             fleet.LEASE_REQUEST,
             fleet.LEASE_RENEW,
             fleet.LEASE_RELEASE,
@@ -246,13 +264,17 @@ CAR_EVENTS: tuple[type[Event], ...] = (
 
 
 def car(node_id: str) -> Identity:
-    """A car's identity: its own node's events and heartbeat, its own inbox, nothing else."""
+    """A car's identity: its own node's events and heartbeat, its own inbox and work
+    subject, nothing else."""
     check_token("node id", node_id)
     return Identity(
         name=node_id,
         appends=tuple((_PLATFORM, cls) for cls in CAR_EVENTS),
         aggregate_id=node_id,
-        publishes=(f"{fleet.HEARTBEAT_PREFIX}.{node_id}",),
+        publishes=(fleet.heartbeat_subject(node_id),),
+        # Work comes to the car over the bus (it dials out); it answers each request once.
+        listens=(fleet.infer_subject(node_id),),
+        responds=True,
         reads_log=False,
     )
 
