@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
@@ -39,7 +40,8 @@ class InferenceWorker:
         self.max_inflight = max_inflight
         self.served = 0
         self._inflight: set[asyncio.Task[None]] = set()
-        self._client: object | None = None
+        # tritonclient is untyped; its aio client is imported lazily (the CLI never needs it).
+        self._client: Any = None
         self._sub: Subscription | None = None
 
     async def start(self) -> InferenceWorker:
@@ -87,7 +89,7 @@ class InferenceWorker:
             item = InferInput(tensor.name, list(array.shape), tensor.datatype)
             item.set_data_from_numpy(array)
             inputs.append(item)
-        result = await self._client.infer(  # type: ignore[attr-defined]
+        result = await self._client.infer(
             request.model, inputs, outputs=[InferRequestedOutput(o) for o in request.outputs]
         )
         return [tensors.to_wire(o, result.as_numpy(o)) for o in request.outputs]
@@ -100,5 +102,5 @@ class InferenceWorker:
             task.cancel()
         await asyncio.gather(*self._inflight, return_exceptions=True)
         if self._client is not None:
-            await self._client.close()  # type: ignore[attr-defined]
+            await self._client.close()
             self._client = None
