@@ -8,11 +8,15 @@ import asyncpg
 
 from macrohard.billing.handlers import Invoicer
 from macrohard.billing.money import parse_money
-from macrohard.billing.queries import economics, invoices, payout_statements
+from macrohard.billing.queries import Economics, economics, invoices, payout_statements
 from macrohard.contracts.billing import PayoutStated
 from macrohard.eventlog.projection import ProjectionRunner
 from macrohard.eventlog.store import EventStore
 from tests.billing import builders as b
+
+
+def revenue_of(rows: list[Economics]) -> int:
+    return sum(parse_money(r.revenue) for r in rows)
 
 
 async def test_payouts_plus_margin_equal_revenue(
@@ -24,7 +28,8 @@ async def test_payouts_plus_margin_equal_revenue(
         when = b.at(1 + i % 28, hour=i % 24)
         evs += [
             b.inference(tenant, f"t{i}", when, compute_ms=90_000.5 + i * 1000.25,
-                        energy_wh=0.75 + i / 7, node=f"car-{i % 3}", owner=f"owner-{i % 3 % 2}"),
+                        energy_wh=0.75 + i / 7, node=f"car-{i % 3}", owner=f"owner-{i % 3 % 2}",
+                        model=("planner", "minilm")[i % 4 // 3]),
             b.step(tenant, f"t{i}", 1, when),
             b.action(tenant, f"t{i}", 1, when),
         ]  # fmt: skip
@@ -35,10 +40,16 @@ async def test_payouts_plus_margin_equal_revenue(
     async with pool.acquire() as conn:
         by_tenant = await economics(conn, "2026-10", by="tenant")
         by_node = await economics(conn, "2026-10", by="node")
+        by_model = await economics(conn, "2026-10", by="model")
         invoiced = [i for t in ("acme", "globex") for i in await invoices(conn, t)]
         statements = [s for o in ("owner-0", "owner-1") for s in await payout_statements(conn, o)]
-    for row in by_tenant + by_node:
+    for row in by_tenant + by_node + by_model:
         assert parse_money(row.payouts) + parse_money(row.margin) == parse_money(row.revenue)
+    # Every car's and every model's work earns the platform a margin ("": steps and actions
+    # here fall within the plans' free quantities).
+    assert all(parse_money(r.margin) > 0 for r in by_node + by_model if r.key)
+    assert [m.key for m in by_model] == ["", "energy_uwh", "minilm", "planner"]
+    assert revenue_of(by_model) == revenue_of(by_node)
     revenue = sum(parse_money(r.revenue) for r in by_tenant)
     payouts = sum(parse_money(r.payouts) for r in by_tenant)
     assert revenue == sum(parse_money(r.revenue) for r in by_node)

@@ -118,7 +118,10 @@ def test_catalogue_figures_by_hand() -> None:
     assert compute.charge(3600 * 10**6) == 1_800_000  # first hour at 0.0005/s
     assert compute.charge(7200 * 10**6) == 1_800_000 + 1_440_000  # second at 0.0004/s
     assert PAYOUT_RATES.compute(60 * 10**6) == 12_000  # a compute-minute earns 0.012
-    assert PAYOUT_RATES.energy(2 * 10**6) == 500  # 2 Wh earn 0.0005
+    assert PAYOUT_RATES.energy(2 * 10**6) == 300  # 2 Wh earn 0.0003, at cost
+    assert PAYOUT_RATES.compute(60 * 10**6, "minilm") == 3_000  # the small model earns less
+    embedding = PLANS["enterprise"].price_of("compute:minilm")
+    assert embedding.charge(36_000 * 10**6) == 2_700_000  # 10 hours at 0.000075/s (150%)
 
 
 def test_tiers_must_be_well_formed() -> None:

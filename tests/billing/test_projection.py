@@ -111,7 +111,8 @@ async def test_graduated_tiers_are_priced_right(
             b.recorded("acme", "actions", 5_000, b.at(2)),  # all free
             b.recorded("acme", "actions", 100_000, b.at(3)),  # 100k in tier 1: 150.00
             b.recorded("acme", "actions", 950_500, b.at(4)),  # 900k tier 2 + 50.5k tier 3
-            b.inference("acme", "t", b.at(5), compute_ms=1234.5678),  # 1,234,568 us: free
+            # 1,234,568 us at 0.00045/s: compute is never included free (owners are paid).
+            b.inference("acme", "t", b.at(5), compute_ms=1234.5678),
         ],
     )
     await runner.catch_up()
@@ -124,5 +125,5 @@ async def test_graduated_tiers_are_priced_right(
     assert [r[0] for r in amounts] == [0, 150_000_000, 900_000_000 + 30_300_000]
     assert totals == {
         "actions": (1_055_500, "1080.300000"),
-        "compute:planner-small": (1_234_568, "0.000000"),
+        "compute:planner-small": (1_234_568, "0.000555"),
     }

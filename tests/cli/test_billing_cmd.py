@@ -81,10 +81,16 @@ async def test_invoices_export_as_csv_and_json_and_the_report_balances(
     await cli("report", "--period", "2026-10", "--json", *db)
     report = json.loads(capsys.readouterr().out)
     [tenant] = report["by_tenant"]
-    # The owner earns 0.0002 per compute-second and 0.00025 per Wh: 0.024 + 0.000625.
+    # The owner earns 0.0002 per compute-second and 0.00015 per Wh: 0.024 + 0.000375.
     assert (tenant["revenue"], tenant["payouts"], tenant["margin"]) == (
-        "5.060750", "0.024625", "5.036125",
+        "5.060750", "0.024375", "5.036375",
     )  # fmt: skip
+    # By model: the car's compute (0.06 charged, 0.024 paid), the energy its calls drew.
+    assert [(m["key"], m["revenue"], m["payouts"]) for m in report["by_model"]] == [
+        ("", "5.000000", "0.000000"),
+        ("energy_uwh", "0.000750", "0.000375"),
+        ("planner-small", "0.060000", "0.024000"),
+    ]
     await cli("usage", "--tenant", "acme", "--json", *db)
     usage = json.loads(capsys.readouterr().out)
     assert [u["meter"] for u in usage] == ["compute:planner-small", "energy_uwh", "steps"]

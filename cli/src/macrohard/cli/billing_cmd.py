@@ -32,7 +32,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     i.add_argument("--format", choices=("table", "csv", "json"), default="table")
     i.add_argument("--out", type=Path, help="write the export here instead of stdout")
     i.set_defaults(func=lambda a: asyncio.run(invoices(a)))
-    r = bsub.add_parser("report", help="revenue, payouts and margin by tenant and by node")
+    r = bsub.add_parser("report", help="revenue, payouts and margin by tenant, node and model")
     r.add_argument("--period", required=True, help="YYYY-MM")
     r.add_argument("--json", action="store_true")
     r.set_defaults(func=lambda a: asyncio.run(report(a)))
@@ -126,10 +126,12 @@ async def report(args: argparse.Namespace) -> int:
     try:
         by_tenant = await billing.economics(conn, args.period, by="tenant")
         by_node = await billing.economics(conn, args.period, by="node")
+        by_model = await billing.economics(conn, args.period, by="model")
     finally:
         await conn.close()
     if args.json:
-        doc = {"period": args.period, "by_tenant": by_tenant, "by_node": by_node}
+        doc = {"period": args.period, "by_tenant": by_tenant, "by_node": by_node,
+               "by_model": by_model}  # fmt: skip
         print(msgspec.json.encode(doc).decode())
         return 0
     cols = ["revenue", "payouts", "margin"]
@@ -137,6 +139,8 @@ async def report(args: argparse.Namespace) -> int:
            [[e.key, e.revenue, e.payouts, e.margin] for e in by_tenant])  # fmt: skip
     _table(f"{args.period} by node ('' = work not on a car)", ["node", *cols],
            [[e.key or "''", e.revenue, e.payouts, e.margin] for e in by_node])  # fmt: skip
+    _table(f"{args.period} by model ('' = work not on a car)", ["model", *cols],
+           [[e.key or "''", e.revenue, e.payouts, e.margin] for e in by_model])  # fmt: skip
     return 0
 
 

@@ -70,13 +70,18 @@ class MeterPrice:
 
 @dataclass(frozen=True, slots=True)
 class PayoutRates:
-    """What a car owner earns: micro-units per compute-second and per watt-hour served."""
+    """What a car owner earns: micro-units per compute-second (per model: a bigger model
+    costs the car more to run) and per watt-hour served."""
 
-    per_compute_s: int
+    per_compute_s: int  # a model without its own rate
     per_wh: int
+    per_model: Mapping[str, int] = field(default_factory=dict)
 
-    def compute(self, compute_us: int) -> int:
-        return compute_us * self.per_compute_s // 1_000_000
+    def compute_rate(self, model: str) -> int:
+        return self.per_model.get(model, self.per_compute_s)
+
+    def compute(self, compute_us: int, model: str = "") -> int:
+        return compute_us * self.compute_rate(model) // 1_000_000
 
     def energy(self, energy_uwh: int) -> int:
         return energy_uwh * self.per_wh // 1_000_000
@@ -110,6 +115,37 @@ METER_UNITS: Mapping[str, str] = {
 }
 
 
+# --- economics: what a car's work costs the platform, and what it sells for ----------------
+
+# Owners earn per compute-second by model (the planner keeps a car's accelerator busier
+# than the embedding model does) and the energy at cost; a model without its own rate
+# (a new one) earns the planner's.
+PAYOUT_RATES = PayoutRates(per_compute_s=200, per_wh=150, per_model={"planner": 200, "minilm": 50})
+# Compute is sold at a markup on its payout, in percent, falling with volume but never to
+# MIN_MARKUP_PCT: every compute-second a tenant uses is one an owner is paid for, so none
+# is included free. Energy prices (250..300 per Wh) likewise stay above the 150 paid for it.
+MIN_MARKUP_PCT = 130
+# The most of what a tenant paid for a record that its car's owner may be paid. It binds
+# only at rounding (a call of a few microseconds rated 0 or 1 micro-unit), so that a car
+# can never cost the platform more than its work earned, however its calls are cut.
+MAX_PAYOUT_PCT = 80
+
+
+def _compute_prices(markups: tuple[tuple[int | None, int], ...]) -> dict[str, MeterPrice]:
+    """Compute meters of one plan: "compute:<model>" for each model with its own payout
+    rate, "compute" for the others, each tier priced at its markup on that payout."""
+    if any(pct < MIN_MARKUP_PCT for _, pct in markups):
+        raise ValueError(f"compute markups are at least {MIN_MARKUP_PCT}%")
+
+    def price(rate: int) -> MeterPrice:
+        tiers = tuple(Tier(up_to, rate * pct // 100) for up_to, pct in markups)
+        return MeterPrice("compute-s", M, tiers)
+
+    prices = {f"compute:{model}": price(rate) for model, rate in PAYOUT_RATES.per_model.items()}
+    prices["compute"] = price(PAYOUT_RATES.per_compute_s)
+    return prices
+
+
 def _payg() -> Plan:
     return Plan(
         "payg",
@@ -118,7 +154,7 @@ def _payg() -> Plan:
             "steps": MeterPrice("1k steps", K, (Tier(None, 5_000_000),), included=100),
             "task_ms": MeterPrice("minute", 60 * K, (Tier(None, 20_000),)),
             "screenshots": MeterPrice("1k screenshots", K, (Tier(None, 500_000),)),
-            "compute": MeterPrice("compute-s", M, (Tier(3600 * M, 500), Tier(None, 400))),
+            **_compute_prices(((3600 * M, 250), (None, 200))),
             "energy_uwh": MeterPrice("Wh", M, (Tier(None, 300),)),
         },
     )
@@ -141,12 +177,7 @@ def _team() -> Plan:
                 "minute", 60 * K, (Tier(600 * 60 * K, 15_000), Tier(None, 10_000)), included=0
             ),
             "screenshots": MeterPrice("1k screenshots", K, (Tier(None, 300_000),), included=K),
-            "compute": MeterPrice(
-                "compute-s",
-                M,
-                (Tier(3600 * M, 450), Tier(36_000 * M, 350), Tier(None, 300)),
-                included=600 * M,
-            ),
+            **_compute_prices(((3600 * M, 225), (36_000 * M, 175), (None, 150))),
             "energy_uwh": MeterPrice("Wh", M, (Tier(None, 250),)),
         },
     )
@@ -162,9 +193,7 @@ def _enterprise() -> Plan:
             "steps": MeterPrice("1k steps", K, (Tier(None, 2_000_000),), included=50 * K),
             "task_ms": MeterPrice("minute", 60 * K, (Tier(None, 8_000),)),
             "screenshots": MeterPrice("1k screenshots", K, (Tier(None, 200_000),), included=10 * K),
-            "compute": MeterPrice(
-                "compute-s", M, (Tier(36_000 * M, 300), Tier(None, 200)), included=3600 * M
-            ),
+            **_compute_prices(((36_000 * M, 150), (None, 130))),
             "energy_uwh": MeterPrice("Wh", M, (Tier(None, 200),)),
         },
     )
@@ -172,8 +201,6 @@ def _enterprise() -> Plan:
 
 PLANS: Mapping[str, Plan] = {p.name: p for p in (_payg(), _team(), _enterprise())}
 DEFAULT_PLAN = "payg"
-# Owners earn 40% of the pay-as-you-go compute price and the energy at cost.
-PAYOUT_RATES = PayoutRates(per_compute_s=200, per_wh=250)
 
 
 def plan_named(name: str) -> Plan:

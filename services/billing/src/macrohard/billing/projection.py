@@ -46,6 +46,9 @@ CREATE TABLE IF NOT EXISTS billing.node_totals (
     tenant_id text, usage_period text, node_id text, owner_account text NOT NULL,
     compute_us bigint NOT NULL, energy_uwh bigint NOT NULL,
     PRIMARY KEY (tenant_id, usage_period, node_id));
+-- What the car's work was charged and what its owner earned at the rates, before the cap.
+ALTER TABLE billing.node_totals ADD COLUMN IF NOT EXISTS revenue_micros bigint NOT NULL DEFAULT 0;
+ALTER TABLE billing.node_totals ADD COLUMN IF NOT EXISTS earned_micros bigint NOT NULL DEFAULT 0;
 CREATE TABLE IF NOT EXISTS billing.budgets (
     tenant_id text, period text, spent_micros bigint NOT NULL, exhausted boolean NOT NULL,
     PRIMARY KEY (tenant_id, period));
@@ -135,7 +138,8 @@ SELECT
   ARRAY(SELECT ROW(tenant_id, usage_period, meter, quantity, amount_micros)
         FROM billing.meter_totals
         WHERE tenant_id = ANY($1::text[]) AND usage_period = ANY($2::text[])),
-  ARRAY(SELECT ROW(tenant_id, usage_period, node_id, owner_account, compute_us, energy_uwh)
+  ARRAY(SELECT ROW(tenant_id, usage_period, node_id, owner_account, compute_us, energy_uwh,
+                   revenue_micros, earned_micros)
         FROM billing.node_totals
         WHERE tenant_id = ANY($1::text[]) AND usage_period = ANY($2::text[])),
   ARRAY(SELECT ROW(tenant_id, period, spent_micros, exhausted) FROM billing.budgets
@@ -178,7 +182,7 @@ async def load_ledger(conn: Conn, events: Sequence[RecordedEvent]) -> Ledger:
     ledger = Ledger()
     ledger.tenants = {r[0]: Terms(r[1], r[2], r[3]) for r in row[0]}
     ledger.meter_totals = {(r[0], r[1], r[2]): [r[3], r[4]] for r in row[1]}
-    ledger.node_totals = {(r[0], r[1], r[2]): NodeUse(r[3], r[4], r[5]) for r in row[2]}
+    ledger.node_totals = {(r[0], r[1], r[2]): NodeUse(*r[3:]) for r in row[2]}
     ledger.budgets = {(r[0], r[1]): Budget(r[2], r[3]) for r in row[3]}
     ledger.tasks = {(r[0], r[1]): TaskRun(r[2], r[3]) for r in row[4]}
     ledger.last_final = {r[0]: r[1] for r in row[5]}
@@ -204,7 +208,7 @@ async def write_ledger(conn: Conn, ledger: Ledger) -> None:
         "tenants": [(t, *_terms(ledger.tenants[t])) for t in ledger.dirty_tenants],
         "meter_totals": [(*k, *ledger.meter_totals[k]) for k in ledger.dirty_meters],
         "node_totals": [
-            (*k, n.owner_account, n.compute_us, n.energy_uwh)
+            (*k, n.owner_account, n.compute_us, n.energy_uwh, n.revenue, n.earned)
             for k, n in ((k, ledger.node_totals[k]) for k in ledger.dirty_nodes)
         ],
         "budgets": [
@@ -250,7 +254,8 @@ _UPSERT: dict[str, tuple[tuple[str, ...], tuple[str, ...], int]] = {
     "meter_totals": (("tenant_id", "usage_period", "meter", "quantity", "amount_micros"),
                      ("text", "text", "text", "bigint", "bigint"), 3),
     "node_totals": (("tenant_id", "usage_period", "node_id", "owner_account", "compute_us",
-                     "energy_uwh"), ("text", "text", "text", "text", "bigint", "bigint"), 3),
+                     "energy_uwh", "revenue_micros", "earned_micros"),
+                    ("text", "text", "text", "text", "bigint", "bigint", "bigint", "bigint"), 3),
     "budgets": (("tenant_id", "period", "spent_micros", "exhausted"),
                 ("text", "text", "bigint", "boolean"), 2),
     "task_runs": (("tenant_id", "task_id", "started_at", "ended"),

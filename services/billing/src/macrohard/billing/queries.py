@@ -164,12 +164,22 @@ async def budget(conn: Conn, tenant_id: str, period: str) -> BudgetStatus:
     )  # fmt: skip
 
 
+# What each grouping keys a usage record by. By model: a car's compute under its model's
+# name, the energy its calls drew as "energy_uwh", and work not done on a car as "".
+_ECONOMICS_KEY = {
+    "tenant": "tenant_id",
+    "node": "node_id",
+    "model": """CASE WHEN meter LIKE 'compute:%' THEN split_part(meter, ':', 2)
+                     WHEN node_id <> '' THEN meter ELSE '' END""",
+}
+
+
 async def economics(
-    conn: Conn, period: str, by: Literal["tenant", "node"] = "tenant"
+    conn: Conn, period: str, by: Literal["tenant", "node", "model"] = "tenant"
 ) -> list[Economics]:
     """Fleet economics of the usage that happened in `period`: revenue (what tenants are
     charged), payouts (what owners earn) and margin; payouts + margin == revenue, per row."""
-    column = "tenant_id" if by == "tenant" else "node_id"
+    column = _ECONOMICS_KEY[by]
     rows = await conn.fetch(
         f"""SELECT {column}, sum(amount_micros)::bigint, sum(payout_micros)::bigint
             FROM billing.usage_records WHERE usage_period = $1 GROUP BY 1 ORDER BY 1""",

@@ -28,6 +28,7 @@ from macrohard.billing.domain import (
 from macrohard.billing.money import InvalidAmount, parse_money
 from macrohard.billing.plans import (
     DEFAULT_PLAN,
+    MAX_PAYOUT_PCT,
     PAYOUT_RATES,
     MeterPrice,
     PayoutRates,
@@ -69,6 +70,13 @@ class NodeUse:
     owner_account: str
     compute_us: int = 0
     energy_uwh: int = 0
+    revenue: int = 0  # what the tenant was charged for this car's work
+    earned: int = 0  # what the owner earned at the payout rates (paid: see `paid`)
+
+    @property
+    def paid(self) -> int:
+        """What the owner is paid: the earnings, up to a share of the revenue."""
+        return min(self.earned, self.revenue * MAX_PAYOUT_PCT // 100)
 
 
 @dataclass(slots=True)
@@ -228,7 +236,7 @@ class Ledger:
         payout = 0
         paid = ""
         if u.node_id:
-            payout = self._payout(tenant, period, u)
+            payout = self._payout(tenant, period, u, amount)
             paid = billed_period(period, self.last_stated.get(u.owner_account))
         final = self.last_final.get(tenant)
         billed = period if final is None else billed_period(period, final)
@@ -239,7 +247,7 @@ class Ledger:
         if amount:
             self._spend(rec, tenant, period, amount)
 
-    def _payout(self, tenant: str, period: str, u: Usage) -> int:
+    def _payout(self, tenant: str, period: str, u: Usage, amount: int) -> int:
         key = (tenant, period, u.node_id)
         node = self.node_totals.get(key)
         if node is None:
@@ -247,12 +255,23 @@ class Ledger:
         self.dirty_nodes.add(key)
         # Cumulative per (tenant, period, node), floored once: the marginals telescope.
         if u.meter.startswith("compute:"):
+            model = u.meter.split(":", 1)[1]
             before = node.compute_us
             node.compute_us += u.quantity
-            return self.rates.compute(before + u.quantity) - self.rates.compute(before)
-        before = node.energy_uwh
-        node.energy_uwh += u.quantity
-        return self.rates.energy(before + u.quantity) - self.rates.energy(before)
+            earned = self.rates.compute(before + u.quantity, model)
+            earned -= self.rates.compute(before, model)
+        else:
+            before = node.energy_uwh
+            node.energy_uwh += u.quantity
+            earned = self.rates.energy(before + u.quantity) - self.rates.energy(before)
+        # Never more than a share of what the tenant paid for this car's work: the prices
+        # keep that true anyway except at rounding (calls rated 0 or 1 micro-unit each), and
+        # the cap makes it true for every car. Both sides grow, so `paid` never falls: an
+        # earning held back by the cap is paid with the car's next charged record.
+        paid = node.paid
+        node.earned += earned
+        node.revenue += amount
+        return node.paid - paid
 
     def _budget(self, tenant: str, period: str) -> Budget:
         budget = self.budgets.get((tenant, period))
