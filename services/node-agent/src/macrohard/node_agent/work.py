@@ -87,7 +87,7 @@ class InferenceWorker:
             item = InferInput(tensor.name, list(array.shape), tensor.datatype)
             item.set_data_from_numpy(array)
             inputs.append(item)
-        result = await self._client.infer(  # type: ignore[attr-defined]
+        result = await self._client.infer(  # type: ignore[union-attr]
             request.model, inputs, outputs=[InferRequestedOutput(o) for o in request.outputs]
         )
         return [tensors.to_wire(o, result.as_numpy(o)) for o in request.outputs]

@@ -39,7 +39,7 @@ def verify_share(rep: Reputation, base: float = DEFAULT_VERIFY_SHARE) -> float:
     if rep.verified < FIRST_CALLS_VERIFIED or rep.disputes_lost:
         return 1.0
     doubt = max(0, int((0.9 - rep.reliability) * 10) + 1) if rep.reliability < 0.9 else 0
-    return min(1.0, base * 2**doubt)
+    return min(1.0, base * 2.0**doubt)
 
 
 def quarantine_due(rep: Reputation) -> bool:
