@@ -14,7 +14,7 @@ from pathlib import Path
 from playwright.async_api import Locator
 
 from macrohard.actuator.browser import TaskBrowser
-from macrohard.actuator.domain import parse_keys
+from macrohard.actuator.domain import parse_keys, well_formed
 from macrohard.actuator.observer import ID_ATTRIBUTE
 from macrohard.actuator.proxy import REFUSED_HEADER
 from macrohard.contracts.agent import Intent
@@ -211,4 +211,5 @@ async def _select(el: Locator, values: list[str], timeout: float) -> None:
 def short_error(exc: BaseException) -> str:
     """Playwright errors carry a call log; the first line is what the planner needs."""
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return re.sub(r"\s+", " ", text)[:300]
+    # An error may quote the page's text, lone surrogates included.
+    return well_formed(re.sub(r"\s+", " ", text)[:300])

@@ -291,8 +291,15 @@ class ObservationLimits:
     max_options: int = 25
 
 
+def well_formed(text: str) -> str:
+    """Text as valid Unicode: a lone UTF-16 surrogate (a page's own, or half of an emoji cut
+    in two) becomes U+FFFD. Such a string cannot be encoded, so the event carrying it could
+    never be written: every string read off a page goes through here."""
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
 def _clip(value: str, limit: int) -> str:
-    value = " ".join(value.split())
+    value = " ".join(well_formed(value).split())
     return value if len(value) <= limit else value[: max(limit - 1, 0)] + "…"
 
 

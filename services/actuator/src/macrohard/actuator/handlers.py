@@ -21,6 +21,7 @@ from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from nats.errors import NoRespondersError
+from playwright.async_api import Error as PlaywrightError
 
 from macrohard.actuator.actions import (
     ActionFailed,
@@ -37,13 +38,20 @@ from macrohard.actuator.domain import (
     scrub,
     secret_names,
     validate_intent,
+    well_formed,
 )
 from macrohard.actuator.observer import Observer
 from macrohard.actuator.secrets import SecretOpener, SecretsUnavailable
 from macrohard.actuator.session import BrowserSession, Delivery, evolve, plan_delivery
 from macrohard.actuator.tenants import AllowedDomains
 from macrohard.contracts.agent import Intent, IntentEmitted
-from macrohard.contracts.browser import ActionExecuted, PageObserved, SessionClosed, SessionOpened
+from macrohard.contracts.browser import (
+    ActionExecuted,
+    PageObservation,
+    PageObserved,
+    SessionClosed,
+    SessionOpened,
+)
 from macrohard.contracts.envelope import Envelope, Event, RecordedEvent, caused_by
 from macrohard.contracts.tasks import TaskCancelled, TaskCompleted, TaskFailed, TaskSubmitted
 from macrohard.eventlog.store import EventStore, Loaded
@@ -69,6 +77,8 @@ class ActuatorSettings:
     local_test_mode: bool = False
     # Below the consumer's ack wait (30 s), so a slow holder does not cause a redelivery.
     forward_timeout_s: float = 25.0
+    # A page whose scripts never yield must not hold the task's observation forever.
+    observe_timeout_s: float = 15.0
     action: ActionSettings = field(default_factory=ActionSettings)
     upload_dir: Path | None = None
 
@@ -294,10 +304,14 @@ class Actuator:
         if env.id not in loaded.state.executed:
             out.append(await self._act(tb, env, ie, restored=restored))
         await self.observer.settle(tb.page, tb.inflight)
-        observation = await self.observer.observe(tb.page, tb.secrets)
+        observation, error = await self._observe(tb, env)
         out.append(
             PageObserved(
-                task_id=ie.task_id, step=ie.step, observation=observation, intent_event_id=env.id
+                task_id=ie.task_id,
+                step=ie.step,
+                observation=observation,
+                intent_event_id=env.id,
+                error=error,
             )
         )
         closing = ie.intent.action in ("done", "fail")
@@ -314,6 +328,28 @@ class Actuator:
             extra={"task": ie.task_id, "step": ie.step, "action": ie.intent.action,
                    "decision": decision.value, "elements": len(observation.elements)},
         )  # fmt: skip
+
+    async def _observe(self, tb: TaskBrowser, env: Envelope) -> tuple[PageObservation, str]:
+        """The page as observed, or an empty observation and why the page could not be read.
+
+        A page that cannot be read (a crashed renderer, a script that never returns) must
+        still produce a PageObserved: without one the planner never decides again and the
+        task would stay running forever. The error ends the task with its reason.
+        """
+        try:
+            observation = await asyncio.wait_for(
+                self.observer.observe(tb.page, tb.secrets), self.settings.observe_timeout_s
+            )
+            return observation, ""
+        except (PlaywrightError, TimeoutError, KeyError, TypeError, ValueError) as exc:
+            error = f"the page could not be observed: {short_error(exc)}"
+            log.warning(
+                "observation failed",
+                extra={"task": env.aggregate_id, "correlation_id": env.correlation_id,
+                       "error": error},
+            )  # fmt: skip
+            url = well_formed(tb.page.url)
+            return PageObservation(url=scrub(url, tb.secrets), title="", elements=[]), error
 
     async def _act(
         self, tb: TaskBrowser, env: Envelope, ie: IntentEmitted, *, restored: bool

@@ -101,7 +101,9 @@ class Planner:
             return
         loaded = await self.load(env.tenant, ev.task_id)
         state = loaded.state
-        verdict = domain.on_observed(state, ev.step, self.budgets.exhausted(env.tenant))
+        verdict = domain.on_observed(
+            state, ev.step, self.budgets.exhausted(env.tenant), ev.error
+        )
         if isinstance(verdict, Ignore):
             log.info("observation ignored", extra={"task": ev.task_id, "why": verdict.why})
             return
