@@ -70,10 +70,17 @@ class PageServer:
     def __init__(self, root: str | None = None) -> None:
         self.root = root or miniwob_html_root()
         self.rewards: dict[str, Reward] = {}
+        self._episodes = 0
         self._lock = threading.Lock()
         handler = functools.partial(_PageHandler, self, directory=self.root)
         self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self.base = f"http://127.0.0.1:{self._server.server_address[1]}/miniwob/"
+
+    def new_tag(self, task: str) -> str:
+        """A tag no earlier episode of this server used: rewards are keyed by it."""
+        with self._lock:
+            self._episodes += 1
+            return f"{task}-{self._episodes}"
 
     def url(self, task: str, seed: int, max_ms: int, tag: str) -> str:
         return f"{self.base}{task}.html?seed={seed}&max_ms={max_ms}&tag={tag}"
@@ -132,10 +139,10 @@ class _PageHandler(http.server.SimpleHTTPRequestHandler):
         return
 
 
-async def goal_of(page: Any, url: str) -> str:
+async def goal_of(page: Any, url: str, timeout_ms: float = 30000) -> str:
     """Open a seeded task page and read its utterance (same seed, same problem)."""
-    await page.goto(url)
-    await page.wait_for_function("typeof window.__mh_goal === 'string'")
+    await page.goto(url, timeout=timeout_ms)
+    await page.wait_for_function("typeof window.__mh_goal === 'string'", timeout=timeout_ms)
     goal: str = await page.evaluate("window.__mh_goal")
     return goal
 
