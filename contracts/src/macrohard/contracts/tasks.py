@@ -49,6 +49,9 @@ class TaskCompleted(Event, frozen=True, kw_only=True):
     task_id: str
     steps: int
     result: str = ""
+    # How the steps were decided: replayed from the tenant's playbook, or asked of the model.
+    replayed_steps: int = 0
+    model_steps: int = 0
 
 
 class TaskFailed(Event, frozen=True, kw_only=True):
@@ -57,6 +60,8 @@ class TaskFailed(Event, frozen=True, kw_only=True):
     task_id: str
     steps: int
     reason: str
+    replayed_steps: int = 0
+    model_steps: int = 0
 
 
 class TaskCancelled(Event, frozen=True, kw_only=True):

@@ -34,6 +34,8 @@ class PastIntent:
     label: str = ""
     ok: bool | None = None  # filled in when the next decision records how this one went
     error: str = ""
+    page_url: str = ""
+    replayed: bool = False  # from the tenant's playbook rather than the model
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +79,13 @@ def evolve(state: TaskState, env: Envelope) -> TaskState:
             if past and ev.previous_ok is not None:
                 last = past[-1]
                 past = (*past[:-1], replace(last, ok=ev.previous_ok, error=ev.previous_error))
-            entry = PastIntent(step=ev.step, intent=ev.intent, label=ev.element_label)
+            entry = PastIntent(
+                step=ev.step,
+                intent=ev.intent,
+                label=ev.element_label,
+                page_url=ev.page_url,
+                replayed=ev.replayed,
+            )
             return replace(state, intents=(*past, entry))
         case TaskCancelRequested():
             return replace(state, cancel_requested=True)
@@ -187,8 +195,10 @@ def decided(
     page_url: str,
     previous_ok: bool | None,
     previous_error: str,
+    replayed: bool = False,
 ) -> list[Event]:
-    """The model's answer as events: the intent, and the end of the run when it says so."""
+    """The answer (the model's, or a replayed step) as events: the intent, and the end of
+    the run when it says so, with how many steps were replayed and how many the model took."""
     events: list[Event] = [
         IntentEmitted(
             task_id=state.task_id,
@@ -199,10 +209,22 @@ def decided(
             page_url=page_url,
             previous_ok=previous_ok,
             previous_error=previous_error,
+            replayed=replayed,
         )
     ]
+    decided_steps = [p.replayed for p in state.intents if p.step > 0] + [replayed]
+    counts = {"replayed_steps": sum(decided_steps), "model_steps": decided_steps.count(False)}
     if intent.action == "done":
-        events.append(TaskCompleted(task_id=state.task_id, steps=step, result=intent.reason))
+        events.append(
+            TaskCompleted(task_id=state.task_id, steps=step, result=intent.reason, **counts)
+        )
     elif intent.action == "fail":
-        events.append(TaskFailed(task_id=state.task_id, steps=step, reason=intent.reason))
+        events.append(TaskFailed(task_id=state.task_id, steps=step, reason=intent.reason, **counts))
     return events
+
+
+def replayed_so_far(state: TaskState) -> int | None:
+    """How many steps of this run were replayed, or None once the model has taken a step
+    (then the run is the model's to finish)."""
+    decided = [p for p in state.intents if p.step > 0]
+    return len(decided) if all(p.replayed for p in decided) else None

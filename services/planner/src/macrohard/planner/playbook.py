@@ -1,0 +1,148 @@
+"""The agent learns from its log: replay a tenant's solved run for a goal of the same shape.
+
+A goal's *shape* is the goal with its values taken out: quoted text, numbers and dates, and
+capitalised words inside a sentence (names, labels) become slots, so
+`Enter "Kim" into the Name field` and `Enter "Lee" into the City field` share the shape
+`enter {} into the {} field`. When a run completes, its steps are kept as `RunLearned` on the
+tenant's playbook aggregate for (site, shape). A later run of that shape on that site replays
+them one at a time, each re-grounded on the current page:
+
+- the page must be the one the step was taken on (same site and path), and the step before
+  must have succeeded (the expected result of the previous step);
+- the element is found again by the label it had (`button 'Submit'`), with the old goal's
+  values swapped for the new goal's, and the same rank among elements carrying that label;
+- typed text and chosen values get the same swap.
+
+Where any check fails the page differs from the recording: the model is asked instead, and
+from then on the run is the model's (its intents carry the plan steps the model understands).
+Pure functions only: the handler reads the playbook from the log and appends what is learned.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Sequence
+from urllib.parse import urlsplit
+
+import msgspec
+
+from macrohard.contracts.agent import Intent, PlaybookStep, RunLearned
+from macrohard.contracts.browser import PageElement, PageObservation
+
+_QUOTED = r"\"[^\"]*\"|“[^”]*”|'[^']*'(?=\W|$)"
+_NUMBER = r"[-+]?\$?\d+(?:[.,:/-]\d+)*%?"
+# A capitalised word that does not start a sentence: a name or a label, i.e. a value.
+_NAME = r"(?<![.!?]\s)(?<!^)\b[A-Z][\w'-]*"
+_SLOT = re.compile(rf"{_QUOTED}|{_NUMBER}|{_NAME}")
+
+
+def goal_shape(goal: str) -> tuple[str, list[str]]:
+    """(shape, slot values) of a goal; the shape is lower-case with `{}` for each value."""
+    text = " ".join(goal.split())
+    slots: list[str] = []
+
+    def take(m: re.Match[str]) -> str:
+        value = m.group(0)
+        slots.append(value[1:-1] if value[:1] in "\"“'" else value)
+        return "{}"
+
+    shape = _SLOT.sub(take, text).lower()
+    return shape, slots
+
+
+def site_of(url: str) -> str:
+    """The page a URL names, without its query: two runs of one form share a site."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}{parts.path}"
+
+
+def playbook_id(site: str, shape: str) -> str:
+    """The tenant's playbook aggregate for one (site, shape); the tenant is in the subject."""
+    return hashlib.sha256(f"{site}\n{shape}".encode()).hexdigest()[:32]
+
+
+def element_label(e: PageElement) -> str:
+    """How a decision names its element in the log (`button 'Submit'`)."""
+    return f"{e.role} {(e.name or e.text or e.value or '')[:40]!r}"
+
+
+def swap(text: str, old: Sequence[str], new: Sequence[str]) -> str:
+    """`text` with each old goal value replaced by the new goal's value in its slot."""
+    pairs = sorted(
+        ((o, n) for o, n in zip(old, new, strict=True) if o and o != n),
+        key=lambda p: -len(p[0]),
+    )
+    if not pairs:
+        return text
+    # One pass over all old values at once, so a new value is never replaced again.
+    pattern = re.compile("|".join(re.escape(o) for o, _ in pairs))
+    lookup = dict(pairs)
+    return pattern.sub(lambda m: lookup[m.group(0)], text)
+
+
+def _nth(observation: PageObservation, element: int | None, label: str) -> int:
+    same = [e.id for e in observation.elements if element_label(e) == label]
+    return same.index(element) if element in same else 0
+
+
+def learn(
+    task_id: str,
+    goal: str,
+    start_url: str,
+    decisions: Sequence[tuple[Intent, str, str, bool | None]],
+    observations: dict[int, PageObservation],
+) -> RunLearned | None:
+    """What a completed run teaches: its steps after the start page, in order.
+
+    `decisions`: (intent, element label, page url, ok) per step from step 1 on, the last
+    being `done`; `observations[k]`: the page step k was decided on. Steps that failed did
+    nothing worth repeating and are left out. None when the run was not the model's own
+    finish (nothing to learn from a run that did not end in `done`).
+    """
+    if not decisions or decisions[-1][0].action != "done":
+        return None
+    shape, slots = goal_shape(goal)
+    steps = []
+    for k, (intent, label, page_url, ok) in enumerate(decisions, start=1):
+        if ok is False:
+            continue
+        obs = observations.get(k)
+        nth = _nth(obs, intent.element, label) if obs is not None and label else 0
+        steps.append(PlaybookStep(intent=intent, element_label=label, nth=nth, page_url=page_url))
+    return RunLearned(
+        task_id=task_id, site=site_of(start_url), shape=shape, slots=slots, steps=steps
+    )
+
+
+def replay(
+    learned: RunLearned,
+    goal: str,
+    replayed_so_far: int,
+    observation: PageObservation,
+    previous_ok: bool | None,
+) -> Intent | None:
+    """The next recorded step, re-grounded on this page; None when the page differs."""
+    shape, slots = goal_shape(goal)
+    if shape != learned.shape or len(slots) != len(learned.slots):
+        return None
+    if previous_ok is False or replayed_so_far >= len(learned.steps):
+        return None
+    step = learned.steps[replayed_so_far]
+    if step.page_url and site_of(step.page_url) != site_of(observation.url):
+        return None
+    intent = step.intent
+    changes: dict[str, object] = {"reason": f"replay: {intent.reason}"[:300]}
+    if intent.element is not None:
+        label = swap(step.element_label, learned.slots, slots)
+        same = [e for e in observation.elements if element_label(e) == label]
+        if step.nth >= len(same):
+            return None
+        changes["element"] = same[step.nth].id
+    if intent.text is not None:
+        changes["text"] = swap(intent.text, learned.slots, slots)
+    if intent.values:
+        changes["values"] = [swap(v, learned.slots, slots) for v in intent.values]
+    if intent.url is not None:
+        changes["url"] = swap(intent.url, learned.slots, slots)
+    return msgspec.structs.replace(intent, **changes)
