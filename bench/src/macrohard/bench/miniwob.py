@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import functools
 import os
 import secrets
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -201,8 +202,14 @@ async def _finish(
 
 
 async def _platform(
-    args: argparse.Namespace, tasks: list[str], pages: Any, browser: Any
-) -> list[Episode]:
+    args: argparse.Namespace,
+    tasks: list[str],
+    pages: Any,
+    browser: Any,
+    episodes: Callable[..., Awaitable[Any]] | None = None,
+) -> Any:
+    """The whole platform up, one tenant onboarded, then `episodes(...)` run on it (by
+    default each task's episodes once: `_platform_episodes`)."""
     from macrohard.bench.servers import bench_servers
     from macrohard.devkit.services import SERVICES
     from macrohard.eventlog import Service, ServiceConfig
@@ -265,7 +272,7 @@ async def _platform(
         try:
             async with httpx.AsyncClient(base_url=front.url, timeout=30.0) as http:
                 tenant, key = await _onboard(http, "MiniWoB bench")
-                return await _platform_episodes(
+                return await (episodes or _platform_episodes)(
                     args, tasks, pages, browser, planner, actuator is None, http, tenant, key
                 )
         finally:
@@ -434,6 +441,14 @@ async def _platform_episode(
             if any(isinstance(e, TERMINAL_EVENTS) for e in events):
                 break
             await asyncio.sleep(0.03)
+        # The page scored it; the run itself ends with the planner's next decision (done):
+        # wait a moment for it, so the run's decisions are all counted.
+        settle = time.perf_counter() + 5
+        while time.perf_counter() < settle and not any(
+            isinstance(e, TERMINAL_EVENTS) for e in events
+        ):
+            await asyncio.sleep(0.05)
+            events = [r.payload for r in await store.read_aggregate(tenant, "task", task_id)]
         events = [r.payload for r in await store.read_aggregate(tenant, "task", task_id)]
         reason = f"timed out after {time.perf_counter() - t0:.0f} s without ending"
         ended = [e for e in events if isinstance(e, TERMINAL_EVENTS)]
@@ -451,14 +466,15 @@ async def _platform_episode(
             await store.append(
                 [envelope(cancel, tenant=tenant, aggregate_id=task_id)], expected_version=None
             )
-        steps = sum(
-            1
-            for e in events
-            if isinstance(e, IntentEmitted)
-            and e.step > 0
-            and e.intent.action not in ("done", "fail")
+        decided = [e for e in events if isinstance(e, IntentEmitted) and e.step > 0]
+        steps = sum(1 for e in decided if e.intent.action not in ("done", "fail"))
+        episode = await _finish(pages, tag, task, seed, goal, steps, t0, reason)
+        # Every decision not replayed from the playbook was a model call (done/fail too).
+        return dataclasses.replace(
+            episode,
+            replayed_steps=sum(e.replayed for e in decided),
+            model_steps=sum(not e.replayed for e in decided),
         )
-        return await _finish(pages, tag, task, seed, goal, steps, t0, reason)
     finally:
         stop.set()
         if acting is not None:

@@ -317,6 +317,8 @@ class DirectPage:
                     await loc.hover(timeout=2000)
                 case "scroll":
                     await page.mouse.wheel(intent.dx, intent.dy)
+                case "wait_for":
+                    await page.wait_for_timeout(min(intent.wait_ms, 30000))
                 case "navigate":
                     await page.goto(intent.url or "")
                 case _:

@@ -27,6 +27,9 @@ class Episode:
     # Why the episode failed ("" on success): the page's own reason for a wrong answer,
     # the task's TaskFailed reason, a timeout, a page that never loaded, a planner error.
     reason: str = ""
+    # Platform path: decisions replayed from the tenant's playbook, and model calls.
+    replayed_steps: int = 0
+    model_steps: int = 0
 
     @property
     def success(self) -> bool:

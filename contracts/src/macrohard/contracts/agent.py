@@ -43,6 +43,7 @@ class Intent(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     values: list[str] = []
     dx: int = 0
     dy: int = 0
+    wait_ms: int = 0  # wait_for without an element or text: let this much time pass
     reason: str = ""
     # Index of the goal step this intent serves: lets a stateless model resume from history.
     plan_step: int | None = None

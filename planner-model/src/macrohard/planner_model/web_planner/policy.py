@@ -27,6 +27,7 @@ from macrohard.planner_model.web_planner.text import STOPWORDS, norm, ordinal, s
 
 MAX_TRIES_PER_STEP = 6
 SUBMIT_NAMES = ("submit", "ok", "done", "search", "login", "log in", "sign in", "send", "go")
+WIDGET_KINDS = frozenset({"radio", "checkbox", "button", "textbox", "field", "option", "tab"})
 NAV_TEXT = frozenset({"<", ">", "«", "»", "next", "prev", "previous", "first", "last", "..."})
 
 
@@ -224,12 +225,17 @@ def _fill(step: Step, ctx: _Ctx, own: list[PastStep]) -> Intent | None:
         key=lambda t: (t[0], t[1]),
         reverse=True,
     )
-    if step.all_fields:
+    if step.ordinal and not step.all_fields:
+        n = step.ordinal
+        targets = [fields[n - 1] if 0 < n <= len(fields) else fields[-1]]
+    elif step.all_fields:
         targets = [f for s, _, f in scored if s >= 0.5] or fields
     else:
         best = scored[0][0]
         targets = [f for s, _, f in scored if s == best][:1] if best >= 0.5 else []
         if not targets:  # "the text field": the first one not yet holding a value
+            if any(h.ok and h.intent.action == "type" for h in own):
+                return None  # typed once already; another empty field is not this step's
             targets = [next((f for f in fields if not f.value), fields[0])]
     for f in sorted(targets, key=lambda f: f.id):
         # A field that refused the value as written (an error, or it stayed unchanged) may
@@ -387,10 +393,21 @@ def _focus(step: Step, ctx: _Ctx, own: list[PastStep]) -> Intent | None:
 
 
 def _click_nth(step: Step, ctx: _Ctx, own: list[PastStep]) -> Intent | None:
-    """The n-th result of a list that may be split into pages."""
-    if any(h.ok and h.intent.reason.startswith("result") for h in own):
+    """The n-th widget of a kind ("the 3rd radio button"), or the n-th result of a list
+    that may be split into pages."""
+    if any(h.ok and h.intent.reason.startswith(("result", "widget")) for h in own):
         return None
     view = ctx.view
+    kind = step.kind_hint.replace("check box", "checkbox").replace("text field", "textbox")
+    widgets = [e for e in view.elements if kind.split()[0] in kind_words(e) and not e.disabled]
+    if kind.split()[0] in WIDGET_KINDS and widgets:
+        n = step.ordinal
+        e = widgets[n - 1] if 0 < n <= len(widgets) else widgets[-1]
+        if e.role in ("checkbox", "radio"):
+            if e.checked:
+                return None
+            return Intent(action="check", element=e.id, reason=f"widget #{n}: {_say(e)}")
+        return Intent(action="click", element=e.id, reason=f"widget #{n}: {_say(e)}")
     links = [e for e in view.elements if e.role == "link" and describe_nav(e) is None]
     items = sorted(links, key=lambda e: (center(e)[1], center(e)[0]))
     if not items:
@@ -476,6 +493,14 @@ def _finish(steps: list[Step], ctx: _Ctx) -> Intent:
     return Intent(action="done", plan_step=done_i + 1, reason="every step of the goal is done")
 
 
+def _wait(step: Step, ctx: _Ctx, own: list[PastStep]) -> Intent | None:
+    """Let the time the goal asks for pass, once."""
+    if any(h.ok for h in own):
+        return None
+    ms = int(float(step.value) * 1000) + 100  # a margin: the page measures its own time
+    return Intent(action="wait_for", wait_ms=min(ms, 30000), reason=f"wait {step.value} s")
+
+
 HANDLERS: dict[str, Handler] = {
     "click": _click,
     "fill": _fill,
@@ -485,5 +510,6 @@ HANDLERS: dict[str, Handler] = {
     "focus": _focus,
     "click_nth": _click_nth,
     "autocomplete": _autocomplete,
+    "wait": _wait,
 }
 _ = FIELD_ROLES

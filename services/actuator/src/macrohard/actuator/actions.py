@@ -118,6 +118,8 @@ async def perform(
             await (await locate(tb, intent.element)).wait_for(state="visible", timeout=timeout)
         elif intent.text:
             await page.get_by_text(intent.text).first.wait_for(state="visible", timeout=timeout)
+        elif intent.wait_ms:
+            await page.wait_for_timeout(intent.wait_ms)  # validate_intent caps it
     else:
         assert intent.element is not None
         await _on_element(tb, await locate(tb, intent.element), intent, text, settings)

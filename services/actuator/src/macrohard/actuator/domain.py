@@ -181,6 +181,7 @@ KEY_NAMES = frozenset(
 MODIFIERS = frozenset({"Shift", "Control", "Alt", "Meta", "ControlOrMeta"})
 UPLOAD_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._ -]{0,127}$")
 MAX_TYPED_TEXT = 10_000
+MAX_WAIT_MS = 30_000  # a step is not a way to hold a browser for long
 
 
 class InvalidIntent(ValueError):
@@ -242,6 +243,8 @@ def validate_intent(intent: Intent) -> None:
             # Only plain names inside the tenant's upload folder: no paths, no '..'.
             if not UPLOAD_NAME.match(name) or ".." in name:
                 raise InvalidIntent(f"upload file name {name!r} is not a plain file name")
+    if not 0 <= intent.wait_ms <= MAX_WAIT_MS:
+        raise InvalidIntent(f"wait_ms must be between 0 and {MAX_WAIT_MS}")
     if action == "scroll" and intent.element is None and intent.dx == 0 and intent.dy == 0:
         raise InvalidIntent("scroll needs an element or dx/dy")
 

@@ -34,7 +34,10 @@ _QUOTED = r"\"[^\"]*\"|“[^”]*”|'[^']*'(?=\W|$)"
 _NUMBER = r"[-+]?\$?\d+(?:[.,:/-]\d+)*%?"
 # A capitalised word that does not start a sentence: a name or a label, i.e. a value.
 _NAME = r"(?<![.!?]\s)(?<!^)\b[A-Z][\w'-]*"
-_SLOT = re.compile(rf"{_QUOTED}|{_NUMBER}|{_NAME}")
+# A made-up token: letters with an upper-case letter after a lower-case one, or letters and
+# digits mixed ("yMbdWAR", "x7Kq"): a value, whatever its place in the sentence.
+_TOKEN = r"\b(?:\w*[a-z]\w*[A-Z]|\w*[A-Za-z]\w*\d|\w*\d\w*[A-Za-z])\w*\b"
+_SLOT = re.compile(rf"{_QUOTED}|{_TOKEN}|{_NUMBER}|{_NAME}")
 
 
 def goal_shape(goal: str) -> tuple[str, list[str]]:
@@ -138,8 +141,14 @@ def replay(
         same = [e for e in observation.elements if element_label(e) == label]
         if step.nth >= len(same):
             return None
+        if len(same) > 1 and label.endswith("''"):
+            return None  # nameless look-alikes: which one was meant is not on the page
         changes["element"] = same[step.nth].id
     if intent.text is not None:
+        # Typed text that holds none of the old goal's values was derived from them some
+        # other way (a date rewritten, a value read off the page): the model redoes it.
+        if slots != learned.slots and not any(o and o in intent.text for o in learned.slots):
+            return None
         changes["text"] = swap(intent.text, learned.slots, slots)
     if intent.values:
         changes["values"] = [swap(v, learned.slots, slots) for v in intent.values]
