@@ -51,8 +51,12 @@ async def scored(
 
     try:
         episode = await asyncio.wait_for(run(), deadline_s)
-    except TimeoutError:
-        return failed(f"timed out after {deadline_s:.0f} s")
+    except TimeoutError as exc:
+        if time.perf_counter() - started >= deadline_s * 0.99:
+            return failed(f"timed out after {deadline_s:.0f} s")
+        # Something inside gave up first (a NATS request on a loaded machine): say what.
+        log.exception("episode step timed out", extra={"task": task, "seed": seed})
+        return failed(f"harness error: {type(exc).__name__} {exc!r}"[:300])
     except EpisodeFailed as exc:
         return failed(str(exc))
     except Exception as exc:

@@ -15,6 +15,7 @@ import msgspec
 
 from macrohard.contracts.agent import Intent
 from macrohard.contracts.browser import PageElement, PageObservation
+from macrohard.planner_model.web_planner.datepicker import parse_date, pick_date
 from macrohard.planner_model.web_planner.goal import Step, parse_goal
 from macrohard.planner_model.web_planner.page import (
     FIELD_ROLES,
@@ -78,7 +79,8 @@ def decide(request: PlanRequest, embed: Embed | None = None) -> Intent:
             continue
         if i < start:
             continue
-        if len(own) >= MAX_TRIES_PER_STEP:
+        # Walking a widget (a calendar's months) is progress, not another try.
+        if sum(not h.intent.reason.startswith("calendar") for h in own) >= MAX_TRIES_PER_STEP:
             continue  # give the rest of the goal a chance rather than loop on one step
         intent = HANDLERS[step.kind](step, ctx, own)
         if intent is not None:
@@ -234,10 +236,14 @@ def _fill(step: Step, ctx: _Ctx, own: list[PastStep]) -> Intent | None:
         best = scored[0][0]
         targets = [f for s, _, f in scored if s == best][:1] if best >= 0.5 else []
         if not targets:  # "the text field": the first one not yet holding a value
-            if any(h.ok and h.intent.action == "type" for h in own):
-                return None  # typed once already; another empty field is not this step's
+            held = [view.by_id(h.intent.element) for h in own if h.ok and h.intent.action == "type"]
+            if any(f is not None and f.value for f in held):
+                return None  # a field took it already; another empty one is not this step's
             targets = [next((f for f in fields if not f.value), fields[0])]
     for f in sorted(targets, key=lambda f: f.id):
+        picked = _date_by_picker(step.value, f, view, own)
+        if picked is not None:
+            return picked if picked.action != "done" else None
         # A field that refused the value as written (an error, or it stayed unchanged) may
         # want another form of it: dates are retried in ISO form.
         mine = [h for h in own if h.intent.element == f.id and h.intent.text == step.value]
@@ -258,6 +264,30 @@ def _fill(step: Step, ctx: _Ctx, own: list[PastStep]) -> Intent | None:
                 reason=f"enter {want!r} into {_say(f)} ({view.label(f)!r})",
             )
     return None
+
+
+def _date_by_picker(
+    value: str, f: PageElement, view: PageView, own: list[PastStep]
+) -> Intent | None:
+    """A date field that refused typing is set with its calendar; `done` once it shows the
+    date. None: not a date, or the field takes typing."""
+    want = parse_date(value)
+    # Refused outright (read-only: typing timed out), not merely malformed: a date input
+    # that wants another form of the date is retried in ISO form instead.
+    refused = any(
+        not h.ok
+        and h.intent.action == "type"
+        and h.intent.element == f.id
+        and "malformed" not in h.error.lower()
+        for h in own
+    )
+    if want is None or not refused:
+        return None
+    if parse_date(f.value or "") == want:
+        return Intent(action="done", reason="the field shows the date")
+    if sum(1 for h in own if h.intent.reason.startswith(("calendar", "pick day"))) > 40:
+        return None
+    return pick_date(want, f, view)
 
 
 FIELD_WORDS = frozenset(
