@@ -4,7 +4,10 @@
 and what is wrong; an empty list means the file is good. The schema says what shape a
 compose file has; the rest says whether this one can actually run: commands exist in `mh`,
 published ports are ones the service listens on, volumes and networks are declared,
-depends_on conditions can be met, images build, NATS users exist with the right passwords.
+depends_on conditions can be met, images build, NATS users exist with the right passwords,
+every service and car connects as its own identity, the admin token and secrets key reach
+exactly the containers `mh up` gives them to (as compose secrets), a published port is bound
+on every interface inside its container, and cars accept no inbound connection.
 """
 
 from __future__ import annotations
@@ -21,12 +24,44 @@ import jsonschema
 import yaml
 
 from macrohard.cli.main import build_parser
+from macrohard.cli.up import SECRET_HOLDERS
 
 SCHEMA = Path(__file__).with_name("compose_spec.json")
 SCALABLE = {"planner", "actuator", "node-registry", "billing"}  # replicas share consumers
 VAR = re.compile(r"\$\{([A-Z0-9_]+)(:?[-?][^}]*)?\}")
 URL_PORT = re.compile(r"https?://[^/:]+:(\d+)")
 NATS_USER = re.compile(r"^nats://([^:@]+):\$\{([A-Z0-9_]+)\}@")
+# Secret -> (compose secret name, the identities `mh up` hands it to).
+SECRETS = {
+    "MH_SECRETS_KEY": ("mh_secrets_key", SECRET_HOLDERS),
+    "MH_ADMIN_TOKEN": ("mh_admin_token", frozenset({"gateway"})),
+}
+
+
+def identity_of(command: list[str]) -> str | None:
+    """Which NATS identity an `mh` command runs as: `run <service>`, `node --id <car>`."""
+    if command[:1] == ["run"] and len(command) > 1:
+        return str(command[1])
+    if command[:1] == ["node"] and "--id" in command:
+        return str(command[command.index("--id") + 1])
+    return None
+
+
+def secret_problems(name: str, svc: dict[str, Any], identity: str | None) -> list[str]:
+    found = []
+    env = _env(svc)
+    mounted = {str(s if isinstance(s, str) else s.get("source")) for s in svc.get("secrets") or []}
+    for var, (secret, holders) in SECRETS.items():
+        if var in env:
+            found.append(
+                f"{name}: {var} in its environment (docker inspect shows it): use a secret"
+            )
+        if identity in holders:
+            if secret not in mounted or env.get(f"{var}_FILE") != f"/run/secrets/{secret}":
+                found.append(f"{name}: needs secret {secret} with {var}_FILE=/run/secrets/{secret}")
+        elif secret in mounted or f"{var}_FILE" in env:
+            found.append(f"{name}: is given {secret}, which only {sorted(holders)} may hold")
+    return found
 
 
 def load(path: Path) -> dict[str, Any]:
@@ -116,7 +151,29 @@ def problems(compose: dict[str, Any], deploy_dir: Path) -> list[str]:
         env = _env(svc)
         listen_ports = {v for k, v in env.items() if k.endswith("_PORT")}
         command = svc.get("command")
+        if isinstance(command, list):
+            argv = [str(a) for a in command]
+            listen_ports |= {
+                argv[i + 1] for i, a in enumerate(argv[:-1]) if a in ("--http-port", "--grpc-port")
+            }
+        identity = identity_of([str(a) for a in command]) if isinstance(command, list) else None
         if runs_mh(svc, deploy_dir):
+            found += secret_problems(name, svc, identity)
+            for secret in (
+                s if isinstance(s, str) else s.get("source") for s in svc.get("secrets") or []
+            ):
+                if secret not in (compose.get("secrets") or {}):
+                    found.append(f"{name}: secret {secret!r} is not declared")
+            is_car = isinstance(command, list) and command[:1] == ["node"]
+            if is_car and (svc.get("ports") or svc.get("expose")):
+                found.append(f"{name}: a car dials out and accepts no connection: no ports/expose")
+            if svc.get("ports") and identity:
+                host_var = f"MH_{identity.upper().replace('-', '_')}_HTTP_HOST"
+                if env.get(host_var) != "0.0.0.0":
+                    found.append(
+                        f"{name}: publishes a port but binds 127.0.0.1 in its container "
+                        f"(set {host_var}=0.0.0.0)"
+                    )
             if not isinstance(command, list):
                 found.append(f"{name}: command must be a list of `mh` arguments")
             else:
@@ -138,6 +195,11 @@ def problems(compose: dict[str, Any], deploy_dir: Path) -> list[str]:
                 found.append(
                     f"{name}: NATS user {m.group(1)!r} with ${{{m.group(2)}}} is not in "
                     "deploy/nats/services.conf"
+                )
+            elif m and identity and m.group(1) != identity:
+                found.append(
+                    f"{name}: connects to NATS as {m.group(1)!r}, not as its own identity "
+                    f"{identity!r}"
                 )
         if name in SCALABLE:
             if "container_name" in svc:

@@ -1,17 +1,13 @@
-"""`mh state`: an aggregate folded up to a sequence or a time, generic and registered folds."""
+"""`mh state`: an aggregate folded up to a sequence or a time (the generic fold)."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
 import pytest
 
-from macrohard.cli import folds
-from macrohard.cli.logview import parse_time
-from macrohard.contracts.envelope import Envelope
+from macrohard.eventlog.reader import parse_nats_time
 from tests.ops.conftest import MhRunner, RecordedRun
 
 
@@ -35,7 +31,7 @@ async def test_state_at_a_time_uses_when_the_log_stored_each_event(
     mh: MhRunner, recorded_run: RecordedRun
 ) -> None:
     head = json.loads((await mh("state", "browser", "b-t-1", "--tenant", "acme", "--json")).out)
-    stamps = [parse_time(h["stored_at"]) for h in head["history"]]
+    stamps = [parse_nats_time(h["stored_at"]) for h in head["history"]]
     cut = stamps[2] + (stamps[3] - stamps[2]) / 2
     if stamps[2] == stamps[3]:
         pytest.skip("two events stored in the same microsecond")
@@ -47,41 +43,3 @@ async def test_state_at_a_time_uses_when_the_log_stored_each_event(
         "state", "browser", "b-t-1", "--at", (stamps[0] - timedelta(seconds=1)).isoformat()
     )
     assert before.code == 1
-
-
-@dataclass
-class StepCount:
-    steps: int = 0
-    done: bool = False
-
-
-class TaskStepsFold:
-    """What a service registers: its own evolve over typed envelopes."""
-
-    def initial(self) -> StepCount:
-        return StepCount()
-
-    def evolve(self, state: StepCount, env: Envelope) -> StepCount:
-        if env.type == "IntentEmitted":
-            return StepCount(state.steps + 1, state.done)
-        if env.type == "TaskCompleted":
-            return StepCount(state.steps, True)
-        return state
-
-    def to_json(self, state: StepCount) -> dict[str, Any]:
-        return {"steps": state.steps, "done": state.done}
-
-
-FOLD = TaskStepsFold()
-
-
-async def test_a_registered_fold_is_used_and_printed(
-    mh: MhRunner, recorded_run: RecordedRun, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setitem(folds.FOLDS, "task", f"{__name__}:FOLD")
-    r = await mh("state", "task", "t-1", "--json")
-    assert json.loads(r.out)["state"] == {"steps": 3, "done": True}
-    at = recorded_run.seq_of("IntentEmitted", 0)
-    text = await mh("state", "task", "t-1", "--at", str(at))
-    assert text.out.splitlines()[0] == f"task/t-1 at {at}: version #{at}"
-    assert '"steps": 1' in text.out and '"done": false' in text.out

@@ -60,10 +60,7 @@ def _calendar(month: str, year: str, n: int = 30) -> list[PageElement]:
         el(21, "text", month, y=80, x=60),
         el(22, "text", year, y=80, x=100),
         el(23, "text", "Next", y=80, x=130),
-        *(
-            el(100 + d, "link", str(d), y=100 + 12 * (d // 7), x=15 * (d % 7))
-            for d in range(1, n)
-        ),
+        *(el(100 + d, "link", str(d), y=100 + 12 * (d // 7), x=15 * (d % 7)) for d in range(1, n)),
     ]
 
 

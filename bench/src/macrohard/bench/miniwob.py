@@ -70,7 +70,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 async def bench(args: argparse.Namespace) -> None:
     from playwright.async_api import async_playwright
 
-    from macrohard.actuator.browser import CHROMIUM_ARGS
+    from macrohard.actuator.public import CHROMIUM_ARGS
     from macrohard.bench.miniwob_episode import CHROMIUM, PageServer
     from macrohard.eventlog.logs import configure_logging
 
@@ -285,7 +285,7 @@ CAR = "car-bench-1"
 
 async def _car(nats_url: str, halt: asyncio.Event) -> None:
     """One parked car in this process: its Triton serves the planner model."""
-    from macrohard.node_agent.main import NodeOptions, run_node
+    from macrohard.node_agent.public import NodeOptions, run_node
 
     options = NodeOptions(
         node_id=CAR,
@@ -335,9 +335,7 @@ class _Front:
 
 def _gateway(service: Any) -> _Front:
     from macrohard.devkit.embedded import free_port
-    from macrohard.gateway.context import GatewaySettings
-    from macrohard.gateway.main import Gateway
-    from macrohard.gateway.secrets import decode_master_key, new_master_key
+    from macrohard.gateway.public import Gateway, GatewaySettings, decode_master_key, new_master_key
 
     port = free_port()
     settings = GatewaySettings(
@@ -412,7 +410,7 @@ async def _platform_episode(
     from macrohard.contracts.agent import IntentEmitted
     from macrohard.contracts.envelope import envelope
     from macrohard.contracts.tasks import TaskCancelRequested, TaskCompleted, TaskFailed
-    from macrohard.planner.domain import TERMINAL_EVENTS
+    from macrohard.planner.public import TERMINAL_EVENTS
 
     store, nc = planner.store, planner.nc
     tag = pages.new_tag(task)

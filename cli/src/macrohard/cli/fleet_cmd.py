@@ -70,9 +70,8 @@ async def simulate(args: argparse.Namespace) -> int:
     from macrohard.contracts.envelope import utcnow
     from macrohard.contracts.fleet import FLEET_STATS, LEASE_REQUEST, FleetStats, LeaseReply
     from macrohard.contracts.fleet import LeaseRequest as Req
-    from macrohard.node_agent import simulation as sim
-    from macrohard.node_agent.agent import NodeAgent, NodeIdentity
-    from macrohard.node_agent.domain import CarState
+    from macrohard.node_agent.public import CarState, NodeAgent, NodeIdentity
+    from macrohard.node_agent.public import simulation as sim
 
     platform = resolve(args)
     nc = await nats.connect(platform.nats_url, pending_size=64 * 1024 * 1024)
@@ -207,7 +206,7 @@ async def simulate(args: argparse.Namespace) -> int:
 
 async def _transition(car: SimCar, at: float, wall_of: Any, sim: Any) -> None:
     """The car's next departure or arrival, with the battery and charging that go with it."""
-    from macrohard.node_agent import domain
+    from macrohard.node_agent.public import ScheduledChange, battery
 
     agent = car.agent
     state = agent.state
@@ -217,12 +216,12 @@ async def _transition(car: SimCar, at: float, wall_of: Any, sim: Any) -> None:
         driving=car.driving,
         charging=state.charging,
     )
-    agent.state, events = domain.battery(state, agent.node_id, soc)
+    agent.state, events = battery(state, agent.node_id, soc)
     await agent.emit(events)
     car.last_change_s = at
     if not car.driving:  # departing
         if agent.state.charging:
-            await agent.apply(domain.ScheduledChange(after_s=0, action="stop_charging"))
+            await agent.apply(ScheduledChange(after_s=0, action="stop_charging"))
         await agent.unpark()
         car.driving = True
         car.next_trip += 1
@@ -232,7 +231,7 @@ async def _transition(car: SimCar, at: float, wall_of: Any, sim: Any) -> None:
     nxt = sim.next_departure(car.trips, at)
     await agent.park(wall_of(nxt) if nxt is not None else None)
     if trip.plug_in:
-        await agent.apply(domain.ScheduledChange(after_s=0, action="charge"))
+        await agent.apply(ScheduledChange(after_s=0, action="charge"))
 
 
 def _print_rows(rows: list[dict[str, Any]]) -> None:

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from macrohard.actuator.browser import CHROMIUM_ARGS, chromium_path
+from macrohard.actuator.public import CHROMIUM_ARGS, chromium_path
 from macrohard.cli.task_steps import Step, TaskRecord
 
 SECRET = re.compile(r"\{\{secret:[^}]+\}\}")

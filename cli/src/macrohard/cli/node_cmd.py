@@ -37,7 +37,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from macrohard.cli.platform import read_record
-    from macrohard.node_agent.main import NodeOptions, main
+    from macrohard.node_agent.public import NodeOptions, main
 
     nats_url = args.nats_url
     if not nats_url:

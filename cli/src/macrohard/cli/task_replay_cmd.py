@@ -9,9 +9,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from macrohard.cli import logview
-from macrohard.cli.logview import LogEvent, Session
+from macrohard.cli import readout
 from macrohard.cli.platform import add_platform_args
+from macrohard.cli.readout import Session
 from macrohard.cli.task_steps import (
     TaskRecord,
     describe_action,
@@ -19,6 +19,8 @@ from macrohard.cli.task_steps import (
     describe_page,
     task_record,
 )
+from macrohard.eventlog import logview
+from macrohard.eventlog.logview import LogEvent
 
 
 def task_subcommands(
@@ -91,7 +93,7 @@ def render(record: TaskRecord, store: Path | None) -> list[str]:
     lines = [
         f"task {record.task_id}: {sub.get('goal', '?')!r}",
         f"  start {sub.get('start_url', '?')}  "
-        + (f"{outcome.type} {logview.key_fields(outcome.payload)}" if outcome else "NOT FINISHED"),
+        + (f"{outcome.type} {readout.key_fields(outcome.payload)}" if outcome else "NOT FINISHED"),
     ]
     if record.first_observation is not None:
         lines.append(f"  opened  {describe_page(record.first_observation)}")
@@ -115,7 +117,7 @@ def render(record: TaskRecord, store: Path | None) -> list[str]:
 
 
 async def task_replay(args: argparse.Namespace) -> int:
-    async with logview.connect(args, database=True) as session:
+    async with readout.connect(args, database=True) as session:
         events = await task_events(session, args.task_id, args.tenant)
     if not events:
         print(f"no task {args.task_id} in the log", file=sys.stderr)
@@ -127,7 +129,7 @@ async def task_replay(args: argparse.Namespace) -> int:
 
         live = await rerun(record)
     if args.json:
-        logview.print_json(
+        readout.print_json(
             {
                 "task_id": record.task_id,
                 "submitted": record.submitted,

@@ -12,6 +12,7 @@ from datetime import datetime
 import msgspec
 
 from macrohard.contracts.envelope import Event
+from macrohard.contracts.subjects import PLATFORM_TENANT, type_filter
 
 # Core NATS subjects of the fleet (telemetry and request-reply: never the durable log).
 HEARTBEAT_PREFIX = "fleet.hb"  # fleet.hb.<node_id>, one Heartbeat per interval
@@ -19,6 +20,9 @@ LEASE_REQUEST = "fleet.lease.request"  # LeaseRequest -> LeaseReply
 LEASE_RENEW = "fleet.lease.renew"  # LeaseRenewal -> LeaseReply
 LEASE_RELEASE = "fleet.lease.release"  # LeaseRelease -> LeaseReply
 FLEET_STATS = "fleet.stats"  # empty -> FleetStats
+# A core subscription on the log's own subject: a lease holder hears of a revocation as it
+# is stored, without a consumer of its own.
+LEASE_REVOCATIONS = type_filter("LeaseRevoked", aggregate_type="lease", tenant=PLATFORM_TENANT)
 
 
 class NodeRegistered(Event, frozen=True, kw_only=True):

@@ -19,7 +19,9 @@ import nats
 from nats.aio.client import Client as NATS
 
 from macrohard.contracts.envelope import utcnow
+from macrohard.contracts.identities import inbox_prefix
 from macrohard.eventlog.logs import configure_logging
+from macrohard.eventlog.service import nats_servers
 from macrohard.node_agent.agent import NodeAgent, NodeIdentity
 from macrohard.node_agent.domain import (
     CarState,
@@ -57,11 +59,11 @@ async def connect_as_node(
     """A connection whose reply inboxes are the car's own (`_INBOX_<id>.>`): its
     credentials may subscribe there and nowhere else (see deploy/nats)."""
     return await nats.connect(
-        url,
+        nats_servers(url),
         user=user,
         password=password,
         name=f"node-{node_id}",
-        inbox_prefix=f"_INBOX_{node_id}".encode(),
+        inbox_prefix=inbox_prefix(node_id),
         max_reconnect_attempts=-1,
         **options,
     )
