@@ -33,6 +33,10 @@ def _broken(request: Any) -> Intent:
     raise ZeroDivisionError("the model divided by zero")
 
 
+def _silent(request: Any) -> Intent:
+    raise TimeoutError  # no message at all (httpx's timeouts are like that)
+
+
 def _never_done(request: Any) -> Intent:
     return Intent(action="scroll", dx=0, dy=10, reason="looking around")
 
@@ -50,6 +54,9 @@ async def test_every_failure_is_scored_with_its_reason_and_the_run_goes_on(
         crashed = await _direct(_args(), ["click-button"], pages, browser, decide=_broken)
         assert not crashed[0].success
         assert "planner error: ZeroDivisionError: the model divided by zero" in crashed[0].reason
+
+        silent = await _direct(_args(), ["click-button"], pages, browser, decide=_silent)
+        assert "planner error: TimeoutError: TimeoutError()" in silent[0].reason
 
         stuck = await _direct(_args(max_steps=3), ["click-button"], pages, browser, _never_done)
         assert not stuck[0].success and "max_steps (3) reached" in stuck[0].reason

@@ -88,3 +88,45 @@ def test_a_read_only_date_field_is_set_through_its_calendar() -> None:
     send = decide(PlanRequest(goal=goal, observation=filled, history=history))
     assert (send.action, send.element) == ("click", 4)
     assert isinstance(send, Intent)
+
+
+def test_values_the_goal_points_at_are_read_beside_their_key() -> None:
+    rows = [("Colour", "Teal"), ("City", "Oslo")]
+    cells = [
+        el(10 + 2 * i + j, "cell", text, y=60 + 16 * i, x=10 + 90 * j)
+        for i, row in enumerate(rows)
+        for j, text in enumerate(row)
+    ]
+    field = el(20, "textbox", y=120, value="")
+    page = obs(*cells, field, el(21, "button", "Submit", y=150))
+    typed = decide(
+        PlanRequest(goal="Enter the value of City into the text field", observation=page)
+    )
+    assert (typed.action, typed.element, typed.text) == ("type", 20, "Oslo")
+
+    # Each field takes the value shown beside its own label; a label above belongs to the
+    # field below it only when the field has none on its own row.
+    def form(city: str) -> PageObservation:
+        return obs(
+            *cells,
+            el(30, "label", "City:", y=120, x=0),
+            el(31, "textbox", y=120, x=60, value=city),
+            el(32, "label", "Colour:", y=136, x=0),
+            el(33, "textbox", y=136, x=60, value=""),
+        )
+
+    goal = "Enter the value that corresponds with each label into the form"
+    first = decide(PlanRequest(goal=goal, observation=form("")))
+    assert (first.element, first.text) == (31, "Oslo")
+    history = [PastStep(intent=first)]
+    second = decide(PlanRequest(goal=goal, observation=form("Oslo"), history=history))
+    assert (second.element, second.text) == (33, "Teal")
+
+
+def test_a_container_is_scrolled_to_its_end_then_the_goal_goes_on() -> None:
+    page = obs(el(1, "textbox", "long text", y=50, tag="textarea"), el(2, "button", "OK", y=200))
+    goal = "Scroll the textarea to the bottom of the text hit OK."
+    scroll = decide(PlanRequest(goal=goal, observation=page))
+    assert (scroll.action, scroll.element) == ("scroll", 1) and scroll.dy > 0
+    ok = decide(PlanRequest(goal=goal, observation=page, history=[PastStep(intent=scroll)]))
+    assert (ok.action, ok.element) == ("click", 2)

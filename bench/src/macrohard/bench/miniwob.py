@@ -26,7 +26,13 @@ from typing import Any
 
 import httpx
 
-from macrohard.bench.miniwob_scoring import Episode, EpisodeFailed, open_goal, scored
+from macrohard.bench.miniwob_scoring import (
+    Episode,
+    EpisodeFailed,
+    first_line,
+    open_goal,
+    scored,
+)
 
 DEV_TASKS = (
     "click-button,click-button-sequence,click-checkboxes,click-checkboxes-transfer,"
@@ -144,7 +150,7 @@ async def _direct_episode(
         try:
             intent = decide(PlanRequest(goal=goal, observation=obs, history=history))
         except Exception as exc:
-            raise EpisodeFailed(f"planner error: {type(exc).__name__}: {exc}"[:300]) from exc
+            raise EpisodeFailed(f"planner error: {type(exc).__name__}: {first_line(exc)}") from exc
         if intent.action in ("done", "fail"):
             reason = f"planner said {intent.action}: {intent.reason}"[:300]
             break

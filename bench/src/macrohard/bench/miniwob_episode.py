@@ -296,6 +296,8 @@ class DirectPage:
                     assert loc is not None
                     await loc.hover(timeout=2000)
                 case "scroll":
+                    if loc is not None:  # the wheel scrolls what the pointer is over
+                        await loc.hover(timeout=2000)
                     await page.mouse.wheel(intent.dx, intent.dy)
                 case "wait_for":
                     await page.wait_for_timeout(min(intent.wait_ms, 30000))

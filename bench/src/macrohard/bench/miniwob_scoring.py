@@ -63,7 +63,7 @@ async def scored(
         # The harness's job is to count this and go on; the traceback goes to the log so the
         # programming error behind it is not lost.
         log.exception("episode crashed", extra={"task": task, "seed": seed})
-        return failed(f"harness error: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
+        return failed(f"harness error: {type(exc).__name__}: {first_line(exc)}")
     if not episode.success and not episode.reason:
         episode = replace(episode, reason=f"reward {episode.reward:.2f}: the page's check failed")
     return episode
@@ -76,5 +76,10 @@ async def open_goal(page: object, url: str, timeout_ms: float) -> str:
     try:
         return await goal_of(page, url, timeout_ms)
     except Exception as exc:  # Playwright's errors and timeouts: the page is not usable
-        first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
-        raise EpisodeFailed(f"the task page never loaded: {first}") from exc
+        raise EpisodeFailed(f"the task page never loaded: {first_line(exc)}") from exc
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an error's message (some, like httpx's timeouts, have none)."""
+    lines = str(exc).strip().splitlines()
+    return lines[0][:200] if lines else repr(exc)[:200]

@@ -12,6 +12,7 @@ from typing import Literal
 
 import msgspec
 
+from macrohard.planner_model.web_planner.lookup import EACH_LABEL
 from macrohard.planner_model.web_planner.text import ordinal, words
 
 StepKind = Literal[
@@ -27,6 +28,7 @@ StepKind = Literal[
     "autocomplete",
     "submit",
     "wait",
+    "scroll",
 ]
 
 KIND_WORDS = (
@@ -61,6 +63,7 @@ class Step(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     all_fields: bool = False
     from_copy: bool = False  # the value is what an earlier `copy` step read off the page
     case: str = ""  # "upper" | "lower": how the value must be written
+    lookup: str = ""  # the value is what the page shows beside this key ("the value of X")
 
 
 VERBS = (
@@ -117,6 +120,19 @@ def _clause(c: str, q: list[str]) -> list[Step]:
         return [Step(kind="wait", value=str(seconds))]
     if re.match(r"wait\b", low):
         return []
+    # "Scroll the textarea to the bottom", "scroll to the top of the list": a container (or the
+    # page) scrolled to one end. What follows a run-on ("... of the text hit submit") is read on.
+    if m := re.match(
+        r"scroll\s+(?:down\s+|up\s+)?(?:(?:in\s+)?the\s+(\w+)\s+)?(?:all\s+the\s+way\s+)?"
+        r"to\s+the\s+(bottom|top|end|start)(?:\s+of\s+(?:the\s+)?(\w+))?(.*)$",
+        c,
+        re.I,
+    ):
+        where = m.group(1) or m.group(3) or ""
+        down = m.group(2).lower() in ("bottom", "end")
+        rest = re.search(r"\b(?:hit|press|click)\s+(.+)$", m.group(4) or "", re.I)
+        then = _click(rest.group(1), q) if rest else []
+        return [Step(kind="scroll", target=where.lower(), value="down" if down else "up"), *then]
     # "Select 12/24/2016 as the date", "Set 5 as the quantity": the value of a named field.
     if m := re.match(
         r"(?:select|choose|pick|set|enter|type|input|put)\s+(.+?)\s+as\s+(?:the\s+)?(.+)$", c, re.I
@@ -291,6 +307,11 @@ def _fill_plain(c: str, q: list[str]) -> list[Step]:
     hint = _unq(m.group(2) or "", q).lower()
     ws = hint.split()
     nth = ordinal(ws[0]) if ws else None
+    what = _unq(m.group(1), q)
+    if re.match(r"the\s+values?\s+(?:that\s+)?correspond", what, re.I):
+        return [Step(kind="fill", lookup=EACH_LABEL, all_fields=True)]
+    if lk := re.match(r"the\s+value\s+(?:of|for)\s+(?:the\s+)?(.+)$", what, re.I):
+        return [Step(kind="fill", lookup=lk.group(1), kind_hint=hint)]
     return [
         Step(
             kind="fill",

@@ -17,6 +17,7 @@ from macrohard.contracts.agent import Intent
 from macrohard.contracts.browser import PageElement, PageObservation
 from macrohard.planner_model.web_planner.datepicker import parse_date, pick_date
 from macrohard.planner_model.web_planner.goal import Step, parse_goal
+from macrohard.planner_model.web_planner.lookup import EACH_LABEL, value_beside
 from macrohard.planner_model.web_planner.page import (
     FIELD_ROLES,
     Embed,
@@ -213,6 +214,13 @@ def _fill(step: Step, ctx: _Ctx, own: list[PastStep]) -> Intent | None:
     if step.kind_hint == "*slots*":
         return _fill_slots(step, view, fields, own)
     hint = _field_hint(step.kind_hint)
+    if step.lookup == EACH_LABEL:
+        return _fill_from_labels(view, fields, own)
+    if step.lookup:
+        found = value_beside(view, step.lookup)
+        if found is None:
+            return Intent(action="fail", reason=f"the page shows no value for {step.lookup!r}")
+        step = msgspec.structs.replace(step, value=found, lookup="")
     if step.from_copy:
         if ctx.copied is None:
             return Intent(action="fail", reason="nothing was read off the page to enter")
@@ -264,6 +272,37 @@ def _fill(step: Step, ctx: _Ctx, own: list[PastStep]) -> Intent | None:
                 reason=f"enter {want!r} into {_say(f)} ({view.label(f)!r})",
             )
     return None
+
+
+def _fill_from_labels(
+    view: PageView, fields: list[PageElement], own: list[PastStep]
+) -> Intent | None:
+    """Each field takes the value the page shows beside the field's own label."""
+    for f in fields:
+        want = value_beside(view, view.label(f))
+        if want is not None and (f.value or "") != want and _attempts(own, f) < 2:
+            return Intent(
+                action="type",
+                element=f.id,
+                text=want,
+                reason=f"enter {want!r} (shown beside {view.label(f)!r}) into {_say(f)}",
+            )
+    return None
+
+
+def _scroll(step: Step, ctx: _Ctx, own: list[PastStep]) -> Intent | None:
+    """Scroll a container (named by its kind: "textarea", "list") or the page to one end."""
+    if any(h.ok for h in own):
+        return None
+    view = ctx.view
+    dy = 100_000 if step.value == "down" else -100_000
+    pool = [e for e in view.elements if step.target and step.target in kind_words(e)]
+    if not pool and step.target:
+        pool = [s_e[1] for s_e in view.ground(step.target)[:1]]
+    if not pool:
+        return Intent(action="scroll", dy=dy, reason=f"scroll the page {step.value}")
+    e = pool[0]
+    return Intent(action="scroll", element=e.id, dy=dy, reason=f"scroll {_say(e)} {step.value}")
 
 
 def _date_by_picker(
@@ -541,5 +580,6 @@ HANDLERS: dict[str, Handler] = {
     "click_nth": _click_nth,
     "autocomplete": _autocomplete,
     "wait": _wait,
+    "scroll": _scroll,
 }
 _ = FIELD_ROLES
