@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from playwright.async_api import Browser, async_playwright
 
-from macrohard.actuator.browser import CHROMIUM_ARGS
+from macrohard.actuator.public import CHROMIUM_ARGS
 from macrohard.bench.miniwob import _direct
 from macrohard.bench.miniwob_episode import CHROMIUM, PageServer
 from macrohard.contracts.agent import Intent

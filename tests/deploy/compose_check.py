@@ -12,19 +12,18 @@ on every interface inside its container, and cars accept no inbound connection.
 
 from __future__ import annotations
 
-import argparse
-import contextlib
-import io
+import functools
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import yaml
 
-from macrohard.cli.main import build_parser
-from macrohard.cli.up import SECRET_HOLDERS
+from macrohard.devkit.services import SECRET_HOLDERS
 
 SCHEMA = Path(__file__).with_name("compose_spec.json")
 SCALABLE = {"planner", "actuator", "node-registry", "billing"}  # replicas share consumers
@@ -79,16 +78,25 @@ def schema_problems(compose: dict[str, Any]) -> list[str]:
     ]
 
 
-def mh_command_problem(parser: argparse.ArgumentParser, argv: list[str]) -> str | None:
-    """None when `mh ARGV` parses with the real `mh` parser, else argparse's complaint."""
-    err = io.StringIO()
-    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
-        try:
-            parser.parse_args(argv)
-        except SystemExit as exc:
-            if exc.code:
-                return err.getvalue().strip().splitlines()[-1] if err.getvalue() else "error"
-    return None
+@functools.lru_cache(maxsize=256)
+def _mh_parse(argv: tuple[str, ...]) -> str | None:
+    # The installed `mh` parses ARGV and stops at `--help`, so nothing is run; an argument
+    # argparse refuses fails before `--help` is reached (it parses left to right).
+    done = subprocess.run(
+        [sys.executable, "-m", "macrohard.cli.main", *argv, "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    if done.returncode == 0:
+        return None
+    lines = done.stderr.strip().splitlines()
+    return lines[-1] if lines else "error"
+
+
+def mh_command_problem(argv: list[str]) -> str | None:
+    """None when `mh ARGV` parses with the real `mh` command, else argparse's complaint."""
+    return _mh_parse(tuple(argv))
 
 
 def runs_mh(service: dict[str, Any], deploy_dir: Path) -> bool:
@@ -140,7 +148,6 @@ def problems(compose: dict[str, Any], deploy_dir: Path) -> list[str]:
     defined_vars = set(example)
     nats_conf = (deploy_dir / "nats" / "services.conf").read_text()
     users = _nats_users(nats_conf)
-    parser = build_parser()
     used_volumes: set[str] = set()
     host_ports: dict[str, str] = {}
     nats_nodes = [n for n, s in services.items() if str(s.get("image", "")).startswith("nats:")]
@@ -177,7 +184,7 @@ def problems(compose: dict[str, Any], deploy_dir: Path) -> list[str]:
             if not isinstance(command, list):
                 found.append(f"{name}: command must be a list of `mh` arguments")
             else:
-                problem = mh_command_problem(parser, [str(a) for a in command])
+                problem = mh_command_problem([str(a) for a in command])
                 if problem:
                     found.append(
                         f"{name}: `mh {' '.join(map(str, command))}` is not a command: {problem}"
@@ -188,9 +195,12 @@ def problems(compose: dict[str, Any], deploy_dir: Path) -> list[str]:
                         if needed not in env:
                             found.append(f"{name}: `mh run {command[1]}` needs {needed}")
             nats_url = env.get("MH_NATS_URL", "")
-            m = NATS_USER.match(nats_url)
-            if nats_url and not m:
+            seeds = [NATS_USER.match(u) for u in nats_url.split(",") if u]
+            m = seeds[0] if seeds else None
+            if nats_url and not all(seeds):
                 found.append(f"{name}: MH_NATS_URL must name a NATS user and password variable")
+            elif m and len({(s.group(1), s.group(2)) for s in seeds if s}) > 1:
+                found.append(f"{name}: MH_NATS_URL mixes NATS users in its seed list")
             elif m and users.get(m.group(1)) != m.group(2):
                 found.append(
                     f"{name}: NATS user {m.group(1)!r} with ${{{m.group(2)}}} is not in "
@@ -200,6 +210,12 @@ def problems(compose: dict[str, Any], deploy_dir: Path) -> list[str]:
                 found.append(
                     f"{name}: connects to NATS as {m.group(1)!r}, not as its own identity "
                     f"{identity!r}"
+                )
+            hosts = set(re.findall(r"@([^:/,]+)", nats_url))
+            if nats_url and svc.get("restart") != "no" and hosts != set(nats_nodes):
+                found.append(
+                    f"{name}: MH_NATS_URL seeds {sorted(hosts)}, not every NATS node "
+                    f"{sorted(nats_nodes)} (it could not fail over)"
                 )
         if name in SCALABLE:
             if "container_name" in svc:

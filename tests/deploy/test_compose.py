@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 
-from macrohard.cli.main import build_parser
 from macrohard.devkit.services import SERVICES
 from tests.deploy.compose_check import load, mh_command_problem, problems
 
@@ -30,7 +29,7 @@ def pending_elsewhere(problem: str) -> bool:
     if command[0] == "run":
         return command[1] not in SERVICES
     # `mh node -h` exits 0 once the fleet branch registers the command.
-    node_missing = mh_command_problem(build_parser(), ["node", "-h"]) is not None
+    node_missing = mh_command_problem(["node"]) is not None
     return command[0] == "node" and node_missing
 
 
@@ -58,7 +57,7 @@ def test_the_file_runs_what_the_issue_asks_for(compose: dict[str, Any]) -> None:
     assert services["actuator"]["build"]["target"] == "actuator"
     assert services["car-1"]["build"]["target"] == "node-agent"
     assert "ports" not in services["actuator"] and "container_name" not in services["actuator"]
-    assert mh_command_problem(build_parser(), services["streams-init"]["command"]) is None
+    assert mh_command_problem(services["streams-init"]["command"]) is None
 
 
 Breakage = Callable[[dict[str, Any]], None]
@@ -87,6 +86,23 @@ def _del(path: str) -> Breakage:
 
 
 BROKEN: list[tuple[str, Breakage, str]] = [
+    (
+        "a service seeded with one NATS node",
+        _set(
+            "services/planner/environment/MH_NATS_URL",
+            "nats://planner:${MH_NATS_PLANNER_PASSWORD}@nats-1:4222",
+        ),
+        "planner: MH_NATS_URL seeds ['nats-1'], not every NATS node",
+    ),
+    (
+        "a seed list mixing identities",
+        _set(
+            "services/planner/environment/MH_NATS_URL",
+            "nats://planner:${MH_NATS_PLANNER_PASSWORD}@nats-1:4222,"
+            "nats://admin:${MH_NATS_ADMIN_PASSWORD}@nats-2:4222",
+        ),
+        "planner: MH_NATS_URL mixes NATS users",
+    ),
     (
         "a service as another identity",
         _set(

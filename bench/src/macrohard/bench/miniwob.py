@@ -143,7 +143,8 @@ async def _direct_episode(
 
     page = await context.new_page()
     goal = await open_goal(page, pages.url(task, seed, args.max_ms, tag), args.page_load_ms)
-    direct, history, started = DirectPage(page), [], time.perf_counter()
+    history: list[PastStep] = []
+    direct, started = DirectPage(page), time.perf_counter()
     reason = f"max_steps ({args.max_steps}) reached"
     while len(history) < args.max_steps and pages.reward(tag) is None:
         obs = await direct.observe()

@@ -127,21 +127,6 @@ async def goal_of(page: Any, url: str, timeout_ms: float = 30000) -> str:
     return goal
 
 
-@dataclass(frozen=True)
-class EpisodeResult:
-    task: str
-    seed: int
-    goal: str
-    reward: float
-    steps: int
-    wall_s: float
-    reason: str = ""
-
-    @property
-    def success(self) -> bool:
-        return self.reward > 0
-
-
 START_EPISODE_JS = """([seed, maxMs]) => {
   Math.seedrandom(seed);
   core.EPISODE_MAX_TIME = maxMs;

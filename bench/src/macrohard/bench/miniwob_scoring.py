@@ -18,6 +18,8 @@ log = logging.getLogger("macrohard.bench.miniwob")
 
 @dataclass(frozen=True, slots=True)
 class Episode:
+    """One MiniWoB episode's outcome, whichever path (direct or the platform) ran it."""
+
     task: str
     seed: int
     goal: str

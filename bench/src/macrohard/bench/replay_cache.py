@@ -50,7 +50,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 async def bench(args: argparse.Namespace) -> None:
     from playwright.async_api import async_playwright
 
-    from macrohard.actuator.browser import CHROMIUM_ARGS
+    from macrohard.actuator.public import CHROMIUM_ARGS
     from macrohard.bench.miniwob import _platform
     from macrohard.bench.miniwob_episode import CHROMIUM, PageServer
     from macrohard.eventlog.logs import configure_logging

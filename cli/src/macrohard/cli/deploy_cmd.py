@@ -15,11 +15,10 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
-import sys
 from pathlib import Path
 
+from macrohard.cli.generated import write_generated
 from macrohard.contracts.nats_config import render_accounts
-from macrohard.gateway.secrets import new_master_key
 
 SERVICES_CONF = Path("deploy/nats/services.conf")
 # The car nodes docker-compose.yml runs (stand-ins for real cars, one user each).
@@ -52,6 +51,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def compose_secrets(args: argparse.Namespace) -> int:
     """Write each secret file unless it exists: rotating one is a deliberate act."""
+    from macrohard.gateway.public import new_master_key  # the web stack: not for `mh --help`
+
     args.dir.mkdir(parents=True, exist_ok=True)
     wanted = {
         "admin-token": lambda: "mh_admin_" + secrets.token_urlsafe(32),
@@ -73,16 +74,6 @@ def compose_secrets(args: argparse.Namespace) -> int:
 
 def nats_config(args: argparse.Namespace) -> int:
     text = render_accounts([c for c in args.cars.split(",") if c])
-    if str(args.out) == "-":
-        sys.stdout.write(text)
-        return 0
-    if args.check:
-        current = args.out.read_text() if args.out.exists() else ""
-        if current != text:
-            print(f"{args.out} is out of date: run `mh deploy nats-config`", file=sys.stderr)
-            return 1
-        return 0
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text)
-    print(f"wrote {args.out}")
-    return 0
+    return write_generated(
+        args.out, text.encode(), check=args.check, command="mh deploy nats-config"
+    )

@@ -24,6 +24,8 @@ from typing import Any
 
 import msgspec
 
+from macrohard.contracts.fleet import DEFAULT_HEARTBEAT_INTERVAL_S
+
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from macrohard.cli.platform import add_platform_args
@@ -36,7 +38,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     s.add_argument("--hours", type=float, default=24.0, help="simulated hours")
     s.add_argument("--speed", type=float, default=3600.0, help="simulated seconds per second")
     s.add_argument("--demand", type=float, default=0.5, help="leases held, per car")
-    s.add_argument("--heartbeat-interval", type=float, default=10.0, help="wall seconds")
+    s.add_argument(
+        "--heartbeat-interval",
+        type=float,
+        default=DEFAULT_HEARTBEAT_INTERVAL_S,
+        help="wall seconds",
+    )
     s.add_argument("--seed", type=int, default=1)
     s.add_argument("--json", dest="json_path", help="write the hourly rows here")
     s.set_defaults(func=lambda args: asyncio.run(simulate(args)))

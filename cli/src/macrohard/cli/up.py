@@ -23,10 +23,9 @@ from macrohard.cli.platform import PlatformRecord, admin_token, write_record
 from macrohard.contracts.nats_config import ADMIN_USER
 from macrohard.devkit.cluster import IDENTITIES_DIR, NatsCluster
 from macrohard.devkit.embedded import EmbeddedNats, EmbeddedPostgres
-from macrohard.devkit.services import SERVICES
+from macrohard.devkit.services import SECRET_HOLDERS, SERVICES
 from macrohard.devkit.supervisor import ProcessSpec, Supervisor
 from macrohard.eventlog.streams import ensure_streams
-from macrohard.gateway.public import ensure_master_key
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -72,11 +71,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="let agents visit loopback pages (demo and benchmarks only)",
     )
     p.set_defaults(func=lambda args: asyncio.run(up(args)))
-
-
-# The gateway seals task secrets with the master key and the actuator opens them; no other
-# process is given it.
-SECRET_HOLDERS = frozenset({"gateway", "actuator"})
 
 
 def mh_argv(*args: str) -> list[str]:
@@ -180,6 +174,8 @@ async def wait_cars_parked(nats_url: str, nodes: int, timeout: float) -> bool:
 
 
 async def up(args: argparse.Namespace) -> None:
+    from macrohard.gateway.public import ensure_master_key  # the web stack: not for `mh --help`
+
     data_dir: Path = args.data_dir
     data_dir.mkdir(parents=True, exist_ok=True)
     token = admin_token(data_dir, create=True)
@@ -251,6 +247,6 @@ async def up(args: argparse.Namespace) -> None:
         print("stopping...", flush=True)
     finally:
         await supervisor.stop()
-        for server in reversed(servers):
-            server.stop()
+        for started in reversed(servers):
+            started.stop()
         (data_dir / "platform.json").unlink(missing_ok=True)

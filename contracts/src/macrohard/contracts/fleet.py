@@ -25,6 +25,13 @@ FLEET_STATS = "fleet.stats"  # empty -> FleetStats
 LEASE_REVOCATIONS = type_filter("LeaseRevoked", aggregate_type="lease", tenant=PLATFORM_TENANT)
 
 
+# A node's limits and their defaults, in one place: the car registers them (NodeRegistered),
+# its agent starts with them and the registry keeps them per node.
+DEFAULT_SOC_FLOOR = 0.2  # below this charge (and not charging) a car takes no work
+DEFAULT_MAX_LEASES = 4
+DEFAULT_HEARTBEAT_INTERVAL_S = 10.0
+
+
 class NodeRegistered(Event, frozen=True, kw_only=True):
     aggregate_type = "node"
 
@@ -37,10 +44,10 @@ class NodeRegistered(Event, frozen=True, kw_only=True):
     models: list[str]
     triton_http_url: str
     triton_grpc_url: str = ""
-    soc_floor: float = 0.2
+    soc_floor: float = DEFAULT_SOC_FLOOR
     # Concurrent leases the node accepts (its free capacity is max_leases - held).
-    max_leases: int = 4
-    heartbeat_interval_s: float = 10.0
+    max_leases: int = DEFAULT_MAX_LEASES
+    heartbeat_interval_s: float = DEFAULT_HEARTBEAT_INTERVAL_S
 
 
 class NodeParked(Event, frozen=True, kw_only=True):

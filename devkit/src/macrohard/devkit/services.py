@@ -13,7 +13,12 @@ SERVICES: dict[str, str] = {
     "planner": "macrohard.planner.main",
     "actuator": "macrohard.actuator.main",
     "node-registry": "macrohard.node_registry.main",
+    "scheduler": "macrohard.scheduler.main",
 }
+
+# The gateway seals task secrets with the master key and the actuator opens them; no other
+# process is given it.
+SECRET_HOLDERS = frozenset({"gateway", "actuator"})
 
 
 def run_service(name: str) -> None:

@@ -16,6 +16,7 @@ from macrohard.contracts.browser import (
     Box,
     PageElement,
 )
+from macrohard.contracts.domains import host_in_allowlist
 
 # --------------------------------------------------------------------------- URL safety
 
@@ -76,21 +77,6 @@ def address_refusal(address: str) -> str:
     if ip.is_private or ip.is_reserved or not ip.is_global:
         return f"private or reserved address {ip}"
     return ""
-
-
-def host_in_allowlist(host: str, allowed_domains: Iterable[str]) -> bool:
-    """`example.com` allows itself and its subdomains; `*.example.com` only subdomains."""
-    host = host.lower().rstrip(".")
-    for entry in allowed_domains:
-        domain = entry.strip().lower().rstrip(".")
-        if not domain:
-            continue
-        if domain.startswith("*."):
-            if host.endswith(domain[1:]):
-                return True
-        elif host == domain or host.endswith("." + domain):
-            return True
-    return False
 
 
 def _literal_ip(host: str) -> str | None:

@@ -10,13 +10,15 @@ from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 import asyncpg
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
 from litestar import Response, get, post
 from litestar.exceptions import HTTPException, NotFoundException, ValidationException
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
 
 from macrohard.billing import public as billing
 from macrohard.contracts.envelope import envelope, new_event_id
-from macrohard.contracts.tasks import TaskCancelRequested, TaskSubmitted
+from macrohard.contracts.tasks import TaskCancelRequested, TaskSubmitted, totp_sealed_name
 from macrohard.eventlog import ConcurrencyConflict
 from macrohard.gateway.context import GatewayContext, decode_view
 from macrohard.gateway.domain import (
@@ -84,6 +86,14 @@ async def submit_task(
             detail=f"{host} is not among the tenant's allowed domains",
             extra=[{"key": "start_url", "message": "domain not allowed for this tenant"}],
         )
+    if data.output_schema is not None:
+        try:
+            Draft202012Validator.check_schema(data.output_schema)
+        except SchemaError as exc:
+            raise ValidationException(
+                detail=f"output_schema is not a JSON Schema: {exc.message}",
+                extra=[{"key": "output_schema", "message": exc.message}],
+            ) from exc
     fingerprint: str | None = None
     if idempotency_key is None:
         task_id = new_event_id()
@@ -98,12 +108,18 @@ async def submit_task(
         name: seal_secret(ctx.settings.master_key, tenant, task_id, name, value)
         for name, value in data.secrets.items()
     }
+    totp_seeds = {
+        name: seal_secret(ctx.settings.master_key, tenant, task_id, totp_sealed_name(name), seed)
+        for name, seed in data.totp.items()
+    }
     event = TaskSubmitted(
         task_id=task_id,
         goal=data.goal,
         start_url=data.start_url,
         inputs=data.inputs,
         secrets=sealed,
+        totp_seeds=totp_seeds,
+        output_schema=data.output_schema,
         max_steps=data.max_steps,
         webhook_url=data.webhook_url,
         idempotency_key=idempotency_key,
@@ -174,7 +190,10 @@ async def list_tasks(
     limit: Annotated[int, QueryParameter(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, QueryParameter(max_length=64)] = None,
     status: Annotated[
-        str | None, QueryParameter(pattern=r"^(submitted|running|completed|failed|cancelled)$")
+        str | None,
+        QueryParameter(
+            pattern=r"^(submitted|running|awaiting_approval|completed|failed|cancelled)$"
+        ),
     ] = None,
 ) -> TaskList:
     ctx = gw(request)

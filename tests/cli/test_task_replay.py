@@ -15,7 +15,7 @@ from macrohard.contracts.envelope import Envelope, Event
 from macrohard.contracts.tasks import TaskCompleted, TaskSubmitted
 from macrohard.devkit.pages import LocalSite, fixed_pages
 from macrohard.eventlog.store import EventStore
-from tests.ops.conftest import SCREENSHOT, MhRunner, RecordedRun
+from tests.cli.conftest import SCREENSHOT, MhRunner, RecordedRun
 
 
 async def test_task_replay_prints_each_recorded_step(

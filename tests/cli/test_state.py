@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from macrohard.eventlog.reader import parse_nats_time
-from tests.ops.conftest import MhRunner, RecordedRun
+from tests.cli.conftest import MhRunner, RecordedRun
 
 
 async def test_state_at_a_sequence_is_the_fold_up_to_there(
