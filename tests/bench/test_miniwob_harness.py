@@ -25,7 +25,7 @@ async def browser() -> AsyncIterator[Browser]:
 
 
 def _args(**kw: Any) -> argparse.Namespace:
-    base = {"episodes": 1, "seed": 0, "max_ms": 5000, "max_steps": 5, "page_load_ms": 1500}
+    base = {"episodes": 1, "seed": 0, "max_ms": 5000, "max_steps": 5, "page_load_ms": 5000}
     return argparse.Namespace(**{**base, **kw})
 
 

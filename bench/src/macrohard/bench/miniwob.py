@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import dataclasses
 import functools
 import os
 import secrets
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -74,28 +75,36 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 async def bench(args: argparse.Namespace) -> None:
-    from playwright.async_api import async_playwright
-
-    from macrohard.actuator.public import CHROMIUM_ARGS
-    from macrohard.bench.miniwob_episode import CHROMIUM, PageServer
     from macrohard.eventlog.logs import configure_logging
 
     configure_logging("bench-miniwob", level="WARNING")  # JSON lines: retries show their error
     tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
     print(f"episode time limit: {args.max_ms} ms (page default {PAGE_DEFAULT_MS} ms)")
     episodes: list[Episode] = []
+    async with task_pages() as (pages, browser):
+        if args.path == "direct":
+            print("path: direct (model in-process on the page, no bus)")
+            episodes = await _direct(args, tasks, pages, browser)
+        else:
+            episodes = await _platform(args, tasks, pages, browser)
+    _report(args, tasks, episodes)
+
+
+@contextlib.asynccontextmanager
+async def task_pages() -> AsyncIterator[tuple[Any, Any]]:
+    """The task pages served locally, and one Chromium launched the actuator's way."""
+    from playwright.async_api import async_playwright
+
+    from macrohard.actuator.public import CHROMIUM_ARGS
+    from macrohard.bench.miniwob_episode import CHROMIUM, PageServer
+
     with PageServer() as pages:
         async with async_playwright() as pw:
             browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             try:
-                if args.path == "direct":
-                    print("path: direct (model in-process on the page, no bus)")
-                    episodes = await _direct(args, tasks, pages, browser)
-                else:
-                    episodes = await _platform(args, tasks, pages, browser)
+                yield pages, browser
             finally:
                 await browser.close()
-    _report(args, tasks, episodes)
 
 
 async def _direct(

@@ -48,23 +48,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 async def bench(args: argparse.Namespace) -> None:
-    from playwright.async_api import async_playwright
-
-    from macrohard.actuator.public import CHROMIUM_ARGS
-    from macrohard.bench.miniwob import _platform
-    from macrohard.bench.miniwob_episode import CHROMIUM, PageServer
+    from macrohard.bench.miniwob import _platform, task_pages
     from macrohard.eventlog.logs import configure_logging
 
     configure_logging("bench-replay-cache", level="WARNING")
     args.episodes, args.path = 1, "platform"
     tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
-    with PageServer() as pages:
-        async with async_playwright() as pw:
-            browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            try:
-                rounds = await _platform(args, tasks, pages, browser, _two_rounds)
-            finally:
-                await browser.close()
+    async with task_pages() as (pages, browser):
+        rounds = await _platform(args, tasks, pages, browser, _two_rounds)
     _report(args, tasks, rounds)
 
 

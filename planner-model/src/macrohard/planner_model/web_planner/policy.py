@@ -265,12 +265,7 @@ def _fill(step: Step, ctx: _Ctx, own: list[PastStep]) -> Intent | None:
         if masked and typed:
             continue
         if (f.value or "") != want and _attempts(own, f) < 2 + int(rejected):
-            return Intent(
-                action="type",
-                element=f.id,
-                text=want,
-                reason=f"enter {want!r} into {_say(f)} ({view.label(f)!r})",
-            )
+            return _type_into(f, want, view)
     return None
 
 
@@ -278,16 +273,28 @@ def _fill_from_labels(
     view: PageView, fields: list[PageElement], own: list[PastStep]
 ) -> Intent | None:
     """Each field takes the value the page shows beside the field's own label."""
+    plan = {f.id: want for f in fields if (want := value_beside(view, view.label(f)))}
+    return _type_planned(plan, view, fields, own)
+
+
+def _type_planned(
+    plan: dict[int, str], view: PageView, fields: list[PageElement], own: list[PastStep]
+) -> Intent | None:
+    """Type into the first field of `plan` not yet holding its value (two tries each)."""
     for f in fields:
-        want = value_beside(view, view.label(f))
+        want = plan.get(f.id)
         if want is not None and (f.value or "") != want and _attempts(own, f) < 2:
-            return Intent(
-                action="type",
-                element=f.id,
-                text=want,
-                reason=f"enter {want!r} (shown beside {view.label(f)!r}) into {_say(f)}",
-            )
+            return _type_into(f, want, view)
     return None
+
+
+def _type_into(f: PageElement, want: str, view: PageView) -> Intent:
+    return Intent(
+        action="type",
+        element=f.id,
+        text=want,
+        reason=f"enter {want!r} into {_say(f)} ({view.label(f)!r})",
+    )
 
 
 def _scroll(step: Step, ctx: _Ctx, own: list[PastStep]) -> Intent | None:
@@ -393,16 +400,7 @@ def _fill_slots(
     for f in pending:
         if left:
             plan[f.id] = left.pop(0)  # a modifier comes before its head noun
-    for f in fields:
-        want = plan.get(f.id)
-        if want is not None and (f.value or "") != want and _attempts(own, f) < 2:
-            return Intent(
-                action="type",
-                element=f.id,
-                text=want,
-                reason=f"enter {want!r} into {_say(f)} ({view.label(f)!r})",
-            )
-    return None
+    return _type_planned(plan, view, fields, own)
 
 
 def _check(step: Step, ctx: _Ctx, own: list[PastStep]) -> Intent | None:
