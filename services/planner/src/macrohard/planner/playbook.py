@@ -29,6 +29,7 @@ import msgspec
 
 from macrohard.contracts.agent import Intent, PlaybookStep, RunLearned
 from macrohard.contracts.browser import PageElement, PageObservation
+from macrohard.planner_model.web_planner.page import PageView
 
 _QUOTED = r"\"[^\"]*\"|“[^”]*”|'[^']*'(?=\W|$)"
 _NUMBER = r"[-+]?\$?\d+(?:[.,:/-]\d+)*%?"
@@ -84,8 +85,18 @@ def swap(text: str, old: Sequence[str], new: Sequence[str]) -> str:
     return pattern.sub(lambda m: lookup[m.group(0)], text)
 
 
-def _nth(observation: PageObservation, element: int | None, label: str) -> int:
-    same = [e.id for e in observation.elements if element_label(e) == label]
+def regrounding_key(observation: PageObservation, e: PageElement) -> str:
+    """How a step's element is found again: its label as the log shows it, and for a
+    nameless one (an unlabelled field, a bare radio) the text a person reads beside it."""
+    label = element_label(e)
+    if e.name or e.text or e.value:
+        return label
+    beside = PageView(observation, "").label(e)
+    return f"{label} beside {beside[:40]!r}" if beside else label
+
+
+def _nth(observation: PageObservation, element: int | None, key: str) -> int:
+    same = [e.id for e in observation.elements if regrounding_key(observation, e) == key]
     return same.index(element) if element in same else 0
 
 
@@ -111,11 +122,27 @@ def learn(
         if ok is False:
             continue
         obs = observations.get(k)
+        seen = next((e for e in obs.elements if e.id == intent.element), None) if obs else None
+        if obs is not None and seen is not None:
+            label = regrounding_key(obs, seen)
         nth = _nth(obs, intent.element, label) if obs is not None and label else 0
         steps.append(PlaybookStep(intent=intent, element_label=label, nth=nth, page_url=page_url))
     return RunLearned(
         task_id=task_id, site=site_of(start_url), shape=shape, slots=slots, steps=steps
     )
+
+
+def _uses_a_value(step: PlaybookStep, values: Sequence[str]) -> bool:
+    held = [step.element_label, step.intent.text or "", *step.intent.values]
+    return any(v and v in h for v in values for h in held)
+
+
+def _derived_from_changed_values(learned: RunLearned, slots: Sequence[str]) -> bool:
+    """Whether a value that changed was never used as written (an ordinal that chose a
+    page of results, a number that was computed with): the run's steps after the ones
+    that use values as written may depend on it, so they are the model's to redo."""
+    changed = [o for o, n in zip(learned.slots, slots, strict=True) if o != n]
+    return any(not any(_uses_a_value(s, [o]) for s in learned.steps) for o in changed)
 
 
 def replay(
@@ -134,11 +161,13 @@ def replay(
     step = learned.steps[replayed_so_far]
     if step.page_url and site_of(step.page_url) != site_of(observation.url):
         return None
+    if _derived_from_changed_values(learned, slots) and not _uses_a_value(step, learned.slots):
+        return None
     intent = step.intent
     changes: dict[str, object] = {"reason": f"replay: {intent.reason}"[:300]}
     if intent.element is not None:
         label = swap(step.element_label, learned.slots, slots)
-        same = [e for e in observation.elements if element_label(e) == label]
+        same = [e for e in observation.elements if regrounding_key(observation, e) == label]
         if step.nth >= len(same):
             return None
         if len(same) > 1 and label.endswith("''"):
