@@ -5,7 +5,13 @@ differs; never across tenants. Real NATS, the real in-process planner model."""
 from __future__ import annotations
 
 from macrohard.contracts.agent import Intent, IntentEmitted, PlaybookStep, RunLearned
-from macrohard.contracts.browser import ActionExecuted, PageElement, PageObservation, PageObserved
+from macrohard.contracts.browser import (
+    ActionExecuted,
+    Box,
+    PageElement,
+    PageObservation,
+    PageObserved,
+)
 from macrohard.contracts.envelope import Event, RecordedEvent, envelope
 from macrohard.contracts.tasks import TaskCompleted, TaskSubmitted
 from macrohard.eventlog import EventStore
@@ -157,3 +163,47 @@ def test_replay_refuses_another_page_and_a_failed_previous_step() -> None:
     assert playbook.replay(learned, "Click Save.", 1, page(), True) is None  # nothing left
     assert playbook.replay(learned, "Click Save now.", 0, page(), True) is None  # other shape
     assert playbook.swap("Ada and Adam", ["Ada", "Adam"], ["Adam", "Eve"]) == "Adam and Eve"
+
+
+def test_nameless_fields_are_found_again_by_the_text_beside_them() -> None:
+    def form(first: int, second: int) -> PageObservation:
+        return PageObservation(url=SITE, title="", elements=[
+            PageElement(id=first, role="text", text="Username", box=Box(0, 10, 60, 14)),
+            PageElement(id=first + 1, role="textbox", value="", box=Box(70, 10, 80, 14)),
+            PageElement(id=second, role="text", text="Password", box=Box(0, 40, 60, 14)),
+            PageElement(id=second + 1, role="textbox", value="", box=Box(70, 40, 80, 14)),
+        ])  # fmt: skip
+
+    recorded = form(1, 3)
+    decisions = [
+        (Intent(action="type", element=4, text="pw1"), "textbox ''", SITE, True),
+        (Intent(action="done"), "", SITE, None),
+    ]
+    learned = playbook.learn("t", 'Log in with "pw1"', SITE, decisions, {1: recorded})
+    assert learned is not None
+    assert learned.steps[0].element_label == "textbox '' beside 'Password'"
+    # The fields come in the other order now: the password field is still the one taken.
+    again = playbook.replay(learned, 'Log in with "pw2"', 0, form(10, 1), None)
+    assert again is not None and (again.element, again.text) == (2, "pw2")
+
+
+def test_a_value_used_only_in_a_derived_way_stops_replay_where_it_may_matter() -> None:
+    learned = RunLearned(
+        task_id="t", site=SITE, shape="open the {} result for {}.", slots=["7th", "cats"],
+        steps=[
+            PlaybookStep(intent=Intent(action="type", element=1, text="cats"),
+                         element_label="textbox 'Search'", page_url=SITE),
+            PlaybookStep(intent=Intent(action="click", element=9), element_label="link '2'",
+                         page_url=SITE),
+        ],
+    )  # fmt: skip
+    page = PageObservation(url=SITE, title="", elements=[
+        PageElement(id=1, role="textbox", name="Search", box=Box(0, 0, 9, 9)),
+        PageElement(id=9, role="link", name="2", box=Box(0, 20, 9, 9)),
+    ])  # fmt: skip
+    # "7th" chose page 2 without being written anywhere: with "3rd", page 2 may be wrong.
+    first = playbook.replay(learned, 'Open the 3rd result for "dogs".', 0, page, None)
+    assert first is not None and first.text == "dogs"
+    assert playbook.replay(learned, 'Open the 3rd result for "dogs".', 1, page, True) is None
+    # With the same ordinal, the whole run replays.
+    assert playbook.replay(learned, 'Open the 7th result for "dogs".', 1, page, True) is not None
