@@ -26,7 +26,8 @@ import yaml
 from macrohard.devkit.services import SECRET_HOLDERS
 
 SCHEMA = Path(__file__).with_name("compose_spec.json")
-SCALABLE = {"planner", "actuator", "node-registry", "billing"}  # replicas share consumers
+# Replicas share consumers (and the scheduler decides each tick once, through the log).
+SCALABLE = {"planner", "actuator", "node-registry", "billing", "scheduler"}
 VAR = re.compile(r"\$\{([A-Z0-9_]+)(:?[-?][^}]*)?\}")
 URL_PORT = re.compile(r"https?://[^/:]+:(\d+)")
 NATS_USER = re.compile(r"^nats://([^:@]+):\$\{([A-Z0-9_]+)\}@")

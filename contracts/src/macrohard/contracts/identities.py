@@ -25,7 +25,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from macrohard.contracts import agent, billing, browser, fleet, tasks, tenancy
+from macrohard.contracts import (
+    agent,
+    approvals,
+    billing,
+    browser,
+    fleet,
+    schedules,
+    tasks,
+    tenancy,
+)
 from macrohard.contracts.envelope import Event
 from macrohard.contracts.subjects import (
     DLQ_PREFIX,
@@ -126,6 +135,15 @@ SERVICES: tuple[Identity, ...] = (
             (_TASK, tenancy.ApiKeyRevoked),
             (_TASK, tasks.TaskSubmitted),
             (_TASK, tasks.TaskCancelRequested),
+            # A tenant's approval policy, and its answers to a paused run.
+            (_TASK, approvals.ApprovalPolicySet),
+            (_TASK, approvals.TaskApproved),
+            (_TASK, approvals.TaskApprovalDenied),
+            # A tenant's schedules (the scheduler submits what they start).
+            (_TASK, schedules.ScheduleCreated),
+            (_TASK, schedules.SchedulePaused),
+            (_TASK, schedules.ScheduleResumed),
+            (_TASK, schedules.ScheduleDeleted),
         ),
         consumers=("gateway-webhooks",),
     ),
@@ -136,6 +154,7 @@ SERVICES: tuple[Identity, ...] = (
             (_TASK, tasks.TaskCompleted),
             (_TASK, tasks.TaskFailed),
             (_TASK, tasks.TaskCancelled),
+            (_TASK, approvals.TaskNeedsApproval),
             (_TASK, agent.LeaseRequested),
             (_TASK, agent.IntentEmitted),
             (_TASK, agent.InferenceCompleted),
@@ -149,6 +168,7 @@ SERVICES: tuple[Identity, ...] = (
         name="actuator",
         appends=(
             (_TASK, browser.SessionOpened),
+            (_TASK, browser.ActionStarted),
             (_TASK, browser.ActionExecuted),
             (_TASK, browser.PageObserved),
             (_TASK, browser.SessionClosed),
@@ -188,6 +208,11 @@ SERVICES: tuple[Identity, ...] = (
             (_TASK, billing.BudgetRestored),
             (_PLATFORM, billing.PayoutStated),
         ),
+    ),
+    Identity(
+        name="scheduler",
+        # It starts the runs a tenant's schedules call for; it reads schedules from the log.
+        appends=((_TASK, tasks.TaskSubmitted),),
     ),
 )
 

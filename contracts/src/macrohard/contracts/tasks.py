@@ -38,6 +38,9 @@ class TaskSubmitted(Event, frozen=True, kw_only=True):
     totp_seeds: dict[str, SealedSecret] = {}
     max_steps: int = 30
     webhook_url: str | None = None
+    # How long each step may wait for a free car before the task fails (the tenant's choice):
+    # a busy or restarting fleet delays work, it does not fail it.
+    car_wait_s: float = 300.0
     idempotency_key: str | None = None
     request_hash: str | None = None
     # Set on the tasks a schedule submits: which schedule, and the tick it runs for.

@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 import msgspec
+import nats.errors
 from faststream import AckPolicy
 from faststream.nats import JStream, NatsBroker, PullSub
 from faststream.nats.annotations import NatsMessage
@@ -54,7 +55,9 @@ class ConsumerSpec:
     durable: str
     subjects: Sequence[str]
     max_deliver: int = 5
-    ack_wait_s: float = 60.0
+    # Short, because it is how long a dead replica's message waits before another replica
+    # gets it; a live handler that takes longer keeps its message with progress acks.
+    ack_wait_s: float = 5.0
     batch_size: int = 16
     backoff_s: Sequence[float] = (0.2, 1.0, 5.0, 15.0)
     deliver_new_only: bool = False
@@ -62,6 +65,17 @@ class ConsumerSpec:
 
     def backoff(self, attempt: int) -> float:
         return self.backoff_s[min(attempt - 1, len(self.backoff_s) - 1)]
+
+
+async def _keep_in_progress(message: NatsMessage, every_s: float) -> None:
+    """Progress acks (`+WPI`) while a handler works: each restarts the server's ack wait."""
+    while True:
+        await asyncio.sleep(every_s)
+        try:
+            await message.raw_message.in_progress()
+        except (nats.errors.Error, OSError) as exc:
+            # A lost progress ack costs at most a duplicate delivery, which handlers absorb.
+            log.warning("progress ack failed", extra={"error": str(exc)})
 
 
 def subscribe(
@@ -91,10 +105,14 @@ def subscribe(
     async def on_message(message: NatsMessage) -> None:
         key = message.raw_message.subject.rpartition(".")[0]
         lock = locks.setdefault(key, asyncio.Lock())
+        # From receipt (waiting for the aggregate's lock counts too) until the ack: tell the
+        # server we are alive, so only a dead replica's messages are redelivered.
+        alive = asyncio.create_task(_keep_in_progress(message, spec.ack_wait_s / 3))
         try:
             async with lock:
                 await handle_one(message)
         finally:
+            alive.cancel()
             if not lock.locked() and locks.get(key) is lock:
                 del locks[key]
 

@@ -49,6 +49,7 @@ from macrohard.contracts.agent import Intent, IntentEmitted
 from macrohard.contracts.browser import (
     ACTUATOR_WORKER_PREFIX,
     ActionExecuted,
+    ActionStarted,
     PageObservation,
     PageObserved,
     SessionClosed,
@@ -83,8 +84,9 @@ def forward_subject(worker: str) -> str:
 class ActuatorSettings:
     worker: str = field(default_factory=new_worker_id)
     local_test_mode: bool = False
-    # Below the consumer's ack wait (30 s), so a slow holder does not cause a redelivery.
-    forward_timeout_s: float = 25.0
+    # Above the longest an intent takes (action timeout 5 s, settle cap 1.5 s, observing):
+    # only a holder that died mid-request is waited for this long.
+    forward_timeout_s: float = 12.0
     # A page whose scripts never yield must not hold the task's observation forever.
     observe_timeout_s: float = 15.0
     action: ActionSettings = field(default_factory=ActionSettings)
@@ -324,7 +326,12 @@ class Actuator:
         tb.last_elements = dict(loaded.state.seen)
         out: list[Event] = []
         if env.id not in loaded.state.executed:
-            out.append(await self._act(tb, env, ie, restored=restored))
+            # The outcome is in the log before anything else can fail (settle, observe, the
+            # screenshot, the next append): a redelivery then observes again, never re-acts.
+            executed, version = await self._act_once(
+                tb, env, ie, loaded.state, version, restored=restored
+            )
+            version = (await self.store.append([executed], expected_version=version)).version
         await self.observer.settle(tb.page, tb.inflight)
         observation, error = await self._observe(tb, env)
         out.append(
@@ -372,6 +379,48 @@ class Actuator:
             )  # fmt: skip
             url = well_formed(tb.page.url)
             return PageObservation(url=scrub(url, tb.secrets), title="", elements=[]), error
+
+    async def _act_once(
+        self,
+        tb: TaskBrowser,
+        env: Envelope,
+        ie: IntentEmitted,
+        state: BrowserSession,
+        version: int,
+        *,
+        restored: bool,
+    ) -> tuple[Envelope, int]:
+        """Act at most once: record ActionStarted before touching the page; an intent that
+        already has one was interrupted mid-action, so it is reported, not repeated."""
+        if env.id in state.started:
+            result = ActionExecuted(
+                task_id=ie.task_id,
+                step=ie.step,
+                intent_event_id=env.id,
+                action=ie.intent.action,
+                ok=False,
+                outcome_unknown=True,
+                error="an actuator stopped while doing this action; it was not repeated and "
+                "whether it took effect is unknown: decide from this page",
+            )
+        else:
+            if not (restored and ie.intent.action not in PAGE_INDEPENDENT) and (
+                ie.intent.action not in ("done", "fail")
+            ):
+                started = ActionStarted(
+                    task_id=ie.task_id,
+                    step=ie.step,
+                    intent_event_id=env.id,
+                    action=ie.intent.action,
+                )
+                appended = await self.store.append(
+                    [caused_by(started, env, aggregate_id=ie.task_id, purpose="ActionStarted")],
+                    expected_version=version,
+                )
+                version = appended.version
+            result = await self._act(tb, env, ie, restored=restored)
+        executed = caused_by(result, env, aggregate_id=ie.task_id, purpose="ActionExecuted")
+        return executed, version
 
     async def _act(
         self, tb: TaskBrowser, env: Envelope, ie: IntentEmitted, *, restored: bool

@@ -41,7 +41,6 @@ WEBHOOK_CONSUMER = ConsumerSpec(
         type_filter("TaskNeedsApproval", aggregate_type="task"),
     ],
     max_deliver=6,
-    ack_wait_s=30.0,
     backoff_s=tuple(webhook_backoff(a) for a in range(1, 6)),
     description="delivers a task's final status, and each pause for approval, to its "
     "webhook_url (HMAC-SHA256 signed)",

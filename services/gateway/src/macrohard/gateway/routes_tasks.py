@@ -122,6 +122,7 @@ async def submit_task(
         output_schema=data.output_schema,
         max_steps=data.max_steps,
         webhook_url=data.webhook_url,
+        car_wait_s=data.car_wait_s,
         idempotency_key=idempotency_key,
         request_hash=fingerprint,
     )

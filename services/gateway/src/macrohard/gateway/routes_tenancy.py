@@ -9,7 +9,7 @@ from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, JSONBody
 
 from macrohard.contracts.envelope import envelope, new_event_id
-from macrohard.contracts.tenancy import ApiKeyIssued, ApiKeyRevoked, TenantOnboarded
+from macrohard.contracts.tenancy import ApiKeyIssued, ApiKeyRevoked, FirstKey, TenantOnboarded
 from macrohard.gateway import keys
 from macrohard.gateway.context import GatewayContext, token_ok
 from macrohard.gateway.errors import COMMON, problems
@@ -34,9 +34,13 @@ def gw(request: AnyRequest) -> GatewayContext:
     return ctx
 
 
+def _new_key_id() -> str:
+    return "key_" + new_event_id().replace("-", "")
+
+
 async def _issue_key(ctx: GatewayContext, tenant_id: str, label: str) -> tuple[str, str, int]:
     minted = keys.mint()
-    key_id = "key_" + new_event_id().replace("-", "")
+    key_id = _new_key_id()
     event = ApiKeyIssued(
         key_id=key_id,
         tenant_id=tenant_id,
@@ -62,6 +66,13 @@ async def create_tenant(request: AnyRequest, data: JSONBody[TenantIn]) -> Tenant
     ctx = gw(request)
     ctx.check_admin(request.headers.get("authorization"))
     tenant_id = "tn_" + new_event_id().replace("-", "")
+    minted = keys.mint()
+    first = FirstKey(
+        key_id=_new_key_id(),
+        prefix=minted.prefix,
+        preview=minted.preview,
+        key_hash=minted.key_hash,
+    )
     onboarded = TenantOnboarded(
         tenant_id=tenant_id,
         name=data.name,
@@ -69,17 +80,19 @@ async def create_tenant(request: AnyRequest, data: JSONBody[TenantIn]) -> Tenant
         allowed_domains=data.allowed_domains,
         monthly_budget=data.monthly_budget,
         currency=data.currency,
+        first_key=first,
     )
-    await ctx.store.append(
+    # One append: the tenant exists with its key, or not at all.
+    result = await ctx.store.append(
         [envelope(onboarded, tenant=tenant_id, aggregate_id=tenant_id)], expected_version=0
     )
-    key_id, secret, seq = await _issue_key(ctx, tenant_id, "default")
-    # The caller uses the key at once: answer only when the key table knows it.
-    await ctx.wait_seen(seq)
+    # The caller uses the key at once: answer only when the key table knows it (on any
+    # replica: wait_seen reads the shared checkpoint where this one does not project).
+    await ctx.wait_seen(result.version)
     return TenantCreated(
         tenant_id=tenant_id,
-        api_key=secret,
-        key_id=key_id,
+        api_key=minted.secret,
+        key_id=first.key_id,
         webhook_secret=webhook_signing_key(ctx.settings.master_key, tenant_id),
     )
 

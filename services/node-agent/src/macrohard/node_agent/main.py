@@ -52,6 +52,7 @@ class NodeOptions:
     soc_floor: float = DEFAULT_SOC_FLOOR
     charging: bool = False
     model_modules: list[str] = field(default_factory=list)
+    triton_workspace: Path | None = None
 
 
 async def connect_as_node(
@@ -78,6 +79,7 @@ async def run_node(options: NodeOptions, stop: asyncio.Event) -> None:
         load_bindings(options.model_modules or None),
         http_port=options.http_port,
         grpc_port=options.grpc_port,
+        workspace=options.triton_workspace,
     )
     await asyncio.to_thread(triton.start)
     nc = await connect_as_node(

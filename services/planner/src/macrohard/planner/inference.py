@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import msgspec
+import nats.errors
 import numpy as np
 import numpy.typing as npt
 from nats.aio.client import Client as NATS
@@ -53,7 +54,7 @@ class InferenceFailed(RuntimeError):
     def __init__(self, model: str, task_id: str, attempts: list[str]) -> None:
         super().__init__(
             f"inference of {model!r} for task {task_id} failed after {len(attempts)} "
-            f"attempt(s): " + "; ".join(attempts)
+            f"attempt(s): " + "; ".join(attempts[-8:])
         )
         self.model = model
         self.task_id = task_id
@@ -106,6 +107,11 @@ def _triton_dtype(a: Array) -> str:
     return str(np_to_triton_dtype(a.dtype))
 
 
+def _car_gone(exc: BaseException) -> bool:
+    """The call failed because the car went away, not because it refused the request."""
+    return isinstance(exc, LeaseLost | TimeoutError | OSError) or "connect" in str(exc).lower()
+
+
 class InferenceClient:
     """One per planner process. `infer` is safe to call concurrently for different tasks."""
 
@@ -118,8 +124,10 @@ class InferenceClient:
         lease_ttl_s: float = 60.0,
         max_attempts: int = 4,
         request_timeout_s: float = 2.0,
+        car_wait_s: float = 300.0,
     ) -> None:
         self.nc = nc
+        self.car_wait_s = car_wait_s
         self.store = store
         self.timeout_s = timeout_s
         self.lease_ttl_s = lease_ttl_s
@@ -201,6 +209,36 @@ class InferenceClient:
             with contextlib.suppress(Exception):  # best effort: it expires anyway
                 await self._request(LEASE_RELEASE, LeaseRelease(lease_id=held.lease_id))
 
+    async def _lease_waiting(
+        self,
+        tenant_id: str,
+        task_id: str,
+        model: str,
+        failed_nodes: list[str],
+        deadline: float,
+        attempts: list[str],
+    ) -> HeldLease | None:
+        """A lease, waiting for one until `deadline`; None when none came.
+
+        Not getting a lease is not a failure of the task: the registry may be restarting
+        (no responders, timeouts) or every car busy. The wait backs off to 2 s between asks.
+        """
+        pause = 0.1
+        while True:
+            try:
+                return await self._lease(tenant_id, task_id, model, failed_nodes)
+            except (LookupError, nats.errors.TimeoutError, nats.errors.NoRespondersError) as exc:
+                reason = str(exc) or type(exc).__name__
+                if not attempts or attempts[-1] != f"lease: {reason}":
+                    attempts.append(f"lease: {reason}")
+                if isinstance(exc, LookupError) and failed_nodes:
+                    # The cars that failed this call may be all there is; try them again.
+                    failed_nodes.clear()
+            if time.monotonic() + pause > deadline:
+                return None
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 2.0)
+
     def _client(self, url: str) -> object:
         from tritonclient.http.aio import InferenceServerClient
 
@@ -253,19 +291,24 @@ class InferenceClient:
         inputs: Mapping[str, Array],
         outputs: Sequence[str],
         cause: Envelope | None = None,
+        car_wait_s: float | None = None,
     ) -> InferenceResult:
         """Run `model` on a leased car, retrying on another car after a revocation, a
         timeout or an error; append InferenceCompleted for the call that succeeded."""
         await self._watch_revocations()
         failed_nodes: list[str] = []
         attempts: list[str] = []
-        for attempt in range(1, self.max_attempts + 1):
-            try:
-                held = await self._lease(tenant_id, task_id, model, failed_nodes)
-            except (LookupError, TimeoutError) as exc:
-                attempts.append(f"lease: {exc}")
-                await asyncio.sleep(min(0.2 * attempt, 1.0))
-                continue
+        wait = self.car_wait_s if car_wait_s is None else car_wait_s
+        lease_deadline = time.monotonic() + wait
+        attempt = errors = 0
+        while True:
+            attempt += 1
+            held = await self._lease_waiting(
+                tenant_id, task_id, model, failed_nodes, lease_deadline, attempts
+            )
+            if held is None:
+                attempts.append(f"no car could be leased within {wait:g}s")
+                break
             started = time.perf_counter()
             try:
                 result = await self._call(held, model, inputs, outputs)
@@ -277,6 +320,14 @@ class InferenceClient:
                 )
                 failed_nodes.append(held.node_id)
                 await self._drop((task_id, model))
+                # A car that left, was revoked or is unreachable is the fleet's churn: the
+                # task waits for another within its deadline. A car that answered with an
+                # error counts against max_attempts.
+                if not _car_gone(exc):
+                    errors += 1
+                if errors >= self.max_attempts or time.monotonic() > lease_deadline:
+                    break
+                await asyncio.sleep(min(0.25 * attempt, 2.0))
                 continue
             compute_ms = (time.perf_counter() - started) * 1000
             event = InferenceCompleted(
