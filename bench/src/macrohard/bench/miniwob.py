@@ -154,8 +154,11 @@ async def _direct_episode(
     goal = await open_goal(page, pages.url(task, seed, args.max_ms, tag), args.page_load_ms)
     history: list[PastStep] = []
     direct, started = DirectPage(page), time.perf_counter()
-    reason = f"max_steps ({args.max_steps}) reached"
-    while len(history) < args.max_steps and pages.reward(tag) is None:
+    reason = "the page ended the episode (its own time limit, or an answer)"
+    while pages.reward(tag) is None:
+        if len(history) >= args.max_steps:
+            reason = f"max_steps ({args.max_steps}) reached"
+            break
         obs = await direct.observe()
         try:
             intent = decide(PlanRequest(goal=goal, observation=obs, history=history))
