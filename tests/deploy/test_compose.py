@@ -29,7 +29,7 @@ def pending_elsewhere(problem: str) -> bool:
     if command[0] == "run":
         return command[1] not in SERVICES
     # `mh node -h` exits 0 once the fleet branch registers the command.
-    node_missing = mh_command_problem(["node"]) is not None
+    node_missing = mh_command_problem(["node", "-h"]) is not None
     return command[0] == "node" and node_missing
 
 

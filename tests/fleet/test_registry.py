@@ -70,7 +70,7 @@ async def test_lease_renew_and_release_round_trip(nc: NATS, registry: Registry) 
     async with running_car(nc, "car-1"):
         await asyncio.sleep(INTERVAL_S)
         got = await ask(nc, LEASE_REQUEST, lease())
-        assert got.ok and got.triton_http_url and got.owner_account == "owner-car-1"
+        assert got.ok and got.power_w == 60.0 and got.owner_account == "owner-car-1"
         renewed = await ask(nc, LEASE_RENEW, LeaseRenewal(lease_id=got.lease_id, ttl_s=120))
         assert renewed.ok and renewed.expires_at and got.expires_at
         assert renewed.expires_at > got.expires_at

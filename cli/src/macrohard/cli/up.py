@@ -199,6 +199,9 @@ async def up(args: argparse.Namespace) -> None:
             if isinstance(embedded, EmbeddedNats | EmbeddedPostgres):
                 name = "nats" if isinstance(embedded, EmbeddedNats) else "postgres"
                 keepers.append(asyncio.create_task(keep_serving(name, embedded)))
+        for i, node in enumerate(cluster.nodes if cluster else []):
+            # A dead node rejoins the cluster with its own store and config.
+            keepers.append(asyncio.create_task(keep_serving(f"nats-{i + 1}", node)))
         if not args.secure:
             nc = await nats.connect(nats_url)
             await ensure_streams(nc.jetstream())

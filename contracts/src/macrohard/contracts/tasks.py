@@ -97,6 +97,23 @@ class TaskCancelled(Event, frozen=True, kw_only=True):
     reason: str = ""
 
 
+class WebhookAttempted(Event, frozen=True, kw_only=True):
+    """One try at delivering a task's end to its webhook (gateway). The aggregate id is the
+    delivery id (the id of the event that ended the task), so a delivery's tries fold
+    together; `status_code` is 0 when no HTTP answer came (`error` says why)."""
+
+    aggregate_type = "webhook"
+
+    task_id: str
+    url: str
+    attempt: int
+    status_code: int
+    ok: bool
+    error: str = ""
+    signature: str = ""  # the Macrohard-Signature header sent (an HMAC, not the secret)
+    duration_ms: float = 0.0
+
+
 EVENTS: tuple[type[Event], ...] = (
     TaskSubmitted,
     TaskCancelRequested,
@@ -104,4 +121,5 @@ EVENTS: tuple[type[Event], ...] = (
     TaskCompleted,
     TaskFailed,
     TaskCancelled,
+    WebhookAttempted,
 )

@@ -13,6 +13,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 
 from macrohard.gateway import (
+    console,
     events,
     routes_approvals,
     routes_schedules,
@@ -82,7 +83,10 @@ def create_app(ctx: GatewayContext) -> Litestar:
             *events.ROUTES,
             *routes_schedules.ROUTES,
             *routes_approvals.ROUTES,
+            console.router(),
+            console.static_files(),
         ],
+        template_config=console.TEMPLATES,
         exception_handlers=EXCEPTION_HANDLERS,
         request_max_body_size=ctx.settings.max_body_bytes,
         openapi_config=OpenAPIConfig(

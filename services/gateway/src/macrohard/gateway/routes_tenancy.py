@@ -106,6 +106,10 @@ async def create_tenant(request: AnyRequest, data: JSONBody[TenantIn]) -> Tenant
 async def list_tenants(request: AnyRequest) -> TenantList:
     ctx = gw(request)
     ctx.check_admin(request.headers.get("authorization"))
+    return await all_tenants(ctx)
+
+
+async def all_tenants(ctx: GatewayContext) -> TenantList:
     rows = await ctx.pool.fetch(
         """SELECT tenant_id, name, plan, allowed_domains, monthly_budget::text AS budget,
                   currency, created_at FROM gateway.tenants ORDER BY created_at DESC"""
@@ -135,10 +139,14 @@ async def list_tenants(request: AnyRequest) -> TenantList:
 async def list_keys(request: AnyRequest) -> ApiKeyList:
     ctx = gw(request)
     who = await ctx.authenticate(request.headers.get("authorization"))
+    return await tenant_keys(ctx, who.tenant_id)
+
+
+async def tenant_keys(ctx: GatewayContext, tenant_id: str) -> ApiKeyList:
     rows = await ctx.pool.fetch(
         """SELECT key_id, prefix, preview, label, created_at, revoked_at FROM gateway.api_keys
            WHERE tenant_id = $1 ORDER BY created_at DESC""",
-        who.tenant_id,
+        tenant_id,
     )
     return ApiKeyList(data=[ApiKeyOut(**dict(r)) for r in rows])
 
@@ -153,14 +161,19 @@ async def list_keys(request: AnyRequest) -> ApiKeyList:
 async def issue_key(request: AnyRequest, data: JSONBody[ApiKeyIn]) -> ApiKeyCreated:
     ctx = gw(request)
     who = await ctx.authenticate(request.headers.get("authorization"))
-    key_id, secret, seq = await _issue_key(ctx, who.tenant_id, data.label)
+    return await issue_key_for(ctx, who.tenant_id, data.label)
+
+
+async def issue_key_for(ctx: GatewayContext, tenant_id: str, label: str) -> ApiKeyCreated:
+    """Issue a key and answer once the read model knows it (usable on the next request)."""
+    key_id, secret, seq = await _issue_key(ctx, tenant_id, label)
     await ctx.wait_seen(seq)
     return ApiKeyCreated(
         key_id=key_id,
         api_key=secret,
         prefix=keys.KEY_PREFIX,
         preview=keys.preview(secret),
-        label=data.label,
+        label=label,
     )
 
 
@@ -174,20 +187,25 @@ async def issue_key(request: AnyRequest, data: JSONBody[ApiKeyIn]) -> ApiKeyCrea
 async def revoke_key(request: AnyRequest, key_id: FromPath[str]) -> None:
     ctx = gw(request)
     who = await ctx.authenticate(request.headers.get("authorization"))
+    await revoke_key_of(ctx, who.tenant_id, key_id)
+
+
+async def revoke_key_of(ctx: GatewayContext, tenant_id: str, key_id: str) -> None:
+    """Revoke one of the tenant's keys (idempotent); 404 for any other key."""
     if not token_ok(key_id):
         raise NotFoundException(detail=f"no API key {key_id}")
     row = await ctx.pool.fetchrow(
         "SELECT revoked_at FROM gateway.api_keys WHERE key_id = $1 AND tenant_id = $2",
         key_id,
-        who.tenant_id,
+        tenant_id,
     )
     if row is None:  # also another tenant's key: 404, never 403
         raise NotFoundException(detail=f"no API key {key_id}")
     if row["revoked_at"] is not None:
         return
-    event = ApiKeyRevoked(key_id=key_id, tenant_id=who.tenant_id, reason="revoked via API")
+    event = ApiKeyRevoked(key_id=key_id, tenant_id=tenant_id, reason="revoked via API")
     result = await ctx.store.append(
-        [envelope(event, tenant=who.tenant_id, aggregate_id=key_id)], expected_version=None
+        [envelope(event, tenant=tenant_id, aggregate_id=key_id)], expected_version=None
     )
     await ctx.wait_seen(result.version)
 
