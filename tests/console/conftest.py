@@ -21,7 +21,7 @@ import pytest
 from playwright.async_api import Browser, async_playwright
 
 from macrohard.actuator.public import CHROMIUM_ARGS, chromium_path
-from macrohard.cli.demo import serve_site
+from macrohard.devkit.demo import serve_site
 from macrohard.devkit.embedded import free_port
 from macrohard.devkit.pages import LocalSite, PageReply, PageRequest
 

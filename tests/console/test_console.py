@@ -18,7 +18,7 @@ import nats
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, expect
 
-from macrohard.cli.demo import GOAL
+from macrohard.devkit.demo import GOAL
 from macrohard.node_agent.public import NodeAgent, NodeIdentity
 from tests.console.conftest import Platform, artifact, onboard
 

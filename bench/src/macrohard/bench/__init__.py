@@ -10,6 +10,7 @@ BENCH_MODULES = [
     "macrohard.bench.gateway",
     "macrohard.bench.billing",
     "macrohard.bench.miniwob",
+    "macrohard.bench.replay_cache",
     "macrohard.bench.agent_overhead",
     "macrohard.bench.registry",
 ]

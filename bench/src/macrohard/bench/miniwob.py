@@ -15,16 +15,25 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import dataclasses
+import functools
 import os
 import secrets
 import tempfile
 import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import httpx
 
-if TYPE_CHECKING:  # the episode module loads Playwright's helpers: not for `mh --help`
-    from macrohard.bench.miniwob_episode import Episode
+from macrohard.bench.miniwob_scoring import (
+    Episode,
+    EpisodeFailed,
+    first_line,
+    open_goal,
+    scored,
+)
 
 DEV_TASKS = (
     "click-button,click-button-sequence,click-checkboxes,click-checkboxes-transfer,"
@@ -34,6 +43,7 @@ DEV_TASKS = (
     "use-autocomplete"
 )
 PAGE_DEFAULT_MS = 10000
+PAGE_LOAD_MS = 15000  # a task page not usable by then never loads
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -45,6 +55,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--seed", type=int, default=0, help="episode i uses seed S+i")
     p.add_argument("--max-ms", type=int, default=60000, help="episode time limit on the page")
     p.add_argument("--max-steps", type=int, default=20)
+    p.add_argument(
+        "--page-load-ms",
+        type=int,
+        default=PAGE_LOAD_MS,
+        help="a task page not usable by then is a failed episode",
+    )
     p.add_argument("--path", choices=["platform", "direct"], default="platform")
     p.add_argument("--backend", choices=["in-process", "triton"], default="triton")
     p.add_argument(
@@ -59,65 +75,109 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 async def bench(args: argparse.Namespace) -> None:
-    from playwright.async_api import async_playwright
-
-    from macrohard.actuator.public import CHROMIUM_ARGS
-    from macrohard.bench.miniwob_episode import CHROMIUM, PageServer
     from macrohard.eventlog.logs import configure_logging
 
     configure_logging("bench-miniwob", level="WARNING")  # JSON lines: retries show their error
     tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
     print(f"episode time limit: {args.max_ms} ms (page default {PAGE_DEFAULT_MS} ms)")
     episodes: list[Episode] = []
+    async with task_pages() as (pages, browser):
+        if args.path == "direct":
+            print("path: direct (model in-process on the page, no bus)")
+            episodes = await _direct(args, tasks, pages, browser)
+        else:
+            episodes = await _platform(args, tasks, pages, browser)
+    _report(args, tasks, episodes)
+
+
+@contextlib.asynccontextmanager
+async def task_pages() -> AsyncIterator[tuple[Any, Any]]:
+    """The task pages served locally, and one Chromium launched the actuator's way."""
+    from playwright.async_api import async_playwright
+
+    from macrohard.actuator.public import CHROMIUM_ARGS
+    from macrohard.bench.miniwob_episode import CHROMIUM, PageServer
+
     with PageServer() as pages:
         async with async_playwright() as pw:
             browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             try:
-                if args.path == "direct":
-                    print("path: direct (model in-process on the page, no bus)")
-                    episodes = await _direct(args, tasks, pages, browser)
-                else:
-                    episodes = await _platform(args, tasks, pages, browser)
+                yield pages, browser
             finally:
                 await browser.close()
-    _report(args, tasks, episodes)
 
 
 async def _direct(
-    args: argparse.Namespace, tasks: list[str], pages: Any, browser: Any
+    args: argparse.Namespace,
+    tasks: list[str],
+    pages: Any,
+    browser: Any,
+    decide: Callable[[Any], Any] | None = None,
 ) -> list[Episode]:
-    from macrohard.bench.miniwob_episode import DirectPage, goal_of
-    from macrohard.planner_model.web_planner import PastStep, PlanRequest, decide
+    """The model in a loop on the page; `decide` defaults to the offline planner model."""
+    from macrohard.planner_model.web_planner import decide as model
 
     out: list[Episode] = []
     for task in tasks:
         for i in range(args.episodes):
-            seed, tag = args.seed + i, f"{task}-{i}"
+            seed, tag = args.seed + i, pages.new_tag(task)
             context = await browser.new_context()
-            page = await context.new_page()
-            goal = await goal_of(page, pages.url(task, seed, args.max_ms, tag))
-            history: list[PastStep] = []
-            direct, started = DirectPage(page), time.perf_counter()
-            while len(history) < args.max_steps and pages.reward(tag) is None:
-                obs = await direct.observe()
-                intent = decide(PlanRequest(goal=goal, observation=obs, history=history))
-                if intent.action in ("done", "fail"):
-                    break
-                ok, error = await direct.act(intent)
-                history.append(
-                    PastStep(intent=intent, ok=ok, error=error, label=_label(obs, intent))
-                )
-            out.append(await _finish(pages, tag, task, seed, goal, len(history), started))
+            run = functools.partial(
+                _direct_episode, args, pages, context, task, seed, tag, decide or model
+            )
+            try:
+                out.append(await scored(task, seed, _deadline_s(args), run))
+            finally:
+                await context.close()
             _progress(out[-1])
-            await context.close()
     return out
+
+
+def _deadline_s(args: argparse.Namespace) -> float:
+    """The page's own time limit, plus loading the page and the last observation."""
+    return float(args.max_ms + args.page_load_ms) / 1000 + 15
+
+
+async def _direct_episode(
+    args: argparse.Namespace,
+    pages: Any,
+    context: Any,
+    task: str,
+    seed: int,
+    tag: str,
+    decide: Callable[[Any], Any],
+) -> Episode:
+    from macrohard.bench.miniwob_episode import DirectPage
+    from macrohard.planner_model.web_planner import PastStep, PlanRequest
+
+    page = await context.new_page()
+    goal = await open_goal(page, pages.url(task, seed, args.max_ms, tag), args.page_load_ms)
+    history: list[PastStep] = []
+    direct, started = DirectPage(page), time.perf_counter()
+    reason = "the page ended the episode (its own time limit, or an answer)"
+    while pages.reward(tag) is None:
+        if len(history) >= args.max_steps:
+            reason = f"max_steps ({args.max_steps}) reached"
+            break
+        obs = await direct.observe()
+        try:
+            intent = decide(PlanRequest(goal=goal, observation=obs, history=history))
+        except Exception as exc:
+            raise EpisodeFailed(f"planner error: {type(exc).__name__}: {first_line(exc)}") from exc
+        if intent.action in ("done", "fail"):
+            reason = f"planner said {intent.action}: {intent.reason}"[:300]
+            break
+        ok, error = await direct.act(intent)
+        history.append(PastStep(intent=intent, ok=ok, error=error, label=_label(obs, intent)))
+    return await _finish(pages, tag, task, seed, goal, len(history), started, reason)
 
 
 def _progress(e: Episode) -> None:
     mark = "ok  " if e.success else "MISS"
+    why = f"  reason: {e.reason}" if e.reason else ""
     print(
         f"{mark} {e.task} seed={e.seed} reward={e.reward:.2f} steps={e.steps} "
-        f"{e.wall_s:.1f}s  {e.goal[:70]!r}",
+        f"{e.wall_s:.1f}s  {e.goal[:70]!r}{why}",
         flush=True,
     )
 
@@ -128,23 +188,47 @@ def _label(obs: Any, intent: Any) -> str:
 
 
 async def _finish(
-    pages: Any, tag: str, task: str, seed: int, goal: str, steps: int, started: float
+    pages: Any,
+    tag: str,
+    task: str,
+    seed: int,
+    goal: str,
+    steps: int,
+    started: float,
+    reason: str,
 ) -> Episode:
+    """The episode's score; `reason` says why, should the page give no reward."""
     for _ in range(20):  # the beacon is asynchronous: give it a moment to land
         if pages.reward(tag) is not None:
             break
         await asyncio.sleep(0.02)
-    from macrohard.bench.miniwob_episode import Episode
-
     reward = pages.reward(tag)
+    if reward is not None and reward.reward > 0:
+        reason = ""
+    elif reward is not None:
+        reason = f"wrong answer (reward {reward.reward:.2f}); before that: {reason}"[:300]
+    else:
+        reason = f"no reward from the page; {reason}"[:300]
     return Episode(
-        task, seed, goal, reward.reward if reward else 0.0, steps, time.perf_counter() - started
+        task,
+        seed,
+        goal,
+        reward.reward if reward else 0.0,
+        steps,
+        time.perf_counter() - started,
+        reason,
     )
 
 
 async def _platform(
-    args: argparse.Namespace, tasks: list[str], pages: Any, browser: Any
-) -> list[Episode]:
+    args: argparse.Namespace,
+    tasks: list[str],
+    pages: Any,
+    browser: Any,
+    episodes: Callable[..., Awaitable[Any]] | None = None,
+) -> Any:
+    """The whole platform up, one tenant onboarded, then `episodes(...)` run on it (by
+    default each task's episodes once: `_platform_episodes`)."""
     from macrohard.bench.servers import bench_servers
     from macrohard.devkit.services import SERVICES
     from macrohard.eventlog import Service, ServiceConfig
@@ -207,7 +291,7 @@ async def _platform(
         try:
             async with httpx.AsyncClient(base_url=front.url, timeout=30.0) as http:
                 tenant, key = await _onboard(http, "MiniWoB bench")
-                return await _platform_episodes(
+                return await (episodes or _platform_episodes)(
                     args, tasks, pages, browser, planner, actuator is None, http, tenant, key
                 )
         finally:
@@ -313,62 +397,107 @@ async def _platform_episodes(
     tenant: str,
     key: str,
 ) -> list[Episode]:
-    from macrohard.bench.miniwob_episode import goal_of
-    from macrohard.bench.page_actor import PageActor
-    from macrohard.contracts.agent import IntentEmitted
-    from macrohard.contracts.envelope import envelope
-    from macrohard.contracts.tasks import TaskCancelRequested
-    from macrohard.planner.public import TERMINAL_EVENTS
-
-    store, nc = planner.store, planner.nc
     scratch = await browser.new_page()
     out: list[Episode] = []
     for task in tasks:
         for i in range(args.episodes):
-            seed, tag = args.seed + i, f"{task}-{i}"
-            url = pages.url(task, seed, args.max_ms, tag)
-            goal = await goal_of(scratch, url)
-            stop, acting, context = asyncio.Event(), None, None
-            t0 = time.perf_counter()
-            accepted = await http.post(
-                "/v1/tasks",
-                headers={"Authorization": f"Bearer {key}"},
-                json={"goal": goal, "start_url": url, "max_steps": args.max_steps},
-            )
-            accepted.raise_for_status()
-            task_id = str(accepted.json()["task_id"])
-            if use_peer:  # it reads the task's intents from the start of the log
-                context = await browser.new_context()
-                actor = PageActor(nc, store, await context.new_page(), tenant, task_id)
-                acting = asyncio.create_task(actor.run(stop))
-            deadline = t0 + args.max_ms / 1000 + 15
-            events: list[Any] = []
-            while time.perf_counter() < deadline and pages.reward(tag) is None:
-                events = [r.payload for r in await store.read_aggregate(tenant, "task", task_id)]
-                if any(isinstance(e, TERMINAL_EVENTS) for e in events):
-                    break
-                await asyncio.sleep(0.03)
-            events = [r.payload for r in await store.read_aggregate(tenant, "task", task_id)]
-            if not any(isinstance(e, TERMINAL_EVENTS) for e in events):
-                cancel = TaskCancelRequested(task_id=task_id, reason="episode over")
-                await store.append(
-                    [envelope(cancel, tenant=tenant, aggregate_id=task_id)], expected_version=None
-                )
-            steps = sum(
-                1
-                for e in events
-                if isinstance(e, IntentEmitted)
-                and e.step > 0
-                and e.intent.action not in ("done", "fail")
-            )
-            out.append(await _finish(pages, tag, task, seed, goal, steps, t0))
+            seed = args.seed + i
+            run = functools.partial(
+                _platform_episode,
+                args, pages, browser, scratch, planner, use_peer, http, tenant, key, task, seed,
+            )  # fmt: skip
+            out.append(await scored(task, seed, _deadline_s(args) + 15, run))
             _progress(out[-1])
-            stop.set()
-            if acting is not None:
-                await acting
-            if context is not None:
-                await context.close()
     return out
+
+
+async def _platform_episode(
+    args: argparse.Namespace,
+    pages: Any,
+    browser: Any,
+    scratch: Any,
+    planner: Any,
+    use_peer: bool,
+    http: httpx.AsyncClient,
+    tenant: str,
+    key: str,
+    task: str,
+    seed: int,
+) -> Episode:
+    """Submit one episode as a task through the gateway and wait for its reward or its end."""
+    from macrohard.bench.page_actor import PageActor
+    from macrohard.contracts.agent import IntentEmitted
+    from macrohard.contracts.envelope import envelope
+    from macrohard.contracts.tasks import TaskCancelRequested, TaskCompleted, TaskFailed
+    from macrohard.planner.public import TERMINAL_EVENTS
+
+    store, nc = planner.store, planner.nc
+    tag = pages.new_tag(task)
+    url = pages.url(task, seed, args.max_ms, tag)
+    goal = await open_goal(scratch, url, args.page_load_ms)
+    stop, acting, context = asyncio.Event(), None, None
+    t0 = time.perf_counter()
+    accepted = await http.post(
+        "/v1/tasks",
+        headers={"Authorization": f"Bearer {key}"},
+        json={"goal": goal, "start_url": url, "max_steps": args.max_steps},
+    )
+    if accepted.is_error:
+        raise EpisodeFailed(f"the gateway refused the task: {accepted.status_code} "
+                            f"{accepted.text[:200]}")  # fmt: skip
+    task_id = str(accepted.json()["task_id"])
+    try:
+        if use_peer:  # it reads the task's intents from the start of the log
+            context = await browser.new_context()
+            actor = PageActor(nc, store, await context.new_page(), tenant, task_id)
+            acting = asyncio.create_task(actor.run(stop))
+        deadline = t0 + args.max_ms / 1000 + 15
+        events: list[Any] = []
+        while time.perf_counter() < deadline and pages.reward(tag) is None:
+            events = [r.payload for r in await store.read_aggregate(tenant, "task", task_id)]
+            if any(isinstance(e, TERMINAL_EVENTS) for e in events):
+                break
+            await asyncio.sleep(0.03)
+        # The page scored it; the run itself ends with the planner's next decision (done):
+        # wait a moment for it, so the run's decisions are all counted.
+        settle = time.perf_counter() + 5
+        while time.perf_counter() < settle and not any(
+            isinstance(e, TERMINAL_EVENTS) for e in events
+        ):
+            await asyncio.sleep(0.05)
+            events = [r.payload for r in await store.read_aggregate(tenant, "task", task_id)]
+        events = [r.payload for r in await store.read_aggregate(tenant, "task", task_id)]
+        reason = f"timed out after {time.perf_counter() - t0:.0f} s without ending"
+        ended = [e for e in events if isinstance(e, TERMINAL_EVENTS)]
+        if ended:
+            last = ended[-1]
+            reason = (
+                f"task failed: {last.reason}"
+                if isinstance(last, TaskFailed)
+                else f"task completed: {last.result}"
+                if isinstance(last, TaskCompleted)
+                else f"task cancelled: {last.reason}"
+            )
+        elif pages.reward(tag) is None:
+            cancel = TaskCancelRequested(task_id=task_id, reason="episode over")
+            await store.append(
+                [envelope(cancel, tenant=tenant, aggregate_id=task_id)], expected_version=None
+            )
+        decided = [e for e in events if isinstance(e, IntentEmitted) and e.step > 0]
+        steps = sum(1 for e in decided if e.intent.action not in ("done", "fail"))
+        episode = await _finish(pages, tag, task, seed, goal, steps, t0, reason)
+        # Every decision not replayed from the playbook was a model call (done/fail too).
+        return dataclasses.replace(
+            episode,
+            replayed_steps=sum(e.replayed for e in decided),
+            model_steps=sum(not e.replayed for e in decided),
+        )
+    finally:
+        stop.set()
+        if acting is not None:
+            await acting
+        if context is not None:
+            await context.close()
 
 
 def _report(args: argparse.Namespace, tasks: list[str], episodes: list[Episode]) -> None:
@@ -402,9 +531,11 @@ def _report(args: argparse.Namespace, tasks: list[str], episodes: list[Episode])
         "backend": args.backend if args.path == "platform" else "in-process",
         "episode_max_ms": args.max_ms,
         "episodes_total": len(episodes),
+        "failures_total": sum(not e.success for e in episodes),
+        "failures_without_reason": sum(not e.success and not e.reason for e in episodes),
         "tasks": per_task,
         "failures": [
-            {"task": e.task, "seed": e.seed, "goal": e.goal, "reward": e.reward}
+            {"task": e.task, "seed": e.seed, "goal": e.goal, "reward": e.reward, "reason": e.reason}
             for e in episodes
             if not e.success
         ],

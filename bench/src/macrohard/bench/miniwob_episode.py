@@ -69,9 +69,16 @@ class PageServer:
     def __init__(self, root: str | None = None) -> None:
         self.root = root or miniwob_html_root()
         self.rewards: dict[str, Reward] = {}
+        self._episodes = 0
         self._lock = threading.Lock()
         self._site = LocalSite(self._route, directory=self.root)
         self.base = self._site.url("/miniwob/")
+
+    def new_tag(self, task: str) -> str:
+        """A tag no earlier episode of this server used: rewards are keyed by it."""
+        with self._lock:
+            self._episodes += 1
+            return f"{task}-{self._episodes}"
 
     def url(self, task: str, seed: int, max_ms: int, tag: str) -> str:
         return f"{self.base}{task}.html?seed={seed}&max_ms={max_ms}&tag={tag}"
@@ -112,28 +119,12 @@ class PageServer:
         return
 
 
-async def goal_of(page: Any, url: str) -> str:
+async def goal_of(page: Any, url: str, timeout_ms: float = 30000) -> str:
     """Open a seeded task page and read its utterance (same seed, same problem)."""
-    await page.goto(url)
-    await page.wait_for_function("typeof window.__mh_goal === 'string'")
+    await page.goto(url, timeout=timeout_ms)
+    await page.wait_for_function("typeof window.__mh_goal === 'string'", timeout=timeout_ms)
     goal: str = await page.evaluate("window.__mh_goal")
     return goal
-
-
-@dataclass(frozen=True, slots=True)
-class Episode:
-    """One MiniWoB episode's outcome, whichever path (direct or the platform) ran it."""
-
-    task: str
-    seed: int
-    goal: str
-    reward: float
-    steps: int
-    wall_s: float
-
-    @property
-    def success(self) -> bool:
-        return self.reward > 0
 
 
 START_EPISODE_JS = """([seed, maxMs]) => {
@@ -290,7 +281,11 @@ class DirectPage:
                     assert loc is not None
                     await loc.hover(timeout=2000)
                 case "scroll":
+                    if loc is not None:  # the wheel scrolls what the pointer is over
+                        await loc.hover(timeout=2000)
                     await page.mouse.wheel(intent.dx, intent.dy)
+                case "wait_for":
+                    await page.wait_for_timeout(min(intent.wait_ms, 30000))
                 case "navigate":
                     await page.goto(intent.url or "")
                 case _:

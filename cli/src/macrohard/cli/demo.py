@@ -13,21 +13,15 @@ import asyncio
 import contextlib
 import signal
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 from macrohard.cli.platform import admin_token
+from macrohard.devkit.demo import GOAL, serve_site
 from macrohard.devkit.lifeline import die_with_parent
-from macrohard.devkit.pages import LocalSite
 
-SITE = Path(__file__).with_name("demo_site")
-GOAL = (
-    'Enter "Ada Lovelace" into the full name field, select "Engineering" from the team list, '
-    'check "Needs a laptop" and press Submit.'
-)
 TERMINAL = {"completed", "failed", "cancelled"}
 
 
@@ -48,13 +42,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--exit", action="store_true", help="stop the platform after the demo")
     p.add_argument("--timeout", type=float, default=300.0, help="seconds for the task")
     p.set_defaults(func=lambda args: asyncio.run(demo(args)))
-
-
-@contextlib.contextmanager
-def serve_site() -> Iterator[str]:
-    """The demo web app on a free loopback port (what a tenant's app would be)."""
-    with LocalSite(directory=SITE) as site:
-        yield site.url("/index.html")
 
 
 async def _start_platform(args: argparse.Namespace) -> asyncio.subprocess.Process:

@@ -43,6 +43,7 @@ class Intent(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     values: list[str] = []
     dx: int = 0
     dy: int = 0
+    wait_ms: int = 0  # wait_for without an element or text: let this much time pass
     reason: str = ""
     # Index of the goal step this intent serves: lets a stateless model resume from history.
     plan_step: int | None = None
@@ -69,6 +70,8 @@ class IntentEmitted(Event, frozen=True, kw_only=True):
     page_url: str = ""  # the page the decision was made on
     previous_ok: bool | None = None  # outcome of step - 1 as the actuator reported it
     previous_error: str = ""
+    # True when the step was replayed from the tenant's playbook instead of asking the model.
+    replayed: bool = False
 
 
 class InferenceCompleted(Event, frozen=True, kw_only=True):
@@ -119,10 +122,34 @@ class InferenceDisputed(Event, frozen=True, kw_only=True):
     digests: dict[str, str] = {}  # node -> SHA-256 of its answer, to trace what it said
 
 
+class PlaybookStep(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """One step of a solved run, as it can be done again on a fresh page."""
+
+    intent: Intent
+    element_label: str = ""  # the element as observed then: re-grounded by this label
+    nth: int = 0  # which of the elements carrying that label (0 = the first)
+    page_url: str = ""  # the page the step was decided on: where a replay must be
+
+
+class RunLearned(Event, frozen=True, kw_only=True):
+    """A tenant's solved run, kept so a later goal of the same shape on the same site is
+    replayed instead of asked of the model. The aggregate is the tenant's playbook entry for
+    one (site, goal shape): its subject carries the tenant, so no other tenant reads it."""
+
+    aggregate_type = "playbook"
+
+    task_id: str
+    site: str  # scheme://host[:port]/path of the start page
+    shape: str  # the goal with its values taken out ("enter {} into the {} field")
+    slots: list[str]  # the values taken out, in order
+    steps: list[PlaybookStep]
+
+
 EVENTS: tuple[type[Event], ...] = (
     LeaseRequested,
     IntentEmitted,
     InferenceCompleted,
+    RunLearned,
     InferenceVerified,
     InferenceDisputed,
 )

@@ -101,6 +101,9 @@ class PageObserved(Event, frozen=True, kw_only=True):
     step: int
     observation: PageObservation
     intent_event_id: str = ""
+    # Why the page could not be read (the observation is then empty): the planner ends the
+    # task with this reason instead of deciding on nothing.
+    error: str = ""
 
 
 class SessionClosed(Event, frozen=True, kw_only=True):

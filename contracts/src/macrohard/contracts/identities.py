@@ -177,6 +177,7 @@ SERVICES: tuple[Identity, ...] = (
             (_TASK, agent.LeaseRequested),
             (_TASK, agent.IntentEmitted),
             (_TASK, agent.InferenceCompleted),
+            (_TASK, agent.RunLearned),  # the tenant's playbook (ev.<tenant>.playbook.…)
             (_TASK, agent.InferenceVerified),
             (_TASK, agent.InferenceDisputed),
         ),

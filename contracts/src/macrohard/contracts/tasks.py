@@ -74,6 +74,9 @@ class TaskCompleted(Event, frozen=True, kw_only=True):
     result: str = ""
     # The structured result, valid against the task's output_schema (None when it has none).
     output: Any = None
+    # How the steps were decided: replayed from the tenant's playbook, or asked of the model.
+    replayed_steps: int = 0
+    model_steps: int = 0
 
 
 class TaskFailed(Event, frozen=True, kw_only=True):
@@ -82,6 +85,8 @@ class TaskFailed(Event, frozen=True, kw_only=True):
     task_id: str
     steps: int
     reason: str
+    replayed_steps: int = 0
+    model_steps: int = 0
 
 
 class TaskCancelled(Event, frozen=True, kw_only=True):

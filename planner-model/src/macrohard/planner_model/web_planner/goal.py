@@ -12,6 +12,7 @@ from typing import Literal
 
 import msgspec
 
+from macrohard.planner_model.web_planner.lookup import EACH_LABEL
 from macrohard.planner_model.web_planner.text import ordinal, words
 
 StepKind = Literal[
@@ -26,6 +27,8 @@ StepKind = Literal[
     "locate",
     "autocomplete",
     "submit",
+    "wait",
+    "scroll",
 ]
 
 KIND_WORDS = (
@@ -60,12 +63,13 @@ class Step(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     all_fields: bool = False
     from_copy: bool = False  # the value is what an earlier `copy` step read off the page
     case: str = ""  # "upper" | "lower": how the value must be written
+    lookup: str = ""  # the value is what the page shows beside this key ("the value of X")
 
 
 VERBS = (
     "click|select|enter|type|press|hit|choose|expand|find|use|focus|close|open|search|"
     "navigate|reply|forward|submit|check|uncheck|tap|mark|delete|fill|pick|input|write|go|"
-    "paste|copy|read"
+    "paste|copy|read|wait|scroll|drag|highlight|resize|solve|buy|sort"
 )
 _QUOTE = re.compile(r"[\"“”]([^\"“”]*)[\"“”]")
 _SPLIT = re.compile(
@@ -107,6 +111,44 @@ def _unq(s: str, quoted: list[str]) -> str:
 
 def _clause(c: str, q: list[str]) -> list[Step]:
     low = c.lower()
+    # "wait 3 seconds": let the time pass (a page may check it). "wait for the X": a later
+    # step that needs X is retried until it is there.
+    if m := re.match(
+        r"wait\s+(?:for\s+)?(\d+(?:\.\d+)?)\s*(ms|milliseconds?|s|sec|seconds?)\b", low
+    ):
+        seconds = float(m.group(1)) / (1000 if m.group(2).startswith("m") else 1)
+        return [Step(kind="wait", value=str(seconds))]
+    if re.match(r"wait\b", low):
+        return []
+    # "Scroll the textarea to the bottom", "scroll to the top of the list": a container (or the
+    # page) scrolled to one end. What follows a run-on ("... of the text hit submit") is read on.
+    if m := re.match(
+        r"scroll\s+(?:down\s+|up\s+)?(?:(?:in\s+)?the\s+(\w+)\s+)?(?:all\s+the\s+way\s+)?"
+        r"to\s+the\s+(bottom|top|end|start)(?:\s+of\s+(?:the\s+)?(\w+))?(.*)$",
+        c,
+        re.I,
+    ):
+        where = m.group(1) or m.group(3) or ""
+        down = m.group(2).lower() in ("bottom", "end")
+        rest = re.search(r"\b(?:hit|press|click)\s+(.+)$", m.group(4) or "", re.I)
+        then = _click(rest.group(1), q) if rest else []
+        return [Step(kind="scroll", target=where.lower(), value="down" if down else "up"), *then]
+    # "Select 12/24/2016 as the date", "Set 5 as the quantity": the value of a named field.
+    if m := re.match(
+        r"(?:select|choose|pick|set|enter|type|input|put)\s+(.+?)\s+as\s+(?:the\s+)?(.+)$", c, re.I
+    ):
+        return [Step(kind="fill", value=_unq(m.group(1), q), kind_hint=_unq(m.group(2), q))]
+    # "Check the 3rd radio button", "click the 2nd checkbox": the n-th widget of a kind.
+    if m := re.match(
+        r"(?:check|select|tick|click(?:\s+on)?|press|mark|choose|pick)\s+(?:the\s+)?"
+        r"(\w+)\s+(radio(?:\s+button)?|checkbox|check\s+box|button|textbox|text\s+field|"
+        r"field|link|option|item|tab)s?$",
+        c,
+        re.I,
+    ):
+        n = ordinal(m.group(1))
+        if n is not None:
+            return [Step(kind="click_nth", ordinal=n, kind_hint=m.group(2).lower())]
     # "Close the dialog by clicking the x": the means is the step.
     m = re.search(r"\bby\s+(?:click(?:ing)?|press(?:ing)?|select(?:ing)?)\s+(.*)$", c, re.I)
     if m:
@@ -220,6 +262,9 @@ def _click(obj: str, q: list[str]) -> list[Step]:
     return [Step(kind="click", target=target, kind_hint=kind, alt_target=_unq(obj, q))]
 
 
+NOT_FIELDS = frozenset(
+    {"enter", "type", "input", "write", "number", "text", "word", "value", "phrase", "string"}
+)
 CASE = re.compile(r"\s+in\s+(?:all\s+)?(upper|lower)\s*-?\s*case(?:\s+letters)?", re.I)
 COPIED = frozenset({"that", "it", "this", "them", "the word", "the text", "that word"})
 
@@ -239,7 +284,8 @@ def _fill_plain(c: str, q: list[str]) -> list[Step]:
     everywhere = bool(re.search(r"\b(?:both|all|each)\b", low))
     # "Enter the username "a" and the password "b" into the text fields"
     pairs = re.findall(r"(?:the\s+)?([a-z][\w ]*?)\s+(QQ\d+QQ)", c, re.I)
-    pairs = [(f, v) for f, v in pairs if f.lower().split()[-1] not in ("enter", "type", "input")]
+    # "the number "-7"": a word that says what the value is, not which field takes it.
+    pairs = [(f, v) for f, v in pairs if f.lower().split()[-1] not in NOT_FIELDS]
     if pairs:
         return [
             Step(
@@ -258,11 +304,20 @@ def _fill_plain(c: str, q: list[str]) -> list[Step]:
     )
     if not m:
         return []
+    hint = _unq(m.group(2) or "", q).lower()
+    ws = hint.split()
+    nth = ordinal(ws[0]) if ws else None
+    what = _unq(m.group(1), q)
+    if re.match(r"the\s+values?\s+(?:that\s+)?correspond", what, re.I):
+        return [Step(kind="fill", lookup=EACH_LABEL, all_fields=True)]
+    if lk := re.match(r"the\s+value\s+(?:of|for)\s+(?:the\s+)?(.+)$", what, re.I):
+        return [Step(kind="fill", lookup=lk.group(1), kind_hint=hint)]
     return [
         Step(
             kind="fill",
-            value=_unq(m.group(1), q),
-            kind_hint=_unq(m.group(2) or "", q).lower(),
+            value=re.sub(r"^the\s+(?:number|text|word|value)\s+", "", _unq(m.group(1), q)),
+            kind_hint=" ".join(ws[1:]) if nth else hint,
+            ordinal=nth or 0,
             all_fields=everywhere,
         )
     ]

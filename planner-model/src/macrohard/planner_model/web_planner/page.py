@@ -150,7 +150,9 @@ class PageView:
             if same_row and dx >= -4:
                 d = max(dx, 0)
             elif -4 <= dy <= 40 and o.box.x <= e.box.x + e.box.w:
-                d = dy + 20  # a label above is a little less likely than one to the left
+                # A label above counts only when none sits on the field's row: in a compact
+                # form the next row's label can be nearer than the field's own one.
+                d = dy + 1000
             else:
                 continue
             if d < best_d:

@@ -15,7 +15,9 @@ import msgspec
 
 from macrohard.contracts.agent import Intent
 from macrohard.contracts.browser import PageElement, PageObservation
+from macrohard.planner_model.web_planner.datepicker import parse_date, pick_date
 from macrohard.planner_model.web_planner.goal import Step, parse_goal
+from macrohard.planner_model.web_planner.lookup import EACH_LABEL, value_beside
 from macrohard.planner_model.web_planner.page import (
     FIELD_ROLES,
     Embed,
@@ -27,6 +29,7 @@ from macrohard.planner_model.web_planner.text import STOPWORDS, norm, ordinal, s
 
 MAX_TRIES_PER_STEP = 6
 SUBMIT_NAMES = ("submit", "ok", "done", "search", "login", "log in", "sign in", "send", "go")
+WIDGET_KINDS = frozenset({"radio", "checkbox", "button", "textbox", "field", "option", "tab"})
 NAV_TEXT = frozenset({"<", ">", "«", "»", "next", "prev", "previous", "first", "last", "..."})
 
 
@@ -77,7 +80,8 @@ def decide(request: PlanRequest, embed: Embed | None = None) -> Intent:
             continue
         if i < start:
             continue
-        if len(own) >= MAX_TRIES_PER_STEP:
+        # Walking a widget (a calendar's months) is progress, not another try.
+        if sum(not h.intent.reason.startswith("calendar") for h in own) >= MAX_TRIES_PER_STEP:
             continue  # give the rest of the goal a chance rather than loop on one step
         intent = HANDLERS[step.kind](step, ctx, own)
         if intent is not None:
@@ -210,6 +214,13 @@ def _fill(step: Step, ctx: _Ctx, own: list[PastStep]) -> Intent | None:
     if step.kind_hint == "*slots*":
         return _fill_slots(step, view, fields, own)
     hint = _field_hint(step.kind_hint)
+    if step.lookup == EACH_LABEL:
+        return _fill_from_labels(view, fields, own)
+    if step.lookup:
+        found = value_beside(view, step.lookup)
+        if found is None:
+            return Intent(action="fail", reason=f"the page shows no value for {step.lookup!r}")
+        step = msgspec.structs.replace(step, value=found, lookup="")
     if step.from_copy:
         if ctx.copied is None:
             return Intent(action="fail", reason="nothing was read off the page to enter")
@@ -224,14 +235,23 @@ def _fill(step: Step, ctx: _Ctx, own: list[PastStep]) -> Intent | None:
         key=lambda t: (t[0], t[1]),
         reverse=True,
     )
-    if step.all_fields:
+    if step.ordinal and not step.all_fields:
+        n = step.ordinal
+        targets = [fields[n - 1] if 0 < n <= len(fields) else fields[-1]]
+    elif step.all_fields:
         targets = [f for s, _, f in scored if s >= 0.5] or fields
     else:
         best = scored[0][0]
         targets = [f for s, _, f in scored if s == best][:1] if best >= 0.5 else []
         if not targets:  # "the text field": the first one not yet holding a value
+            held = [view.by_id(h.intent.element) for h in own if h.ok and h.intent.action == "type"]
+            if any(f is not None and f.value for f in held):
+                return None  # a field took it already; another empty one is not this step's
             targets = [next((f for f in fields if not f.value), fields[0])]
     for f in sorted(targets, key=lambda f: f.id):
+        picked = _date_by_picker(step.value, f, view, own)
+        if picked is not None:
+            return picked if picked.action != "done" else None
         # A field that refused the value as written (an error, or it stayed unchanged) may
         # want another form of it: dates are retried in ISO form.
         mine = [h for h in own if h.intent.element == f.id and h.intent.text == step.value]
@@ -245,13 +265,75 @@ def _fill(step: Step, ctx: _Ctx, own: list[PastStep]) -> Intent | None:
         if masked and typed:
             continue
         if (f.value or "") != want and _attempts(own, f) < 2 + int(rejected):
-            return Intent(
-                action="type",
-                element=f.id,
-                text=want,
-                reason=f"enter {want!r} into {_say(f)} ({view.label(f)!r})",
-            )
+            return _type_into(f, want, view)
     return None
+
+
+def _fill_from_labels(
+    view: PageView, fields: list[PageElement], own: list[PastStep]
+) -> Intent | None:
+    """Each field takes the value the page shows beside the field's own label."""
+    plan = {f.id: want for f in fields if (want := value_beside(view, view.label(f)))}
+    return _type_planned(plan, view, fields, own)
+
+
+def _type_planned(
+    plan: dict[int, str], view: PageView, fields: list[PageElement], own: list[PastStep]
+) -> Intent | None:
+    """Type into the first field of `plan` not yet holding its value (two tries each)."""
+    for f in fields:
+        want = plan.get(f.id)
+        if want is not None and (f.value or "") != want and _attempts(own, f) < 2:
+            return _type_into(f, want, view)
+    return None
+
+
+def _type_into(f: PageElement, want: str, view: PageView) -> Intent:
+    return Intent(
+        action="type",
+        element=f.id,
+        text=want,
+        reason=f"enter {want!r} into {_say(f)} ({view.label(f)!r})",
+    )
+
+
+def _scroll(step: Step, ctx: _Ctx, own: list[PastStep]) -> Intent | None:
+    """Scroll a container (named by its kind: "textarea", "list") or the page to one end."""
+    if any(h.ok for h in own):
+        return None
+    view = ctx.view
+    dy = 100_000 if step.value == "down" else -100_000
+    pool = [e for e in view.elements if step.target and step.target in kind_words(e)]
+    if not pool and step.target:
+        pool = [s_e[1] for s_e in view.ground(step.target)[:1]]
+    if not pool:
+        return Intent(action="scroll", dy=dy, reason=f"scroll the page {step.value}")
+    e = pool[0]
+    return Intent(action="scroll", element=e.id, dy=dy, reason=f"scroll {_say(e)} {step.value}")
+
+
+def _date_by_picker(
+    value: str, f: PageElement, view: PageView, own: list[PastStep]
+) -> Intent | None:
+    """A date field that refused typing is set with its calendar; `done` once it shows the
+    date. None: not a date, or the field takes typing."""
+    want = parse_date(value)
+    # Refused outright (read-only: typing timed out), not merely malformed: a date input
+    # that wants another form of the date is retried in ISO form instead.
+    refused = any(
+        not h.ok
+        and h.intent.action == "type"
+        and h.intent.element == f.id
+        and "malformed" not in h.error.lower()
+        for h in own
+    )
+    if want is None or not refused:
+        return None
+    if parse_date(f.value or "") == want:
+        return Intent(action="done", reason="the field shows the date")
+    if sum(1 for h in own if h.intent.reason.startswith(("calendar", "pick day"))) > 40:
+        return None
+    return pick_date(want, f, view)
 
 
 FIELD_WORDS = frozenset(
@@ -318,16 +400,7 @@ def _fill_slots(
     for f in pending:
         if left:
             plan[f.id] = left.pop(0)  # a modifier comes before its head noun
-    for f in fields:
-        want = plan.get(f.id)
-        if want is not None and (f.value or "") != want and _attempts(own, f) < 2:
-            return Intent(
-                action="type",
-                element=f.id,
-                text=want,
-                reason=f"enter {want!r} into {_say(f)} ({view.label(f)!r})",
-            )
-    return None
+    return _type_planned(plan, view, fields, own)
 
 
 def _check(step: Step, ctx: _Ctx, own: list[PastStep]) -> Intent | None:
@@ -387,10 +460,21 @@ def _focus(step: Step, ctx: _Ctx, own: list[PastStep]) -> Intent | None:
 
 
 def _click_nth(step: Step, ctx: _Ctx, own: list[PastStep]) -> Intent | None:
-    """The n-th result of a list that may be split into pages."""
-    if any(h.ok and h.intent.reason.startswith("result") for h in own):
+    """The n-th widget of a kind ("the 3rd radio button"), or the n-th result of a list
+    that may be split into pages."""
+    if any(h.ok and h.intent.reason.startswith(("result", "widget")) for h in own):
         return None
     view = ctx.view
+    kind = step.kind_hint.replace("check box", "checkbox").replace("text field", "textbox")
+    widgets = [e for e in view.elements if kind.split()[0] in kind_words(e) and not e.disabled]
+    if kind.split()[0] in WIDGET_KINDS and widgets:
+        n = step.ordinal
+        e = widgets[n - 1] if 0 < n <= len(widgets) else widgets[-1]
+        if e.role in ("checkbox", "radio"):
+            if e.checked:
+                return None
+            return Intent(action="check", element=e.id, reason=f"widget #{n}: {_say(e)}")
+        return Intent(action="click", element=e.id, reason=f"widget #{n}: {_say(e)}")
     links = [e for e in view.elements if e.role == "link" and describe_nav(e) is None]
     items = sorted(links, key=lambda e: (center(e)[1], center(e)[0]))
     if not items:
@@ -476,6 +560,14 @@ def _finish(steps: list[Step], ctx: _Ctx) -> Intent:
     return Intent(action="done", plan_step=done_i + 1, reason="every step of the goal is done")
 
 
+def _wait(step: Step, ctx: _Ctx, own: list[PastStep]) -> Intent | None:
+    """Let the time the goal asks for pass, once."""
+    if any(h.ok for h in own):
+        return None
+    ms = int(float(step.value) * 1000) + 100  # a margin: the page measures its own time
+    return Intent(action="wait_for", wait_ms=min(ms, 30000), reason=f"wait {step.value} s")
+
+
 HANDLERS: dict[str, Handler] = {
     "click": _click,
     "fill": _fill,
@@ -485,5 +577,7 @@ HANDLERS: dict[str, Handler] = {
     "focus": _focus,
     "click_nth": _click_nth,
     "autocomplete": _autocomplete,
+    "wait": _wait,
+    "scroll": _scroll,
 }
 _ = FIELD_ROLES

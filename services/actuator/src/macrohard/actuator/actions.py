@@ -14,7 +14,7 @@ from pathlib import Path
 from playwright.async_api import Locator
 
 from macrohard.actuator.browser import TaskBrowser
-from macrohard.actuator.domain import parse_keys
+from macrohard.actuator.domain import parse_keys, well_formed
 from macrohard.actuator.observer import ID_ATTRIBUTE
 from macrohard.actuator.proxy import REFUSED_HEADER
 from macrohard.contracts.agent import Intent
@@ -118,6 +118,8 @@ async def perform(
             await (await locate(tb, intent.element)).wait_for(state="visible", timeout=timeout)
         elif intent.text:
             await page.get_by_text(intent.text).first.wait_for(state="visible", timeout=timeout)
+        elif intent.wait_ms:
+            await page.wait_for_timeout(intent.wait_ms)  # validate_intent caps it
     else:
         assert intent.element is not None
         await _on_element(tb, await locate(tb, intent.element), intent, text, settings)
@@ -211,4 +213,5 @@ async def _select(el: Locator, values: list[str], timeout: float) -> None:
 def short_error(exc: BaseException) -> str:
     """Playwright errors carry a call log; the first line is what the planner needs."""
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return re.sub(r"\s+", " ", text)[:300]
+    # An error may quote the page's text, lone surrogates included.
+    return well_formed(re.sub(r"\s+", " ", text)[:300])

@@ -167,6 +167,7 @@ KEY_NAMES = frozenset(
 MODIFIERS = frozenset({"Shift", "Control", "Alt", "Meta", "ControlOrMeta"})
 UPLOAD_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._ -]{0,127}$")
 MAX_TYPED_TEXT = 10_000
+MAX_WAIT_MS = 30_000  # a step is not a way to hold a browser for long
 
 
 class InvalidIntent(ValueError):
@@ -228,6 +229,8 @@ def validate_intent(intent: Intent) -> None:
             # Only plain names inside the tenant's upload folder: no paths, no '..'.
             if not UPLOAD_NAME.match(name) or ".." in name:
                 raise InvalidIntent(f"upload file name {name!r} is not a plain file name")
+    if not 0 <= intent.wait_ms <= MAX_WAIT_MS:
+        raise InvalidIntent(f"wait_ms must be between 0 and {MAX_WAIT_MS}")
     if action == "scroll" and intent.element is None and intent.dx == 0 and intent.dy == 0:
         raise InvalidIntent("scroll needs an element or dx/dy")
 
@@ -277,8 +280,15 @@ class ObservationLimits:
     max_options: int = 25
 
 
+def well_formed(text: str) -> str:
+    """Text as valid Unicode: a lone UTF-16 surrogate (a page's own, or half of an emoji cut
+    in two) becomes U+FFFD. Such a string cannot be encoded, so the event carrying it could
+    never be written: every string read off a page goes through here."""
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
 def _clip(value: str, limit: int) -> str:
-    value = " ".join(value.split())
+    value = " ".join(well_formed(value).split())
     return value if len(value) <= limit else value[: max(limit - 1, 0)] + "…"
 
 

@@ -21,6 +21,7 @@ from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from nats.errors import NoRespondersError
+from playwright.async_api import Error as PlaywrightError
 
 from macrohard.actuator.actions import (
     ActionFailed,
@@ -37,6 +38,7 @@ from macrohard.actuator.domain import (
     scrub,
     secret_names,
     validate_intent,
+    well_formed,
 )
 from macrohard.actuator.observer import Observer
 from macrohard.actuator.secrets import SecretOpener, SecretsUnavailable
@@ -48,6 +50,7 @@ from macrohard.contracts.browser import (
     ACTUATOR_WORKER_PREFIX,
     ActionExecuted,
     ActionStarted,
+    PageObservation,
     PageObserved,
     SessionClosed,
     SessionOpened,
@@ -84,6 +87,8 @@ class ActuatorSettings:
     # Above the longest an intent takes (action timeout 5 s, settle cap 1.5 s, observing):
     # only a holder that died mid-request is waited for this long.
     forward_timeout_s: float = 12.0
+    # A page whose scripts never yield must not hold the task's observation forever.
+    observe_timeout_s: float = 15.0
     action: ActionSettings = field(default_factory=ActionSettings)
     upload_dir: Path | None = None
 
@@ -328,10 +333,14 @@ class Actuator:
             )
             version = (await self.store.append([executed], expected_version=version)).version
         await self.observer.settle(tb.page, tb.inflight)
-        observation = await self.observer.observe(tb.page, tb.secrets)
+        observation, error = await self._observe(tb, env)
         out.append(
             PageObserved(
-                task_id=ie.task_id, step=ie.step, observation=observation, intent_event_id=env.id
+                task_id=ie.task_id,
+                step=ie.step,
+                observation=observation,
+                intent_event_id=env.id,
+                error=error,
             )
         )
         closing = ie.intent.action in ("done", "fail")
@@ -348,6 +357,28 @@ class Actuator:
             extra={"task": ie.task_id, "step": ie.step, "action": ie.intent.action,
                    "decision": decision.value, "elements": len(observation.elements)},
         )  # fmt: skip
+
+    async def _observe(self, tb: TaskBrowser, env: Envelope) -> tuple[PageObservation, str]:
+        """The page as observed, or an empty observation and why the page could not be read.
+
+        A page that cannot be read (a crashed renderer, a script that never returns) must
+        still produce a PageObserved: without one the planner never decides again and the
+        task would stay running forever. The error ends the task with its reason.
+        """
+        try:
+            observation = await asyncio.wait_for(
+                self.observer.observe(tb.page, tb.secrets), self.settings.observe_timeout_s
+            )
+            return observation, ""
+        except (PlaywrightError, TimeoutError, KeyError, TypeError, ValueError) as exc:
+            error = f"the page could not be observed: {short_error(exc)}"
+            log.warning(
+                "observation failed",
+                extra={"task": env.aggregate_id, "correlation_id": env.correlation_id,
+                       "error": error},
+            )  # fmt: skip
+            url = well_formed(tb.page.url)
+            return PageObservation(url=scrub(url, tb.secrets), title="", elements=[]), error
 
     async def _act_once(
         self,

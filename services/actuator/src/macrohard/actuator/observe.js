@@ -3,7 +3,16 @@
 ([maxRaw, maxText]) => {
   const ATTR = 'data-mh-id';
   if (!window.__mhNextId) window.__mhNextId = 1;
-  const clip = s => { s = (s || '').replace(/\s+/g, ' ').trim(); return s.length > maxText ? s.slice(0, maxText) : s; };
+  // JavaScript strings are UTF-16: a page may hold lone surrogates, and a cut at maxText can
+  // fall between the two halves of an emoji. Either is not valid Unicode and cannot be
+  // encoded on the way out, so strings are made well-formed and cut on a code point.
+  const wellFormed = s => s.toWellFormed ? s.toWellFormed() : s.replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
+  const clip = s => {
+    s = wellFormed((s || '').replace(/\s+/g, ' ').trim());
+    if (s.length <= maxText) return s;
+    const cut = s.slice(0, maxText);
+    return /[\uD800-\uDBFF]$/.test(cut) ? cut.slice(0, -1) : cut;
+  };
   const TAG_ROLE = {A: 'link', BUTTON: 'button', SELECT: 'combobox', TEXTAREA: 'textbox',
     OPTION: 'option', SUMMARY: 'button', IMG: 'img', H1: 'heading', H2: 'heading', H3: 'heading',
     H4: 'heading', H5: 'heading', H6: 'heading', LI: 'listitem', LABEL: 'label', TD: 'cell',
@@ -105,5 +114,5 @@
     else if (el.tagName === 'DETAILS') item.expanded = el.open;
     out.push(item);
   }
-  return {url: location.href, title: document.title, elements: out};
+  return {url: location.href, title: wellFormed(document.title || ''), elements: out};
 }

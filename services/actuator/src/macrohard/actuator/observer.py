@@ -15,7 +15,7 @@ from typing import Any
 
 from playwright.async_api import Page
 
-from macrohard.actuator.domain import ObservationLimits, compact_elements, scrub
+from macrohard.actuator.domain import ObservationLimits, compact_elements, scrub, well_formed
 from macrohard.actuator.screenshots import ScreenshotStore
 from macrohard.contracts.browser import PageObservation
 
@@ -98,8 +98,8 @@ class Observer:
         )
         return PageObservation(
             # A secret typed into a search box can come back in the URL or the title.
-            url=scrub(raw["url"], secrets),
-            title=scrub(raw["title"][: self.limits.max_text], secrets),
+            url=scrub(well_formed(raw["url"]), secrets),
+            title=scrub(well_formed(raw["title"])[: self.limits.max_text], secrets),
             elements=elements,
             screenshot_sha256=await asyncio.to_thread(self.screenshots.put, shot),
             omitted=omitted,

@@ -36,6 +36,8 @@ class PastIntent:
     label: str = ""
     ok: bool | None = None  # filled in when the next decision records how this one went
     error: str = ""
+    page_url: str = ""
+    replayed: bool = False  # from the tenant's playbook rather than the model
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +93,13 @@ def evolve(state: TaskState, env: Envelope) -> TaskState:
             if past and ev.previous_ok is not None:
                 last = past[-1]
                 past = (*past[:-1], replace(last, ok=ev.previous_ok, error=ev.previous_error))
-            entry = PastIntent(step=ev.step, intent=ev.intent, label=ev.element_label)
+            entry = PastIntent(
+                step=ev.step,
+                intent=ev.intent,
+                label=ev.element_label,
+                page_url=ev.page_url,
+                replayed=ev.replayed,
+            )
             return replace(state, intents=(*past, entry), pending=None)
         case TaskCancelRequested():
             return replace(state, cancel_requested=True)
@@ -152,8 +160,13 @@ class Ignore:
 Verdict = Ask | Stop | Ignore
 
 
-def on_observed(state: TaskState, observed_step: int, budget_exhausted: bool) -> Verdict:
-    """The page after step `observed_step` was seen: ask for the next step, stop, or ignore."""
+def on_observed(
+    state: TaskState, observed_step: int, budget_exhausted: bool, observation_error: str = ""
+) -> Verdict:
+    """The page after step `observed_step` was seen: ask for the next step, stop, or ignore.
+
+    `observation_error`: the actuator could not read the page; nothing can be decided on
+    an empty page, so the run ends with that reason."""
     if state.status != "running":
         return Ignore(f"task is {state.status}")
     if observed_step != state.step:
@@ -163,6 +176,8 @@ def on_observed(state: TaskState, observed_step: int, budget_exhausted: bool) ->
     steps = state.step + 1
     if state.cancel_requested:
         return Stop([TaskCancelled(task_id=state.task_id, steps=steps, reason="cancel requested")])
+    if observation_error:
+        return Stop([TaskFailed(task_id=state.task_id, steps=steps, reason=observation_error)])
     if budget_exhausted:
         return Stop([TaskFailed(task_id=state.task_id, steps=steps, reason="budget exhausted")])
     if state.step >= state.max_steps:
@@ -201,8 +216,10 @@ def decided(
     page_url: str,
     previous_ok: bool | None,
     previous_error: str,
+    replayed: bool = False,
 ) -> list[Event]:
-    """The model's answer as events: the intent, and the end of the run when it says so."""
+    """The answer (the model's, or a replayed step) as events: the intent, and the end of
+    the run when it says so, with how many steps were replayed and how many the model took."""
     events: list[Event] = [
         IntentEmitted(
             task_id=state.task_id,
@@ -213,13 +230,25 @@ def decided(
             page_url=page_url,
             previous_ok=previous_ok,
             previous_error=previous_error,
+            replayed=replayed,
         )
     ]
+    decided_steps = [p.replayed for p in state.intents if p.step > 0] + [replayed]
+    counts = {"replayed_steps": sum(decided_steps), "model_steps": decided_steps.count(False)}
     if intent.action == "done":
-        events.append(TaskCompleted(task_id=state.task_id, steps=step, result=intent.reason))
+        events.append(
+            TaskCompleted(task_id=state.task_id, steps=step, result=intent.reason, **counts)
+        )
     elif intent.action == "fail":
-        events.append(TaskFailed(task_id=state.task_id, steps=step, reason=intent.reason))
+        events.append(TaskFailed(task_id=state.task_id, steps=step, reason=intent.reason, **counts))
     return events
+
+
+def replayed_so_far(state: TaskState) -> int | None:
+    """How many steps of this run were replayed, or None once the model has taken a step
+    (then the run is the model's to finish)."""
+    decided = [p for p in state.intents if p.step > 0]
+    return len(decided) if all(p.replayed for p in decided) else None
 
 
 # ---- after the browser session was taken over ------------------------------------------

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from macrohard.contracts.agent import Intent
+from macrohard.contracts.agent import Intent, IntentEmitted, RunLearned
 from macrohard.contracts.approvals import (
     ApprovalPolicy,
     ApprovalPolicySet,
@@ -21,11 +21,17 @@ from macrohard.contracts.approvals import (
     TaskNeedsApproval,
 )
 from macrohard.contracts.billing import BudgetExhausted, BudgetRestored
-from macrohard.contracts.browser import ActionExecuted, PageElement, PageObserved, SessionOpened
+from macrohard.contracts.browser import (
+    ActionExecuted,
+    PageElement,
+    PageObservation,
+    PageObserved,
+    SessionOpened,
+)
 from macrohard.contracts.envelope import Envelope, Event, RecordedEvent, caused_by
-from macrohard.contracts.tasks import TaskCancelRequested, TaskSubmitted
+from macrohard.contracts.tasks import TaskCancelRequested, TaskCompleted, TaskSubmitted
 from macrohard.eventlog import EventStore, Loaded
-from macrohard.planner import approvals, domain, results
+from macrohard.planner import approvals, domain, playbook, results
 from macrohard.planner.backends import DecisionRequest, PlannerBackend
 from macrohard.planner.domain import Ask, Ignore, PastIntent, TaskState
 
@@ -120,7 +126,7 @@ class Planner:
             return
         loaded = await self.load(env.tenant, ev.task_id)
         state = loaded.state
-        verdict = domain.on_observed(state, ev.step, self.budgets.exhausted(env.tenant))
+        verdict = domain.on_observed(state, ev.step, self.budgets.exhausted(env.tenant), ev.error)
         if isinstance(verdict, Ignore):
             log.info("observation ignored", extra={"task": ev.task_id, "why": verdict.why})
             return
@@ -150,12 +156,15 @@ class Planner:
             cause=env,
             car_wait_s=state.car_wait_s,
         )
-        try:
-            intent = await self.backend.next_intent(request)
-        except Exception as exc:
-            intent = Intent(
-                action="fail", reason=f"planner backend error: {type(exc).__name__}: {exc}"
-            )
+        intent = await self._replayed(env.tenant, state, ev.observation, ok)
+        replayed = intent is not None
+        if intent is None:
+            try:
+                intent = await self.backend.next_intent(request)
+            except Exception as exc:
+                intent = Intent(
+                    action="fail", reason=f"planner backend error: {type(exc).__name__}: {exc}"
+                )
         label = _label(ev.observation.elements, intent.element)
         element = next((e for e in ev.observation.elements if e.id == intent.element), None)
         why = approvals.needs_approval(state.approval, intent, element)
@@ -174,6 +183,7 @@ class Planner:
                 page_url=ev.observation.url,
                 previous_ok=ok,
                 previous_error=error,
+                replayed=replayed,
             )
             events = results.with_result(events, state, ev.observation)
         # The model call itself writes to the task (the inference client's InferenceCompleted),
@@ -183,6 +193,57 @@ class Planner:
         if domain.same_run_point(fresh.state, state):
             loaded = fresh
         await self._append_once(events, env, loaded, "decide", task_id=ev.task_id)
+        if any(isinstance(e, TaskCompleted) for e in events):
+            await self._learn(env, state, history, events[0])
+
+    # ---- the playbook: solved runs replayed for goals of the same shape ------------------
+
+    async def _replayed(
+        self, tenant: str, state: TaskState, observation: PageObservation, ok: bool | None
+    ) -> Intent | None:
+        """The next step of the tenant's solved run of this goal shape, if the page allows."""
+        so_far = domain.replayed_so_far(state)
+        if so_far is None:
+            return None
+        shape, _ = playbook.goal_shape(state.goal)
+        entry = playbook.playbook_id(playbook.site_of(state.start_url), shape)
+        # The entry's latest RunLearned: two direct reads, however many runs it has seen.
+        last = await self.store.aggregate_version(tenant, "playbook", entry)
+        if last == 0:
+            return None
+        learned = (await self.store.read_sequence(last)).payload
+        if not isinstance(learned, RunLearned) or learned.site != playbook.site_of(state.start_url):
+            return None
+        return playbook.replay(learned, state.goal, so_far, observation, ok)
+
+    async def _learn(
+        self, cause: Envelope, state: TaskState, history: list[PastIntent], last: Event
+    ) -> None:
+        """Keep a completed run in the tenant's playbook (not one that was all replay: the
+        playbook already holds it). Idempotent: the id derives from the deciding cause."""
+        assert isinstance(last, IntentEmitted)
+        past = [p for p in history if p.step > 0]  # with the outcome of the step before done
+        if past and all(p.replayed for p in past) and last.replayed:
+            return
+        decisions = [(p.intent, p.label, p.page_url, p.ok) for p in past]
+        decisions.append((last.intent, last.element_label, last.page_url, None))
+        pages = await self.store.read_aggregate(cause.tenant, "browser", state.task_id)
+        # Step k is decided on the page observed after step k - 1.
+        observations = {
+            r.payload.step + 1: r.payload.observation
+            for r in pages
+            if isinstance(r.payload, PageObserved)
+        }
+        learned = playbook.learn(
+            state.task_id, state.goal, state.start_url, decisions, observations
+        )
+        if learned is None:
+            return
+        entry = playbook.playbook_id(learned.site, learned.shape)
+        await self.store.append(
+            [caused_by(learned, cause, aggregate_id=entry, purpose="learn")],
+            expected_version=None,
+        )
 
     async def _append_once(
         self,
@@ -226,6 +287,4 @@ class StepOutcome:
 
 def _label(elements: list[PageElement], element_id: int | None) -> str:
     e = next((e for e in elements if e.id == element_id), None)
-    if e is None:
-        return ""
-    return f"{e.role} {(e.name or e.text or e.value or '')[:40]!r}"
+    return playbook.element_label(e) if e is not None else ""

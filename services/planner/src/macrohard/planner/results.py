@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
@@ -47,9 +48,9 @@ def with_result(events: list[Event], state: TaskState, observation: PageObservat
             task_id=done.task_id,
             steps=done.steps,
             reason=f"result does not match output_schema: {error}"[:1000],
+            replayed_steps=done.replayed_steps,
+            model_steps=done.model_steps,
         )
         return [*events[:-1], failed]
-    completed = TaskCompleted(
-        task_id=done.task_id, steps=done.steps, result=done.result, output=output
-    )
+    completed = msgspec.structs.replace(done, output=output)
     return [*events[:-1], completed]

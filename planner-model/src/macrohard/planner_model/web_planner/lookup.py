@@ -1,0 +1,40 @@
+"""Values the goal only points at: "the value of Language" is what the page shows beside
+the word Language (a table row, a definition list, a label and its value)."""
+
+from __future__ import annotations
+
+from macrohard.contracts.browser import PageElement
+from macrohard.planner_model.web_planner.page import FIELD_ROLES, PageView, center
+from macrohard.planner_model.web_planner.text import norm
+
+EACH_LABEL = "*each field's label*"  # Step.lookup: every field takes the value of its label
+
+
+def value_beside(view: PageView, key: str) -> str | None:
+    """The text just right of (same row) a text reading `key`, e.g. the cell after a row
+    header. Among several texts reading `key`, the first that has such a neighbour."""
+    want = norm(key).rstrip(":").strip()
+    if not want:
+        return None
+    for e in view.elements:
+        if e.role in FIELD_ROLES or norm(e.text or e.name).rstrip(":").strip() != want:
+            continue
+        right = _right_of(view, e)
+        if right is not None:
+            return (right.text or right.name).strip()
+    return None
+
+
+def _right_of(view: PageView, e: PageElement) -> PageElement | None:
+    if e.box is None:
+        return None
+    best: tuple[float, PageElement] | None = None
+    for o in view.elements:
+        if o is e or o.box is None or not (o.text or o.name) or o.role in FIELD_ROLES:
+            continue
+        if abs(center(o)[1] - center(e)[1]) > max(e.box.h, 8) / 2:
+            continue
+        gap = o.box.x - (e.box.x + e.box.w)
+        if gap >= -2 and (best is None or gap < best[0]):
+            best = (gap, o)
+    return best[1] if best else None

@@ -1,0 +1,186 @@
+"""The agent learns from its log: replay a tenant's solved run for a goal of the same shape.
+
+A goal's *shape* is the goal with its values taken out: quoted text, numbers and dates, and
+capitalised words inside a sentence (names, labels) become slots, so
+`Enter "Kim" into the Name field` and `Enter "Lee" into the City field` share the shape
+`enter {} into the {} field`. When a run completes, its steps are kept as `RunLearned` on the
+tenant's playbook aggregate for (site, shape). A later run of that shape on that site replays
+them one at a time, each re-grounded on the current page:
+
+- the page must be the one the step was taken on (same site and path), and the step before
+  must have succeeded (the expected result of the previous step);
+- the element is found again by the label it had (`button 'Submit'`), with the old goal's
+  values swapped for the new goal's, and the same rank among elements carrying that label;
+- typed text and chosen values get the same swap.
+
+Where any check fails the page differs from the recording: the model is asked instead, and
+from then on the run is the model's (its intents carry the plan steps the model understands).
+Pure functions only: the handler reads the playbook from the log and appends what is learned.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Sequence
+from urllib.parse import urlsplit
+
+import msgspec
+
+from macrohard.contracts.agent import Intent, PlaybookStep, RunLearned
+from macrohard.contracts.browser import PageElement, PageObservation
+from macrohard.planner_model.web_planner.page import PageView
+
+_QUOTED = r"\"[^\"]*\"|“[^”]*”|'[^']*'(?=\W|$)"
+_NUMBER = r"[-+]?\$?\d+(?:[.,:/-]\d+)*%?"
+# A capitalised word that does not start a sentence: a name or a label, i.e. a value.
+_NAME = r"(?<![.!?]\s)(?<!^)\b[A-Z][\w'-]*"
+# A made-up token: letters with an upper-case letter after a lower-case one, or letters and
+# digits mixed ("yMbdWAR", "x7Kq"): a value, whatever its place in the sentence.
+_TOKEN = r"\b(?:\w*[a-z]\w*[A-Z]|\w*[A-Za-z]\w*\d|\w*\d\w*[A-Za-z])\w*\b"
+_SLOT = re.compile(rf"{_QUOTED}|{_TOKEN}|{_NUMBER}|{_NAME}")
+
+
+def goal_shape(goal: str) -> tuple[str, list[str]]:
+    """(shape, slot values) of a goal; the shape is lower-case with `{}` for each value."""
+    text = " ".join(goal.split())
+    slots: list[str] = []
+
+    def take(m: re.Match[str]) -> str:
+        value = m.group(0)
+        slots.append(value[1:-1] if value[:1] in "\"“'" else value)
+        return "{}"
+
+    shape = _SLOT.sub(take, text).lower()
+    return shape, slots
+
+
+def site_of(url: str) -> str:
+    """The page a URL names, without its query: two runs of one form share a site."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}{parts.path}"
+
+
+def playbook_id(site: str, shape: str) -> str:
+    """The tenant's playbook aggregate for one (site, shape); the tenant is in the subject."""
+    return hashlib.sha256(f"{site}\n{shape}".encode()).hexdigest()[:32]
+
+
+def element_label(e: PageElement) -> str:
+    """How a decision names its element in the log (`button 'Submit'`)."""
+    return f"{e.role} {(e.name or e.text or e.value or '')[:40]!r}"
+
+
+def swap(text: str, old: Sequence[str], new: Sequence[str]) -> str:
+    """`text` with each old goal value replaced by the new goal's value in its slot."""
+    pairs = sorted(
+        ((o, n) for o, n in zip(old, new, strict=True) if o and o != n),
+        key=lambda p: -len(p[0]),
+    )
+    if not pairs:
+        return text
+    # One pass over all old values at once, so a new value is never replaced again.
+    pattern = re.compile("|".join(re.escape(o) for o, _ in pairs))
+    lookup = dict(pairs)
+    return pattern.sub(lambda m: lookup[m.group(0)], text)
+
+
+def regrounding_key(observation: PageObservation, e: PageElement) -> str:
+    """How a step's element is found again: its label as the log shows it, and for a
+    nameless one (an unlabelled field, a bare radio) the text a person reads beside it."""
+    label = element_label(e)
+    if e.name or e.text or e.value:
+        return label
+    beside = PageView(observation, "").label(e)
+    return f"{label} beside {beside[:40]!r}" if beside else label
+
+
+def _nth(observation: PageObservation, element: int | None, key: str) -> int:
+    same = [e.id for e in observation.elements if regrounding_key(observation, e) == key]
+    return same.index(element) if element in same else 0
+
+
+def learn(
+    task_id: str,
+    goal: str,
+    start_url: str,
+    decisions: Sequence[tuple[Intent, str, str, bool | None]],
+    observations: dict[int, PageObservation],
+) -> RunLearned | None:
+    """What a completed run teaches: its steps after the start page, in order.
+
+    `decisions`: (intent, element label, page url, ok) per step from step 1 on, the last
+    being `done`; `observations[k]`: the page step k was decided on. Steps that failed did
+    nothing worth repeating and are left out. None when the run was not the model's own
+    finish (nothing to learn from a run that did not end in `done`).
+    """
+    if not decisions or decisions[-1][0].action != "done":
+        return None
+    shape, slots = goal_shape(goal)
+    steps = []
+    for k, (intent, label, page_url, ok) in enumerate(decisions, start=1):
+        if ok is False:
+            continue
+        obs = observations.get(k)
+        seen = next((e for e in obs.elements if e.id == intent.element), None) if obs else None
+        if obs is not None and seen is not None:
+            label = regrounding_key(obs, seen)
+        nth = _nth(obs, intent.element, label) if obs is not None and label else 0
+        steps.append(PlaybookStep(intent=intent, element_label=label, nth=nth, page_url=page_url))
+    return RunLearned(
+        task_id=task_id, site=site_of(start_url), shape=shape, slots=slots, steps=steps
+    )
+
+
+def _uses_a_value(step: PlaybookStep, values: Sequence[str]) -> bool:
+    held = [step.element_label, step.intent.text or "", *step.intent.values]
+    return any(v and v in h for v in values for h in held)
+
+
+def _derived_from_changed_values(learned: RunLearned, slots: Sequence[str]) -> bool:
+    """Whether a value that changed was never used as written (an ordinal that chose a
+    page of results, a number that was computed with): the run's steps after the ones
+    that use values as written may depend on it, so they are the model's to redo."""
+    changed = [o for o, n in zip(learned.slots, slots, strict=True) if o != n]
+    return any(not any(_uses_a_value(s, [o]) for s in learned.steps) for o in changed)
+
+
+def replay(
+    learned: RunLearned,
+    goal: str,
+    replayed_so_far: int,
+    observation: PageObservation,
+    previous_ok: bool | None,
+) -> Intent | None:
+    """The next recorded step, re-grounded on this page; None when the page differs."""
+    shape, slots = goal_shape(goal)
+    if shape != learned.shape or len(slots) != len(learned.slots):
+        return None
+    if previous_ok is False or replayed_so_far >= len(learned.steps):
+        return None
+    step = learned.steps[replayed_so_far]
+    if step.page_url and site_of(step.page_url) != site_of(observation.url):
+        return None
+    if _derived_from_changed_values(learned, slots) and not _uses_a_value(step, learned.slots):
+        return None
+    intent = step.intent
+    changes: dict[str, object] = {"reason": f"replay: {intent.reason}"[:300]}
+    if intent.element is not None:
+        label = swap(step.element_label, learned.slots, slots)
+        same = [e for e in observation.elements if regrounding_key(observation, e) == label]
+        if step.nth >= len(same):
+            return None
+        if len(same) > 1 and label.endswith("''"):
+            return None  # nameless look-alikes: which one was meant is not on the page
+        changes["element"] = same[step.nth].id
+    if intent.text is not None:
+        # Typed text that holds none of the old goal's values was derived from them some
+        # other way (a date rewritten, a value read off the page): the model redoes it.
+        if slots != learned.slots and not any(o and o in intent.text for o in learned.slots):
+            return None
+        changes["text"] = swap(intent.text, learned.slots, slots)
+    if intent.values:
+        changes["values"] = [swap(v, learned.slots, slots) for v in intent.values]
+    if intent.url is not None:
+        changes["url"] = swap(intent.url, learned.slots, slots)
+    return msgspec.structs.replace(intent, **changes)

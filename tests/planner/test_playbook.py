@@ -1,0 +1,209 @@
+"""The agent learns from its log: a tenant's solved run is replayed for a goal of the same
+shape on the same site, re-grounded on the new page; the model is asked only where the page
+differs; never across tenants. Real NATS, the real in-process planner model."""
+
+from __future__ import annotations
+
+from macrohard.contracts.agent import Intent, IntentEmitted, PlaybookStep, RunLearned
+from macrohard.contracts.browser import (
+    ActionExecuted,
+    Box,
+    PageElement,
+    PageObservation,
+    PageObserved,
+)
+from macrohard.contracts.envelope import Event, RecordedEvent, envelope
+from macrohard.contracts.tasks import TaskCompleted, TaskSubmitted
+from macrohard.eventlog import EventStore
+from macrohard.planner import playbook
+from macrohard.planner.backends import InProcessBackend
+from macrohard.planner.handlers import Planner
+
+SITE = "http://shop.test/profile"
+CHANGED = "Save changes"
+
+
+def page(name: str = "", *, shuffled: bool = False, save: str = "Save") -> PageObservation:
+    """The profile form; `shuffled` renders it with other ids and another element order."""
+    field = PageElement(id=40 if shuffled else 1, role="textbox", name="Name", value=name)
+    other = PageElement(id=41 if shuffled else 2, role="textbox", name="City", value="")
+    button = PageElement(id=7 if shuffled else 3, role="button", name=save)
+    heading = PageElement(id=2 if shuffled else 9, role="heading", text="Your profile")
+    elements = [button, heading, other, field] if shuffled else [field, other, button, heading]
+    return PageObservation(url=f"{SITE}?session=xyz", title="Profile", elements=elements)
+
+
+async def append(store: EventStore, tenant: str, task_id: str, event: Event) -> RecordedEvent:
+    env = envelope(event, tenant=tenant, aggregate_id=task_id)
+    await store.append([env], expected_version=None)
+    recs = await store.read_aggregate(tenant, env.aggregate_type, task_id)
+    return next(r for r in recs if r.envelope.id == env.id)
+
+
+async def run(
+    store: EventStore,
+    planner: Planner,
+    tenant: str,
+    task_id: str,
+    goal: str,
+    pages: list[PageObservation],
+) -> list[Event]:
+    """Drive a run: page k is what the browser shows after step k (a scripted browser)."""
+    submitted = TaskSubmitted(task_id=task_id, goal=goal, start_url=SITE)
+    await planner.on_task_event(await append(store, tenant, task_id, submitted))
+    for step, shown in enumerate(pages):
+        done = ActionExecuted(
+            task_id=task_id, step=step, intent_event_id="x", action="any", ok=True
+        )
+        await append(store, tenant, task_id, done)
+        seen = PageObserved(task_id=task_id, step=step, observation=shown)
+        await planner.on_page_observed(await append(store, tenant, task_id, seen))
+        events = [r.payload for r in await store.read_aggregate(tenant, "task", task_id)]
+        if isinstance(events[-1], TaskCompleted):
+            return events
+    raise AssertionError(f"{task_id} did not complete: {events[-1]}")
+
+
+def intents(events: list[Event]) -> list[IntentEmitted]:
+    return [e for e in events if isinstance(e, IntentEmitted) and e.step > 0]
+
+
+async def test_a_solved_shape_is_replayed_regrounded_and_never_across_tenants(
+    store: EventStore,
+) -> None:
+    calls: list[str] = []
+    backend = InProcessBackend()
+    model = backend.next_intent
+
+    async def counted(request):  # type: ignore[no-untyped-def]
+        calls.append(request.task_id)
+        return await model(request)
+
+    backend.next_intent = counted  # type: ignore[method-assign]
+    planner = Planner(store=lambda: store, backend=lambda: backend)
+
+    first = await run(
+        store, planner, "acme", "t1", 'Enter "Ada" into the Name field and click Save.',
+        [page(), page("Ada"), page("Ada")],
+    )  # fmt: skip
+    done = first[-1]
+    assert isinstance(done, TaskCompleted)
+    assert (done.replayed_steps, done.model_steps) == (0, 3)
+    assert calls == ["t1"] * 3
+    shape, _ = playbook.goal_shape('Enter "Ada" into the Name field and click Save.')
+    entry = playbook.playbook_id(SITE, shape)
+    learned = [r.payload for r in await store.read_aggregate("acme", "playbook", entry)]
+    assert len(learned) == 1 and isinstance(learned[0], RunLearned)
+
+    # Same shape, other values, the page rendered differently: replayed, no model call.
+    second = await run(
+        store, planner, "acme", "t2", 'Enter "Bob" into the Name field and click Save.',
+        [page(shuffled=True), page("Bob", shuffled=True), page("Bob", shuffled=True)],
+    )  # fmt: skip
+    steps = intents(second)
+    assert [(i.intent.action, i.intent.element, i.intent.text) for i in steps] == [
+        ("type", 40, "Bob"),
+        ("click", 7, None),
+        ("done", None, None),
+    ]
+    assert all(i.replayed for i in steps)
+    assert isinstance(second[-1], TaskCompleted)
+    assert (second[-1].replayed_steps, second[-1].model_steps) == (3, 0)
+    assert calls == ["t1"] * 3  # the model was not asked at all
+
+    # Where the page differs (the button reads "Save changes"), the model takes over.
+    third = await run(
+        store, planner, "acme", "t3", 'Enter "Cy" into the Name field and click Save.',
+        [page(save=CHANGED), page("Cy", save=CHANGED), page("Cy", save=CHANGED),
+         page("Cy", save=CHANGED)],
+    )  # fmt: skip
+    assert isinstance(third[-1], TaskCompleted)
+    assert third[-1].replayed_steps == 1 and third[-1].model_steps >= 1
+    assert calls.count("t3") == third[-1].model_steps
+
+    # Another tenant, same goal shape, same site: its own model run, nothing replayed.
+    other = await run(
+        store, planner, "globex", "t4", 'Enter "Dee" into the Name field and click Save.',
+        [page(), page("Dee"), page("Dee")],
+    )  # fmt: skip
+    assert isinstance(other[-1], TaskCompleted)
+    assert (other[-1].replayed_steps, other[-1].model_steps) == (0, 3)
+    assert not any(i.replayed for i in intents(other))
+
+
+def test_goal_shape_takes_values_out() -> None:
+    assert playbook.goal_shape('Enter "Kim" into the Name field and press Submit.') == (
+        "enter {} into the {} field and press {}.",
+        ["Kim", "Name", "Submit"],
+    )
+    assert playbook.goal_shape("Select 12/17/2016 as the date.")[1] == ["12/17/2016"]
+    a, _ = playbook.goal_shape("Find the email by Celestyn and forward it to Theresita.")
+    b, _ = playbook.goal_shape("Find the email by Ana and forward it to Bo.")
+    assert a == b
+
+
+def test_replay_refuses_another_page_and_a_failed_previous_step() -> None:
+    learned = RunLearned(
+        task_id="t",
+        site=SITE,
+        shape="click {}.",
+        slots=["Save"],
+        steps=[
+            PlaybookStep(
+                intent=Intent(action="click", element=3),
+                element_label="button 'Save'",
+                page_url=SITE,
+            )
+        ],
+    )
+    assert playbook.replay(learned, "Click Save.", 0, page(), None) is not None
+    elsewhere = PageObservation(url="http://shop.test/other", title="", elements=page().elements)
+    assert playbook.replay(learned, "Click Save.", 0, elsewhere, None) is None
+    assert playbook.replay(learned, "Click Save.", 0, page(), False) is None
+    assert playbook.replay(learned, "Click Save.", 1, page(), True) is None  # nothing left
+    assert playbook.replay(learned, "Click Save now.", 0, page(), True) is None  # other shape
+    assert playbook.swap("Ada and Adam", ["Ada", "Adam"], ["Adam", "Eve"]) == "Adam and Eve"
+
+
+def test_nameless_fields_are_found_again_by_the_text_beside_them() -> None:
+    def form(first: int, second: int) -> PageObservation:
+        return PageObservation(url=SITE, title="", elements=[
+            PageElement(id=first, role="text", text="Username", box=Box(0, 10, 60, 14)),
+            PageElement(id=first + 1, role="textbox", value="", box=Box(70, 10, 80, 14)),
+            PageElement(id=second, role="text", text="Password", box=Box(0, 40, 60, 14)),
+            PageElement(id=second + 1, role="textbox", value="", box=Box(70, 40, 80, 14)),
+        ])  # fmt: skip
+
+    recorded = form(1, 3)
+    decisions = [
+        (Intent(action="type", element=4, text="pw1"), "textbox ''", SITE, True),
+        (Intent(action="done"), "", SITE, None),
+    ]
+    learned = playbook.learn("t", 'Log in with "pw1"', SITE, decisions, {1: recorded})
+    assert learned is not None
+    assert learned.steps[0].element_label == "textbox '' beside 'Password'"
+    # The fields come in the other order now: the password field is still the one taken.
+    again = playbook.replay(learned, 'Log in with "pw2"', 0, form(10, 1), None)
+    assert again is not None and (again.element, again.text) == (2, "pw2")
+
+
+def test_a_value_used_only_in_a_derived_way_stops_replay_where_it_may_matter() -> None:
+    learned = RunLearned(
+        task_id="t", site=SITE, shape="open the {} result for {}.", slots=["7th", "cats"],
+        steps=[
+            PlaybookStep(intent=Intent(action="type", element=1, text="cats"),
+                         element_label="textbox 'Search'", page_url=SITE),
+            PlaybookStep(intent=Intent(action="click", element=9), element_label="link '2'",
+                         page_url=SITE),
+        ],
+    )  # fmt: skip
+    page = PageObservation(url=SITE, title="", elements=[
+        PageElement(id=1, role="textbox", name="Search", box=Box(0, 0, 9, 9)),
+        PageElement(id=9, role="link", name="2", box=Box(0, 20, 9, 9)),
+    ])  # fmt: skip
+    # "7th" chose page 2 without being written anywhere: with "3rd", page 2 may be wrong.
+    first = playbook.replay(learned, 'Open the 3rd result for "dogs".', 0, page, None)
+    assert first is not None and first.text == "dogs"
+    assert playbook.replay(learned, 'Open the 3rd result for "dogs".', 1, page, True) is None
+    # With the same ordinal, the whole run replays.
+    assert playbook.replay(learned, 'Open the 7th result for "dogs".', 1, page, True) is not None
