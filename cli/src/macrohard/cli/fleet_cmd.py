@@ -46,7 +46,24 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     s.add_argument("--seed", type=int, default=1)
     s.add_argument("--json", dest="json_path", help="write the hourly rows here")
-    s.set_defaults(func=lambda args: asyncio.run(simulate(args)))
+    s.add_argument(
+        "--dishonest",
+        type=float,
+        help="offline: no servers, this share of cars lies; verification, reputation and "
+        "billing decide as the platform does (macrohard.bench.fleet_day)",
+    )
+    s.add_argument("--calls-per-hour", type=float, default=6.0, help="offline: per parked car")
+    s.set_defaults(func=_simulate)
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    if args.dishonest is None:
+        return asyncio.run(simulate(args))
+    from macrohard.bench.fleet_day import print_figures, simulate_day
+
+    print_figures(simulate_day(args.nodes, args.hours, args.dishonest,
+                               calls_per_hour=args.calls_per_hour, seed=args.seed))  # fmt: skip
+    return 0
 
 
 @dataclass

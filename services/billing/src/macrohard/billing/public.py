@@ -29,6 +29,7 @@ from macrohard.billing.queries import (
     payout_statements,
     usage,
 )
+from macrohard.billing.rating import Ledger
 
 __all__ = [
     "DEFAULT_PLAN",
@@ -39,6 +40,7 @@ __all__ = [
     "Economics",
     "InvalidAmount",
     "Invoice",
+    "Ledger",
     "LineSource",
     "MeterUsage",
     "NotFinal",

@@ -4,8 +4,21 @@ Everyone talks to the registry itself over NATS with the shapes of `macrohard.co
 (lease requests and replies, fleet stats, heartbeats). Readers of the fleet as the log has it
 (the console) use `cars`: one row per car, its state, battery, leases, utilisation and
 reliability, so the `fleet` schema stays the registry's to change.
+
+Reputation and its pure consequences (how much of a car's work to verify, when to quarantine
+it) are exported for the offline fleet simulation, which must decide as the registry does.
 """
 
 from macrohard.node_registry.queries import CAR_STATES, Car, CarState, car_state, cars
+from macrohard.node_registry.reputation import Reputation, quarantine_due, verify_share
 
-__all__ = ["CAR_STATES", "Car", "CarState", "car_state", "cars"]
+__all__ = [
+    "CAR_STATES",
+    "Car",
+    "CarState",
+    "Reputation",
+    "car_state",
+    "cars",
+    "quarantine_due",
+    "verify_share",
+]
