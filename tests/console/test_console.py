@@ -205,7 +205,6 @@ async def test_operator_sees_a_car_change_state_when_it_unparks(
         nc,
         NodeIdentity(node_id="console-car-7", owner_account="owner-console"),
         models=["minilm"],
-        triton_http_url="http://127.0.0.1:9/no-triton-for-this-car",
         heartbeat_interval_s=2.0,
     )
 
