@@ -37,6 +37,7 @@ from macrohard.eventlog.metrics import (
     EVENTS_HANDLED,
     HANDLER_SECONDS,
 )
+from macrohard.eventlog.provenance import ProvenanceError, disagreement, verified
 
 log = logging.getLogger("macrohard.consumer")
 
@@ -104,53 +105,63 @@ def subscribe(
         event_type = raw.subject.rsplit(".", 1)[-1]
         started = time.perf_counter()
         cid: str | None = None
+        error = ""
+        final = attempt >= spec.max_deliver
         try:
             rec = registry.recorded(raw.data, sequence=seq, subject=raw.subject)
-            cid = rec.envelope.correlation_id
-            with correlated(cid):
-                await handler(rec)
+            cid = rec.header.correlation_id
+            forged = disagreement(rec, registry)
+            if forged is not None:
+                # Refused before the handler sees it, and at once: no retry can make a
+                # forged envelope agree with its subject.
+                error = f"ProvenanceError: {ProvenanceError(raw.subject, forged)}"
+                final = True
+            else:
+                with correlated(cid):
+                    await handler(rec)
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"
-            with correlated(cid):
-                if attempt >= spec.max_deliver:
-                    await dead_letter(
-                        dlq_connection(),
-                        consumer=spec.durable,
-                        subject=raw.subject,
-                        sequence=seq,
-                        deliveries=attempt,
-                        error=error,
-                        data=raw.data,
-                    )
-                    await raw.ack()
-                    DEAD_LETTERED.labels(spec.durable).inc()
-                    EVENTS_HANDLED.labels(spec.durable, event_type, "dead_lettered").inc()
-                    log.error(
-                        "dead-lettered",
-                        extra={
-                            "consumer": spec.durable,
-                            "seq": seq,
-                            "attempts": attempt,
-                            "error": error,
-                        },
-                    )
-                else:
-                    await raw.nak(delay=spec.backoff(attempt))
-                    EVENTS_HANDLED.labels(spec.durable, event_type, "retry").inc()
-                    log.warning(
-                        "handler failed, will retry",
-                        extra={
-                            "consumer": spec.durable,
-                            "seq": seq,
-                            "attempt": attempt,
-                            "error": error,
-                        },
-                    )
-            return
         finally:
             HANDLER_SECONDS.labels(spec.durable).observe(time.perf_counter() - started)
-        await raw.ack()
-        EVENTS_HANDLED.labels(spec.durable, event_type, "ok").inc()
+        if not error:
+            await raw.ack()
+            EVENTS_HANDLED.labels(spec.durable, event_type, "ok").inc()
+            return
+        with correlated(cid):
+            if final:
+                await dead_letter(
+                    dlq_connection(),
+                    consumer=spec.durable,
+                    subject=raw.subject,
+                    sequence=seq,
+                    deliveries=attempt,
+                    error=error,
+                    data=raw.data,
+                )
+                await raw.ack()
+                DEAD_LETTERED.labels(spec.durable).inc()
+                EVENTS_HANDLED.labels(spec.durable, event_type, "dead_lettered").inc()
+                log.error(
+                    "dead-lettered",
+                    extra={
+                        "consumer": spec.durable,
+                        "seq": seq,
+                        "attempts": attempt,
+                        "error": error,
+                    },
+                )
+            else:
+                await raw.nak(delay=spec.backoff(attempt))
+                EVENTS_HANDLED.labels(spec.durable, event_type, "retry").inc()
+                log.warning(
+                    "handler failed, will retry",
+                    extra={
+                        "consumer": spec.durable,
+                        "seq": seq,
+                        "attempt": attempt,
+                        "error": error,
+                    },
+                )
 
     async def on_retry(message: NatsMessage) -> bytes:
         """An operator's `mh dlq retry`: run the handler once more on a dead letter.
@@ -167,6 +178,7 @@ def subscribe(
                 sequence=int(headers.get(H_SEQUENCE, "0")),
                 subject=headers.get(H_SUBJECT, ""),
             )
+            verified(rec, registry)  # a forged event stays refused, however often retried
             with correlated(rec.header.correlation_id):
                 await handler(rec)
         except Exception as exc:

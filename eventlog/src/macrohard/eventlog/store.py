@@ -8,6 +8,7 @@ with `Nats-Expected-Last-Subject-Sequence` against the aggregate's wildcard subj
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -27,6 +28,9 @@ from macrohard.eventlog.errors import (
     EventNotFound,
     MixedAggregates,
 )
+from macrohard.eventlog.provenance import disagreement
+
+log = logging.getLogger("macrohard.eventlog.store")
 
 S = TypeVar("S")
 
@@ -284,7 +288,13 @@ class EventStore:
                         stamp = parse_nats_time(headers["Nats-Time-Stamp"])
                         if stamp > up_to_time:
                             return out
-                    out.append(self._recorded(msg))
+                    rec = self._recorded(msg)
+                    forged = disagreement(rec, self._registry)
+                    if forged is None:
+                        out.append(rec)
+                    else:
+                        # Left out of every fold: the consumers dead-letter it with reason.
+                        log.warning("forged event left out", extra={"seq": seq, "reason": forged})
                     start = seq + 1
                 if status != "204" or pending == 0:
                     return out
