@@ -24,6 +24,7 @@ from nats.aio.client import Client as NATS
 from macrohard.cli.embedded import free_port, nats_server_binary, wait_for_port
 from macrohard.eventlog.deadletter import DeadLetter, list_dead_letters
 from macrohard.eventlog.streams import ensure_streams
+from tests.gateway.conftest import RunningGateway, running_gateway
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 
@@ -97,3 +98,14 @@ async def participants(secure_nats: int) -> AsyncIterator[Participants]:
     yield p
     for nc in p.clients:
         await nc.close()
+
+
+@pytest.fixture
+async def production_gateway(
+    participants: Participants, database_url: str
+) -> AsyncIterator[RunningGateway]:
+    """The gateway as deployed: its own NATS identity, no local test mode."""
+    async with running_gateway(
+        participants.url("gateway"), database_url, local_test_mode=False
+    ) as gateway:
+        yield gateway

@@ -4,168 +4,52 @@ and the browser session aggregate. No I/O here, so every rule is tested exhausti
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 from macrohard.contracts.agent import Intent
 from macrohard.contracts.browser import (
     Box,
     PageElement,
 )
+from macrohard.eventlog import egress
+from macrohard.eventlog.egress import UrlVerdict as UrlVerdict
+from macrohard.eventlog.egress import address_refusal as address_refusal
+from macrohard.eventlog.egress import host_in_allowlist as host_in_allowlist
 
 # --------------------------------------------------------------------------- URL safety
 
 # Schemes that never touch the network: inline content the page made itself.
 LOCAL_SCHEMES = frozenset({"data", "blob", "about"})
-NETWORK_SCHEMES = frozenset({"http", "https", "ws", "wss"})
-
-# Cloud metadata endpoints also reachable through public-looking names or IPv6 forms.
-METADATA_ADDRESSES = frozenset(
-    {
-        ipaddress.ip_address("169.254.169.254"),  # AWS, GCP, Azure, OpenStack
-        ipaddress.ip_address("169.254.170.2"),  # AWS ECS task metadata
-        ipaddress.ip_address("100.100.100.200"),  # Alibaba Cloud
-        ipaddress.ip_address("fd00:ec2::254"),  # AWS IPv6 IMDS
-    }
-)
-METADATA_HOSTS = frozenset({"metadata.google.internal", "metadata", "instance-data"})
-
-
-@dataclass(frozen=True, slots=True)
-class UrlVerdict:
-    """Whether a request may go out, and why not (shown to the planner when refused)."""
-
-    allowed: bool
-    reason: str = ""
-
-    @staticmethod
-    def ok() -> UrlVerdict:
-        return UrlVerdict(True)
-
-    @staticmethod
-    def refuse(reason: str) -> UrlVerdict:
-        return UrlVerdict(False, reason)
-
-
-def address_refusal(address: str) -> str:
-    """Why an IP address must not be contacted ('' when it is a public address)."""
-    try:
-        ip = ipaddress.ip_address(address.split("%", 1)[0])
-    except ValueError:
-        return f"not an IP address: {address!r}"
-    if isinstance(ip, ipaddress.IPv6Address):
-        mapped = ip.ipv4_mapped or ip.sixtofour
-        if mapped is not None:
-            return address_refusal(str(mapped))
-    if ip in METADATA_ADDRESSES:
-        return f"cloud metadata address {ip}"
-    if ip.is_loopback:
-        return f"loopback address {ip}"
-    if ip.is_link_local:
-        return f"link-local address {ip}"
-    if ip.is_unspecified:
-        return f"unspecified address {ip}"
-    if ip.is_multicast:
-        return f"multicast address {ip}"
-    if isinstance(ip, ipaddress.IPv4Address) and ip in ipaddress.ip_network("100.64.0.0/10"):
-        return f"shared (carrier-grade NAT) address {ip}"
-    if ip.is_private or ip.is_reserved or not ip.is_global:
-        return f"private or reserved address {ip}"
-    return ""
-
-
-def host_in_allowlist(host: str, allowed_domains: Iterable[str]) -> bool:
-    """`example.com` allows itself and its subdomains; `*.example.com` only subdomains."""
-    host = host.lower().rstrip(".")
-    for entry in allowed_domains:
-        domain = entry.strip().lower().rstrip(".")
-        if not domain:
-            continue
-        if domain.startswith("*."):
-            if host.endswith(domain[1:]):
-                return True
-        elif host == domain or host.endswith("." + domain):
-            return True
-    return False
-
-
-def _literal_ip(host: str) -> str | None:
-    bare = host.strip("[]")
-    try:
-        ipaddress.ip_address(bare.split("%", 1)[0])
-    except ValueError:
-        return None
-    return bare
-
-
-def _is_loopback(address: str) -> bool:
-    try:
-        ip = ipaddress.ip_address(address.strip("[]").split("%", 1)[0])
-    except ValueError:
-        return False
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return ip.is_loopback
-
-
-def _address_verdict(address: str, local_test_mode: bool) -> str:
-    # Local test mode exempts loopback only: tests and benchmarks serve their own pages on
-    # 127.0.0.1. Private, link-local and metadata addresses stay refused even then.
-    if local_test_mode and _is_loopback(address):
-        return ""
-    return address_refusal(address)
 
 
 def check_url(
     url: str, allowed_domains: Sequence[str] | None, *, local_test_mode: bool
 ) -> UrlVerdict:
-    """Decide on a URL before any DNS lookup: scheme, host allowlist, literal addresses.
+    """Decide on a URL before any DNS lookup, by the platform's one address policy.
 
     `allowed_domains`: None for a tenant the log does not know (it may browse nowhere); an
     empty list sets no domain limit, as the gateway defines it (the address rules still
-    hold). The allowlist applies in every mode; see `_address_verdict` for test mode.
+    hold). Local test mode exempts loopback only (tests serve their pages on 127.0.0.1).
     """
     try:
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-    except ValueError as exc:
-        return UrlVerdict.refuse(f"malformed URL: {exc}")
-    scheme = parts.scheme.lower()
-    if scheme in LOCAL_SCHEMES:
+        target = egress.parse_url(url)
+    except egress.EgressRefused as exc:
+        return UrlVerdict.refuse(exc.reason)
+    if target.scheme in LOCAL_SCHEMES:
         return UrlVerdict.ok()
-    if scheme not in NETWORK_SCHEMES:
-        return UrlVerdict.refuse(f"scheme {scheme or '(none)'}: is not allowed")
-    if not host:
-        return UrlVerdict.refuse("URL has no host")
-    if parts.username or parts.password:
-        return UrlVerdict.refuse("credentials in URLs are not allowed")
-    if host.rstrip(".") in METADATA_HOSTS:
-        return UrlVerdict.refuse(f"cloud metadata host {host}")
-    literal = _literal_ip(host)
-    if literal is not None:
-        reason = _address_verdict(literal, local_test_mode)
-        if reason:
-            return UrlVerdict.refuse(reason)
-    if allowed_domains is None:
+    known = allowed_domains if allowed_domains is not None else []
+    verdict = egress.check_target(target, known, allow_loopback=local_test_mode)
+    if verdict.allowed and allowed_domains is None:
         return UrlVerdict.refuse("the tenant is unknown, so no domain is allowed")
-    if allowed_domains and not host_in_allowlist(host, allowed_domains):
-        return UrlVerdict.refuse(f"host {host} is not in the tenant's allowed domains")
-    return UrlVerdict.ok()
+    return verdict
 
 
 def check_resolved(host: str, addresses: Sequence[str], *, local_test_mode: bool) -> UrlVerdict:
     """Decide on what a host name resolved to: every address must be public (SSRF)."""
-    if not addresses:
-        return UrlVerdict.refuse(f"host {host} does not resolve")
-    for address in addresses:
-        reason = _address_verdict(address, local_test_mode)
-        if reason:
-            return UrlVerdict.refuse(f"host {host} resolves to {reason}")
-    return UrlVerdict.ok()
+    return egress.check_resolved(host, addresses, allow_loopback=local_test_mode)
 
 
 # --------------------------------------------------------------------------- intents

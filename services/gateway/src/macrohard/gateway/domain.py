@@ -26,6 +26,7 @@ from macrohard.contracts.tasks import (
     TaskStarted,
     TaskSubmitted,
 )
+from macrohard.eventlog.egress import host_in_allowlist
 
 TaskStatus = Literal["submitted", "running", "completed", "failed", "cancelled"]
 TERMINAL: frozenset[str] = frozenset({"completed", "failed", "cancelled"})
@@ -177,10 +178,14 @@ def fold_task(events: list[Envelope]) -> TaskView | None:
 # --- idempotency (Stripe semantics) -------------------------------------------------------
 
 
-def request_fingerprint(body: bytes) -> str:
-    """SHA-256 of the canonical request: same JSON content, same fingerprint."""
+def request_fingerprint(key: bytes, body: bytes) -> str:
+    """HMAC-SHA256 of the canonical request under a server key: same content, same print.
+
+    Keyed because the request holds the task's secrets in plain text and the fingerprint
+    is stored in the log: a bare hash could be brute-forced back into a weak password.
+    """
     canonical = msgspec.json.encode(_sorted(msgspec.json.decode(body)))
-    return hashlib.sha256(canonical).hexdigest()
+    return hmac.new(key, canonical, hashlib.sha256).hexdigest()
 
 
 def _sorted(value: Any) -> Any:
@@ -214,17 +219,7 @@ def idempotency_outcome(stored_fingerprint: str | None, fingerprint: str) -> Ide
 def domain_allowed(host: str, allowed: tuple[str, ...] | list[str]) -> bool:
     """`example.com` allows itself and its subdomains; `*.example.com` only the subdomains.
     An empty list sets no limit here (the actuator still refuses private addresses)."""
-    if not allowed:
-        return True
-    host = host.lower().rstrip(".")
-    for entry in allowed:
-        entry = entry.lower().rstrip(".")
-        if entry.startswith("*."):
-            if host.endswith(entry[1:]):
-                return True
-        elif host == entry or host.endswith("." + entry):
-            return True
-    return False
+    return not allowed or host_in_allowlist(host, allowed)
 
 
 # --- rate limit ----------------------------------------------------------------------------

@@ -7,7 +7,6 @@ import binascii
 import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
-from urllib.parse import urlsplit
 
 import asyncpg
 from litestar import Response, get, post
@@ -18,7 +17,7 @@ from macrohard.billing import queries as billing
 from macrohard.billing.domain import period_of
 from macrohard.contracts.envelope import envelope, new_event_id
 from macrohard.contracts.tasks import TaskCancelRequested, TaskSubmitted
-from macrohard.eventlog import ConcurrencyConflict
+from macrohard.eventlog import ConcurrencyConflict, egress
 from macrohard.gateway.context import GatewayContext, decode_view
 from macrohard.gateway.domain import (
     TERMINAL,
@@ -31,7 +30,7 @@ from macrohard.gateway.domain import (
 from macrohard.gateway.errors import COMMON, problems
 from macrohard.gateway.models import InvoiceList, TaskAccepted, TaskIn, TaskList, UsageOut
 from macrohard.gateway.routes_tenancy import AnyRequest, gw
-from macrohard.gateway.secrets import seal_secret
+from macrohard.gateway.secrets import fingerprint_key, seal_secret
 
 IdempotencyKey = Annotated[
     str | None,
@@ -79,17 +78,13 @@ async def submit_task(
     ctx = gw(request)
     who = await ctx.authenticate(request.headers.get("authorization"))
     tenant = who.tenant_id
-    host = urlsplit(data.start_url).hostname or ""
-    if not domain_allowed(host, who.allowed_domains):
-        raise ValidationException(
-            detail=f"{host} is not among the tenant's allowed domains",
-            extra=[{"key": "start_url", "message": "domain not allowed for this tenant"}],
-        )
+    _check_urls(ctx, data, who.allowed_domains)
     fingerprint: str | None = None
     if idempotency_key is None:
         task_id = new_event_id()
     else:
-        fingerprint = request_fingerprint(await request.body())
+        key = fingerprint_key(ctx.settings.master_key, tenant)
+        fingerprint = request_fingerprint(key, await request.body())
         task_id = idempotent_task_id(tenant, idempotency_key)
         if (tenant, idempotency_key) in ctx.in_flight:
             raise HTTPException(
@@ -127,6 +122,37 @@ async def submit_task(
         ctx.in_flight.discard((tenant, idempotency_key))
 
 
+def _check_urls(ctx: GatewayContext, data: TaskIn, allowed_domains: tuple[str, ...]) -> None:
+    """Read both URLs as Chromium will (WHATWG) and refuse what the egress policy refuses.
+
+    The start URL's host must be one of the tenant's domains (the actuator checks every
+    address again); the webhook's literal address must be public (its name is resolved and
+    pinned at delivery, where the same policy decides again).
+    """
+    try:
+        start = egress.parse_url(data.start_url)
+    except egress.EgressRefused as exc:
+        raise _url_problem("start_url", exc.reason) from None
+    if not domain_allowed(start.host, allowed_domains):
+        raise ValidationException(
+            detail=f"{start.host} is not among the tenant's allowed domains",
+            extra=[{"key": "start_url", "message": "domain not allowed for this tenant"}],
+        )
+    if data.webhook_url is None:
+        return
+    try:
+        hook = egress.parse_url(data.webhook_url)
+    except egress.EgressRefused as exc:
+        raise _url_problem("webhook_url", exc.reason) from None
+    verdict = egress.check_target(hook, [], allow_loopback=ctx.allow_loopback_webhooks)
+    if not verdict.allowed:
+        raise _url_problem("webhook_url", verdict.reason)
+
+
+def _url_problem(key: str, reason: str) -> ValidationException:
+    return ValidationException(detail=f"{key}: {reason}", extra=[{"key": key, "message": reason}])
+
+
 @get(
     "/v1/tasks/{task_id:str}",
     summary="A task: status, every step, usage so far",
@@ -155,9 +181,13 @@ def _cursor(seq: int) -> str:
 def _parse_cursor(cursor: str) -> int:
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        if not text.startswith("s"):
+        # A sequence is a positive bigint: anything longer could only overflow the query.
+        if not text.startswith("s") or not text[1:].isdigit() or len(text) > 20:
             raise ValueError(text)
-        return int(text[1:])
+        seq = int(text[1:])
+        if not 0 < seq < 2**63:
+            raise ValueError(text)
+        return seq
     except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
         raise ValidationException(
             detail="invalid cursor", extra=[{"key": "cursor", "message": "not a cursor"}]
