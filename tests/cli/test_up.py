@@ -11,7 +11,7 @@ from pathlib import Path
 
 import msgspec
 
-from macrohard.cli.embedded import free_port
+from macrohard.devkit.embedded import free_port
 
 
 def test_up_starts_servers_records_platform_and_stops_cleanly(tmp_path: Path) -> None:

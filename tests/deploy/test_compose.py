@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from macrohard.cli.main import build_parser
-from macrohard.cli.services import SERVICES
+from macrohard.devkit.services import SERVICES
 from tests.deploy.compose_check import load, mh_command_problem, problems
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"

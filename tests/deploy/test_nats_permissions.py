@@ -16,12 +16,12 @@ import nats
 import pytest
 from nats.aio.client import Client as NATS
 
-from macrohard.cli.embedded import free_port, nats_server_binary, wait_for_port
 from macrohard.contracts import PLATFORM_TENANT, envelope
 from macrohard.contracts.browser import SessionOpened
 from macrohard.contracts.envelope import RecordedEvent
 from macrohard.contracts.fleet import NodeParked
 from macrohard.contracts.tasks import TaskCompleted
+from macrohard.devkit.embedded import free_port, nats_server_binary, wait_for_port
 from macrohard.eventlog.consumer import ConsumerSpec
 from macrohard.eventlog.index import EventIndexProjection
 from macrohard.eventlog.projection import ProjectionRunner

@@ -14,8 +14,8 @@ import nats
 import pytest
 from nats.js.api import StorageType
 
-from macrohard.cli.embedded import free_port, nats_server_binary, wait_for_port
 from macrohard.contracts.subjects import DLQ_STREAM, EVENTS_STREAM
+from macrohard.devkit.embedded import free_port, nats_server_binary, wait_for_port
 from macrohard.eventlog.streams import dlq_stream_config, ensure_streams
 
 

@@ -11,9 +11,9 @@ import nats
 import pytest
 from nats.errors import TimeoutError as NatsTimeout
 
-from macrohard.cli.embedded import free_port, nats_server_binary, wait_for_port
 from macrohard.contracts import PLATFORM_TENANT
 from macrohard.contracts.fleet import NodeThrottled
+from macrohard.devkit.embedded import free_port, nats_server_binary, wait_for_port
 from macrohard.eventlog.store import EventStore
 from macrohard.eventlog.streams import ensure_streams
 from macrohard.node_agent.agent import NodeAgent, NodeIdentity

@@ -12,11 +12,11 @@ from nats.aio.client import Client as NATS
 
 from macrohard.contracts.agent import InferenceCompleted
 from macrohard.eventlog.store import EventStore
-from macrohard.node_agent.models import load_bindings
-from macrohard.node_agent.models.minilm import DIMENSIONS, encoder
 from macrohard.node_agent.triton import TritonHost
 from macrohard.node_registry.registry import Registry
 from macrohard.planner.inference import InferenceClient
+from macrohard.planner_model import load_bindings
+from macrohard.planner_model.minilm import DIMENSIONS, encoder
 from tests.fleet.conftest import INTERVAL_S, eventually, running_car
 
 

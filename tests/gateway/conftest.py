@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from macrohard.cli.embedded import free_port
+from macrohard.devkit.embedded import free_port
 from macrohard.eventlog import Service, ServiceConfig
 from macrohard.gateway.context import GatewaySettings
 from macrohard.gateway.main import Gateway

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 
-from macrohard.cli.embedded import free_port
+from macrohard.devkit.embedded import free_port
 from macrohard.gateway.secrets import MASTER_KEY_FILE
 
 

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from macrohard.cli.embedded import free_port
 from macrohard.contracts import envelope
 from macrohard.contracts.agent import Intent, IntentEmitted
 from macrohard.contracts.browser import PageElement, PageObservation, PageObserved
 from macrohard.contracts.envelope import Envelope, Event
 from macrohard.contracts.tasks import TaskCompleted, TaskSubmitted
+from macrohard.devkit.embedded import free_port
 from macrohard.eventlog.store import EventStore
 from tests.ops.conftest import SCREENSHOT, MhRunner, RecordedRun
 

@@ -15,8 +15,8 @@ from nats.aio.client import Client as NATS
 from playwright.async_api import async_playwright
 
 from macrohard.actuator.browser import CHROMIUM_ARGS
-from macrohard.cli.bench.miniwob_episode import CHROMIUM, PageServer, goal_of
-from macrohard.cli.bench.page_actor import PageActor
+from macrohard.bench.miniwob_episode import CHROMIUM, PageServer, goal_of
+from macrohard.bench.page_actor import PageActor
 from macrohard.contracts.agent import IntentEmitted
 from macrohard.contracts.billing import BudgetExhausted, BudgetRestored
 from macrohard.contracts.browser import ActionExecuted, PageElement, PageObservation, PageObserved

@@ -10,19 +10,19 @@ from nats.aio.client import Client as NATS
 
 from macrohard.contracts.agent import InferenceCompleted, IntentEmitted
 from macrohard.eventlog import EventStore
-from macrohard.node_agent.models import load_bindings
 from macrohard.node_agent.triton import TritonHost
 from macrohard.node_registry.registry import Registry
 from macrohard.planner.backends import TritonBackend
 from macrohard.planner.handlers import Planner
 from macrohard.planner.inference import InferenceClient
+from macrohard.planner_model import load_bindings
 from tests.fleet.conftest import run_registry, running_car
 from tests.planner.test_service import observe, submit, task_events
 
 
 @pytest.fixture(scope="module")
 def triton() -> Iterator[TritonHost]:
-    host = TritonHost(load_bindings(["macrohard.node_agent.models.planner"]))
+    host = TritonHost(load_bindings(["macrohard.planner_model.planner"]))
     host.start()
     try:
         yield host

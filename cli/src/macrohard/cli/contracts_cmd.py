@@ -8,7 +8,7 @@ import json
 import sys
 from pathlib import Path
 
-from macrohard.cli.services import SERVICES
+from macrohard.devkit.services import SERVICES
 
 SCHEMA_PATH = Path("contracts/schema/contracts.schema.json")
 

@@ -23,8 +23,8 @@ from typing import Any
 
 import httpx
 
-from macrohard.cli.embedded import free_port
 from macrohard.cli.platform import admin_token
+from macrohard.devkit.embedded import free_port
 
 SITE = Path(__file__).with_name("demo_site")
 GOAL = (

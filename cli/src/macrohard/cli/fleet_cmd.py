@@ -64,8 +64,8 @@ class Demand:
 async def simulate(args: argparse.Namespace) -> int:
     import nats
 
-    from macrohard.cli.bench.registry import wait_registry
-    from macrohard.cli.bench.report import report
+    from macrohard.bench.registry import wait_registry
+    from macrohard.bench.report import report
     from macrohard.cli.platform import resolve
     from macrohard.contracts.envelope import utcnow
     from macrohard.contracts.fleet import FLEET_STATS, LEASE_REQUEST, FleetStats, LeaseReply

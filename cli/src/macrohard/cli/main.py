@@ -18,7 +18,7 @@ COMMAND_MODULES = [
     "macrohard.cli.run",
     "macrohard.cli.contracts_cmd",
     "macrohard.cli.tenancy_cmd",
-    "macrohard.cli.bench",
+    "macrohard.cli.bench_cmd",
     "macrohard.cli.streams_cmd",
     "macrohard.cli.events_cmd",
     "macrohard.cli.trace_cmd",

@@ -11,8 +11,8 @@ from collections.abc import Sequence
 
 import asyncpg
 
-from macrohard.cli.services import SERVICES
 from macrohard.contracts.envelope import RecordedEvent
+from macrohard.devkit.services import SERVICES
 from macrohard.eventlog.db import Conn
 from macrohard.eventlog.index import EventIndexProjection
 from macrohard.eventlog.projection import Projection

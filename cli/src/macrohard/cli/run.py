@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from macrohard.cli.services import SERVICES, run_service
+from macrohard.devkit.services import SERVICES, run_service
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -18,10 +18,10 @@ from pathlib import Path
 import httpx
 import nats
 
-from macrohard.cli.embedded import EmbeddedNats, EmbeddedPostgres
 from macrohard.cli.platform import PlatformRecord, admin_token, write_record
-from macrohard.cli.services import SERVICES
-from macrohard.cli.supervisor import ProcessSpec, Supervisor
+from macrohard.devkit.embedded import EmbeddedNats, EmbeddedPostgres
+from macrohard.devkit.services import SERVICES
+from macrohard.devkit.supervisor import ProcessSpec, Supervisor
 from macrohard.eventlog.streams import ensure_streams
 from macrohard.gateway.secrets import ensure_master_key
 

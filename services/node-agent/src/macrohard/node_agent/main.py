@@ -27,8 +27,8 @@ from macrohard.node_agent.domain import (
     parse_parked_until,
     parse_schedule,
 )
-from macrohard.node_agent.models import load_bindings
 from macrohard.node_agent.triton import TritonHost
+from macrohard.planner_model import load_bindings
 
 log = logging.getLogger("macrohard.node_agent")
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from macrohard.node_agent.models import Array, InferFn, ModelBinding
+from macrohard.planner_model import Array, InferFn, ModelBinding
 
 log = logging.getLogger("macrohard.node_agent")
 

@@ -23,9 +23,9 @@ import numpy.typing as npt
 from macrohard.contracts.agent import Intent
 from macrohard.contracts.browser import PageObservation
 from macrohard.contracts.envelope import Envelope
-from macrohard.node_agent.models.web_planner import PastStep, PlanRequest, decide
-from macrohard.node_agent.models.web_planner.page import Embed
 from macrohard.planner.domain import PLANNER_MODEL, PastIntent
+from macrohard.planner_model.web_planner import PastStep, PlanRequest, decide
+from macrohard.planner_model.web_planner.page import Embed
 
 if TYPE_CHECKING:
     from macrohard.planner.inference import InferenceClient
@@ -81,7 +81,7 @@ _enc = msgspec.json.Encoder()
 
 
 def triton_inputs(request: DecisionRequest) -> dict[str, npt.NDArray[np.object_]]:
-    """The planner model's tensors (see node_agent/models/planner.py): JSON text, batch of 1."""
+    """The planner model's tensors (see planner_model/planner.py): JSON text, batch of 1."""
     plan = request.plan_request()
 
     def cell(b: bytes) -> npt.NDArray[np.object_]:

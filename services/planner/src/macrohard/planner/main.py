@@ -32,7 +32,7 @@ BUDGETS = ConsumerSpec(
 def make_backend(service: Service) -> PlannerBackend:
     kind = service.config.extra.get("backend", "triton")
     if kind == "in-process":
-        from macrohard.node_agent.models.minilm import encoder  # same model as on the node
+        from macrohard.planner_model.minilm import encoder  # same model as on the node
 
         return InProcessBackend(encoder().encode)
     if kind == "chat":

@@ -49,8 +49,8 @@ class ModelBinding:
 
 # Explicit and ordered: a node registers exactly these model names.
 BINDING_MODULES: list[str] = [
-    "macrohard.node_agent.models.minilm",
-    "macrohard.node_agent.models.planner",
+    "macrohard.planner_model.minilm",
+    "macrohard.planner_model.planner",
 ]
 
 

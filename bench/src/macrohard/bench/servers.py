@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from macrohard.cli.embedded import EmbeddedNats, EmbeddedPostgres, free_port
+from macrohard.devkit.embedded import EmbeddedNats, EmbeddedPostgres, free_port
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ from typing import Any
 from nats.aio.client import Client as NATS
 from nats.js.api import DeliverPolicy
 
-from macrohard.cli.bench.miniwob_episode import DirectPage
+from macrohard.bench.miniwob_episode import DirectPage
 from macrohard.contracts.agent import IntentEmitted
 from macrohard.contracts.browser import ActionExecuted, PageObserved
 from macrohard.contracts.envelope import Envelope, caused_by

@@ -22,7 +22,7 @@ TARGETS = {"submit_per_s": ">= 1,000", "p99_ms": "<= 50"}
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from macrohard.cli.bench.servers import add_server_args
+    from macrohard.bench.servers import add_server_args
 
     p = sub.add_parser("gateway", help="POST /v1/tasks per second and latency, 50 clients")
     add_server_args(p)
@@ -141,9 +141,9 @@ async def count_submitted(nats_url: str) -> int:
 async def bench(args: argparse.Namespace) -> int:
     import httpx
 
-    from macrohard.cli.bench.report import report
-    from macrohard.cli.bench.servers import bench_servers
-    from macrohard.cli.embedded import free_port
+    from macrohard.bench.report import report
+    from macrohard.bench.servers import bench_servers
+    from macrohard.devkit.embedded import free_port
     from macrohard.gateway.secrets import new_master_key
 
     admin = "mh_admin_bench"

@@ -25,7 +25,7 @@ import numpy.typing as npt
 from safetensors.numpy import load_file
 from tokenizers import Tokenizer
 
-from macrohard.node_agent.models import Array, InferFn, ModelBinding, TensorSpec
+from macrohard.planner_model import Array, InferFn, ModelBinding, TensorSpec
 
 MODEL_NAME = "minilm"
 DIMENSIONS = 384

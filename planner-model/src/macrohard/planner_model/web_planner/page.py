@@ -8,7 +8,7 @@ import numpy as np
 import numpy.typing as npt
 
 from macrohard.contracts.browser import PageElement, PageObservation
-from macrohard.node_agent.models.web_planner.text import norm, similarity, words
+from macrohard.planner_model.web_planner.text import norm, similarity, words
 
 Embed = Callable[[list[str]], "npt.NDArray[np.float32]"]
 """Texts -> L2-normalised sentence embeddings, one row per text (all-MiniLM-L6-v2 on the node)."""

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from macrohard.node_agent.models import load_bindings
-from macrohard.node_agent.models.minilm import DIMENSIONS, encoder
+from macrohard.planner_model import load_bindings
+from macrohard.planner_model.minilm import DIMENSIONS, encoder
 
 REFERENCE = json.loads((Path(__file__).parent / "minilm_reference.json").read_text())
 

@@ -28,8 +28,8 @@ import msgspec
 import nats
 from nats.aio.client import Client as NATS
 
-from macrohard.cli.bench.report import report
-from macrohard.cli.bench.servers import add_server_args, bench_servers
+from macrohard.bench.report import report
+from macrohard.bench.servers import add_server_args, bench_servers
 from macrohard.contracts import PLATFORM_TENANT, envelope
 from macrohard.contracts.fleet import FLEET_STATS, FleetStats, Heartbeat, NodeRegistered
 from macrohard.eventlog.store import EventStore

@@ -15,15 +15,15 @@ import msgspec
 
 from macrohard.contracts.agent import Intent
 from macrohard.contracts.browser import PageElement, PageObservation
-from macrohard.node_agent.models.web_planner.goal import Step, parse_goal
-from macrohard.node_agent.models.web_planner.page import (
+from macrohard.planner_model.web_planner.goal import Step, parse_goal
+from macrohard.planner_model.web_planner.page import (
     FIELD_ROLES,
     Embed,
     PageView,
     center,
     kind_words,
 )
-from macrohard.node_agent.models.web_planner.text import STOPWORDS, norm, ordinal, similarity, stem
+from macrohard.planner_model.web_planner.text import STOPWORDS, norm, ordinal, similarity, stem
 
 MAX_TRIES_PER_STEP = 6
 SUBMIT_NAMES = ("submit", "ok", "done", "search", "login", "log in", "sign in", "send", "go")

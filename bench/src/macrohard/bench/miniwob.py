@@ -35,7 +35,7 @@ PAGE_DEFAULT_MS = 10000
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from macrohard.cli.bench.servers import add_server_args
+    from macrohard.bench.servers import add_server_args
 
     p = sub.add_parser("miniwob", help="MiniWoB++ tasks end to end: success per task")
     p.add_argument("--tasks", default=DEV_TASKS, help="comma-separated task names")
@@ -74,7 +74,7 @@ async def bench(args: argparse.Namespace) -> None:
     from playwright.async_api import async_playwright
 
     from macrohard.actuator.browser import CHROMIUM_ARGS
-    from macrohard.cli.bench.miniwob_episode import CHROMIUM, PageServer
+    from macrohard.bench.miniwob_episode import CHROMIUM, PageServer
     from macrohard.eventlog.logs import configure_logging
 
     configure_logging("bench-miniwob", level="WARNING")  # JSON lines: retries show their error
@@ -98,8 +98,8 @@ async def bench(args: argparse.Namespace) -> None:
 async def _direct(
     args: argparse.Namespace, tasks: list[str], pages: Any, browser: Any
 ) -> list[Episode]:
-    from macrohard.cli.bench.miniwob_episode import DirectPage, goal_of
-    from macrohard.node_agent.models.web_planner import PastStep, PlanRequest, decide
+    from macrohard.bench.miniwob_episode import DirectPage, goal_of
+    from macrohard.planner_model.web_planner import PastStep, PlanRequest, decide
 
     out: list[Episode] = []
     for task in tasks:
@@ -154,8 +154,8 @@ async def _finish(
 async def _platform(
     args: argparse.Namespace, tasks: list[str], pages: Any, browser: Any
 ) -> list[Episode]:
-    from macrohard.cli.bench.servers import bench_servers
-    from macrohard.cli.services import SERVICES
+    from macrohard.bench.servers import bench_servers
+    from macrohard.devkit.services import SERVICES
     from macrohard.eventlog import Service, ServiceConfig
 
     with bench_servers(args) as servers:
@@ -235,7 +235,7 @@ async def _car(nats_url: str, halt: asyncio.Event) -> None:
         node_id=CAR,
         nats_url=nats_url,
         heartbeat_interval_s=2.0,
-        model_modules=["macrohard.node_agent.models.minilm", "macrohard.node_agent.models.planner"],
+        model_modules=["macrohard.planner_model.minilm", "macrohard.planner_model.planner"],
     )
     await run_node(options, halt)
 
@@ -278,7 +278,7 @@ class _Front:
 
 
 def _gateway(service: Any) -> _Front:
-    from macrohard.cli.embedded import free_port
+    from macrohard.devkit.embedded import free_port
     from macrohard.gateway.context import GatewaySettings
     from macrohard.gateway.main import Gateway
     from macrohard.gateway.secrets import decode_master_key, new_master_key
@@ -324,8 +324,8 @@ async def _platform_episodes(
     tenant: str,
     key: str,
 ) -> list[Episode]:
-    from macrohard.cli.bench.miniwob_episode import goal_of
-    from macrohard.cli.bench.page_actor import PageActor
+    from macrohard.bench.miniwob_episode import goal_of
+    from macrohard.bench.page_actor import PageActor
     from macrohard.contracts.agent import IntentEmitted
     from macrohard.contracts.envelope import envelope
     from macrohard.contracts.tasks import TaskCancelRequested
@@ -386,7 +386,7 @@ def _report(args: argparse.Namespace, tasks: list[str], episodes: list[Episode])
     from rich.console import Console
     from rich.table import Table
 
-    from macrohard.cli.bench.report import report
+    from macrohard.bench.report import report
 
     table = Table(title=f"MiniWoB++ ({args.path} path, {args.episodes} episodes, seed {args.seed})")
     for col in ("task", "success", "mean steps", "mean wall s"):

@@ -18,8 +18,8 @@ import asyncpg
 import nats
 from nats.aio.client import Client as NATS
 
-from macrohard.cli.bench.report import report
-from macrohard.cli.bench.servers import add_server_args, bench_servers
+from macrohard.bench.report import report
+from macrohard.bench.servers import add_server_args, bench_servers
 from macrohard.contracts.envelope import Envelope
 from macrohard.eventlog.projection import Projection, ProjectionRunner
 

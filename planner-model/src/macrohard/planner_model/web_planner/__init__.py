@@ -4,6 +4,6 @@
 observation and the history of intents, so a run replays exactly from the log.
 """
 
-from macrohard.node_agent.models.web_planner.policy import PastStep, PlanRequest, decide
+from macrohard.planner_model.web_planner.policy import PastStep, PlanRequest, decide
 
 __all__ = ["PastStep", "PlanRequest", "decide"]

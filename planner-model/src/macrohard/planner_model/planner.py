@@ -14,9 +14,9 @@ import numpy as np
 
 from macrohard.contracts.agent import Intent
 from macrohard.contracts.browser import PageObservation
-from macrohard.node_agent.models import Array, InferFn, ModelBinding, TensorSpec
-from macrohard.node_agent.models.web_planner import PastStep, PlanRequest, decide
-from macrohard.node_agent.models.web_planner.page import Embed
+from macrohard.planner_model import Array, InferFn, ModelBinding, TensorSpec
+from macrohard.planner_model.web_planner import PastStep, PlanRequest, decide
+from macrohard.planner_model.web_planner.page import Embed
 
 _page = msgspec.json.Decoder(PageObservation)
 _history = msgspec.json.Decoder(list[PastStep])
@@ -53,7 +53,7 @@ def build_infer(embed: Embed | None) -> InferFn:
 
 
 def load() -> InferFn:
-    from macrohard.node_agent.models import minilm  # the fleet's numpy MiniLM (no torch)
+    from macrohard.planner_model import minilm  # the fleet's numpy MiniLM (no torch)
 
     return build_infer(minilm.encoder().encode)
 

@@ -12,7 +12,7 @@ from typing import Literal
 
 import msgspec
 
-from macrohard.node_agent.models.web_planner.text import ordinal, words
+from macrohard.planner_model.web_planner.text import ordinal, words
 
 StepKind = Literal[
     "copy",

@@ -33,7 +33,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from macrohard.cli.bench.report import report
+from macrohard.bench.report import report
 
 TARGETS = {"ratio": "<= 1.3"}
 TENANT = "bench"
@@ -239,9 +239,9 @@ async def bench(args: argparse.Namespace) -> None:
     from playwright.async_api import async_playwright
 
     from macrohard.actuator.browser import CHROMIUM_ARGS, chromium_path
-    from macrohard.cli.embedded import EmbeddedNats, free_port
     from macrohard.contracts import envelope
     from macrohard.contracts.tenancy import TenantOnboarded
+    from macrohard.devkit.embedded import EmbeddedNats, free_port
     from macrohard.eventlog.store import EventStore
     from macrohard.eventlog.streams import ensure_streams
 

@@ -16,8 +16,8 @@ import asyncpg
 import nats
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
-from macrohard.cli.bench.report import report
-from macrohard.cli.bench.servers import add_server_args, bench_servers
+from macrohard.bench.report import report
+from macrohard.bench.servers import add_server_args, bench_servers
 from macrohard.contracts import REGISTRY, envelope
 from macrohard.contracts.browser import ActionExecuted
 from macrohard.contracts.envelope import Envelope

@@ -17,8 +17,8 @@ import pytest
 
 from macrohard.contracts.agent import Intent
 from macrohard.contracts.browser import Box, PageElement, PageObservation
-from macrohard.node_agent.models.planner import build_infer
-from macrohard.node_agent.models.web_planner import PastStep, PlanRequest, decide
+from macrohard.planner_model.planner import build_infer
+from macrohard.planner_model.web_planner import PastStep, PlanRequest, decide
 
 RUNS: dict[str, Any] = json.loads(
     (Path(__file__).parent / "data" / "miniwob_runs.json").read_text()
@@ -155,7 +155,7 @@ def test_node_binding_is_json_in_json_out_and_never_raises() -> None:
 
 
 def test_semantic_grounding_with_minilm_when_no_word_matches() -> None:
-    from macrohard.node_agent.models.minilm import encoder
+    from macrohard.planner_model.minilm import encoder
 
     obs = page(el(0, "button", "Archive", y=0), el(1, "button", "Delete", y=30))
     request = PlanRequest(goal="Click the Remove button.", observation=obs)

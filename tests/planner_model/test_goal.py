@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from macrohard.node_agent.models.web_planner.goal import parse_goal
+from macrohard.planner_model.web_planner.goal import parse_goal
 
 
 def kinds(goal: str) -> list[tuple[str, str, str]]:
