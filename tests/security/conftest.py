@@ -21,7 +21,7 @@ import nats
 import pytest
 from nats.aio.client import Client as NATS
 
-from macrohard.cli.embedded import free_port, nats_server_binary, wait_for_port
+from macrohard.devkit.embedded import free_port, nats_server_binary, wait_for_port
 from macrohard.eventlog.deadletter import DeadLetter, list_dead_letters
 from macrohard.eventlog.streams import ensure_streams
 from tests.gateway.conftest import RunningGateway, running_gateway
