@@ -37,7 +37,7 @@ from macrohard.eventlog.metrics import (
     EVENTS_HANDLED,
     HANDLER_SECONDS,
 )
-from macrohard.eventlog.provenance import ProvenanceError, disagreement, verified
+from macrohard.eventlog.provenance import refusal, verified
 
 log = logging.getLogger("macrohard.consumer")
 
@@ -110,12 +110,11 @@ def subscribe(
         try:
             rec = registry.recorded(raw.data, sequence=seq, subject=raw.subject)
             cid = rec.header.correlation_id
-            forged = disagreement(rec, registry)
+            forged = refusal(rec, registry)
             if forged is not None:
                 # Refused before the handler sees it, and at once: no retry can make a
                 # forged envelope agree with its subject.
-                error = f"ProvenanceError: {ProvenanceError(raw.subject, forged)}"
-                final = True
+                error, final = forged, True
             else:
                 with correlated(cid):
                     await handler(rec)

@@ -30,7 +30,7 @@ from macrohard.contracts.subjects import EVENTS_STREAM
 from macrohard.eventlog.db import Conn
 from macrohard.eventlog.deadletter import dead_letter
 from macrohard.eventlog.metrics import PROJECTION_APPLIED, PROJECTION_LAG
-from macrohard.eventlog.provenance import ProvenanceError, disagreement
+from macrohard.eventlog.provenance import refusal
 
 log = logging.getLogger("macrohard.projection")
 
@@ -346,10 +346,9 @@ class ProjectionRunner:
                 continue
             # The subject is the truth: an event whose envelope disagrees never reaches
             # the read model (see provenance.py).
-            forged = disagreement(rec, self._registry)
+            forged = refusal(rec, self._registry)
             if forged is not None:
-                error = ProvenanceError(msg.subject, forged)
-                await self._refuse(msg, new_position, f"ProvenanceError: {error}")
+                await self._refuse(msg, new_position, forged)
                 continue
             events.append(rec)
         expected = self._position

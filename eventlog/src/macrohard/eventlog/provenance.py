@@ -122,3 +122,11 @@ def verified(rec: RecordedEvent, registry: EventRegistry = REGISTRY) -> Recorded
     if reason is not None:
         raise ProvenanceError(rec.subject, reason)
     return rec
+
+
+def refusal(rec: RecordedEvent, registry: EventRegistry = REGISTRY) -> str | None:
+    """The dead letter's error text for a disagreeing event, or None when it agrees."""
+    reason = disagreement(rec, registry)
+    if reason is None:
+        return None
+    return f"{ProvenanceError.__name__}: {ProvenanceError(rec.subject, reason)}"
