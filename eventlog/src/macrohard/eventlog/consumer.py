@@ -13,9 +13,10 @@ nor dead-lettered. We count attempts ourselves (`num_delivered`) and dead-letter
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import msgspec
@@ -23,6 +24,7 @@ from faststream import AckPolicy
 from faststream.nats import JStream, NatsBroker, PullSub
 from faststream.nats.annotations import NatsMessage
 from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
 from nats.js.api import AckPolicy as JsAckPolicy
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
@@ -60,9 +62,37 @@ class ConsumerSpec:
     backoff_s: Sequence[float] = (0.2, 1.0, 5.0, 15.0)
     deliver_new_only: bool = False
     description: str = ""
+    # 0: a fetched batch is handled before the next fetch (FastStream's pull loop). N > 0:
+    # each message is handled in its own task, up to N at once, and the loop fetches on:
+    # one slow aggregate (a hostile page) never holds back the others' messages.
+    max_in_flight: int = 0
 
     def backoff(self, attempt: int) -> float:
         return self.backoff_s[min(attempt - 1, len(self.backoff_s) - 1)]
+
+
+@contextlib.contextmanager
+def _working(raw: Msg, ack_wait_s: float) -> Iterator[None]:
+    """Tell the server, every half ack wait, that a long handler is still at it.
+
+    So `ack_wait` is only how soon a *dead* replica's message comes back, never a limit on
+    how long a live handler may take (its own deadlines bound that).
+    """
+    loop = asyncio.get_running_loop()
+    pending: set[asyncio.Task[None]] = set()
+    timers: list[asyncio.TimerHandle] = []
+
+    def tick() -> None:
+        task = loop.create_task(raw.in_progress())
+        pending.add(task)
+        task.add_done_callback(pending.discard)
+        timers[0] = loop.call_later(ack_wait_s / 2, tick)
+
+    timers.append(loop.call_later(ack_wait_s / 2, tick))
+    try:
+        yield
+    finally:
+        timers[0].cancel()
 
 
 def subscribe(
@@ -86,7 +116,7 @@ def subscribe(
     # of one task never race each other into a concurrency conflict.
     locks: dict[str, asyncio.Lock] = {}
 
-    async def on_message(message: NatsMessage) -> None:
+    async def in_order(message: NatsMessage) -> None:
         key = message.raw_message.subject.rpartition(".")[0]
         lock = locks.setdefault(key, asyncio.Lock())
         try:
@@ -95,6 +125,27 @@ def subscribe(
         finally:
             if not lock.locked() and locks.get(key) is lock:
                 del locks[key]
+
+    slots = asyncio.Semaphore(max(spec.max_in_flight, 1))
+    in_flight: set[asyncio.Task[None]] = set()
+
+    async def detached(message: NatsMessage) -> None:
+        try:
+            await in_order(message)
+        finally:
+            slots.release()
+
+    async def on_message(message: NatsMessage) -> None:
+        if not spec.max_in_flight:
+            await in_order(message)
+            return
+        # Waiting for a slot here is the back-pressure: the pull loop fetches no more.
+        # Acknowledgement stays with the handling task (manual acks), so a message whose
+        # task dies with the process is redelivered after ack_wait like any other.
+        await slots.acquire()
+        task = asyncio.create_task(detached(message), name=f"{spec.durable}:message")
+        in_flight.add(task)
+        task.add_done_callback(in_flight.discard)
 
     async def handle_one(message: NatsMessage) -> None:
         raw = message.raw_message
@@ -116,7 +167,7 @@ def subscribe(
                 # forged envelope agree with its subject.
                 error, final = forged, True
             else:
-                with correlated(cid):
+                with correlated(cid), _working(raw, spec.ack_wait_s):
                     await handler(rec)
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"
@@ -199,7 +250,7 @@ def subscribe(
         ack_wait=spec.ack_wait_s,
         max_deliver=-1,
         deliver_policy=DeliverPolicy.NEW if spec.deliver_new_only else DeliverPolicy.ALL,
-        max_ack_pending=max(spec.batch_size * 4, 64),
+        max_ack_pending=max(spec.batch_size * 4, spec.max_in_flight * 2, 64),
     )
     broker.subscriber(
         "",

@@ -7,6 +7,8 @@ task sees. Contexts are cheap (~10 ms); the browser is not (~1 s), hence one per
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -39,6 +41,10 @@ CHROMIUM_ARGS = [
     "--no-default-browser-check",
 ]
 VIEWPORT = {"width": 1280, "height": 800}
+# How long closing a context (or the browser) may take before it is given up on.
+CLOSE_DEADLINE_S = 5.0
+
+log = logging.getLogger("macrohard.actuator.browser")
 
 
 def chromium_path() -> str | None:
@@ -150,10 +156,33 @@ class BrowserPool:
         return tb
 
     async def close(self, task_id: str) -> None:
+        """Close a task's context, bounded: one that will not close restarts the browser.
+
+        The other tasks' contexts go with a restarted browser: their next intent finds no
+        context and reopens the session from the log (a takeover), as after a crash.
+        """
         tb = self._tasks.pop(task_id, None)
-        if tb is not None:
-            await tb.context.close()
+        if tb is None:
+            return
+        try:
+            async with asyncio.timeout(CLOSE_DEADLINE_S):
+                await tb.context.close()
+        except TimeoutError:
+            log.error("a context did not close in time; restarting the browser")
+            await self.restart()
+        finally:
             await tb.proxy.close()
+
+    async def restart(self) -> None:
+        """Close the browser (bounded) and forget every context; `start` launches anew."""
+        browser, self._browser = self._browser, None
+        for tb in self._tasks.values():
+            await tb.proxy.close()
+        self._tasks.clear()
+        if browser is not None:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(CLOSE_DEADLINE_S):
+                    await browser.close()
 
 
 def _track_requests(tb: TaskBrowser) -> None:

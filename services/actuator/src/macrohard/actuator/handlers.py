@@ -43,7 +43,13 @@ from macrohard.actuator.secrets import SecretOpener, SecretsUnavailable
 from macrohard.actuator.session import BrowserSession, Delivery, evolve, plan_delivery
 from macrohard.actuator.tenants import AllowedDomains
 from macrohard.contracts.agent import Intent, IntentEmitted
-from macrohard.contracts.browser import ActionExecuted, PageObserved, SessionClosed, SessionOpened
+from macrohard.contracts.browser import (
+    ActionExecuted,
+    PageObservation,
+    PageObserved,
+    SessionClosed,
+    SessionOpened,
+)
 from macrohard.contracts.envelope import Envelope, Event, RecordedEvent, caused_by
 from macrohard.contracts.tasks import TaskCancelled, TaskCompleted, TaskFailed, TaskSubmitted
 from macrohard.eventlog.store import EventStore, Loaded
@@ -69,6 +75,9 @@ class ActuatorSettings:
     local_test_mode: bool = False
     # Below the consumer's ack wait (30 s), so a slow holder does not cause a redelivery.
     forward_timeout_s: float = 25.0
+    # One intent's whole browser work (open, act, settle, observe); below the forward
+    # timeout, so a stalled page is cut here, not by a forwarding replica giving up.
+    step_deadline_s: float = 20.0
     action: ActionSettings = field(default_factory=ActionSettings)
     upload_dir: Path | None = None
 
@@ -242,7 +251,9 @@ class Actuator:
             [caused_by(opened, env, aggregate_id=ie.task_id, purpose=purpose)],
             expected_version=loaded.version,
         )
-        if restore and url:
+        if restore and url and ie.intent.action != "navigate":
+            # (A navigation does not need the old page back; reloading it could bring back
+            # the very page that stopped answering.)
             try:
                 await perform(tb, _navigate(url), None, self.settings.action)
             except ActionFailed as exc:
@@ -283,28 +294,20 @@ class Actuator:
     async def _carry_out(
         self, env: Envelope, ie: IntentEmitted, decision: Delivery, loaded: Loaded[BrowserSession]
     ) -> None:
-        version = loaded.version
-        tb = self.pool.get(ie.task_id)
-        restored = decision is Delivery.TAKE_OVER
-        if tb is None or restored or not loaded.state.open:
-            tb, version = await self._open(env, ie, loaded, restore=restored)
-        tb.allowed_domains = await self.domains.of(env.tenant)
-        tb.last_elements = dict(loaded.state.seen)
-        out: list[Event] = []
-        if env.id not in loaded.state.executed:
-            out.append(await self._act(tb, env, ie, restored=restored))
-        await self.observer.settle(tb.page, tb.inflight)
-        observation = await self.observer.observe(tb.page, tb.secrets)
-        out.append(
-            PageObserved(
-                task_id=ie.task_id, step=ie.step, observation=observation, intent_event_id=env.id
-            )
-        )
+        step = _Step(version=loaded.version)
+        try:
+            # The watchdog: a page that stops answering (`while(1){}`, a renderer hang)
+            # costs its own task this deadline, never more, and never another task's time.
+            async with asyncio.timeout(self.settings.step_deadline_s):
+                await self._browse(env, ie, decision, loaded, step)
+        except TimeoutError:
+            await self._recycle(env, ie, loaded, step)
         closing = ie.intent.action in ("done", "fail")
         if closing:
-            out.append(SessionClosed(task_id=ie.task_id, reason=ie.intent.action))
+            step.out.append(SessionClosed(task_id=ie.task_id, reason=ie.intent.action))
+        out = step.out
         envs = [caused_by(e, env, aggregate_id=ie.task_id, purpose=type(e).__name__) for e in out]
-        await self.store.append(envs, expected_version=version)
+        await self.store.append(envs, expected_version=step.version)
         if closing:
             await self.pool.close(ie.task_id)
             self._tasks.pop(ie.task_id, None)
@@ -312,8 +315,61 @@ class Actuator:
         log.info(
             "intent carried out",
             extra={"task": ie.task_id, "step": ie.step, "action": ie.intent.action,
-                   "decision": decision.value, "elements": len(observation.elements)},
+                   "decision": decision.value, "events": [type(e).__name__ for e in out]},
         )  # fmt: skip
+
+    async def _browse(
+        self,
+        env: Envelope,
+        ie: IntentEmitted,
+        decision: Delivery,
+        loaded: Loaded[BrowserSession],
+        step: _Step,
+    ) -> None:
+        """Act and observe in the task's context; results land in `step` as they come."""
+        tb = self.pool.get(ie.task_id)
+        restored = decision is Delivery.TAKE_OVER
+        if tb is None or restored or not loaded.state.open:
+            tb, step.version = await self._open(env, ie, loaded, restore=restored)
+        tb.allowed_domains = await self.domains.of(env.tenant)
+        tb.last_elements = dict(loaded.state.seen)
+        if env.id not in loaded.state.executed:
+            step.out.append(await self._act(tb, env, ie, restored=restored))
+        await self.observer.settle(tb.page, tb.inflight)
+        observation = await self.observer.observe(tb.page, tb.secrets)
+        step.out.append(
+            PageObserved(
+                task_id=ie.task_id, step=ie.step, observation=observation, intent_event_id=env.id
+            )
+        )
+
+    async def _recycle(
+        self, env: Envelope, ie: IntentEmitted, loaded: Loaded[BrowserSession], step: _Step
+    ) -> None:
+        """The page stopped answering: drop its context, tell the planner what happened."""
+        deadline = self.settings.step_deadline_s
+        log.warning("page stopped answering, recycling its context", extra={"task": ie.task_id})
+        await self.pool.close(ie.task_id)
+        error = f"the page stopped responding within {deadline:g} s; its browser was reset"
+        if env.id not in loaded.state.executed and not any(
+            isinstance(e, ActionExecuted) for e in step.out
+        ):
+            step.out.append(
+                ActionExecuted(
+                    task_id=ie.task_id, step=ie.step, intent_event_id=env.id,
+                    action=ie.intent.action, ok=False, error=error,
+                    duration_ms=round(deadline * 1000, 2),
+                )
+            )  # fmt: skip
+        # An observation still comes, so the run goes on: the planner decides what next
+        # (the next intent reopens the session in a fresh context).
+        step.out = [e for e in step.out if not isinstance(e, PageObserved)]
+        unanswered = PageObservation(url=loaded.state.last_url, title=error, elements=[])
+        step.out.append(
+            PageObserved(
+                task_id=ie.task_id, step=ie.step, observation=unanswered, intent_event_id=env.id
+            )
+        )
 
     async def _act(
         self, tb: TaskBrowser, env: Envelope, ie: IntentEmitted, *, restored: bool
@@ -370,6 +426,14 @@ class Actuator:
         )
         self._tasks.pop(task_id, None)
         self._sessions.pop(task_id, None)
+
+
+@dataclass(slots=True)
+class _Step:
+    """What one intent's handling produced so far (kept when the watchdog cuts it short)."""
+
+    version: int
+    out: list[Event] = field(default_factory=list)
 
 
 def _navigate(url: str) -> Intent:
