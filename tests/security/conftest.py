@@ -21,10 +21,14 @@ import nats
 import pytest
 from nats.aio.client import Client as NATS
 
+from macrohard.actuator.browser import BrowserPool
 from macrohard.devkit.embedded import free_port, nats_server_binary, wait_for_port
 from macrohard.eventlog.deadletter import DeadLetter, list_dead_letters
 from macrohard.eventlog.streams import ensure_streams
+from tests.actuator.conftest import Running, actuator_running
+from tests.actuator.site import Site
 from tests.gateway.conftest import RunningGateway, running_gateway
+from tests.ops.conftest import mh  # noqa: F401 - `mh` runs the CLI in the replay attack
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 
@@ -109,3 +113,26 @@ async def production_gateway(
         participants.url("gateway"), database_url, local_test_mode=False
     ) as gateway:
         yield gateway
+
+
+# The actuator's step deadline in the attack suite: short, yet roomy on a loaded machine.
+DEADLINE_S = 8.0
+
+
+@pytest.fixture(scope="module")
+def site() -> Iterator[Site]:
+    s = Site().start()
+    yield s
+    s.stop()
+
+
+@pytest.fixture
+async def actuator(participants: Participants, tmp_path: Path) -> AsyncIterator[Running]:
+    """An actuator as deployed (its own NATS identity) with its own Chromium."""
+    pool = BrowserPool(local_test_mode=True)
+    admin = await participants.connect("admin")
+    async with actuator_running(
+        participants.url("actuator"), admin, pool, tmp_path, step_deadline_s=DEADLINE_S
+    ) as running:
+        yield running
+    await pool.stop()

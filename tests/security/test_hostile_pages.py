@@ -8,43 +8,19 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from urllib.parse import quote
 
-import pytest
-
-from macrohard.actuator.browser import BrowserPool
 from macrohard.contracts import envelope
 from macrohard.contracts.agent import Intent, IntentEmitted
 from macrohard.contracts.browser import PageObserved
 from macrohard.contracts.tasks import TaskSubmitted
 from macrohard.contracts.tenancy import TenantOnboarded
 from macrohard.eventlog.store import EventStore
-from tests.actuator.conftest import Running, actuator_running
+from tests.actuator.conftest import Running
 from tests.actuator.site import Site
-from tests.security.conftest import Participants
+from tests.security.conftest import DEADLINE_S
 
-DEADLINE_S = 8.0
 SPIN = "<title>Spin</title><script>while (true) {}</script>"
-
-
-@pytest.fixture(scope="module")
-def site() -> Iterator[Site]:
-    s = Site().start()
-    yield s
-    s.stop()
-
-
-@pytest.fixture
-async def actuator(participants: Participants, tmp_path: Path) -> AsyncIterator[Running]:
-    pool = BrowserPool(local_test_mode=True)
-    admin = await participants.connect("admin")
-    async with actuator_running(
-        participants.url("actuator"), admin, pool, tmp_path, step_deadline_s=DEADLINE_S
-    ) as running:
-        yield running
-    await pool.stop()
 
 
 async def start_task(store: EventStore, tenant: str, task_id: str, url: str) -> str:

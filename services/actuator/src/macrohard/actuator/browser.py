@@ -47,6 +47,17 @@ CLOSE_DEADLINE_S = 5.0
 log = logging.getLogger("macrohard.actuator.browser")
 
 
+# What Chromium may inherit from the actuator's environment: nothing secret. The actuator
+# holds MH_SECRETS_KEY, NATS and database credentials; a page that exploits the renderer
+# must not find them in its process's environment.
+CHROMIUM_ENV = ("PATH", "HOME", "LANG", "LANGUAGE", "LC_ALL", "TZ", "TMPDIR", "FONTCONFIG_PATH")
+
+
+def chromium_environment() -> dict[str, str]:
+    """The environment Chromium starts with: a short allowlist of the actuator's own."""
+    return {key: os.environ[key] for key in CHROMIUM_ENV if key in os.environ}
+
+
 def chromium_path() -> str | None:
     """Debian's Chromium when present (Playwright cannot download its own here)."""
     path = os.environ.get("MH_ACTUATOR_CHROMIUM", CHROMIUM)
@@ -87,7 +98,10 @@ class BrowserPool:
                 return
             self._pw = await async_playwright().start()
             self._browser = await self._pw.chromium.launch(
-                executable_path=chromium_path(), headless=self.headless, args=CHROMIUM_ARGS
+                executable_path=chromium_path(),
+                headless=self.headless,
+                args=CHROMIUM_ARGS,
+                env=chromium_environment(),
             )
 
     async def close_all(self) -> None:

@@ -140,6 +140,38 @@ class MissingSecret(KeyError):
     """The intent names a secret the task was not given."""
 
 
+def secret_origin_refusal(
+    page_url: str, start_url: str, allowed_domains: Sequence[str] | None
+) -> str:
+    """Why a secret must not be typed on this page ('' when it may).
+
+    A secret goes only to an origin of the tenant's allowlist, or to the task's own start
+    origin: a hostile page (or a model talked into it) cannot have it typed elsewhere.
+    """
+    try:
+        page = egress.parse_url(page_url)
+    except egress.EgressRefused:
+        return f"secrets are typed only on web pages, not on {page_url[:100]!r}"
+    if page.scheme not in ("http", "https"):
+        return f"secrets are typed only on web pages, not on {page.scheme}:"
+    try:
+        start = egress.parse_url(start_url)
+    except egress.EgressRefused:
+        start = None
+    if start is not None and (start.scheme, start.host, start.port) == (
+        page.scheme,
+        page.host,
+        page.port,
+    ):
+        return ""
+    if allowed_domains and host_in_allowlist(page.host, allowed_domains):
+        return ""
+    return (
+        "a secret is typed only on the tenant's domains or the task's start origin, "
+        f"not on {page.host}"
+    )
+
+
 def secret_names(text: str) -> list[str]:
     return SECRET_PLACEHOLDER.findall(text)
 
@@ -156,11 +188,28 @@ def fill_secrets(text: str, values: Mapping[str, str]) -> str:
     return SECRET_PLACEHOLDER.sub(one, text)
 
 
+def _secret_pattern(secret: str) -> re.Pattern[str]:
+    # Whitespace inside a secret matches any whitespace run: the page (or our own
+    # normalising) may have turned "pass  word" into "pass word" or "pass\nword".
+    parts = [re.escape(p) for p in secret.split()]
+    return re.compile(r"\s+".join(parts))
+
+
 def scrub(text: str, plaintexts: Iterable[str]) -> str:
-    """Remove every known plaintext from text bound for the log (errors, observations)."""
-    for secret in sorted({p for p in plaintexts if p}, key=len, reverse=True):
-        text = text.replace(secret, REDACTED)
+    """Remove every known plaintext from text bound for the log (errors, observations).
+
+    Runs on the whole text, before any clipping or whitespace normalising: a clipped
+    secret's first half would no longer match, and would be logged.
+    """
+    for secret in sorted({p for p in plaintexts if p.strip()}, key=len, reverse=True):
+        text = _secret_pattern(secret).sub(REDACTED, text)
     return text
+
+
+def secret_window(limit: int, plaintexts: Iterable[str]) -> int:
+    """How much text to read so that clipping at `limit` after scrubbing leaks nothing:
+    every secret that begins inside the first `limit` characters is read whole."""
+    return limit + max((len(p) for p in plaintexts), default=0)
 
 
 # --------------------------------------------------------------------------- observations
@@ -215,18 +264,18 @@ def compact_elements(
             PageElement(
                 id=int(r["id"]),
                 role=str(r.get("role") or "generic"),
-                name=scrub(_clip(str(r.get("name") or ""), limits.max_text), plaintexts),
-                text=scrub(_clip(str(r.get("text") or ""), limits.max_text), plaintexts),
+                name=_clip(scrub(str(r.get("name") or ""), plaintexts), limits.max_text),
+                text=_clip(scrub(str(r.get("text") or ""), plaintexts), limits.max_text),
                 value=None
                 if value is None
-                else scrub(_clip(str(value), limits.max_text), plaintexts),
+                else _clip(scrub(str(value), plaintexts), limits.max_text),
                 tag=str(r.get("tag") or ""),
                 checked=r.get("checked"),
                 selected=r.get("selected"),
                 disabled=bool(r.get("disabled")),
                 expanded=r.get("expanded"),
                 options=[
-                    scrub(_clip(str(o), limits.max_text), plaintexts)
+                    _clip(scrub(str(o), plaintexts), limits.max_text)
                     for o in list(r.get("options") or [])[: limits.max_options]
                 ],
                 box=Box(*(round(float(v)) for v in box)) if box else None,

@@ -36,6 +36,7 @@ from macrohard.actuator.domain import (
     fill_secrets,
     scrub,
     secret_names,
+    secret_origin_refusal,
     validate_intent,
 )
 from macrohard.actuator.observer import Observer
@@ -281,6 +282,9 @@ class Actuator:
             raise SecretsUnavailable("this actuator has no secret opener installed")
         if task is None:
             raise SecretsUnavailable("the task's TaskSubmitted is not in the log")
+        refusal = secret_origin_refusal(tb.page.url, task.start_url, tb.allowed_domains)
+        if refusal:
+            raise ActionRefused(f"blocked: {refusal}")
         values = {}
         for name in secret_names(text):
             if name not in task.secrets:
@@ -388,11 +392,11 @@ class Actuator:
             text = self._typed_text(tb, task, intent.text)
             await perform(tb, intent, text, self.settings.action)
         except (ActionRefused, InvalidIntent) as exc:
-            ok, blocked, error = False, True, short_error(exc)
+            ok, blocked, error = False, True, short_error(exc, tb.secrets)
         except MissingSecret as exc:
             ok, blocked, error = False, True, f"no secret named {exc.args[0]!r} in this task"
         except Exception as exc:  # the page said no: report it with what it showed
-            ok, error = False, short_error(exc)
+            ok, error = False, short_error(exc, tb.secrets)
         return ActionExecuted(
             task_id=ie.task_id,
             step=ie.step,
