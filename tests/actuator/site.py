@@ -5,10 +5,9 @@ Records every request path so a test can prove a refused request never reached t
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlsplit
+
+from macrohard.devkit.pages import LocalSite, PageReply, PageRequest
 
 FORM = """<!doctype html><html><head><title>Order form</title></head><body>
 <h1>Order</h1>
@@ -64,54 +63,21 @@ NEXT = """<!doctype html><html><head><title>Next</title></head><body>
 <h2>Second page</h2><p>You made it.</p><a href="/form">Back to form</a></body></html>"""
 
 
-class Site:
-    """A threaded HTTP server on 127.0.0.1 with the test pages."""
+class Site(LocalSite):
+    """The test pages on a local site; `hits` records every request path."""
 
     def __init__(self, late_ms: int = 200) -> None:
-        self.hits: list[str] = []
+        super().__init__(self._page)
         self.late_ms = late_ms
-        site = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                site.hits.append(self.path)
-                url = urlsplit(self.path)
-                query = parse_qs(url.query)
-                route: dict[str, Callable[[], tuple[int, str, dict[str, str]]]] = {
-                    "/form": lambda: (200, FORM % {"late_ms": site.late_ms}, {}),
-                    "/next": lambda: (200, NEXT, {}),
-                    "/widgets": lambda: (200, WIDGETS, {}),
-                    "/redirect": lambda: (302, "", {"Location": query["to"][0]}),
-                    "/secret": lambda: (200, "<title>Secret</title>internal data", {}),
-                    "/probe": lambda: (200, query["html"][0], {}),
-                }
-                status, body, headers = route.get(url.path, lambda: (404, "not found", {}))()
-                self.send_response(status)
-                self.send_header("Content-Type", "text/html; charset=utf-8")
-                for key, value in headers.items():
-                    self.send_header(key, value)
-                data = body.encode()
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, format: str, *args: object) -> None:
-                return
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def port(self) -> int:
-        return int(self._server.server_address[1])
-
-    def url(self, path: str, host: str = "127.0.0.1") -> str:
-        return f"http://{host}:{self.port}{path}"
-
-    def start(self) -> Site:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+    def _page(self, request: PageRequest) -> PageReply:
+        query = request.query
+        route: dict[str, Callable[[], PageReply]] = {
+            "/form": lambda: PageReply(body=FORM % {"late_ms": self.late_ms}),
+            "/next": lambda: PageReply(body=NEXT),
+            "/widgets": lambda: PageReply(body=WIDGETS),
+            "/redirect": lambda: PageReply(302, headers={"Location": query["to"][0]}),
+            "/secret": lambda: PageReply(body="<title>Secret</title>internal data"),
+            "/probe": lambda: PageReply(body=query["html"][0]),
+        }
+        return route.get(request.path, lambda: PageReply(404, "not found"))()

@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 import asyncpg
 import pytest
 
-from macrohard.billing.handlers import Invoicer, NotFinal, correct_invoice
+from macrohard.billing.corrections import NotFinal, correct_invoice
+from macrohard.billing.handlers import Invoicer
 from macrohard.billing.queries import invoice, invoices
 from macrohard.contracts.billing import InvoiceDrafted, InvoiceFinalized
 from macrohard.eventlog.projection import ProjectionRunner

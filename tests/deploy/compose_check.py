@@ -4,29 +4,63 @@
 and what is wrong; an empty list means the file is good. The schema says what shape a
 compose file has; the rest says whether this one can actually run: commands exist in `mh`,
 published ports are ones the service listens on, volumes and networks are declared,
-depends_on conditions can be met, images build, NATS users exist with the right passwords.
+depends_on conditions can be met, images build, NATS users exist with the right passwords,
+every service and car connects as its own identity, the admin token and secrets key reach
+exactly the containers `mh up` gives them to (as compose secrets), a published port is bound
+on every interface inside its container, and cars accept no inbound connection.
 """
 
 from __future__ import annotations
 
-import argparse
-import contextlib
-import io
+import functools
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import yaml
 
-from macrohard.cli.main import build_parser
+from macrohard.devkit.services import SECRET_HOLDERS
 
 SCHEMA = Path(__file__).with_name("compose_spec.json")
 SCALABLE = {"planner", "actuator", "node-registry", "billing"}  # replicas share consumers
 VAR = re.compile(r"\$\{([A-Z0-9_]+)(:?[-?][^}]*)?\}")
 URL_PORT = re.compile(r"https?://[^/:]+:(\d+)")
 NATS_USER = re.compile(r"^nats://([^:@]+):\$\{([A-Z0-9_]+)\}@")
+# Secret -> (compose secret name, the identities `mh up` hands it to).
+SECRETS = {
+    "MH_SECRETS_KEY": ("mh_secrets_key", SECRET_HOLDERS),
+    "MH_ADMIN_TOKEN": ("mh_admin_token", frozenset({"gateway"})),
+}
+
+
+def identity_of(command: list[str]) -> str | None:
+    """Which NATS identity an `mh` command runs as: `run <service>`, `node --id <car>`."""
+    if command[:1] == ["run"] and len(command) > 1:
+        return str(command[1])
+    if command[:1] == ["node"] and "--id" in command:
+        return str(command[command.index("--id") + 1])
+    return None
+
+
+def secret_problems(name: str, svc: dict[str, Any], identity: str | None) -> list[str]:
+    found = []
+    env = _env(svc)
+    mounted = {str(s if isinstance(s, str) else s.get("source")) for s in svc.get("secrets") or []}
+    for var, (secret, holders) in SECRETS.items():
+        if var in env:
+            found.append(
+                f"{name}: {var} in its environment (docker inspect shows it): use a secret"
+            )
+        if identity in holders:
+            if secret not in mounted or env.get(f"{var}_FILE") != f"/run/secrets/{secret}":
+                found.append(f"{name}: needs secret {secret} with {var}_FILE=/run/secrets/{secret}")
+        elif secret in mounted or f"{var}_FILE" in env:
+            found.append(f"{name}: is given {secret}, which only {sorted(holders)} may hold")
+    return found
 
 
 def load(path: Path) -> dict[str, Any]:
@@ -44,16 +78,25 @@ def schema_problems(compose: dict[str, Any]) -> list[str]:
     ]
 
 
-def mh_command_problem(parser: argparse.ArgumentParser, argv: list[str]) -> str | None:
-    """None when `mh ARGV` parses with the real `mh` parser, else argparse's complaint."""
-    err = io.StringIO()
-    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
-        try:
-            parser.parse_args(argv)
-        except SystemExit as exc:
-            if exc.code:
-                return err.getvalue().strip().splitlines()[-1] if err.getvalue() else "error"
-    return None
+@functools.lru_cache(maxsize=256)
+def _mh_parse(argv: tuple[str, ...]) -> str | None:
+    # The installed `mh` parses ARGV and stops at `--help`, so nothing is run; an argument
+    # argparse refuses fails before `--help` is reached (it parses left to right).
+    done = subprocess.run(
+        [sys.executable, "-m", "macrohard.cli.main", *argv, "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    if done.returncode == 0:
+        return None
+    lines = done.stderr.strip().splitlines()
+    return lines[-1] if lines else "error"
+
+
+def mh_command_problem(argv: list[str]) -> str | None:
+    """None when `mh ARGV` parses with the real `mh` command, else argparse's complaint."""
+    return _mh_parse(tuple(argv))
 
 
 def runs_mh(service: dict[str, Any], deploy_dir: Path) -> bool:
@@ -105,7 +148,6 @@ def problems(compose: dict[str, Any], deploy_dir: Path) -> list[str]:
     defined_vars = set(example)
     nats_conf = (deploy_dir / "nats" / "services.conf").read_text()
     users = _nats_users(nats_conf)
-    parser = build_parser()
     used_volumes: set[str] = set()
     host_ports: dict[str, str] = {}
     nats_nodes = [n for n, s in services.items() if str(s.get("image", "")).startswith("nats:")]
@@ -116,11 +158,33 @@ def problems(compose: dict[str, Any], deploy_dir: Path) -> list[str]:
         env = _env(svc)
         listen_ports = {v for k, v in env.items() if k.endswith("_PORT")}
         command = svc.get("command")
+        if isinstance(command, list):
+            argv = [str(a) for a in command]
+            listen_ports |= {
+                argv[i + 1] for i, a in enumerate(argv[:-1]) if a in ("--http-port", "--grpc-port")
+            }
+        identity = identity_of([str(a) for a in command]) if isinstance(command, list) else None
         if runs_mh(svc, deploy_dir):
+            found += secret_problems(name, svc, identity)
+            for secret in (
+                s if isinstance(s, str) else s.get("source") for s in svc.get("secrets") or []
+            ):
+                if secret not in (compose.get("secrets") or {}):
+                    found.append(f"{name}: secret {secret!r} is not declared")
+            is_car = isinstance(command, list) and command[:1] == ["node"]
+            if is_car and (svc.get("ports") or svc.get("expose")):
+                found.append(f"{name}: a car dials out and accepts no connection: no ports/expose")
+            if svc.get("ports") and identity:
+                host_var = f"MH_{identity.upper().replace('-', '_')}_HTTP_HOST"
+                if env.get(host_var) != "0.0.0.0":
+                    found.append(
+                        f"{name}: publishes a port but binds 127.0.0.1 in its container "
+                        f"(set {host_var}=0.0.0.0)"
+                    )
             if not isinstance(command, list):
                 found.append(f"{name}: command must be a list of `mh` arguments")
             else:
-                problem = mh_command_problem(parser, [str(a) for a in command])
+                problem = mh_command_problem([str(a) for a in command])
                 if problem:
                     found.append(
                         f"{name}: `mh {' '.join(map(str, command))}` is not a command: {problem}"
@@ -131,13 +195,27 @@ def problems(compose: dict[str, Any], deploy_dir: Path) -> list[str]:
                         if needed not in env:
                             found.append(f"{name}: `mh run {command[1]}` needs {needed}")
             nats_url = env.get("MH_NATS_URL", "")
-            m = NATS_USER.match(nats_url)
-            if nats_url and not m:
+            seeds = [NATS_USER.match(u) for u in nats_url.split(",") if u]
+            m = seeds[0] if seeds else None
+            if nats_url and not all(seeds):
                 found.append(f"{name}: MH_NATS_URL must name a NATS user and password variable")
+            elif m and len({(s.group(1), s.group(2)) for s in seeds if s}) > 1:
+                found.append(f"{name}: MH_NATS_URL mixes NATS users in its seed list")
             elif m and users.get(m.group(1)) != m.group(2):
                 found.append(
                     f"{name}: NATS user {m.group(1)!r} with ${{{m.group(2)}}} is not in "
                     "deploy/nats/services.conf"
+                )
+            elif m and identity and m.group(1) != identity:
+                found.append(
+                    f"{name}: connects to NATS as {m.group(1)!r}, not as its own identity "
+                    f"{identity!r}"
+                )
+            hosts = set(re.findall(r"@([^:/,]+)", nats_url))
+            if nats_url and svc.get("restart") != "no" and hosts != set(nats_nodes):
+                found.append(
+                    f"{name}: MH_NATS_URL seeds {sorted(hosts)}, not every NATS node "
+                    f"{sorted(nats_nodes)} (it could not fail over)"
                 )
         if name in SCALABLE:
             if "container_name" in svc:

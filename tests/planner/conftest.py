@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import http.server
 import json
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+
+from macrohard.devkit.pages import LocalSite, PageReply, PageRequest
 
 
 @dataclass
@@ -23,42 +23,27 @@ class ScriptedModel:
 def chat_server() -> Iterator[ScriptedModel]:
     model = ScriptedModel(answers=[])
 
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            model.requests.append(
-                {"path": self.path, "auth": self.headers.get("Authorization"), **body}
-            )
-            answer = model.answers.pop(0) if model.answers else "{}"
-            if isinstance(answer, int):
-                self.send_response(answer)
-                self.end_headers()
-                return
-            payload = json.dumps(
+    def answer(request: PageRequest) -> PageReply:
+        body = json.loads(request.body)
+        model.requests.append(
+            {"path": request.path, "auth": request.headers.get("Authorization"), **body}
+        )
+        answer = model.answers.pop(0) if model.answers else "{}"
+        if isinstance(answer, int):
+            return PageReply(status=answer)
+        completion = {
+            "id": "c1",
+            "object": "chat.completion",
+            "choices": [
                 {
-                    "id": "c1",
-                    "object": "chat.completion",
-                    "choices": [
-                        {
-                            "index": 0,
-                            "message": {"role": "assistant", "content": answer},
-                            "finish_reason": "stop",
-                        }
-                    ],
+                    "index": 0,
+                    "message": {"role": "assistant", "content": answer},
+                    "finish_reason": "stop",
                 }
-            ).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
+            ],
+        }
+        return PageReply(body=json.dumps(completion), content_type="application/json")
 
-        def log_message(self, format: str, *args: Any) -> None:
-            return
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    model.url = f"http://127.0.0.1:{server.server_address[1]}/v1"
-    yield model
-    server.shutdown()
-    server.server_close()
+    with LocalSite(answer) as site:
+        model.url = site.url("/v1")
+        yield model

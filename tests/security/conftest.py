@@ -22,13 +22,14 @@ import pytest
 from nats.aio.client import Client as NATS
 
 from macrohard.actuator.browser import BrowserPool
+from macrohard.contracts.identities import inbox_prefix
 from macrohard.devkit.embedded import free_port, nats_server_binary, wait_for_port
 from macrohard.eventlog.deadletter import DeadLetter, list_dead_letters
 from macrohard.eventlog.streams import ensure_streams
 from tests.actuator.conftest import Running, actuator_running
 from tests.actuator.site import Site
+from tests.cli.conftest import mh  # noqa: F401 - `mh` runs the CLI in the replay attack
 from tests.gateway.conftest import RunningGateway, running_gateway
-from tests.ops.conftest import mh  # noqa: F401 - `mh` runs the CLI in the replay attack
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 
@@ -55,7 +56,12 @@ class Participants:
         async def on_error(exc: Exception) -> None:
             self.errors.append(str(exc))
 
-        nc = await nats.connect(self.url(user), error_cb=on_error, max_reconnect_attempts=0)
+        nc = await nats.connect(
+            self.url(user),
+            error_cb=on_error,
+            max_reconnect_attempts=0,
+            inbox_prefix=inbox_prefix(user),  # nobody may read the shared _INBOX.>
+        )
         self.clients.append(nc)
         return nc
 

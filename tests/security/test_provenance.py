@@ -12,9 +12,9 @@ from nats.aio.client import Client as NATS
 from macrohard.billing import queries
 from macrohard.billing.projection import BillingProjection
 from macrohard.contracts import PLATFORM_TENANT, REGISTRY, envelope, subject_of
+from macrohard.contracts.browser import PageObservation, PageObserved
 from macrohard.contracts.envelope import Envelope, RecordedEvent
 from macrohard.contracts.fleet import NodeRegistered
-from macrohard.contracts.tasks import TaskCompleted
 from macrohard.eventlog.consumer import ConsumerSpec
 from macrohard.eventlog.projection import ProjectionRunner
 from macrohard.eventlog.service import Service, ServiceConfig
@@ -105,26 +105,30 @@ async def test_a_car_cannot_register_another_car_on_its_own_subject(
 async def test_a_durable_consumer_dead_letters_a_forged_envelope_at_once(
     participants: Participants,
 ) -> None:
-    """The actuator may append browser events; one that claims to be acme's TaskCompleted
-    never reaches a handler, and is dead-lettered on its first delivery (no retry can fix
-    it), while the consumer moves on to the next event."""
+    """The actuator may append acme's browser events; one whose envelope claims beta's
+    task never reaches the planner's handler, and is dead-lettered on its first delivery
+    (no retry can fix it), while the consumer moves on to the next event."""
     seen: list[RecordedEvent] = []
 
     async def handler(rec: RecordedEvent) -> None:
         seen.append(rec)
 
-    service = Service(ServiceConfig(name="billing", nats_url=participants.url("billing")))
-    spec = ConsumerSpec(durable="billing-audit", subjects=["ev.*.browser.>", "ev.*.task.>"])
+    service = Service(ServiceConfig(name="planner", nats_url=participants.url("planner")))
+    spec = ConsumerSpec(durable="planner-pages", subjects=["ev.*.browser.*.PageObserved"])
     service.consume(spec, handler)
     await service.start()
     try:
         actuator = await participants.connect("actuator")
-        forged = envelope(TaskCompleted(task_id="t1", steps=1), tenant="acme", aggregate_id="t1")
-        await publish_raw(actuator, "ev.acme.browser.s-t1.SessionClosed", forged)
-        planner = EventStore(await participants.connect("planner"))
-        real = envelope(TaskCompleted(task_id="t2", steps=1), tenant="acme", aggregate_id="t2")
-        await planner.append([real], expected_version=0)
-        [letter] = await participants.dead_letters("billing-audit")
+        page = PageObservation(url="https://example.com/", title="t", elements=[])
+        forged = envelope(
+            PageObserved(task_id="t1", step=1, observation=page), tenant="beta", aggregate_id="t1"
+        )
+        await publish_raw(actuator, "ev.acme.browser.t1.PageObserved", forged)
+        real = envelope(
+            PageObserved(task_id="t2", step=1, observation=page), tenant="acme", aggregate_id="t2"
+        )
+        await EventStore(actuator).append([real], expected_version=0)
+        [letter] = await participants.dead_letters("planner-pages")
         for _ in range(250):
             if seen:
                 break
@@ -133,4 +137,4 @@ async def test_a_durable_consumer_dead_letters_a_forged_envelope_at_once(
         await service.stop()
     assert [r.envelope.id for r in seen] == [real.id]
     assert letter.deliveries == 1 and "ProvenanceError" in letter.error
-    assert "aggregate type 'task' in the envelope, 'browser' on the subject" in letter.error
+    assert "tenant 'beta' in the envelope, 'acme' on the subject" in letter.error

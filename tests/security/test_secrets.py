@@ -25,8 +25,8 @@ from macrohard.eventlog import EventStore, Service, ServiceConfig
 from macrohard.eventlog.logs import JsonLineFormatter
 from tests.actuator.conftest import TENANT, Running, element
 from tests.actuator.site import Site
+from tests.cli.conftest import MhRunner
 from tests.gateway.conftest import TASK, RunningGateway, onboard
-from tests.ops.conftest import MhRunner
 from tests.security.conftest import Participants
 
 SECRET = "correct horse battery staple 42"

@@ -27,13 +27,12 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 from macrohard.bench.report import report
+from macrohard.devkit.pages import LocalSite, PageReply
 
 TARGETS = {"ratio": "<= 1.3"}
 TENANT = "bench"
@@ -90,28 +89,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.set_defaults(func=lambda args: asyncio.run(bench(args)))
 
 
-def serve_page() -> ThreadingHTTPServer:
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            data = PAGE.encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, format: str, *args: object) -> None:
-            return
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
+def serve_page() -> LocalSite:
+    """The benchmark's form, whatever the path."""
+    return LocalSite(lambda _request: PageReply(body=PAGE)).start()
 
 
 async def run_direct(browser: Any, url: str, observe: bool, shots: Path) -> float:
     """The plan as a plain Playwright script (locators by label/role, as a person writes it)."""
-    from macrohard.actuator.observer import Observer
-    from macrohard.actuator.screenshots import ScreenshotStore
+    from macrohard.actuator.public import Observer, ScreenshotStore
 
     observer = Observer(ScreenshotStore(shots))
     started = time.perf_counter()
@@ -238,7 +223,7 @@ async def bench(args: argparse.Namespace) -> None:
     import nats
     from playwright.async_api import async_playwright
 
-    from macrohard.actuator.browser import CHROMIUM_ARGS, chromium_path
+    from macrohard.actuator.public import CHROMIUM_ARGS, chromium_path
     from macrohard.contracts import envelope
     from macrohard.contracts.tenancy import TenantOnboarded
     from macrohard.devkit.embedded import EmbeddedNats, free_port
@@ -248,7 +233,7 @@ async def bench(args: argparse.Namespace) -> None:
     # The in-bench planner's consumer would log every message; the figures are what we want.
     logging.getLogger("faststream").setLevel(logging.WARNING)
     server = serve_page()
-    url = f"http://127.0.0.1:{server.server_address[1]}/signup"
+    url = server.url("/signup")
     with tempfile.TemporaryDirectory(prefix="mh-bench-agent-") as tmp:
         nats_server = EmbeddedNats(Path(tmp) / "nats", port=free_port()).start()
         actuator: subprocess.Popen[bytes] | None = None
@@ -292,8 +277,7 @@ async def bench(args: argparse.Namespace) -> None:
                 os.killpg(actuator.pid, signal.SIGTERM)
                 actuator.wait(timeout=20)
             nats_server.stop()
-            server.shutdown()
-            server.server_close()
+            server.stop()
     direct_s, platform_s, bare_s = min(direct), min(platform), min(bare)
     results: dict[str, Any] = {
         "steps": len(PLAN),

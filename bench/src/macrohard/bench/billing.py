@@ -105,7 +105,7 @@ async def rebuild_rate(nc: NATS, pool: asyncpg.Pool, projection: Projection, bat
 
 
 async def bench(args: argparse.Namespace) -> int:
-    from macrohard.billing.projection import BillingProjection
+    from macrohard.billing.public import BillingProjection
     from macrohard.eventlog.index import EventIndexProjection
     from macrohard.eventlog.store import EventStore
     from macrohard.eventlog.streams import ensure_streams

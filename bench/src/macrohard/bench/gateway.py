@@ -144,7 +144,7 @@ async def bench(args: argparse.Namespace) -> int:
     from macrohard.bench.report import report
     from macrohard.bench.servers import bench_servers
     from macrohard.devkit.embedded import free_port
-    from macrohard.gateway.secrets import new_master_key
+    from macrohard.gateway.public import new_master_key
 
     admin = "mh_admin_bench"
     port = free_port()

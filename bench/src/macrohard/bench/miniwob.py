@@ -19,10 +19,12 @@ import os
 import secrets
 import tempfile
 import time
-from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
+
+if TYPE_CHECKING:  # the episode module loads Playwright's helpers: not for `mh --help`
+    from macrohard.bench.miniwob_episode import Episode
 
 DEV_TASKS = (
     "click-button,click-button-sequence,click-checkboxes,click-checkboxes-transfer,"
@@ -56,24 +58,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.set_defaults(func=lambda args: asyncio.run(bench(args)))
 
 
-@dataclass(frozen=True, slots=True)
-class Episode:
-    task: str
-    seed: int
-    goal: str
-    reward: float
-    steps: int
-    wall_s: float
-
-    @property
-    def success(self) -> bool:
-        return self.reward > 0
-
-
 async def bench(args: argparse.Namespace) -> None:
     from playwright.async_api import async_playwright
 
-    from macrohard.actuator.browser import CHROMIUM_ARGS
+    from macrohard.actuator.public import CHROMIUM_ARGS
     from macrohard.bench.miniwob_episode import CHROMIUM, PageServer
     from macrohard.eventlog.logs import configure_logging
 
@@ -145,6 +133,8 @@ async def _finish(
         if pages.reward(tag) is not None:
             break
         await asyncio.sleep(0.02)
+    from macrohard.bench.miniwob_episode import Episode
+
     reward = pages.reward(tag)
     return Episode(
         task, seed, goal, reward.reward if reward else 0.0, steps, time.perf_counter() - started
@@ -229,7 +219,7 @@ CAR = "car-bench-1"
 
 async def _car(nats_url: str, halt: asyncio.Event) -> None:
     """One parked car in this process: its Triton serves the planner model."""
-    from macrohard.node_agent.main import NodeOptions, run_node
+    from macrohard.node_agent.public import NodeOptions, run_node
 
     options = NodeOptions(
         node_id=CAR,
@@ -279,9 +269,7 @@ class _Front:
 
 def _gateway(service: Any) -> _Front:
     from macrohard.devkit.embedded import free_port
-    from macrohard.gateway.context import GatewaySettings
-    from macrohard.gateway.main import Gateway
-    from macrohard.gateway.secrets import decode_master_key, new_master_key
+    from macrohard.gateway.public import Gateway, GatewaySettings, decode_master_key, new_master_key
 
     port = free_port()
     settings = GatewaySettings(
@@ -329,7 +317,7 @@ async def _platform_episodes(
     from macrohard.contracts.agent import IntentEmitted
     from macrohard.contracts.envelope import envelope
     from macrohard.contracts.tasks import TaskCancelRequested
-    from macrohard.planner.domain import TERMINAL_EVENTS
+    from macrohard.planner.public import TERMINAL_EVENTS
 
     store, nc = planner.store, planner.nc
     scratch = await browser.new_page()

@@ -8,8 +8,6 @@ developed and measured without the platform; the bench says which path produced 
 from __future__ import annotations
 
 import asyncio
-import functools
-import http.server
 import os
 import threading
 from dataclasses import dataclass
@@ -17,9 +15,10 @@ from typing import Any
 
 import msgspec
 
-from macrohard.actuator.browser import chromium_path
+from macrohard.actuator.public import chromium_path
 from macrohard.contracts.agent import Intent
 from macrohard.contracts.browser import PageObservation
+from macrohard.devkit.pages import LocalSite, PageReply, PageRequest
 
 # One launch recipe for every Chromium the platform starts (see the actuator's browser.py).
 CHROMIUM = chromium_path()
@@ -71,9 +70,8 @@ class PageServer:
         self.root = root or miniwob_html_root()
         self.rewards: dict[str, Reward] = {}
         self._lock = threading.Lock()
-        handler = functools.partial(_PageHandler, self, directory=self.root)
-        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self.base = f"http://127.0.0.1:{self._server.server_address[1]}/miniwob/"
+        self._site = LocalSite(self._route, directory=self.root)
+        self.base = self._site.url("/miniwob/")
 
     def url(self, task: str, seed: int, max_ms: int, tag: str) -> str:
         return f"{self.base}{task}.html?seed={seed}&max_ms={max_ms}&tag={tag}"
@@ -87,46 +85,28 @@ class PageServer:
             return self.rewards.get(tag)
 
     def __enter__(self) -> PageServer:
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self._site.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._site.stop()
 
-
-class _PageHandler(http.server.SimpleHTTPRequestHandler):
-    def __init__(self, pages: PageServer, *args: Any, **kwargs: Any) -> None:
-        self.pages = pages
-        super().__init__(*args, **kwargs)
-
-    def do_GET(self) -> None:
-        path, _, query = self.path.partition("?")
-        if not (path.endswith(".html") and "seed=" in query):
-            super().do_GET()
-            return
-        file = os.path.join(self.pages.root, path.lstrip("/"))
+    def _route(self, request: PageRequest) -> PageReply | None:
+        if request.method == "POST":
+            if request.path == "/__reward":
+                r = msgspec.json.decode(request.body)
+                self.record(
+                    str(r["tag"]), Reward(float(r["reward"]), float(r["raw"]), str(r["reason"]))
+                )
+            return PageReply(status=204)
+        if not (request.path.endswith(".html") and "seed" in request.query):
+            return None  # the page's scripts and styles, as plain files
+        file = os.path.join(self.root, request.path.lstrip("/"))
         try:
             html = open(file, encoding="utf-8").read()  # noqa: SIM115 - small page
         except OSError:
-            self.send_error(404)
-            return
-        body = html.replace("</body>", AUTOSTART + "</body>").encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "text/html; charset=utf-8")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def do_POST(self) -> None:
-        data = self.rfile.read(int(self.headers.get("Content-Length", "0") or 0))
-        if self.path == "/__reward":
-            r = msgspec.json.decode(data)
-            self.pages.record(
-                str(r["tag"]), Reward(float(r["reward"]), float(r["raw"]), str(r["reason"]))
-            )
-        self.send_response(204)
-        self.end_headers()
+            return PageReply(status=404, body="not found")
+        return PageReply(body=html.replace("</body>", AUTOSTART + "</body>"))
 
     def log_message(self, format: str, *args: Any) -> None:
         return
@@ -140,15 +120,16 @@ async def goal_of(page: Any, url: str) -> str:
     return goal
 
 
-@dataclass(frozen=True)
-class EpisodeResult:
+@dataclass(frozen=True, slots=True)
+class Episode:
+    """One MiniWoB episode's outcome, whichever path (direct or the platform) ran it."""
+
     task: str
     seed: int
     goal: str
     reward: float
     steps: int
     wall_s: float
-    reason: str = ""
 
     @property
     def success(self) -> bool:

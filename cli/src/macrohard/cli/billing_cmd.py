@@ -1,6 +1,7 @@
 """`mh billing usage|invoices|report`: what tenants used and owe, and the fleet's economics.
 
-Reads billing's read model (PostgreSQL schema `billing`) through macrohard.billing.queries.
+Reads billing's read model (PostgreSQL schema `billing`) through billing's public face
+(`macrohard.billing.public`); a correction is appended through its `correct_invoice`.
 """
 
 from __future__ import annotations
@@ -69,11 +70,11 @@ def _table(title: str, columns: list[str], rows: list[list[object]]) -> None:
 async def usage(args: argparse.Namespace) -> int:
     import msgspec
 
-    from macrohard.billing import queries
+    from macrohard.billing import public as billing
 
     conn = await _connect(args)
     try:
-        rows = await queries.usage(conn, args.tenant, args.period)
+        rows = await billing.usage(conn, args.tenant, args.period)
     finally:
         await conn.close()
     if args.json:
@@ -85,16 +86,15 @@ async def usage(args: argparse.Namespace) -> int:
 
 
 async def invoices(args: argparse.Namespace) -> int:
-    from macrohard.billing import queries
-    from macrohard.billing.export import invoices_csv, invoices_json
+    from macrohard.billing import public as billing
 
     conn = await _connect(args)
     try:
         if args.period:
-            one = await queries.invoice(conn, args.tenant, args.period)
+            one = await billing.invoice(conn, args.tenant, args.period)
             found = [one] if one is not None else []
         else:
-            found = await queries.invoices(conn, args.tenant)
+            found = await billing.invoices(conn, args.tenant)
     finally:
         await conn.close()
     if args.format == "table":
@@ -103,7 +103,11 @@ async def invoices(args: argparse.Namespace) -> int:
         _table(f"invoices of {args.tenant}", ["period", "status", "rev", "meter",
                "usage period", "quantity", "amount", "total"], rows)  # fmt: skip
         return 0
-    data = invoices_csv(found).encode() if args.format == "csv" else invoices_json(found)
+    data = (
+        billing.invoices_csv(found).encode()
+        if args.format == "csv"
+        else billing.invoices_json(found)
+    )
     if args.out:
         args.out.write_bytes(data)
         print(f"wrote {len(found)} invoice(s) to {args.out}")
@@ -116,12 +120,12 @@ async def invoices(args: argparse.Namespace) -> int:
 async def report(args: argparse.Namespace) -> int:
     import msgspec
 
-    from macrohard.billing import queries
+    from macrohard.billing import public as billing
 
     conn = await _connect(args)
     try:
-        by_tenant = await queries.economics(conn, args.period, by="tenant")
-        by_node = await queries.economics(conn, args.period, by="node")
+        by_tenant = await billing.economics(conn, args.period, by="tenant")
+        by_node = await billing.economics(conn, args.period, by="node")
     finally:
         await conn.close()
     if args.json:
@@ -139,17 +143,16 @@ async def report(args: argparse.Namespace) -> int:
 async def correct(args: argparse.Namespace) -> int:
     import nats
 
-    from macrohard.billing.handlers import NotFinal, correct_invoice
-    from macrohard.billing.money import InvalidAmount
+    from macrohard.billing import public as billing
     from macrohard.eventlog.store import EventStore
 
     nc = await nats.connect(resolve(args).nats_url)
     conn = await _connect(args)
     try:
-        env = await correct_invoice(
+        env = await billing.correct_invoice(
             EventStore(nc), conn, args.tenant, args.period, args.amount, args.reason
         )
-    except (NotFinal, InvalidAmount) as exc:
+    except (billing.NotFinal, billing.InvalidAmount) as exc:
         print(f"refused: {exc}", file=sys.stderr)
         return 2
     finally:

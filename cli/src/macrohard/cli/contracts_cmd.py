@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
-import sys
 from pathlib import Path
 
+from macrohard.cli.generated import write_generated
 from macrohard.devkit.services import SERVICES
 
 SCHEMA_PATH = Path("contracts/schema/contracts.schema.json")
@@ -28,20 +28,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def schema(args: argparse.Namespace) -> int:
     from macrohard.contracts.schema import contract_schema_json
 
-    data = contract_schema_json()
-    if str(args.out) == "-":
-        sys.stdout.buffer.write(data)
-        return 0
-    if args.check:
-        current = args.out.read_bytes() if args.out.exists() else b""
-        if current != data:
-            print(f"{args.out} is out of date: run `mh contracts schema`", file=sys.stderr)
-            return 1
-        return 0
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_bytes(data)
-    print(f"wrote {args.out}")
-    return 0
+    return write_generated(
+        args.out, contract_schema_json(), check=args.check, command="mh contracts schema"
+    )
 
 
 def asyncapi_document() -> dict[str, object]:

@@ -11,12 +11,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import functools
-import http.server
 import signal
-import socketserver
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,7 +20,7 @@ from typing import Any
 import httpx
 
 from macrohard.cli.platform import admin_token
-from macrohard.devkit.embedded import free_port
+from macrohard.devkit.pages import LocalSite
 
 SITE = Path(__file__).with_name("demo_site")
 GOAL = (
@@ -40,6 +36,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--http-port", type=int, default=8080)
     p.add_argument("--nats-port", type=int, default=4222)
     p.add_argument("--pg-port", type=int, default=5432)
+    p.add_argument("--metrics-port", type=int, default=9100)
+    p.add_argument(
+        "--secure",
+        action="store_true",
+        help="run it on the production topology (mh up --secure): own NATS identities",
+    )
+    p.add_argument("--cluster", type=int, default=1, help="with --secure: NATS nodes (3)")
+    p.add_argument("--replicas", type=int, default=1, help="processes per service")
     p.add_argument("--exit", action="store_true", help="stop the platform after the demo")
     p.add_argument("--timeout", type=float, default=300.0, help="seconds for the task")
     p.set_defaults(func=lambda args: asyncio.run(demo(args)))
@@ -48,27 +52,19 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 @contextlib.contextmanager
 def serve_site() -> Iterator[str]:
     """The demo web app on a free loopback port (what a tenant's app would be)."""
-    handler = functools.partial(_QuietHandler, directory=str(SITE))
-    server = socketserver.ThreadingTCPServer(("127.0.0.1", free_port()), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/index.html"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
+    with LocalSite(directory=SITE) as site:
+        yield site.url("/index.html")
 
 
 async def _start_platform(args: argparse.Namespace) -> asyncio.subprocess.Process:
+    topology = ["--replicas", str(args.replicas)]
+    if args.secure:
+        topology += ["--secure", "--cluster", str(args.cluster)]
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "macrohard.cli.main", "up", "--local-test-mode",
         "--data-dir", str(args.data_dir), "--http-port", str(args.http_port),
         "--nats-port", str(args.nats_port), "--pg-port", str(args.pg_port),
+        "--metrics-port", str(args.metrics_port), *topology,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
     )  # fmt: skip
     return proc

@@ -21,7 +21,7 @@ import msgspec
 from nats.aio.client import Client as NATS
 from nats.errors import NoRespondersError
 
-from macrohard.cli import logview
+from macrohard.cli import readout
 from macrohard.cli.platform import add_platform_args
 from macrohard.contracts.subjects import DLQ_STREAM
 from macrohard.eventlog.deadletter import (
@@ -73,10 +73,10 @@ def _letter_json(d: DeadLetter, *, data: bool = False) -> dict[str, Any]:
 
 
 async def dlq_list(args: argparse.Namespace) -> int:
-    async with logview.connect(args) as session:
+    async with readout.connect(args) as session:
         letters = await list_dead_letters(session.nc, args.consumer)
     if args.json:
-        logview.print_json([_letter_json(d) for d in letters])
+        readout.print_json([_letter_json(d) for d in letters])
         return 0
     rows = [["dlq#", "consumer", "event", "tries", "error"]] + [
         [
@@ -88,7 +88,7 @@ async def dlq_list(args: argparse.Namespace) -> int:
         ]
         for d in letters
     ]
-    if logview.wants_rich(args):
+    if readout.wants_rich(args):
         from rich.console import Console
         from rich.table import Table
 
@@ -97,7 +97,7 @@ async def dlq_list(args: argparse.Namespace) -> int:
             table.add_row(*r[:-1], f"[red]{r[-1]}[/]")
         Console().print(table)
     else:
-        for line in logview.iter_lines(rows):
+        for line in readout.iter_lines(rows):
             print(line)
     return 0
 
@@ -123,14 +123,14 @@ async def _one(nc: NATS, dlq_seq: int) -> tuple[DeadLetter, str] | None:
 
 
 async def dlq_show(args: argparse.Namespace) -> int:
-    async with logview.connect(args) as session:
+    async with readout.connect(args) as session:
         found = await _one(session.nc, args.dlq_seq)
     if found is None:
         print(f"no dead letter #{args.dlq_seq}", file=sys.stderr)
         return 1
     letter, stored = found
     body = {**_letter_json(letter, data=True), "dead_lettered_at": stored}
-    if logview.wants_rich(args):
+    if readout.wants_rich(args):
         from rich.console import Console
         from rich.json import JSON
         from rich.panel import Panel
@@ -140,7 +140,7 @@ async def dlq_show(args: argparse.Namespace) -> int:
         console.print(f"[red]{letter.error}[/]")
         console.print(Panel(JSON.from_data(body, default=str)))
     else:
-        logview.print_json(body)
+        readout.print_json(body)
     return 0
 
 
@@ -149,7 +149,7 @@ async def dlq_retry(args: argparse.Namespace) -> int:
         print("name DLQ sequences to retry, or pass --all", file=sys.stderr)
         return 2
     results: list[dict[str, Any]] = []
-    async with logview.connect(args) as session:
+    async with readout.connect(args) as session:
         if args.all:
             letters = await list_dead_letters(session.nc, args.consumer)
         else:
@@ -171,7 +171,7 @@ async def dlq_retry(args: argparse.Namespace) -> int:
             results.append(outcome)
     failed = [r for r in results if not r["retried"]]
     if args.json:
-        logview.print_json(results)
+        readout.print_json(results)
     else:
         for r in results:
             verdict = "handled, removed from the DLQ" if r["retried"] else f"failed: {r['error']}"

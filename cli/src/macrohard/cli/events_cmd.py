@@ -10,9 +10,10 @@ from datetime import datetime
 
 from nats.aio.client import Client as NATS
 
-from macrohard.cli import logview
-from macrohard.cli.logview import LogEvent
+from macrohard.cli import readout
 from macrohard.cli.platform import add_platform_args
+from macrohard.eventlog import logview
+from macrohard.eventlog.logview import LogEvent
 
 TYPE_COLOURS = {"Failed": "red", "Completed": "green", "Submitted": "cyan", "Lost": "red"}
 
@@ -53,7 +54,7 @@ async def last_matching(nc: NATS, filt: str, count: int) -> list[LogEvent]:
 
 def _row(e: LogEvent) -> list[str]:
     when = e.occurred_at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    return [f"#{e.sequence}", when, e.subject, e.type, logview.key_fields(e.payload)]
+    return [f"#{e.sequence}", when, e.subject, e.type, readout.key_fields(e.payload)]
 
 
 class _Printer:
@@ -61,7 +62,7 @@ class _Printer:
 
     def __init__(self, args: argparse.Namespace) -> None:
         self.json = bool(args.json)
-        self.rich = logview.wants_rich(args)
+        self.rich = readout.wants_rich(args)
         if self.rich:
             from rich.console import Console
 
@@ -85,7 +86,7 @@ class _Printer:
                 )
             self.console.print(table)
         else:
-            for line in logview.iter_lines([_row(e) for e in events]):
+            for line in readout.iter_lines([_row(e) for e in events]):
                 print(line)
         sys.stdout.flush()
 
@@ -93,7 +94,7 @@ class _Printer:
 async def tail(args: argparse.Namespace) -> int:
     filt = logview.subject_filter(args.tenant, args.aggregate, args.event_type)
     out = _Printer(args)
-    async with logview.connect(args) as session:
+    async with readout.connect(args) as session:
         nc = session.nc
         if args.since:
             since: datetime = logview.parse_since(args.since)
@@ -114,7 +115,7 @@ async def tail(args: argparse.Namespace) -> int:
 
 
 async def show(args: argparse.Namespace) -> int:
-    async with logview.connect(args, database=True) as session:
+    async with readout.connect(args, database=True) as session:
         if args.ref.isdigit():
             event = await logview.read_one(session.nc, int(args.ref))
         else:
@@ -122,7 +123,7 @@ async def show(args: argparse.Namespace) -> int:
     if event is None:
         print(f"no event {args.ref} in the log", file=sys.stderr)
         return 1
-    if logview.wants_rich(args):
+    if readout.wants_rich(args):
         from rich.console import Console
         from rich.json import JSON
         from rich.panel import Panel
@@ -130,5 +131,5 @@ async def show(args: argparse.Namespace) -> int:
         title = f"#{event.sequence} {event.subject}  stored {event.stored_at.isoformat()}"
         Console().print(Panel(JSON.from_data(event.envelope, default=str), title=title))
     else:
-        logview.print_json(event.to_json())
+        readout.print_json(event.to_json())
     return 0

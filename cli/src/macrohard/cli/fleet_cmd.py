@@ -24,6 +24,8 @@ from typing import Any
 
 import msgspec
 
+from macrohard.contracts.fleet import DEFAULT_HEARTBEAT_INTERVAL_S
+
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from macrohard.cli.platform import add_platform_args
@@ -36,7 +38,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     s.add_argument("--hours", type=float, default=24.0, help="simulated hours")
     s.add_argument("--speed", type=float, default=3600.0, help="simulated seconds per second")
     s.add_argument("--demand", type=float, default=0.5, help="leases held, per car")
-    s.add_argument("--heartbeat-interval", type=float, default=10.0, help="wall seconds")
+    s.add_argument(
+        "--heartbeat-interval",
+        type=float,
+        default=DEFAULT_HEARTBEAT_INTERVAL_S,
+        help="wall seconds",
+    )
     s.add_argument("--seed", type=int, default=1)
     s.add_argument("--json", dest="json_path", help="write the hourly rows here")
     s.set_defaults(func=lambda args: asyncio.run(simulate(args)))
@@ -70,9 +77,8 @@ async def simulate(args: argparse.Namespace) -> int:
     from macrohard.contracts.envelope import utcnow
     from macrohard.contracts.fleet import FLEET_STATS, LEASE_REQUEST, FleetStats, LeaseReply
     from macrohard.contracts.fleet import LeaseRequest as Req
-    from macrohard.node_agent import simulation as sim
-    from macrohard.node_agent.agent import NodeAgent, NodeIdentity
-    from macrohard.node_agent.domain import CarState
+    from macrohard.node_agent.public import CarState, NodeAgent, NodeIdentity
+    from macrohard.node_agent.public import simulation as sim
 
     platform = resolve(args)
     nc = await nats.connect(platform.nats_url, pending_size=64 * 1024 * 1024)
@@ -207,7 +213,7 @@ async def simulate(args: argparse.Namespace) -> int:
 
 async def _transition(car: SimCar, at: float, wall_of: Any, sim: Any) -> None:
     """The car's next departure or arrival, with the battery and charging that go with it."""
-    from macrohard.node_agent import domain
+    from macrohard.node_agent.public import ScheduledChange, battery
 
     agent = car.agent
     state = agent.state
@@ -217,12 +223,12 @@ async def _transition(car: SimCar, at: float, wall_of: Any, sim: Any) -> None:
         driving=car.driving,
         charging=state.charging,
     )
-    agent.state, events = domain.battery(state, agent.node_id, soc)
+    agent.state, events = battery(state, agent.node_id, soc)
     await agent.emit(events)
     car.last_change_s = at
     if not car.driving:  # departing
         if agent.state.charging:
-            await agent.apply(domain.ScheduledChange(after_s=0, action="stop_charging"))
+            await agent.apply(ScheduledChange(after_s=0, action="stop_charging"))
         await agent.unpark()
         car.driving = True
         car.next_trip += 1
@@ -232,7 +238,7 @@ async def _transition(car: SimCar, at: float, wall_of: Any, sim: Any) -> None:
     nxt = sim.next_departure(car.trips, at)
     await agent.park(wall_of(nxt) if nxt is not None else None)
     if trip.plug_in:
-        await agent.apply(domain.ScheduledChange(after_s=0, action="charge"))
+        await agent.apply(ScheduledChange(after_s=0, action="charge"))
 
 
 def _print_rows(rows: list[dict[str, Any]]) -> None:

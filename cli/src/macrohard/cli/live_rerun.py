@@ -14,8 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from macrohard.actuator.browser import BrowserPool, TaskBrowser
-from macrohard.actuator.main import local_test_mode
+from macrohard.actuator.public import BrowserPool, TaskBrowser, local_test_mode
 from macrohard.cli.task_steps import Step, TaskRecord
 
 SECRET = re.compile(r"\{\{secret:[^}]+\}\}")

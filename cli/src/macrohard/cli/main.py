@@ -20,6 +20,7 @@ COMMAND_MODULES = [
     "macrohard.cli.tenancy_cmd",
     "macrohard.cli.bench_cmd",
     "macrohard.cli.streams_cmd",
+    "macrohard.cli.deploy_cmd",
     "macrohard.cli.events_cmd",
     "macrohard.cli.trace_cmd",
     "macrohard.cli.state_cmd",

@@ -10,6 +10,8 @@ import argparse
 import os
 from pathlib import Path
 
+from macrohard.contracts.fleet import DEFAULT_HEARTBEAT_INTERVAL_S, DEFAULT_SOC_FLOOR
+
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("node", help="run one car node (Triton + registration + heartbeats)")
@@ -24,12 +26,16 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("--nats", dest="nats_url", default=os.environ.get("MH_NATS_URL"))
     p.add_argument(
-        "--heartbeat-interval", type=float, default=float(os.environ.get("MH_NODE_HEARTBEAT_S", 10))
+        "--heartbeat-interval",
+        type=float,
+        default=float(os.environ.get("MH_NODE_HEARTBEAT_S", DEFAULT_HEARTBEAT_INTERVAL_S)),
     )
     p.add_argument("--http-port", type=int, default=0, help="Triton HTTP port (0: free one)")
     p.add_argument("--grpc-port", type=int, default=0, help="Triton gRPC port (0: free one)")
     p.add_argument("--soc", type=float, default=0.8, help="battery state of charge at start")
-    p.add_argument("--soc-floor", type=float, default=0.2, help="owner's minimum charge")
+    p.add_argument(
+        "--soc-floor", type=float, default=DEFAULT_SOC_FLOOR, help="owner's minimum charge"
+    )
     p.add_argument("--charging", action="store_true")
     p.add_argument("--data-dir", type=Path, default=Path(os.environ.get("MH_DATA_DIR", ".mh")))
     p.set_defaults(func=run)
@@ -37,7 +43,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from macrohard.cli.platform import read_record
-    from macrohard.node_agent.main import NodeOptions, main
+    from macrohard.node_agent.public import NodeOptions, main
 
     nats_url = args.nats_url
     if not nats_url:

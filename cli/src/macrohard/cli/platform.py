@@ -80,7 +80,10 @@ def read_record(data_dir: Path) -> PlatformRecord | None:
 
 def write_record(data_dir: Path, record: PlatformRecord) -> None:
     data_dir.mkdir(parents=True, exist_ok=True)
-    (data_dir / PLATFORM_FILE).write_bytes(msgspec.json.encode(record))
+    # Owner-only: under `mh up --secure` the NATS URL carries the operator's password.
+    fd = os.open(data_dir / PLATFORM_FILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(msgspec.json.encode(record))
 
 
 def resolve(args: argparse.Namespace) -> PlatformRef:

@@ -16,11 +16,13 @@ import zlib
 import asyncpg
 from nats.aio.client import Client as NATS
 
-from macrohard.cli import logview
+from macrohard.cli import readout
 from macrohard.cli.platform import add_platform_args
-from macrohard.cli.projections import Bounded, catalogue, rewind_checkpoint
-from macrohard.cli.shadow import verify_all
+from macrohard.devkit.projections import catalogue
+from macrohard.eventlog import logview
 from macrohard.eventlog.projection import Projection, ProjectionRunner
+from macrohard.eventlog.rebuild import Bounded, rewind_checkpoint
+from macrohard.eventlog.shadow import verify_all
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -60,7 +62,7 @@ async def replay(args: argparse.Namespace) -> int:
     if not args.verify and not args.projection:
         print("name a projection, or pass --verify (or --list)", file=sys.stderr)
         return 2
-    async with logview.connect(args) as session:
+    async with readout.connect(args) as session:
         if not session.platform.database_url:
             print("replay needs the database: --database DSN or MH_DATABASE_URL", file=sys.stderr)
             return 2
@@ -74,7 +76,7 @@ async def _verify(nc: NATS, dsn: str, chosen: list[Projection], args: argparse.N
     verdicts = await verify_all(nc, dsn, chosen, set(args.ignore))
     total = sum(v.differences for v in verdicts)
     if args.json:
-        logview.print_json({"differences": total, "projections": [v.to_json() for v in verdicts]})
+        readout.print_json({"differences": total, "projections": [v.to_json() for v in verdicts]})
         return 1 if total else 0
     for v in verdicts:
         if v.skipped:
@@ -96,7 +98,7 @@ async def _verify(nc: NATS, dsn: str, chosen: list[Projection], args: argparse.N
 
 
 async def _rebuild(
-    session: logview.Session, projection: Projection, args: argparse.Namespace
+    session: readout.Session, projection: Projection, args: argparse.Namespace
 ) -> int:
     pool = await asyncpg.create_pool(session.platform.database_url, min_size=2, max_size=4)
     try:
@@ -131,7 +133,7 @@ async def _rebuild(
             "events_per_s": round(rate, 1),
         }
         if args.json:
-            logview.print_json(summary)
+            readout.print_json(summary)
         else:
             print(
                 f"rebuilt {bounded.name}: {bounded.applied} events up to "
@@ -146,7 +148,7 @@ async def _progress(
     job: asyncio.Task[None], runner: ProjectionRunner, target: int, args: argparse.Namespace
 ) -> None:
     """A progress bar over stream sequences, with the rate, on a terminal."""
-    if not logview.wants_rich(args) or target == 0:
+    if not readout.wants_rich(args) or target == 0:
         return
     from rich.progress import (
         BarColumn,

@@ -13,11 +13,11 @@ import sys
 from datetime import datetime
 from typing import Any
 
-from macrohard.cli import logview
-from macrohard.cli.folds import fold_for, generic_fold
-from macrohard.cli.logview import LogEvent
+from macrohard.cli import readout
 from macrohard.cli.platform import add_platform_args
-from macrohard.contracts import REGISTRY
+from macrohard.eventlog import logview
+from macrohard.eventlog.generic_fold import generic_fold
+from macrohard.eventlog.logview import LogEvent
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -39,44 +39,37 @@ def cut(events: list[LogEvent], at: int | datetime | None) -> list[LogEvent]:
     return [e for e in events if e.stored_at <= at]
 
 
-def fold_state(aggregate: str, events: list[LogEvent]) -> dict[str, Any]:
-    """The generic fold, plus the service's own fold when one is registered."""
-    out: dict[str, Any] = generic_fold(events).to_json()
-    fold = fold_for(aggregate)
-    if fold is not None:
-        value = fold.initial()
-        for e in events:
-            value = fold.evolve(value, REGISTRY.decode(json.dumps(e.envelope).encode()))
-        out["state"] = fold.to_json(value)
-    return out
+def fold_state(events: list[LogEvent]) -> dict[str, Any]:
+    """The generic fold: no service's domain is loaded to show an aggregate."""
+    return generic_fold(events).to_json()
 
 
 async def state(args: argparse.Namespace) -> int:
     at = logview.parse_point(args.at) if args.at else None
     filt = logview.subject_filter(args.tenant, f"{args.aggregate}/{args.id}")
-    async with logview.connect(args) as session:
+    async with readout.connect(args) as session:
         stop = at if isinstance(at, int) else None
         events = cut([e async for e in logview.scan(session.nc, filt, stop=stop)], at)
     if not events:
         print(f"no events for {args.aggregate}/{args.id} up to {args.at or 'now'}", file=sys.stderr)
         return 1
-    folded = fold_state(args.aggregate, events)
+    folded = fold_state(events)
     rows: list[dict[str, Any]] = [
         {
             "sequence": e.sequence,
             "stored_at": e.stored_at.isoformat(),
             "type": e.type,
-            "fields": logview.key_fields(e.payload),
+            "fields": readout.key_fields(e.payload),
         }
         for e in events
     ]
     if args.json:
-        logview.print_json(
+        readout.print_json(
             {"aggregate": f"{args.aggregate}/{args.id}", "at": args.at, "history": rows, **folded}
         )
         return 0
     title = f"{args.aggregate}/{args.id} at {args.at or 'head'}: version #{folded['version']}"
-    if logview.wants_rich(args):
+    if readout.wants_rich(args):
         from rich.console import Console
         from rich.json import JSON
         from rich.table import Table
@@ -88,14 +81,14 @@ async def state(args: argparse.Namespace) -> int:
         for r in rows:
             table.add_row(f"#{r['sequence']}", r["stored_at"], r["type"], r["fields"])
         console.print(table)
-        console.print(JSON.from_data(folded.get("state", folded["fields"]), default=str))
+        console.print(JSON.from_data(folded["fields"], default=str))
         return 0
     print(title)
-    for line in logview.iter_lines(
+    for line in readout.iter_lines(
         [[f"#{r['sequence']}", r["stored_at"], r["type"], r["fields"]] for r in rows]
     ):
         print("  " + line)
-    print("state:" if "state" in folded else "fields (latest value of each):")
-    shown = folded.get("state", folded["fields"])
+    print("fields (latest value of each):")
+    shown = folded["fields"]
     print(json.dumps(shown, indent=2, default=str, sort_keys=True))
     return 0

@@ -9,10 +9,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from macrohard.actuator.tenants import AllowedDomains
-from macrohard.cli import logview
-from macrohard.cli.logview import LogEvent, Session
+from macrohard.actuator.public import AllowedDomains
+from macrohard.cli import readout
 from macrohard.cli.platform import add_platform_args
+from macrohard.cli.readout import Session
 from macrohard.cli.task_steps import (
     TaskRecord,
     describe_action,
@@ -20,6 +20,8 @@ from macrohard.cli.task_steps import (
     describe_page,
     task_record,
 )
+from macrohard.eventlog import logview
+from macrohard.eventlog.logview import LogEvent
 from macrohard.eventlog.store import EventStore
 
 
@@ -93,7 +95,7 @@ def render(record: TaskRecord, store: Path | None) -> list[str]:
     lines = [
         f"task {record.task_id}: {sub.get('goal', '?')!r}",
         f"  start {sub.get('start_url', '?')}  "
-        + (f"{outcome.type} {logview.key_fields(outcome.payload)}" if outcome else "NOT FINISHED"),
+        + (f"{outcome.type} {readout.key_fields(outcome.payload)}" if outcome else "NOT FINISHED"),
     ]
     if record.first_observation is not None:
         lines.append(f"  opened  {describe_page(record.first_observation)}")
@@ -117,7 +119,7 @@ def render(record: TaskRecord, store: Path | None) -> list[str]:
 
 
 async def task_replay(args: argparse.Namespace) -> int:
-    async with logview.connect(args, database=True) as session:
+    async with readout.connect(args, database=True) as session:
         events = await task_events(session, args.task_id, args.tenant)
         if not events:
             print(f"no task {args.task_id} in the log", file=sys.stderr)
@@ -137,7 +139,7 @@ async def task_replay(args: argparse.Namespace) -> int:
             print(f"live re-run refused: {exc}", file=sys.stderr)
             return 1
     if args.json:
-        logview.print_json(
+        readout.print_json(
             {
                 "task_id": record.task_id,
                 "submitted": record.submitted,

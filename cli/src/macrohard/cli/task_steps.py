@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from macrohard.cli.logview import LogEvent
+from macrohard.eventlog.logview import LogEvent
 
 OUTCOMES = ("TaskCompleted", "TaskFailed", "TaskCancelled")
 

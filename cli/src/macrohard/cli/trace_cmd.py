@@ -14,10 +14,11 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any
 
-from macrohard.cli import logview
-from macrohard.cli.logview import LogEvent
+from macrohard.cli import readout
 from macrohard.cli.platform import add_platform_args
 from macrohard.contracts import REGISTRY
+from macrohard.eventlog import logview
+from macrohard.eventlog.logview import LogEvent
 
 # Who emits an event, by contracts module, with the exceptions named (DESIGN.md's table).
 _MODULE_EMITTER = {
@@ -101,7 +102,7 @@ def _label(node: TraceNode) -> str:
     e = node.event
     hop = "" if node.since_cause_ms is None else f" (+{node.since_cause_ms:.1f} ms after cause)"
     agg = f"{e.envelope.get('aggregate_type')}/{e.envelope.get('aggregate_id')}"
-    fields = logview.key_fields(e.payload, width=60)
+    fields = readout.key_fields(e.payload, width=60)
     return (
         f"#{e.sequence} {e.type} [{emitter_of(e.type)}] {agg} "
         f"t+{node.since_root_ms:.1f} ms{hop} {fields}".rstrip()
@@ -132,14 +133,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 async def trace(args: argparse.Namespace) -> int:
-    async with logview.connect(args, database=True) as session:
+    async with readout.connect(args, database=True) as session:
         events = await logview.find_by_correlation(session, args.correlation_id)
     if not events:
         print(f"no events with correlation id {args.correlation_id}", file=sys.stderr)
         return 1
     roots = build_tree(events)
     if args.json:
-        logview.print_json(
+        readout.print_json(
             {
                 "correlation_id": args.correlation_id,
                 "events": len(events),
@@ -154,7 +155,7 @@ async def trace(args: argparse.Namespace) -> int:
         f"{span.total_seconds() * 1000:.1f} ms, services "
         + ", ".join(sorted({emitter_of(e.type) for e in events}))
     )
-    if logview.wants_rich(args):
+    if readout.wants_rich(args):
         from rich.console import Console
         from rich.tree import Tree
 

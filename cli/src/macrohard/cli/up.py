@@ -13,17 +13,19 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import nats
 
 from macrohard.cli.platform import PlatformRecord, admin_token, write_record
+from macrohard.contracts.nats_config import ADMIN_USER
+from macrohard.devkit.cluster import IDENTITIES_DIR, NatsCluster
 from macrohard.devkit.embedded import EmbeddedNats, EmbeddedPostgres
-from macrohard.devkit.services import SERVICES
+from macrohard.devkit.services import SECRET_HOLDERS, SERVICES
 from macrohard.devkit.supervisor import ProcessSpec, Supervisor
 from macrohard.eventlog.streams import ensure_streams
-from macrohard.gateway.secrets import ensure_master_key
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -45,6 +47,25 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--services", default=",".join(SERVICES), help="comma-separated subset of services to run"
     )
     p.add_argument(
+        "--secure",
+        action="store_true",
+        help="the production topology: every service and car its own NATS identity with the "
+        "permissions of deploy/nats (URLs in <data-dir>/identities/)",
+    )
+    p.add_argument(
+        "--cluster",
+        type=int,
+        default=1,
+        help="with --secure: NATS nodes on --nats-port, +1, ... (3: a JetStream cluster, "
+        "streams replicated 3 times)",
+    )
+    p.add_argument(
+        "--replicas",
+        type=int,
+        default=1,
+        help="processes per service (gateway replica r listens on --http-port + r - 1)",
+    )
+    p.add_argument(
         "--local-test-mode",
         action="store_true",
         help="let agents visit loopback pages (demo and benchmarks only)",
@@ -52,41 +73,59 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.set_defaults(func=lambda args: asyncio.run(up(args)))
 
 
-# The gateway seals task secrets with the master key and the actuator opens them; no other
-# process is given it.
-SECRET_HOLDERS = frozenset({"gateway", "actuator"})
-
-
 def mh_argv(*args: str) -> list[str]:
     return [sys.executable, "-m", "macrohard.cli.main", *args]
 
 
+def car_ids(nodes: int) -> list[str]:
+    return [f"car-{n}" for n in range(1, nodes + 1)]
+
+
 def process_specs(
-    args: argparse.Namespace, nats_url: str, database_url: str, token: str, secrets_key: str
+    args: argparse.Namespace,
+    nats_url: Callable[[str], str],
+    database_url: str,
+    token: str,
+    secrets_key: str,
 ) -> list[ProcessSpec]:
-    common = {
-        "MH_NATS_URL": nats_url,
-        "MH_DATABASE_URL": database_url,
-        "MH_DATA_DIR": str(args.data_dir.resolve()),
-    }
+    """Every process `mh up` supervises; `nats_url(identity)` is that identity's URL."""
+    common = {"MH_DATABASE_URL": database_url, "MH_DATA_DIR": str(args.data_dir.resolve())}
     if args.local_test_mode:
         common["MH_LOCAL_TEST_MODE"] = "1"
     specs = []
     wanted = [s for s in args.services.split(",") if s]
-    for i, name in enumerate(wanted):
+    replicas = max(1, getattr(args, "replicas", 1))
+    metrics = args.metrics_port
+    for name in wanted:
         if name not in SERVICES:
             raise SystemExit(f"unknown service {name!r}")
         key = f"MH_{name.upper().replace('-', '_')}_"
-        env = {**common, key + "METRICS_PORT": str(args.metrics_port + i)}
-        if name in SECRET_HOLDERS:
-            env["MH_SECRETS_KEY"] = secrets_key
-        if name == "gateway":
-            env[key + "HTTP_PORT"] = str(args.http_port)
-            env["MH_ADMIN_TOKEN"] = token
-        specs.append(ProcessSpec(name, mh_argv("run", name), env))
-    for n in range(1, args.nodes + 1):
-        specs.append(ProcessSpec(f"car-{n}", mh_argv("node", "--id", f"car-{n}"), dict(common)))
+        for r in range(replicas):
+            env = {**common, "MH_NATS_URL": nats_url(name), key + "METRICS_PORT": str(metrics)}
+            metrics += 1
+            if name in SECRET_HOLDERS:
+                env["MH_SECRETS_KEY"] = secrets_key
+            if name == "gateway":
+                env[key + "HTTP_PORT"] = str(args.http_port + r)
+                env["MH_ADMIN_TOKEN"] = token
+            label = f"{name}-{r + 1}" if replicas > 1 else name
+            specs.append(ProcessSpec(label, mh_argv("run", name), env))
+    for car in car_ids(args.nodes):
+        env = {**common, "MH_NATS_URL": nats_url(car)}
+        specs.append(ProcessSpec(car, mh_argv("node", "--id", car), env))
     return specs
+
+
+async def provision_streams(admin_url: str, data_dir: Path, replicas: int) -> int:
+    """`mh streams init --replicas R` as the operator: services only look the streams up
+    (their NATS users may not create them), and must find them replicated."""
+    from macrohard.cli.streams_cmd import init_streams
+
+    return await init_streams(
+        argparse.Namespace(
+            nats_url=admin_url, database_url=None, data_dir=data_dir, replicas=replicas, wait=60.0
+        )
+    )
 
 
 async def _all_ready(gateway_url: str, nats_url: str, nodes: int) -> bool:
@@ -135,11 +174,13 @@ async def wait_cars_parked(nats_url: str, nodes: int, timeout: float) -> bool:
 
 
 async def up(args: argparse.Namespace) -> None:
+    from macrohard.gateway.public import ensure_master_key  # the web stack: not for `mh --help`
+
     data_dir: Path = args.data_dir
     data_dir.mkdir(parents=True, exist_ok=True)
     token = admin_token(data_dir, create=True)
     secrets_key = ensure_master_key(data_dir)
-    servers: list[EmbeddedNats | EmbeddedPostgres] = []
+    servers: list[EmbeddedNats | EmbeddedPostgres | NatsCluster] = []
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -147,7 +188,22 @@ async def up(args: argparse.Namespace) -> None:
     supervisor = Supervisor()
     try:
         nats_url = args.nats_url
-        if not nats_url:
+        cluster: NatsCluster | None = None
+        if args.secure:
+            if nats_url:
+                raise SystemExit("--secure runs its own NATS cluster: drop --nats")
+            cluster = NatsCluster(
+                data_dir.resolve(),
+                car_ids(args.nodes),
+                size=args.cluster,
+                first_port=args.nats_port,
+                log_dir=data_dir,
+            )
+            servers.append(cluster.start())
+            nats_url = cluster.url(ADMIN_USER)
+            if await provision_streams(nats_url, data_dir, min(args.cluster, 3)) != 0:
+                raise SystemExit("could not provision the streams on the NATS cluster")
+        elif not nats_url:
             server = EmbeddedNats(
                 data_dir / "nats", port=args.nats_port, log_file=data_dir / "nats.log"
             )
@@ -160,12 +216,16 @@ async def up(args: argparse.Namespace) -> None:
             )
             servers.append(pg.start())
             database_url = pg.dsn
-        nc = await nats.connect(nats_url)
-        await ensure_streams(nc.jetstream())
-        await nc.close()
+        if not args.secure:
+            nc = await nats.connect(nats_url)
+            await ensure_streams(nc.jetstream())
+            await nc.close()
+        # Secured: each identity its own URL; otherwise one unrestricted URL for everyone.
+        shared: str = nats_url
+        url_of: Callable[[str], str] = cluster.seed if cluster else (lambda _identity: shared)
         gateway_url = f"http://127.0.0.1:{args.http_port}"
         write_record(data_dir, PlatformRecord(nats_url, database_url, gateway_url, os.getpid()))
-        supervisor.start(process_specs(args, nats_url, database_url, token, secrets_key))
+        supervisor.start(process_specs(args, url_of, database_url, token, secrets_key))
         if "gateway" in args.services.split(","):
             ready = asyncio.create_task(_all_ready(gateway_url, nats_url, args.nodes))
             await asyncio.wait(
@@ -177,11 +237,12 @@ async def up(args: argparse.Namespace) -> None:
                     if os.environ.get("MH_ADMIN_TOKEN")
                     else data_dir / "admin-token"
                 )
-                print(f"ready: {gateway_url} (nats {nats_url}, admin token in {where})", flush=True)
+                shown = f"identities in {data_dir / IDENTITIES_DIR}" if args.secure else nats_url
+                print(f"ready: {gateway_url} (nats {shown}, admin token in {where})", flush=True)
             elif not stop.is_set():
                 print("gateway or cars not ready in 120 s; still running", flush=True)
         else:
-            print(f"ready: (no gateway) nats {nats_url}", flush=True)
+            print(f"ready: (no gateway) nats {'secured' if args.secure else nats_url}", flush=True)
         await stop.wait()
         print("stopping...", flush=True)
     finally:

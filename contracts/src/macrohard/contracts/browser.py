@@ -6,6 +6,10 @@ import msgspec
 
 from macrohard.contracts.envelope import Event
 
+# Core NATS: `actuator.worker.<worker id>` reaches the replica holding a task's browser
+# context (request-reply); the node-less handover between actuator replicas.
+ACTUATOR_WORKER_PREFIX = "actuator.worker"
+
 
 class Box(msgspec.Struct, frozen=True, array_like=True):
     x: int

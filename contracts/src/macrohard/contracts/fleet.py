@@ -12,6 +12,7 @@ from datetime import datetime
 import msgspec
 
 from macrohard.contracts.envelope import Event
+from macrohard.contracts.subjects import PLATFORM_TENANT, type_filter
 
 # Core NATS subjects of the fleet (telemetry and request-reply: never the durable log).
 HEARTBEAT_PREFIX = "fleet.hb"  # fleet.hb.<node_id>, one Heartbeat per interval
@@ -19,6 +20,16 @@ LEASE_REQUEST = "fleet.lease.request"  # LeaseRequest -> LeaseReply
 LEASE_RENEW = "fleet.lease.renew"  # LeaseRenewal -> LeaseReply
 LEASE_RELEASE = "fleet.lease.release"  # LeaseRelease -> LeaseReply
 FLEET_STATS = "fleet.stats"  # empty -> FleetStats
+# A core subscription on the log's own subject: a lease holder hears of a revocation as it
+# is stored, without a consumer of its own.
+LEASE_REVOCATIONS = type_filter("LeaseRevoked", aggregate_type="lease", tenant=PLATFORM_TENANT)
+
+
+# A node's limits and their defaults, in one place: the car registers them (NodeRegistered),
+# its agent starts with them and the registry keeps them per node.
+DEFAULT_SOC_FLOOR = 0.2  # below this charge (and not charging) a car takes no work
+DEFAULT_MAX_LEASES = 4
+DEFAULT_HEARTBEAT_INTERVAL_S = 10.0
 
 
 class NodeRegistered(Event, frozen=True, kw_only=True):
@@ -33,10 +44,10 @@ class NodeRegistered(Event, frozen=True, kw_only=True):
     models: list[str]
     triton_http_url: str
     triton_grpc_url: str = ""
-    soc_floor: float = 0.2
+    soc_floor: float = DEFAULT_SOC_FLOOR
     # Concurrent leases the node accepts (its free capacity is max_leases - held).
-    max_leases: int = 4
-    heartbeat_interval_s: float = 10.0
+    max_leases: int = DEFAULT_MAX_LEASES
+    heartbeat_interval_s: float = DEFAULT_HEARTBEAT_INTERVAL_S
 
 
 class NodeParked(Event, frozen=True, kw_only=True):

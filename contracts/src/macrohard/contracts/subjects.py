@@ -75,3 +75,12 @@ def parse_subject(subject: str) -> tuple[str, str, str, str]:
 def dlq_subject(consumer: str, sequence: int) -> str:
     """Where a poisoned message goes: one subject per consumer and original sequence."""
     return f"{DLQ_PREFIX}.{check_token('consumer', consumer)}.{sequence}"
+
+
+# Core NATS: an operator's `mh dlq retry` reaches a running replica of the failed consumer.
+DLQ_RETRY_PREFIX = "mh.dlq.retry"
+
+
+def dlq_retry_subject(consumer: str) -> str:
+    """Where a consumer's replicas accept operator retries of its dead letters."""
+    return f"{DLQ_RETRY_PREFIX}.{check_token('consumer', consumer)}"

@@ -15,6 +15,10 @@ SERVICES: dict[str, str] = {
     "node-registry": "macrohard.node_registry.main",
 }
 
+# The gateway seals task secrets with the master key and the actuator opens them; no other
+# process is given it.
+SECRET_HOLDERS = frozenset({"gateway", "actuator"})
+
 
 def run_service(name: str) -> None:
     if name not in SERVICES:

@@ -102,11 +102,14 @@ def subscribe(
     *,
     dlq_connection: Callable[[], NATS],
     registry: EventRegistry = REGISTRY,
+    inbox_prefix: str = "_INBOX",
 ) -> None:
     """Register `handler` on `broker` as a durable pull consumer of the EVENTS stream.
 
     `dlq_connection` returns the NATS connection used to dead-letter (resolved lazily: the
-    broker connects only when started).
+    broker connects only when started). `inbox_prefix` is where the server delivers fetched
+    batches: FastStream passes `_INBOX.` to nats-py unless told, whatever the connection's
+    own prefix, and a least-privileged user may subscribe only under its own.
     """
 
     # FastStream runs the messages of one fetched batch concurrently, and their order is
@@ -258,6 +261,7 @@ def subscribe(
         durable=spec.durable,
         config=config,
         pull_sub=PullSub(batch_size=spec.batch_size, timeout=1.0),
+        inbox_prefix=f"{inbox_prefix}.".encode(),
         ack_policy=AckPolicy.MANUAL,
         title=f"{spec.durable}:consume",
         description=spec.description

@@ -13,8 +13,8 @@ from datetime import datetime
 import msgspec
 from nats.aio.client import Client as NATS
 
-from macrohard.contracts.subjects import DLQ_PREFIX, DLQ_STREAM, dlq_subject
-from macrohard.eventlog.store import parse_nats_time
+from macrohard.contracts.subjects import DLQ_PREFIX, DLQ_STREAM, dlq_retry_subject, dlq_subject
+from macrohard.eventlog.reader import read_stream
 
 H_ERROR = "Mh-Dlq-Error"
 H_CONSUMER = "Mh-Dlq-Consumer"
@@ -37,7 +37,7 @@ class DeadLetter:
 
 def retry_subject(consumer: str) -> str:
     """Core NATS subject on which a consumer's replicas accept operator retries."""
-    return f"mh.dlq.retry.{consumer}"
+    return dlq_retry_subject(consumer)
 
 
 async def dead_letter(
@@ -68,41 +68,21 @@ async def dead_letter(
 async def list_dead_letters(nc: NATS, consumer: str = "*") -> list[DeadLetter]:
     """Every dead letter (of one consumer, or all), oldest first."""
     out: list[DeadLetter] = []
-    inbox = nc.new_inbox()
-    sub = await nc.subscribe(inbox)
-    start = 1
-    try:
-        while True:
-            req = msgspec.json.encode(
-                {"seq": start, "next_by_subj": f"{DLQ_PREFIX}.{consumer}.*", "batch": 500}
+    async for stored in read_stream(nc, DLQ_STREAM, f"{DLQ_PREFIX}.{consumer}.*"):
+        h = stored.headers
+        out.append(
+            DeadLetter(
+                dlq_sequence=stored.sequence,
+                consumer=h.get(H_CONSUMER, ""),
+                subject=h.get(H_SUBJECT, ""),
+                sequence=int(h.get(H_SEQUENCE, "0")),
+                deliveries=int(h.get(H_DELIVERIES, "0")),
+                error=h.get(H_ERROR, ""),
+                data=stored.data,
+                time=stored.stored_at,
             )
-            await nc.publish(f"$JS.API.DIRECT.GET.{DLQ_STREAM}", req, reply=inbox)
-            while True:
-                msg = await sub.next_msg(timeout=5.0)
-                h = msg.headers or {}
-                if h.get("Status"):
-                    pending = int(h.get("Nats-Num-Pending", "0") or 0)
-                    break
-                seq = int(h["Nats-Sequence"])
-                out.append(
-                    DeadLetter(
-                        dlq_sequence=seq,
-                        consumer=h.get(H_CONSUMER, ""),
-                        subject=h.get(H_SUBJECT, ""),
-                        sequence=int(h.get(H_SEQUENCE, "0")),
-                        deliveries=int(h.get(H_DELIVERIES, "0")),
-                        error=h.get(H_ERROR, ""),
-                        data=msg.data,
-                        time=parse_nats_time(h["Nats-Time-Stamp"])
-                        if "Nats-Time-Stamp" in h
-                        else None,
-                    )
-                )
-                start = seq + 1
-            if h.get("Status") != "204" or pending == 0:
-                return out
-    finally:
-        await sub.unsubscribe()
+        )
+    return out
 
 
 class RetryFailed(RuntimeError):

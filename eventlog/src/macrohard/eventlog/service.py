@@ -22,6 +22,7 @@ from fast_depends.msgspec import MsgSpecSerializer
 from faststream.nats import NatsBroker
 from nats.aio.client import Client as NATS
 
+from macrohard.contracts.identities import inbox_prefix
 from macrohard.eventlog.consumer import ConsumerSpec, EventHandler, subscribe
 from macrohard.eventlog.logs import configure_logging, redact
 from macrohard.eventlog.metrics import serve_metrics
@@ -68,13 +69,41 @@ class ServiceConfig:
         )
 
 
-def new_broker(nats_url: str = "nats://127.0.0.1:4222") -> NatsBroker:
+def secret_from_env(name: str) -> str | None:
+    """`name` from the environment, else the contents of the file `<name>_FILE` names.
+
+    Compose and Kubernetes hand secrets to a container as files (`/run/secrets/...`), so a
+    key never shows in `docker inspect` or a process listing; `mh up` passes variables.
+    """
+    value = os.environ.get(name)
+    if value:
+        return value
+    path = os.environ.get(f"{name}_FILE")
+    if path:
+        with open(path) as f:
+            return f.read().strip() or None
+    return None
+
+
+def nats_servers(nats_url: str) -> list[str]:
+    """The servers of a seed list (`nats://u:p@a:4222,nats://u:p@b:4222`).
+
+    Every URL carries the credentials: nats-py does not apply them to the servers a cluster
+    advertises, so a client told only one node could not fail over to the others.
+    """
+    return [u.strip() for u in nats_url.split(",") if u.strip()]
+
+
+def new_broker(nats_url: str = "nats://127.0.0.1:4222", name: str = "macrohard") -> NatsBroker:
     # msgspec end to end: contracts are msgspec Structs, no pydantic in the message path.
     return NatsBroker(
-        nats_url,
+        nats_servers(nats_url),
         serializer=MsgSpecSerializer(),
         logger=logging.getLogger("faststream"),
         max_reconnect_attempts=-1,
+        name=name,
+        # The identity's own replies: its NATS user may subscribe there and nowhere else.
+        inbox_prefix=inbox_prefix(name),
     )
 
 
@@ -83,7 +112,7 @@ class Service:
 
     def __init__(self, config: ServiceConfig, broker: NatsBroker | None = None) -> None:
         self.config = config
-        self.broker = broker or new_broker(config.nats_url)
+        self.broker = broker or new_broker(config.nats_url, config.name)
         self._nc: NATS | None = None
         self._pool: asyncpg.Pool | None = None
         self._store: EventStore | None = None
@@ -121,7 +150,13 @@ class Service:
 
     def consume(self, spec: ConsumerSpec, handler: EventHandler) -> None:
         """Declare a durable consumer (see eventlog.consumer)."""
-        subscribe(self.broker, spec, handler, dlq_connection=lambda: self.nc)
+        subscribe(
+            self.broker,
+            spec,
+            handler,
+            dlq_connection=lambda: self.nc,
+            inbox_prefix=inbox_prefix(self.name),
+        )
 
     def follow(self, spec: ViewSpec, handler: ViewHandler) -> None:
         """Keep an in-memory view every replica needs whole (see eventlog.views).
@@ -139,7 +174,10 @@ class Service:
 
     async def start(self) -> None:
         self._nc = await nats.connect(
-            self.config.nats_url, name=self.name, max_reconnect_attempts=-1
+            nats_servers(self.config.nats_url),
+            name=self.name,
+            max_reconnect_attempts=-1,
+            inbox_prefix=inbox_prefix(self.name),
         )
         await ensure_streams(self._nc.jetstream(), self.config.stream_replicas)
         self._store = EventStore(self._nc)

@@ -7,6 +7,7 @@ with `Nats-Expected-Last-Subject-Sequence` against the aggregate's wildcard subj
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 from collections.abc import Callable, Sequence
@@ -16,7 +17,6 @@ from typing import Generic, TypeVar
 
 import msgspec
 from nats.aio.client import Client as NATS
-from nats.aio.msg import Msg
 
 from macrohard.contracts import REGISTRY, EventRegistry
 from macrohard.contracts.envelope import Envelope, RecordedEvent
@@ -29,6 +29,7 @@ from macrohard.eventlog.errors import (
     MixedAggregates,
 )
 from macrohard.eventlog.provenance import disagreement
+from macrohard.eventlog.reader import last_sequence, read_message, read_stream
 
 log = logging.getLogger("macrohard.eventlog.store")
 
@@ -92,12 +93,6 @@ def _filter_of(key: tuple[str, str, str]) -> str:
 @functools.lru_cache(maxsize=1024)
 def _check_type(event_type: str) -> str:
     return check_token("event type", event_type)
-
-
-def parse_nats_time(value: str) -> datetime:
-    """A `Nats-Time-Stamp` header: RFC 3339 with nanoseconds; Python keeps microseconds."""
-    head, _, frac = value.rstrip("Z").partition(".")
-    return datetime.fromisoformat(f"{head}.{(frac + '000000')[:6]}+00:00")
 
 
 class EventStore:
@@ -238,23 +233,14 @@ class EventStore:
         return Loaded(state, events[-1].sequence if events else 0, len(events))
 
     async def read_sequence(self, sequence: int) -> RecordedEvent:
-        req = msgspec.json.encode({"seq": sequence})
-        reply = await self._nc.request(f"$JS.API.DIRECT.GET.{self._stream}", req, self._timeout)
-        if reply.headers and reply.headers.get("Status"):
+        stored = await read_message(self._nc, self._stream, sequence, self._timeout)
+        if stored is None:
             raise EventNotFound(f"#{sequence}")
-        return self._recorded(reply)
+        return self._registry.recorded(stored.data, sequence=sequence, subject=stored.subject)
 
     async def stream_head(self) -> int:
         """The last sequence in the stream (0 when empty)."""
-        reply = await self._nc.request(f"$JS.API.STREAM.INFO.{self._stream}", b"", self._timeout)
-        info = msgspec.json.decode(reply.data)
-        return int(info["state"]["last_seq"])
-
-    def _recorded(self, msg: Msg) -> RecordedEvent:
-        headers = msg.headers or {}
-        return self._registry.recorded(
-            msg.data, sequence=int(headers["Nats-Sequence"]), subject=headers["Nats-Subject"]
-        )
+        return await last_sequence(self._nc, self._stream, self._timeout)
 
     async def _read_filtered(
         self,
@@ -265,38 +251,25 @@ class EventStore:
         up_to_time: datetime | None = None,
         batch: int = 1000,
     ) -> list[RecordedEvent]:
-        """Batch direct get: one request returns up to `batch` messages, no consumer needed."""
         out: list[RecordedEvent] = []
-        inbox = self._nc.new_inbox()
-        sub = await self._nc.subscribe(inbox)
-        try:
-            while True:
-                req = msgspec.json.encode({"seq": start, "next_by_subj": filt, "batch": batch})
-                await self._nc.publish(f"$JS.API.DIRECT.GET.{self._stream}", req, reply=inbox)
-                pending = 0
-                while True:
-                    msg = await sub.next_msg(timeout=self._timeout)
-                    headers = msg.headers or {}
-                    status = headers.get("Status")
-                    if status:  # 204 end of batch, 404 nothing (more) to read
-                        pending = int(headers.get("Nats-Num-Pending", "0") or 0)
-                        break
-                    seq = int(headers["Nats-Sequence"])
-                    if up_to_seq is not None and seq > up_to_seq:
-                        return out
-                    if up_to_time is not None:
-                        stamp = parse_nats_time(headers["Nats-Time-Stamp"])
-                        if stamp > up_to_time:
-                            return out
-                    rec = self._recorded(msg)
-                    forged = disagreement(rec, self._registry)
-                    if forged is None:
-                        out.append(rec)
-                    else:
-                        # Left out of every fold: the consumers dead-letter it with reason.
-                        log.warning("forged event left out", extra={"seq": seq, "reason": forged})
-                    start = seq + 1
-                if status != "204" or pending == 0:
-                    return out
-        finally:
-            await sub.unsubscribe()
+        messages = read_stream(
+            self._nc, self._stream, filt, start=start, batch=batch, timeout=self._timeout
+        )
+        async with contextlib.aclosing(messages):
+            async for stored in messages:
+                if up_to_seq is not None and stored.sequence > up_to_seq:
+                    break
+                if up_to_time is not None and stored.stored_at and stored.stored_at > up_to_time:
+                    break
+                rec = self._registry.recorded(
+                    stored.data, sequence=stored.sequence, subject=stored.subject
+                )
+                forged = disagreement(rec, self._registry)
+                if forged is None:
+                    out.append(rec)
+                else:
+                    # Left out of every fold: the consumers dead-letter it with the reason.
+                    log.warning(
+                        "forged event left out", extra={"seq": stored.sequence, "reason": forged}
+                    )
+        return out

@@ -45,6 +45,7 @@ from macrohard.actuator.session import BrowserSession, Delivery, evolve, plan_de
 from macrohard.actuator.tenants import AllowedDomains
 from macrohard.contracts.agent import Intent, IntentEmitted
 from macrohard.contracts.browser import (
+    ACTUATOR_WORKER_PREFIX,
     ActionExecuted,
     PageObservation,
     PageObserved,
@@ -67,7 +68,7 @@ def new_worker_id() -> str:
 
 
 def forward_subject(worker: str) -> str:
-    return f"actuator.worker.{worker}"
+    return f"{ACTUATOR_WORKER_PREFIX}.{worker}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Protocol
 
 from macrohard.contracts.tasks import SealedSecret
+from macrohard.eventlog.service import secret_from_env
 
 
 class SecretOpener(Protocol):
@@ -30,7 +31,7 @@ def master_key() -> bytes:
     gateway keeps in `<MH_DATA_DIR>/secrets-key` (as `mh up` runs them). Read at use, so a
     key the gateway creates after we started is found."""
     module = importlib.import_module("macrohard.gateway.secrets")
-    value = os.environ.get(module.MASTER_KEY_ENV)
+    value = secret_from_env(module.MASTER_KEY_ENV)
     if not value:
         path = Path(os.environ.get("MH_DATA_DIR", ".mh")) / module.MASTER_KEY_FILE
         if not path.exists():

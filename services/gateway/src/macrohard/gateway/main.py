@@ -20,6 +20,7 @@ import uvicorn
 from macrohard.contracts.envelope import RecordedEvent
 from macrohard.eventlog import Service, ServiceConfig, run_service
 from macrohard.eventlog.index import EventIndexProjection
+from macrohard.eventlog.service import secret_from_env
 from macrohard.gateway.api import create_app
 from macrohard.gateway.context import GatewayContext, GatewaySettings
 from macrohard.gateway.handlers import WEBHOOK_CONSUMER, WebhookDelivery
@@ -37,13 +38,13 @@ class _EmbeddedServer(uvicorn.Server):
 
 
 def settings_from(config: ServiceConfig) -> GatewaySettings:
-    token = os.environ.get("MH_ADMIN_TOKEN")
+    token = secret_from_env("MH_ADMIN_TOKEN")
     if not token:
-        raise SystemExit("MH_ADMIN_TOKEN is not set (mh up generates one)")
+        raise SystemExit("MH_ADMIN_TOKEN (or MH_ADMIN_TOKEN_FILE) is not set (mh up generates one)")
     extra = config.extra
     if "secrets_key" in extra:
         master = decode_master_key(extra["secrets_key"])
-    elif os.environ.get("MH_SECRETS_KEY"):
+    elif secret_from_env("MH_SECRETS_KEY"):
         master = master_key_from_env()
     else:
         # Under `mh up`: generated once into the data dir (0600), then shared with the actuator.

@@ -8,8 +8,7 @@ from typing import Annotated
 import msgspec
 from msgspec import Meta
 
-from macrohard.billing.plans import DEFAULT_PLAN, PLANS
-from macrohard.billing.queries import BudgetStatus, Invoice, MeterUsage
+from macrohard.billing.public import DEFAULT_PLAN, PLANS, BudgetStatus, Invoice, MeterUsage
 from macrohard.gateway.domain import TaskView
 
 # PostgreSQL text cannot hold NUL; refusing it here keeps it out of the log as well.

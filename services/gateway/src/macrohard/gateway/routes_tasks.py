@@ -13,8 +13,7 @@ from litestar import Response, get, post
 from litestar.exceptions import HTTPException, NotFoundException, ValidationException
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
 
-from macrohard.billing import queries as billing
-from macrohard.billing.domain import period_of
+from macrohard.billing import public as billing
 from macrohard.contracts.envelope import envelope, new_event_id
 from macrohard.contracts.tasks import TaskCancelRequested, TaskSubmitted
 from macrohard.eventlog import ConcurrencyConflict, egress
@@ -259,7 +258,7 @@ async def get_usage(request: AnyRequest, period: FromQuery[str | None] = None) -
     """`period` is a UTC month, e.g. 2026-11 (default: the current one)."""
     ctx = gw(request)
     who = await ctx.authenticate(request.headers.get("authorization"))
-    month = period or period_of(datetime.now(UTC))
+    month = period or billing.period_of(datetime.now(UTC))
     if not PERIOD.fullmatch(month):
         raise ValidationException(detail="period must look like 2026-11", extra=[
             {"key": "period", "message": "expected YYYY-MM"}])  # fmt: skip

@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from macrohard.contracts.tasks import SealedSecret
+from macrohard.eventlog.service import secret_from_env
 
 MASTER_KEY_ENV = "MH_SECRETS_KEY"
 MASTER_KEY_FILE = "secrets-key"
@@ -49,8 +50,9 @@ def new_master_key() -> str:
 
 
 def ensure_master_key(data_dir: Path) -> str:
-    """MH_SECRETS_KEY if set, else the one in `<data_dir>/secrets-key`, created once (0600)."""
-    env = os.environ.get(MASTER_KEY_ENV)
+    """MH_SECRETS_KEY (or the file MH_SECRETS_KEY_FILE names) if set, else the one in
+    `<data_dir>/secrets-key`, created once (0600)."""
+    env = secret_from_env(MASTER_KEY_ENV)
     if env:
         return env
     path = data_dir / MASTER_KEY_FILE
@@ -66,7 +68,7 @@ def ensure_master_key(data_dir: Path) -> str:
 
 def master_key_from_env() -> bytes:
     """MH_SECRETS_KEY, else `$MH_DATA_DIR/secrets-key` (what `mh up` services share)."""
-    value = os.environ.get(MASTER_KEY_ENV)
+    value = secret_from_env(MASTER_KEY_ENV)
     if not value and os.environ.get("MH_DATA_DIR"):
         path = Path(os.environ["MH_DATA_DIR"]) / MASTER_KEY_FILE
         value = path.read_text().strip() if path.exists() else None

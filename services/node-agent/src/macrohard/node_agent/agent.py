@@ -20,6 +20,9 @@ from nats.aio.client import Client as NATS
 from macrohard.contracts import PLATFORM_TENANT, envelope
 from macrohard.contracts.envelope import Event, utcnow
 from macrohard.contracts.fleet import (
+    DEFAULT_HEARTBEAT_INTERVAL_S,
+    DEFAULT_MAX_LEASES,
+    DEFAULT_SOC_FLOOR,
     HEARTBEAT_PREFIX,
     Heartbeat,
     NodeBatteryChanged,
@@ -46,8 +49,8 @@ class NodeIdentity:
     tops: float = 254.0
     memory_gb: float = 32.0
     power_w: float = 60.0
-    soc_floor: float = 0.2
-    max_leases: int = 4
+    soc_floor: float = DEFAULT_SOC_FLOOR
+    max_leases: int = DEFAULT_MAX_LEASES
 
 
 class NodeAgent:
@@ -59,7 +62,7 @@ class NodeAgent:
         models: Sequence[str],
         triton_http_url: str,
         triton_grpc_url: str = "",
-        heartbeat_interval_s: float = 10.0,
+        heartbeat_interval_s: float = DEFAULT_HEARTBEAT_INTERVAL_S,
         state: CarState | None = None,
         meter: ComputeMeter | None = None,
         clock: Callable[[], datetime] = utcnow,

@@ -1,36 +1,25 @@
 """A car's NATS permissions: it may speak only for itself.
 
-Publish: its own state events (`ev._platform.node.<id>.<Type>` for the types a car emits:
-not NodeLost/NodeRecovered, which only the registry decides) and its own heartbeat subject.
-Subscribe: its own reply inbox prefix (`_INBOX_<id>.>`, set by `connect_as_node`), where
-JetStream acknowledgements arrive. Nothing else: no lease API, no other car, no tenant data.
-`mh`-generated configs and deploy/nats/ both come from these functions.
+The rights themselves are declared once, in `macrohard.contracts.identities.car`: its own
+node's state events (not NodeLost/NodeRecovered, which only the registry decides), its own
+heartbeat subject, its own reply inbox (`_INBOX_<id>.>`, set by `connect_as_node`). This
+module renders them for a plain `authorization { users = [...] }` block (a NATS server with
+cars and one unrestricted platform user, as the fleet tests run); deploy/nats/services.conf
+and `mh up --secure` render the same declarations with accounts.
 """
 
 from __future__ import annotations
 
 import json
 
-from macrohard.contracts import PLATFORM_TENANT
-from macrohard.contracts.fleet import HEARTBEAT_PREFIX
-
-CAR_EVENT_TYPES = (
-    "NodeRegistered",
-    "NodeParked",
-    "NodeUnparked",
-    "NodeChargingChanged",
-    "NodeBatteryChanged",
-    "NodeThrottled",
-)
+from macrohard.contracts.identities import car
 
 
 def node_permissions(node_id: str) -> dict[str, dict[str, list[str]]]:
+    identity = car(node_id)
     return {
-        "publish": {
-            "allow": [f"ev.{PLATFORM_TENANT}.node.{node_id}.{t}" for t in CAR_EVENT_TYPES]
-            + [f"{HEARTBEAT_PREFIX}.{node_id}"]
-        },
-        "subscribe": {"allow": [f"_INBOX_{node_id}.>"]},
+        "publish": {"allow": identity.publish_allow()},
+        "subscribe": {"allow": identity.subscribe_allow()},
     }
 
 
@@ -45,19 +34,3 @@ def authorization_block(cars: dict[str, str], platform_user: str, platform_passw
     users: list[dict[str, object]] = [{"user": platform_user, "password": platform_password}]
     users += [node_user(node_id, password) for node_id, password in cars.items()]
     return "authorization {\n  users = " + json.dumps(users, indent=2) + "\n}\n"
-
-
-def main() -> None:
-    """Print the authorization block for cars car-1..car-N (N = argv[1], default 3), with
-    passwords taken from the environment of the NATS server ($CAR_<n>_PASSWORD)."""
-    import re
-    import sys
-
-    count = int(sys.argv[1]) if len(sys.argv) > 1 else 3
-    cars = {f"car-{i}": f"$CAR_{i}_PASSWORD" for i in range(1, count + 1)}
-    block = authorization_block(cars, "platform", "$PLATFORM_PASSWORD")
-    print(re.sub(r'"(\$[A-Z0-9_]+)"', r"\1", block), end="")  # NATS reads $VARS unquoted
-
-
-if __name__ == "__main__":
-    main()

@@ -19,7 +19,10 @@ import nats
 from nats.aio.client import Client as NATS
 
 from macrohard.contracts.envelope import utcnow
+from macrohard.contracts.fleet import DEFAULT_HEARTBEAT_INTERVAL_S, DEFAULT_SOC_FLOOR
+from macrohard.contracts.identities import inbox_prefix
 from macrohard.eventlog.logs import configure_logging
+from macrohard.eventlog.service import nats_servers
 from macrohard.node_agent.agent import NodeAgent, NodeIdentity
 from macrohard.node_agent.domain import (
     CarState,
@@ -42,11 +45,11 @@ class NodeOptions:
     nats_password: str | None = None
     parked_until: str | None = None
     schedule: Path | None = None
-    heartbeat_interval_s: float = 10.0
+    heartbeat_interval_s: float = DEFAULT_HEARTBEAT_INTERVAL_S
     http_port: int = 0
     grpc_port: int = 0
     state_of_charge: float = 0.8
-    soc_floor: float = 0.2
+    soc_floor: float = DEFAULT_SOC_FLOOR
     charging: bool = False
     model_modules: list[str] = field(default_factory=list)
 
@@ -57,11 +60,11 @@ async def connect_as_node(
     """A connection whose reply inboxes are the car's own (`_INBOX_<id>.>`): its
     credentials may subscribe there and nowhere else (see deploy/nats)."""
     return await nats.connect(
-        url,
+        nats_servers(url),
         user=user,
         password=password,
         name=f"node-{node_id}",
-        inbox_prefix=f"_INBOX_{node_id}".encode(),
+        inbox_prefix=inbox_prefix(node_id),
         max_reconnect_attempts=-1,
         **options,
     )

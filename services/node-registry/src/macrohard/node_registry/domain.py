@@ -14,6 +14,9 @@ from datetime import datetime
 
 from macrohard.contracts.envelope import Event
 from macrohard.contracts.fleet import (
+    DEFAULT_HEARTBEAT_INTERVAL_S,
+    DEFAULT_MAX_LEASES,
+    DEFAULT_SOC_FLOOR,
     LeaseGranted,
     LeaseReleased,
     LeaseRenewed,
@@ -48,9 +51,9 @@ class Node:
     models: frozenset[str]
     triton_http_url: str
     triton_grpc_url: str = ""
-    soc_floor: float = 0.2
-    max_leases: int = 4
-    heartbeat_interval_s: float = 10.0
+    soc_floor: float = DEFAULT_SOC_FLOOR
+    max_leases: int = DEFAULT_MAX_LEASES
+    heartbeat_interval_s: float = DEFAULT_HEARTBEAT_INTERVAL_S
     memory_gb: float = 0.0
     parked: bool = False
     expected_departure: datetime | None = None

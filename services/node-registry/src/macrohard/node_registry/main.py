@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 
+from macrohard.contracts.fleet import DEFAULT_HEARTBEAT_INTERVAL_S
 from macrohard.eventlog import Service, run_service
 from macrohard.node_registry.api import serve_leases
 from macrohard.node_registry.handlers import absorb_heartbeats, follow_log, sweep_forever
@@ -16,7 +17,7 @@ from macrohard.node_registry.registry import Registry
 
 
 def build(service: Service) -> None:
-    interval = float(service.config.extra.get("heartbeat_interval_s", "10"))
+    interval = float(service.config.extra.get("heartbeat_interval_s", DEFAULT_HEARTBEAT_INTERVAL_S))
     if service.config.database_url:
         service.project(FleetProjection())
 

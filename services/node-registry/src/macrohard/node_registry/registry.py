@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from macrohard.contracts import PLATFORM_TENANT, RecordedEvent, envelope
 from macrohard.contracts.envelope import Envelope, Event, derived_event_id, new_event_id, utcnow
 from macrohard.contracts.fleet import (
+    DEFAULT_HEARTBEAT_INTERVAL_S,
     FleetStats,
     Heartbeat,
     LeaseGranted,
@@ -42,7 +43,7 @@ class Registry:
         self,
         store: EventStore,
         *,
-        heartbeat_interval_s: float = 10.0,
+        heartbeat_interval_s: float = DEFAULT_HEARTBEAT_INTERVAL_S,
         monotonic: Callable[[], float] = time.monotonic,
         wall: Callable[[], datetime] = utcnow,
     ) -> None:

@@ -26,13 +26,14 @@ from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
-from macrohard.contracts import PLATFORM_TENANT, caused_by, envelope
+from macrohard.contracts import caused_by, envelope
 from macrohard.contracts.agent import InferenceCompleted
 from macrohard.contracts.envelope import Envelope, utcnow
 from macrohard.contracts.fleet import (
     LEASE_RELEASE,
     LEASE_RENEW,
     LEASE_REQUEST,
+    LEASE_REVOCATIONS,
     LeaseRelease,
     LeaseRenewal,
     LeaseReply,
@@ -44,7 +45,6 @@ log = logging.getLogger("macrohard.planner.inference")
 
 Array = npt.NDArray[np.generic]
 _decode_reply = msgspec.json.Decoder(LeaseReply).decode
-_REVOKED = f"ev.{PLATFORM_TENANT}.lease.*.LeaseRevoked"
 
 
 class InferenceFailed(RuntimeError):
@@ -143,7 +143,7 @@ class InferenceClient:
                 log.info("lease revoked under us", extra={"lease_id": held.lease_id})
 
         # Core NATS sees every message the stream stores, as it is stored: no consumer needed.
-        self._revocations = await self.nc.subscribe(_REVOKED, cb=on_revoked)
+        self._revocations = await self.nc.subscribe(LEASE_REVOCATIONS, cb=on_revoked)
 
     async def _request(self, subject: str, body: msgspec.Struct) -> LeaseReply:
         reply = await self.nc.request(

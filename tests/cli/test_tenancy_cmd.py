@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncIterator
 
 import pytest
 
 from macrohard.cli.main import main
-from tests.gateway.conftest import ADMIN, RunningGateway
+from tests.gateway.conftest import ADMIN, RunningGateway, running_gateway
+
+
+@pytest.fixture
+async def gw(nats_url: str, database_url: str) -> AsyncIterator[RunningGateway]:
+    async with running_gateway(nats_url, database_url) as g:
+        yield g
 
 
 def mh(capsys: pytest.CaptureFixture[str], *argv: str) -> str:

@@ -14,7 +14,7 @@ from macrohard.eventlog.consumer import ConsumerSpec
 from macrohard.eventlog.deadletter import list_dead_letters
 from macrohard.eventlog.service import Service, ServiceConfig
 from macrohard.eventlog.store import EventStore
-from tests.ops.conftest import MhRunner
+from tests.cli.conftest import MhRunner
 
 
 async def dead_letters_from_a_failing_consumer(nats_url: str, nc: NATS, store: EventStore) -> None:

@@ -13,7 +13,7 @@ from macrohard.contracts.tasks import TaskCancelRequested
 from macrohard.eventlog.index import EventIndexProjection
 from macrohard.eventlog.projection import ProjectionRunner
 from macrohard.eventlog.store import EventStore
-from tests.ops.conftest import MhRunner, RecordedRun
+from tests.cli.conftest import MhRunner, RecordedRun
 
 
 def flatten(node: dict[str, Any], depth: int = 0) -> list[tuple[int, str, str, float]]:

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -16,9 +14,9 @@ from macrohard.contracts.browser import PageElement, PageObservation, PageObserv
 from macrohard.contracts.envelope import Envelope, Event
 from macrohard.contracts.tasks import TaskCompleted, TaskSubmitted
 from macrohard.contracts.tenancy import TenantOnboarded
-from macrohard.devkit.embedded import free_port
+from macrohard.devkit.pages import LocalSite, fixed_pages
 from macrohard.eventlog.store import EventStore
-from tests.ops.conftest import SCREENSHOT, MhRunner, RecordedRun
+from tests.cli.conftest import SCREENSHOT, MhRunner, RecordedRun
 
 
 async def test_task_replay_prints_each_recorded_step(
@@ -57,26 +55,10 @@ PAGES = {
 }
 
 
-class _Pages(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        body = PAGES.get(self.path)
-        self.send_response(200 if body else 404)
-        self.send_header("content-type", "text/html")
-        self.end_headers()
-        self.wfile.write(body or b"")
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
 @pytest.fixture
 def site() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", free_port()), _Pages)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    server.server_close()
+    with LocalSite(fixed_pages(PAGES)) as server:
+        yield server.base
 
 
 async def test_live_rerun_replays_intents_in_chromium_next_to_the_recording(

@@ -16,7 +16,7 @@ from macrohard.contracts.tasks import TaskCancelRequested
 from macrohard.eventlog.index import EventIndexProjection
 from macrohard.eventlog.projection import ProjectionRunner
 from macrohard.eventlog.store import EventStore
-from tests.ops.conftest import MhRunner, RecordedRun
+from tests.cli.conftest import MhRunner, RecordedRun
 
 
 async def test_tail_prints_one_line_per_event_with_key_fields(

@@ -1,4 +1,4 @@
-"""`mh replay --verify`: rebuild projections from the log into a shadow and diff with live.
+"""Rebuild projections (`mh replay --verify`) from the log into a shadow and diff with live.
 
 The shadow is a fresh, temporary DATABASE on the same server, not a schema: projections
 write schema-qualified tables (`eventlog.event_index`, `gateway.tasks`), so redirecting
@@ -24,9 +24,9 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 from nats.aio.client import Client as NATS
 
-from macrohard.cli.projections import Bounded, live_checkpoint
 from macrohard.eventlog.db import Conn
 from macrohard.eventlog.projection import Projection, ProjectionRunner
+from macrohard.eventlog.rebuild import Bounded, live_checkpoint
 
 MAX_SHOWN = 20  # differences printed per table; the count is always complete
 

@@ -12,8 +12,8 @@ from macrohard.contracts.tasks import TaskCancelRequested
 from macrohard.eventlog.index import EventIndexProjection
 from macrohard.eventlog.projection import ProjectionRunner
 from macrohard.eventlog.store import EventStore
+from tests.cli.conftest import MhRunner, RecordedRun
 from tests.eventlog.sample_projection import TaskCounts
-from tests.ops.conftest import MhRunner, RecordedRun
 
 SAMPLE = "tests.eventlog.sample_projection:TaskCounts"
 

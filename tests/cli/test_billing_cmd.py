@@ -12,8 +12,10 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+from nats.aio.client import Client as NATS
 
 from macrohard.billing.handlers import Invoicer
+from macrohard.billing.projection import BillingProjection
 from macrohard.cli import billing_cmd
 from macrohard.cli.main import build_parser
 from macrohard.eventlog.projection import ProjectionRunner
@@ -21,6 +23,13 @@ from macrohard.eventlog.store import EventStore
 from tests.billing import builders as b
 
 MH = str(Path(sys.executable).with_name("mh"))
+
+
+@pytest.fixture
+async def runner(nc: NATS, pool: asyncpg.Pool) -> ProjectionRunner:
+    r = ProjectionRunner(nc, pool, BillingProjection(), batch_size=500)
+    await r.setup()
+    return r
 
 
 async def mh(*args: str) -> str:

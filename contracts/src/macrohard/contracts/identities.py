@@ -1,0 +1,225 @@
+"""Who may say what on the bus: every NATS identity of the platform and its rights, once.
+
+Each service and each car connects as its own NATS user. What that user may do is declared
+here and nowhere else: deploy/nats/services.conf (compose) and the configuration `mh up
+--secure` writes are rendered from these declarations (`macrohard.contracts.nats_config`),
+and a test fails when the committed file drifts or when the code uses a subject (an event it
+builds, a core subject it names) that its identity does not declare.
+
+The rules the declarations follow, and why:
+- **Appends are granted per event type**, on the type segment of the subject
+  (`ev.<tenant>.<aggregate>.<id>.<Type>`): the actuator may store `ActionExecuted` but not
+  `TaskCompleted`, a car may store only its own node's state changes. The kernel refuses an
+  event whose envelope disagrees with its subject, so the subject NATS allowed is the truth.
+- **Every identity has its own inbox prefix** (`_INBOX_<name>`), used for request replies,
+  JetStream API answers, pull-consumer deliveries and direct-get replies. Nobody may
+  subscribe `_INBOX.>` or `>`, so nobody reads another's deliveries.
+- **Services read the log; cars do not.** A service may run consumers and direct gets on
+  EVENTS (it consumes cross-context events by design), but fetches and acks only on its own
+  durables. A car gets no JetStream API at all: no stream info, no subject listing, no direct
+  get, no consumer; it publishes its events and heartbeats and hears only its own inbox and
+  its own per-car subjects.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from macrohard.contracts import agent, billing, browser, fleet, tasks, tenancy
+from macrohard.contracts.envelope import Event
+from macrohard.contracts.subjects import (
+    DLQ_PREFIX,
+    EVENT_PREFIX,
+    EVENTS_STREAM,
+    PLATFORM_TENANT,
+    check_token,
+    dlq_retry_subject,
+)
+
+# JetStream API every service needs to find the streams (the kernel's ensure_streams and
+# key_value look them up; only the one-shot `mh streams init` creates them) and to read the
+# log by direct get and ordered consumers (projections, aggregate loads).
+_LOG_READER_API = (
+    "$JS.API.INFO",
+    "$JS.API.STREAM.INFO.*",
+    f"$JS.API.DIRECT.GET.{EVENTS_STREAM}",
+    f"$JS.API.DIRECT.GET.{EVENTS_STREAM}.>",
+    # Ephemeral ordered consumers (projections, the registry's fleet view, SSE).
+    f"$JS.API.CONSUMER.CREATE.{EVENTS_STREAM}",
+    f"$JS.API.CONSUMER.INFO.{EVENTS_STREAM}.*",
+    "$JS.FC.>",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """One NATS user: what it appends to the log, which core subjects it uses, its consumers.
+
+    `appends` are (tenant token, event class): `*` for tenant-owned aggregates, the platform
+    token for platform aggregates. For a car, `aggregate_id` pins every append to its own node.
+    """
+
+    name: str
+    appends: tuple[tuple[str, type[Event]], ...] = ()
+    # Core NATS subjects it sends to (requests, telemetry) and listens on.
+    publishes: tuple[str, ...] = ()
+    listens: tuple[str, ...] = ()
+    # Durable consumers on EVENTS it runs (replicas share them); also its DLQ retry subjects.
+    consumers: tuple[str, ...] = ()
+    # It answers requests sent to it (the server lets it reply to the requester's inbox).
+    responds: bool = False
+    reads_log: bool = True
+    aggregate_id: str = "*"
+
+    @property
+    def inbox_prefix(self) -> str:
+        """The prefix of every reply subject this identity creates (nats-py `inbox_prefix`)."""
+        return inbox_prefix(self.name)
+
+    @property
+    def event_types(self) -> frozenset[str]:
+        return frozenset(cls.__name__ for _, cls in self.appends)
+
+    def append_subjects(self) -> list[str]:
+        return [
+            f"{EVENT_PREFIX}.{tenant}.{cls.aggregate_type}.{self.aggregate_id}.{cls.__name__}"
+            for tenant, cls in self.appends
+        ]
+
+    def publish_allow(self) -> list[str]:
+        """Every subject this identity may publish to (NATS `permissions.publish.allow`)."""
+        allow = self.append_subjects() + list(self.publishes)
+        if self.reads_log:
+            allow += list(_LOG_READER_API)
+            for d in self.consumers:
+                # Named creation (server >= 2.9, with and without a filter), and the older
+                # durable form: only on its own durables, so it cannot rewrite another's.
+                allow += [
+                    f"$JS.API.CONSUMER.CREATE.{EVENTS_STREAM}.{d}",
+                    f"$JS.API.CONSUMER.CREATE.{EVENTS_STREAM}.{d}.>",
+                    f"$JS.API.CONSUMER.DURABLE.CREATE.{EVENTS_STREAM}.{d}",
+                ]
+            allow += [f"$JS.API.CONSUMER.MSG.NEXT.{EVENTS_STREAM}.{d}" for d in self.consumers]
+            allow += [f"$JS.ACK.{EVENTS_STREAM}.{d}.>" for d in self.consumers]
+            # Dead letters go to the DLQ stream (consumers and projections alike).
+            allow.append(f"{DLQ_PREFIX}.>")
+        return allow
+
+    def subscribe_allow(self) -> list[str]:
+        """Every subject this identity may subscribe to (NATS `permissions.subscribe.allow`)."""
+        return (
+            [f"{self.inbox_prefix}.>"]
+            + list(self.listens)
+            + [dlq_retry_subject(d) for d in self.consumers]
+        )
+
+
+_TASK = "*"
+_PLATFORM = PLATFORM_TENANT
+
+SERVICES: tuple[Identity, ...] = (
+    Identity(
+        name="gateway",
+        appends=(
+            (_TASK, tenancy.TenantOnboarded),
+            (_TASK, tenancy.ApiKeyIssued),
+            (_TASK, tenancy.ApiKeyRevoked),
+            (_TASK, tasks.TaskSubmitted),
+            (_TASK, tasks.TaskCancelRequested),
+        ),
+        consumers=("gateway-webhooks",),
+    ),
+    Identity(
+        name="planner",
+        appends=(
+            (_TASK, tasks.TaskStarted),
+            (_TASK, tasks.TaskCompleted),
+            (_TASK, tasks.TaskFailed),
+            (_TASK, tasks.TaskCancelled),
+            (_TASK, agent.LeaseRequested),
+            (_TASK, agent.IntentEmitted),
+            (_TASK, agent.InferenceCompleted),
+        ),
+        publishes=(fleet.LEASE_REQUEST, fleet.LEASE_RENEW, fleet.LEASE_RELEASE),
+        listens=(fleet.LEASE_REVOCATIONS,),
+        consumers=("planner-tasks", "planner-pages", "planner-budgets"),
+    ),
+    Identity(
+        name="actuator",
+        appends=(
+            (_TASK, browser.SessionOpened),
+            (_TASK, browser.ActionExecuted),
+            (_TASK, browser.PageObserved),
+            (_TASK, browser.SessionClosed),
+        ),
+        # Replicas hand a task's intent to the replica holding its browser context.
+        publishes=(f"{browser.ACTUATOR_WORKER_PREFIX}.*",),
+        listens=(f"{browser.ACTUATOR_WORKER_PREFIX}.*",),
+        consumers=("actuator",),
+        responds=True,
+    ),
+    Identity(
+        name="node-registry",
+        appends=(
+            (_PLATFORM, fleet.NodeLost),
+            (_PLATFORM, fleet.NodeRecovered),
+            (_PLATFORM, fleet.LeaseGranted),
+            (_PLATFORM, fleet.LeaseRenewed),
+            (_PLATFORM, fleet.LeaseReleased),
+            (_PLATFORM, fleet.LeaseRevoked),
+        ),
+        listens=(
+            f"{fleet.HEARTBEAT_PREFIX}.*",
+            fleet.LEASE_REQUEST,
+            fleet.LEASE_RENEW,
+            fleet.LEASE_RELEASE,
+            fleet.FLEET_STATS,
+        ),
+        responds=True,
+    ),
+    Identity(
+        name="billing",
+        appends=(
+            (_TASK, billing.InvoiceDrafted),
+            (_TASK, billing.InvoiceFinalized),
+            (_TASK, billing.InvoiceCorrected),
+            (_TASK, billing.BudgetExhausted),
+            (_TASK, billing.BudgetRestored),
+            (_PLATFORM, billing.PayoutStated),
+        ),
+    ),
+)
+
+# What a car says about itself (NodeLost/NodeRecovered are the registry's to decide).
+CAR_EVENTS: tuple[type[Event], ...] = (
+    fleet.NodeRegistered,
+    fleet.NodeParked,
+    fleet.NodeUnparked,
+    fleet.NodeChargingChanged,
+    fleet.NodeBatteryChanged,
+    fleet.NodeThrottled,
+)
+
+
+def car(node_id: str) -> Identity:
+    """A car's identity: its own node's events and heartbeat, its own inbox, nothing else."""
+    check_token("node id", node_id)
+    return Identity(
+        name=node_id,
+        appends=tuple((_PLATFORM, cls) for cls in CAR_EVENTS),
+        aggregate_id=node_id,
+        publishes=(f"{fleet.HEARTBEAT_PREFIX}.{node_id}",),
+        reads_log=False,
+    )
+
+
+def service(name: str) -> Identity:
+    for ident in SERVICES:
+        if ident.name == name:
+            return ident
+    raise KeyError(f"no NATS identity declared for service {name!r}")
+
+
+def inbox_prefix(name: str) -> str:
+    """The inbox prefix of the identity called `name` (a service or a car)."""
+    return f"_INBOX_{check_token('identity', name)}"

@@ -1,0 +1,49 @@
+"""What other packages may use of billing; nothing else in `macrohard.billing` crosses over.
+
+Readers (the gateway's API, `mh billing`) read billing's read model through these queries;
+the one operator change, a correction of a finalized invoice, is appended through
+`correct_invoice`. Everything else billing does it does by itself, from the log.
+"""
+
+from macrohard.billing.corrections import NotFinal, correct_invoice
+from macrohard.billing.domain import period_of
+from macrohard.billing.export import invoices_csv, invoices_json
+from macrohard.billing.money import InvalidAmount
+from macrohard.billing.plans import DEFAULT_PLAN, PLANS
+from macrohard.billing.projection import BillingProjection
+from macrohard.billing.queries import (
+    BudgetStatus,
+    Economics,
+    Invoice,
+    MeterUsage,
+    PayoutStatement,
+    budget,
+    economics,
+    invoice,
+    invoices,
+    payout_statements,
+    usage,
+)
+
+__all__ = [
+    "DEFAULT_PLAN",
+    "PLANS",
+    "BillingProjection",
+    "BudgetStatus",
+    "Economics",
+    "InvalidAmount",
+    "Invoice",
+    "MeterUsage",
+    "NotFinal",
+    "PayoutStatement",
+    "budget",
+    "correct_invoice",
+    "economics",
+    "invoice",
+    "invoices",
+    "invoices_csv",
+    "invoices_json",
+    "payout_statements",
+    "period_of",
+    "usage",
+]
