@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -26,6 +27,7 @@ from macrohard.contracts.tasks import (
     TaskStarted,
     TaskSubmitted,
 )
+from macrohard.eventlog import egress
 from macrohard.eventlog.egress import host_in_allowlist
 
 TaskStatus = Literal["submitted", "running", "completed", "failed", "cancelled"]
@@ -141,7 +143,7 @@ def evolve_task(view: TaskView | None, env: Envelope) -> TaskView | None:
             if isinstance(p, TaskCompleted):
                 view.result = p.result
             else:
-                view.reason = p.reason
+                view.reason = tenant_text(p.reason)
     elif isinstance(p, IntentEmitted):
         s = _step(view, p.step)
         s.intent, s.backend = p.intent, p.backend
@@ -155,7 +157,7 @@ def evolve_task(view: TaskView | None, env: Envelope) -> TaskView | None:
         u.energy_wh += p.energy_wh
     elif isinstance(p, ActionExecuted):
         _step(view, p.step).result = ActionResult(
-            action=p.action, ok=p.ok, error=p.error, duration_ms=p.duration_ms
+            action=p.action, ok=p.ok, error=tenant_text(p.error), duration_ms=p.duration_ms
         )
     elif isinstance(p, PageObserved):
         o = p.observation
@@ -276,3 +278,44 @@ def verify_webhook(
 def webhook_backoff(attempt: int) -> float:
     """Seconds before delivery attempt `attempt + 1`: 1, 4, 16, 64, 256 (capped)."""
     return float(min(4 ** (attempt - 1), 256))
+
+
+# --- what a tenant may see of its own task ------------------------------------------------
+
+# Payload fields that are the platform's business, not the tenant's: which car served a
+# call and who owns it, leases, sealed secrets and the request's fingerprint.
+INTERNAL_FIELDS = frozenset(
+    {"node_id", "owner_account", "lease_id", "secrets", "request_hash", "energy_wh"}
+)
+# Free texts that may quote an internal error (a car's, a proxy's, an address).
+TEXT_FIELDS = ("reason", "error", "previous_error")
+_ADDRESS = re.compile(r"\[?[0-9A-Fa-f:.]*[:.][0-9A-Fa-f:.]+\]?(?::\d+)?")
+
+
+def tenant_text(text: str) -> str:
+    """A failure text with every internal address in it replaced by `[internal]`."""
+
+    def one(match: re.Match[str]) -> str:
+        candidate = match.group(0)
+        if candidate.startswith("[") and "]" in candidate:
+            host = candidate[1 : candidate.index("]")]
+        elif candidate.count(":") == 1:
+            host = candidate.rsplit(":", 1)[0]
+        else:
+            host = candidate
+        literal = egress.literal_address(host)
+        if literal is not None and egress.address_refusal(literal):
+            return "[internal]"
+        return candidate
+
+    return _ADDRESS.sub(one, text)
+
+
+def tenant_event(document: dict[str, Any]) -> dict[str, Any]:
+    """An event as its tenant sees it (SSE): the envelope, the payload less internals."""
+    payload = {
+        key: tenant_text(value) if key in TEXT_FIELDS and isinstance(value, str) else value
+        for key, value in (document.get("payload") or {}).items()
+        if key not in INTERNAL_FIELDS
+    }
+    return {**document, "payload": payload}

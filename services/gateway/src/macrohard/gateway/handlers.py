@@ -18,7 +18,7 @@ from macrohard.contracts.envelope import RecordedEvent
 from macrohard.contracts.subjects import type_filter
 from macrohard.contracts.tasks import TaskCompleted, TaskFailed, TaskSubmitted
 from macrohard.eventlog import ConsumerSpec, EventStore, egress
-from macrohard.gateway.domain import SIGNATURE_HEADER, sign_webhook, webhook_backoff
+from macrohard.gateway.domain import SIGNATURE_HEADER, sign_webhook, tenant_text, webhook_backoff
 from macrohard.gateway.secrets import webhook_signing_key
 
 log = logging.getLogger("macrohard.gateway.webhooks")
@@ -90,7 +90,9 @@ class WebhookDelivery:
                 status=status,
                 steps=getattr(p, "steps", 0),
                 result=p.result if isinstance(p, TaskCompleted) else "",
-                reason=p.reason if isinstance(p, TaskFailed) else getattr(p, "reason", ""),
+                reason=tenant_text(
+                    p.reason if isinstance(p, TaskFailed) else getattr(p, "reason", "")
+                ),
                 occurred_at=env.occurred_at.isoformat(),
             )
         )

@@ -127,9 +127,10 @@ class Planner:
         try:
             intent = await self.backend.next_intent(request)
         except Exception as exc:
-            intent = Intent(
-                action="fail", reason=f"planner backend error: {type(exc).__name__}: {exc}"
-            )
+            # The error (a car's, an address) is the operator's business: logged here with
+            # the correlation id; the tenant's failure reason says only what happened.
+            log.warning("planner backend failed", extra={"task": ev.task_id, "error": repr(exc)})
+            intent = Intent(action="fail", reason="planner backend error: the model did not answer")
         label = _label(ev.observation.elements, intent.element)
         events = domain.decided(
             state,
