@@ -142,7 +142,7 @@ SERVICES: tuple[Identity, ...] = (
         ),
         publishes=(fleet.LEASE_REQUEST, fleet.LEASE_RENEW, fleet.LEASE_RELEASE),
         listens=(fleet.LEASE_REVOCATIONS,),
-        consumers=("planner-tasks", "planner-pages", "planner-budgets"),
+        consumers=("planner-tasks", "planner-pages"),
     ),
     Identity(
         name="actuator",
