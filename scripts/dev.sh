@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Sets up everything the project needs on a fresh Debian machine with Python 3.11, then runs
-# one Taskfile task:   bash scripts/dev.sh demo   |   bash scripts/dev.sh test
+# one Taskfile task:   bash scripts/dev.sh demo   |   bash scripts/dev.sh check (lint + tests)
 # Idempotent: a second run only checks that everything is there.
 set -euo pipefail
 cd "$(dirname "$0")/.."

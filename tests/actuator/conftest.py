@@ -23,7 +23,7 @@ from macrohard.contracts import envelope
 from macrohard.contracts.agent import Intent, IntentEmitted
 from macrohard.contracts.browser import ActionExecuted, PageObserved
 from macrohard.contracts.envelope import RecordedEvent
-from macrohard.contracts.tasks import SealedSecret, TaskSubmitted
+from macrohard.contracts.tasks import SealedSecret, TaskSubmitted, totp_sealed_name
 from macrohard.contracts.tenancy import TenantOnboarded
 from macrohard.eventlog.service import Service, ServiceConfig
 from macrohard.eventlog.store import EventStore
@@ -82,10 +82,20 @@ class Running:
         )
 
     async def submit(
-        self, task_id: str, start_url: str, secrets: dict[str, str] | None = None
+        self,
+        task_id: str,
+        start_url: str,
+        secrets: dict[str, str] | None = None,
+        totp: dict[str, str] | None = None,
     ) -> None:
         sealed = {n: self.secrets.seal(TENANT, task_id, n, v) for n, v in (secrets or {}).items()}
-        event = TaskSubmitted(task_id=task_id, goal="test", start_url=start_url, secrets=sealed)
+        seeds = {
+            n: self.secrets.seal(TENANT, task_id, totp_sealed_name(n), v)
+            for n, v in (totp or {}).items()
+        }
+        event = TaskSubmitted(
+            task_id=task_id, goal="test", start_url=start_url, secrets=sealed, totp_seeds=seeds
+        )
         await self.store.append(
             [envelope(event, tenant=TENANT, aggregate_id=task_id)], expected_version=None
         )

@@ -5,8 +5,10 @@ Records every request path so a test can prove a refused request never reached t
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
+from macrohard.actuator.totp import decode_seed, totp_code
 from macrohard.devkit.pages import LocalSite, PageReply, PageRequest
 
 FORM = """<!doctype html><html><head><title>Order form</title></head><body>
@@ -63,6 +65,21 @@ NEXT = """<!doctype html><html><head><title>Next</title></head><body>
 <h2>Second page</h2><p>You made it.</p><a href="/form">Back to form</a></body></html>"""
 
 
+TOTP_FORM = """<!doctype html><html><head><title>Second factor</title></head><body>
+<form action="/totp-check"><label>Code <input name="code" autocomplete="off"></label>
+<button type="submit">Verify</button></form></body></html>"""
+# The seed the /totp-check page verifies codes against (RFC 6238's own test key, base32).
+TOTP_SEED = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"
+
+
+def _totp_verdict(code: str) -> str:
+    """Accept the code of this or the neighbouring 30 s window, as real sites do."""
+    now = time.time()
+    valid = {totp_code(decode_seed(TOTP_SEED), now + d * 30) for d in (-1, 0, 1)}
+    verdict = "Code accepted" if code in valid else "Code rejected"
+    return f"<title>{verdict}</title><p>{verdict}</p>"
+
+
 class Site(LocalSite):
     """The test pages on a local site; `hits` records every request path."""
 
@@ -79,5 +96,7 @@ class Site(LocalSite):
             "/redirect": lambda: PageReply(302, headers={"Location": query["to"][0]}),
             "/secret": lambda: PageReply(body="<title>Secret</title>internal data"),
             "/probe": lambda: PageReply(body=query["html"][0]),
+            "/totp": lambda: PageReply(body=TOTP_FORM),
+            "/totp-check": lambda: PageReply(body=_totp_verdict(query["code"][0])),
         }
         return route.get(request.path, lambda: PageReply(404, "not found"))()

@@ -14,6 +14,7 @@ import time
 
 import asyncpg
 import nats
+from nats.aio.client import Client as NATS
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
 from macrohard.bench.report import report
@@ -64,7 +65,7 @@ def make_events(tenant: str, aggregates: int, per_aggregate: int) -> list[list[E
     ]
 
 
-async def raw_publish(nc: nats.NATS, events: list[list[Envelope]]) -> float:
+async def raw_publish(nc: NATS, events: list[list[Envelope]]) -> float:
     js = nc.jetstream(publish_async_max_pending=4000)
     payloads = [(subject_of(e), REGISTRY.encode(e)) for agg in events for e in agg]
     started = time.perf_counter()
@@ -85,7 +86,7 @@ async def append_all(store: EventStore, events: list[list[Envelope]]) -> float:
     return sum(len(e) for e in events) / (time.perf_counter() - started)
 
 
-async def raw_read(nc: nats.NATS, total: int) -> float:
+async def raw_read(nc: NATS, total: int) -> float:
     js = nc.jetstream()
     done = asyncio.Event()
     count = 0
@@ -112,7 +113,7 @@ async def raw_read(nc: nats.NATS, total: int) -> float:
     return total / elapsed
 
 
-async def rebuild(nc: nats.NATS, database_url: str, total: int) -> float:
+async def rebuild(nc: NATS, database_url: str, total: int) -> float:
     pool = await asyncpg.create_pool(database_url, min_size=2, max_size=4)
     try:
         runner = ProjectionRunner(nc, pool, EventIndexProjection(), batch_size=5000)

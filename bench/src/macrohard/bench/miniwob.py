@@ -96,7 +96,8 @@ async def _direct(
             context = await browser.new_context()
             page = await context.new_page()
             goal = await goal_of(page, pages.url(task, seed, args.max_ms, tag))
-            direct, history, started = DirectPage(page), [], time.perf_counter()
+            history: list[PastStep] = []
+            direct, started = DirectPage(page), time.perf_counter()
             while len(history) < args.max_steps and pages.reward(tag) is None:
                 obs = await direct.observe()
                 intent = decide(PlanRequest(goal=goal, observation=obs, history=history))

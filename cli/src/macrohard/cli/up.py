@@ -247,6 +247,6 @@ async def up(args: argparse.Namespace) -> None:
         print("stopping...", flush=True)
     finally:
         await supervisor.stop()
-        for server in reversed(servers):
-            server.stop()
+        for started in reversed(servers):
+            started.stop()
         (data_dir / "platform.json").unlink(missing_ok=True)

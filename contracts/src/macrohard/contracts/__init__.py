@@ -3,7 +3,16 @@
 from macrohard.contracts import REGISTRY, envelope, TaskSubmitted
 """
 
-from macrohard.contracts import agent, billing, browser, fleet, tasks, tenancy
+from macrohard.contracts import (
+    agent,
+    approvals,
+    billing,
+    browser,
+    fleet,
+    schedules,
+    tasks,
+    tenancy,
+)
 from macrohard.contracts.envelope import (
     Envelope,
     Event,
@@ -36,6 +45,8 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     *browser.EVENTS,
     *fleet.EVENTS,
     *billing.EVENTS,
+    *schedules.EVENTS,
+    *approvals.EVENTS,
 )
 REGISTRY = EventRegistry(ALL_EVENTS, upcasters={**tenancy.UPCASTERS})
 

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
+
 import msgspec
 
+from macrohard.contracts.approvals import ApprovalPolicy
 from macrohard.contracts.envelope import Event
 
 
@@ -15,6 +19,12 @@ class SealedSecret(msgspec.Struct, frozen=True, kw_only=True):
     ciphertext: str
 
 
+def totp_sealed_name(name: str) -> str:
+    """The name a TOTP seed is sealed under (part of the associated data): its own namespace,
+    so a secret and a seed of the same name can never be opened as each other."""
+    return f"totp:{name}"
+
+
 class TaskSubmitted(Event, frozen=True, kw_only=True):
     aggregate_type = "task"
 
@@ -23,10 +33,18 @@ class TaskSubmitted(Event, frozen=True, kw_only=True):
     start_url: str
     inputs: dict[str, str] = {}
     secrets: dict[str, SealedSecret] = {}
+    # TOTP seeds (base32), sealed like secrets under `totp_sealed_name(name)`: typed as
+    # `{{totp:NAME}}`, they become the current RFC 6238 code inside the actuator only.
+    totp_seeds: dict[str, SealedSecret] = {}
     max_steps: int = 30
     webhook_url: str | None = None
     idempotency_key: str | None = None
     request_hash: str | None = None
+    # Set on the tasks a schedule submits: which schedule, and the tick it runs for.
+    schedule_id: str | None = None
+    scheduled_for: datetime | None = None
+    # JSON Schema of the structured result the task must end with (`TaskCompleted.output`).
+    output_schema: dict[str, Any] | None = None
 
 
 class TaskCancelRequested(Event, frozen=True, kw_only=True):
@@ -41,6 +59,8 @@ class TaskStarted(Event, frozen=True, kw_only=True):
 
     task_id: str
     backend: str
+    # The tenant's approval policy in force when the run started (None: no step needs one).
+    approval: ApprovalPolicy | None = None
 
 
 class TaskCompleted(Event, frozen=True, kw_only=True):
@@ -49,6 +69,8 @@ class TaskCompleted(Event, frozen=True, kw_only=True):
     task_id: str
     steps: int
     result: str = ""
+    # The structured result, valid against the task's output_schema (None when it has none).
+    output: Any = None
 
 
 class TaskFailed(Event, frozen=True, kw_only=True):

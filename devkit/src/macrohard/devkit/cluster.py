@@ -96,8 +96,9 @@ class NatsCluster:
         ]
         if self.size > 1:
             routes = ", ".join(f"nats-route://127.0.0.1:{p}" for p in self.route_ports)
+            # no_advertise: as in deploy/nats/nats.conf, clients use their own seed list.
             lines.append(
-                "cluster { name: macrohard, "
+                "cluster { name: macrohard, no_advertise: true, "
                 f"listen: 127.0.0.1:{self.route_ports[i]}, routes: [{routes}] }}"
             )
         lines.append("include ./accounts.conf")

@@ -13,6 +13,7 @@ SERVICES: dict[str, str] = {
     "planner": "macrohard.planner.main",
     "actuator": "macrohard.actuator.main",
     "node-registry": "macrohard.node_registry.main",
+    "scheduler": "macrohard.scheduler.main",
 }
 
 # The gateway seals task secrets with the master key and the actuator opens them; no other

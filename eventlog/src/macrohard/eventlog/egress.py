@@ -25,10 +25,12 @@ import asyncio
 import ipaddress
 import socket
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import ada_url
+
+from macrohard.contracts.domains import host_in_allowlist as host_in_allowlist
 
 NETWORK_SCHEMES = frozenset({"http", "https", "ws", "wss"})
 
@@ -146,21 +148,6 @@ def literal_address(host: str) -> str | None:
     except ValueError:
         return None
     return bare
-
-
-def host_in_allowlist(host: str, allowed_domains: Iterable[str]) -> bool:
-    """`example.com` allows itself and its subdomains; `*.example.com` only subdomains."""
-    host = host.lower().rstrip(".")
-    for entry in allowed_domains:
-        domain = entry.strip().lower().rstrip(".")
-        if not domain:
-            continue
-        if domain.startswith("*."):
-            if host.endswith(domain[1:]):
-                return True
-        elif host == domain or host.endswith("." + domain):
-            return True
-    return False
 
 
 def _address_verdict(address: str, allow_loopback: bool) -> str:

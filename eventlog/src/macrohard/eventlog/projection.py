@@ -51,7 +51,10 @@ class Projection(Protocol):
     """A read model. `apply` gets a batch in stream order inside the checkpoint's transaction."""
 
     name: str
-    subjects: Sequence[str]
+
+    # Read-only, so that a projection may declare its subjects as a tuple.
+    @property
+    def subjects(self) -> Sequence[str]: ...
 
     async def create(self, conn: Conn) -> None:
         """Create schema and tables if missing (idempotent)."""

@@ -234,7 +234,7 @@ class Service:
             log.info("service stopped")
 
 
-def run_service(name: str, build: Callable[[Service], None]) -> None:
+def run_service(name: str, build: Callable[[Service], object]) -> None:
     """Entry point used by every service's main(): configure, build, run."""
     configure_logging(name)
     service = Service(ServiceConfig.from_env(name))

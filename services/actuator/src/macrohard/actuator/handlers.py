@@ -43,6 +43,7 @@ from macrohard.actuator.observer import Observer
 from macrohard.actuator.secrets import SecretOpener, SecretsUnavailable
 from macrohard.actuator.session import BrowserSession, Delivery, evolve, plan_delivery
 from macrohard.actuator.tenants import AllowedDomains
+from macrohard.actuator.totp import InvalidTotpSeed, MissingTotpSeed, fill_totp, totp_names
 from macrohard.contracts.agent import Intent, IntentEmitted
 from macrohard.contracts.browser import (
     ACTUATOR_WORKER_PREFIX,
@@ -53,7 +54,13 @@ from macrohard.contracts.browser import (
     SessionOpened,
 )
 from macrohard.contracts.envelope import Envelope, Event, RecordedEvent, caused_by
-from macrohard.contracts.tasks import TaskCancelled, TaskCompleted, TaskFailed, TaskSubmitted
+from macrohard.contracts.tasks import (
+    TaskCancelled,
+    TaskCompleted,
+    TaskFailed,
+    TaskSubmitted,
+    totp_sealed_name,
+)
 from macrohard.eventlog.store import EventStore, Loaded
 
 log = logging.getLogger("macrohard.actuator")
@@ -267,17 +274,26 @@ class Actuator:
 
     def _all_secrets(self, tenant: str, task: TaskSubmitted | None) -> list[str]:
         """Every plaintext of the task, so observations can be scrubbed of them."""
-        if task is None or not task.secrets or self.opener is None:
+        if task is None or self.opener is None:
             return []
         return [
             self.opener(sealed, tenant=tenant, task_id=task.task_id, name=name)
             for name, sealed in task.secrets.items()
-        ]
+        ] + list(self._totp_seeds(tenant, task).values())
+
+    def _totp_seeds(self, tenant: str, task: TaskSubmitted) -> dict[str, str]:
+        assert self.opener is not None
+        return {
+            name: self.opener(
+                sealed, tenant=tenant, task_id=task.task_id, name=totp_sealed_name(name)
+            )
+            for name, sealed in task.totp_seeds.items()
+        }
 
     def _typed_text(
         self, tb: TaskBrowser, task: TaskSubmitted | None, text: str | None
     ) -> str | None:
-        if text is None or not secret_names(text):
+        if text is None or not (secret_names(text) or totp_names(text)):
             return text
         if self.opener is None:
             raise SecretsUnavailable("this actuator has no secret opener installed")
@@ -293,8 +309,13 @@ class Actuator:
             values[name] = self.opener(
                 task.secrets[name], tenant=tb.tenant, task_id=task.task_id, name=name
             )
-        tb.secrets = sorted({*tb.secrets, *values.values()})
-        return fill_secrets(text, values)
+        text = fill_secrets(text, values)
+        codes: list[str] = []
+        if totp_names(text):
+            # The code of this very moment: computed here, typed at once, never stored.
+            text, codes = fill_totp(text, self._totp_seeds(tb.tenant, task), time.time())
+        tb.secrets = sorted({*tb.secrets, *values.values(), *codes})
+        return text
 
     async def _carry_out(
         self, env: Envelope, ie: IntentEmitted, decision: Delivery, loaded: Loaded[BrowserSession]
@@ -396,6 +417,10 @@ class Actuator:
             ok, blocked, error = False, True, short_error(exc, tb.secrets)
         except MissingSecret as exc:
             ok, blocked, error = False, True, f"no secret named {exc.args[0]!r} in this task"
+        except MissingTotpSeed as exc:
+            ok, blocked, error = False, True, f"no TOTP seed named {exc.args[0]!r} in this task"
+        except InvalidTotpSeed as exc:
+            ok, blocked, error = False, True, str(exc)
         except Exception as exc:  # the page said no: report it with what it showed
             ok, error = False, short_error(exc, tb.secrets)
         return ActionExecuted(

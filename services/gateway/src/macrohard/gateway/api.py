@@ -8,7 +8,13 @@ from litestar import Litestar, Request, Response, get
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 
-from macrohard.gateway import events, routes_tasks, routes_tenancy
+from macrohard.gateway import (
+    events,
+    routes_approvals,
+    routes_schedules,
+    routes_tasks,
+    routes_tenancy,
+)
 from macrohard.gateway.context import GatewayContext
 from macrohard.gateway.errors import EXCEPTION_HANDLERS, problem
 from macrohard.gateway.models import Health
@@ -60,6 +66,8 @@ def create_app(ctx: GatewayContext) -> Litestar:
             *routes_tenancy.ROUTES,
             *routes_tasks.ROUTES,
             *events.ROUTES,
+            *routes_schedules.ROUTES,
+            *routes_approvals.ROUTES,
         ],
         exception_handlers=EXCEPTION_HANDLERS,
         request_max_body_size=ctx.settings.max_body_bytes,

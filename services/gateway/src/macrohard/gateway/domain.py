@@ -17,7 +17,9 @@ from typing import Any, Literal
 import msgspec
 
 from macrohard.contracts.agent import InferenceCompleted, Intent, IntentEmitted
+from macrohard.contracts.approvals import TaskApproved, TaskNeedsApproval
 from macrohard.contracts.browser import ActionExecuted, PageObserved
+from macrohard.contracts.domains import host_in_allowlist
 from macrohard.contracts.envelope import Envelope
 from macrohard.contracts.tasks import (
     TaskCancelled,
@@ -28,9 +30,10 @@ from macrohard.contracts.tasks import (
     TaskSubmitted,
 )
 from macrohard.eventlog import egress
-from macrohard.eventlog.egress import host_in_allowlist
 
-TaskStatus = Literal["submitted", "running", "completed", "failed", "cancelled"]
+TaskStatus = Literal[
+    "submitted", "running", "awaiting_approval", "completed", "failed", "cancelled"
+]
 TERMINAL: frozenset[str] = frozenset({"completed", "failed", "cancelled"})
 
 
@@ -66,6 +69,16 @@ class TaskUsage(msgspec.Struct, kw_only=True):
     energy_wh: float = 0.0
 
 
+class PendingApproval(msgspec.Struct, kw_only=True):
+    """The step a paused task holds for the tenant (answer: POST /v1/tasks/{id}/approval)."""
+
+    step: int
+    intent: Intent
+    element_label: str = ""
+    page_url: str = ""
+    why: str = ""
+
+
 class TaskView(msgspec.Struct, kw_only=True):
     """A task as the API shows it. Secrets appear by name only, never by value."""
 
@@ -86,6 +99,11 @@ class TaskView(msgspec.Struct, kw_only=True):
     steps_taken: int = 0
     steps: list[StepView] = []
     usage: TaskUsage = msgspec.field(default_factory=TaskUsage)
+    totp_names: list[str] = []
+    pending_approval: PendingApproval | None = None
+    schedule_id: str | None = None
+    output_schema: dict[str, Any] | None = None
+    output: Any = None  # the structured result, valid against output_schema
 
 
 def _step(view: TaskView, number: int) -> StepView:
@@ -115,6 +133,9 @@ def evolve_task(view: TaskView | None, env: Envelope) -> TaskView | None:
             start_url=p.start_url,
             inputs=dict(p.inputs),
             secret_names=sorted(p.secrets),
+            totp_names=sorted(p.totp_seeds),
+            schedule_id=p.schedule_id,
+            output_schema=p.output_schema,
             max_steps=p.max_steps,
             webhook_url=p.webhook_url,
             submitted_at=env.occurred_at,
@@ -130,6 +151,17 @@ def evolve_task(view: TaskView | None, env: Envelope) -> TaskView | None:
             view.status = "running"
     elif isinstance(p, TaskCancelRequested):
         view.cancel_requested = True
+    elif isinstance(p, TaskNeedsApproval):
+        if not final:
+            view.status = "awaiting_approval"
+            view.pending_approval = PendingApproval(
+                step=p.step, intent=p.intent, element_label=p.element_label,
+                page_url=p.page_url, why=p.why,
+            )  # fmt: skip
+    elif isinstance(p, TaskApproved):
+        if view.status == "awaiting_approval":
+            view.status = "running"
+            view.pending_approval = None
     elif isinstance(p, TaskCompleted | TaskFailed | TaskCancelled):
         if not final:
             view.status = (
@@ -140,8 +172,10 @@ def evolve_task(view: TaskView | None, env: Envelope) -> TaskView | None:
                 else "cancelled"
             )
             view.steps_taken = p.steps
+            view.pending_approval = None
             if isinstance(p, TaskCompleted):
                 view.result = p.result
+                view.output = p.output
             else:
                 view.reason = tenant_text(p.reason)
     elif isinstance(p, IntentEmitted):

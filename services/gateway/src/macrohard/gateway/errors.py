@@ -17,6 +17,7 @@ PROBLEM_JSON = "application/problem+json"
 _TITLES = {
     400: "Bad Request",
     401: "Unauthorized",
+    403: "Forbidden",
     404: "Not Found",
     405: "Method Not Allowed",
     409: "Conflict",
@@ -107,6 +108,7 @@ def problems(*statuses: int) -> dict[int, ResponseSpec]:
     """OpenAPI responses for the errors a route can answer with."""
     texts = {
         401: "Missing, malformed or revoked API key",
+        403: "Past a limit of the tenant's plan (named in `detail`)",
         404: "No such resource for this tenant",
         409: "Conflict (idempotent request still in flight, or task already finished)",
         413: "Request body too large",

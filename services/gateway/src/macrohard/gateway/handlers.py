@@ -10,15 +10,23 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import Any
 
 import httpx
 import msgspec
 
+from macrohard.contracts.approvals import TaskNeedsApproval
 from macrohard.contracts.envelope import RecordedEvent
 from macrohard.contracts.subjects import type_filter
 from macrohard.contracts.tasks import TaskCompleted, TaskFailed, TaskSubmitted
 from macrohard.eventlog import ConsumerSpec, EventStore, egress
-from macrohard.gateway.domain import SIGNATURE_HEADER, sign_webhook, tenant_text, webhook_backoff
+from macrohard.gateway.domain import (
+    SIGNATURE_HEADER,
+    PendingApproval,
+    sign_webhook,
+    tenant_text,
+    webhook_backoff,
+)
 from macrohard.gateway.secrets import webhook_signing_key
 
 log = logging.getLogger("macrohard.gateway.webhooks")
@@ -29,11 +37,13 @@ WEBHOOK_CONSUMER = ConsumerSpec(
         type_filter("TaskCompleted", aggregate_type="task"),
         type_filter("TaskFailed", aggregate_type="task"),
         type_filter("TaskCancelled", aggregate_type="task"),
+        type_filter("TaskNeedsApproval", aggregate_type="task"),
     ],
     max_deliver=6,
     ack_wait_s=30.0,
     backoff_s=tuple(webhook_backoff(a) for a in range(1, 6)),
-    description="delivers a task's final status to its webhook_url (HMAC-SHA256 signed)",
+    description="delivers a task's final status, and each pause for approval, to its "
+    "webhook_url (HMAC-SHA256 signed)",
 )
 
 
@@ -45,6 +55,9 @@ class WebhookBody(msgspec.Struct, kw_only=True):
     result: str = ""
     reason: str = ""
     occurred_at: str
+    # Set when status is "awaiting_approval": the held step, to answer via the API.
+    pending_approval: PendingApproval | None = None
+    output: Any = None  # the structured result of a completed task with an output_schema
 
 
 class WebhookRefused(RuntimeError):
@@ -82,7 +95,15 @@ class WebhookDelivery:
             # Permanent: retrying cannot make the address public. Nothing is sent.
             log.warning("webhook refused", extra={"task_id": task_id, "reason": exc.reason})
             return
-        status = {"TaskCompleted": "completed", "TaskFailed": "failed"}.get(env.type, "cancelled")
+        status = {
+            "TaskCompleted": "completed",
+            "TaskFailed": "failed",
+            "TaskNeedsApproval": "awaiting_approval",
+        }.get(env.type, "cancelled")
+        pending = None
+        if isinstance(p, TaskNeedsApproval):
+            pending = PendingApproval(step=p.step, intent=p.intent, element_label=p.element_label,
+                                      page_url=p.page_url, why=p.why)  # fmt: skip
         body = msgspec.json.encode(
             WebhookBody(
                 delivery_id=env.id,
@@ -94,6 +115,8 @@ class WebhookDelivery:
                     p.reason if isinstance(p, TaskFailed) else getattr(p, "reason", "")
                 ),
                 occurred_at=env.occurred_at.isoformat(),
+                pending_approval=pending,
+                output=p.output if isinstance(p, TaskCompleted) else None,
             )
         )
         secret = webhook_signing_key(self._master, env.tenant)

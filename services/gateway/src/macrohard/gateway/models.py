@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
 from msgspec import Meta
@@ -20,6 +20,11 @@ Money = Annotated[str, Meta(pattern=r"^[0-9]{1,12}(\.[0-9]{1,4})?$")]
 PLAN_PATTERN = "^(" + "|".join(sorted(PLANS)) + ")$"
 Url = Annotated[str, Meta(min_length=1, max_length=2048, pattern=r"^https?://\S+$")]
 SecretName = Annotated[str, Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-]+$")]
+# A TOTP seed as authenticator apps show it: base32 (RFC 4648), 80 to 512 bits, padding and
+# spaces optional. Refused here, a malformed seed never reaches the actuator.
+TotpSeed = Annotated[
+    str, Meta(min_length=16, max_length=128, pattern=r"^(?:[A-Za-z2-7] ?){16,}=*$")
+]
 
 
 class TenantIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -84,6 +89,11 @@ class TaskIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     inputs: dict[SecretName, Annotated[str, Meta(max_length=4000, pattern=NO_NUL)]] = {}
     # Plain text only inside this request: sealed before anything is written.
     secrets: dict[SecretName, Annotated[str, Meta(max_length=4000)]] = {}
+    # TOTP seeds, sealed like secrets; `{{totp:NAME}}` in a typed text becomes the current code.
+    totp: Annotated[dict[SecretName, TotpSeed], Meta(max_length=10)] = {}
+    # JSON Schema (2020-12) of the structured result; the task ends with `output` valid
+    # against it, or fails with the validation error.
+    output_schema: dict[str, Any] | None = None
     max_steps: Annotated[int, Meta(ge=1, le=200)] = 30
     webhook_url: Url | None = None
 

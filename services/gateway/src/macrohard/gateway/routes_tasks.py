@@ -9,13 +9,15 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import asyncpg
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
 from litestar import Response, get, post
 from litestar.exceptions import HTTPException, NotFoundException, ValidationException
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
 
 from macrohard.billing import public as billing
 from macrohard.contracts.envelope import envelope, new_event_id
-from macrohard.contracts.tasks import TaskCancelRequested, TaskSubmitted
+from macrohard.contracts.tasks import TaskCancelRequested, TaskSubmitted, totp_sealed_name
 from macrohard.eventlog import ConcurrencyConflict, egress
 from macrohard.gateway.context import GatewayContext, decode_view
 from macrohard.gateway.domain import (
@@ -77,7 +79,15 @@ async def submit_task(
     ctx = gw(request)
     who = await ctx.authenticate(request.headers.get("authorization"))
     tenant = who.tenant_id
-    _check_urls(ctx, data, who.allowed_domains)
+    check_task_urls(ctx, data.start_url, data.webhook_url, who.allowed_domains)
+    if data.output_schema is not None:
+        try:
+            Draft202012Validator.check_schema(data.output_schema)
+        except SchemaError as exc:
+            raise ValidationException(
+                detail=f"output_schema is not a JSON Schema: {exc.message}",
+                extra=[{"key": "output_schema", "message": exc.message}],
+            ) from exc
     fingerprint: str | None = None
     if idempotency_key is None:
         task_id = new_event_id()
@@ -93,12 +103,18 @@ async def submit_task(
         name: seal_secret(ctx.settings.master_key, tenant, task_id, name, value)
         for name, value in data.secrets.items()
     }
+    totp_seeds = {
+        name: seal_secret(ctx.settings.master_key, tenant, task_id, totp_sealed_name(name), seed)
+        for name, seed in data.totp.items()
+    }
     event = TaskSubmitted(
         task_id=task_id,
         goal=data.goal,
         start_url=data.start_url,
         inputs=data.inputs,
         secrets=sealed,
+        totp_seeds=totp_seeds,
+        output_schema=data.output_schema,
         max_steps=data.max_steps,
         webhook_url=data.webhook_url,
         idempotency_key=idempotency_key,
@@ -121,7 +137,14 @@ async def submit_task(
         ctx.in_flight.discard((tenant, idempotency_key))
 
 
-def _check_urls(ctx: GatewayContext, data: TaskIn, allowed_domains: tuple[str, ...]) -> None:
+def check_task_urls(
+    ctx: GatewayContext,
+    start_url: str,
+    webhook_url: str | None,
+    allowed_domains: tuple[str, ...],
+    *,
+    where: str = "",
+) -> None:
     """Read both URLs as Chromium will (WHATWG) and refuse what the egress policy refuses.
 
     The start URL's host must be one of the tenant's domains (the actuator checks every
@@ -129,23 +152,23 @@ def _check_urls(ctx: GatewayContext, data: TaskIn, allowed_domains: tuple[str, .
     pinned at delivery, where the same policy decides again).
     """
     try:
-        start = egress.parse_url(data.start_url)
+        start = egress.parse_url(start_url)
     except egress.EgressRefused as exc:
-        raise _url_problem("start_url", exc.reason) from None
+        raise _url_problem(where + "start_url", exc.reason) from None
     if not domain_allowed(start.host, allowed_domains):
         raise ValidationException(
             detail=f"{start.host} is not among the tenant's allowed domains",
-            extra=[{"key": "start_url", "message": "domain not allowed for this tenant"}],
+            extra=[{"key": where + "start_url", "message": "domain not allowed for this tenant"}],
         )
-    if data.webhook_url is None:
+    if webhook_url is None:
         return
     try:
-        hook = egress.parse_url(data.webhook_url)
+        hook = egress.parse_url(webhook_url)
     except egress.EgressRefused as exc:
-        raise _url_problem("webhook_url", exc.reason) from None
+        raise _url_problem(where + "webhook_url", exc.reason) from None
     verdict = egress.check_target(hook, [], allow_loopback=ctx.allow_loopback_webhooks)
     if not verdict.allowed:
-        raise _url_problem("webhook_url", verdict.reason)
+        raise _url_problem(where + "webhook_url", verdict.reason)
 
 
 def _url_problem(key: str, reason: str) -> ValidationException:
@@ -204,7 +227,10 @@ async def list_tasks(
     limit: Annotated[int, QueryParameter(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, QueryParameter(max_length=64)] = None,
     status: Annotated[
-        str | None, QueryParameter(pattern=r"^(submitted|running|completed|failed|cancelled)$")
+        str | None,
+        QueryParameter(
+            pattern=r"^(submitted|running|awaiting_approval|completed|failed|cancelled)$"
+        ),
     ] = None,
 ) -> TaskList:
     ctx = gw(request)

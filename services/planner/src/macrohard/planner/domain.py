@@ -8,9 +8,10 @@ and how it ended (TaskCompleted / TaskFailed / TaskCancelled).
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Literal
+from typing import Any, Literal
 
 from macrohard.contracts.agent import Intent, IntentEmitted, LeaseRequested
+from macrohard.contracts.approvals import ApprovalPolicy, TaskApproved, TaskNeedsApproval
 from macrohard.contracts.envelope import Envelope, Event
 from macrohard.contracts.tasks import (
     TaskCancelled,
@@ -21,7 +22,7 @@ from macrohard.contracts.tasks import (
     TaskSubmitted,
 )
 
-Status = Literal["new", "running", "completed", "failed", "cancelled"]
+Status = Literal["new", "running", "awaiting_approval", "completed", "failed", "cancelled"]
 TERMINAL: frozenset[str] = frozenset({"completed", "failed", "cancelled"})
 PLANNER_MODEL = "planner"
 TERMINAL_EVENTS = (TaskCompleted, TaskFailed, TaskCancelled)
@@ -47,6 +48,11 @@ class TaskState:
     intents: tuple[PastIntent, ...] = ()
     cancel_requested: bool = False
     reason: str = ""
+    # Approvals (approvals.py): the policy the run started under, and the step held for one.
+    approval: ApprovalPolicy | None = None
+    pending: TaskNeedsApproval | None = None
+    approved_step: int | None = None
+    output_schema: dict[str, Any] | None = None  # results.py: what the run must end with
 
     @property
     def step(self) -> int:
@@ -69,16 +75,21 @@ def evolve(state: TaskState, env: Envelope) -> TaskState:
                 goal=ev.goal,
                 start_url=ev.start_url,
                 max_steps=ev.max_steps,
+                output_schema=ev.output_schema,
             )
         case TaskStarted():
-            return replace(state, status="running", backend=ev.backend)
+            return replace(state, status="running", backend=ev.backend, approval=ev.approval)
+        case TaskNeedsApproval() if state.status == "running":
+            return replace(state, status="awaiting_approval", pending=ev)
+        case TaskApproved() if state.status == "awaiting_approval":
+            return replace(state, status="running", approved_step=ev.step)
         case IntentEmitted():
             past = state.intents
             if past and ev.previous_ok is not None:
                 last = past[-1]
                 past = (*past[:-1], replace(last, ok=ev.previous_ok, error=ev.previous_error))
             entry = PastIntent(step=ev.step, intent=ev.intent, label=ev.element_label)
-            return replace(state, intents=(*past, entry))
+            return replace(state, intents=(*past, entry), pending=None)
         case TaskCancelRequested():
             return replace(state, cancel_requested=True)
         case TaskCompleted():
@@ -93,11 +104,18 @@ def evolve(state: TaskState, env: Envelope) -> TaskState:
 # ---- decisions -------------------------------------------------------------------------
 
 
-def start(state: TaskState, submitted: TaskSubmitted, backend: str) -> list[Event]:
+def start(
+    state: TaskState,
+    submitted: TaskSubmitted,
+    backend: str,
+    approval: ApprovalPolicy | None = None,
+) -> list[Event]:
     """A new task: record the start, ask for a node, and open the start page (step 0)."""
     if state.status != "new":
         return []
-    events: list[Event] = [TaskStarted(task_id=submitted.task_id, backend=backend)]
+    events: list[Event] = [
+        TaskStarted(task_id=submitted.task_id, backend=backend, approval=approval)
+    ]
     if backend == "triton":
         events.append(LeaseRequested(task_id=submitted.task_id, model=PLANNER_MODEL))
     events.append(

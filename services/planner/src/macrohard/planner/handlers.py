@@ -12,12 +12,19 @@ import logging
 from collections.abc import Callable
 
 from macrohard.contracts.agent import Intent
+from macrohard.contracts.approvals import (
+    ApprovalPolicy,
+    ApprovalPolicySet,
+    TaskApprovalDenied,
+    TaskApproved,
+    TaskNeedsApproval,
+)
 from macrohard.contracts.billing import BudgetExhausted, BudgetRestored
 from macrohard.contracts.browser import ActionExecuted, PageElement, PageObserved
 from macrohard.contracts.envelope import Envelope, Event, RecordedEvent, caused_by
 from macrohard.contracts.tasks import TaskCancelRequested, TaskSubmitted
 from macrohard.eventlog import EventStore, Loaded
-from macrohard.planner import domain
+from macrohard.planner import approvals, domain, results
 from macrohard.planner.backends import DecisionRequest, PlannerBackend
 from macrohard.planner.domain import Ask, Ignore, PastIntent, TaskState
 
@@ -73,8 +80,15 @@ class Planner:
             for i, e in enumerate(events)
         ]
         await self.store.append(envs, expected_version=version)
-        if any(isinstance(e, domain.TERMINAL_EVENTS) for e in events):
+        # A run that ended, or paused for a person, holds no car.
+        if any(isinstance(e, (*domain.TERMINAL_EVENTS, TaskNeedsApproval)) for e in events):
             await self.backend.release(task_id)
+
+    async def approval_policy(self, tenant: str) -> ApprovalPolicy | None:
+        """The tenant's approval policy in force now (the last one it set), if any."""
+        events = await self.store.read_aggregate(tenant, "approvals", tenant)
+        policies = [r.payload.policy for r in events if isinstance(r.payload, ApprovalPolicySet)]
+        return policies[-1] if policies else None
 
     # ---- handlers ----------------------------------------------------------------------
 
@@ -82,8 +96,12 @@ class Planner:
         ev, env = rec.payload, rec.envelope
         loaded = await self.load(env.tenant, env.aggregate_id)
         if isinstance(ev, TaskSubmitted):
-            events = domain.start(loaded.state, ev, self.backend.name)
+            policy = await self.approval_policy(env.tenant)
+            events = domain.start(loaded.state, ev, self.backend.name, policy)
             purpose = "start"
+        elif isinstance(ev, TaskApproved | TaskApprovalDenied):
+            events = approvals.answered(loaded.state, ev)
+            purpose = "approval"
         elif isinstance(ev, TaskCancelRequested):
             events = domain.cancel(loaded.state, ev.reason)
             purpose = "cancel"
@@ -132,16 +150,25 @@ class Planner:
             log.warning("planner backend failed", extra={"task": ev.task_id, "error": repr(exc)})
             intent = Intent(action="fail", reason="planner backend error: the model did not answer")
         label = _label(ev.observation.elements, intent.element)
-        events = domain.decided(
-            state,
-            verdict.step,
-            intent,
-            backend=self.backend.name,
-            label=label,
-            page_url=ev.observation.url,
-            previous_ok=ok,
-            previous_error=error,
-        )
+        element = next((e for e in ev.observation.elements if e.id == intent.element), None)
+        why = approvals.needs_approval(state.approval, intent, element)
+        if why:  # held for the tenant: nothing reaches the browser until they answer
+            events = approvals.pause(
+                state, verdict.step, intent, label=label, page_url=ev.observation.url, why=why,
+                previous_ok=ok, previous_error=error,
+            )  # fmt: skip
+        else:
+            events = domain.decided(
+                state,
+                verdict.step,
+                intent,
+                backend=self.backend.name,
+                label=label,
+                page_url=ev.observation.url,
+                previous_ok=ok,
+                previous_error=error,
+            )
+            events = results.with_result(events, state, ev.observation)
         # The model call itself writes to the task (the inference client's InferenceCompleted),
         # so append at the version after it, provided nothing that matters moved meanwhile
         # (another decision, a cancel, the end of the run): then decide again instead.

@@ -15,8 +15,13 @@ from macrohard.planner.handlers import Planner
 
 TASK_EVENTS = ConsumerSpec(
     durable="planner-tasks",
-    subjects=["ev.*.task.*.TaskSubmitted", "ev.*.task.*.TaskCancelRequested"],
-    description="start runs and cancel them",
+    subjects=[
+        "ev.*.task.*.TaskSubmitted",
+        "ev.*.task.*.TaskCancelRequested",
+        "ev.*.task.*.TaskApproved",
+        "ev.*.task.*.TaskApprovalDenied",
+    ],
+    description="start runs, cancel them, and carry on or stop on a tenant's approval answer",
 )
 PAGES = ConsumerSpec(
     durable="planner-pages",
