@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from urllib.parse import parse_qs
 
 from macrohard.actuator.totp import decode_seed, totp_code
 from macrohard.devkit.pages import LocalSite, PageReply, PageRequest
@@ -65,6 +66,16 @@ NEXT = """<!doctype html><html><head><title>Next</title></head><body>
 <h2>Second page</h2><p>You made it.</p><a href="/form">Back to form</a></body></html>"""
 
 
+ORDER = """<!doctype html><html><head><title>Order</title></head><body>
+<form method="post" action="/submit">
+<label for="who">Your name</label> <input id="who" name="who">
+<button type="submit">Place order</button>
+</form></body></html>"""
+
+THANKS = """<!doctype html><html><head><title>Thanks</title></head><body>
+<p>Order received.</p></body></html>"""
+
+
 TOTP_FORM = """<!doctype html><html><head><title>Second factor</title></head><body>
 <form action="/totp-check"><label>Code <input name="code" autocomplete="off"></label>
 <button type="submit">Verify</button></form></body></html>"""
@@ -86,6 +97,10 @@ class Site(LocalSite):
     def __init__(self, late_ms: int = 200) -> None:
         super().__init__(self._page)
         self.late_ms = late_ms
+        # Every order the site received (its real effects), and a hook run on each before the
+        # answer: a test kills an actuator there, right after its click reached the site.
+        self.orders: list[dict[str, list[str]]] = []
+        self.on_order: Callable[[], None] = lambda: None
 
     def _page(self, request: PageRequest) -> PageReply:
         query = request.query
@@ -96,7 +111,14 @@ class Site(LocalSite):
             "/redirect": lambda: PageReply(302, headers={"Location": query["to"][0]}),
             "/secret": lambda: PageReply(body="<title>Secret</title>internal data"),
             "/probe": lambda: PageReply(body=query["html"][0]),
+            "/order": lambda: PageReply(body=ORDER),
+            "/thanks": lambda: PageReply(body=THANKS),
             "/totp": lambda: PageReply(body=TOTP_FORM),
             "/totp-check": lambda: PageReply(body=_totp_verdict(query["code"][0])),
         }
+        if request.method == "POST" and request.path == "/submit":
+            self.orders.append(parse_qs(request.body.decode()))
+            self.on_order()
+            # Post/redirect/get: reloading the answer never posts again.
+            return PageReply(303, headers={"Location": "/thanks"})
         return route.get(request.path, lambda: PageReply(404, "not found"))()

@@ -18,7 +18,7 @@ import pytest
 
 from macrohard.actuator.browser import BrowserPool
 from macrohard.contracts.agent import Intent
-from macrohard.contracts.browser import ActionExecuted, SessionClosed, SessionOpened
+from macrohard.contracts.browser import ActionExecuted, ActionStarted, SessionClosed, SessionOpened
 from tests.actuator.conftest import (
     TENANT,
     Running,
@@ -101,7 +101,8 @@ async def test_a_killed_actuator_is_replaced_and_the_task_completes(
     replicas["b"] = Replica(nats_url, "act-b", tmp_path)
 
     done, fresh = await wait_result(store, "t-kill", stuck, timeout=60)
-    assert done is not None and not done.ok and "moved to another actuator" in done.error
+    # It was started when the replica died: reported, never done again.
+    assert done is not None and not done.ok and done.outcome_unknown
     assert fresh.observation.url == site.url("/form")
     # A fresh context: what was typed before the crash is gone, and the plan goes on from
     # what this observation shows.
@@ -130,6 +131,33 @@ async def test_a_killed_actuator_is_replaced_and_the_task_completes(
     assert isinstance(events[-1], SessionClosed)
     actions = [e for e in events if isinstance(e, ActionExecuted)]
     assert [a.step for a in actions] == [1, 2, 3, 4, 5, 6]  # step 3 once, by the survivor
+
+
+async def test_a_crash_right_after_a_click_does_not_repeat_it(
+    nats_url: str, store, site: Site, tmp_path: Path, replicas: dict[str, Replica]
+) -> None:
+    driver = Running(None, store, None, SealingKeys())  # type: ignore[arg-type]
+    await driver.onboard(["127.0.0.1"])
+    await driver.submit("t-order", site.url("/order"))
+    replicas["a"] = Replica(nats_url, "act-a", tmp_path)
+    first_id = await driver.intend("t-order", 1, Intent(action="navigate", url=site.url("/order")))
+    _, page = await wait_result(store, "t-order", first_id, timeout=60)
+    name = element(page, "Your name", "textbox")
+    done, page = await driver.step("t-order", 2, Intent(action="type", element=name, text="Ada"))
+    assert done is not None and done.ok
+    replicas["b"] = Replica(nats_url, "act-b", tmp_path)
+    # The order reaches the site, and the replica that clicked dies before it hears back.
+    site.on_order = replicas["a"].kill
+    order = Intent(action="click", element=element(page, "Place order"))
+    click = await driver.intend("t-order", 3, order)
+
+    done, after = await wait_result(store, "t-order", click, timeout=60)
+    assert done is not None and done.outcome_unknown and not done.ok
+    assert after.observation.url == site.url("/order")  # the survivor re-observed, nothing more
+    assert site.orders == [{"who": ["Ada"]}]
+    events = [r.payload for r in await store.read_aggregate(TENANT, "browser", "t-order")]
+    assert sum(isinstance(e, ActionStarted) and e.step == 3 for e in events) == 1
+    assert sum(isinstance(e, ActionExecuted) and e.step == 3 for e in events) == 1
 
 
 async def test_replicas_share_the_consumer_and_forward_to_the_holder(

@@ -130,6 +130,18 @@ async def test_secure_up_runs_a_replicated_cluster_with_one_identity_each(
         assert any('subscription to ">"' in e for e in errors), errors
     finally:
         await car.close()
+    # A node killed outright is restarted by `mh up` and serves again.
+    pid_file = data_dir / "nats-2.pid"
+    killed = int(pid_file.read_text())
+    os.kill(killed, signal.SIGKILL)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        await asyncio.sleep(0.2)
+        if pid_file.exists() and pid_file.read_text().strip() not in ("", str(killed)):
+            break
+    assert pid_file.read_text().strip() != str(killed), "nats-2 was not restarted"
+    back = await nats.connect(car_url.replace(f":{nats_port}", f":{nats_port + 1}"))
+    await back.close()
 
 
 def test_the_demo_completes_on_the_secure_topology(tmp_path: Path) -> None:

@@ -12,11 +12,12 @@ on every interface inside its container, and cars accept no inbound connection.
 
 from __future__ import annotations
 
+import argparse
+import contextlib
 import functools
+import io
 import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,8 @@ import yaml
 from macrohard.devkit.services import SECRET_HOLDERS
 
 SCHEMA = Path(__file__).with_name("compose_spec.json")
-SCALABLE = {"planner", "actuator", "node-registry", "billing"}  # replicas share consumers
+# Replicas share consumers (and the scheduler decides each tick once, through the log).
+SCALABLE = {"planner", "actuator", "node-registry", "billing", "scheduler"}
 VAR = re.compile(r"\$\{([A-Z0-9_]+)(:?[-?][^}]*)?\}")
 URL_PORT = re.compile(r"https?://[^/:]+:(\d+)")
 NATS_USER = re.compile(r"^nats://([^:@]+):\$\{([A-Z0-9_]+)\}@")
@@ -78,25 +80,25 @@ def schema_problems(compose: dict[str, Any]) -> list[str]:
     ]
 
 
-@functools.lru_cache(maxsize=256)
-def _mh_parse(argv: tuple[str, ...]) -> str | None:
-    # The installed `mh` parses ARGV and stops at `--help`, so nothing is run; an argument
-    # argparse refuses fails before `--help` is reached (it parses left to right).
-    done = subprocess.run(
-        [sys.executable, "-m", "macrohard.cli.main", *argv, "--help"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    if done.returncode == 0:
-        return None
-    lines = done.stderr.strip().splitlines()
-    return lines[-1] if lines else "error"
+@functools.cache
+def _mh_parser() -> argparse.ArgumentParser:
+    # The compose file must run real `mh` commands: check them with mh's own parser. (A
+    # subprocess per command was exact too, but took minutes on a loaded machine.)
+    from macrohard.cli.main import build_parser
+
+    return build_parser()
 
 
 def mh_command_problem(argv: list[str]) -> str | None:
-    """None when `mh ARGV` parses with the real `mh` command, else argparse's complaint."""
-    return _mh_parse(tuple(argv))
+    """None when `mh ARGV` parses with the real `mh` parser, else argparse's complaint."""
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        try:
+            _mh_parser().parse_args(argv)
+        except SystemExit as exc:
+            if exc.code:
+                return err.getvalue().strip().splitlines()[-1] if err.getvalue() else "error"
+    return None
 
 
 def runs_mh(service: dict[str, Any], deploy_dir: Path) -> bool:

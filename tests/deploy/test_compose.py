@@ -29,7 +29,7 @@ def pending_elsewhere(problem: str) -> bool:
     if command[0] == "run":
         return command[1] not in SERVICES
     # `mh node -h` exits 0 once the fleet branch registers the command.
-    node_missing = mh_command_problem(["node"]) is not None
+    node_missing = mh_command_problem(["node", "-h"]) is not None
     return command[0] == "node" and node_missing
 
 
@@ -51,7 +51,7 @@ def test_the_file_runs_what_the_issue_asks_for(compose: dict[str, Any]) -> None:
     nats = [n for n, s in services.items() if s.get("image", "").startswith("nats:")]
     assert len(nats) == 3
     assert services["streams-init"]["command"][:4] == ["streams", "init", "--replicas", "3"]
-    for name in ("gateway", "planner", "actuator", "node-registry", "billing"):
+    for name in ("gateway", "planner", "actuator", "node-registry", "billing", "scheduler"):
         assert services[name]["command"] == ["run", name]
     assert services["car-1"]["command"][:3] == ["node", "--id", "car-1"]
     assert services["actuator"]["build"]["target"] == "actuator"

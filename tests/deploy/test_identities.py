@@ -26,15 +26,25 @@ from macrohard.devkit.services import SERVICES as SERVICE_MODULES
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES_CONF = ROOT / "deploy" / "nats" / "services.conf"
 EVENT_NAMES = {cls.__name__ for cls in ALL_EVENTS}
-# Every core NATS subject the contracts name (request-reply, telemetry, watches).
-CORE_SUBJECTS: dict[str, str] = {
-    "HEARTBEAT_PREFIX": f"{fleet.HEARTBEAT_PREFIX}.*",
-    "LEASE_REQUEST": fleet.LEASE_REQUEST,
-    "LEASE_RENEW": fleet.LEASE_RENEW,
-    "LEASE_RELEASE": fleet.LEASE_RELEASE,
-    "FLEET_STATS": fleet.FLEET_STATS,
-    "LEASE_REVOCATIONS": fleet.LEASE_REVOCATIONS,
-    "ACTUATOR_WORKER_PREFIX": f"{browser.ACTUATOR_WORKER_PREFIX}.*",
+# Every core NATS subject the contracts name (request-reply, telemetry, watches, the
+# registry's KV bucket), by the constant or subject function the code uses to build it.
+CORE_SUBJECTS: dict[str, tuple[str, ...]] = {
+    "heartbeat_filter": (f"{fleet.HEARTBEAT_PREFIX}.*.*",),
+    "LEASE_REQUEST": (fleet.LEASE_REQUEST,),
+    "LEASE_RENEW": (fleet.LEASE_RENEW,),
+    "LEASE_RELEASE": (fleet.LEASE_RELEASE,),
+    "FLEET_STATS": (fleet.FLEET_STATS,),
+    "LEASE_REVOCATIONS": (fleet.LEASE_REVOCATIONS,),
+    "ACTUATOR_WORKER_PREFIX": (f"{browser.ACTUATOR_WORKER_PREFIX}.*",),
+    "infer_subject": (f"{fleet.INFER_PREFIX}.*",),
+    "REGISTRY_BUCKET": (
+        f"$KV.{fleet.REGISTRY_BUCKET}.>",
+        f"$JS.API.STREAM.CREATE.KV_{fleet.REGISTRY_BUCKET}",
+        f"$JS.API.DIRECT.GET.KV_{fleet.REGISTRY_BUCKET}.>",
+        f"$JS.API.STREAM.MSG.GET.KV_{fleet.REGISTRY_BUCKET}",
+    ),
+    # A car's own subjects (its identity names them for its id).
+    "heartbeat_subject": (),
 }
 
 
@@ -105,13 +115,27 @@ def test_each_service_is_granted_exactly_the_core_subjects_its_code_names(
 ) -> None:
     _, named = code_uses(identity.name)
     granted = set(identity.publishes) | set(identity.listens)
-    assert {CORE_SUBJECTS[n] for n in named} == granted
+    assert {subject for n in named for subject in CORE_SUBJECTS[n]} == granted
 
 
-def test_a_car_publishes_only_its_heartbeat_subject() -> None:
+@pytest.mark.parametrize("identity", SERVICES, ids=lambda i: i.name)
+def test_only_a_service_whose_code_retries_dead_letters_may_operate_the_dlq(
+    identity: Identity,
+) -> None:
+    calls = {
+        node.func.id if isinstance(node.func, ast.Name) else getattr(node.func, "attr", None)
+        for path in package_dir(identity.name).rglob("*.py")
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Call)
+    }
+    assert identity.operates_dead_letters == ("retry_dead_letter" in calls)
+
+
+def test_a_car_publishes_only_its_heartbeat_and_hears_only_its_work() -> None:
     _, named = code_uses("node-agent")
-    assert named == {"HEARTBEAT_PREFIX"}
-    assert car("car-7").publishes == (f"{fleet.HEARTBEAT_PREFIX}.car-7",)
+    assert named == {"heartbeat_subject", "infer_subject"}
+    assert car("car-7").publishes == (fleet.heartbeat_subject("car-7"),)
+    assert car("car-7").listens == (fleet.infer_subject("car-7"),)
 
 
 def asyncapi_consumers(name: str) -> set[str]:
@@ -157,6 +181,6 @@ def test_a_car_has_no_jetstream_api_and_speaks_only_for_its_node() -> None:
     ident = car("car-3")
     assert not [s for s in ident.publish_allow() if s.startswith("$JS")]
     assert all(
-        s.startswith("ev._platform.node.car-3.") or s == "fleet.hb.car-3"
+        s.startswith("ev._platform.node.car-3.") or s == fleet.heartbeat_subject("car-3")
         for s in ident.publish_allow()
     )

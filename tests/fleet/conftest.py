@@ -16,9 +16,9 @@ from nats.aio.client import Client as NATS
 
 from macrohard.node_agent.agent import NodeAgent, NodeIdentity
 from macrohard.node_agent.domain import CarState
-from macrohard.node_registry.api import serve_leases
-from macrohard.node_registry.handlers import absorb_heartbeats, follow_log, sweep_forever
+from macrohard.node_agent.work import InferenceWorker
 from macrohard.node_registry.registry import Registry
+from macrohard.node_registry.replica import running_replica
 
 INTERVAL_S = 0.25
 
@@ -30,23 +30,18 @@ class RunningRegistry:
 
 
 @asynccontextmanager
-async def run_registry(nc: NATS, interval_s: float = INTERVAL_S) -> AsyncIterator[Registry]:
+async def run_registry(
+    nc: NATS, interval_s: float = INTERVAL_S, replica: str = ""
+) -> AsyncIterator[Registry]:
+    """A registry replica exactly as `mh run node-registry` wires it, owning its partitions
+    before it is handed over (with one replica: all of them)."""
     from macrohard.eventlog.store import EventStore
 
-    registry = Registry(EventStore(nc), heartbeat_interval_s=interval_s)
-    ready = asyncio.Event()
-    subs = [await follow_log(nc, registry, ready)]
-    await asyncio.wait_for(ready.wait(), 10)
-    subs.append(await absorb_heartbeats(nc, registry))
-    subs += await serve_leases(nc, registry)
-    sweeper = asyncio.create_task(sweep_forever(registry, period_s=interval_s / 5))
-    try:
+    async with running_replica(
+        nc, EventStore(nc), heartbeat_interval_s=interval_s, replica=replica
+    ) as registry:
+        await eventually(lambda: bool(registry.owned), timeout=10)
         yield registry
-    finally:
-        sweeper.cancel()
-        await asyncio.gather(sweeper, return_exceptions=True)
-        for sub in subs:
-            await sub.unsubscribe()
 
 
 @pytest.fixture
@@ -61,22 +56,29 @@ async def running_car(
     node_id: str,
     *,
     models: list[str] | None = None,
-    url: str = "http://127.0.0.1:9",
+    url: str | None = None,
     state: CarState | None = None,
     soc_floor: float = 0.2,
+    max_leases: int = 4,
     interval_s: float = INTERVAL_S,
     meter: object | None = None,
 ) -> AsyncIterator[NodeAgent]:
-    """A registered, parked car heartbeating in the background (Triton given by URL)."""
+    """A registered, parked car heartbeating in the background; with `url` (its local
+    Triton) it also takes inference work from the bus, as `mh node` does."""
     agent = NodeAgent(
         nc,
-        NodeIdentity(node_id=node_id, owner_account=f"owner-{node_id}", soc_floor=soc_floor),
+        NodeIdentity(
+            node_id=node_id,
+            owner_account=f"owner-{node_id}",
+            soc_floor=soc_floor,
+            max_leases=max_leases,
+        ),
         models=models or ["minilm"],
-        triton_http_url=url,
         heartbeat_interval_s=interval_s,
         state=state or CarState(parked=True),
         meter=meter,  # type: ignore[arg-type]
     )
+    worker = await InferenceWorker(nc, node_id, url).start() if url else None
     await agent.register()
     task = asyncio.create_task(agent.run())
     try:
@@ -84,6 +86,8 @@ async def running_car(
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+        if worker is not None:
+            await worker.stop()
 
 
 async def eventually(predicate, timeout: float = 5.0, period: float = 0.02) -> None:  # type: ignore[no-untyped-def]

@@ -12,7 +12,7 @@ import pytest
 from nats.errors import TimeoutError as NatsTimeout
 
 from macrohard.contracts import PLATFORM_TENANT
-from macrohard.contracts.fleet import NodeThrottled
+from macrohard.contracts.fleet import NodeThrottled, heartbeat_subject
 from macrohard.devkit.embedded import free_port, nats_server_binary, wait_for_port
 from macrohard.eventlog.store import EventStore
 from macrohard.eventlog.streams import ensure_streams
@@ -53,7 +53,7 @@ async def test_a_car_can_publish_only_as_itself(secured_nats: str) -> None:
     async def on_beat(msg: nats.aio.msg.Msg) -> None:
         beats.append(msg.subject)
 
-    await platform.subscribe("fleet.hb.*", cb=on_beat)
+    await platform.subscribe("fleet.hb.>", cb=on_beat)
     errors: list[Exception] = []
 
     async def on_error(exc: Exception) -> None:
@@ -66,7 +66,6 @@ async def test_a_car_can_publish_only_as_itself(secured_nats: str) -> None:
             car1,
             NodeIdentity(node_id="car-1", owner_account="o1"),
             models=["minilm"],
-            triton_http_url="http://127.0.0.1:9",
             state=CarState(parked=True),
         )
         await agent.register()
@@ -77,9 +76,9 @@ async def test_a_car_can_publish_only_as_itself(secured_nats: str) -> None:
                 [_env(NodeThrottled(node_id="car-2", throttled=True), "car-2")],
                 expected_version=None,
             )
-        await car1.publish("fleet.hb.car-2", b'["car-2",1,1.0,0,0.0]')
+        await car1.publish(heartbeat_subject("car-2"), b'["car-2",1,1.0,0,0.0]')
         # Nor may it subscribe to someone else's traffic.
-        await car1.subscribe("fleet.hb.*")
+        await car1.subscribe("fleet.hb.>")
         await car1.flush()
         await asyncio.sleep(0.3)
     finally:
@@ -88,12 +87,12 @@ async def test_a_car_can_publish_only_as_itself(secured_nats: str) -> None:
     own = await store.read_aggregate(PLATFORM_TENANT, "node", "car-1")
     assert [r.type for r in own] == ["NodeRegistered", "NodeBatteryChanged", "NodeParked"]
     assert await store.read_aggregate(PLATFORM_TENANT, "node", "car-2") == []
-    assert beats == ["fleet.hb.car-1"]
+    assert beats == [heartbeat_subject("car-1")]
     # The server names each refusal (nats-py lower-cases the message).
     violations = [str(e).lower() for e in errors if "permissions violation" in str(e).lower()]
-    assert any('publish to "fleet.hb.car-2"' in v for v in violations)
+    assert any(f'publish to "{heartbeat_subject("car-2")}"' in v for v in violations)
     assert any('publish to "ev._platform.node.car-2.' in v for v in violations)
-    assert any('subscription to "fleet.hb.*"' in v for v in violations)
+    assert any('subscription to "fleet.hb.>"' in v for v in violations)
     await platform.close()
 
 

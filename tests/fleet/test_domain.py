@@ -41,7 +41,6 @@ def node(node_id: str, **kw: object) -> Node:
         tops=254.0,
         power_w=60.0,
         models=frozenset({"minilm"}),
-        triton_http_url="http://x",
         parked=True,
     )
     return replace(base, **kw)  # type: ignore[arg-type]
@@ -254,7 +253,7 @@ def test_folding_is_idempotent_for_a_lease_applied_twice() -> None:
     f = Fleet()
     reg = NodeRegistered(
         node_id="car-1", owner_account="o", chip="c", tops=1, memory_gb=1, power_w=1,
-        models=["minilm"], triton_http_url="u",
+        models=["minilm"],
     )  # fmt: skip
     granted = LeaseGranted(
         lease_id="l1", node_id="car-1", tenant_id="t", task_id="k", model="minilm", expires_at=NOW

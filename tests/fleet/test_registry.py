@@ -70,7 +70,7 @@ async def test_lease_renew_and_release_round_trip(nc: NATS, registry: Registry) 
     async with running_car(nc, "car-1"):
         await asyncio.sleep(INTERVAL_S)
         got = await ask(nc, LEASE_REQUEST, lease())
-        assert got.ok and got.triton_http_url and got.owner_account == "owner-car-1"
+        assert got.ok and got.power_w == 60.0 and got.owner_account == "owner-car-1"
         renewed = await ask(nc, LEASE_RENEW, LeaseRenewal(lease_id=got.lease_id, ttl_s=120))
         assert renewed.ok and renewed.expires_at and got.expires_at
         assert renewed.expires_at > got.expires_at
@@ -153,11 +153,6 @@ async def test_unparking_revokes_leases_and_the_read_model_counts_it(
         assert capacity["schedulable_watts"] == 60.0
         assert [r["preemptions"] for r in per_hour] == [1]
         assert granted == 1
-        # A rebuild from the log reaches the same read model.
-        await runner.rebuild()
-        await runner.catch_up()
-        async with pool.acquire() as conn:
-            assert dict(await conn.fetch("SELECT state, nodes FROM fleet.node_states")) == states
 
 
 async def test_a_restarted_registry_rebuilds_leases_from_the_log(

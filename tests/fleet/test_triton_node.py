@@ -13,11 +13,10 @@ from nats.aio.client import Client as NATS
 from macrohard.contracts.agent import InferenceCompleted
 from macrohard.eventlog.store import EventStore
 from macrohard.node_agent.triton import TritonHost
-from macrohard.node_registry.registry import Registry
 from macrohard.planner.inference import InferenceClient
 from macrohard.planner_model import load_bindings
 from macrohard.planner_model.minilm import DIMENSIONS, encoder
-from tests.fleet.conftest import INTERVAL_S, eventually, running_car
+from tests.fleet.conftest import eventually, run_registry, running_car
 
 
 @pytest.fixture(scope="module")
@@ -57,14 +56,19 @@ async def test_triton_serves_minilm_through_tritonclient(tritons: dict[str, Trit
 
 
 async def test_car_unparks_during_inference_and_the_retry_lands_elsewhere(
-    nc: NATS, store: EventStore, registry: Registry, tritons: dict[str, TritonHost]
+    nc: NATS, store: EventStore, tritons: dict[str, TritonHost]
 ) -> None:
     a, b = tritons["car-a"], tritons["car-b"]
+    # Cars heartbeat every second here, not every quarter: the batch is computed in this
+    # process, and on a loaded machine it can starve a 0.75 s loss window (a car "lost"
+    # while it computes is another test).
+    interval = 1.0
     async with (
-        running_car(nc, "car-a", url=a.http_url, meter=a.meter) as car_a,
-        running_car(nc, "car-b", url=b.http_url, meter=b.meter) as car_b,
+        run_registry(nc, interval_s=interval),
+        running_car(nc, "car-a", url=a.http_url, meter=a.meter, interval_s=interval) as car_a,
+        running_car(nc, "car-b", url=b.http_url, meter=b.meter, interval_s=interval) as car_b,
     ):
-        await asyncio.sleep(INTERVAL_S)
+        await asyncio.sleep(interval)
         cars = {"car-a": (car_a, a), "car-b": (car_b, b)}
         client = InferenceClient(nc, store, timeout_s=90)
         # A batch big enough to take a while on CPU, so the driver returns mid-call.

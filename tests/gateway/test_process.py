@@ -3,48 +3,25 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import sys
 from pathlib import Path
 
 import httpx
 
 from macrohard.devkit.embedded import free_port
 from macrohard.gateway.secrets import MASTER_KEY_FILE
+from tests.gateway.process import start_gateway, wait_ready
 
 
 async def test_process_serves_ready_and_stops_on_sigterm(
     nats_url: str, database_url: str, tmp_path: Path
 ) -> None:
     port = free_port()
-    env = {
-        **{k: v for k, v in os.environ.items() if k != "MH_SECRETS_KEY"},
-        "MH_NATS_URL": nats_url,
-        "MH_DATABASE_URL": database_url,
-        "MH_ADMIN_TOKEN": "mh_admin_proc",
-        "MH_DATA_DIR": str(tmp_path),
-        "MH_GATEWAY_HTTP_PORT": str(port),
-    }
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "macrohard.gateway.main",
-        env=env,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
+    proc = await start_gateway(nats_url, database_url, tmp_path, port)
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", trust_env=False) as c:
-            for _ in range(200):
-                try:
-                    r = await c.get("/readyz")
-                    if r.status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                await asyncio.sleep(0.1)
-            body = r.json()
+            await wait_ready(c)
+            body = (await c.get("/readyz")).json()
             assert body["checks"]["nats"] == "ok" and body["checks"]["postgres"] == "ok"
             assert (await c.get("/healthz")).json()["status"] == "ok"
             r = await c.post(

@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from nats.aio.client import Client as NATS
 
 from macrohard.contracts.agent import InferenceCompleted, IntentEmitted
+from macrohard.contracts.tasks import TaskFailed
 from macrohard.eventlog import EventStore
 from macrohard.node_agent.triton import TritonHost
 from macrohard.node_registry.registry import Registry
@@ -60,3 +62,27 @@ async def test_steps_are_decided_on_a_leased_car_and_metered(
     assert len(metered) == 1
     assert (metered[0].node_id, metered[0].model, metered[0].step) == ("car-p", "planner", 1)
     assert metered[0].owner_account == "owner-car-p" and metered[0].compute_ms > 0
+
+
+async def test_a_registry_restart_fails_no_task(
+    nc: NATS, store: EventStore, triton: TritonHost
+) -> None:
+    """The registry is down (restarting) when the task asks for a car: the task waits for it
+    instead of failing on 'no responders', and runs once the registry is back."""
+    async with running_car(
+        nc, "car-r", models=["planner"], url=triton.http_url, meter=triton.meter
+    ):
+        client = InferenceClient(nc, store)
+        planner = Planner(store=lambda: store, backend=lambda: TritonBackend(client))
+        await submit(store, planner)
+        deciding = asyncio.create_task(observe(store, planner, 0))
+        await asyncio.sleep(1.5)  # several lease requests meet no registry at all
+        assert not deciding.done()
+        async with run_registry(nc):
+            await asyncio.wait_for(deciding, 30)
+        await client.close()
+    events = await task_events(store)
+    assert not any(isinstance(e, TaskFailed) for e in events)
+    decided = [e for e in events if isinstance(e, IntentEmitted)][-1]
+    assert decided.step == 1 and decided.intent.action == "type"
+    assert [e.node_id for e in events if isinstance(e, InferenceCompleted)] == ["car-r"]

@@ -232,6 +232,7 @@ FOREIGN: dict[str, Envelope] = {
         aggregate_id="car-9",
     ),
     "billing": envelope(_inference("f", "car-1"), tenant=TENANT, aggregate_id="f"),
+    "scheduler": envelope(TaskCompleted(task_id="f", steps=1), tenant=TENANT, aggregate_id="f"),
 }  # fmt: skip
 
 

@@ -31,7 +31,13 @@ from nats.aio.client import Client as NATS
 from macrohard.bench.report import report
 from macrohard.bench.servers import add_server_args, bench_servers
 from macrohard.contracts import PLATFORM_TENANT, envelope
-from macrohard.contracts.fleet import FLEET_STATS, FleetStats, Heartbeat, NodeRegistered
+from macrohard.contracts.fleet import (
+    FLEET_STATS,
+    FleetStats,
+    Heartbeat,
+    NodeRegistered,
+    heartbeat_subject,
+)
 from macrohard.eventlog.store import EventStore
 from macrohard.eventlog.streams import ensure_streams
 
@@ -90,7 +96,6 @@ async def one_size(
                     memory_gb=32,
                     power_w=60,
                     models=["minilm"],
-                    triton_http_url="http://127.0.0.1:9",
                     heartbeat_interval_s=interval,
                 ),
                 tenant=PLATFORM_TENANT,
@@ -136,7 +141,8 @@ async def one_size(
                 if probe_silent:
                     continue
                 probe_last_beat = time.monotonic()
-            await nc.publish(f"fleet.hb.{node_id}", encode(Heartbeat(node_id=node_id, seq=seq)))
+            beat = encode(Heartbeat(node_id=node_id, seq=seq))
+            await nc.publish(heartbeat_subject(node_id), beat)
         tick += 1
         await asyncio.sleep(max(started + tick * TICK_S - loop.time(), 0))
     assert first is not None and last is not None
@@ -158,7 +164,7 @@ async def one_size(
 async def _flood(nc: NATS, ids: list[str], registry_pid: int, seconds: float = 3.0) -> float:
     """Publish heartbeats as fast as we can for a few seconds; what did the registry count?"""
     encode = msgspec.json.Encoder().encode
-    payloads = [(f"fleet.hb.{i}", encode(Heartbeat(node_id=i, seq=0))) for i in ids[1:5001]]
+    payloads = [(heartbeat_subject(i), encode(Heartbeat(node_id=i, seq=0))) for i in ids[1:5001]]
     before = (await _stats(nc)).heartbeats
     t0 = time.monotonic()
     n = 0

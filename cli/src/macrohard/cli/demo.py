@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 
 from macrohard.cli.platform import admin_token
+from macrohard.devkit.lifeline import die_with_parent
 from macrohard.devkit.pages import LocalSite
 
 SITE = Path(__file__).with_name("demo_site")
@@ -66,6 +67,8 @@ async def _start_platform(args: argparse.Namespace) -> asyncio.subprocess.Proces
         "--nats-port", str(args.nats_port), "--pg-port", str(args.pg_port),
         "--metrics-port", str(args.metrics_port), *topology,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        # A killed demo must not leave its platform running.
+        preexec_fn=die_with_parent(signal.SIGTERM),
     )  # fmt: skip
     return proc
 
@@ -105,6 +108,7 @@ def _print_step(step: dict[str, Any]) -> None:
 
 
 async def demo(args: argparse.Namespace) -> int:
+    args.data_dir = args.data_dir.absolute()
     args.data_dir.mkdir(parents=True, exist_ok=True)
     log = args.data_dir / "demo-platform.log"
     token = admin_token(args.data_dir, create=True)
@@ -116,11 +120,12 @@ async def demo(args: argparse.Namespace) -> int:
         with serve_site() as page:
             code = await _run_task(gateway, token, page, args.timeout, args.data_dir)
         if not args.exit:
-            print(f"\nThe platform keeps running at {gateway} (logs: {log}); Ctrl-C stops it.")
+            # Handlers first: a Ctrl-C right after the message is a clean stop, not a traceback.
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, stop.set)
+            print(f"\nThe platform keeps running at {gateway} (logs: {log}); Ctrl-C stops it.")
             await stop.wait()
         return code
     finally:

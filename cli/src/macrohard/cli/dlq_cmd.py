@@ -18,21 +18,15 @@ import sys
 from typing import Any
 
 import msgspec
-from nats.aio.client import Client as NATS
 from nats.errors import NoRespondersError
 
 from macrohard.cli import readout
 from macrohard.cli.platform import add_platform_args
-from macrohard.contracts.subjects import DLQ_STREAM
 from macrohard.eventlog.deadletter import (
-    H_CONSUMER,
-    H_DELIVERIES,
-    H_ERROR,
-    H_SEQUENCE,
-    H_SUBJECT,
     DeadLetter,
     RetryFailed,
     list_dead_letters,
+    read_dead_letter,
     retry_dead_letter,
 )
 
@@ -102,33 +96,13 @@ async def dlq_list(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _one(nc: NATS, dlq_seq: int) -> tuple[DeadLetter, str] | None:
-    """A DLQ message by its sequence, with the time the DLQ stored it."""
-    req = msgspec.json.encode({"seq": dlq_seq})
-    msg = await nc.request(f"$JS.API.DIRECT.GET.{DLQ_STREAM}", req, 5.0)
-    h = dict(msg.headers or {})
-    if h.get("Status"):
-        return None
-    letter = DeadLetter(
-        dlq_sequence=dlq_seq,
-        consumer=h.get(H_CONSUMER, ""),
-        subject=h.get(H_SUBJECT, ""),
-        sequence=int(h.get(H_SEQUENCE, "0")),
-        deliveries=int(h.get(H_DELIVERIES, "0")),
-        error=h.get(H_ERROR, ""),
-        data=msg.data,
-        time=None,
-    )
-    return letter, h.get("Nats-Time-Stamp", "")
-
-
 async def dlq_show(args: argparse.Namespace) -> int:
     async with readout.connect(args) as session:
-        found = await _one(session.nc, args.dlq_seq)
-    if found is None:
+        letter = await read_dead_letter(session.nc, args.dlq_seq)
+    if letter is None:
         print(f"no dead letter #{args.dlq_seq}", file=sys.stderr)
         return 1
-    letter, stored = found
+    stored = letter.time.isoformat().replace("+00:00", "Z") if letter.time else ""
     body = {**_letter_json(letter, data=True), "dead_lettered_at": stored}
     if readout.wants_rich(args):
         from rich.console import Console
@@ -155,11 +129,11 @@ async def dlq_retry(args: argparse.Namespace) -> int:
         else:
             letters = []
             for seq in args.dlq_seq:
-                found = await _one(session.nc, seq)
+                found = await read_dead_letter(session.nc, seq)
                 if found is None:
                     print(f"no dead letter #{seq}", file=sys.stderr)
                     return 1
-                letters.append(found[0])
+                letters.append(found)
         for letter in letters:
             outcome: dict[str, Any] = {**_letter_json(letter), "retried": True, "error": None}
             try:

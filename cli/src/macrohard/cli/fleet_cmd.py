@@ -102,7 +102,6 @@ async def simulate(args: argparse.Namespace) -> int:
             nc,
             NodeIdentity(node_id=f"sim-car-{i}", owner_account=f"sim-owner-{i % 50}"),
             models=["minilm"],
-            triton_http_url="http://127.0.0.1:9/no-triton-in-simulation",
             heartbeat_interval_s=args.heartbeat_interval,
             state=CarState(charging=charging, state_of_charge=soc, reported_soc=soc),
         )

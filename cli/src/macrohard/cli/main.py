@@ -19,6 +19,7 @@ COMMAND_MODULES = [
     "macrohard.cli.contracts_cmd",
     "macrohard.cli.tenancy_cmd",
     "macrohard.cli.bench_cmd",
+    "macrohard.cli.drill_cmd",
     "macrohard.cli.streams_cmd",
     "macrohard.cli.deploy_cmd",
     "macrohard.cli.events_cmd",

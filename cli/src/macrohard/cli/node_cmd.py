@@ -65,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
             state_of_charge=args.soc,
             soc_floor=args.soc_floor,
             charging=args.charging,
+            triton_workspace=args.data_dir.absolute() / "cars" / args.node_id / "triton",
         )
     )
     return 0

@@ -32,6 +32,7 @@ _MODULE_EMITTER = {
 _TYPE_EMITTER = {
     "TaskSubmitted": "gateway",
     "TaskCancelRequested": "gateway",
+    "WebhookAttempted": "gateway",
     "NodeRegistered": "node-agent",
     "NodeParked": "node-agent",
     "NodeUnparked": "node-agent",

@@ -8,23 +8,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
+import fcntl
 import os
 import signal
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
-import httpx
 import nats
 
 from macrohard.cli.platform import PlatformRecord, admin_token, write_record
 from macrohard.contracts.nats_config import ADMIN_USER
 from macrohard.devkit.cluster import IDENTITIES_DIR, NatsCluster
-from macrohard.devkit.embedded import EmbeddedNats, EmbeddedPostgres
+from macrohard.devkit.embedded import EmbeddedNats, EmbeddedPostgres, stop_orphans
+from macrohard.devkit.readiness import wait_cars_parked, wait_ready
 from macrohard.devkit.services import SECRET_HOLDERS, SERVICES
-from macrohard.devkit.supervisor import ProcessSpec, Supervisor
+from macrohard.devkit.supervisor import ProcessSpec, Supervisor, keep_serving
 from macrohard.eventlog.streams import ensure_streams
 
 
@@ -135,49 +134,28 @@ async def _all_ready(gateway_url: str, nats_url: str, nodes: int) -> bool:
     return gateway and cars
 
 
-async def wait_ready(url: str, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    async with httpx.AsyncClient(timeout=2.0) as client:
-        while time.monotonic() < deadline:
-            with contextlib.suppress(httpx.HTTPError):
-                if (await client.get(url)).status_code == 200:
-                    return True
-            await asyncio.sleep(0.25)
-    return False
-
-
-async def wait_cars_parked(nats_url: str, nodes: int, timeout: float) -> bool:
-    """True once every local car has registered and parked (its Triton serves its models).
-
-    `ready:` must mean a task can run: without a parked car the planner has nowhere to
-    lease the model from.
-    """
-    from macrohard.contracts.fleet import NodeParked
-    from macrohard.contracts.subjects import PLATFORM_TENANT
-    from macrohard.eventlog.store import EventStore
-
-    nc = await nats.connect(nats_url)
-    store = EventStore(nc)
+def hold_data_dir(data_dir: Path) -> int:
+    """Take `<data-dir>/up.lock` for as long as this process lives; the kernel drops it on
+    any death. Holding it proves that servers still running on this data dir are orphans
+    of a crashed run, safe to stop; failing to get it means another `mh up` is running."""
+    fd = os.open(data_dir / "up.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     try:
-        deadline = time.monotonic() + timeout
-        waiting = {f"car-{n}" for n in range(1, nodes + 1)}
-        while waiting and time.monotonic() < deadline:
-            for car in sorted(waiting):
-                events = await store.read_aggregate(PLATFORM_TENANT, "node", car)
-                if any(isinstance(r.payload, NodeParked) for r in events):
-                    waiting.discard(car)
-            await asyncio.sleep(0.25)
-        return not waiting
-    finally:
-        await store.close()
-        await nc.close()
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise SystemExit(f"another `mh up` is running on {data_dir}") from None
+    return fd
 
 
 async def up(args: argparse.Namespace) -> None:
     from macrohard.gateway.public import ensure_master_key  # the web stack: not for `mh --help`
 
-    data_dir: Path = args.data_dir
+    # Absolute from here on: children (PostgreSQL above all) change their working directory.
+    args.data_dir = data_dir = Path(args.data_dir).absolute()
     data_dir.mkdir(parents=True, exist_ok=True)
+    hold_data_dir(data_dir)
+    for pid in stop_orphans(data_dir):
+        print(f"stopped server pid {pid} left running on {data_dir} by an earlier run", flush=True)
     token = admin_token(data_dir, create=True)
     secrets_key = ensure_master_key(data_dir)
     servers: list[EmbeddedNats | EmbeddedPostgres | NatsCluster] = []
@@ -186,6 +164,7 @@ async def up(args: argparse.Namespace) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     supervisor = Supervisor()
+    keepers: list[asyncio.Task[None]] = []
     try:
         nats_url = args.nats_url
         cluster: NatsCluster | None = None
@@ -216,6 +195,13 @@ async def up(args: argparse.Namespace) -> None:
             )
             servers.append(pg.start())
             database_url = pg.dsn
+        for embedded in servers:
+            if isinstance(embedded, EmbeddedNats | EmbeddedPostgres):
+                name = "nats" if isinstance(embedded, EmbeddedNats) else "postgres"
+                keepers.append(asyncio.create_task(keep_serving(name, embedded)))
+        for i, node in enumerate(cluster.nodes if cluster else []):
+            # A dead node rejoins the cluster with its own store and config.
+            keepers.append(asyncio.create_task(keep_serving(f"nats-{i + 1}", node)))
         if not args.secure:
             nc = await nats.connect(nats_url)
             await ensure_streams(nc.jetstream())
@@ -247,6 +233,9 @@ async def up(args: argparse.Namespace) -> None:
         print("stopping...", flush=True)
     finally:
         await supervisor.stop()
+        for keeper in keepers:
+            keeper.cancel()
+        await asyncio.gather(*keepers, return_exceptions=True)
         for started in reversed(servers):
             started.stop()
         (data_dir / "platform.json").unlink(missing_ok=True)

@@ -86,10 +86,43 @@ class InferenceCompleted(Event, frozen=True, kw_only=True):
     input_bytes: int
     output_bytes: int
     energy_wh: float = 0.0
+    # A call made on a second (or third) car to check another car's answer: the same work,
+    # metered and paid the same; its answer is compared, never used.
+    verification: bool = False
+
+
+class InferenceVerified(Event, frozen=True, kw_only=True):
+    """A call's answer was re-executed on other cars and they agreed (bit for bit, or
+    within the model's stated tolerance)."""
+
+    aggregate_type = "task"
+
+    task_id: str
+    step: int
+    model: str
+    node_id: str
+    verifiers: list[str]
+
+
+class InferenceDisputed(Event, frozen=True, kw_only=True):
+    """Cars disagreed on one call; a third decided by majority. `wrong` lost the dispute:
+    their answers were never used and they were neither paid nor billed for them."""
+
+    aggregate_type = "task"
+
+    task_id: str
+    step: int
+    model: str
+    node_ids: list[str]  # every car that answered, in the order asked
+    majority: list[str]  # the cars whose (agreeing) answer was used; [] if none agreed
+    wrong: list[str]
+    digests: dict[str, str] = {}  # node -> SHA-256 of its answer, to trace what it said
 
 
 EVENTS: tuple[type[Event], ...] = (
     LeaseRequested,
     IntentEmitted,
     InferenceCompleted,
+    InferenceVerified,
+    InferenceDisputed,
 )

@@ -61,6 +61,22 @@ class SessionOpened(Event, frozen=True, kw_only=True):
     url: str = ""
 
 
+class ActionStarted(Event, frozen=True, kw_only=True):
+    """The actuator is about to act on the page for this intent (recorded before the click).
+
+    An intent with ActionStarted but no ActionExecuted was interrupted mid-action: whether the
+    effect reached the site is unknown, so a redelivery never acts again; it re-observes and
+    reports `outcome_unknown` instead.
+    """
+
+    aggregate_type = "browser"
+
+    task_id: str
+    step: int
+    intent_event_id: str
+    action: str
+
+
 class ActionExecuted(Event, frozen=True, kw_only=True):
     aggregate_type = "browser"
 
@@ -73,6 +89,9 @@ class ActionExecuted(Event, frozen=True, kw_only=True):
     duration_ms: float = 0.0
     # True when the action was refused by policy (allowlist, SSRF, invalid arguments).
     blocked: bool = False
+    # True when an actuator stopped between ActionStarted and here: the action was not done
+    # again, and whether it took effect is unknown (ok is False).
+    outcome_unknown: bool = False
 
 
 class PageObserved(Event, frozen=True, kw_only=True):
@@ -93,6 +112,7 @@ class SessionClosed(Event, frozen=True, kw_only=True):
 
 EVENTS: tuple[type[Event], ...] = (
     SessionOpened,
+    ActionStarted,
     ActionExecuted,
     PageObserved,
     SessionClosed,

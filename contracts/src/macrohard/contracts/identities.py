@@ -25,10 +25,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from macrohard.contracts import agent, billing, browser, fleet, tasks, tenancy
+from macrohard.contracts import (
+    agent,
+    approvals,
+    billing,
+    browser,
+    fleet,
+    schedules,
+    tasks,
+    tenancy,
+)
 from macrohard.contracts.envelope import Event
 from macrohard.contracts.subjects import (
     DLQ_PREFIX,
+    DLQ_RETRY_PREFIX,
+    DLQ_STREAM,
     EVENT_PREFIX,
     EVENTS_STREAM,
     PLATFORM_TENANT,
@@ -51,6 +62,16 @@ _LOG_READER_API = (
 )
 
 
+# What running dead letters again takes (`mh dlq retry`, the console's Retry button): list
+# them by direct get, hand one to any consumer's replicas, delete it once that consumer
+# handled it.
+_DEAD_LETTER_OPERATOR_API = (
+    f"$JS.API.DIRECT.GET.{DLQ_STREAM}",
+    f"{DLQ_RETRY_PREFIX}.*",
+    f"$JS.API.STREAM.MSG.DELETE.{DLQ_STREAM}",
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Identity:
     """One NATS user: what it appends to the log, which core subjects it uses, its consumers.
@@ -69,6 +90,8 @@ class Identity:
     # It answers requests sent to it (the server lets it reply to the requester's inbox).
     responds: bool = False
     reads_log: bool = True
+    # It lists, retries and deletes any consumer's dead letters (operator actions).
+    operates_dead_letters: bool = False
     aggregate_id: str = "*"
 
     @property
@@ -89,6 +112,8 @@ class Identity:
     def publish_allow(self) -> list[str]:
         """Every subject this identity may publish to (NATS `permissions.publish.allow`)."""
         allow = self.append_subjects() + list(self.publishes)
+        if self.operates_dead_letters:
+            allow += list(_DEAD_LETTER_OPERATOR_API)
         if self.reads_log:
             allow += list(_LOG_READER_API)
             for d in self.consumers:
@@ -126,8 +151,20 @@ SERVICES: tuple[Identity, ...] = (
             (_TASK, tenancy.ApiKeyRevoked),
             (_TASK, tasks.TaskSubmitted),
             (_TASK, tasks.TaskCancelRequested),
+            (_TASK, tasks.WebhookAttempted),
+            # A tenant's approval policy, and its answers to a paused run.
+            (_TASK, approvals.ApprovalPolicySet),
+            (_TASK, approvals.TaskApproved),
+            (_TASK, approvals.TaskApprovalDenied),
+            # A tenant's schedules (the scheduler submits what they start).
+            (_TASK, schedules.ScheduleCreated),
+            (_TASK, schedules.SchedulePaused),
+            (_TASK, schedules.ScheduleResumed),
+            (_TASK, schedules.ScheduleDeleted),
         ),
         consumers=("gateway-webhooks",),
+        # The operator's console: its Retry button does what `mh dlq retry` does.
+        operates_dead_letters=True,
     ),
     Identity(
         name="planner",
@@ -136,11 +173,20 @@ SERVICES: tuple[Identity, ...] = (
             (_TASK, tasks.TaskCompleted),
             (_TASK, tasks.TaskFailed),
             (_TASK, tasks.TaskCancelled),
+            (_TASK, approvals.TaskNeedsApproval),
             (_TASK, agent.LeaseRequested),
             (_TASK, agent.IntentEmitted),
             (_TASK, agent.InferenceCompleted),
+            (_TASK, agent.InferenceVerified),
+            (_TASK, agent.InferenceDisputed),
         ),
-        publishes=(fleet.LEASE_REQUEST, fleet.LEASE_RENEW, fleet.LEASE_RELEASE),
+        # Inference goes to a car over the bus, on the car's own work subject.
+        publishes=(
+            fleet.LEASE_REQUEST,
+            fleet.LEASE_RENEW,
+            fleet.LEASE_RELEASE,
+            f"{fleet.INFER_PREFIX}.*",
+        ),
         listens=(fleet.LEASE_REVOCATIONS,),
         consumers=("planner-tasks", "planner-pages"),
     ),
@@ -148,6 +194,7 @@ SERVICES: tuple[Identity, ...] = (
         name="actuator",
         appends=(
             (_TASK, browser.SessionOpened),
+            (_TASK, browser.ActionStarted),
             (_TASK, browser.ActionExecuted),
             (_TASK, browser.PageObserved),
             (_TASK, browser.SessionClosed),
@@ -163,13 +210,23 @@ SERVICES: tuple[Identity, ...] = (
         appends=(
             (_PLATFORM, fleet.NodeLost),
             (_PLATFORM, fleet.NodeRecovered),
+            (_PLATFORM, fleet.NodeQuarantined),
             (_PLATFORM, fleet.LeaseGranted),
             (_PLATFORM, fleet.LeaseRenewed),
             (_PLATFORM, fleet.LeaseReleased),
             (_PLATFORM, fleet.LeaseRevoked),
         ),
+        # Replicas share the fleet through one KV bucket: the partition table and lease
+        # slots, both written by compare-and-set (created on first use).
+        publishes=(
+            f"$KV.{fleet.REGISTRY_BUCKET}.>",
+            f"$JS.API.STREAM.CREATE.KV_{fleet.REGISTRY_BUCKET}",
+            f"$JS.API.DIRECT.GET.KV_{fleet.REGISTRY_BUCKET}.>",
+            f"$JS.API.STREAM.MSG.GET.KV_{fleet.REGISTRY_BUCKET}",
+        ),
         listens=(
-            f"{fleet.HEARTBEAT_PREFIX}.*",
+            # One partition's heartbeats per subscription (fleet.hb.<partition>.<car>).
+            f"{fleet.HEARTBEAT_PREFIX}.*.*",
             fleet.LEASE_REQUEST,
             fleet.LEASE_RENEW,
             fleet.LEASE_RELEASE,
@@ -188,6 +245,11 @@ SERVICES: tuple[Identity, ...] = (
             (_PLATFORM, billing.PayoutStated),
         ),
     ),
+    Identity(
+        name="scheduler",
+        # It starts the runs a tenant's schedules call for; it reads schedules from the log.
+        appends=((_TASK, tasks.TaskSubmitted),),
+    ),
 )
 
 # What a car says about itself (NodeLost/NodeRecovered are the registry's to decide).
@@ -202,13 +264,17 @@ CAR_EVENTS: tuple[type[Event], ...] = (
 
 
 def car(node_id: str) -> Identity:
-    """A car's identity: its own node's events and heartbeat, its own inbox, nothing else."""
+    """A car's identity: its own node's events and heartbeat, its own inbox and work
+    subject, nothing else."""
     check_token("node id", node_id)
     return Identity(
         name=node_id,
         appends=tuple((_PLATFORM, cls) for cls in CAR_EVENTS),
         aggregate_id=node_id,
-        publishes=(f"{fleet.HEARTBEAT_PREFIX}.{node_id}",),
+        publishes=(fleet.heartbeat_subject(node_id),),
+        # Work comes to the car over the bus (it dials out); it answers each request once.
+        listens=(fleet.infer_subject(node_id),),
+        responds=True,
         reads_log=False,
     )
 

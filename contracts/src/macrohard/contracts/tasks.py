@@ -38,6 +38,9 @@ class TaskSubmitted(Event, frozen=True, kw_only=True):
     totp_seeds: dict[str, SealedSecret] = {}
     max_steps: int = 30
     webhook_url: str | None = None
+    # How long each step may wait for a free car before the task fails (the tenant's choice):
+    # a busy or restarting fleet delays work, it does not fail it.
+    car_wait_s: float = 300.0
     idempotency_key: str | None = None
     request_hash: str | None = None
     # Set on the tasks a schedule submits: which schedule, and the tick it runs for.
@@ -89,6 +92,23 @@ class TaskCancelled(Event, frozen=True, kw_only=True):
     reason: str = ""
 
 
+class WebhookAttempted(Event, frozen=True, kw_only=True):
+    """One try at delivering a task's end to its webhook (gateway). The aggregate id is the
+    delivery id (the id of the event that ended the task), so a delivery's tries fold
+    together; `status_code` is 0 when no HTTP answer came (`error` says why)."""
+
+    aggregate_type = "webhook"
+
+    task_id: str
+    url: str
+    attempt: int
+    status_code: int
+    ok: bool
+    error: str = ""
+    signature: str = ""  # the Macrohard-Signature header sent (an HMAC, not the secret)
+    duration_ms: float = 0.0
+
+
 EVENTS: tuple[type[Event], ...] = (
     TaskSubmitted,
     TaskCancelRequested,
@@ -96,4 +116,5 @@ EVENTS: tuple[type[Event], ...] = (
     TaskCompleted,
     TaskFailed,
     TaskCancelled,
+    WebhookAttempted,
 )

@@ -2,8 +2,20 @@
 
 from __future__ import annotations
 
+import msgspec
+
 from macrohard.contracts.envelope import Event
 from macrohard.contracts.upcasting import JsonObject
+
+
+class FirstKey(msgspec.Struct, frozen=True, kw_only=True):
+    """The API key a tenant is onboarded with (as in ApiKeyIssued: never the key itself)."""
+
+    key_id: str
+    prefix: str
+    preview: str
+    key_hash: str
+    label: str = "default"
 
 
 class TenantOnboarded(Event, frozen=True, kw_only=True):
@@ -18,6 +30,9 @@ class TenantOnboarded(Event, frozen=True, kw_only=True):
     allowed_domains: list[str]
     monthly_budget: str
     currency: str = "USD"
+    # Onboarding is one append: the tenant and its first key together, so no crash can leave
+    # a tenant without a usable key. Later keys are ApiKeyIssued events of their own.
+    first_key: FirstKey | None = None
 
 
 def upcast_tenant_onboarded_v1(payload: JsonObject) -> JsonObject:

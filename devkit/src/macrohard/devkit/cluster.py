@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import signal
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +29,7 @@ from macrohard.contracts.nats_config import (
     render_accounts,
 )
 from macrohard.devkit.embedded import free_port, nats_server_binary, wait_for_port
+from macrohard.devkit.lifeline import die_with_parent
 
 IDENTITIES_DIR = "identities"
 PASSWORDS_FILE = "passwords.json"
@@ -60,6 +62,40 @@ def ensure_passwords(directory: Path, names: list[str]) -> dict[str, str]:
 
 
 @dataclass
+class ClusterNode:
+    """One nats-server of the cluster; `mh up` restarts it when it dies (`keep_serving`)."""
+
+    config: Path
+    port: int
+    log_file: Path | None = None
+    proc: subprocess.Popen[bytes] | None = field(default=None, init=False)
+
+    def start(self, timeout: float = 30.0) -> ClusterNode:
+        out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL  # noqa: SIM115
+        # Own session, like EmbeddedNats: `mh up` stops the services before the servers; and
+        # it dies with `mh up`, even a SIGKILLed one (lifeline).
+        self.proc = subprocess.Popen(
+            [nats_server_binary(), "-c", str(self.config)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=die_with_parent(signal.SIGTERM),
+        )
+        wait_for_port(self.port, timeout, self.proc)
+        return self
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+
+@dataclass
 class NatsCluster:
     """N routed nats-servers with the platform's accounts; N=1 is a single secured server."""
 
@@ -72,7 +108,7 @@ class NatsCluster:
     ports: list[int] = field(default_factory=list)
     route_ports: list[int] = field(init=False)
     passwords: dict[str, str] = field(init=False)
-    procs: list[subprocess.Popen[bytes]] = field(default_factory=list, init=False)
+    nodes: list[ClusterNode] = field(default_factory=list, init=False)
 
     def __post_init__(self) -> None:
         self.ports = self.ports or [self.first_port + i for i in range(self.size)]
@@ -93,6 +129,8 @@ class NatsCluster:
             f"server_name: mh-nats-{i + 1}",
             f"listen: 127.0.0.1:{self.ports[i]}",
             f'jetstream {{ store_dir: "{store}" }}',
+            # Where an operator (or a drill) finds the node's process.
+            f'pid_file: "{self.data_dir / f"nats-{i + 1}.pid"}"',
         ]
         if self.size > 1:
             routes = ", ".join(f"nats-route://127.0.0.1:{p}" for p in self.route_ports)
@@ -123,31 +161,22 @@ class NatsCluster:
 
     def start(self, timeout: float = 30.0) -> NatsCluster:
         conf_dir = self.write_configs()
-        for i in range(self.size):
-            log = self.log_dir / f"nats-{i + 1}.log" if self.log_dir else None
-            out = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115
-            # Own session, like EmbeddedNats: `mh up` stops the services before the servers.
-            self.procs.append(
-                subprocess.Popen(
-                    [nats_server_binary(), "-c", str(conf_dir / f"nats-{i + 1}.conf")],
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )
+        self.nodes = [
+            ClusterNode(
+                conf_dir / f"nats-{i + 1}.conf",
+                self.ports[i],
+                self.log_dir / f"nats-{i + 1}.log" if self.log_dir else None,
             )
-        for port, proc in zip(self.ports, self.procs, strict=True):
-            wait_for_port(port, timeout, proc)
+            for i in range(self.size)
+        ]
+        for node in self.nodes:
+            node.start(timeout)
         self.write_identity_urls()
         return self
 
     def stop(self) -> None:
-        for proc in self.procs:
-            if proc.poll() is None:
-                proc.terminate()
-        for proc in self.procs:
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        self.procs = []
+        for node in self.nodes:
+            if node.proc and node.proc.poll() is None:
+                node.proc.terminate()
+        for node in self.nodes:
+            node.stop()

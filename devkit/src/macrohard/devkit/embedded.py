@@ -6,6 +6,7 @@ defaults), with their data under a directory we own, so nothing needs installing
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import pwd
@@ -17,6 +18,8 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from macrohard.devkit.lifeline import die_with_parent
 
 PG_SYSTEM_USER = "embedded_postgres"
 
@@ -58,6 +61,11 @@ class EmbeddedNats:
     log_file: Path | None = None
     proc: subprocess.Popen[bytes] | None = field(default=None, init=False)
 
+    def __post_init__(self) -> None:
+        # Absolute before anything is handed to a child: a server may change directory.
+        self.data_dir = self.data_dir.absolute()
+        self.log_file = self.log_file.absolute() if self.log_file else None
+
     @property
     def url(self) -> str:
         return f"nats://127.0.0.1:{self.port}"
@@ -81,8 +89,13 @@ class EmbeddedNats:
         out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL  # noqa: SIM115
         # Own session: a Ctrl-C in the terminal reaches `mh up`, which stops the services
         # first and the servers last, instead of NATS dying under services still draining.
+        # SIGTERM if we die first: a clean JetStream shutdown, never an orphan on the port.
         self.proc = subprocess.Popen(
-            args, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            args,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=die_with_parent(signal.SIGTERM),
         )
         wait_for_port(self.port, timeout, self.proc)
         return self
@@ -161,6 +174,12 @@ class EmbeddedPostgres:
     database: str = "macrohard"
     proc: subprocess.Popen[bytes] | None = field(default=None, init=False)
 
+    def __post_init__(self) -> None:
+        # Absolute before anything is handed to a child: postgres changes into its data
+        # directory, and a relative socket directory then points nowhere.
+        self.data_dir = self.data_dir.absolute()
+        self.log_file = self.log_file.absolute() if self.log_file else None
+
     @property
     def dsn(self) -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{self.database}"
@@ -191,6 +210,7 @@ class EmbeddedPostgres:
                 ],
                 ids,
             )
+        clear_stale_postmaster(pgdata)
         # Unix socket in pgdata avoids colliding with a system PostgreSQL's /var/run dir.
         args = [
             str(_pg_bin() / "postgres"),
@@ -213,8 +233,15 @@ class EmbeddedPostgres:
         popen_kwargs: dict[str, object] = {}
         if ids:
             popen_kwargs = {"user": ids["uid"], "group": ids["gid"], "extra_groups": []}
+        # SIGINT (fast shutdown) if we die first: it rolls back, checkpoints and removes its
+        # pid file, so the next start finds a clean data dir.
         self.proc = subprocess.Popen(  # type: ignore[call-overload]
-            args, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, **popen_kwargs
+            args,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=die_with_parent(signal.SIGINT),
+            **popen_kwargs,
         )
         wait_for_port(self.port, timeout, self.proc)
         self._ensure_database(timeout)
@@ -259,3 +286,85 @@ class EmbeddedPostgres:
                 self.proc.kill()
                 self.proc.wait()
         self.proc = None
+
+
+def _cmdline(pid: int) -> list[str]:
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return []
+    return [a.decode(errors="replace") for a in raw.split(b"\0") if a]
+
+
+def servers_on(data_dir: Path) -> list[int]:
+    """Pids of processes an earlier run left on `data_dir`: nats-server or postgres whose
+    arguments name a path under it, and programs run from under it (a car's Triton and its
+    model stubs live in `<data-dir>/cars/<id>/triton`)."""
+    root = str(data_dir.absolute())
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        argv = _cmdline(int(entry.name))
+        if not argv:
+            continue
+        under = [a == root or a.startswith(root + "/") for a in argv]
+        if under[0] or (Path(argv[0]).name in {"nats-server", "postgres"} and any(under[1:])):
+            found.append(int(entry.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie is dead for our purposes (its parent has not reaped it yet).
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[-1][:1] != "Z"
+    except OSError:
+        return False
+
+
+def stop_orphans(data_dir: Path, timeout: float = 20.0) -> list[int]:
+    """Stop servers an earlier, crashed run left on `data_dir`; return their pids.
+
+    Only for a caller that knows nobody else runs on this data dir (`mh up` holds its lock).
+    SIGINT first (PostgreSQL's fast shutdown, a clean stop for NATS), SIGKILL at the deadline.
+    """
+    pids = servers_on(data_dir)
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGINT)
+    deadline = time.monotonic() + timeout
+    while any(_alive(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    for pid in pids:
+        if _alive(pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+    while any(_alive(p) for p in pids) and time.monotonic() < deadline + 5:
+        time.sleep(0.05)
+    return pids
+
+
+def clear_stale_postmaster(pgdata: Path) -> None:
+    """Remove the pid and socket lock files a killed postmaster left behind.
+
+    PostgreSQL treats them as stale only if their pid is dead; after a crash that pid is often
+    reused by another process (a restart, a container), and PostgreSQL then refuses to start.
+    A live postmaster on this data dir is left alone: its files are not stale.
+    """
+    pidfile = pgdata / "postmaster.pid"
+    try:
+        first = pidfile.read_text().splitlines()[:1]
+    except OSError:
+        return
+    pid = int(first[0]) if first and first[0].strip().isdigit() else 0
+    if pid and _alive(pid) and str(pgdata.absolute()) in _cmdline(pid):
+        return
+    pidfile.unlink(missing_ok=True)
+    for lock in pgdata.glob(".s.PGSQL.*.lock"):
+        lock.unlink(missing_ok=True)

@@ -19,7 +19,9 @@ class _ProjectionCollector(Service):
     """A Service that only records what `build()` registers; it never connects."""
 
     def __init__(self) -> None:
-        super().__init__(ServiceConfig(name="mh-replay"))
+        # With a database configured, as in production: a service registers its projections
+        # only then (the node registry's fleet read model is optional). Never connected.
+        super().__init__(ServiceConfig(name="mh-replay", database_url="postgresql://catalogue"))
         self.collected: list[Projection] = []
 
     def project(self, projection: Projection) -> None:

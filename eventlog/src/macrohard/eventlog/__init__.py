@@ -15,6 +15,7 @@ _EXPORTS = {
     "ConcurrencyConflict": "errors",
     "EventLogError": "errors",
     "EventNotFound": "errors",
+    "LogUnavailable": "errors",
     "MixedAggregates": "errors",
     "ConsumerSpec": "consumer",
     "EventHandler": "consumer",
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
         ConcurrencyConflict,
         EventLogError,
         EventNotFound,
+        LogUnavailable,
         MixedAggregates,
     )
     from macrohard.eventlog.projection import Projection, ProjectionRunner
@@ -64,6 +66,7 @@ __all__ = [
     "EventNotFound",
     "EventStore",
     "Loaded",
+    "LogUnavailable",
     "MixedAggregates",
     "Projection",
     "ProjectionRunner",

@@ -13,18 +13,17 @@ nor dead-lettered. We count attempts ourselves (`num_delivered`) and dead-letter
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 import msgspec
+import nats.errors
 from faststream import AckPolicy
 from faststream.nats import JStream, NatsBroker, PullSub
 from faststream.nats.annotations import NatsMessage
 from nats.aio.client import Client as NATS
-from nats.aio.msg import Msg
 from nats.js.api import AckPolicy as JsAckPolicy
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
@@ -57,7 +56,9 @@ class ConsumerSpec:
     durable: str
     subjects: Sequence[str]
     max_deliver: int = 5
-    ack_wait_s: float = 60.0
+    # Short, because it is how long a dead replica's message waits before another replica
+    # gets it; a live handler that takes longer keeps its message with progress acks.
+    ack_wait_s: float = 5.0
     batch_size: int = 16
     backoff_s: Sequence[float] = (0.2, 1.0, 5.0, 15.0)
     deliver_new_only: bool = False
@@ -71,28 +72,15 @@ class ConsumerSpec:
         return self.backoff_s[min(attempt - 1, len(self.backoff_s) - 1)]
 
 
-@contextlib.contextmanager
-def _working(raw: Msg, ack_wait_s: float) -> Iterator[None]:
-    """Tell the server, every half ack wait, that a long handler is still at it.
-
-    So `ack_wait` is only how soon a *dead* replica's message comes back, never a limit on
-    how long a live handler may take (its own deadlines bound that).
-    """
-    loop = asyncio.get_running_loop()
-    pending: set[asyncio.Task[None]] = set()
-    timers: list[asyncio.TimerHandle] = []
-
-    def tick() -> None:
-        task = loop.create_task(raw.in_progress())
-        pending.add(task)
-        task.add_done_callback(pending.discard)
-        timers[0] = loop.call_later(ack_wait_s / 2, tick)
-
-    timers.append(loop.call_later(ack_wait_s / 2, tick))
-    try:
-        yield
-    finally:
-        timers[0].cancel()
+async def _keep_in_progress(message: NatsMessage, every_s: float) -> None:
+    """Progress acks (`+WPI`) while a handler works: each restarts the server's ack wait."""
+    while True:
+        await asyncio.sleep(every_s)
+        try:
+            await message.raw_message.in_progress()
+        except (nats.errors.Error, OSError) as exc:
+            # A lost progress ack costs at most a duplicate delivery, which handlers absorb.
+            log.warning("progress ack failed", extra={"error": str(exc)})
 
 
 def subscribe(
@@ -132,21 +120,34 @@ def subscribe(
     slots = asyncio.Semaphore(max(spec.max_in_flight, 1))
     in_flight: set[asyncio.Task[None]] = set()
 
-    async def detached(message: NatsMessage) -> None:
+    async def detached(message: NatsMessage, alive: asyncio.Task[None]) -> None:
         try:
             await in_order(message)
         finally:
             slots.release()
+            alive.cancel()
 
     async def on_message(message: NatsMessage) -> None:
+        # The one keep-alive, from receipt (waiting for a slot or the aggregate's lock counts
+        # too) until the ack: progress acks tell the server we are alive, so `ack_wait` is
+        # only how soon a *dead* replica's message comes back, never a limit on how long a
+        # live handler may take (its own deadlines bound that).
+        alive = asyncio.create_task(_keep_in_progress(message, spec.ack_wait_s / 3))
         if not spec.max_in_flight:
-            await in_order(message)
+            try:
+                await in_order(message)
+            finally:
+                alive.cancel()
             return
         # Waiting for a slot here is the back-pressure: the pull loop fetches no more.
         # Acknowledgement stays with the handling task (manual acks), so a message whose
         # task dies with the process is redelivered after ack_wait like any other.
-        await slots.acquire()
-        task = asyncio.create_task(detached(message), name=f"{spec.durable}:message")
+        try:
+            await slots.acquire()
+        except BaseException:
+            alive.cancel()
+            raise
+        task = asyncio.create_task(detached(message, alive), name=f"{spec.durable}:message")
         in_flight.add(task)
         task.add_done_callback(in_flight.discard)
 
@@ -170,7 +171,7 @@ def subscribe(
                 # forged envelope agree with its subject.
                 error, final = forged, True
             else:
-                with correlated(cid), _working(raw, spec.ack_wait_s):
+                with correlated(cid):
                     await handler(rec)
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"

@@ -14,7 +14,7 @@ import msgspec
 from nats.aio.client import Client as NATS
 
 from macrohard.contracts.subjects import DLQ_PREFIX, DLQ_STREAM, dlq_retry_subject, dlq_subject
-from macrohard.eventlog.reader import read_stream
+from macrohard.eventlog.reader import StoredMessage, read_message, read_stream
 
 H_ERROR = "Mh-Dlq-Error"
 H_CONSUMER = "Mh-Dlq-Consumer"
@@ -65,24 +65,32 @@ async def dead_letter(
         raise RuntimeError(f"dead-lettering {subject}#{sequence} failed: {ack['error']}")
 
 
+def _letter(stored: StoredMessage) -> DeadLetter:
+    h = stored.headers
+    return DeadLetter(
+        dlq_sequence=stored.sequence,
+        consumer=h.get(H_CONSUMER, ""),
+        subject=h.get(H_SUBJECT, ""),
+        sequence=int(h.get(H_SEQUENCE, "0")),
+        deliveries=int(h.get(H_DELIVERIES, "0")),
+        error=h.get(H_ERROR, ""),
+        data=stored.data,
+        time=stored.stored_at,
+    )
+
+
 async def list_dead_letters(nc: NATS, consumer: str = "*") -> list[DeadLetter]:
     """Every dead letter (of one consumer, or all), oldest first."""
-    out: list[DeadLetter] = []
-    async for stored in read_stream(nc, DLQ_STREAM, f"{DLQ_PREFIX}.{consumer}.*"):
-        h = stored.headers
-        out.append(
-            DeadLetter(
-                dlq_sequence=stored.sequence,
-                consumer=h.get(H_CONSUMER, ""),
-                subject=h.get(H_SUBJECT, ""),
-                sequence=int(h.get(H_SEQUENCE, "0")),
-                deliveries=int(h.get(H_DELIVERIES, "0")),
-                error=h.get(H_ERROR, ""),
-                data=stored.data,
-                time=stored.stored_at,
-            )
-        )
-    return out
+    return [
+        _letter(stored)
+        async for stored in read_stream(nc, DLQ_STREAM, f"{DLQ_PREFIX}.{consumer}.*")
+    ]
+
+
+async def read_dead_letter(nc: NATS, dlq_sequence: int) -> DeadLetter | None:
+    """One dead letter by its sequence in the DLQ stream, or None when there is none."""
+    stored = await read_message(nc, DLQ_STREAM, dlq_sequence)
+    return None if stored is None else _letter(stored)
 
 
 class RetryFailed(RuntimeError):

@@ -42,3 +42,15 @@ class EventNotFound(EventLogError):
     def __init__(self, ref: str) -> None:
         super().__init__(f"no event {ref} in the log")
         self.ref = ref
+
+
+class LogUnavailable(EventLogError):
+    """Not connected to NATS: nothing was appended, and nothing will be later.
+
+    Refused at once rather than buffered by the client until it reconnects: a caller told
+    "failed" (an HTTP client answered 503) must be able to trust that no event lands later.
+    """
+
+    def __init__(self, aggregate: str, status: str) -> None:
+        super().__init__(f"append to {aggregate} refused: the event log is unreachable ({status})")
+        self.aggregate = aggregate

@@ -143,6 +143,7 @@ class ProjectionRunner:
         self._idle_flush_s = idle_flush_s
         self._position = 0
         self._pending = 0
+        self._active = False
         self._caught_up = asyncio.Event()
         self._indexes_deferred = False
 
@@ -154,6 +155,23 @@ class ProjectionRunner:
     def position(self) -> int:
         """Last stream sequence applied (the committed checkpoint)."""
         return self._position
+
+    async def applied(self) -> int:
+        """The committed checkpoint, whichever replica applies this projection.
+
+        Only one replica runs it (the advisory lock); on the others `position` stands still,
+        so they read the active replica's checkpoint from PostgreSQL: a write made through
+        any replica can be read back through any replica.
+        """
+        if self._active:
+            return self._position
+        async with self._pool.acquire() as conn:
+            return await read_checkpoint(conn, self.name)
+
+    @property
+    def active(self) -> bool:
+        """Whether this replica is the one applying the projection."""
+        return self._active
 
     @property
     def lag(self) -> int:
@@ -203,8 +221,10 @@ class ProjectionRunner:
             try:
                 async with self._pool.acquire() as conn:
                     self._position = await read_checkpoint(conn, self.name)
+                self._active = True
                 await self._consume(live=live, until=until)
             finally:
+                self._active = False
                 await lock_conn.execute("SELECT pg_advisory_unlock($1)", key)
 
     async def _consume(self, *, live: bool, until: int | None) -> None:

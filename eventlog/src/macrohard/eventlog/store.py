@@ -26,6 +26,7 @@ from macrohard.eventlog.errors import (
     AppendFailed,
     ConcurrencyConflict,
     EventNotFound,
+    LogUnavailable,
     MixedAggregates,
 )
 from macrohard.eventlog.provenance import disagreement
@@ -77,6 +78,10 @@ class Loaded(Generic[S]):
     state: S
     version: int
     events: int
+
+
+def _status_name(nc: NATS) -> str:
+    return "reconnecting" if nc.is_reconnecting else "closed" if nc.is_closed else "disconnected"
 
 
 def _aggregate_key(env: Envelope) -> tuple[str, str, str]:
@@ -142,6 +147,8 @@ class EventStore:
         prefix = filt[:-2]
         for env in events:
             _check_type(env.type)
+        if not self._nc.is_connected:
+            raise LogUnavailable("/".join(key), _status_name(self._nc))
         encode = self._registry.encode
         sequences: list[int] = []
         duplicates = 0

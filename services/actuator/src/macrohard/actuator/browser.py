@@ -53,8 +53,9 @@ log = logging.getLogger("macrohard.actuator.browser")
 CHROMIUM_ENV = ("PATH", "HOME", "LANG", "LANGUAGE", "LC_ALL", "TZ", "TMPDIR", "FONTCONFIG_PATH")
 
 
-def chromium_environment() -> dict[str, str]:
+def chromium_environment() -> dict[str, str | float | bool]:
     """The environment Chromium starts with: a short allowlist of the actuator's own."""
+    # The value type is Playwright's (its `env` dict is invariant); ours are all strings.
     return {key: os.environ[key] for key in CHROMIUM_ENV if key in os.environ}
 
 

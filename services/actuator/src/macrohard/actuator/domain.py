@@ -192,6 +192,8 @@ def _secret_pattern(secret: str) -> re.Pattern[str]:
     # Whitespace inside a secret matches any whitespace run: the page (or our own
     # normalising) may have turned "pass  word" into "pass word" or "pass\nword".
     parts = [re.escape(p) for p in secret.split()]
+    if not parts:  # all whitespace: nothing to be tolerant about, it is matched as typed
+        return re.compile(re.escape(secret))
     return re.compile(r"\s+".join(parts))
 
 
@@ -201,7 +203,7 @@ def scrub(text: str, plaintexts: Iterable[str]) -> str:
     Runs on the whole text, before any clipping or whitespace normalising: a clipped
     secret's first half would no longer match, and would be logged.
     """
-    for secret in sorted({p for p in plaintexts if p.strip()}, key=len, reverse=True):
+    for secret in sorted({p for p in plaintexts if p}, key=len, reverse=True):
         text = _secret_pattern(secret).sub(REDACTED, text)
     return text
 

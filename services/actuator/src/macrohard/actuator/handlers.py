@@ -48,6 +48,7 @@ from macrohard.contracts.agent import Intent, IntentEmitted
 from macrohard.contracts.browser import (
     ACTUATOR_WORKER_PREFIX,
     ActionExecuted,
+    ActionStarted,
     PageObservation,
     PageObserved,
     SessionClosed,
@@ -82,10 +83,12 @@ def forward_subject(worker: str) -> str:
 class ActuatorSettings:
     worker: str = field(default_factory=new_worker_id)
     local_test_mode: bool = False
-    # Below the consumer's ack wait (30 s), so a slow holder does not cause a redelivery.
+    # Above the step deadline, so a slow holder is cut by its own watchdog first; only a
+    # holder that died mid-request is waited for this long.
     forward_timeout_s: float = 25.0
     # One intent's whole browser work (open, act, settle, observe); below the forward
-    # timeout, so a stalled page is cut here, not by a forwarding replica giving up.
+    # timeout, so a stalled page is cut here, not by a forwarding replica giving up. The
+    # consumer's progress acks keep the intent meanwhile, whatever its ack wait.
     step_deadline_s: float = 20.0
     action: ActionSettings = field(default_factory=ActionSettings)
     upload_dir: Path | None = None
@@ -360,7 +363,13 @@ class Actuator:
         tb.allowed_domains = await self.domains.of(env.tenant)
         tb.last_elements = dict(loaded.state.seen)
         if env.id not in loaded.state.executed:
-            step.out.append(await self._act(tb, env, ie, restored=restored))
+            # The outcome is in the log before anything else can fail (settle, observe, the
+            # screenshot, the next append): a redelivery then observes again, never re-acts.
+            executed = await self._act_once(tb, env, ie, loaded.state, step, restored=restored)
+            step.version = (
+                await self.store.append([executed], expected_version=step.version)
+            ).version
+            step.acted = True
         await self.observer.settle(tb.page, tb.inflight)
         observation = await self.observer.observe(tb.page, tb.secrets)
         step.out.append(
@@ -377,13 +386,13 @@ class Actuator:
         log.warning("page stopped answering, recycling its context", extra={"task": ie.task_id})
         await self.pool.close(ie.task_id)
         error = f"the page stopped responding within {deadline:g} s; its browser was reset"
-        if env.id not in loaded.state.executed and not any(
-            isinstance(e, ActionExecuted) for e in step.out
-        ):
+        if env.id not in loaded.state.executed and not step.acted:
+            # Cut after ActionStarted was recorded: the action may have taken effect.
+            started = step.started or env.id in loaded.state.started
             step.out.append(
                 ActionExecuted(
                     task_id=ie.task_id, step=ie.step, intent_event_id=env.id,
-                    action=ie.intent.action, ok=False, error=error,
+                    action=ie.intent.action, ok=False, error=error, outcome_unknown=started,
                     duration_ms=round(deadline * 1000, 2),
                 )
             )  # fmt: skip
@@ -396,6 +405,48 @@ class Actuator:
                 task_id=ie.task_id, step=ie.step, observation=unanswered, intent_event_id=env.id
             )
         )
+
+    async def _act_once(
+        self,
+        tb: TaskBrowser,
+        env: Envelope,
+        ie: IntentEmitted,
+        state: BrowserSession,
+        step: _Step,
+        *,
+        restored: bool,
+    ) -> Envelope:
+        """Act at most once: record ActionStarted before touching the page; an intent that
+        already has one was interrupted mid-action, so it is reported, not repeated."""
+        if env.id in state.started:
+            result = ActionExecuted(
+                task_id=ie.task_id,
+                step=ie.step,
+                intent_event_id=env.id,
+                action=ie.intent.action,
+                ok=False,
+                outcome_unknown=True,
+                error="an actuator stopped while doing this action; it was not repeated and "
+                "whether it took effect is unknown: decide from this page",
+            )
+        else:
+            if not (restored and ie.intent.action not in PAGE_INDEPENDENT) and (
+                ie.intent.action not in ("done", "fail")
+            ):
+                started = ActionStarted(
+                    task_id=ie.task_id,
+                    step=ie.step,
+                    intent_event_id=env.id,
+                    action=ie.intent.action,
+                )
+                appended = await self.store.append(
+                    [caused_by(started, env, aggregate_id=ie.task_id, purpose="ActionStarted")],
+                    expected_version=step.version,
+                )
+                step.version = appended.version
+                step.started = True
+            result = await self._act(tb, env, ie, restored=restored)
+        return caused_by(result, env, aggregate_id=ie.task_id, purpose="ActionExecuted")
 
     async def _act(
         self, tb: TaskBrowser, env: Envelope, ie: IntentEmitted, *, restored: bool
@@ -464,6 +515,8 @@ class _Step:
 
     version: int
     out: list[Event] = field(default_factory=list)
+    started: bool = False  # ActionStarted is in the log: the page may have been touched
+    acted: bool = False  # ActionExecuted is in the log
 
 
 def _navigate(url: str) -> Intent:

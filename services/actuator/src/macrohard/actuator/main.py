@@ -37,9 +37,10 @@ def local_test_mode() -> bool:
     return os.environ.get("MH_LOCAL_TEST_MODE", "") in {"1", "true", "yes"}
 
 
-def consumer_spec(ack_wait_s: float = 30.0) -> ConsumerSpec:
+def consumer_spec(ack_wait_s: float = 5.0) -> ConsumerSpec:
     # Replicas share the durable, so `--scale actuator=N` spreads intents over them; the
-    # ack wait is how long a dead replica's unacknowledged intent waits to be redelivered.
+    # ack wait is how long a dead replica's unacknowledged intent waits to be redelivered
+    # (a live one keeps its intent with progress acks, however long the action takes).
     return ConsumerSpec(
         durable=DURABLE,
         subjects=SUBJECTS,
@@ -56,8 +57,9 @@ def consumer_spec(ack_wait_s: float = 30.0) -> ConsumerSpec:
 def build(service: Service) -> None:
     extra = service.config.extra
     upload = extra.get("upload_dir")
-    ack_wait_s = float(extra.get("ack_wait_s", "30"))
-    # Independent of the ack wait: the consumer tells the server a long step is alive.
+    # Short: how soon a dead replica's intent comes back. A live one keeps its intent with
+    # progress acks, so the step deadline below is independent of it.
+    ack_wait_s = float(extra.get("ack_wait_s", "5"))
     step_deadline_s = float(extra.get("step_deadline_s", "20"))
     settings = ActuatorSettings(
         # A holder answers within its step deadline (or is dead: "no responders" at once).

@@ -12,6 +12,7 @@ from enum import Enum
 
 from macrohard.contracts.browser import (
     ActionExecuted,
+    ActionStarted,
     PageElement,
     PageObserved,
     SessionClosed,
@@ -29,6 +30,7 @@ class BrowserSession:
     worker: str = ""
     open: bool = False
     last_url: str = ""
+    started: frozenset[str] = frozenset()  # intent event ids with an ActionStarted
     executed: frozenset[str] = frozenset()  # intent event ids with an ActionExecuted
     observed: frozenset[str] = frozenset()  # intent event ids with a PageObserved
     steps: int = 0
@@ -41,6 +43,8 @@ def evolve(state: BrowserSession, env: Envelope) -> BrowserSession:
     event = env.payload
     if isinstance(event, SessionOpened):
         return replace(state, worker=event.worker, open=True, last_url=event.url or state.last_url)
+    if isinstance(event, ActionStarted):
+        return replace(state, started=state.started | {event.intent_event_id})
     if isinstance(event, ActionExecuted):
         return replace(
             state, executed=state.executed | {event.intent_event_id}, steps=state.steps + 1

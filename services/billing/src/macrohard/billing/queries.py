@@ -197,3 +197,70 @@ async def payout_statements(conn: Conn, owner_account: str) -> list[PayoutStatem
         )
         for r in rows
     ]  # fmt: skip
+
+
+class LineSource(msgspec.Struct, frozen=True, kw_only=True):
+    """One usage event behind an invoice line: the bill explained by the log."""
+
+    event_id: str
+    seq: int
+    occurred_at: str
+    quantity: int
+    amount: str
+    node_id: str
+
+
+async def line_sources(
+    conn: Conn, tenant_id: str, billed_period: str, meter: str, usage_period: str, limit: int = 500
+) -> list[LineSource]:
+    """The usage events an invoice line sums, in log order (at most `limit`)."""
+    rows = await conn.fetch(
+        """SELECT event_id::text, seq, occurred_at, quantity, amount_micros, node_id
+           FROM billing.usage_records
+           WHERE tenant_id = $1 AND billed_period = $2 AND meter = $3 AND usage_period = $4
+           ORDER BY seq LIMIT $5""",
+        tenant_id,
+        billed_period,
+        meter,
+        usage_period,
+        limit,
+    )
+    return [
+        LineSource(
+            event_id=r[0], seq=r[1], occurred_at=r[2].isoformat(), quantity=r[3],
+            amount=format_money(r[4]), node_id=r[5],
+        )
+        for r in rows
+    ]  # fmt: skip
+
+
+class DailyUsage(msgspec.Struct, frozen=True, kw_only=True):
+    day: str  # YYYY-MM-DD (UTC)
+    meter: str
+    quantity: int
+    amount: str
+
+
+async def daily_usage(conn: Conn, tenant_id: str, period: str) -> list[DailyUsage]:
+    """A period's usage per UTC day and meter (for a chart over time)."""
+    rows = await conn.fetch(
+        """SELECT to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD'), meter,
+                  sum(quantity)::bigint, sum(amount_micros)::bigint
+           FROM billing.usage_records WHERE tenant_id = $1 AND usage_period = $2
+           GROUP BY 1, 2 ORDER BY 1, 2""",
+        tenant_id,
+        period,
+    )
+    return [
+        DailyUsage(day=r[0], meter=r[1], quantity=r[2], amount=format_money(r[3])) for r in rows
+    ]
+
+
+async def node_earnings(conn: Conn, period: str) -> dict[str, str]:
+    """What each car earned its owner for the usage of `period` (node id -> money)."""
+    rows = await conn.fetch(
+        """SELECT node_id, sum(payout_micros)::bigint FROM billing.usage_records
+           WHERE usage_period = $1 AND node_id <> '' GROUP BY 1""",
+        period,
+    )
+    return {r[0]: format_money(r[1]) for r in rows}

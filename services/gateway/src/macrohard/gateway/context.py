@@ -118,12 +118,14 @@ class GatewayContext:
     async def wait_seen(self, sequence: int) -> None:
         """Return once the projection has applied `sequence` (read your own writes)."""
         deadline = time.monotonic() + self.settings.read_wait_s
-        while self.runner.position < sequence:
+        # On a replica that does not run the projection this reads the shared checkpoint:
+        # poll it less often than the in-memory one.
+        while await self.runner.applied() < sequence:
             if time.monotonic() > deadline:
                 raise HTTPException(
                     status_code=503, detail="read model is behind", headers={"Retry-After": "1"}
                 )
-            await asyncio.sleep(0.005)
+            await asyncio.sleep(0.005 if self.runner.active else 0.02)
 
     async def task_row(self, tenant: str, task_id: str) -> tuple[TaskView, str | None] | None:
         row = await self.pool.fetchrow(

@@ -5,10 +5,14 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import asyncpg
 import msgspec
+import nats.errors
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
+
+from macrohard.eventlog.errors import LogUnavailable
 
 log = logging.getLogger("macrohard.gateway")
 
@@ -88,6 +92,27 @@ def on_http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[byt
     return problem(status, str(exc.detail), instance=request.url.path, headers=exc.headers)
 
 
+# How long a client should wait before retrying when a dependency is down: a supervised
+# NATS or PostgreSQL is back within seconds.
+RETRY_AFTER_S = 2
+
+
+def on_unavailable(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+    """NATS or PostgreSQL unreachable: 503 with Retry-After, never a 500. Appends are refused
+    while disconnected (LogUnavailable), so nothing answered here is stored later; with an
+    Idempotency-Key a retry is always safe."""
+    log.warning(
+        "dependency unavailable",
+        extra={"path": request.url.path, "error": f"{type(exc).__name__}: {exc}"},
+    )
+    return problem(
+        503,
+        "a platform dependency is unavailable; retry after a moment (reuse the Idempotency-Key)",
+        instance=request.url.path,
+        headers={"Retry-After": str(RETRY_AFTER_S)},
+    )
+
+
 def on_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
     log.exception("unhandled error", extra={"path": request.url.path})
     return problem(500, "internal error", instance=request.url.path)
@@ -96,6 +121,14 @@ def on_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[b
 EXCEPTION_HANDLERS: dict[Any, Any] = {
     ValidationException: on_validation,
     HTTPException: on_http,
+    # The bus or the database is down (or restarting): the request's fate is known (nothing
+    # stored), so the client is told to retry rather than that the platform broke.
+    LogUnavailable: on_unavailable,
+    nats.errors.Error: on_unavailable,
+    asyncpg.PostgresConnectionError: on_unavailable,
+    asyncpg.InterfaceError: on_unavailable,
+    ConnectionError: on_unavailable,
+    TimeoutError: on_unavailable,
     Exception: on_unexpected,
 }
 
@@ -114,7 +147,7 @@ def problems(*statuses: int) -> dict[int, ResponseSpec]:
         413: "Request body too large",
         422: "A field failed validation (named in `errors`)",
         429: "Rate limited; see Retry-After",
-        503: "Read model behind; see Retry-After",
+        503: "Read model behind, or NATS/PostgreSQL unreachable; see Retry-After",
     }
     return {s: _spec(texts[s]) for s in statuses}
 

@@ -16,10 +16,10 @@ import httpx
 import msgspec
 
 from macrohard.contracts.approvals import TaskNeedsApproval
-from macrohard.contracts.envelope import RecordedEvent
+from macrohard.contracts.envelope import RecordedEvent, derived_event_id, envelope
 from macrohard.contracts.subjects import type_filter
-from macrohard.contracts.tasks import TaskCompleted, TaskFailed, TaskSubmitted
-from macrohard.eventlog import ConsumerSpec, EventStore, egress
+from macrohard.contracts.tasks import TaskCompleted, TaskFailed, TaskSubmitted, WebhookAttempted
+from macrohard.eventlog import ConcurrencyConflict, ConsumerSpec, EventStore, egress
 from macrohard.gateway.domain import (
     SIGNATURE_HEADER,
     PendingApproval,
@@ -40,7 +40,6 @@ WEBHOOK_CONSUMER = ConsumerSpec(
         type_filter("TaskNeedsApproval", aggregate_type="task"),
     ],
     max_deliver=6,
-    ack_wait_s=30.0,
     backoff_s=tuple(webhook_backoff(a) for a in range(1, 6)),
     description="delivers a task's final status, and each pause for approval, to its "
     "webhook_url (HMAC-SHA256 signed)",
@@ -132,14 +131,28 @@ class WebhookDelivery:
         headers["Host"] = name if target.port == default_port else f"{name}:{target.port}"
         pinned = httpx.URL(target.href).copy_with(host=address)
         extensions = {"sni_hostname": target.host} if target.scheme == "https" else {}
+        url = submitted.webhook_url
+        tries = await self._store.read_aggregate(env.tenant, "webhook", env.id)
+        started = time.monotonic()
+        code, error = 0, ""
         try:
             response = await self._http.post(
                 pinned, content=body, headers=headers, extensions=extensions
             )
+            code = response.status_code
         except httpx.HTTPError as exc:
-            raise WebhookRefused(f"{task_id}: {type(exc).__name__}") from exc
-        if not 200 <= response.status_code < 300:
-            raise WebhookRefused(f"{task_id}: receiver answered {response.status_code}")
+            error = f"{type(exc).__name__}: {exc}"[:500]
+        ok = not error and 200 <= code < 300
+        attempt = WebhookAttempted(
+            task_id=task_id, url=url, attempt=len(tries) + 1, status_code=code, ok=ok,
+            error=error, signature=headers[SIGNATURE_HEADER],
+            duration_ms=(time.monotonic() - started) * 1000,
+        )  # fmt: skip
+        await self._record(rec, attempt, tries[-1].sequence if tries else 0)
+        if error:
+            raise WebhookRefused(f"{task_id}: {error}")
+        if not ok:
+            raise WebhookRefused(f"{task_id}: receiver answered {code}")
         log.info("webhook delivered", extra={"task_id": task_id, "status": status})
 
     async def _checked(self, url: str) -> tuple[egress.Target, str]:
@@ -154,3 +167,23 @@ class WebhookDelivery:
             target, self._resolver, allow_loopback=self._allow_loopback
         )
         return target, address
+
+    async def _record(self, rec: RecordedEvent, attempt: WebhookAttempted, version: int) -> None:
+        """Log the try (the console's webhook deliveries); its id is derived from the
+        delivery and the try's number, so a redelivered handler run stores it once."""
+        env = rec.envelope
+        event = envelope(
+            attempt,
+            tenant=env.tenant,
+            aggregate_id=env.id,
+            correlation_id=env.correlation_id,
+            causation_id=env.id,
+            event_id=derived_event_id(env.id, f"webhook-attempt-{attempt.attempt}"),
+        )
+        try:
+            await self._store.append([event], expected_version=version)
+        except ConcurrencyConflict:
+            # Another replica recorded a try of this delivery at the same moment: the
+            # delivery itself still counts, only this line of its history is lost.
+            log.warning("webhook attempt not recorded", extra={"task_id": attempt.task_id,
+                        "correlation_id": env.correlation_id})  # fmt: skip

@@ -96,6 +96,8 @@ class TaskIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     output_schema: dict[str, Any] | None = None
     max_steps: Annotated[int, Meta(ge=1, le=200)] = 30
     webhook_url: Url | None = None
+    # Seconds each step may wait for a free car (fleet busy or restarting) before failing.
+    car_wait_s: Annotated[float, Meta(ge=0, le=3600)] = 300.0
 
 
 class TaskAccepted(msgspec.Struct, kw_only=True):

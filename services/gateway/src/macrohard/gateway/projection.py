@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Callable, Sequence
+from datetime import datetime
 
 import msgspec
 
@@ -20,6 +21,7 @@ from macrohard.contracts.tasks import TaskSubmitted
 from macrohard.contracts.tenancy import (
     ApiKeyIssued,
     ApiKeyRevoked,
+    FirstKey,
     TenantBudgetChanged,
     TenantDomainsChanged,
     TenantOnboarded,
@@ -109,6 +111,21 @@ class GatewayProjection:
         if task_events:
             await self._apply_tasks(conn, task_events)
 
+    async def _insert_key(
+        self, conn: Conn, tenant_id: str, key: ApiKeyIssued | FirstKey, at: datetime
+    ) -> None:
+        await conn.execute(
+            """INSERT INTO gateway.api_keys VALUES ($1, $2, $3, $4, $5, $6, $7, NULL)
+               ON CONFLICT (key_id) DO NOTHING""",
+            key.key_id,
+            tenant_id,
+            key.key_hash,
+            key.prefix,
+            key.preview,
+            _clean(key.label),
+            at,
+        )
+
     async def _apply_tenancy(self, conn: Conn, rec: RecordedEvent) -> None:
         p, at = rec.payload, rec.envelope.occurred_at
         if isinstance(p, TenantOnboarded):
@@ -123,6 +140,8 @@ class GatewayProjection:
                 p.currency,
                 at,
             )
+            if p.first_key is not None:
+                await self._insert_key(conn, p.tenant_id, p.first_key, at)
         elif isinstance(p, TenantBudgetChanged):
             await conn.execute(
                 "UPDATE gateway.tenants SET monthly_budget = $2::numeric WHERE tenant_id = $1",
@@ -136,17 +155,7 @@ class GatewayProjection:
                 [_clean(d) for d in p.allowed_domains],
             )
         elif isinstance(p, ApiKeyIssued):
-            await conn.execute(
-                """INSERT INTO gateway.api_keys VALUES ($1, $2, $3, $4, $5, $6, $7, NULL)
-                   ON CONFLICT (key_id) DO NOTHING""",
-                p.key_id,
-                p.tenant_id,
-                p.key_hash,
-                p.prefix,
-                p.preview,
-                _clean(p.label),
-                at,
-            )
+            await self._insert_key(conn, p.tenant_id, p, at)
         elif isinstance(p, ApiKeyRevoked):
             key_hash = await conn.fetchval(
                 """UPDATE gateway.api_keys SET revoked_at = coalesce(revoked_at, $3)

@@ -1,7 +1,7 @@
 """Schedules: a cron expression and a task template; the scheduler service runs each tick.
 
 The gateway only appends what the tenant asks (ScheduleCreated, Paused, Resumed, Deleted)
-and reads the scheduler's read model through `macrohard.scheduler.queries`; one schedule is
+and reads the scheduler's read model through `macrohard.scheduler.public`; one schedule is
 read through from the log when the read model has not caught up (read your own writes).
 """
 
@@ -30,8 +30,8 @@ from macrohard.gateway.limits import PlanLimitReached, limits_of
 from macrohard.gateway.models import NO_NUL, Name, SecretName, Url
 from macrohard.gateway.routes_tasks import check_task_urls
 from macrohard.gateway.routes_tenancy import AnyRequest, gw
-from macrohard.scheduler import queries as scheduler
-from macrohard.scheduler.queries import CronError, ScheduleRun, ScheduleView
+from macrohard.scheduler import public as scheduler
+from macrohard.scheduler.public import CronError, ScheduleRun, ScheduleView
 
 
 class TemplateIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

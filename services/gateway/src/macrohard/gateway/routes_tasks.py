@@ -19,7 +19,7 @@ from macrohard.billing import public as billing
 from macrohard.contracts.envelope import envelope, new_event_id
 from macrohard.contracts.tasks import TaskCancelRequested, TaskSubmitted, totp_sealed_name
 from macrohard.eventlog import ConcurrencyConflict, egress
-from macrohard.gateway.context import GatewayContext, decode_view
+from macrohard.gateway.context import GatewayContext, Principal, decode_view
 from macrohard.gateway.domain import (
     TERMINAL,
     TaskView,
@@ -44,9 +44,7 @@ def _accepted(task_id: str, status: str) -> Response[TaskAccepted]:
     return Response(body, status_code=202, headers={"Location": f"/v1/tasks/{task_id}"})
 
 
-async def _replay(
-    ctx: GatewayContext, tenant: str, task_id: str, fingerprint: str
-) -> Response[TaskAccepted]:
+async def _replay(ctx: GatewayContext, tenant: str, task_id: str, fingerprint: str) -> str:
     """The key was used before: same body -> the same task, other body -> 422 (Stripe)."""
     found = await ctx.task_row(tenant, task_id)
     view: TaskView | None
@@ -63,7 +61,7 @@ async def _replay(
             detail="Idempotency-Key was used with another request body",
             extra=[{"key": "Idempotency-Key", "message": "reused with a different body"}],
         )
-    return _accepted(task_id, view.status)
+    return view.status
 
 
 @post(
@@ -78,6 +76,21 @@ async def submit_task(
 ) -> Response[TaskAccepted]:
     ctx = gw(request)
     who = await ctx.authenticate(request.headers.get("authorization"))
+    body = await request.body() if idempotency_key is not None else b""
+    task_id, status = await submit(ctx, who, data, idempotency_key=idempotency_key, body=body)
+    return _accepted(task_id, status)
+
+
+async def submit(
+    ctx: GatewayContext,
+    who: Principal,
+    data: TaskIn,
+    *,
+    idempotency_key: str | None = None,
+    body: bytes = b"",
+) -> tuple[str, str]:
+    """Append the caller's TaskSubmitted: (task id, status). The API and the console both
+    submit through here, so a task is checked, sealed and keyed the same way from either."""
     tenant = who.tenant_id
     check_task_urls(ctx, data.start_url, data.webhook_url, who.allowed_domains)
     if data.output_schema is not None:
@@ -93,7 +106,7 @@ async def submit_task(
         task_id = new_event_id()
     else:
         key = fingerprint_key(ctx.settings.master_key, tenant)
-        fingerprint = request_fingerprint(key, await request.body())
+        fingerprint = request_fingerprint(key, body)
         task_id = idempotent_task_id(tenant, idempotency_key)
         if (tenant, idempotency_key) in ctx.in_flight:
             raise HTTPException(
@@ -117,13 +130,14 @@ async def submit_task(
         output_schema=data.output_schema,
         max_steps=data.max_steps,
         webhook_url=data.webhook_url,
+        car_wait_s=data.car_wait_s,
         idempotency_key=idempotency_key,
         request_hash=fingerprint,
     )
     env = envelope(event, tenant=tenant, aggregate_id=task_id)
     if idempotency_key is None:
         await ctx.store.append([env], expected_version=0)
-        return _accepted(task_id, "submitted")
+        return task_id, "submitted"
     ctx.in_flight.add((tenant, idempotency_key))
     try:
         try:
@@ -131,8 +145,8 @@ async def submit_task(
             await ctx.store.append([env], expected_version=0)
         except ConcurrencyConflict:
             assert fingerprint is not None
-            return await _replay(ctx, tenant, task_id, fingerprint)
-        return _accepted(task_id, "submitted")
+            return task_id, await _replay(ctx, tenant, task_id, fingerprint)
+        return task_id, "submitted"
     finally:
         ctx.in_flight.discard((tenant, idempotency_key))
 
@@ -235,12 +249,19 @@ async def list_tasks(
 ) -> TaskList:
     ctx = gw(request)
     who = await ctx.authenticate(request.headers.get("authorization"))
+    return await task_page(ctx, who.tenant_id, limit=limit, cursor=cursor, status=status)
+
+
+async def task_page(
+    ctx: GatewayContext, tenant: str, *, limit: int, cursor: str | None, status: str | None
+) -> TaskList:
+    """One page of a tenant's tasks from the read model, newest first."""
     before = _parse_cursor(cursor) if cursor else 2**62
     rows = await ctx.pool.fetch(
         """SELECT submitted_seq, view::text AS view FROM gateway.tasks
            WHERE tenant_id = $1 AND submitted_seq < $2 AND ($3::text IS NULL OR status = $3)
            ORDER BY submitted_seq DESC LIMIT $4""",
-        who.tenant_id,
+        tenant,
         before,
         status,
         limit + 1,
@@ -261,6 +282,12 @@ async def list_tasks(
 )
 async def cancel_task(request: AnyRequest, task_id: FromPath[str]) -> TaskView:
     ctx, tenant_id, view = await _own_task(request, task_id)
+    return await request_cancel(ctx, tenant_id, view)
+
+
+async def request_cancel(ctx: GatewayContext, tenant_id: str, view: TaskView) -> TaskView:
+    """Append TaskCancelRequested for the caller's task; 409 once it has ended."""
+    task_id = view.task_id
     if view.status in TERMINAL:
         raise HTTPException(status_code=409, detail=f"task {task_id} is already {view.status}")
     event = TaskCancelRequested(task_id=task_id, reason="requested via API")

@@ -9,7 +9,7 @@ from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, JSONBody
 
 from macrohard.contracts.envelope import envelope, new_event_id
-from macrohard.contracts.tenancy import ApiKeyIssued, ApiKeyRevoked, TenantOnboarded
+from macrohard.contracts.tenancy import ApiKeyIssued, ApiKeyRevoked, FirstKey, TenantOnboarded
 from macrohard.gateway import keys
 from macrohard.gateway.context import GatewayContext, token_ok
 from macrohard.gateway.errors import COMMON, problems
@@ -34,9 +34,13 @@ def gw(request: AnyRequest) -> GatewayContext:
     return ctx
 
 
+def _new_key_id() -> str:
+    return "key_" + new_event_id().replace("-", "")
+
+
 async def _issue_key(ctx: GatewayContext, tenant_id: str, label: str) -> tuple[str, str, int]:
     minted = keys.mint()
-    key_id = "key_" + new_event_id().replace("-", "")
+    key_id = _new_key_id()
     event = ApiKeyIssued(
         key_id=key_id,
         tenant_id=tenant_id,
@@ -62,6 +66,13 @@ async def create_tenant(request: AnyRequest, data: JSONBody[TenantIn]) -> Tenant
     ctx = gw(request)
     ctx.check_admin(request.headers.get("authorization"))
     tenant_id = "tn_" + new_event_id().replace("-", "")
+    minted = keys.mint()
+    first = FirstKey(
+        key_id=_new_key_id(),
+        prefix=minted.prefix,
+        preview=minted.preview,
+        key_hash=minted.key_hash,
+    )
     onboarded = TenantOnboarded(
         tenant_id=tenant_id,
         name=data.name,
@@ -69,17 +80,19 @@ async def create_tenant(request: AnyRequest, data: JSONBody[TenantIn]) -> Tenant
         allowed_domains=data.allowed_domains,
         monthly_budget=data.monthly_budget,
         currency=data.currency,
+        first_key=first,
     )
-    await ctx.store.append(
+    # One append: the tenant exists with its key, or not at all.
+    result = await ctx.store.append(
         [envelope(onboarded, tenant=tenant_id, aggregate_id=tenant_id)], expected_version=0
     )
-    key_id, secret, seq = await _issue_key(ctx, tenant_id, "default")
-    # The caller uses the key at once: answer only when the key table knows it.
-    await ctx.wait_seen(seq)
+    # The caller uses the key at once: answer only when the key table knows it (on any
+    # replica: wait_seen reads the shared checkpoint where this one does not project).
+    await ctx.wait_seen(result.version)
     return TenantCreated(
         tenant_id=tenant_id,
-        api_key=secret,
-        key_id=key_id,
+        api_key=minted.secret,
+        key_id=first.key_id,
         webhook_secret=webhook_signing_key(ctx.settings.master_key, tenant_id),
     )
 
@@ -93,6 +106,10 @@ async def create_tenant(request: AnyRequest, data: JSONBody[TenantIn]) -> Tenant
 async def list_tenants(request: AnyRequest) -> TenantList:
     ctx = gw(request)
     ctx.check_admin(request.headers.get("authorization"))
+    return await all_tenants(ctx)
+
+
+async def all_tenants(ctx: GatewayContext) -> TenantList:
     rows = await ctx.pool.fetch(
         """SELECT tenant_id, name, plan, allowed_domains, monthly_budget::text AS budget,
                   currency, created_at FROM gateway.tenants ORDER BY created_at DESC"""
@@ -122,10 +139,14 @@ async def list_tenants(request: AnyRequest) -> TenantList:
 async def list_keys(request: AnyRequest) -> ApiKeyList:
     ctx = gw(request)
     who = await ctx.authenticate(request.headers.get("authorization"))
+    return await tenant_keys(ctx, who.tenant_id)
+
+
+async def tenant_keys(ctx: GatewayContext, tenant_id: str) -> ApiKeyList:
     rows = await ctx.pool.fetch(
         """SELECT key_id, prefix, preview, label, created_at, revoked_at FROM gateway.api_keys
            WHERE tenant_id = $1 ORDER BY created_at DESC""",
-        who.tenant_id,
+        tenant_id,
     )
     return ApiKeyList(data=[ApiKeyOut(**dict(r)) for r in rows])
 
@@ -140,14 +161,19 @@ async def list_keys(request: AnyRequest) -> ApiKeyList:
 async def issue_key(request: AnyRequest, data: JSONBody[ApiKeyIn]) -> ApiKeyCreated:
     ctx = gw(request)
     who = await ctx.authenticate(request.headers.get("authorization"))
-    key_id, secret, seq = await _issue_key(ctx, who.tenant_id, data.label)
+    return await issue_key_for(ctx, who.tenant_id, data.label)
+
+
+async def issue_key_for(ctx: GatewayContext, tenant_id: str, label: str) -> ApiKeyCreated:
+    """Issue a key and answer once the read model knows it (usable on the next request)."""
+    key_id, secret, seq = await _issue_key(ctx, tenant_id, label)
     await ctx.wait_seen(seq)
     return ApiKeyCreated(
         key_id=key_id,
         api_key=secret,
         prefix=keys.KEY_PREFIX,
         preview=keys.preview(secret),
-        label=data.label,
+        label=label,
     )
 
 
@@ -161,20 +187,25 @@ async def issue_key(request: AnyRequest, data: JSONBody[ApiKeyIn]) -> ApiKeyCrea
 async def revoke_key(request: AnyRequest, key_id: FromPath[str]) -> None:
     ctx = gw(request)
     who = await ctx.authenticate(request.headers.get("authorization"))
+    await revoke_key_of(ctx, who.tenant_id, key_id)
+
+
+async def revoke_key_of(ctx: GatewayContext, tenant_id: str, key_id: str) -> None:
+    """Revoke one of the tenant's keys (idempotent); 404 for any other key."""
     if not token_ok(key_id):
         raise NotFoundException(detail=f"no API key {key_id}")
     row = await ctx.pool.fetchrow(
         "SELECT revoked_at FROM gateway.api_keys WHERE key_id = $1 AND tenant_id = $2",
         key_id,
-        who.tenant_id,
+        tenant_id,
     )
     if row is None:  # also another tenant's key: 404, never 403
         raise NotFoundException(detail=f"no API key {key_id}")
     if row["revoked_at"] is not None:
         return
-    event = ApiKeyRevoked(key_id=key_id, tenant_id=who.tenant_id, reason="revoked via API")
+    event = ApiKeyRevoked(key_id=key_id, tenant_id=tenant_id, reason="revoked via API")
     result = await ctx.store.append(
-        [envelope(event, tenant=who.tenant_id, aggregate_id=key_id)], expected_version=None
+        [envelope(event, tenant=tenant_id, aggregate_id=key_id)], expected_version=None
     )
     await ctx.wait_seen(result.version)
 

@@ -1,9 +1,10 @@
 """A car on the fleet: registers, reports its state as events, heartbeats on core NATS.
 
 The agent speaks only for itself: events go to `ev._platform.node.<its id>.<Type>` and
-heartbeats to `fleet.hb.<its id>`, which is all its NATS credentials allow (deploy/nats).
-Triton is started by the caller (`main.py`) and handed in as URLs, so the fleet simulator
-can run thousands of agents without a Triton each.
+heartbeats to `fleet.hb.<its partition>.<its id>`, which is all its NATS credentials allow
+(deploy/nats).
+Triton and the worker that takes inference work from the bus (`work.py`) are started by the
+caller (`main.py`), so the fleet simulator can run thousands of agents without a Triton each.
 """
 
 from __future__ import annotations
@@ -23,13 +24,13 @@ from macrohard.contracts.fleet import (
     DEFAULT_HEARTBEAT_INTERVAL_S,
     DEFAULT_MAX_LEASES,
     DEFAULT_SOC_FLOOR,
-    HEARTBEAT_PREFIX,
     Heartbeat,
     NodeBatteryChanged,
     NodeChargingChanged,
     NodeParked,
     NodeRegistered,
     NodeThrottled,
+    heartbeat_subject,
 )
 from macrohard.eventlog.store import EventStore
 from macrohard.node_agent import domain
@@ -60,8 +61,6 @@ class NodeAgent:
         identity: NodeIdentity,
         *,
         models: Sequence[str],
-        triton_http_url: str,
-        triton_grpc_url: str = "",
         heartbeat_interval_s: float = DEFAULT_HEARTBEAT_INTERVAL_S,
         state: CarState | None = None,
         meter: ComputeMeter | None = None,
@@ -71,8 +70,6 @@ class NodeAgent:
         self.store = EventStore(nc)
         self.identity = identity
         self.models = list(models)
-        self.triton_http_url = triton_http_url
-        self.triton_grpc_url = triton_grpc_url
         self.heartbeat_interval_s = heartbeat_interval_s
         self.state = state or CarState()
         self.meter = meter or ComputeMeter()
@@ -106,8 +103,6 @@ class NodeAgent:
                     memory_gb=i.memory_gb,
                     power_w=i.power_w,
                     models=self.models,
-                    triton_http_url=self.triton_http_url,
-                    triton_grpc_url=self.triton_grpc_url,
                     soc_floor=i.soc_floor,
                     max_leases=i.max_leases,
                     heartbeat_interval_s=self.heartbeat_interval_s,
@@ -151,7 +146,7 @@ class NodeAgent:
             inflight=self.meter.inflight,
             latency_ms=round(self.meter.latency_ms, 3),
         )
-        await self.nc.publish(f"{HEARTBEAT_PREFIX}.{self.node_id}", self._encode(beat))
+        await self.nc.publish(heartbeat_subject(self.node_id), self._encode(beat))
 
     async def run(self, schedule: Sequence[ScheduledChange] = ()) -> None:
         """Heartbeat every interval, play the schedule, leave at the expected departure."""

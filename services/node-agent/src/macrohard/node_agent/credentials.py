@@ -15,12 +15,15 @@ import json
 from macrohard.contracts.identities import car
 
 
-def node_permissions(node_id: str) -> dict[str, dict[str, list[str]]]:
+def node_permissions(node_id: str) -> dict[str, object]:
     identity = car(node_id)
-    return {
+    permissions: dict[str, object] = {
         "publish": {"allow": identity.publish_allow()},
         "subscribe": {"allow": identity.subscribe_allow()},
     }
+    if identity.responds:  # the car answers the inference requests sent to it
+        permissions["allow_responses"] = True
+    return permissions
 
 
 def node_user(node_id: str, password: str) -> dict[str, object]:

@@ -31,6 +31,7 @@ from macrohard.node_agent.domain import (
     parse_schedule,
 )
 from macrohard.node_agent.triton import TritonHost
+from macrohard.node_agent.work import InferenceWorker
 from macrohard.planner_model import load_bindings
 
 log = logging.getLogger("macrohard.node_agent")
@@ -52,6 +53,7 @@ class NodeOptions:
     soc_floor: float = DEFAULT_SOC_FLOOR
     charging: bool = False
     model_modules: list[str] = field(default_factory=list)
+    triton_workspace: Path | None = None
 
 
 async def connect_as_node(
@@ -78,6 +80,7 @@ async def run_node(options: NodeOptions, stop: asyncio.Event) -> None:
         load_bindings(options.model_modules or None),
         http_port=options.http_port,
         grpc_port=options.grpc_port,
+        workspace=options.triton_workspace,
     )
     await asyncio.to_thread(triton.start)
     nc = await connect_as_node(
@@ -92,8 +95,6 @@ async def run_node(options: NodeOptions, stop: asyncio.Event) -> None:
                 soc_floor=options.soc_floor,
             ),
             models=triton.model_names,
-            triton_http_url=triton.http_url,
-            triton_grpc_url=triton.grpc_url,
             heartbeat_interval_s=options.heartbeat_interval_s,
             state=CarState(
                 state_of_charge=options.state_of_charge,
@@ -102,6 +103,8 @@ async def run_node(options: NodeOptions, stop: asyncio.Event) -> None:
             ),
             meter=triton.meter,
         )
+        # Work arrives over the bus before the car says it exists: no lease finds it deaf.
+        worker = await InferenceWorker(nc, options.node_id, triton.http_url).start()
         await agent.register()
         # A node is a node while parked: unless the schedule says otherwise, it parks now.
         if not any(c.action == "park" and c.after_s == 0 for c in schedule):
@@ -119,6 +122,7 @@ async def run_node(options: NodeOptions, stop: asyncio.Event) -> None:
             raise runner.exception()  # type: ignore[misc]
         with contextlib.suppress(Exception):
             await agent.unpark()
+        await worker.stop()
     finally:
         await nc.drain()
         await asyncio.to_thread(triton.stop)

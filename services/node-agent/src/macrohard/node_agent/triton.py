@@ -11,12 +11,16 @@ LD_LIBRARY_PATH here, before Triton starts, fixes it for `mh node`, `mh up` and 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import shutil
+import signal
 import socket
 import sysconfig
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -87,6 +91,9 @@ class TritonHost:
     grpc_port: int = 0
     metrics_port: int = 0
     meter: ComputeMeter = field(default_factory=ComputeMeter)
+    # Where PyTriton keeps its sockets and model store. A fixed path per car (rather than a
+    # fresh temporary one) lets the next start clear what a killed run left behind.
+    workspace: Path | None = None
     _triton: object | None = None
 
     @property
@@ -116,7 +123,10 @@ class TritonHost:
             exit_timeout_secs=2,
             log_verbose=0,
         )
-        triton = Triton(config=config)
+        if self.workspace is not None and self.workspace.exists():
+            _stop_programs_under(self.workspace)
+            shutil.rmtree(self.workspace)
+        triton = Triton(config=config, workspace=self.workspace)
         for binding in self.bindings:
             triton.bind(
                 model_name=binding.name,
@@ -141,6 +151,25 @@ class TritonHost:
         if self._triton is not None:
             self._triton.stop()  # type: ignore[attr-defined]
             self._triton = None
+
+
+def _stop_programs_under(workspace: Path) -> None:
+    """SIGKILL what a killed run of this car left running from its workspace.
+
+    Triton's Python-backend stubs are started by tritonserver, not by us, and outlive it when
+    the car is killed; their binary lives in the workspace, which names them as ours.
+    """
+    root = str(workspace.absolute()) + "/"
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            exe = (entry / "cmdline").read_bytes().split(b"\0", 1)[0].decode()
+        except OSError:
+            continue
+        if exe.startswith(root):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(int(entry.name), signal.SIGKILL)
 
 
 def as_text_column(texts: list[str]) -> Array:

@@ -58,5 +58,6 @@ async def serve_leases(nc: NATS, registry: Registry) -> list[Subscription]:
         await nc.subscribe(LEASE_REQUEST, QUEUE, cb=_endpoint(LeaseRequest, registry.grant)),
         await nc.subscribe(LEASE_RENEW, QUEUE, cb=_endpoint(LeaseRenewal, registry.renew)),
         await nc.subscribe(LEASE_RELEASE, QUEUE, cb=_endpoint(LeaseRelease, registry.release)),
-        await nc.subscribe(FLEET_STATS, QUEUE, cb=on_stats),
+        # Every replica answers: a plain request takes the first, the benchmark all of them.
+        await nc.subscribe(FLEET_STATS, cb=on_stats),
     ]

@@ -25,6 +25,7 @@ from macrohard.contracts.fleet import (
     NodeChargingChanged,
     NodeLost,
     NodeParked,
+    NodeQuarantined,
     NodeRecovered,
     NodeRegistered,
     NodeThrottled,
@@ -41,6 +42,69 @@ LATENCY_SCALE_MS = 20.0  # latency score halves at 20 ms
 STAY_HORIZON = 10  # a car parked for 10 lease lengths is as good as one parked forever
 
 
+# --- What a car may declare -----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ChipSpec:
+    """A chip's published figures: what a car of that chip may claim at most."""
+
+    tops: float
+    power_w: float
+    memory_gb: float
+
+
+# Known automotive inference chips. A car naming one is attested at most these figures; a
+# car naming another is held to the generic bounds below (and to the smallest known power).
+CHIPS: dict[str, ChipSpec] = {
+    "nvidia-drive-orin": ChipSpec(tops=254.0, power_w=60.0, memory_gb=32.0),
+    "nvidia-drive-thor": ChipSpec(tops=2000.0, power_w=130.0, memory_gb=128.0),
+    "tesla-hw4": ChipSpec(tops=300.0, power_w=100.0, memory_gb=16.0),
+    "qualcomm-ride": ChipSpec(tops=700.0, power_w=65.0, memory_gb=32.0),
+}
+UNKNOWN_CHIP = ChipSpec(tops=2000.0, power_w=60.0, memory_gb=128.0)
+
+
+@dataclass(frozen=True, slots=True)
+class DeclarationLimits:
+    """Bounds on every figure a car declares about itself (issue 11.3: cars are believed
+    about nothing unbounded). The heartbeat interval is bounded by the registry's own: a car
+    declaring an hour would stay "alive" for three hours after it died, holding leases."""
+
+    max_heartbeat_interval_s: float = 10.0
+    max_leases: int = 16
+    max_models: int = 16
+    max_model_name: int = 64
+
+    @property
+    def min_heartbeat_interval_s(self) -> float:
+        return self.max_heartbeat_interval_s / 10
+
+
+def declaration_problems(event: NodeRegistered, limits: DeclarationLimits) -> list[str]:
+    """Why a registration is refused ([] when every declared figure is within bounds)."""
+    spec = CHIPS.get(event.chip, UNKNOWN_CHIP)
+    problems = []
+    if not 0 < event.power_w <= spec.power_w:
+        problems.append(f"power_w {event.power_w} outside (0, {spec.power_w}] for {event.chip}")
+    if not 0 < event.tops <= spec.tops:
+        problems.append(f"tops {event.tops} outside (0, {spec.tops}] for {event.chip}")
+    if not 0 <= event.memory_gb <= spec.memory_gb:
+        problems.append(f"memory_gb {event.memory_gb} outside [0, {spec.memory_gb}]")
+    if not 1 <= event.max_leases <= limits.max_leases:
+        problems.append(f"max_leases {event.max_leases} outside [1, {limits.max_leases}]")
+    lo, hi = limits.min_heartbeat_interval_s, limits.max_heartbeat_interval_s
+    if not lo <= event.heartbeat_interval_s <= hi:
+        problems.append(f"heartbeat_interval_s {event.heartbeat_interval_s} outside [{lo}, {hi}]")
+    if not 0.0 <= event.soc_floor <= 1.0:
+        problems.append(f"soc_floor {event.soc_floor} outside [0, 1]")
+    if not 0 < len(event.models) <= limits.max_models or any(
+        not 0 < len(m) <= limits.max_model_name for m in event.models
+    ):
+        problems.append(f"models {event.models[: limits.max_models]!r} not a short model list")
+    return problems
+
+
 @dataclass(frozen=True, slots=True)
 class Node:
     node_id: str
@@ -49,8 +113,6 @@ class Node:
     tops: float
     power_w: float
     models: frozenset[str]
-    triton_http_url: str
-    triton_grpc_url: str = ""
     soc_floor: float = DEFAULT_SOC_FLOOR
     max_leases: int = DEFAULT_MAX_LEASES
     heartbeat_interval_s: float = DEFAULT_HEARTBEAT_INTERVAL_S
@@ -61,10 +123,14 @@ class Node:
     state_of_charge: float = 1.0
     throttled: bool = False
     lost: bool = False
+    quarantined: bool = False
 
     @property
     def state(self) -> str:
-        """One word for dashboards: lost, driving, throttled, low_battery, parked."""
+        """One word for dashboards: quarantined, lost, driving, throttled, low_battery,
+        parked."""
+        if self.quarantined:
+            return "quarantined"
         if self.lost:
             return "lost"
         if not self.parked:
@@ -86,6 +152,7 @@ class Node:
         return (
             self.parked
             and not self.lost
+            and not self.quarantined
             and not self.throttled
             and self.charge_ok
             and (model is None or model in self.models)
@@ -111,10 +178,21 @@ class Fleet:
     nodes: dict[str, Node] = field(default_factory=dict)
     leases: dict[str, Lease] = field(default_factory=dict)
     revoked: int = 0
+    limits: DeclarationLimits = field(default_factory=DeclarationLimits)
+    # Registrations refused for out-of-bound declarations: node id -> why (a refused car is
+    # no node: it gets no lease, and a later valid registration admits it).
+    refused: dict[str, str] = field(default_factory=dict)
+    quarantined: set[str] = field(default_factory=set)
 
     def apply(self, event: Event) -> None:
         match event:
             case NodeRegistered():
+                problems = declaration_problems(event, self.limits)
+                if problems:
+                    self.nodes.pop(event.node_id, None)
+                    self.refused[event.node_id] = "; ".join(problems)
+                    return
+                self.refused.pop(event.node_id, None)
                 self.nodes[event.node_id] = Node(
                     node_id=event.node_id,
                     owner_account=event.owner_account,
@@ -123,11 +201,11 @@ class Fleet:
                     power_w=event.power_w,
                     memory_gb=event.memory_gb,
                     models=frozenset(event.models),
-                    triton_http_url=event.triton_http_url,
-                    triton_grpc_url=event.triton_grpc_url,
                     soc_floor=event.soc_floor,
                     max_leases=event.max_leases,
                     heartbeat_interval_s=event.heartbeat_interval_s,
+                    # A re-registration does not wash a quarantine away.
+                    quarantined=event.node_id in self.quarantined,
                 )
             case NodeParked():
                 self._update(
@@ -139,6 +217,9 @@ class Fleet:
                 self._update(event.node_id, lost=True)
             case NodeRecovered():
                 self._update(event.node_id, lost=False)
+            case NodeQuarantined():
+                self.quarantined.add(event.node_id)
+                self._update(event.node_id, quarantined=True)
             case NodeChargingChanged():
                 self._update(event.node_id, charging=event.charging)
             case NodeBatteryChanged():
@@ -225,6 +306,7 @@ def place(
     now: datetime,
     alive: Mapping[str, bool] | None = None,
     latency_ms: Mapping[str, float] | None = None,
+    trust: Mapping[str, float] | None = None,
     exclude: Iterable[str] = (),
 ) -> Placement | Refusal:
     """Choose the node for a lease, or say why none.
@@ -232,7 +314,8 @@ def place(
     Eligible: schedulable for `model`, alive (per `alive`, default all), not excluded, with a
     free lease slot. A tenant holding its fair share of the model's capacity while another
     tenant holds leases there is refused, so one tenant cannot starve the others. Among the
-    eligible, the highest score wins; ties go to the smaller node id (deterministic).
+    eligible, the highest score wins; ties go to the smaller node id (deterministic). `trust`
+    (a car's measured record, in (0, 1], default 1) scales its score.
     """
     excluded = set(exclude)
     serving = [n for n in fleet.nodes.values() if model in n.models]
@@ -266,6 +349,7 @@ def place(
     if not free:
         return Refusal(f"every node serving {model!r} is fully leased")
     lat = latency_ms or {}
+    trusted = trust or {}
     best = max(
         free,
         key=lambda n: (
@@ -276,7 +360,8 @@ def place(
                 latency_ms=lat.get(n.node_id, 0.0),
                 ttl_s=ttl_s,
                 now=now,
-            ),
+            )
+            * trusted.get(n.node_id, 1.0),
             # max() keeps the first maximum; invert the id so the smaller id wins ties.
             [-ord(c) for c in n.node_id],
         ),
@@ -305,6 +390,8 @@ def revocations(fleet: Fleet, now: datetime) -> list[tuple[Lease, str]]:
             out.append((lease, "unknown node"))
         elif node.lost:
             out.append((lease, "lost"))
+        elif node.quarantined:
+            out.append((lease, "quarantined"))
         elif not node.parked:
             out.append((lease, "unparked"))
         elif lease.expires_at <= now:
@@ -337,6 +424,13 @@ class Liveness:
         self.declared_lost: set[str] = set()
         self._buckets: dict[int, list[str]] = defaultdict(list)
         self._swept_to = -1
+
+    def forget(self, node_ids: Iterable[str]) -> None:
+        """Stop watching these nodes (their partition moved to another replica): a node not
+        in `last_seen` is never declared lost here; its stale bucket entries are skipped."""
+        for node_id in node_ids:
+            self.last_seen.pop(node_id, None)
+            self.declared_lost.discard(node_id)
 
     def timeout(self, node_id: str) -> float:
         return self.misses * self.intervals.get(node_id, self.default_interval_s)

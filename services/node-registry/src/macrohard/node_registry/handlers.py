@@ -9,22 +9,33 @@ position that could disagree with it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 import msgspec
+import nats.errors
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
 from macrohard.contracts import EVENTS_STREAM, PLATFORM_TENANT, REGISTRY
-from macrohard.contracts.fleet import HEARTBEAT_PREFIX, Heartbeat
+from macrohard.contracts.fleet import Heartbeat, heartbeat_filter, partition_of
 from macrohard.eventlog import disagreement
+from macrohard.node_registry.ownership import PartitionTable
 from macrohard.node_registry.registry import Registry
 
 log = logging.getLogger("macrohard.node_registry")
 
-FLEET_SUBJECTS = [f"ev.{PLATFORM_TENANT}.node.>", f"ev.{PLATFORM_TENANT}.lease.>"]
+# Node and lease events, and what the platform measured of each car's calls: latency (the
+# planner's clock, not the car's) and verification outcomes (reputation, quarantine).
+FLEET_SUBJECTS = [
+    f"ev.{PLATFORM_TENANT}.node.>",
+    f"ev.{PLATFORM_TENANT}.lease.>",
+    "ev.*.task.*.InferenceCompleted",
+    "ev.*.task.*.InferenceVerified",
+    "ev.*.task.*.InferenceDisputed",
+]
 _decode_beat = msgspec.json.Decoder(Heartbeat).decode
 
 
@@ -65,22 +76,66 @@ async def follow_log(nc: NATS, registry: Registry, ready: asyncio.Event) -> Subs
     return sub
 
 
-async def absorb_heartbeats(nc: NATS, registry: Registry) -> Subscription:
-    """Every car's heartbeat, on core NATS (telemetry never enters the log)."""
+async def absorb_heartbeats(nc: NATS, registry: Registry, partition: int) -> Subscription:
+    """One partition's heartbeats, on core NATS (telemetry never enters the log)."""
 
     async def on_beat(msg: Msg) -> None:
         try:
             beat = _decode_beat(msg.data)
         except msgspec.DecodeError:
             return  # a malformed beat says nothing about liveness
-        # A car may only speak for itself (NATS permissions enforce the subject).
-        if msg.subject.rsplit(".", 1)[-1] != beat.node_id:
+        # A car may only speak for itself (NATS permissions enforce the subject), and only
+        # in its own partition.
+        if msg.subject.rsplit(".", 1)[-1] != beat.node_id or partition_of(beat.node_id) != (
+            partition
+        ):
             return
         await registry.on_heartbeat(beat)
 
     return await nc.subscribe(
-        f"{HEARTBEAT_PREFIX}.*", cb=on_beat, pending_msgs_limit=-1, pending_bytes_limit=-1
+        heartbeat_filter(partition), cb=on_beat, pending_msgs_limit=-1, pending_bytes_limit=-1
     )
+
+
+async def own_partitions(
+    nc: NATS, registry: Registry, table: PartitionTable, period_s: float
+) -> None:
+    """Renew this replica's partitions every period; watch what it gains, drop what it
+    loses. Runs until cancelled, then hands every partition back at once."""
+    subs: dict[int, Subscription] = {}
+    try:
+        while True:
+            raise_if_cancelled()
+            try:
+                change = await table.tick()
+            except (nats.errors.Error, TimeoutError):
+                log.warning("partition table unreachable", exc_info=True)
+                change = table.expire_if_stale()
+            for p in sorted(change.lost):
+                sub = subs.pop(p, None)
+                if sub is not None:
+                    await sub.unsubscribe()
+            registry.give(change.lost)
+            for p in sorted(change.gained):
+                subs[p] = await absorb_heartbeats(nc, registry, p)
+            registry.take(change.gained)
+            if change.gained or change.lost:
+                log.info(
+                    "partitions changed",
+                    extra={
+                        "replica": registry.replica,
+                        "gained": sorted(change.gained),
+                        "lost": sorted(change.lost),
+                        "owned": len(registry.owned),
+                    },
+                )
+            await asyncio.sleep(period_s)
+    finally:
+        for sub in subs.values():
+            await sub.unsubscribe()
+        registry.give(list(registry.owned))
+        with contextlib.suppress(nats.errors.Error, TimeoutError, asyncio.TimeoutError):
+            await asyncio.shield(table.leave())
 
 
 def raise_if_cancelled() -> None:

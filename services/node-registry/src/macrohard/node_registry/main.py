@@ -1,7 +1,9 @@
-"""The node registry as one process: `mh run node-registry`.
+"""One node registry replica as one process: `mh run node-registry` (run as many as you like:
+they share the fleet through partitions and lease slots in JetStream KV).
 
-Env: MH_NATS_URL, MH_DATABASE_URL (the `fleet` read model), and
-MH_NODE_REGISTRY_HEARTBEAT_INTERVAL_S (default 10: a node silent for 3 of them is lost).
+Env: MH_NATS_URL, MH_DATABASE_URL (the `fleet` read model),
+MH_NODE_REGISTRY_HEARTBEAT_INTERVAL_S (default 10: a node silent for 3 of them is lost) and
+MH_NODE_REGISTRY_REPLICA (this replica's name in the partition table; default: random).
 """
 
 from __future__ import annotations
@@ -10,10 +12,8 @@ import asyncio
 
 from macrohard.contracts.fleet import DEFAULT_HEARTBEAT_INTERVAL_S
 from macrohard.eventlog import Service, run_service
-from macrohard.node_registry.api import serve_leases
-from macrohard.node_registry.handlers import absorb_heartbeats, follow_log, sweep_forever
 from macrohard.node_registry.projection import FleetProjection
-from macrohard.node_registry.registry import Registry
+from macrohard.node_registry.replica import running_replica
 
 
 def build(service: Service) -> None:
@@ -22,19 +22,11 @@ def build(service: Service) -> None:
         service.project(FleetProjection())
 
     async def registry_task(svc: Service) -> None:
-        registry = Registry(svc.store, heartbeat_interval_s=interval)
-        ready = asyncio.Event()
-        subs = [await follow_log(svc.nc, registry, ready)]
-        await ready.wait()
-        # Heartbeats and leases only once the log is replayed: before that we would grant
-        # leases on capacity we do not know is taken.
-        subs.append(await absorb_heartbeats(svc.nc, registry))
-        subs += await serve_leases(svc.nc, registry)
-        try:
-            await sweep_forever(registry, period_s=min(0.5, interval / 20))
-        finally:
-            for sub in subs:
-                await sub.unsubscribe()
+        replica = service.config.extra.get("replica", "")
+        async with running_replica(
+            svc.nc, svc.store, heartbeat_interval_s=interval, replica=replica
+        ):
+            await asyncio.Event().wait()  # until the service stops (cancels this task)
 
     service.background(registry_task)
 

@@ -1,18 +1,25 @@
-"""The registry's live state and its effects: the log fold plus heartbeats, leases, losses.
+"""One registry replica's live state and its effects: the log fold plus heartbeats, leases,
+losses.
 
-One active registry per fleet: its in-memory `Fleet` is rebuilt from the log on start
-(node and lease events from sequence 1), then kept live. Heartbeats arrive on core NATS and
-only touch `Liveness`; what they reveal (a node lost or back) is appended as an event.
+Any number of replicas run at once. Each rebuilds the whole `Fleet` from the log on start
+(node and lease events from sequence 1) and keeps it live, so each can place a lease on any
+car; the grant itself is gated by a compare-and-set on the car's lease slots in KV
+(`slots.py`), so two replicas never grant the same capacity. Watching cars is partitioned
+(`ownership.py`): a replica absorbs the heartbeats of the partitions it owns, declares their
+silent cars lost (NodeLost) and revokes the leases on them; a car of another replica's
+partition counts as alive until its owner says otherwise. Heartbeats only touch `Liveness`;
+what they reveal (a node lost or back) is appended as an event.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime, timedelta
 
 from macrohard.contracts import PLATFORM_TENANT, RecordedEvent, envelope
+from macrohard.contracts.agent import InferenceCompleted, InferenceDisputed, InferenceVerified
 from macrohard.contracts.envelope import Envelope, Event, derived_event_id, new_event_id, utcnow
 from macrohard.contracts.fleet import (
     DEFAULT_HEARTBEAT_INTERVAL_S,
@@ -27,15 +34,60 @@ from macrohard.contracts.fleet import (
     LeaseRequest,
     LeaseRevoked,
     NodeLost,
+    NodeQuarantined,
     NodeRecovered,
     NodeRegistered,
+    partition_of,
 )
 from macrohard.eventlog.store import EventStore
-from macrohard.node_registry.domain import Fleet, Lease, Liveness, Placement, place, revocations
+from macrohard.node_registry.domain import (
+    MISSED_HEARTBEATS_TO_LOSE,
+    DeclarationLimits,
+    Fleet,
+    Lease,
+    Liveness,
+    Placement,
+    place,
+    revocations,
+)
+from macrohard.node_registry.reputation import (
+    DEFAULT_VERIFY_SHARE,
+    Reputation,
+    placement_factor,
+    quarantine_due,
+    verify_share,
+)
+from macrohard.node_registry.slots import SlotBook
 
 log = logging.getLogger("macrohard.node_registry")
 
-MAX_TTL_S = 600.0
+# A lease lives at most this long without a renewal: a dead planner's leases end within the
+# loss-detection time (3 intervals of 10 s) rather than holding a car for minutes.
+MAX_TTL_S = 30.0
+PLACEMENT_TRIES = 4  # cars to try when other replicas keep taking the chosen one's last slot
+ENDED_KEPT = 100_000  # recently ended lease ids remembered for the slot book
+
+
+class _Alive(Mapping[str, bool]):
+    """Placement's liveness view: heartbeats for the cars this replica watches; a car of
+    another replica's partition is alive until its owner declares it lost (an event)."""
+
+    def __init__(self, registry: Registry, now: float) -> None:
+        self._r = registry
+        self._now = now
+
+    def __getitem__(self, node_id: str) -> bool:
+        if node_id not in self._r.fleet.nodes:
+            raise KeyError(node_id)
+        if self._r.owns(node_id):
+            return self._r.liveness.alive(node_id, self._now)
+        return True
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._r.fleet.nodes)
+
+    def __len__(self) -> int:
+        return len(self._r.fleet.nodes)
 
 
 class Registry:
@@ -44,29 +96,86 @@ class Registry:
         store: EventStore,
         *,
         heartbeat_interval_s: float = DEFAULT_HEARTBEAT_INTERVAL_S,
+        slots: SlotBook | None = None,
+        replica: str = "",
+        base_verify_share: float = DEFAULT_VERIFY_SHARE,
         monotonic: Callable[[], float] = time.monotonic,
         wall: Callable[[], datetime] = utcnow,
     ) -> None:
         self.store = store
-        self.fleet = Fleet()
+        self.fleet = Fleet(limits=DeclarationLimits(max_heartbeat_interval_s=heartbeat_interval_s))
         self.liveness = Liveness(heartbeat_interval_s)
         self.latency_ms: dict[str, float] = {}
         self.heartbeats = 0
         self.live = False  # False while replaying the log: no reactions to history
+        self.replica = replica
+        # None: the only replica (tests, a registry without KV); else the cross-replica gate.
+        self.slots = slots
+        self.owned: set[int] = set()
+        self.by_partition: dict[int, set[str]] = {}
+        self.ended: dict[str, None] = {}  # recently ended lease ids, oldest first
+        self.reputation: dict[str, Reputation] = {}
+        self.base_verify_share = base_verify_share
+        self.max_ttl_s = max(MAX_TTL_S, MISSED_HEARTBEATS_TO_LOSE * heartbeat_interval_s)
         self._mono = monotonic
         self._wall = wall
+
+    # --- partitions ----------------------------------------------------------------------
+
+    def owns(self, node_id: str) -> bool:
+        return partition_of(node_id) in self.owned
+
+    def take(self, partitions: Iterable[int]) -> None:
+        """Start watching these partitions' cars: each gets a full grace from now (their
+        earlier heartbeats went to another replica)."""
+        now = self._mono()
+        for p in partitions:
+            self.owned.add(p)
+            for node_id in self.by_partition.get(p, ()):
+                node = self.fleet.nodes.get(node_id)
+                if node is not None and not node.lost:
+                    self.liveness.beat(node_id, now)
+
+    def give(self, partitions: Iterable[int]) -> None:
+        for p in partitions:
+            self.owned.discard(p)
+            self.liveness.forget(self.by_partition.get(p, ()))
+
+    def _ended(self, lease_id: str) -> None:
+        self.ended[lease_id] = None
+        if len(self.ended) > ENDED_KEPT:
+            del self.ended[next(iter(self.ended))]
 
     # --- the log -----------------------------------------------------------------------
 
     async def on_event(self, rec: RecordedEvent) -> None:
         """Fold one node or lease event; once live, react to what it changed."""
         event = rec.payload
+        if isinstance(event, InferenceCompleted | InferenceVerified | InferenceDisputed):
+            await self._judge(event, rec.envelope)
+            return
         self.fleet.apply(event)
-        if isinstance(event, NodeRegistered):
+        if isinstance(event, LeaseGranted):
+            self.rep(event.node_id).leases += 1
+        elif isinstance(event, LeaseRevoked) and event.reason in ("lost", "unparked"):
+            self.rep(event.node_id).leases_lost += 1
+        if isinstance(event, NodeRegistered) and event.node_id in self.fleet.refused:
+            log.warning(
+                "registration refused",
+                extra={"node_id": event.node_id, "why": self.fleet.refused[event.node_id]},
+            )
+        elif isinstance(event, NodeRegistered):
+            self.by_partition.setdefault(partition_of(event.node_id), set()).add(event.node_id)
             self.liveness.intervals[event.node_id] = event.heartbeat_interval_s
-            if self.live and event.node_id not in self.liveness.last_seen:
+            if (
+                self.live
+                and self.owns(event.node_id)
+                and event.node_id not in self.liveness.last_seen
+            ):
                 # Registered but not heard yet: give it the full grace of 3 intervals.
                 self.liveness.beat(event.node_id, self._mono())
+        elif isinstance(event, LeaseReleased | LeaseRevoked):
+            self._ended(event.lease_id)
         if self.live:
             await self.revoke_due(cause=rec.envelope)
 
@@ -75,17 +184,65 @@ class Registry:
         now = self._mono()
         for node_id, node in self.fleet.nodes.items():
             self.liveness.intervals[node_id] = node.heartbeat_interval_s
-            if not node.lost and node_id not in self.liveness.last_seen:
+            if self.owns(node_id) and not node.lost and node_id not in self.liveness.last_seen:
                 self.liveness.beat(node_id, now)
         self.live = True
         await self.revoke_due()
 
     # --- heartbeats --------------------------------------------------------------------
 
+    def rep(self, node_id: str) -> Reputation:
+        rep = self.reputation.get(node_id)
+        if rep is None:
+            rep = self.reputation[node_id] = Reputation()
+        return rep
+
+    async def _judge(
+        self, event: InferenceCompleted | InferenceVerified | InferenceDisputed, env: Envelope
+    ) -> None:
+        """What verification says about cars: counts, and quarantine for a lost dispute.
+        Every replica folds the same disputes in the same order and would decide the same
+        quarantine; its id derives from the dispute, so it is stored once."""
+        if isinstance(event, InferenceCompleted):
+            self.measured(event.node_id, event.compute_ms)
+            if not event.verification:
+                self.rep(event.node_id).calls += 1
+            return
+        if isinstance(event, InferenceVerified):
+            self.rep(event.node_id).verified += 1
+            return
+        for node_id in event.majority:
+            self.rep(node_id).verified += 1
+        for node_id in event.wrong:
+            rep = self.rep(node_id)
+            rep.disputes_lost += 1
+            node = self.fleet.nodes.get(node_id)
+            if self.live and quarantine_due(rep) and node is not None and not node.quarantined:
+                quarantined = NodeQuarantined(
+                    node_id=node_id,
+                    reason=f"lost a verification dispute on {event.model} "
+                    f"(task {event.task_id}, step {event.step})",
+                    disputes_lost=rep.disputes_lost,
+                )
+                await self._append_node(
+                    quarantined,
+                    node_id,
+                    event_id=derived_event_id(env.id, f"quarantine:{node_id}"),
+                    cause=env,
+                )
+                log.warning("node quarantined", extra={"node_id": node_id, "why": "dispute"})
+        if self.live:
+            await self.revoke_due(cause=env)
+
+    def measured(self, node_id: str, compute_ms: float) -> None:
+        """A call's duration as the platform's clock measured it (InferenceCompleted): the
+        latency placement prefers. A car's own heartbeat figure is never used: it could
+        claim to be fast to win work."""
+        old = self.latency_ms.get(node_id)
+        self.latency_ms[node_id] = compute_ms if old is None else old + 0.2 * (compute_ms - old)
+
     async def on_heartbeat(self, beat: Heartbeat) -> None:
         self.heartbeats += 1
-        if beat.latency_ms > 0:
-            self.latency_ms[beat.node_id] = beat.latency_ms
         if self.liveness.beat(beat.node_id, self._mono()) or (
             (node := self.fleet.nodes.get(beat.node_id)) is not None and node.lost
         ):
@@ -106,34 +263,61 @@ class Registry:
         await self.revoke_due()
         return lost
 
-    async def _append_node(self, event: Event, node_id: str) -> None:
-        env = envelope(event, tenant=PLATFORM_TENANT, aggregate_id=node_id)
+    async def _append_node(
+        self,
+        event: Event,
+        node_id: str,
+        *,
+        event_id: str | None = None,
+        cause: Envelope | None = None,
+    ) -> None:
+        env = envelope(
+            event,
+            tenant=PLATFORM_TENANT,
+            aggregate_id=node_id,
+            event_id=event_id,
+            correlation_id=cause.correlation_id if cause else None,
+            causation_id=cause.id if cause else None,
+        )
         await self.store.append([env], expected_version=None)
         self.fleet.apply(event)
 
     # --- leases ------------------------------------------------------------------------
 
-    def alive_map(self) -> dict[str, bool]:
-        now = self._mono()
-        return {n: self.liveness.alive(n, now) for n in self.fleet.nodes}
+    def alive_map(self) -> Mapping[str, bool]:
+        return _Alive(self, self._mono())
 
     async def grant(self, req: LeaseRequest) -> LeaseReply:
-        ttl = min(max(req.ttl_s, 1.0), MAX_TTL_S)
+        ttl = min(max(req.ttl_s, 1.0), self.max_ttl_s)
         now = self._wall()
-        decision = place(
-            self.fleet,
-            tenant_id=req.tenant_id,
-            model=req.model,
-            ttl_s=ttl,
-            now=now,
-            alive=self.alive_map(),
-            latency_ms=self.latency_ms,
-            exclude=req.exclude_nodes,
-        )
-        if not isinstance(decision, Placement):
-            return LeaseReply(ok=False, error=decision.reason)
-        node = decision.node
-        lease_id = new_event_id()
+        excluded = set(req.exclude_nodes)
+        for _ in range(PLACEMENT_TRIES):
+            decision = place(
+                self.fleet,
+                tenant_id=req.tenant_id,
+                model=req.model,
+                ttl_s=ttl,
+                now=now,
+                alive=self.alive_map(),
+                latency_ms=self.latency_ms,
+                trust={n: placement_factor(r) for n, r in self.reputation.items()},
+                exclude=excluded,
+            )
+            if not isinstance(decision, Placement):
+                return LeaseReply(ok=False, error=decision.reason)
+            node = decision.node
+            lease_id = new_event_id()
+            if self.slots is None or await self.slots.claim(
+                node.node_id,
+                lease_id,
+                node.max_leases,
+                active=self.fleet.leases,
+                ended=self.ended,
+            ):
+                break
+            excluded.add(node.node_id)  # another replica took its last slot: next best
+        else:
+            return LeaseReply(ok=False, error="every candidate car was taken meanwhile")
         event = LeaseGranted(
             lease_id=lease_id,
             node_id=node.node_id,
@@ -151,9 +335,8 @@ class Registry:
             lease_id=lease_id,
             node_id=node.node_id,
             owner_account=node.owner_account,
-            triton_http_url=node.triton_http_url,
-            triton_grpc_url=node.triton_grpc_url,
             power_w=node.power_w,
+            verify_share=verify_share(self.rep(node.node_id), self.base_verify_share),
             expires_at=event.expires_at,
         )
 
@@ -161,7 +344,7 @@ class Registry:
         lease = self.fleet.leases.get(req.lease_id)
         if lease is None:
             return LeaseReply(ok=False, error=f"lease {req.lease_id} is not active")
-        expires = self._wall() + timedelta(seconds=min(max(req.ttl_s, 1.0), MAX_TTL_S))
+        expires = self._wall() + timedelta(seconds=min(max(req.ttl_s, 1.0), self.max_ttl_s))
         event = LeaseRenewed(lease_id=lease.lease_id, expires_at=expires)
         await self.store.append(
             [envelope(event, tenant=PLATFORM_TENANT, aggregate_id=lease.lease_id)],
@@ -185,10 +368,13 @@ class Registry:
         )
         await self.store.append([env], expected_version=None)
         self.fleet.apply(event)
+        self._ended(lease.lease_id)
         return LeaseReply(ok=True, lease_id=lease.lease_id, node_id=lease.node_id)
 
     async def revoke_due(self, cause: Envelope | None = None) -> int:
-        due = revocations(self.fleet, self._wall())
+        """End the leases that must end on the cars this replica watches (each replica
+        its own partitions: one decision per lease, not one per replica)."""
+        due = [d for d in revocations(self.fleet, self._wall()) if self.owns(d[0].node_id)]
         for lease, reason in due:
             await self._revoke(lease, reason, cause)
         return len(due)
@@ -212,15 +398,17 @@ class Registry:
         )
         await self.store.append([env], expected_version=None)
         self.fleet.apply(event)
+        self._ended(lease.lease_id)
         log.info("lease revoked", extra={"lease_id": lease.lease_id, "reason": reason})
 
     def stats(self) -> FleetStats:
         alive = self.alive_map()
         nodes = self.fleet.nodes.values()
         sched = [n for n in nodes if n.schedulable() and alive.get(n.node_id, False)]
+        now = self._mono()
         return FleetStats(
             nodes=len(self.fleet.nodes),
-            alive=sum(alive.values()),
+            alive=sum(1 for n in self.liveness.last_seen if self.liveness.alive(n, now)),
             parked=sum(1 for n in nodes if n.parked),
             schedulable=len(sched),
             schedulable_tops=sum(n.tops for n in sched),
@@ -229,4 +417,6 @@ class Registry:
             revoked=self.fleet.revoked,
             lost=sum(1 for n in nodes if n.lost),
             heartbeats=self.heartbeats,
+            replica=self.replica,
+            partitions=sorted(self.owned),
         )

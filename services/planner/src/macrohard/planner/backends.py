@@ -40,6 +40,7 @@ class DecisionRequest:
     observation: PageObservation
     history: Sequence[PastIntent]
     cause: Envelope | None = None
+    car_wait_s: float = 300.0
 
     def plan_request(self) -> PlanRequest:
         return PlanRequest(
@@ -122,6 +123,7 @@ class TritonBackend:
                 inputs=triton_inputs(request),
                 outputs=["intent"],
                 cause=request.cause,
+                car_wait_s=request.car_wait_s,
             )
         except InferenceFailed as exc:
             return Intent(action="fail", reason=f"no node could run the planner model: {exc}")

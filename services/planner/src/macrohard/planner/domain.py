@@ -7,6 +7,7 @@ and how it ended (TaskCompleted / TaskFailed / TaskCancelled).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
@@ -43,6 +44,7 @@ class TaskState:
     goal: str = ""
     start_url: str = ""
     max_steps: int = 30
+    car_wait_s: float = 300.0
     status: Status = "new"
     backend: str = ""
     intents: tuple[PastIntent, ...] = ()
@@ -75,6 +77,7 @@ def evolve(state: TaskState, env: Envelope) -> TaskState:
                 goal=ev.goal,
                 start_url=ev.start_url,
                 max_steps=ev.max_steps,
+                car_wait_s=ev.car_wait_s,
                 output_schema=ev.output_schema,
             )
         case TaskStarted():
@@ -217,3 +220,46 @@ def decided(
     elif intent.action == "fail":
         events.append(TaskFailed(task_id=state.task_id, steps=step, reason=intent.reason))
     return events
+
+
+# ---- after the browser session was taken over ------------------------------------------
+
+# Actions whose effect lives only in the page until something submits it: a reloaded page
+# has lost them. Everything else (click, press, navigate, back) may have reached the site.
+PAGE_LOCAL: frozenset[str] = frozenset(
+    {"type", "clear", "select", "check", "uncheck", "hover", "scroll", "wait_for", "drag", "upload"}
+)
+
+
+def history_on_page(history: Sequence[PastIntent], takeover_step: int | None) -> list[PastIntent]:
+    """What still holds on the page the model sees, after a takeover at `takeover_step`.
+
+    A takeover reopens the last URL in a fresh browser: what was typed, selected or checked
+    there is gone, and a step that was not done is not done. Only steps that may have reached
+    the site (a click, a key press, a navigation) and succeeded still count; the model does the
+    rest again, so it can never complete a form it only half refilled.
+    """
+    if takeover_step is None:
+        return list(history)
+    return [
+        h
+        for h in history
+        if h.step > takeover_step or (h.ok is True and h.intent.action not in PAGE_LOCAL)
+    ]
+
+
+def unknown_effect(
+    state: TaskState, step: int, outcome_unknown: bool, takeover_step: int | None
+) -> Stop | None:
+    """Fail the run when an action that may have reached the site was interrupted and its
+    browser is gone: repeating it could do it twice, skipping it could complete falsely."""
+    if not outcome_unknown or takeover_step != step:
+        return None
+    intent = next((h.intent for h in state.intents if h.step == step), None)
+    if intent is None or intent.action in PAGE_LOCAL or intent.action in ("done", "fail"):
+        return None
+    reason = (
+        f"step {step} ({intent.action}) was interrupted by an actuator crash and its browser "
+        "was lost: whether it reached the site is unknown, so it was not repeated"
+    )
+    return Stop([TaskFailed(task_id=state.task_id, steps=step + 1, reason=reason)])

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from macrohard.contracts.agent import Intent
 from macrohard.contracts.approvals import (
@@ -20,7 +21,7 @@ from macrohard.contracts.approvals import (
     TaskNeedsApproval,
 )
 from macrohard.contracts.billing import BudgetExhausted, BudgetRestored
-from macrohard.contracts.browser import ActionExecuted, PageElement, PageObserved
+from macrohard.contracts.browser import ActionExecuted, PageElement, PageObserved, SessionOpened
 from macrohard.contracts.envelope import Envelope, Event, RecordedEvent, caused_by
 from macrohard.contracts.tasks import TaskCancelRequested, TaskSubmitted
 from macrohard.eventlog import EventStore, Loaded
@@ -126,13 +127,19 @@ class Planner:
         if not isinstance(verdict, Ask):
             await self._append_once(verdict.events, env, loaded, "stop", task_id=ev.task_id)
             return
-        ok, error = await self._outcome(env, ev.step)
+        outcome = await self._outcome(env, ev.step)
+        ok, error = outcome.ok, outcome.error
+        lost = domain.unknown_effect(state, ev.step, outcome.unknown, outcome.takeover_step)
+        if lost is not None:
+            await self._append_once(lost.events, env, loaded, "lost", task_id=ev.task_id)
+            return
         history = list(state.intents)
         if history:
             last = history[-1]
             history[-1] = PastIntent(
                 step=last.step, intent=last.intent, label=last.label, ok=ok, error=error
             )
+        history = domain.history_on_page(history, outcome.takeover_step)
         request = DecisionRequest(
             tenant=env.tenant,
             task_id=ev.task_id,
@@ -141,6 +148,7 @@ class Planner:
             observation=ev.observation,
             history=history,
             cause=env,
+            car_wait_s=state.car_wait_s,
         )
         try:
             intent = await self.backend.next_intent(request)
@@ -190,16 +198,31 @@ class Planner:
         usually says the step was already taken: Ignore)."""
         await self._append(events, cause, task_id or cause.aggregate_id, loaded.version, purpose)
 
-    async def _outcome(self, observed: Envelope, step: int) -> tuple[bool | None, str]:
-        """How step `step` went, from the actuator's ActionExecuted on the same session."""
+    async def _outcome(self, observed: Envelope, step: int) -> StepOutcome:
+        """How step `step` went, and the last takeover, from the task's browser session."""
         events = await self.store.read_aggregate(
             observed.tenant, observed.aggregate_type, observed.aggregate_id
         )
-        for rec in reversed(events):
+        outcome = StepOutcome()
+        restored = False
+        for rec in events:
             p = rec.payload
-            if isinstance(p, ActionExecuted) and p.step == step:
-                return p.ok, p.error
-        return None, ""
+            if isinstance(p, SessionOpened) and p.restored_from:
+                restored = True
+            elif isinstance(p, PageObserved) and restored:
+                # The first page after a takeover is the reloaded one.
+                outcome.takeover_step, restored = p.step, False
+            elif isinstance(p, ActionExecuted) and p.step == step:
+                outcome.ok, outcome.error, outcome.unknown = p.ok, p.error, p.outcome_unknown
+        return outcome
+
+
+@dataclass(slots=True)
+class StepOutcome:
+    ok: bool | None = None
+    error: str = ""
+    unknown: bool = False
+    takeover_step: int | None = None
 
 
 def _label(elements: list[PageElement], element_id: int | None) -> str:

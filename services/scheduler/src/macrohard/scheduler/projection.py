@@ -1,7 +1,7 @@
 """The scheduler's read model in schema `scheduler`: schedules, and each tick's run.
 
 A run is a task a schedule submitted (TaskSubmitted with `schedule_id`); its status follows
-that task's end. The gateway lists both through `macrohard.scheduler.queries`.
+that task's end. The gateway lists both through `macrohard.scheduler.public`.
 """
 
 from __future__ import annotations

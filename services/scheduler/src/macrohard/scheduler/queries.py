@@ -1,7 +1,4 @@
-"""The scheduler's public face: its read model for the gateway, and cron validation.
-
-Nothing else of this package may be imported by another service.
-"""
+"""The scheduler's read model as queries, and cron validation (exported by `public.py`)."""
 
 from __future__ import annotations
 
@@ -12,21 +9,8 @@ import msgspec
 
 from macrohard.contracts.schedules import TaskTemplate
 from macrohard.eventlog.store import EventStore
-from macrohard.scheduler.cron import CronError, parse_cron
-from macrohard.scheduler.domain import evolve, tick_task_id
-
-__all__ = [
-    "CronError",
-    "ScheduleRun",
-    "ScheduleView",
-    "next_ticks",
-    "parse_cron",
-    "runs",
-    "schedule",
-    "schedule_from_log",
-    "schedules",
-    "tick_task_id",
-]
+from macrohard.scheduler.cron import parse_cron
+from macrohard.scheduler.domain import evolve
 
 _decode_template = msgspec.json.Decoder(TaskTemplate).decode
 

@@ -1,0 +1,146 @@
+"""Verified inference end to end (issue 16.1): three real cars (node agents with their own
+PyTriton) serve the planner model; one of them is dishonest, its model deliberately wrong.
+The planner runs a task through the real inference client and registry: the dishonest car's
+answer is caught by a second car, a third decides, the car is quarantined and gets no more
+leases, the task still completes, and billing (its real projection) charges the tenant and
+pays owners only for answers that held."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator, Mapping
+
+import asyncpg
+import numpy as np
+import pytest
+from nats.aio.client import Client as NATS
+
+from macrohard.billing.projection import BillingProjection
+from macrohard.contracts import PLATFORM_TENANT, envelope
+from macrohard.contracts.agent import (
+    InferenceCompleted,
+    InferenceDisputed,
+    InferenceVerified,
+    Intent,
+)
+from macrohard.contracts.tasks import TaskCompleted, TaskFailed
+from macrohard.contracts.tenancy import TenantOnboarded
+from macrohard.eventlog import EventStore
+from macrohard.eventlog.projection import ProjectionRunner
+from macrohard.node_agent.triton import TritonHost
+from macrohard.node_registry.registry import Registry
+from macrohard.planner.backends import TritonBackend
+from macrohard.planner.inference import InferenceClient
+from macrohard.planner_model import Array, InferFn, load_bindings
+from tests.fleet.conftest import eventually, run_registry, running_car
+from tests.planner.test_service import observe, submit, task_events
+
+LIAR = "car-0"  # sorts first: placement's tie-break hands it the first lease
+HONEST = ("car-1", "car-2")
+
+
+def lying_load() -> InferFn:
+    """The planner model, deliberately wrong: every answer gives the task up."""
+    wrong = b'{"action":"fail","reason":"I was paid to say this"}'
+
+    def infer(inputs: Mapping[str, Array]) -> dict[str, Array]:
+        rows = len(next(iter(inputs.values())))
+        return {"intent": np.array([[wrong]] * rows, dtype=np.object_)}
+
+    return infer
+
+
+@pytest.fixture(scope="module")
+def tritons() -> Iterator[dict[str, TritonHost]]:
+    (honest,) = load_bindings(["macrohard.planner_model.planner"])
+    hosts = {car: TritonHost([honest]) for car in HONEST}
+    hosts[LIAR] = TritonHost([dataclasses.replace(honest, load=lying_load)])
+    try:
+        for host in hosts.values():
+            host.start()
+        yield hosts
+    finally:
+        for host in hosts.values():
+            host.stop()
+
+
+async def test_a_dishonest_car_is_caught_quarantined_and_never_paid(
+    nc: NATS, store: EventStore, pool: asyncpg.Pool, tritons: dict[str, TritonHost]
+) -> None:
+    onboarded = TenantOnboarded(
+        tenant_id="acme", name="Acme", plan="team", allowed_domains=[], monthly_budget="100"
+    )
+    await store.append(
+        [envelope(onboarded, tenant="acme", aggregate_id="acme")], expected_version=None
+    )
+    async with run_registry(nc) as registry:
+        cars = [
+            running_car(
+                nc, car, models=["planner"], url=tritons[car].http_url, meter=tritons[car].meter
+            )
+            for car in (LIAR, *HONEST)
+        ]
+        async with cars[0], cars[1], cars[2]:
+            await eventually(lambda: len(registry.fleet.nodes) == 3)
+            events = await run_task(nc, store, registry)
+
+    # The liar answered first and was outvoted by the two honest cars.
+    (dispute,) = [e for e in events if isinstance(e, InferenceDisputed)]
+    assert dispute.step == 1 and dispute.node_ids[0] == LIAR
+    assert dispute.wrong == [LIAR] and sorted(dispute.majority) == list(HONEST)
+    assert dispute.digests[LIAR] != dispute.digests[HONEST[0]]
+    # Its answer never reached the actuator: every intent is an honest one, and the task
+    # completed.
+    assert isinstance(events[-1], TaskCompleted), events[-1]
+    assert not any(isinstance(e, TaskFailed) for e in events)
+    # Quarantined by the registry, its leases revoked; no car but the honest ones worked later.
+    node = await store.read_aggregate(PLATFORM_TENANT, "node", LIAR)
+    assert [e.type for e in node if e.type == "NodeQuarantined"] == ["NodeQuarantined"]
+    assert registry.fleet.nodes[LIAR].quarantined
+    completed = [e for e in events if isinstance(e, InferenceCompleted)]
+    assert completed and LIAR not in {e.node_id for e in completed}
+    # Honest answers were checked too (every car's first calls are) and agreed.
+    assert any(isinstance(e, InferenceVerified) for e in events)
+    answers = [e for e in completed if not e.verification]
+    assert len({e.step for e in answers}) == len(answers)  # one used answer per step
+
+    # Billing, from the log: compute billed for exactly the calls that held (answers and
+    # the checks that confirmed them), nothing for the liar, and its owner earns nothing.
+    runner = ProjectionRunner(nc, pool, BillingProjection(), batch_size=500)
+    await runner.setup()
+    await runner.catch_up()
+    async with pool.acquire() as conn:
+        rows = await conn.fetch(
+            """SELECT node_id, sum(quantity) AS q, sum(payout_micros) AS paid
+               FROM billing.usage_records WHERE meter = 'compute:planner' GROUP BY node_id"""
+        )
+    billed = {r["node_id"]: (r["q"], r["paid"]) for r in rows}
+    assert LIAR not in billed
+    expected: dict[str, int] = {}
+    for e in completed:
+        expected[e.node_id] = expected.get(e.node_id, 0) + round(e.compute_ms * 1000)
+    assert {n: q for n, (q, _) in billed.items()} == expected
+    assert all(paid > 0 for _, paid in billed.values())
+
+
+async def run_task(nc: NATS, store: EventStore, registry: Registry) -> list[object]:
+    """The planner decides each step on the fleet; pages are observed until it completes."""
+    from macrohard.planner.handlers import Planner
+
+    client = InferenceClient(nc, store)
+    backend = TritonBackend(client)
+    planner = Planner(store=lambda: store, backend=lambda: backend)
+    await submit(store, planner)
+    try:
+        for step in range(8):
+            await observe(store, planner, step)
+            events = await task_events(store)
+            if isinstance(events[-1], TaskCompleted | TaskFailed):
+                break
+    finally:
+        await client.close()
+    return list(await task_events(store))
+
+
+def _intent(e: object) -> Intent | None:
+    return getattr(e, "intent", None)
