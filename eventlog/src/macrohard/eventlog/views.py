@@ -58,11 +58,19 @@ class LiveView:
     async def start(self, nc: NATS, timeout: float = 60.0) -> None:
         """Subscribe and return once the history has been applied."""
 
+        # Deliveries this consumer had made when we asked (consumer sequence, which counts
+        # only matching messages); None until asked.
+        delivered_at_start: list[int] = []
+        applied = [0]
+
         async def on_msg(msg: Msg) -> None:
             meta = msg.metadata
             seq = meta.sequence.stream
             await self._apply(nc, msg, seq)
-            if meta.num_pending == 0:
+            applied[0] = meta.sequence.consumer
+            if meta.num_pending == 0 or (
+                delivered_at_start and applied[0] >= delivered_at_start[0]
+            ):
                 self.caught_up.set()
 
         self._sub = await nc.jetstream().subscribe(
@@ -77,8 +85,14 @@ class LiveView:
             pending_bytes_limit=-1,
         )
         info = await self._sub.consumer_info()
-        if not info.num_pending and not (info.delivered and info.delivered.stream_seq):
-            self.caught_up.set()
+        if not info.num_pending:
+            # Nothing more to come. `delivered.stream_seq` is no guide: it moves past
+            # messages the filter skips, so a log with none of ours still shows one. What
+            # was delivered is applied once the consumer sequence reaches its count.
+            delivered = info.delivered.consumer_seq if info.delivered else 0
+            delivered_at_start.append(delivered or 0)
+            if applied[0] >= delivered_at_start[0]:
+                self.caught_up.set()
         await asyncio.wait_for(self.caught_up.wait(), timeout)
 
     async def stop(self) -> None:
