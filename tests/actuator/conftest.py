@@ -150,7 +150,7 @@ def element(obs: PageObserved, name: str, role: str | None = None) -> int:
 
 @asynccontextmanager
 async def actuator_running(
-    nats_url: str, nc: NATS, pool: BrowserPool, tmp_path: Path
+    nats_url: str, nc: NATS, pool: BrowserPool, tmp_path: Path, *, step_deadline_s: float = 8.0
 ) -> AsyncIterator[Running]:
     """An actuator on a real durable consumer in this process, using `pool`'s browser."""
     service = Service(ServiceConfig(name="actuator", nats_url=nats_url))
@@ -170,6 +170,7 @@ async def actuator_running(
         Observer(screenshots),
         ActuatorSettings(
             local_test_mode=pool.local_test_mode,
+            step_deadline_s=step_deadline_s,
             action=ActionSettings(timeout_ms=5000, upload_dir=tmp_path / "uploads"),
         ),
         opener=secrets,

@@ -125,7 +125,9 @@ def test_unknown_tenant_allows_nothing_and_an_empty_list_sets_no_domain_limit() 
         ("http://10.0.0.1/", True, "private"),
         ("http://[::1]/", False, "loopback"),
         ("http://metadata.google.internal/", True, "metadata host"),
-        ("http:///nohost", False, "no host"),
+        # WHATWG (and so Chromium) reads "http:///nohost" as host "nohost".
+        ("http:///nohost", False, "not in the tenant's allowed domains"),
+        ("http://", False, "malformed URL"),
         ("http://[oops/", False, "malformed"),
     ],
 )

@@ -13,6 +13,7 @@ from macrohard.contracts.agent import Intent, IntentEmitted
 from macrohard.contracts.browser import PageElement, PageObservation, PageObserved
 from macrohard.contracts.envelope import Envelope, Event
 from macrohard.contracts.tasks import TaskCompleted, TaskSubmitted
+from macrohard.contracts.tenancy import TenantOnboarded
 from macrohard.devkit.pages import LocalSite, fixed_pages
 from macrohard.eventlog.store import EventStore
 from tests.cli.conftest import SCREENSHOT, MhRunner, RecordedRun
@@ -61,8 +62,15 @@ def site() -> Iterator[str]:
 
 
 async def test_live_rerun_replays_intents_in_chromium_next_to_the_recording(
-    mh: MhRunner, store: EventStore, site: str
+    mh: MhRunner, store: EventStore, site: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # The re-run browses through the actuator's guard: local pages need local test mode,
+    # and the tenant must be known (no domain limit here).
+    monkeypatch.setenv("MH_LOCAL_TEST_MODE", "1")
+    acme = TenantOnboarded(
+        tenant_id="acme", name="Acme", plan="std", allowed_domains=[], monthly_budget="1"
+    )
+    await store.append([envelope(acme, tenant="acme", aggregate_id="acme")], expected_version=0)
     start = PageObservation(
         url=f"{site}/",
         title="Start",

@@ -33,11 +33,11 @@ class RunningGateway:
 
 @contextlib.asynccontextmanager
 async def running_gateway(
-    nats_url: str, database_url: str, **overrides: float
+    nats_url: str, database_url: str, *, local_test_mode: bool = True, **overrides: float
 ) -> AsyncIterator[RunningGateway]:
     settings = GatewaySettings(admin_token=ADMIN, master_key=MASTER, **overrides)  # type: ignore[arg-type]
     port = free_port()
-    gateway = Gateway(settings, port=port, allow_private_webhooks=True)
+    gateway = Gateway(settings, port=port, allow_private_webhooks=local_test_mode)
     service = Service(ServiceConfig("gateway", nats_url=nats_url, database_url=database_url))
     gateway.build(service)
     stop = asyncio.Event()

@@ -14,11 +14,15 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from macrohard.actuator.public import CHROMIUM_ARGS, chromium_path
+from macrohard.actuator.public import BrowserPool, TaskBrowser, local_test_mode
 from macrohard.cli.task_steps import Step, TaskRecord
 
 SECRET = re.compile(r"\{\{secret:[^}]+\}\}")
 ACTION_TIMEOUT_MS = 5000
+
+
+class LiveRerunRefused(ValueError):
+    """The actuator's guard refused the recording's start page."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,13 +52,18 @@ def _locator(page: Any, element: dict[str, Any] | None) -> Any:
     raise LookupError(f"element {element.get('id')} has neither role+name nor text")
 
 
-async def _perform(page: Any, step: Step) -> str:
+async def _perform(tb: TaskBrowser, step: Step) -> str:
     """Carry out one intent; return a note ("" when nothing needs saying)."""
+    page: Any = tb.page
     i = step.intent
     action = i.get("action")
     text = i.get("text") or ""
     if action == "navigate":
-        await page.goto(i.get("url") or "", timeout=ACTION_TIMEOUT_MS)
+        url = i.get("url") or ""
+        verdict = await tb.guard.verdict(url)
+        if not verdict.allowed:
+            return f"navigate refused: {verdict.reason}"
+        await page.goto(url, timeout=ACTION_TIMEOUT_MS)
     elif action == "back":
         await page.go_back(timeout=ACTION_TIMEOUT_MS)
     elif action == "scroll":
@@ -86,42 +95,47 @@ async def _perform(page: Any, step: Step) -> str:
     return ""
 
 
-async def rerun(record: TaskRecord) -> list[LiveStep]:
-    """Open the task's start page and replay every intent in order."""
-    from playwright.async_api import async_playwright
+async def rerun(
+    record: TaskRecord, tenant: str, allowed_domains: list[str] | None
+) -> list[LiveStep]:
+    """Open the task's start page and replay every intent in order.
 
+    Through the actuator's own browser pool: the recorded URLs were chosen by a model and
+    by pages, so every request passes the same guard and egress proxy as in the actuator
+    (tenant allowlist, no internal addresses), and Chromium starts with a clean environment.
+    """
     if record.submitted is None:
         raise ValueError(f"task {record.task_id} has no TaskSubmitted: nothing to start from")
     out: list[LiveStep] = []
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(
-            headless=True,
-            executable_path=chromium_path(),
-            args=CHROMIUM_ARGS,
-        )
-        try:
-            context = await browser.new_context()
-            page = await context.new_page()
-            await page.goto(str(record.submitted.get("start_url")), timeout=ACTION_TIMEOUT_MS)
-            for step in record.steps:
-                try:
-                    note = await _perform(page, step)
-                    ok = True
-                    await page.wait_for_load_state("domcontentloaded", timeout=ACTION_TIMEOUT_MS)
-                except Exception as exc:  # report and go on: the next step may still tell
-                    ok, note = False, f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
-                recorded = step.observed or {}
-                out.append(
-                    LiveStep(
-                        step.number,
-                        ok,
-                        note,
-                        page.url,
-                        await page.title(),
-                        str(recorded.get("url", "")),
-                        str(recorded.get("title", "")),
-                    )
+    pool = BrowserPool(local_test_mode=local_test_mode())
+    try:
+        tb = await pool.open(f"replay-{record.task_id}", tenant, allowed_domains)
+        page = tb.page
+        start = str(record.submitted.get("start_url"))
+        verdict = await tb.guard.verdict(start)
+        if not verdict.allowed:
+            raise LiveRerunRefused(f"start page {start} refused: {verdict.reason}")
+        await page.goto(start, timeout=ACTION_TIMEOUT_MS)
+        for step in record.steps:
+            try:
+                note = await _perform(tb, step)
+                ok = True
+                await page.wait_for_load_state("domcontentloaded", timeout=ACTION_TIMEOUT_MS)
+            except Exception as exc:  # report and go on: the next step may still tell
+                ok, note = False, f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
+            page = tb.page
+            recorded = step.observed or {}
+            out.append(
+                LiveStep(
+                    step.number,
+                    ok,
+                    note,
+                    page.url,
+                    await page.title(),
+                    str(recorded.get("url", "")),
+                    str(recorded.get("title", "")),
                 )
-        finally:
-            await browser.close()
+            )
+    finally:
+        await pool.stop()
     return out

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from macrohard.actuator.public import AllowedDomains
 from macrohard.cli import readout
 from macrohard.cli.platform import add_platform_args
 from macrohard.cli.readout import Session
@@ -21,6 +22,7 @@ from macrohard.cli.task_steps import (
 )
 from macrohard.eventlog import logview
 from macrohard.eventlog.logview import LogEvent
+from macrohard.eventlog.store import EventStore
 
 
 def task_subcommands(
@@ -119,15 +121,23 @@ def render(record: TaskRecord, store: Path | None) -> list[str]:
 async def task_replay(args: argparse.Namespace) -> int:
     async with readout.connect(args, database=True) as session:
         events = await task_events(session, args.task_id, args.tenant)
-    if not events:
-        print(f"no task {args.task_id} in the log", file=sys.stderr)
-        return 1
+        if not events:
+            print(f"no task {args.task_id} in the log", file=sys.stderr)
+            return 1
+        tenant = str(events[0].envelope.get("tenant", ""))
+        # The live re-run browses with the actuator's guard, so the tenant's allowlist
+        # as the log has it now (None: an unknown tenant may browse nowhere).
+        allowed = await AllowedDomains(EventStore(session.nc)).of(tenant) if args.live else None
     record = task_record(args.task_id, events)
     live = None
     if args.live:
-        from macrohard.cli.live_rerun import rerun
+        from macrohard.cli.live_rerun import LiveRerunRefused, rerun
 
-        live = await rerun(record)
+        try:
+            live = await rerun(record, tenant, allowed)
+        except LiveRerunRefused as exc:
+            print(f"live re-run refused: {exc}", file=sys.stderr)
+            return 1
     if args.json:
         readout.print_json(
             {

@@ -189,7 +189,7 @@ SERVICES: tuple[Identity, ...] = (
             f"{fleet.INFER_PREFIX}.*",
         ),
         listens=(fleet.LEASE_REVOCATIONS,),
-        consumers=("planner-tasks", "planner-pages", "planner-budgets"),
+        consumers=("planner-tasks", "planner-pages"),
     ),
     Identity(
         name="actuator",

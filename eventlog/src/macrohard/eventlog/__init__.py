@@ -28,6 +28,8 @@ _EXPORTS = {
     "EventStore": "store",
     "Loaded": "store",
     "ensure_streams": "streams",
+    "ProvenanceError": "provenance",
+    "disagreement": "provenance",
 }
 
 if TYPE_CHECKING:
@@ -41,6 +43,7 @@ if TYPE_CHECKING:
         MixedAggregates,
     )
     from macrohard.eventlog.projection import Projection, ProjectionRunner
+    from macrohard.eventlog.provenance import ProvenanceError, disagreement
     from macrohard.eventlog.service import Service, ServiceConfig, run_service
     from macrohard.eventlog.store import AppendResult, EventStore, Loaded
     from macrohard.eventlog.streams import ensure_streams
@@ -67,8 +70,10 @@ __all__ = [
     "MixedAggregates",
     "Projection",
     "ProjectionRunner",
+    "ProvenanceError",
     "Service",
     "ServiceConfig",
+    "disagreement",
     "ensure_streams",
     "run_service",
 ]

@@ -38,6 +38,7 @@ from macrohard.eventlog.metrics import (
     EVENTS_HANDLED,
     HANDLER_SECONDS,
 )
+from macrohard.eventlog.provenance import refusal, verified
 
 log = logging.getLogger("macrohard.consumer")
 
@@ -62,6 +63,10 @@ class ConsumerSpec:
     backoff_s: Sequence[float] = (0.2, 1.0, 5.0, 15.0)
     deliver_new_only: bool = False
     description: str = ""
+    # 0: a fetched batch is handled before the next fetch (FastStream's pull loop). N > 0:
+    # each message is handled in its own task, up to N at once, and the loop fetches on:
+    # one slow aggregate (a hostile page) never holds back the others' messages.
+    max_in_flight: int = 0
 
     def backoff(self, attempt: int) -> float:
         return self.backoff_s[min(attempt - 1, len(self.backoff_s) - 1)]
@@ -102,19 +107,49 @@ def subscribe(
     # of one task never race each other into a concurrency conflict.
     locks: dict[str, asyncio.Lock] = {}
 
-    async def on_message(message: NatsMessage) -> None:
+    async def in_order(message: NatsMessage) -> None:
         key = message.raw_message.subject.rpartition(".")[0]
         lock = locks.setdefault(key, asyncio.Lock())
-        # From receipt (waiting for the aggregate's lock counts too) until the ack: tell the
-        # server we are alive, so only a dead replica's messages are redelivered.
-        alive = asyncio.create_task(_keep_in_progress(message, spec.ack_wait_s / 3))
         try:
             async with lock:
                 await handle_one(message)
         finally:
-            alive.cancel()
             if not lock.locked() and locks.get(key) is lock:
                 del locks[key]
+
+    slots = asyncio.Semaphore(max(spec.max_in_flight, 1))
+    in_flight: set[asyncio.Task[None]] = set()
+
+    async def detached(message: NatsMessage, alive: asyncio.Task[None]) -> None:
+        try:
+            await in_order(message)
+        finally:
+            slots.release()
+            alive.cancel()
+
+    async def on_message(message: NatsMessage) -> None:
+        # The one keep-alive, from receipt (waiting for a slot or the aggregate's lock counts
+        # too) until the ack: progress acks tell the server we are alive, so `ack_wait` is
+        # only how soon a *dead* replica's message comes back, never a limit on how long a
+        # live handler may take (its own deadlines bound that).
+        alive = asyncio.create_task(_keep_in_progress(message, spec.ack_wait_s / 3))
+        if not spec.max_in_flight:
+            try:
+                await in_order(message)
+            finally:
+                alive.cancel()
+            return
+        # Waiting for a slot here is the back-pressure: the pull loop fetches no more.
+        # Acknowledgement stays with the handling task (manual acks), so a message whose
+        # task dies with the process is redelivered after ack_wait like any other.
+        try:
+            await slots.acquire()
+        except BaseException:
+            alive.cancel()
+            raise
+        task = asyncio.create_task(detached(message, alive), name=f"{spec.durable}:message")
+        in_flight.add(task)
+        task.add_done_callback(in_flight.discard)
 
     async def handle_one(message: NatsMessage) -> None:
         raw = message.raw_message
@@ -125,53 +160,62 @@ def subscribe(
         event_type = raw.subject.rsplit(".", 1)[-1]
         started = time.perf_counter()
         cid: str | None = None
+        error = ""
+        final = attempt >= spec.max_deliver
         try:
             rec = registry.recorded(raw.data, sequence=seq, subject=raw.subject)
-            cid = rec.envelope.correlation_id
-            with correlated(cid):
-                await handler(rec)
+            cid = rec.header.correlation_id
+            forged = refusal(rec, registry)
+            if forged is not None:
+                # Refused before the handler sees it, and at once: no retry can make a
+                # forged envelope agree with its subject.
+                error, final = forged, True
+            else:
+                with correlated(cid):
+                    await handler(rec)
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"
-            with correlated(cid):
-                if attempt >= spec.max_deliver:
-                    await dead_letter(
-                        dlq_connection(),
-                        consumer=spec.durable,
-                        subject=raw.subject,
-                        sequence=seq,
-                        deliveries=attempt,
-                        error=error,
-                        data=raw.data,
-                    )
-                    await raw.ack()
-                    DEAD_LETTERED.labels(spec.durable).inc()
-                    EVENTS_HANDLED.labels(spec.durable, event_type, "dead_lettered").inc()
-                    log.error(
-                        "dead-lettered",
-                        extra={
-                            "consumer": spec.durable,
-                            "seq": seq,
-                            "attempts": attempt,
-                            "error": error,
-                        },
-                    )
-                else:
-                    await raw.nak(delay=spec.backoff(attempt))
-                    EVENTS_HANDLED.labels(spec.durable, event_type, "retry").inc()
-                    log.warning(
-                        "handler failed, will retry",
-                        extra={
-                            "consumer": spec.durable,
-                            "seq": seq,
-                            "attempt": attempt,
-                            "error": error,
-                        },
-                    )
-            return
         finally:
             HANDLER_SECONDS.labels(spec.durable).observe(time.perf_counter() - started)
-        await raw.ack()
-        EVENTS_HANDLED.labels(spec.durable, event_type, "ok").inc()
+        if not error:
+            await raw.ack()
+            EVENTS_HANDLED.labels(spec.durable, event_type, "ok").inc()
+            return
+        with correlated(cid):
+            if final:
+                await dead_letter(
+                    dlq_connection(),
+                    consumer=spec.durable,
+                    subject=raw.subject,
+                    sequence=seq,
+                    deliveries=attempt,
+                    error=error,
+                    data=raw.data,
+                )
+                await raw.ack()
+                DEAD_LETTERED.labels(spec.durable).inc()
+                EVENTS_HANDLED.labels(spec.durable, event_type, "dead_lettered").inc()
+                log.error(
+                    "dead-lettered",
+                    extra={
+                        "consumer": spec.durable,
+                        "seq": seq,
+                        "attempts": attempt,
+                        "error": error,
+                    },
+                )
+            else:
+                await raw.nak(delay=spec.backoff(attempt))
+                EVENTS_HANDLED.labels(spec.durable, event_type, "retry").inc()
+                log.warning(
+                    "handler failed, will retry",
+                    extra={
+                        "consumer": spec.durable,
+                        "seq": seq,
+                        "attempt": attempt,
+                        "error": error,
+                    },
+                )
 
     async def on_retry(message: NatsMessage) -> bytes:
         """An operator's `mh dlq retry`: run the handler once more on a dead letter.
@@ -188,6 +232,7 @@ def subscribe(
                 sequence=int(headers.get(H_SEQUENCE, "0")),
                 subject=headers.get(H_SUBJECT, ""),
             )
+            verified(rec, registry)  # a forged event stays refused, however often retried
             with correlated(rec.header.correlation_id):
                 await handler(rec)
         except Exception as exc:
@@ -209,7 +254,7 @@ def subscribe(
         ack_wait=spec.ack_wait_s,
         max_deliver=-1,
         deliver_policy=DeliverPolicy.NEW if spec.deliver_new_only else DeliverPolicy.ALL,
-        max_ack_pending=max(spec.batch_size * 4, 64),
+        max_ack_pending=max(spec.batch_size * 4, spec.max_in_flight * 2, 64),
     )
     broker.subscriber(
         "",

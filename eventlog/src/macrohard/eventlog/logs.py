@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,6 +21,14 @@ correlation_id: ContextVar[str | None] = ContextVar("correlation_id", default=No
 _service: ContextVar[str] = ContextVar("service", default="-")
 
 _STANDARD = set(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
+
+# `scheme://user:password@host`: the password part, wherever it appears in a line.
+_URL_PASSWORD = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*://[^/\s:@\"']*):[^@\s/\"']*@")
+
+
+def redact(text: str) -> str:
+    """`text` with the password of every URL in it replaced by `***` (NATS URLs, DSNs)."""
+    return _URL_PASSWORD.sub(r"\1:***@", text)
 
 
 class JsonLineFormatter(logging.Formatter):
@@ -39,7 +48,9 @@ class JsonLineFormatter(logging.Formatter):
                 line[key] = value
         if record.exc_info:
             line["exc"] = self.formatException(record.exc_info)
-        return json.dumps(line, default=str)
+        # Last, on the whole line: a credential in a message, a field or a traceback
+        # never reaches the log, whoever wrote the line.
+        return redact(json.dumps(line, default=str))
 
 
 def configure_logging(service: str, level: str = "INFO") -> None:

@@ -30,6 +30,7 @@ from macrohard.contracts.subjects import EVENTS_STREAM
 from macrohard.eventlog.db import Conn
 from macrohard.eventlog.deadletter import dead_letter
 from macrohard.eventlog.metrics import PROJECTION_APPLIED, PROJECTION_LAG
+from macrohard.eventlog.provenance import refusal
 
 log = logging.getLogger("macrohard.projection")
 
@@ -331,6 +332,22 @@ class ProjectionRunner:
                     extra={"projection": self.name, "seq": event.sequence, "error": str(exc)},
                 )
 
+    async def _refuse(self, msg: Msg, sequence: int, error: str) -> None:
+        """Dead-letter an event the projection must not see (undecodable or forged)."""
+        await dead_letter(
+            self._nc,
+            consumer=self.name,
+            subject=msg.subject,
+            sequence=sequence,
+            deliveries=1,
+            error=error,
+            data=msg.data,
+        )
+        log.error(
+            "dead-lettered an event before the projection saw it",
+            extra={"projection": self.name, "seq": sequence, "error": error},
+        )
+
     async def _flush(self, batch: list[Msg], until: int | None = None) -> int:
         """Apply one batch and advance the checkpoint atomically; return the last num_pending.
 
@@ -346,21 +363,17 @@ class ProjectionRunner:
                 break
             new_position, last_pending = position, pending
             try:
-                events.append(recorded(msg.data, sequence=new_position, subject=msg.subject))
+                rec = recorded(msg.data, sequence=new_position, subject=msg.subject)
             except Exception as exc:
-                await dead_letter(
-                    self._nc,
-                    consumer=self.name,
-                    subject=msg.subject,
-                    sequence=new_position,
-                    deliveries=1,
-                    error=f"{type(exc).__name__}: {exc}",
-                    data=msg.data,
-                )
-                log.error(
-                    "dead-lettered undecodable event",
-                    extra={"projection": self.name, "seq": new_position},
-                )
+                await self._refuse(msg, new_position, f"{type(exc).__name__}: {exc}")
+                continue
+            # The subject is the truth: an event whose envelope disagrees never reaches
+            # the read model (see provenance.py).
+            forged = refusal(rec, self._registry)
+            if forged is not None:
+                await self._refuse(msg, new_position, forged)
+                continue
+            events.append(rec)
         expected = self._position
         async with self._pool.acquire() as conn, conn.transaction():
             found = await conn.fetchval(

@@ -24,11 +24,12 @@ from nats.aio.client import Client as NATS
 
 from macrohard.contracts.identities import inbox_prefix
 from macrohard.eventlog.consumer import ConsumerSpec, EventHandler, subscribe
-from macrohard.eventlog.logs import configure_logging
+from macrohard.eventlog.logs import configure_logging, redact
 from macrohard.eventlog.metrics import serve_metrics
 from macrohard.eventlog.projection import Projection, ProjectionRunner
 from macrohard.eventlog.store import EventStore
 from macrohard.eventlog.streams import ensure_streams
+from macrohard.eventlog.views import LiveView, ViewHandler, ViewSpec
 
 log = logging.getLogger("macrohard.service")
 
@@ -118,6 +119,7 @@ class Service:
         self._projections: list[Projection] = []
         self.runners: list[ProjectionRunner] = []
         self._tasks: list[Task] = []
+        self._views: list[LiveView] = []
 
     @property
     def name(self) -> str:
@@ -156,6 +158,13 @@ class Service:
             inbox_prefix=inbox_prefix(self.name),
         )
 
+    def follow(self, spec: ViewSpec, handler: ViewHandler) -> None:
+        """Keep an in-memory view every replica needs whole (see eventlog.views).
+
+        It is replayed from sequence 1 on start, before any consumer runs, and kept live.
+        """
+        self._views.append(LiveView(spec, handler))
+
     def project(self, projection: Projection) -> None:
         self._projections.append(projection)
 
@@ -180,10 +189,14 @@ class Service:
             runner = ProjectionRunner(self.nc, self.pool, projection)
             await runner.setup()
             self.runners.append(runner)
+        for view in self._views:
+            await view.start(self.nc)
         await self.broker.start()
 
     async def stop(self) -> None:
         await self.broker.stop()
+        for view in self._views:
+            await view.stop()
         if self._store is not None:
             await self._store.close()
         if self._nc is not None:
@@ -202,7 +215,7 @@ class Service:
         serve_metrics(self.config.metrics_port)
         jobs = [asyncio.create_task(r.run(), name=f"projection:{r.name}") for r in self.runners]
         jobs += [asyncio.create_task(t(self), name=f"task:{i}") for i, t in enumerate(self._tasks)]
-        log.info("service started")
+        log.info("service started", extra={"nats": redact(self.config.nats_url)})
         waiter = asyncio.create_task(stop.wait())
         try:
             done, _ = await asyncio.wait([waiter, *jobs], return_when=asyncio.FIRST_COMPLETED)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,7 +29,10 @@ from macrohard.eventlog.errors import (
     LogUnavailable,
     MixedAggregates,
 )
+from macrohard.eventlog.provenance import disagreement
 from macrohard.eventlog.reader import last_sequence, read_message, read_stream
+
+log = logging.getLogger("macrohard.eventlog.store")
 
 S = TypeVar("S")
 
@@ -264,9 +268,15 @@ class EventStore:
                     break
                 if up_to_time is not None and stored.stored_at and stored.stored_at > up_to_time:
                     break
-                out.append(
-                    self._registry.recorded(
-                        stored.data, sequence=stored.sequence, subject=stored.subject
-                    )
+                rec = self._registry.recorded(
+                    stored.data, sequence=stored.sequence, subject=stored.subject
                 )
+                forged = disagreement(rec, self._registry)
+                if forged is None:
+                    out.append(rec)
+                else:
+                    # Left out of every fold: the consumers dead-letter it with the reason.
+                    log.warning(
+                        "forged event left out", extra={"seq": stored.sequence, "reason": forged}
+                    )
         return out

@@ -8,13 +8,14 @@ before the action is reported as failed.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from playwright.async_api import Locator
 
 from macrohard.actuator.browser import TaskBrowser
-from macrohard.actuator.domain import parse_keys, well_formed
+from macrohard.actuator.domain import parse_keys, scrub, well_formed
 from macrohard.actuator.observer import ID_ATTRIBUTE
 from macrohard.actuator.proxy import REFUSED_HEADER
 from macrohard.contracts.agent import Intent
@@ -210,8 +211,13 @@ async def _select(el: Locator, values: list[str], timeout: float) -> None:
             raise ActionFailed(f"no option matches {values!r}") from None
 
 
-def short_error(exc: BaseException) -> str:
-    """Playwright errors carry a call log; the first line is what the planner needs."""
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    # An error may quote the page's text, lone surrogates included.
-    return well_formed(re.sub(r"\s+", " ", text)[:300])
+def short_error(exc: BaseException, secrets: Iterable[str] = ()) -> str:
+    """Playwright errors carry a call log; the first line is what the planner needs.
+
+    Secrets are scrubbed from the whole text first (an error may quote a typed value or a
+    URL it rode in), then it is shortened.
+    """
+    # An error may quote the page's text, lone surrogates included: well-formed first.
+    whole = scrub(well_formed(str(exc).strip()), secrets)
+    text = whole.splitlines()[0] if whole else type(exc).__name__
+    return re.sub(r"\s+", " ", text)[:300]

@@ -7,6 +7,8 @@ task sees. Contexts are cheap (~10 ms); the browser is not (~1 s), hence one per
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -39,6 +41,22 @@ CHROMIUM_ARGS = [
     "--no-default-browser-check",
 ]
 VIEWPORT = {"width": 1280, "height": 800}
+# How long closing a context (or the browser) may take before it is given up on.
+CLOSE_DEADLINE_S = 5.0
+
+log = logging.getLogger("macrohard.actuator.browser")
+
+
+# What Chromium may inherit from the actuator's environment: nothing secret. The actuator
+# holds MH_SECRETS_KEY, NATS and database credentials; a page that exploits the renderer
+# must not find them in its process's environment.
+CHROMIUM_ENV = ("PATH", "HOME", "LANG", "LANGUAGE", "LC_ALL", "TZ", "TMPDIR", "FONTCONFIG_PATH")
+
+
+def chromium_environment() -> dict[str, str | float | bool]:
+    """The environment Chromium starts with: a short allowlist of the actuator's own."""
+    # The value type is Playwright's (its `env` dict is invariant); ours are all strings.
+    return {key: os.environ[key] for key in CHROMIUM_ENV if key in os.environ}
 
 
 def chromium_path() -> str | None:
@@ -81,7 +99,10 @@ class BrowserPool:
                 return
             self._pw = await async_playwright().start()
             self._browser = await self._pw.chromium.launch(
-                executable_path=chromium_path(), headless=self.headless, args=CHROMIUM_ARGS
+                executable_path=chromium_path(),
+                headless=self.headless,
+                args=CHROMIUM_ARGS,
+                env=chromium_environment(),
             )
 
     async def close_all(self) -> None:
@@ -150,10 +171,33 @@ class BrowserPool:
         return tb
 
     async def close(self, task_id: str) -> None:
+        """Close a task's context, bounded: one that will not close restarts the browser.
+
+        The other tasks' contexts go with a restarted browser: their next intent finds no
+        context and reopens the session from the log (a takeover), as after a crash.
+        """
         tb = self._tasks.pop(task_id, None)
-        if tb is not None:
-            await tb.context.close()
+        if tb is None:
+            return
+        try:
+            async with asyncio.timeout(CLOSE_DEADLINE_S):
+                await tb.context.close()
+        except TimeoutError:
+            log.error("a context did not close in time; restarting the browser")
+            await self.restart()
+        finally:
             await tb.proxy.close()
+
+    async def restart(self) -> None:
+        """Close the browser (bounded) and forget every context; `start` launches anew."""
+        browser, self._browser = self._browser, None
+        for tb in self._tasks.values():
+            await tb.proxy.close()
+        self._tasks.clear()
+        if browser is not None:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(CLOSE_DEADLINE_S):
+                    await browser.close()
 
 
 def _track_requests(tb: TaskBrowser) -> None:

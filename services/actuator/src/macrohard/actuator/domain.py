@@ -4,154 +4,52 @@ and the browser session aggregate. No I/O here, so every rule is tested exhausti
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 from macrohard.contracts.agent import Intent
 from macrohard.contracts.browser import (
     Box,
     PageElement,
 )
-from macrohard.contracts.domains import host_in_allowlist
+from macrohard.eventlog import egress
+from macrohard.eventlog.egress import UrlVerdict as UrlVerdict
+from macrohard.eventlog.egress import address_refusal as address_refusal
+from macrohard.eventlog.egress import host_in_allowlist as host_in_allowlist
 
 # --------------------------------------------------------------------------- URL safety
 
 # Schemes that never touch the network: inline content the page made itself.
 LOCAL_SCHEMES = frozenset({"data", "blob", "about"})
-NETWORK_SCHEMES = frozenset({"http", "https", "ws", "wss"})
-
-# Cloud metadata endpoints also reachable through public-looking names or IPv6 forms.
-METADATA_ADDRESSES = frozenset(
-    {
-        ipaddress.ip_address("169.254.169.254"),  # AWS, GCP, Azure, OpenStack
-        ipaddress.ip_address("169.254.170.2"),  # AWS ECS task metadata
-        ipaddress.ip_address("100.100.100.200"),  # Alibaba Cloud
-        ipaddress.ip_address("fd00:ec2::254"),  # AWS IPv6 IMDS
-    }
-)
-METADATA_HOSTS = frozenset({"metadata.google.internal", "metadata", "instance-data"})
-
-
-@dataclass(frozen=True, slots=True)
-class UrlVerdict:
-    """Whether a request may go out, and why not (shown to the planner when refused)."""
-
-    allowed: bool
-    reason: str = ""
-
-    @staticmethod
-    def ok() -> UrlVerdict:
-        return UrlVerdict(True)
-
-    @staticmethod
-    def refuse(reason: str) -> UrlVerdict:
-        return UrlVerdict(False, reason)
-
-
-def address_refusal(address: str) -> str:
-    """Why an IP address must not be contacted ('' when it is a public address)."""
-    try:
-        ip = ipaddress.ip_address(address.split("%", 1)[0])
-    except ValueError:
-        return f"not an IP address: {address!r}"
-    if isinstance(ip, ipaddress.IPv6Address):
-        mapped = ip.ipv4_mapped or ip.sixtofour
-        if mapped is not None:
-            return address_refusal(str(mapped))
-    if ip in METADATA_ADDRESSES:
-        return f"cloud metadata address {ip}"
-    if ip.is_loopback:
-        return f"loopback address {ip}"
-    if ip.is_link_local:
-        return f"link-local address {ip}"
-    if ip.is_unspecified:
-        return f"unspecified address {ip}"
-    if ip.is_multicast:
-        return f"multicast address {ip}"
-    if isinstance(ip, ipaddress.IPv4Address) and ip in ipaddress.ip_network("100.64.0.0/10"):
-        return f"shared (carrier-grade NAT) address {ip}"
-    if ip.is_private or ip.is_reserved or not ip.is_global:
-        return f"private or reserved address {ip}"
-    return ""
-
-
-def _literal_ip(host: str) -> str | None:
-    bare = host.strip("[]")
-    try:
-        ipaddress.ip_address(bare.split("%", 1)[0])
-    except ValueError:
-        return None
-    return bare
-
-
-def _is_loopback(address: str) -> bool:
-    try:
-        ip = ipaddress.ip_address(address.strip("[]").split("%", 1)[0])
-    except ValueError:
-        return False
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return ip.is_loopback
-
-
-def _address_verdict(address: str, local_test_mode: bool) -> str:
-    # Local test mode exempts loopback only: tests and benchmarks serve their own pages on
-    # 127.0.0.1. Private, link-local and metadata addresses stay refused even then.
-    if local_test_mode and _is_loopback(address):
-        return ""
-    return address_refusal(address)
 
 
 def check_url(
     url: str, allowed_domains: Sequence[str] | None, *, local_test_mode: bool
 ) -> UrlVerdict:
-    """Decide on a URL before any DNS lookup: scheme, host allowlist, literal addresses.
+    """Decide on a URL before any DNS lookup, by the platform's one address policy.
 
     `allowed_domains`: None for a tenant the log does not know (it may browse nowhere); an
     empty list sets no domain limit, as the gateway defines it (the address rules still
-    hold). The allowlist applies in every mode; see `_address_verdict` for test mode.
+    hold). Local test mode exempts loopback only (tests serve their pages on 127.0.0.1).
     """
     try:
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-    except ValueError as exc:
-        return UrlVerdict.refuse(f"malformed URL: {exc}")
-    scheme = parts.scheme.lower()
-    if scheme in LOCAL_SCHEMES:
+        target = egress.parse_url(url)
+    except egress.EgressRefused as exc:
+        return UrlVerdict.refuse(exc.reason)
+    if target.scheme in LOCAL_SCHEMES:
         return UrlVerdict.ok()
-    if scheme not in NETWORK_SCHEMES:
-        return UrlVerdict.refuse(f"scheme {scheme or '(none)'}: is not allowed")
-    if not host:
-        return UrlVerdict.refuse("URL has no host")
-    if parts.username or parts.password:
-        return UrlVerdict.refuse("credentials in URLs are not allowed")
-    if host.rstrip(".") in METADATA_HOSTS:
-        return UrlVerdict.refuse(f"cloud metadata host {host}")
-    literal = _literal_ip(host)
-    if literal is not None:
-        reason = _address_verdict(literal, local_test_mode)
-        if reason:
-            return UrlVerdict.refuse(reason)
-    if allowed_domains is None:
+    known = allowed_domains if allowed_domains is not None else []
+    verdict = egress.check_target(target, known, allow_loopback=local_test_mode)
+    if verdict.allowed and allowed_domains is None:
         return UrlVerdict.refuse("the tenant is unknown, so no domain is allowed")
-    if allowed_domains and not host_in_allowlist(host, allowed_domains):
-        return UrlVerdict.refuse(f"host {host} is not in the tenant's allowed domains")
-    return UrlVerdict.ok()
+    return verdict
 
 
 def check_resolved(host: str, addresses: Sequence[str], *, local_test_mode: bool) -> UrlVerdict:
     """Decide on what a host name resolved to: every address must be public (SSRF)."""
-    if not addresses:
-        return UrlVerdict.refuse(f"host {host} does not resolve")
-    for address in addresses:
-        reason = _address_verdict(address, local_test_mode)
-        if reason:
-            return UrlVerdict.refuse(f"host {host} resolves to {reason}")
-    return UrlVerdict.ok()
+    return egress.check_resolved(host, addresses, allow_loopback=local_test_mode)
 
 
 # --------------------------------------------------------------------------- intents
@@ -245,6 +143,38 @@ class MissingSecret(KeyError):
     """The intent names a secret the task was not given."""
 
 
+def secret_origin_refusal(
+    page_url: str, start_url: str, allowed_domains: Sequence[str] | None
+) -> str:
+    """Why a secret must not be typed on this page ('' when it may).
+
+    A secret goes only to an origin of the tenant's allowlist, or to the task's own start
+    origin: a hostile page (or a model talked into it) cannot have it typed elsewhere.
+    """
+    try:
+        page = egress.parse_url(page_url)
+    except egress.EgressRefused:
+        return f"secrets are typed only on web pages, not on {page_url[:100]!r}"
+    if page.scheme not in ("http", "https"):
+        return f"secrets are typed only on web pages, not on {page.scheme}:"
+    try:
+        start = egress.parse_url(start_url)
+    except egress.EgressRefused:
+        start = None
+    if start is not None and (start.scheme, start.host, start.port) == (
+        page.scheme,
+        page.host,
+        page.port,
+    ):
+        return ""
+    if allowed_domains and host_in_allowlist(page.host, allowed_domains):
+        return ""
+    return (
+        "a secret is typed only on the tenant's domains or the task's start origin, "
+        f"not on {page.host}"
+    )
+
+
 def secret_names(text: str) -> list[str]:
     return SECRET_PLACEHOLDER.findall(text)
 
@@ -261,11 +191,30 @@ def fill_secrets(text: str, values: Mapping[str, str]) -> str:
     return SECRET_PLACEHOLDER.sub(one, text)
 
 
+def _secret_pattern(secret: str) -> re.Pattern[str]:
+    # Whitespace inside a secret matches any whitespace run: the page (or our own
+    # normalising) may have turned "pass  word" into "pass word" or "pass\nword".
+    parts = [re.escape(p) for p in secret.split()]
+    if not parts:  # all whitespace: nothing to be tolerant about, it is matched as typed
+        return re.compile(re.escape(secret))
+    return re.compile(r"\s+".join(parts))
+
+
 def scrub(text: str, plaintexts: Iterable[str]) -> str:
-    """Remove every known plaintext from text bound for the log (errors, observations)."""
+    """Remove every known plaintext from text bound for the log (errors, observations).
+
+    Runs on the whole text, before any clipping or whitespace normalising: a clipped
+    secret's first half would no longer match, and would be logged.
+    """
     for secret in sorted({p for p in plaintexts if p}, key=len, reverse=True):
-        text = text.replace(secret, REDACTED)
+        text = _secret_pattern(secret).sub(REDACTED, text)
     return text
+
+
+def secret_window(limit: int, plaintexts: Iterable[str]) -> int:
+    """How much text to read so that clipping at `limit` after scrubbing leaks nothing:
+    every secret that begins inside the first `limit` characters is read whole."""
+    return limit + max((len(p) for p in plaintexts), default=0)
 
 
 # --------------------------------------------------------------------------- observations
@@ -327,18 +276,18 @@ def compact_elements(
             PageElement(
                 id=int(r["id"]),
                 role=str(r.get("role") or "generic"),
-                name=scrub(_clip(str(r.get("name") or ""), limits.max_text), plaintexts),
-                text=scrub(_clip(str(r.get("text") or ""), limits.max_text), plaintexts),
+                name=_clip(scrub(str(r.get("name") or ""), plaintexts), limits.max_text),
+                text=_clip(scrub(str(r.get("text") or ""), plaintexts), limits.max_text),
                 value=None
                 if value is None
-                else scrub(_clip(str(value), limits.max_text), plaintexts),
+                else _clip(scrub(str(value), plaintexts), limits.max_text),
                 tag=str(r.get("tag") or ""),
                 checked=r.get("checked"),
                 selected=r.get("selected"),
                 disabled=bool(r.get("disabled")),
                 expanded=r.get("expanded"),
                 options=[
-                    scrub(_clip(str(o), limits.max_text), plaintexts)
+                    _clip(scrub(str(o), plaintexts), limits.max_text)
                     for o in list(r.get("options") or [])[: limits.max_options]
                 ],
                 box=Box(*(round(float(v)) for v in box)) if box else None,

@@ -8,42 +8,17 @@ context's egress proxy (proxy.py), which checks each hop and dials the address i
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import socket
-import time
 from collections.abc import Callable, Sequence
-from urllib.parse import urlsplit
 
 from playwright.async_api import Route, WebSocketRoute
 
 from macrohard.actuator.domain import UrlVerdict, check_resolved, check_url, scrub
+from macrohard.eventlog.egress import NETWORK_SCHEMES, Resolver, parse_url
+
+__all__ = ["RequestGuard", "Resolver"]
 
 log = logging.getLogger("macrohard.actuator.guard")
-
-DNS_TTL_S = 30.0
-
-
-class Resolver:
-    """getaddrinfo with a short cache (a page loads many resources from one host)."""
-
-    def __init__(self) -> None:
-        self._cache: dict[str, tuple[float, list[str]]] = {}
-
-    async def resolve(self, host: str) -> list[str]:
-        hit = self._cache.get(host)
-        if hit is not None and hit[0] > time.monotonic():
-            return hit[1]
-        try:
-            infos = await asyncio.get_running_loop().getaddrinfo(
-                host, None, type=socket.SOCK_STREAM
-            )
-        except socket.gaierror:
-            addresses: list[str] = []
-        else:
-            addresses = sorted({str(info[4][0]) for info in infos})
-        self._cache[host] = (time.monotonic() + DNS_TTL_S, addresses)
-        return addresses
 
 
 class RequestGuard:
@@ -67,10 +42,10 @@ class RequestGuard:
         first = check_url(url, self._allowed(), local_test_mode=self._local)
         if not first.allowed:
             return first
-        parts = urlsplit(url)
-        if parts.scheme.lower() not in {"http", "https", "ws", "wss"}:
+        target = parse_url(url)  # parsed fine in check_url already
+        if target.scheme not in NETWORK_SCHEMES:
             return first
-        host = (parts.hostname or "").strip("[]")
+        host = target.host
         addresses = await self._resolver.resolve(host)
         return check_resolved(host, addresses, local_test_mode=self._local)
 

@@ -37,6 +37,7 @@ from macrohard.actuator.domain import (
     fill_secrets,
     scrub,
     secret_names,
+    secret_origin_refusal,
     validate_intent,
     well_formed,
 )
@@ -84,10 +85,15 @@ def forward_subject(worker: str) -> str:
 class ActuatorSettings:
     worker: str = field(default_factory=new_worker_id)
     local_test_mode: bool = False
-    # Above the longest an intent takes (action timeout 5 s, settle cap 1.5 s, observing):
-    # only a holder that died mid-request is waited for this long.
-    forward_timeout_s: float = 12.0
-    # A page whose scripts never yield must not hold the task's observation forever.
+    # Above the step deadline, so a slow holder is cut by its own watchdog first; only a
+    # holder that died mid-request is waited for this long.
+    forward_timeout_s: float = 25.0
+    # One intent's whole browser work (open, act, settle, observe); below the forward
+    # timeout, so a stalled page is cut here, not by a forwarding replica giving up. The
+    # consumer's progress acks keep the intent meanwhile, whatever its ack wait.
+    step_deadline_s: float = 20.0
+    # A page whose scripts never yield must not hold the task's observation forever (inside
+    # the step deadline, so an unreadable page still gets its own PageObserved with the error).
     observe_timeout_s: float = 15.0
     action: ActionSettings = field(default_factory=ActionSettings)
     upload_dir: Path | None = None
@@ -262,7 +268,9 @@ class Actuator:
             [caused_by(opened, env, aggregate_id=ie.task_id, purpose=purpose)],
             expected_version=loaded.version,
         )
-        if restore and url:
+        if restore and url and ie.intent.action != "navigate":
+            # (A navigation does not need the old page back; reloading it could bring back
+            # the very page that stopped answering.)
             try:
                 await perform(tb, _navigate(url), None, self.settings.action)
             except ActionFailed as exc:
@@ -299,6 +307,9 @@ class Actuator:
             raise SecretsUnavailable("this actuator has no secret opener installed")
         if task is None:
             raise SecretsUnavailable("the task's TaskSubmitted is not in the log")
+        refusal = secret_origin_refusal(tb.page.url, task.start_url, tb.allowed_domains)
+        if refusal:
+            raise ActionRefused(f"blocked: {refusal}")
         values = {}
         for name in secret_names(text):
             if name not in task.secrets:
@@ -317,37 +328,20 @@ class Actuator:
     async def _carry_out(
         self, env: Envelope, ie: IntentEmitted, decision: Delivery, loaded: Loaded[BrowserSession]
     ) -> None:
-        version = loaded.version
-        tb = self.pool.get(ie.task_id)
-        restored = decision is Delivery.TAKE_OVER
-        if tb is None or restored or not loaded.state.open:
-            tb, version = await self._open(env, ie, loaded, restore=restored)
-        tb.allowed_domains = await self.domains.of(env.tenant)
-        tb.last_elements = dict(loaded.state.seen)
-        out: list[Event] = []
-        if env.id not in loaded.state.executed:
-            # The outcome is in the log before anything else can fail (settle, observe, the
-            # screenshot, the next append): a redelivery then observes again, never re-acts.
-            executed, version = await self._act_once(
-                tb, env, ie, loaded.state, version, restored=restored
-            )
-            version = (await self.store.append([executed], expected_version=version)).version
-        await self.observer.settle(tb.page, tb.inflight)
-        observation, error = await self._observe(tb, env)
-        out.append(
-            PageObserved(
-                task_id=ie.task_id,
-                step=ie.step,
-                observation=observation,
-                intent_event_id=env.id,
-                error=error,
-            )
-        )
+        step = _Step(version=loaded.version)
+        try:
+            # The watchdog: a page that stops answering (`while(1){}`, a renderer hang)
+            # costs its own task this deadline, never more, and never another task's time.
+            async with asyncio.timeout(self.settings.step_deadline_s):
+                await self._browse(env, ie, decision, loaded, step)
+        except TimeoutError:
+            await self._recycle(env, ie, loaded, step)
         closing = ie.intent.action in ("done", "fail")
         if closing:
-            out.append(SessionClosed(task_id=ie.task_id, reason=ie.intent.action))
+            step.out.append(SessionClosed(task_id=ie.task_id, reason=ie.intent.action))
+        out = step.out
         envs = [caused_by(e, env, aggregate_id=ie.task_id, purpose=type(e).__name__) for e in out]
-        await self.store.append(envs, expected_version=version)
+        await self.store.append(envs, expected_version=step.version)
         if closing:
             await self.pool.close(ie.task_id)
             self._tasks.pop(ie.task_id, None)
@@ -355,7 +349,7 @@ class Actuator:
         log.info(
             "intent carried out",
             extra={"task": ie.task_id, "step": ie.step, "action": ie.intent.action,
-                   "decision": decision.value, "elements": len(observation.elements)},
+                   "decision": decision.value, "events": [type(e).__name__ for e in out]},
         )  # fmt: skip
 
     async def _observe(self, tb: TaskBrowser, env: Envelope) -> tuple[PageObservation, str]:
@@ -380,16 +374,79 @@ class Actuator:
             url = well_formed(tb.page.url)
             return PageObservation(url=scrub(url, tb.secrets), title="", elements=[]), error
 
+    async def _browse(
+        self,
+        env: Envelope,
+        ie: IntentEmitted,
+        decision: Delivery,
+        loaded: Loaded[BrowserSession],
+        step: _Step,
+    ) -> None:
+        """Act and observe in the task's context; results land in `step` as they come."""
+        tb = self.pool.get(ie.task_id)
+        restored = decision is Delivery.TAKE_OVER
+        if tb is None or restored or not loaded.state.open:
+            tb, step.version = await self._open(env, ie, loaded, restore=restored)
+        tb.allowed_domains = await self.domains.of(env.tenant)
+        tb.last_elements = dict(loaded.state.seen)
+        if env.id not in loaded.state.executed:
+            # The outcome is in the log before anything else can fail (settle, observe, the
+            # screenshot, the next append): a redelivery then observes again, never re-acts.
+            executed = await self._act_once(tb, env, ie, loaded.state, step, restored=restored)
+            step.version = (
+                await self.store.append([executed], expected_version=step.version)
+            ).version
+            step.acted = True
+        await self.observer.settle(tb.page, tb.inflight)
+        observation, error = await self._observe(tb, env)
+        step.out.append(
+            PageObserved(
+                task_id=ie.task_id,
+                step=ie.step,
+                observation=observation,
+                intent_event_id=env.id,
+                error=error,
+            )
+        )
+
+    async def _recycle(
+        self, env: Envelope, ie: IntentEmitted, loaded: Loaded[BrowserSession], step: _Step
+    ) -> None:
+        """The page stopped answering: drop its context, tell the planner what happened."""
+        deadline = self.settings.step_deadline_s
+        log.warning("page stopped answering, recycling its context", extra={"task": ie.task_id})
+        await self.pool.close(ie.task_id)
+        error = f"the page stopped responding within {deadline:g} s; its browser was reset"
+        if env.id not in loaded.state.executed and not step.acted:
+            # Cut after ActionStarted was recorded: the action may have taken effect.
+            started = step.started or env.id in loaded.state.started
+            step.out.append(
+                ActionExecuted(
+                    task_id=ie.task_id, step=ie.step, intent_event_id=env.id,
+                    action=ie.intent.action, ok=False, error=error, outcome_unknown=started,
+                    duration_ms=round(deadline * 1000, 2),
+                )
+            )  # fmt: skip
+        # An observation still comes, so the run goes on: the planner decides what next
+        # (the next intent reopens the session in a fresh context).
+        step.out = [e for e in step.out if not isinstance(e, PageObserved)]
+        unanswered = PageObservation(url=loaded.state.last_url, title=error, elements=[])
+        step.out.append(
+            PageObserved(
+                task_id=ie.task_id, step=ie.step, observation=unanswered, intent_event_id=env.id
+            )
+        )
+
     async def _act_once(
         self,
         tb: TaskBrowser,
         env: Envelope,
         ie: IntentEmitted,
         state: BrowserSession,
-        version: int,
+        step: _Step,
         *,
         restored: bool,
-    ) -> tuple[Envelope, int]:
+    ) -> Envelope:
         """Act at most once: record ActionStarted before touching the page; an intent that
         already has one was interrupted mid-action, so it is reported, not repeated."""
         if env.id in state.started:
@@ -415,12 +472,12 @@ class Actuator:
                 )
                 appended = await self.store.append(
                     [caused_by(started, env, aggregate_id=ie.task_id, purpose="ActionStarted")],
-                    expected_version=version,
+                    expected_version=step.version,
                 )
-                version = appended.version
+                step.version = appended.version
+                step.started = True
             result = await self._act(tb, env, ie, restored=restored)
-        executed = caused_by(result, env, aggregate_id=ie.task_id, purpose="ActionExecuted")
-        return executed, version
+        return caused_by(result, env, aggregate_id=ie.task_id, purpose="ActionExecuted")
 
     async def _act(
         self, tb: TaskBrowser, env: Envelope, ie: IntentEmitted, *, restored: bool
@@ -439,7 +496,7 @@ class Actuator:
             text = self._typed_text(tb, task, intent.text)
             await perform(tb, intent, text, self.settings.action)
         except (ActionRefused, InvalidIntent) as exc:
-            ok, blocked, error = False, True, short_error(exc)
+            ok, blocked, error = False, True, short_error(exc, tb.secrets)
         except MissingSecret as exc:
             ok, blocked, error = False, True, f"no secret named {exc.args[0]!r} in this task"
         except MissingTotpSeed as exc:
@@ -447,7 +504,7 @@ class Actuator:
         except InvalidTotpSeed as exc:
             ok, blocked, error = False, True, str(exc)
         except Exception as exc:  # the page said no: report it with what it showed
-            ok, error = False, short_error(exc)
+            ok, error = False, short_error(exc, tb.secrets)
         return ActionExecuted(
             task_id=ie.task_id,
             step=ie.step,
@@ -481,6 +538,16 @@ class Actuator:
         )
         self._tasks.pop(task_id, None)
         self._sessions.pop(task_id, None)
+
+
+@dataclass(slots=True)
+class _Step:
+    """What one intent's handling produced so far (kept when the watchdog cuts it short)."""
+
+    version: int
+    out: list[Event] = field(default_factory=list)
+    started: bool = False  # ActionStarted is in the log: the page may have been touched
+    acted: bool = False  # ActionExecuted is in the log
 
 
 def _navigate(url: str) -> Intent:

@@ -45,7 +45,10 @@ def consumer_spec(ack_wait_s: float = 5.0) -> ConsumerSpec:
         durable=DURABLE,
         subjects=SUBJECTS,
         ack_wait_s=ack_wait_s,
-        batch_size=1,
+        # Each intent in its own task: one tenant's stalled page never holds another
+        # tenant's intents behind it (a task's own intents still run one at a time).
+        batch_size=4,
+        max_in_flight=32,
         max_deliver=5,
         description="actuator: carries out intents in a real browser",
     )
@@ -54,8 +57,14 @@ def consumer_spec(ack_wait_s: float = 5.0) -> ConsumerSpec:
 def build(service: Service) -> None:
     extra = service.config.extra
     upload = extra.get("upload_dir")
+    # Short: how soon a dead replica's intent comes back. A live one keeps its intent with
+    # progress acks, so the step deadline below is independent of it.
     ack_wait_s = float(extra.get("ack_wait_s", "5"))
+    step_deadline_s = float(extra.get("step_deadline_s", "20"))
     settings = ActuatorSettings(
+        # A holder answers within its step deadline (or is dead: "no responders" at once).
+        forward_timeout_s=step_deadline_s + 5.0,
+        step_deadline_s=step_deadline_s,
         worker=extra.get("worker") or new_worker_id(),
         local_test_mode=local_test_mode(),
         action=ActionSettings(

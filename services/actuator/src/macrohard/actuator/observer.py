@@ -15,7 +15,13 @@ from typing import Any
 
 from playwright.async_api import Page
 
-from macrohard.actuator.domain import ObservationLimits, compact_elements, scrub, well_formed
+from macrohard.actuator.domain import (
+    ObservationLimits,
+    compact_elements,
+    scrub,
+    secret_window,
+    well_formed,
+)
 from macrohard.actuator.screenshots import ScreenshotStore
 from macrohard.contracts.browser import PageObservation
 
@@ -88,8 +94,11 @@ class Observer:
                 await page.wait_for_load_state("domcontentloaded", timeout=max(left, 1))
 
     async def observe(self, page: Page, secrets: list[str]) -> PageObservation:
+        # The page script clips texts; it must leave whole any secret that begins inside
+        # what we keep, so scrubbing (before our own clipping) still finds it.
+        window = secret_window(self.limits.max_text, secrets)
         raw: dict[str, Any] = await _evaluate_with_retry(
-            page, OBSERVE_SCRIPT, [self.max_raw, self.limits.max_text]
+            page, OBSERVE_SCRIPT, [self.max_raw, window]
         )
         elements, omitted = compact_elements(raw["elements"], self.limits, secrets)
         # JPEG: a third smaller and faster to encode than PNG, plenty for a model or a person.
@@ -99,7 +108,7 @@ class Observer:
         return PageObservation(
             # A secret typed into a search box can come back in the URL or the title.
             url=scrub(well_formed(raw["url"]), secrets),
-            title=scrub(well_formed(raw["title"])[: self.limits.max_text], secrets),
+            title=scrub(well_formed(raw["title"]), secrets)[: self.limits.max_text],
             elements=elements,
             screenshot_sha256=await asyncio.to_thread(self.screenshots.put, shot),
             omitted=omitted,

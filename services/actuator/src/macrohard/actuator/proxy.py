@@ -17,8 +17,9 @@ import logging
 from collections.abc import Callable, Sequence
 from urllib.parse import urlsplit
 
-from macrohard.actuator.domain import UrlVerdict, check_resolved, check_url
-from macrohard.actuator.guard import Resolver
+from macrohard.actuator.domain import UrlVerdict, check_url
+from macrohard.eventlog import egress
+from macrohard.eventlog.egress import Resolver
 
 log = logging.getLogger("macrohard.actuator.proxy")
 
@@ -65,17 +66,18 @@ class EgressProxy:
             task.cancel()
         await asyncio.gather(*self._conns, return_exceptions=True)
 
-    async def _decide(self, url: str, host: str) -> tuple[UrlVerdict, str]:
+    async def _decide(self, url: str) -> tuple[UrlVerdict, str]:
         verdict = check_url(url, self._allowed(), local_test_mode=self._local)
         if not verdict.allowed:
             return verdict, ""
-        addresses = await self._resolver.resolve(host)
-        verdict = check_resolved(host, addresses, local_test_mode=self._local)
-        if not verdict.allowed:
-            return verdict, ""
-        # Connect to an address we checked, never to a name resolved again later.
-        ipv4 = [a for a in addresses if ":" not in a]
-        return verdict, (ipv4 or addresses)[0]
+        try:
+            # Connect to an address we checked, never to a name resolved again later.
+            address = await egress.pinned_address(
+                egress.parse_url(url), self._resolver, allow_loopback=self._local
+            )
+        except egress.EgressRefused as exc:
+            return UrlVerdict.refuse(exc.reason), ""
+        return verdict, address
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
@@ -99,14 +101,13 @@ class EgressProxy:
         request_line, *header_lines = head.decode("latin-1").split("\r\n")
         method, target, version = request_line.split(" ", 2)
         if method.upper() == "CONNECT":
-            host, port = _split_host_port(target, 443)
+            _, port = _split_host_port(target, 443)
             url = f"https://{target}/"
         else:
             parts = urlsplit(target)
-            host = parts.hostname or ""
             port = parts.port or (443 if parts.scheme == "https" else 80)
             url = target
-        verdict, address = await self._decide(url, host)
+        verdict, address = await self._decide(url)
         if not verdict.allowed:
             self._on_refused(url, verdict.reason)
             body = f"refused by the egress policy: {verdict.reason}".encode()

@@ -3,11 +3,24 @@
 Others drive a browser through the actuator over the bus (IntentEmitted in, ActionExecuted
 and PageObserved out). In process they may use only the launch recipe of its Chromium (so
 every Chromium the platform starts is started the same way), its page observer and its
-screenshot store (the agent-overhead benchmark measures them bare).
+screenshot store (the agent-overhead benchmark measures them bare). `mh task replay --live`
+browses with its browser pool (the same request guard, egress proxy and clean environment)
+under the tenant's allowlist as the actuator reads it.
 """
 
-from macrohard.actuator.browser import CHROMIUM_ARGS, chromium_path
+from macrohard.actuator.browser import CHROMIUM_ARGS, BrowserPool, TaskBrowser, chromium_path
+from macrohard.actuator.main import local_test_mode
 from macrohard.actuator.observer import Observer
 from macrohard.actuator.screenshots import ScreenshotStore
+from macrohard.actuator.tenants import AllowedDomains
 
-__all__ = ["CHROMIUM_ARGS", "Observer", "ScreenshotStore", "chromium_path"]
+__all__ = [
+    "CHROMIUM_ARGS",
+    "AllowedDomains",
+    "BrowserPool",
+    "Observer",
+    "ScreenshotStore",
+    "TaskBrowser",
+    "chromium_path",
+    "local_test_mode",
+]

@@ -59,6 +59,8 @@ class GatewayContext:
     pool: asyncpg.Pool
     runner: ProjectionRunner
     settings: GatewaySettings
+    # Local test mode: webhooks may target loopback (the tests' receivers), nothing else.
+    allow_loopback_webhooks: bool = False
     _auth_cache: dict[str, tuple[Principal, float]] = field(default_factory=dict)
     _buckets: dict[str, TokenBucket] = field(default_factory=dict)
     in_flight: set[tuple[str, str]] = field(default_factory=set)

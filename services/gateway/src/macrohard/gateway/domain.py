@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -18,6 +19,7 @@ import msgspec
 from macrohard.contracts.agent import InferenceCompleted, Intent, IntentEmitted
 from macrohard.contracts.approvals import TaskApproved, TaskNeedsApproval
 from macrohard.contracts.browser import ActionExecuted, PageObserved
+from macrohard.contracts.domains import host_in_allowlist
 from macrohard.contracts.envelope import Envelope
 from macrohard.contracts.tasks import (
     TaskCancelled,
@@ -27,6 +29,7 @@ from macrohard.contracts.tasks import (
     TaskStarted,
     TaskSubmitted,
 )
+from macrohard.eventlog import egress
 
 TaskStatus = Literal[
     "submitted", "running", "awaiting_approval", "completed", "failed", "cancelled"
@@ -174,7 +177,7 @@ def evolve_task(view: TaskView | None, env: Envelope) -> TaskView | None:
                 view.result = p.result
                 view.output = p.output
             else:
-                view.reason = p.reason
+                view.reason = tenant_text(p.reason)
     elif isinstance(p, IntentEmitted):
         s = _step(view, p.step)
         s.intent, s.backend = p.intent, p.backend
@@ -188,7 +191,7 @@ def evolve_task(view: TaskView | None, env: Envelope) -> TaskView | None:
         u.energy_wh += p.energy_wh
     elif isinstance(p, ActionExecuted):
         _step(view, p.step).result = ActionResult(
-            action=p.action, ok=p.ok, error=p.error, duration_ms=p.duration_ms
+            action=p.action, ok=p.ok, error=tenant_text(p.error), duration_ms=p.duration_ms
         )
     elif isinstance(p, PageObserved):
         o = p.observation
@@ -211,10 +214,14 @@ def fold_task(events: list[Envelope]) -> TaskView | None:
 # --- idempotency (Stripe semantics) -------------------------------------------------------
 
 
-def request_fingerprint(body: bytes) -> str:
-    """SHA-256 of the canonical request: same JSON content, same fingerprint."""
+def request_fingerprint(key: bytes, body: bytes) -> str:
+    """HMAC-SHA256 of the canonical request under a server key: same content, same print.
+
+    Keyed because the request holds the task's secrets in plain text and the fingerprint
+    is stored in the log: a bare hash could be brute-forced back into a weak password.
+    """
     canonical = msgspec.json.encode(_sorted(msgspec.json.decode(body)))
-    return hashlib.sha256(canonical).hexdigest()
+    return hmac.new(key, canonical, hashlib.sha256).hexdigest()
 
 
 def _sorted(value: Any) -> Any:
@@ -248,17 +255,7 @@ def idempotency_outcome(stored_fingerprint: str | None, fingerprint: str) -> Ide
 def domain_allowed(host: str, allowed: tuple[str, ...] | list[str]) -> bool:
     """`example.com` allows itself and its subdomains; `*.example.com` only the subdomains.
     An empty list sets no limit here (the actuator still refuses private addresses)."""
-    if not allowed:
-        return True
-    host = host.lower().rstrip(".")
-    for entry in allowed:
-        entry = entry.lower().rstrip(".")
-        if entry.startswith("*."):
-            if host.endswith(entry[1:]):
-                return True
-        elif host == entry or host.endswith("." + entry):
-            return True
-    return False
+    return not allowed or host_in_allowlist(host, allowed)
 
 
 # --- rate limit ----------------------------------------------------------------------------
@@ -315,3 +312,44 @@ def verify_webhook(
 def webhook_backoff(attempt: int) -> float:
     """Seconds before delivery attempt `attempt + 1`: 1, 4, 16, 64, 256 (capped)."""
     return float(min(4 ** (attempt - 1), 256))
+
+
+# --- what a tenant may see of its own task ------------------------------------------------
+
+# Payload fields that are the platform's business, not the tenant's: which car served a
+# call and who owns it, leases, sealed secrets and the request's fingerprint.
+INTERNAL_FIELDS = frozenset(
+    {"node_id", "owner_account", "lease_id", "secrets", "request_hash", "energy_wh"}
+)
+# Free texts that may quote an internal error (a car's, a proxy's, an address).
+TEXT_FIELDS = ("reason", "error", "previous_error")
+_ADDRESS = re.compile(r"\[?[0-9A-Fa-f:.]*[:.][0-9A-Fa-f:.]+\]?(?::\d+)?")
+
+
+def tenant_text(text: str) -> str:
+    """A failure text with every internal address in it replaced by `[internal]`."""
+
+    def one(match: re.Match[str]) -> str:
+        candidate = match.group(0)
+        if candidate.startswith("[") and "]" in candidate:
+            host = candidate[1 : candidate.index("]")]
+        elif candidate.count(":") == 1:
+            host = candidate.rsplit(":", 1)[0]
+        else:
+            host = candidate
+        literal = egress.literal_address(host)
+        if literal is not None and egress.address_refusal(literal):
+            return "[internal]"
+        return candidate
+
+    return _ADDRESS.sub(one, text)
+
+
+def tenant_event(document: dict[str, Any]) -> dict[str, Any]:
+    """An event as its tenant sees it (SSE): the envelope, the payload less internals."""
+    payload = {
+        key: tenant_text(value) if key in TEXT_FIELDS and isinstance(value, str) else value
+        for key, value in (document.get("payload") or {}).items()
+        if key not in INTERNAL_FIELDS
+    }
+    return {**document, "payload": payload}

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Annotated
 
+import msgspec
 from litestar import get
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, HeaderParameter
@@ -21,6 +22,7 @@ from nats.js.api import ConsumerConfig, DeliverPolicy
 
 from macrohard.contracts.subjects import EVENTS_STREAM, aggregate_filter
 from macrohard.gateway.context import GatewayContext
+from macrohard.gateway.domain import tenant_event
 from macrohard.gateway.errors import COMMON, problems
 from macrohard.gateway.routes_tenancy import AnyRequest, gw
 
@@ -49,8 +51,13 @@ async def task_events(
                 yield ServerSentEventMessage(comment="keepalive")
                 continue
             event_type = msg.subject.rsplit(".", 1)[-1]
+            # The tenant's own events, less what is the platform's business (which car,
+            # its owner, leases, sealed secrets, internal addresses in errors).
+            shown = tenant_event(msgspec.json.decode(msg.data))
             yield ServerSentEventMessage(
-                data=msg.data.decode(), event=event_type, id=msg.metadata.sequence.stream
+                data=msgspec.json.encode(shown).decode(),
+                event=event_type,
+                id=msg.metadata.sequence.stream,
             )
             if event_type in TERMINAL_EVENTS:
                 return

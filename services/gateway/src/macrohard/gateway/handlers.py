@@ -8,11 +8,9 @@ on `Macrohard-Delivery`, the id of the event that ended the task.
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import time
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 import msgspec
@@ -21,11 +19,12 @@ from macrohard.contracts.approvals import TaskNeedsApproval
 from macrohard.contracts.envelope import RecordedEvent, derived_event_id, envelope
 from macrohard.contracts.subjects import type_filter
 from macrohard.contracts.tasks import TaskCompleted, TaskFailed, TaskSubmitted, WebhookAttempted
-from macrohard.eventlog import ConcurrencyConflict, ConsumerSpec, EventStore
+from macrohard.eventlog import ConcurrencyConflict, ConsumerSpec, EventStore, egress
 from macrohard.gateway.domain import (
     SIGNATURE_HEADER,
     PendingApproval,
     sign_webhook,
+    tenant_text,
     webhook_backoff,
 )
 from macrohard.gateway.secrets import webhook_signing_key
@@ -64,26 +63,18 @@ class WebhookRefused(RuntimeError):
     """A delivery the receiver did not accept; raised so the consumer retries with backoff."""
 
 
-def private_target(url: str) -> bool:
-    """Loopback, private, link-local and metadata addresses (SSRF) by literal or name."""
-    host = (urlsplit(url).hostname or "").lower()
-    if host in ("localhost", "metadata.google.internal") or host.endswith(".localhost"):
-        return True
-    try:
-        ip = ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_reserved
-
-
 class WebhookDelivery:
     def __init__(
         self, store: EventStore, master_key: bytes, *, allow_private: bool = False
     ) -> None:
         self._store = store
         self._master = master_key
-        self._allow_private = allow_private
-        self._http = httpx.AsyncClient(timeout=10.0, trust_env=False)
+        # Local test mode lets webhooks reach loopback (the tests' receivers); private,
+        # link-local and metadata addresses stay refused even then (one egress policy).
+        self._allow_loopback = allow_private
+        self._resolver = egress.Resolver()
+        # No redirects: a 30x to an internal address would bypass the check.
+        self._http = httpx.AsyncClient(timeout=10.0, trust_env=False, follow_redirects=False)
 
     async def close(self) -> None:
         await self._http.aclose()
@@ -97,9 +88,11 @@ class WebhookDelivery:
         submitted = first[0].payload if first else None
         if not isinstance(submitted, TaskSubmitted) or not submitted.webhook_url:
             return
-        url = submitted.webhook_url
-        if private_target(url) and not self._allow_private:
-            log.warning("webhook to private address refused", extra={"task_id": task_id})
+        try:
+            target, address = await self._checked(submitted.webhook_url)
+        except egress.EgressRefused as exc:
+            # Permanent: retrying cannot make the address public. Nothing is sent.
+            log.warning("webhook refused", extra={"task_id": task_id, "reason": exc.reason})
             return
         status = {
             "TaskCompleted": "completed",
@@ -117,7 +110,9 @@ class WebhookDelivery:
                 status=status,
                 steps=getattr(p, "steps", 0),
                 result=p.result if isinstance(p, TaskCompleted) else "",
-                reason=p.reason if isinstance(p, TaskFailed) else getattr(p, "reason", ""),
+                reason=tenant_text(
+                    p.reason if isinstance(p, TaskFailed) else getattr(p, "reason", "")
+                ),
                 occurred_at=env.occurred_at.isoformat(),
                 pending_approval=pending,
                 output=p.output if isinstance(p, TaskCompleted) else None,
@@ -129,11 +124,21 @@ class WebhookDelivery:
             SIGNATURE_HEADER: sign_webhook(secret, body, int(time.time())),
             "Macrohard-Delivery": env.id,
         }
+        # Dial the address that was checked, never the name again (DNS rebinding); the
+        # name still goes in Host and, for https, in SNI and certificate verification.
+        name = f"[{target.host}]" if ":" in target.host else target.host
+        default_port = {"http": 80, "https": 443}[target.scheme]
+        headers["Host"] = name if target.port == default_port else f"{name}:{target.port}"
+        pinned = httpx.URL(target.href).copy_with(host=address)
+        extensions = {"sni_hostname": target.host} if target.scheme == "https" else {}
+        url = submitted.webhook_url
         tries = await self._store.read_aggregate(env.tenant, "webhook", env.id)
         started = time.monotonic()
         code, error = 0, ""
         try:
-            response = await self._http.post(url, content=body, headers=headers)
+            response = await self._http.post(
+                pinned, content=body, headers=headers, extensions=extensions
+            )
             code = response.status_code
         except httpx.HTTPError as exc:
             error = f"{type(exc).__name__}: {exc}"[:500]
@@ -149,6 +154,19 @@ class WebhookDelivery:
         if not ok:
             raise WebhookRefused(f"{task_id}: receiver answered {code}")
         log.info("webhook delivered", extra={"task_id": task_id, "status": status})
+
+    async def _checked(self, url: str) -> tuple[egress.Target, str]:
+        """The webhook's parsed URL and the one address to dial, by the egress policy."""
+        target = egress.parse_url(url)
+        if target.scheme not in ("http", "https"):
+            raise egress.EgressRefused(f"scheme {target.scheme} is not allowed for webhooks")
+        verdict = egress.check_target(target, [], allow_loopback=self._allow_loopback)
+        if not verdict.allowed:
+            raise egress.EgressRefused(verdict.reason)
+        address = await egress.pinned_address(
+            target, self._resolver, allow_loopback=self._allow_loopback
+        )
+        return target, address
 
     async def _record(self, rec: RecordedEvent, attempt: WebhookAttempted, version: int) -> None:
         """Log the try (the console's webhook deliveries); its id is derived from the

@@ -113,6 +113,7 @@ class Gateway:
             pool=service.pool,
             runner=runner,
             settings=self.settings,
+            allow_loopback_webhooks=self.allow_private_webhooks,
         )
         config = uvicorn.Config(
             create_app(self.context),

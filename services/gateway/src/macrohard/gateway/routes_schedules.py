@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Annotated, Any
-from urllib.parse import urlsplit
 
 import msgspec
 from litestar import delete, get, post
@@ -26,10 +25,10 @@ from macrohard.contracts.schedules import (
     TaskTemplate,
 )
 from macrohard.gateway.context import GatewayContext, token_ok
-from macrohard.gateway.domain import domain_allowed
 from macrohard.gateway.errors import COMMON, problems
 from macrohard.gateway.limits import PlanLimitReached, limits_of
 from macrohard.gateway.models import NO_NUL, Name, SecretName, Url
+from macrohard.gateway.routes_tasks import check_task_urls
 from macrohard.gateway.routes_tenancy import AnyRequest, gw
 from macrohard.scheduler import public as scheduler
 from macrohard.scheduler.public import CronError, ScheduleRun, ScheduleView
@@ -87,12 +86,13 @@ async def create_schedule(request: AnyRequest, data: JSONBody[ScheduleIn]) -> Sc
         raise ValidationException(
             detail=f"cron: {exc}", extra=[{"key": "cron", "message": str(exc)}]
         ) from exc
-    host = urlsplit(data.template.start_url).hostname or ""
-    if not domain_allowed(host, who.allowed_domains):
-        raise ValidationException(
-            detail=f"{host} is not among the tenant's allowed domains",
-            extra=[{"key": "template.start_url", "message": "domain not allowed for this tenant"}],
-        )
+    check_task_urls(
+        ctx,
+        data.template.start_url,
+        getattr(data.template, "webhook_url", None),
+        who.allowed_domains,
+        where="template.",
+    )
     plan = await _plan(ctx, who.tenant_id)
     limit = limits_of(plan).max_schedules
     if len(await scheduler.schedules(ctx.pool, who.tenant_id)) >= limit:

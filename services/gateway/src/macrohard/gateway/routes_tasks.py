@@ -7,7 +7,6 @@ import binascii
 import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
-from urllib.parse import urlsplit
 
 import asyncpg
 from jsonschema import Draft202012Validator
@@ -19,7 +18,7 @@ from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, Quer
 from macrohard.billing import public as billing
 from macrohard.contracts.envelope import envelope, new_event_id
 from macrohard.contracts.tasks import TaskCancelRequested, TaskSubmitted, totp_sealed_name
-from macrohard.eventlog import ConcurrencyConflict
+from macrohard.eventlog import ConcurrencyConflict, egress
 from macrohard.gateway.context import GatewayContext, Principal, decode_view
 from macrohard.gateway.domain import (
     TERMINAL,
@@ -32,7 +31,7 @@ from macrohard.gateway.domain import (
 from macrohard.gateway.errors import COMMON, problems
 from macrohard.gateway.models import InvoiceList, TaskAccepted, TaskIn, TaskList, UsageOut
 from macrohard.gateway.routes_tenancy import AnyRequest, gw
-from macrohard.gateway.secrets import seal_secret
+from macrohard.gateway.secrets import fingerprint_key, seal_secret
 
 IdempotencyKey = Annotated[
     str | None,
@@ -93,12 +92,7 @@ async def submit(
     """Append the caller's TaskSubmitted: (task id, status). The API and the console both
     submit through here, so a task is checked, sealed and keyed the same way from either."""
     tenant = who.tenant_id
-    host = urlsplit(data.start_url).hostname or ""
-    if not domain_allowed(host, who.allowed_domains):
-        raise ValidationException(
-            detail=f"{host} is not among the tenant's allowed domains",
-            extra=[{"key": "start_url", "message": "domain not allowed for this tenant"}],
-        )
+    check_task_urls(ctx, data.start_url, data.webhook_url, who.allowed_domains)
     if data.output_schema is not None:
         try:
             Draft202012Validator.check_schema(data.output_schema)
@@ -111,7 +105,8 @@ async def submit(
     if idempotency_key is None:
         task_id = new_event_id()
     else:
-        fingerprint = request_fingerprint(body)
+        key = fingerprint_key(ctx.settings.master_key, tenant)
+        fingerprint = request_fingerprint(key, body)
         task_id = idempotent_task_id(tenant, idempotency_key)
         if (tenant, idempotency_key) in ctx.in_flight:
             raise HTTPException(
@@ -156,6 +151,44 @@ async def submit(
         ctx.in_flight.discard((tenant, idempotency_key))
 
 
+def check_task_urls(
+    ctx: GatewayContext,
+    start_url: str,
+    webhook_url: str | None,
+    allowed_domains: tuple[str, ...],
+    *,
+    where: str = "",
+) -> None:
+    """Read both URLs as Chromium will (WHATWG) and refuse what the egress policy refuses.
+
+    The start URL's host must be one of the tenant's domains (the actuator checks every
+    address again); the webhook's literal address must be public (its name is resolved and
+    pinned at delivery, where the same policy decides again).
+    """
+    try:
+        start = egress.parse_url(start_url)
+    except egress.EgressRefused as exc:
+        raise _url_problem(where + "start_url", exc.reason) from None
+    if not domain_allowed(start.host, allowed_domains):
+        raise ValidationException(
+            detail=f"{start.host} is not among the tenant's allowed domains",
+            extra=[{"key": where + "start_url", "message": "domain not allowed for this tenant"}],
+        )
+    if webhook_url is None:
+        return
+    try:
+        hook = egress.parse_url(webhook_url)
+    except egress.EgressRefused as exc:
+        raise _url_problem(where + "webhook_url", exc.reason) from None
+    verdict = egress.check_target(hook, [], allow_loopback=ctx.allow_loopback_webhooks)
+    if not verdict.allowed:
+        raise _url_problem(where + "webhook_url", verdict.reason)
+
+
+def _url_problem(key: str, reason: str) -> ValidationException:
+    return ValidationException(detail=f"{key}: {reason}", extra=[{"key": key, "message": reason}])
+
+
 @get(
     "/v1/tasks/{task_id:str}",
     summary="A task: status, every step, usage so far",
@@ -184,9 +217,13 @@ def _cursor(seq: int) -> str:
 def _parse_cursor(cursor: str) -> int:
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        if not text.startswith("s"):
+        # A sequence is a positive bigint: anything longer could only overflow the query.
+        if not text.startswith("s") or not text[1:].isdigit() or len(text) > 20:
             raise ValueError(text)
-        return int(text[1:])
+        seq = int(text[1:])
+        if not 0 < seq < 2**63:
+            raise ValueError(text)
+        return seq
     except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
         raise ValidationException(
             detail="invalid cursor", extra=[{"key": "cursor", "message": "not a cursor"}]

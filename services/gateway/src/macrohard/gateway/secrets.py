@@ -123,3 +123,8 @@ def open_secret(
 def webhook_signing_key(master: bytes, tenant: str) -> str:
     """The tenant's webhook HMAC secret, derived so it needs no storage (shown via the API)."""
     return "whsec_" + _b64(tenant_key(master, tenant, purpose=b"macrohard/webhooks/v1"))
+
+
+def fingerprint_key(master: bytes, tenant: str) -> bytes:
+    """The tenant's key for Idempotency-Key request fingerprints (HMAC), never stored."""
+    return tenant_key(master, tenant, purpose=b"macrohard/idempotency/v1")

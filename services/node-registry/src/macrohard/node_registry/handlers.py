@@ -21,6 +21,7 @@ from nats.js.api import ConsumerConfig, DeliverPolicy
 
 from macrohard.contracts import EVENTS_STREAM, PLATFORM_TENANT, REGISTRY
 from macrohard.contracts.fleet import Heartbeat, heartbeat_filter, partition_of
+from macrohard.eventlog import disagreement
 from macrohard.node_registry.ownership import PartitionTable
 from macrohard.node_registry.registry import Registry
 
@@ -46,7 +47,11 @@ async def follow_log(nc: NATS, registry: Registry, ready: asyncio.Event) -> Subs
         meta = msg.metadata
         try:
             rec = REGISTRY.recorded(msg.data, sequence=meta.sequence.stream, subject=msg.subject)
-            await registry.on_event(rec)
+            forged = disagreement(rec)
+            if forged is None:
+                await registry.on_event(rec)
+            else:  # e.g. car-1 registering "car-2" on its own subject: never believed
+                log.warning("forged fleet event refused", extra={"reason": forged})
         except Exception:
             log.exception("could not apply fleet event", extra={"seq": meta.sequence.stream})
         if not registry.live and meta.num_pending == 0:

@@ -162,8 +162,15 @@ class Planner:
             try:
                 intent = await self.backend.next_intent(request)
             except Exception as exc:
+                # The error (a car's, an address) is the operator's business: logged here
+                # with the correlation id; the tenant's failure reason says only what happened.
+                log.warning(
+                    "planner backend failed",
+                    extra={"task": ev.task_id, "error": repr(exc),
+                           "correlation_id": env.correlation_id},
+                )  # fmt: skip
                 intent = Intent(
-                    action="fail", reason=f"planner backend error: {type(exc).__name__}: {exc}"
+                    action="fail", reason="planner backend error: the model did not answer"
                 )
         label = _label(ev.observation.elements, intent.element)
         element = next((e for e in ev.observation.elements if e.id == intent.element), None)

@@ -8,6 +8,7 @@ MH_PLANNER_CHAT_ATTEMPTS.
 from __future__ import annotations
 
 from macrohard.eventlog import ConsumerSpec, Service, run_service
+from macrohard.eventlog.views import ViewSpec
 from macrohard.planner.backends import InProcessBackend, PlannerBackend, TritonBackend
 from macrohard.planner.chat import ChatBackend, ChatConfig
 from macrohard.planner.handlers import Planner
@@ -27,10 +28,12 @@ PAGES = ConsumerSpec(
     subjects=["ev.*.browser.*.PageObserved"],
     description="decide the next step of a run from the page the actuator saw",
 )
-BUDGETS = ConsumerSpec(
-    durable="planner-budgets",
+# Which tenants are over budget is state every replica decides with, so it is a view
+# replayed from the log on every start (a shared durable consumer would give each replica
+# some of the signals, and a restarted one none).
+BUDGETS = ViewSpec(
+    name="planner-budgets",
     subjects=["ev.*.budget.*.BudgetExhausted", "ev.*.budget.*.BudgetRestored"],
-    description="stop a tenant's runs while its budget is exhausted",
 )
 
 
@@ -57,7 +60,7 @@ def make_backend(service: Service) -> PlannerBackend:
 
 def build(service: Service) -> Planner:
     planner = Planner(store=lambda: service.store, backend=lambda: make_backend(service))
-    service.consume(BUDGETS, planner.on_budget_event)
+    service.follow(BUDGETS, planner.on_budget_event)
     service.consume(TASK_EVENTS, planner.on_task_event)
     service.consume(PAGES, planner.on_page_observed)
     return planner
