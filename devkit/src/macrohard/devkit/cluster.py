@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import signal
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,8 +27,12 @@ from macrohard.contracts.nats_config import (
     literal_password,
     render_accounts,
 )
-from macrohard.devkit.embedded import free_port, nats_server_binary, wait_for_port
-from macrohard.devkit.lifeline import die_with_parent
+from macrohard.devkit.embedded import (
+    free_port,
+    nats_server_binary,
+    spawn_nats_server,
+    stop_nats_server,
+)
 
 IDENTITIES_DIR = "identities"
 PASSWORDS_FILE = "passwords.json"
@@ -71,27 +74,13 @@ class ClusterNode:
     proc: subprocess.Popen[bytes] | None = field(default=None, init=False)
 
     def start(self, timeout: float = 30.0) -> ClusterNode:
-        out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL  # noqa: SIM115
-        # Own session, like EmbeddedNats: `mh up` stops the services before the servers; and
-        # it dies with `mh up`, even a SIGKILLed one (lifeline).
-        self.proc = subprocess.Popen(
-            [nats_server_binary(), "-c", str(self.config)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            preexec_fn=die_with_parent(signal.SIGTERM),
+        self.proc = spawn_nats_server(
+            [nats_server_binary(), "-c", str(self.config)], self.port, self.log_file, timeout
         )
-        wait_for_port(self.port, timeout, self.proc)
         return self
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_nats_server(self.proc)
         self.proc = None
 
 

@@ -86,29 +86,43 @@ class EmbeddedNats:
         ]
         if self.monitor_port:
             args += ["-m", str(self.monitor_port)]
-        out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL  # noqa: SIM115
-        # Own session: a Ctrl-C in the terminal reaches `mh up`, which stops the services
-        # first and the servers last, instead of NATS dying under services still draining.
-        # SIGTERM if we die first: a clean JetStream shutdown, never an orphan on the port.
-        self.proc = subprocess.Popen(
-            args,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            preexec_fn=die_with_parent(signal.SIGTERM),
-        )
-        wait_for_port(self.port, timeout, self.proc)
+        self.proc = spawn_nats_server(args, self.port, self.log_file, timeout)
         return self
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_nats_server(self.proc)
         self.proc = None
+
+
+def spawn_nats_server(
+    args: list[str], port: int, log_file: Path | None, timeout: float
+) -> subprocess.Popen[bytes]:
+    """Start a nats-server (single or a cluster's node) and wait until it listens on `port`."""
+    out = open(log_file, "ab") if log_file else subprocess.DEVNULL  # noqa: SIM115
+    # Own session: a Ctrl-C in the terminal reaches `mh up`, which stops the services
+    # first and the servers last, instead of NATS dying under services still draining.
+    # SIGTERM if we die first (even a SIGKILLed `mh up`): a clean JetStream shutdown, never
+    # an orphan on the port.
+    proc = subprocess.Popen(
+        args,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        preexec_fn=die_with_parent(signal.SIGTERM),
+    )
+    wait_for_port(port, timeout, proc)
+    return proc
+
+
+def stop_nats_server(proc: subprocess.Popen[bytes] | None) -> None:
+    """SIGTERM (JetStream flushes), SIGKILL after 10 s."""
+    if proc and proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 def _pg_install() -> Path:
