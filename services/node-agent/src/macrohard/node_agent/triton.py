@@ -12,12 +12,14 @@ LD_LIBRARY_PATH here, before Triton starts, fixes it for `mh node`, `mh up` and 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import os
 import shutil
 import signal
 import socket
 import sysconfig
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -123,10 +125,11 @@ class TritonHost:
             exit_timeout_secs=2,
             log_verbose=0,
         )
-        if self.workspace is not None and self.workspace.exists():
-            _stop_programs_under(self.workspace)
-            shutil.rmtree(self.workspace)
-        triton = Triton(config=config, workspace=self.workspace)
+        workspace = socket_safe(self.workspace) if self.workspace is not None else None
+        if workspace is not None and workspace.exists():
+            _stop_programs_under(workspace)
+            shutil.rmtree(workspace)
+        triton = Triton(config=config, workspace=workspace)
         for binding in self.bindings:
             triton.bind(
                 model_name=binding.name,
@@ -151,6 +154,19 @@ class TritonHost:
         if self._triton is not None:
             self._triton.stop()  # type: ignore[attr-defined]
             self._triton = None
+
+
+def socket_safe(workspace: Path) -> Path:
+    """A short stand-in for `workspace`, the same for the same car on every start.
+
+    PyTriton puts its Unix sockets in the workspace, and a socket path may hold only 107
+    bytes: a data dir in a deep folder (a clone under a test's temporary dir, a home folder
+    with long names) made every model fail to load with "AF_UNIX path too long". A fixed
+    short path derived from the asked one keeps what the fixed path was for: the next start
+    of this car finds and stops what a killed run left running there.
+    """
+    digest = hashlib.sha256(str(workspace.absolute()).encode()).hexdigest()[:16]
+    return Path(tempfile.gettempdir()) / f"mh-triton-{digest}"
 
 
 def _stop_programs_under(workspace: Path) -> None:
