@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
-import shutil
 import subprocess
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -21,20 +19,16 @@ from macrohard.contracts.browser import SessionOpened
 from macrohard.contracts.envelope import RecordedEvent
 from macrohard.contracts.identities import inbox_prefix
 from macrohard.contracts.tasks import TaskCompleted
-from macrohard.devkit.embedded import free_port, nats_server_binary, wait_for_port
+from macrohard.devkit.embedded import nats_server_binary
 from macrohard.eventlog.consumer import ConsumerSpec
 from macrohard.eventlog.index import EventIndexProjection
 from macrohard.eventlog.projection import ProjectionRunner
 from macrohard.eventlog.service import Service, ServiceConfig
 from macrohard.eventlog.store import EventStore
 from macrohard.eventlog.streams import ensure_streams
+from tests.deploy.deployed_nats import deployed_nats, example_env
 
 NATS_DIR = Path(__file__).resolve().parents[2] / "deploy" / "nats"
-ENV_EXAMPLE = NATS_DIR.parent / ".env.example"
-
-
-def example_env() -> dict[str, str]:
-    return dict(re.findall(r"^([A-Z0-9_]+)=(.*)$", ENV_EXAMPLE.read_text(), re.M))
 
 
 def test_the_cluster_config_is_valid_for_nats_server() -> None:
@@ -61,24 +55,8 @@ def test_the_cluster_config_is_valid_for_nats_server() -> None:
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[int]:
     """One nats-server with JetStream and the shipped accounts and users."""
-    shutil.copy(NATS_DIR / "services.conf", tmp_path / "services.conf")
-    port = free_port()
-    (tmp_path / "test.conf").write_text(
-        f'listen: 127.0.0.1:{port}\njetstream {{ store_dir: "{tmp_path / "js"}" }}\n'
-        "include ./services.conf\n"
-    )
-    proc = subprocess.Popen(
-        [nats_server_binary(), "-c", str(tmp_path / "test.conf")],
-        env={**os.environ, **example_env()},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_for_port(port, 10.0, proc)
+    with deployed_nats(tmp_path) as port:
         yield port
-    finally:
-        proc.terminate()
-        proc.wait(10)
 
 
 def url(port: int, user: str) -> str:

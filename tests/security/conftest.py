@@ -9,10 +9,6 @@ those files allow, the kernel must still refuse.
 from __future__ import annotations
 
 import asyncio
-import os
-import re
-import shutil
-import subprocess
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,21 +19,13 @@ from nats.aio.client import Client as NATS
 
 from macrohard.actuator.browser import BrowserPool
 from macrohard.contracts.identities import inbox_prefix
-from macrohard.devkit.embedded import free_port, nats_server_binary, wait_for_port
 from macrohard.eventlog.deadletter import DeadLetter, list_dead_letters
 from macrohard.eventlog.streams import ensure_streams
 from tests.actuator.conftest import Running, actuator_running
 from tests.actuator.site import Site
 from tests.cli.conftest import mh  # noqa: F401 - `mh` runs the CLI in the replay attack
+from tests.deploy.deployed_nats import deployed_nats, example_env
 from tests.gateway.conftest import RunningGateway, running_gateway
-
-DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
-
-
-def deploy_passwords() -> dict[str, str]:
-    """The example environment the deploy files read their passwords from."""
-    text = (DEPLOY / ".env.example").read_text()
-    return dict(re.findall(r"^([A-Z0-9_]+)=(.*)$", text, re.M))
 
 
 @dataclass
@@ -49,7 +37,7 @@ class Participants:
     clients: list[NATS] = field(default_factory=list)
 
     def url(self, user: str) -> str:
-        password = deploy_passwords()[f"MH_NATS_{user.upper().replace('-', '_')}_PASSWORD"]
+        password = example_env()[f"MH_NATS_{user.upper().replace('-', '_')}_PASSWORD"]
         return f"nats://{user}:{password}@127.0.0.1:{self.port}"
 
     async def connect(self, user: str) -> NATS:
@@ -80,24 +68,8 @@ class Participants:
 @pytest.fixture
 def secure_nats(tmp_path: Path) -> Iterator[int]:
     """A nats-server with JetStream and deploy/nats/services.conf's users; yields its port."""
-    shutil.copy(DEPLOY / "nats" / "services.conf", tmp_path / "services.conf")
-    port = free_port()
-    (tmp_path / "secure.conf").write_text(
-        f'listen: 127.0.0.1:{port}\njetstream {{ store_dir: "{tmp_path / "js"}" }}\n'
-        "include ./services.conf\n"
-    )
-    proc = subprocess.Popen(
-        [nats_server_binary(), "-c", str(tmp_path / "secure.conf")],
-        env={**os.environ, **deploy_passwords()},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_for_port(port, 10.0, proc)
+    with deployed_nats(tmp_path) as port:
         yield port
-    finally:
-        proc.terminate()
-        proc.wait(10)
 
 
 @pytest.fixture
