@@ -7,12 +7,13 @@ before the action is reported as failed.
 
 from __future__ import annotations
 
+import mimetypes
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from playwright.async_api import Locator
+from playwright.async_api import FilePayload, Locator
 
 from macrohard.actuator.browser import TaskBrowser
 from macrohard.actuator.domain import parse_keys, scrub, well_formed
@@ -160,9 +161,18 @@ async def _on_element(
         missing = [f.name for f in files if not f.is_file()]
         if missing:
             raise ActionFailed(f"upload files not found: {', '.join(missing)}")
-        await el.set_input_files(files, timeout=timeout)
+        # The files' bytes, not their paths: Chromium runs as the browser user, which may
+        # not (and should not) read the actuator's folders.
+        payloads: list[FilePayload] = [
+            {"name": f.name, "mimeType": _mime_type(f), "buffer": f.read_bytes()} for f in files
+        ]
+        await el.set_input_files(payloads, timeout=timeout)
     else:
         raise ActionRefused(f"blocked: unknown action {action!r}")
+
+
+def _mime_type(path: Path) -> str:
+    return mimetypes.guess_type(path.name)[0] or "application/octet-stream"
 
 
 async def _goto(tb: TaskBrowser, url: str, timeout: float) -> None:
