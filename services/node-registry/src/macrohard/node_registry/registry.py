@@ -289,7 +289,11 @@ class Registry:
         back = self.liveness.beat(node_id, now)
         node = self.fleet.nodes.get(node_id)
         if node is not None and (
-            back or node.lost or crosses_minimum(node.prefs, node.state_of_charge, state_of_charge)
+            back
+            or node.lost
+            # Across the owner's minimum (inline: this runs for every beat).
+            or (state_of_charge < node.prefs.min_state_of_charge)
+            != (node.state_of_charge < node.prefs.min_state_of_charge)
         ):
             self.attention[node_id] = state_of_charge
             self.attention_due.set()
