@@ -4,8 +4,9 @@ process (one Python process cannot offer a million cars' rate and leave the regi
 `python -m macrohard.bench.heartbeats NATS_URL PREFIX START STOP INTERVAL SECONDS` makes
 cars PREFIX-START .. PREFIX-(STOP-1) heartbeat once per INTERVAL, spread evenly over it
 (a batch every TICK_S), for SECONDS, on each car's own subject with a fresh sequence number
-and charge: what real cars would send, at the rate they would send it. It prints `ready` when it starts sending, then
-`sent N elapsed_s E`, so the benchmark reports the rate actually offered, not the one asked.
+and charge: what real cars would send, at the rate they would send it. It prints `ready`
+when it starts sending, then `sent N elapsed_s E`, so the benchmark reports the rate
+actually offered, not the one asked.
 """
 
 from __future__ import annotations
