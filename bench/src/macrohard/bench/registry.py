@@ -82,7 +82,7 @@ async def _stats(nc: NATS) -> FleetStats:
     return msgspec.json.decode(reply.data, type=FleetStats)
 
 
-async def all_stats(nc: NATS, replicas: int, timeout: float = 5.0) -> dict[str, FleetStats]:
+async def all_stats(nc: NATS, replicas: int, timeout: float = 30.0) -> dict[str, FleetStats]:
     """Every replica's stats (each answers FLEET_STATS), by replica name."""
     inbox = nc.new_inbox()
     got: dict[str, FleetStats] = {}
