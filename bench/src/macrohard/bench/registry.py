@@ -169,10 +169,18 @@ async def one_size(
     stats = await wait_shared(nc, replicas)
     probes = _probes(prefix, stats)
     lost_at: dict[str, float] = {}
+    false_losses: list[str] = []  # a car declared lost while it still heartbeats
+    silent_from = float("inf")
     all_lost = asyncio.Event()
 
     async def on_lost(msg: Any) -> None:
-        lost_at.setdefault(msg.subject.split(".")[3], time.monotonic())
+        node_id, now = msg.subject.split(".")[3], time.monotonic()
+        if node_id not in probes:
+            return
+        if now < silent_from:
+            false_losses.append(node_id)
+            return
+        lost_at.setdefault(node_id, now)
         if all(p in lost_at for p in probes):
             all_lost.set()
 
@@ -224,7 +232,8 @@ async def one_size(
         await beat_probes()
         await asyncio.sleep(min(interval / 4, 1.0))
     t0, cpu0 = sample()
-    beats0 = {n: s.heartbeats for n, s in (await all_stats(nc, replicas)).items()}
+    before = await all_stats(nc, replicas)
+    beats0 = {n: s.heartbeats for n, s in before.items()}
     silent_from = time.monotonic()  # the probes' drivers pull the modem: silence from here
     await asyncio.sleep(max(started + interval + measure_s - loop.time(), 0))
     t1, cpu1 = sample()
@@ -253,10 +262,13 @@ async def one_size(
         "loss_detect_s": round(max(detect), 3) if len(detect) == len(probes) else None,
         "loss_detect_mean_s": round(sum(detect) / len(detect), 3) if detect else None,
         "probes_lost": f"{len(detect)}/{len(probes)}",
+        "false_losses": len(false_losses),
     }
     for name in sorted(pids):
         delta = beats1[name] - beats0[name]
-        row[f"replica_{name}_partitions"] = len(after[name].partitions)
+        row[f"replica_{name}_partitions"] = (
+            f"{len(before[name].partitions)} -> {len(after[name].partitions)}"
+        )
         row[f"replica_{name}_per_s"] = round(delta / span, 1)
         row[f"replica_{name}_cpu_cores"] = round((cpu1[name] - cpu0[name]) / span, 3)
         row[f"replica_{name}_share"] = round(delta / total, 3) if total else 0.0
@@ -284,7 +296,7 @@ async def bench(args: argparse.Namespace) -> None:
                     sys.executable, "-m", "macrohard.cli.main", "run", "node-registry",
                     env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                 )  # fmt: skip
-            await wait_registry(nc)
+            await wait_registry(nc, timeout=300)  # a loaded machine starts them slowly
             pids = {name: p.pid for name, p in procs.items()}
             rows = [await one_size(nc, servers.nats_url, pids, n, args) for n in sizes]
         finally:

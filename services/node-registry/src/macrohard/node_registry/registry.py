@@ -485,10 +485,10 @@ class Registry:
         alive = self.alive_map()
         nodes = self.fleet.nodes.values()
         sched = [n for n in nodes if n.schedulable() and alive.get(n.node_id, False)]
-        now = self._mono()
         return FleetStats(
             nodes=len(self.fleet.nodes),
-            alive=sum(1 for n in self.liveness.last_seen if self.liveness.alive(n, now)),
+            # Watched minus declared lost (O(1): the sweep keeps it true within a bucket).
+            alive=len(self.liveness.last_seen) - len(self.liveness.declared_lost),
             parked=sum(1 for n in nodes if n.parked),
             schedulable=len(sched),
             schedulable_tops=sum(n.tops for n in sched),
