@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 import random
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -25,6 +24,7 @@ from macrohard.node_registry.preferences import (
     why_not,
     within_hours,
 )
+from tests.fleet.test_domain import node
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 ZONES = ["UTC", "Europe/Berlin", "America/Los_Angeles", "Asia/Kolkata", "Australia/Sydney"]
@@ -99,17 +99,7 @@ def test_the_battery_line_and_the_reason_a_lease_ends(
 
 
 def car(node_id: str, **kw: object) -> Node:
-    base = Node(
-        node_id=node_id,
-        owner_account="o",
-        chip="nvidia-drive-orin",
-        tops=254.0,
-        power_w=60.0,
-        models=frozenset({"minilm"}),
-        parked=True,
-        soc_floor=0.0,
-    )
-    return replace(base, **kw)  # type: ignore[arg-type]
+    return node(node_id, soc_floor=0.0, **kw)
 
 
 fleet_st = st.lists(
@@ -132,9 +122,9 @@ def test_placement_never_leases_a_car_past_its_owners_terms(
     }
     fleet = Fleet(nodes=nodes)
     index = PlacementIndex()
-    for node in nodes.values():
-        if node.schedulable():
-            index.put(candidate_of(node, latency_ms=None, trust=1.0))
+    for n in nodes.values():
+        if n.schedulable():
+            index.put(candidate_of(n, latency_ms=None, trust=1.0))
     allowed = {
         n.node_id
         for n in nodes.values()
