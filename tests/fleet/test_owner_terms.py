@@ -1,6 +1,7 @@
-"""Owners' terms on real NATS with real node agents: a car outside its owner's hours or
-below its owner's minimum charge gets no lease, and a leased car whose heartbeat reports a
-charge below the minimum has its lease revoked and not renewed."""
+"""Owners' terms and measurements on real NATS with real node agents: a car outside its
+owner's hours or below its owner's minimum charge gets no lease, a leased car whose
+heartbeat reports a charge below the minimum has its lease revoked and not renewed, and
+placement follows the latency the planner measured, not the latency a car claims."""
 
 from __future__ import annotations
 
@@ -9,9 +10,19 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
+import msgspec
 from nats.aio.client import Client as NATS
 
-from macrohard.contracts.fleet import LEASE_RENEW, LEASE_REQUEST, LeaseRenewal, NodeBatteryChanged
+from macrohard.contracts import envelope
+from macrohard.contracts.agent import InferenceCompleted
+from macrohard.contracts.fleet import (
+    LEASE_RENEW,
+    LEASE_REQUEST,
+    Heartbeat,
+    LeaseRenewal,
+    NodeBatteryChanged,
+    heartbeat_subject,
+)
 from macrohard.eventlog.store import EventStore
 from macrohard.node_agent.domain import CarState
 from macrohard.node_registry.preferences import OwnerPreferences
@@ -61,3 +72,28 @@ async def test_owners_terms_decide_which_car_works_and_when_it_stops(
         await eventually(lambda: registry.fleet.nodes["car-day"].state_of_charge == 0.7)
         again = await ask(nc, LEASE_REQUEST, lease(task="t3"))
         assert again.ok and again.node_id == "car-day"
+
+
+async def test_placement_follows_the_latency_the_platform_measured_not_the_cars_word(
+    nc: NATS, store: EventStore, registry: Registry
+) -> None:
+    async with running_car(nc, "car-boast"), running_car(nc, "car-quick") as quick:
+        # The boaster claims 0.1 ms in its heartbeats; the planner's clock says otherwise.
+        await nc.publish(
+            heartbeat_subject("car-boast"),
+            msgspec.json.encode(Heartbeat(node_id="car-boast", seq=99, latency_ms=0.1)),
+        )
+        for node_id, ms in (("car-boast", 400.0), ("car-quick", 4.0)):
+            done = InferenceCompleted(
+                task_id="t-measure", step=1, model="minilm", node_id=node_id,
+                owner_account=f"owner-{node_id}", lease_id="l", compute_ms=ms,
+                input_bytes=1, output_bytes=1,
+            )  # fmt: skip
+            await store.append(
+                [envelope(done, tenant="acme", aggregate_id="t-measure")], expected_version=None
+            )
+        await eventually(lambda: len(registry.latency_ms) == 2)
+        assert quick.node_id == "car-quick"
+        for task in ("m1", "m2", "m3"):
+            got = await ask(nc, LEASE_REQUEST, lease(task=task))
+            assert got.ok and got.node_id == "car-quick", got

@@ -148,8 +148,11 @@ def test_measured_quality_orders_the_tiers(fast: float, slow_extra: float, trust
 def test_a_car_that_loses_leases_or_disputes_is_placed_after_reliable_ones() -> None:
     reliable = Reputation(leases=20)
     flaky = Reputation(leases=20, leases_lost=10)  # unparked or vanished mid-work half the time
+    disputed = Reputation(leases=20, disputes_lost=1)
+    assert placement_factor(disputed) < placement_factor(reliable)
     index = PlacementIndex()
     index.put(Candidate("car-flaky", frozenset({"minilm"}), 4, 5.0, placement_factor(flaky)))
+    index.put(Candidate("car-liar", frozenset({"minilm"}), 4, 5.0, placement_factor(disputed)))
     index.put(Candidate("car-steady", frozenset({"minilm"}), 4, 5.0, placement_factor(reliable)))
     for seed in range(20):
         got = choose(

@@ -255,6 +255,7 @@ class Registry:
         for node_id in event.wrong:
             rep = self.rep(node_id)
             rep.disputes_lost += 1
+            self.reindex(node_id)  # a lower record: a lower placement tier
             node = self.fleet.nodes.get(node_id)
             if self.live and quarantine_due(rep) and node is not None and not node.quarantined:
                 quarantined = NodeQuarantined(
