@@ -48,6 +48,7 @@ from macrohard.contracts.schedules import (
     ScheduleResumed,
     TaskTemplate,
 )
+from macrohard.contracts.subjects import subject_matches
 from macrohard.contracts.tasks import TaskCompleted, TaskFailed, TaskStarted, TaskSubmitted
 from macrohard.contracts.tenancy import ApiKeyIssued, TenantBudgetChanged, TenantOnboarded
 from macrohard.eventlog.db import Conn
@@ -225,17 +226,6 @@ async def dump(pool: asyncpg.Pool) -> dict[str, list[tuple[Any, ...]]]:
             table: sorted((tuple(r) for r in await conn.fetch(f"SELECT * FROM {table}")), key=repr)
             for table in tables
         }
-
-
-def subject_matches(pattern: str, subject: str) -> bool:
-    """NATS subject matching: `*` one token, `>` the rest."""
-    want, have = pattern.split("."), subject.split(".")
-    for i, token in enumerate(want):
-        if token == ">":
-            return len(have) > i
-        if i >= len(have) or (token != "*" and token != have[i]):
-            return False
-    return len(want) == len(have)
 
 
 def reads(projection: Projection, subject: str) -> bool:

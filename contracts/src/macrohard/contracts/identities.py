@@ -235,6 +235,8 @@ SERVICES: tuple[Identity, ...] = (
             (_PLATFORM, fleet.NodeLost),
             (_PLATFORM, fleet.NodeRecovered),
             (_PLATFORM, fleet.NodeQuarantined),
+            # A heartbeat's charge across the owner's minimum (its leases are then revoked).
+            (_PLATFORM, fleet.NodeBatteryChanged),
             (_PLATFORM, fleet.LeaseGranted),
             (_PLATFORM, fleet.LeaseRenewed),
             (_PLATFORM, fleet.LeaseReleased),
@@ -284,6 +286,8 @@ CAR_EVENTS: tuple[type[Event], ...] = (
     fleet.NodeChargingChanged,
     fleet.NodeBatteryChanged,
     fleet.NodeThrottled,
+    # The owner's terms (when and down to what charge it may work): the registry bounds them.
+    fleet.OwnerPreferencesSet,
 )
 
 
