@@ -36,6 +36,7 @@ async def test_stored_bytes_are_on_the_invoice_once(
     ])  # fmt: skip
     await runner.catch_up()
     await Invoicer(store, pool).run_once(NOV_5)
+    await runner.catch_up()  # the read model shows the finalization once it has projected it
     async with pool.acquire() as conn:
         october = await invoice(conn, "acme", "2026-10")
     assert october is not None and october.status == "final"

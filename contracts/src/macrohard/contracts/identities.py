@@ -233,6 +233,8 @@ SERVICES: tuple[Identity, ...] = (
         appends=(
             (_PLATFORM, fleet.NodeLost),
             (_PLATFORM, fleet.NodeRecovered),
+            # What heartbeats revealed about the charge, written once a threshold is crossed.
+            (_PLATFORM, fleet.NodeBatteryChanged),
             (_PLATFORM, fleet.NodeQuarantined),
             (_PLATFORM, fleet.LeaseGranted),
             (_PLATFORM, fleet.LeaseRenewed),
@@ -283,6 +285,7 @@ CAR_EVENTS: tuple[type[Event], ...] = (
     fleet.NodeChargingChanged,
     fleet.NodeBatteryChanged,
     fleet.NodeThrottled,
+    fleet.OwnerPreferencesSet,  # the owner's terms, stated through their own car
 )
 
 
