@@ -39,7 +39,6 @@ from macrohard.contracts import (
 from macrohard.contracts.envelope import Event
 from macrohard.contracts.subjects import (
     DLQ_PREFIX,
-    DLQ_RETRY_PREFIX,
     DLQ_STREAM,
     EVENT_PREFIX,
     EVENTS_STREAM,
@@ -64,11 +63,13 @@ _LOG_READER_API = (
 
 
 # What running dead letters again takes (`mh dlq retry`, the console's Retry button): list
-# them by direct get, hand one to any consumer's replicas, delete it once that consumer
-# handled it.
+# them by direct get, delete one once its consumer handled it, and ask a consumer's
+# replicas to handle again the event at a sequence of the log (`dead_letter_retries`: the
+# platform's declared consumers, each by name). A retry names a place in the log, never an
+# event: the consumer reads the event from the log and handles it only when its own filter
+# selects it, so the right to retry is no right to feed a consumer anything.
 _DEAD_LETTER_OPERATOR_API = (
     f"$JS.API.DIRECT.GET.{DLQ_STREAM}",
-    f"{DLQ_RETRY_PREFIX}.*",
     f"$JS.API.STREAM.MSG.DELETE.{DLQ_STREAM}",
 )
 
@@ -128,7 +129,7 @@ class Identity:
         """Every subject this identity may publish to (NATS `permissions.publish.allow`)."""
         allow = self.append_subjects() + list(self.publishes)
         if self.operates_dead_letters:
-            allow += list(_DEAD_LETTER_OPERATOR_API)
+            allow += list(_DEAD_LETTER_OPERATOR_API) + dead_letter_retries()
         if self.reads_log:
             allow += list(_LOG_READER_API)
             for d in self.consumers:
@@ -303,6 +304,11 @@ def car(node_id: str) -> Identity:
         responds=True,
         reads_log=False,
     )
+
+
+def dead_letter_retries() -> list[str]:
+    """The retry subject of every durable consumer a service declares (and no other)."""
+    return [dlq_retry_subject(d) for ident in SERVICES for d in ident.consumers]
 
 
 def service(name: str) -> Identity:
