@@ -43,6 +43,7 @@ from macrohard.contracts.subjects import (
     EVENT_PREFIX,
     EVENTS_STREAM,
     PLATFORM_TENANT,
+    SUBMISSION_CLAIMS_BUCKET,
     check_token,
     dlq_retry_subject,
 )
@@ -161,6 +162,12 @@ SERVICES: tuple[Identity, ...] = (
             (_TASK, schedules.SchedulePaused),
             (_TASK, schedules.ScheduleResumed),
             (_TASK, schedules.ScheduleDeleted),
+        ),
+        # Replicas claim an Idempotency-Key in flight in one KV bucket (compare-and-set).
+        publishes=(
+            f"$KV.{SUBMISSION_CLAIMS_BUCKET}.>",
+            f"$JS.API.DIRECT.GET.KV_{SUBMISSION_CLAIMS_BUCKET}.>",
+            f"$JS.API.STREAM.MSG.GET.KV_{SUBMISSION_CLAIMS_BUCKET}",
         ),
         consumers=("gateway-webhooks",),
         # The operator's console: its Retry button does what `mh dlq retry` does.

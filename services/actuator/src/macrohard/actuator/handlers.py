@@ -250,7 +250,13 @@ class Actuator:
         return self._tasks[task_id]
 
     async def _open(
-        self, env: Envelope, ie: IntentEmitted, loaded: Loaded[BrowserSession], restore: bool
+        self,
+        env: Envelope,
+        ie: IntentEmitted,
+        loaded: Loaded[BrowserSession],
+        restore: bool,
+        *,
+        again: bool = False,
     ) -> tuple[TaskBrowser, int]:
         """A fresh context for the task, claimed in the log (OCC: one claimant wins)."""
         task = await self._task_info(env.tenant, ie.task_id)
@@ -263,7 +269,8 @@ class Actuator:
             restored_from=loaded.state.worker if restore else "",
             url=url if restore else "",
         )
-        purpose = f"session-opened:{self.worker}"
+        # A second opening for the same intent (after the watchdog) is its own event.
+        purpose = f"session-opened:{self.worker}" + (":again" if again else "")
         result = await self.store.append(
             [caused_by(opened, env, aggregate_id=ie.task_id, purpose=purpose)],
             expected_version=loaded.version,
@@ -415,6 +422,8 @@ class Actuator:
         """The page stopped answering: drop its context, tell the planner what happened."""
         deadline = self.settings.step_deadline_s
         log.warning("page stopped answering, recycling its context", extra={"task": ie.task_id})
+        stalled = self.pool.get(ie.task_id)
+        url = well_formed(stalled.page.url) if stalled is not None else ""
         await self.pool.close(ie.task_id)
         error = f"the page stopped responding within {deadline:g} s; its browser was reset"
         if env.id not in loaded.state.executed and not step.acted:
@@ -430,12 +439,59 @@ class Actuator:
         # An observation still comes, so the run goes on: the planner decides what next
         # (the next intent reopens the session in a fresh context).
         step.out = [e for e in step.out if not isinstance(e, PageObserved)]
-        unanswered = PageObservation(url=loaded.state.last_url, title=error, elements=[])
+        observation = await self._reopened(env, ie, loaded, step, url)
+        if observation is None:
+            observation = PageObservation(url=loaded.state.last_url, title=error, elements=[])
         step.out.append(
             PageObserved(
-                task_id=ie.task_id, step=ie.step, observation=unanswered, intent_event_id=env.id
+                task_id=ie.task_id, step=ie.step, observation=observation, intent_event_id=env.id
             )
         )
+
+    async def _reopened(
+        self,
+        env: Envelope,
+        ie: IntentEmitted,
+        loaded: Loaded[BrowserSession],
+        step: _Step,
+        url: str,
+    ) -> PageObservation | None:
+        """The page once more in a fresh context, or None if it stops answering again.
+
+        A page that stalls on a loaded machine (a renderer starved of CPU, not a hostile
+        script) would otherwise end its task: the model, shown an empty page, can only give
+        up. The session is reopened as a takeover (`restored_from`), so the planner assumes
+        nothing typed on the old page still holds; the reload is a GET of the URL the page
+        was on, never a repeat of the action.
+        """
+        if not url.startswith(("http://", "https://")):
+            url = loaded.state.last_url
+        if not url:
+            return None
+        # What this step appended so far comes first; the reopening appends after it.
+        if step.out and not step.acted:
+            envs = [
+                caused_by(e, env, aggregate_id=ie.task_id, purpose=type(e).__name__)
+                for e in step.out
+            ]
+            step.version = (await self.store.append(envs, expected_version=step.version)).version
+            step.acted, step.out = True, []
+        current = Loaded(loaded.state, step.version, loaded.events)
+        try:
+            async with asyncio.timeout(self.settings.step_deadline_s):
+                tb, step.version = await self._open(env, ie, current, restore=True, again=True)
+                if ie.intent.action == "navigate":  # _open reloads only for other actions
+                    await perform(tb, _navigate(url), None, self.settings.action)
+                await self.observer.settle(tb.page, tb.inflight)
+                observation, error = await self._observe(tb, env)
+        except (TimeoutError, ActionFailed, PlaywrightError) as exc:
+            log.warning(
+                "reopened page did not answer either",
+                extra={"task": ie.task_id, "error": repr(exc)},
+            )
+            await self.pool.close(ie.task_id)
+            return None
+        return None if error else observation
 
     async def _act_once(
         self,

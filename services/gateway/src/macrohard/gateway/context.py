@@ -17,6 +17,7 @@ from nats.aio.client import Client as NATS
 from macrohard.contracts.envelope import Envelope
 from macrohard.eventlog import EventStore, ProjectionRunner
 from macrohard.gateway import keys
+from macrohard.gateway.claims import SubmissionClaims
 from macrohard.gateway.domain import TaskView, TokenBucket, fold_task
 
 decode_view = msgspec.json.Decoder(TaskView).decode
@@ -63,7 +64,10 @@ class GatewayContext:
     allow_loopback_webhooks: bool = False
     _auth_cache: dict[str, tuple[Principal, float]] = field(default_factory=dict)
     _buckets: dict[str, TokenBucket] = field(default_factory=dict)
-    in_flight: set[tuple[str, str]] = field(default_factory=set)
+    claims: SubmissionClaims = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.claims = SubmissionClaims(self.nc)
 
     # --- auth -------------------------------------------------------------------------
 
