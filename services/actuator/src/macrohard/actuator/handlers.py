@@ -14,7 +14,7 @@ import asyncio
 import logging
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from nats.aio.client import Client as NATS
@@ -121,6 +121,8 @@ class Actuator:
         self._tasks: dict[str, TaskSubmitted | None] = {}
         self._sub: Subscription | None = None
         self._locks: dict[str, asyncio.Lock] = {}
+        # What this process did but has not got into the log yet, by intent event id.
+        self._outcomes: dict[str, Envelope] = {}
         self._forwards: set[asyncio.Task[None]] = set()
         self._sessions: dict[str, Loaded[BrowserSession]] = {}
         # Counters for logs and tests: how often affinity sent work elsewhere or took over.
@@ -392,6 +394,19 @@ class Actuator:
         """Act and observe in the task's context; results land in `step` as they come."""
         tb = self.pool.get(ie.task_id)
         restored = decision is Delivery.TAKE_OVER
+        ending = ie.intent.action in ("done", "fail")
+        if ending and loaded.state.worker and not loaded.state.open:
+            # The run's end closed the session first (TaskCompleted and the planner's last
+            # intent race): opening a browser only to record "done" cost every task a fresh
+            # context and left a chrome-error page as its last screenshot.
+            if env.id not in loaded.state.executed:
+                step.out.append(
+                    ActionExecuted(
+                        task_id=ie.task_id, step=ie.step, intent_event_id=env.id,
+                        action=ie.intent.action, ok=True,
+                    )
+                )  # fmt: skip
+            return
         if tb is None or restored or not loaded.state.open:
             tb, step.version = await self._open(env, ie, loaded, restore=restored)
         tb.allowed_domains = await self.domains.of(env.tenant)
@@ -403,6 +418,7 @@ class Actuator:
             step.version = (
                 await self.store.append([executed], expected_version=step.version)
             ).version
+            self._outcomes.pop(env.id, None)
             step.acted = True
         await self.observer.settle(tb.page, tb.inflight)
         observation, error = await self._observe(tb, env)
@@ -476,7 +492,10 @@ class Actuator:
             ]
             step.version = (await self.store.append(envs, expected_version=step.version)).version
             step.acted, step.out = True, []
-        current = Loaded(loaded.state, step.version, loaded.events)
+        # Restored from the context that stalled (this worker's, even if this very step
+        # opened it): the planner then treats the reloaded page as a takeover.
+        state = replace(loaded.state, worker=loaded.state.worker or self.worker)
+        current = Loaded(state, step.version, loaded.events)
         try:
             async with asyncio.timeout(self.settings.step_deadline_s):
                 tb, step.version = await self._open(env, ie, current, restore=True, again=True)
@@ -504,7 +523,14 @@ class Actuator:
         restored: bool,
     ) -> Envelope:
         """Act at most once: record ActionStarted before touching the page; an intent that
-        already has one was interrupted mid-action, so it is reported, not repeated."""
+        already has one was interrupted mid-action, so it is reported, not repeated.
+
+        Unless this very process did it and only failed to record it (a NATS node died under
+        the append): the outcome is known here, and reporting it as unknown would have the
+        planner decide on a select that did take effect as if it might not have."""
+        known = self._outcomes.get(env.id)
+        if env.id in state.started and known is not None:
+            return known
         if env.id in state.started:
             result = ActionExecuted(
                 task_id=ie.task_id,
@@ -533,6 +559,9 @@ class Actuator:
                 step.version = appended.version
                 step.started = True
             result = await self._act(tb, env, ie, restored=restored)
+            done = caused_by(result, env, aggregate_id=ie.task_id, purpose="ActionExecuted")
+            self._outcomes[env.id] = done  # until it is in the log (see above)
+            return done
         return caused_by(result, env, aggregate_id=ie.task_id, purpose="ActionExecuted")
 
     async def _act(
