@@ -331,6 +331,8 @@ async def _run(
     return {k: results[k] for k in order} | {
         "killed": chaos.kills,
         "failures": results["failures"],
+        "false_completed": results["false_completed"],
+        "repeated": results["repeated"],
     }
 
 
@@ -369,4 +371,7 @@ def _judge(
         "kills": len(kills),
         "tasks_per_min": round(len(completed) / minutes, 2),
         "failures": {str(i): why for i, why in failed.items()},
+        # For a post-mortem (`mh task replay <id> --data-dir ...`): which tasks, by id.
+        "false_completed": {str(i): ids[i] for i in false},
+        "repeated": {t: len(s) for t, s in site.submits.items() if len(s) > 1},
     }
