@@ -242,6 +242,8 @@ SERVICES: tuple[Identity, ...] = (
             (_PLATFORM, fleet.NodeLost),
             (_PLATFORM, fleet.NodeRecovered),
             (_PLATFORM, fleet.NodeQuarantined),
+            # What heartbeats revealed of a car's charge (fleet placement reads it).
+            (_PLATFORM, fleet.NodeBatteryChanged),
             (_PLATFORM, fleet.LeaseGranted),
             (_PLATFORM, fleet.LeaseRenewed),
             (_PLATFORM, fleet.LeaseReleased),
@@ -291,6 +293,7 @@ CAR_EVENTS: tuple[type[Event], ...] = (
     fleet.NodeChargingChanged,
     fleet.NodeBatteryChanged,
     fleet.NodeThrottled,
+    fleet.OwnerPreferencesSet,  # the owner's terms for lending the car
 )
 
 
