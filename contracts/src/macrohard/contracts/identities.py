@@ -43,6 +43,7 @@ from macrohard.contracts.subjects import (
     EVENT_PREFIX,
     EVENTS_STREAM,
     PLATFORM_TENANT,
+    SUBMISSION_CLAIMS_BUCKET,
     check_token,
     dlq_retry_subject,
 )
@@ -181,7 +182,14 @@ SERVICES: tuple[Identity, ...] = (
             (_TASK, artifacts.ArtifactStored),
             (_TASK, artifacts.ArtifactDeleted),
         ),
-        publishes=ARTIFACT_STORE_API,
+        # Replicas claim an Idempotency-Key in flight in one KV bucket (compare-and-set);
+        # the tenants' files live in the Object Store.
+        publishes=(
+            f"$KV.{SUBMISSION_CLAIMS_BUCKET}.>",
+            f"$JS.API.DIRECT.GET.KV_{SUBMISSION_CLAIMS_BUCKET}.>",
+            f"$JS.API.STREAM.MSG.GET.KV_{SUBMISSION_CLAIMS_BUCKET}",
+            *ARTIFACT_STORE_API,
+        ),
         consumers=("gateway-webhooks",),
         # The operator's console: its Retry button does what `mh dlq retry` does.
         operates_dead_letters=True,

@@ -235,6 +235,15 @@ class Planner:
         decisions = [(p.intent, p.label, p.page_url, p.ok) for p in past]
         decisions.append((last.intent, last.element_label, last.page_url, None))
         pages = await self.store.read_aggregate(cause.tenant, "browser", state.task_id)
+        if any(
+            (isinstance(r.payload, ActionExecuted) and r.payload.outcome_unknown)
+            or (isinstance(r.payload, SessionOpened) and r.payload.restored_from)
+            for r in pages
+        ):
+            # An action whose effect is unknown, or a page reloaded under the run: the steps
+            # that got the run done are not the ones it recorded (a select that took effect
+            # but reported a failure would be left out, and every replay would skip it).
+            return
         # Step k is decided on the page observed after step k - 1.
         observations = {
             r.payload.step + 1: r.payload.observation
