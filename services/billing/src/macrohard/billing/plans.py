@@ -112,6 +112,7 @@ METER_UNITS: Mapping[str, str] = {
     "screenshots": "screenshot",
     "energy_uwh": "uWh",
     "compute": "us",
+    "credit": "answer",
 }
 
 

@@ -59,6 +59,8 @@ ALTER TABLE billing.node_totals ADD COLUMN IF NOT EXISTS checks_us bigint NOT NU
 ALTER TABLE billing.node_totals ADD COLUMN IF NOT EXISTS checks_uwh bigint NOT NULL DEFAULT 0;
 -- A verification record's checked car (whose work its cost belongs to); "" otherwise.
 ALTER TABLE billing.usage_records ADD COLUMN IF NOT EXISTS checks text NOT NULL DEFAULT '';
+-- An inference's "<task>:<step>:<model>" (its checks share it): what a credit traces.
+ALTER TABLE billing.usage_records ADD COLUMN IF NOT EXISTS call text NOT NULL DEFAULT '';
 CREATE TABLE IF NOT EXISTS billing.budgets (
     tenant_id text, period text, spent_micros bigint NOT NULL, exhausted boolean NOT NULL,
     PRIMARY KEY (tenant_id, period));
@@ -104,6 +106,7 @@ USAGE_COLUMNS = (
     "paid_period",
     "payout_micros",
     "checks",
+    "call",
 )
 
 _OPS = {
@@ -183,8 +186,9 @@ async def load_ledger(conn: Conn, events: Sequence[RecordedEvent]) -> Ledger:
         if env.type in _TASK_TYPES:
             task_tenants.append(env.tenant)
             task_ids.append(getattr(env.payload, "task_id", ""))
-        elif env.type == "InferenceCompleted":
+        elif env.type in ("InferenceCompleted", "AnswersCredited"):
             owners.add(getattr(env.payload, "owner_account", ""))
+            tenants.add(getattr(env.payload, "tenant_id", env.tenant))
         elif env.type in ("TenantOnboarded", "TenantBudgetChanged"):
             tenants.add(getattr(env.payload, "tenant_id", env.tenant))
     row = await conn.fetchrow(

@@ -10,15 +10,23 @@ it) are exported for the offline fleet simulation, which must decide as the regi
 """
 
 from macrohard.node_registry.queries import CAR_STATES, Car, CarState, car_state, cars
-from macrohard.node_registry.reputation import Reputation, quarantine_due, verify_share
+from macrohard.node_registry.reputation import (
+    Reputation,
+    answered,
+    checked,
+    quarantine_due,
+    verify_share,
+)
 
 __all__ = [
     "CAR_STATES",
     "Car",
     "CarState",
     "Reputation",
+    "answered",
     "car_state",
     "cars",
+    "checked",
     "quarantine_due",
     "verify_share",
 ]
