@@ -104,6 +104,7 @@ class AnswersCredited(Event, frozen=True, kw_only=True):
     amount: str  # credited to the tenant (positive)
     withheld: str  # not paid to the owner (positive)
     quarantine_event_id: str  # the NodeQuarantined this follows from
+    credits: int = 1  # how many AnswersCredited that quarantine owes (one per tenant, period)
     reason: str = ""
 
 

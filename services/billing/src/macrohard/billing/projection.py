@@ -76,6 +76,13 @@ CREATE TABLE IF NOT EXISTS billing.invoices (
     tenant_id text, period text, invoice_id text NOT NULL, status text NOT NULL,
     revision int NOT NULL, total_micros bigint NOT NULL, through_seq bigint NOT NULL,
     lines jsonb NOT NULL, version bigint NOT NULL, PRIMARY KEY (tenant_id, period));
+-- Cars the registry quarantined, and whether their held answers are settled (every
+-- AnswersCredited the quarantine owes is in the log): the withholder's work list.
+CREATE TABLE IF NOT EXISTS billing.quarantines (
+    event_id text PRIMARY KEY, node_id text NOT NULL, quarantined_at timestamptz NOT NULL,
+    seq bigint NOT NULL, credits_seen int NOT NULL DEFAULT 0, credits int NOT NULL DEFAULT -1);
+CREATE INDEX IF NOT EXISTS usage_by_node ON billing.usage_records (node_id, occurred_at)
+    WHERE node_id <> '';
 CREATE TABLE IF NOT EXISTS billing.statements (
     owner_account text, period text, statement_id text NOT NULL, total_micros bigint NOT NULL,
     through_seq bigint NOT NULL, lines jsonb NOT NULL, PRIMARY KEY (owner_account, period));
@@ -90,6 +97,7 @@ TABLES = (
     "task_runs",
     "invoices",
     "statements",
+    "quarantines",
 )
 USAGE_COLUMNS = (
     "event_id",
@@ -122,6 +130,10 @@ _OPS = {
         ON CONFLICT (owner_account, period) DO NOTHING""",
     "repay": """UPDATE billing.usage_records SET paid_period = $4
         WHERE owner_account = $1 AND paid_period = $2 AND seq > $3""",
+    "quarantine": """INSERT INTO billing.quarantines (event_id, node_id, quarantined_at, seq)
+        VALUES ($1, $2, $3, $4) ON CONFLICT (event_id) DO NOTHING""",
+    "credited": """UPDATE billing.quarantines SET credits_seen = credits_seen + 1, credits = $2
+        WHERE event_id = $1""",
 }
 
 

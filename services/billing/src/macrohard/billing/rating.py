@@ -47,6 +47,7 @@ from macrohard.contracts.billing import (
     PayoutStated,
 )
 from macrohard.contracts.envelope import RecordedEvent, derived_event_id
+from macrohard.contracts.fleet import NodeQuarantined
 from macrohard.contracts.tasks import TaskCancelled, TaskCompleted, TaskFailed, TaskStarted
 from macrohard.contracts.tenancy import TenantBudgetChanged, TenantOnboarded
 
@@ -214,6 +215,9 @@ class Ledger:
         elif isinstance(p, AnswersCredited):
             self.seen.add(env.id)
             self._credit(rec, p)
+            self.ops.append(("credited", (p.quarantine_event_id, p.credits)))
+        elif isinstance(p, NodeQuarantined):
+            self.ops.append(("quarantine", (env.id, p.node_id, env.occurred_at, rec.sequence)))
         elif isinstance(p, InvoiceDrafted):
             self.ops.append(
                 (
