@@ -274,6 +274,9 @@ SERVICES: tuple[Identity, ...] = (
             (_TASK, billing.InvoiceDrafted),
             (_TASK, billing.InvoiceFinalized),
             (_TASK, billing.InvoiceCorrected),
+            # A quarantined car's held answers: credited, and traced in their tasks' logs.
+            (_TASK, billing.AnswersCredited),
+            (_TASK, agent.InferenceRetracted),
             (_TASK, billing.BudgetExhausted),
             (_TASK, billing.BudgetRestored),
             (_PLATFORM, billing.PayoutStated),
