@@ -1,0 +1,119 @@
+"""Choices made by comparing what the page shows: "buy the ticket with the cheapest cost"
+(the control whose record holds the extreme value), "click the numbers in ascending order"
+(each number in turn)."""
+
+from __future__ import annotations
+
+import re
+
+from macrohard.contracts.agent import Intent
+from macrohard.contracts.browser import PageElement
+from macrohard.planner_model.web_planner.grammar import Step, clause
+from macrohard.planner_model.web_planner.page import PageView
+from macrohard.planner_model.web_planner.reason import duration_s, extreme, numbers_in, show
+from macrohard.planner_model.web_planner.skills.base import Ctx, PastStep, clicked, say, skill
+from macrohard.planner_model.web_planner.skills.compute import shown_numbers
+from macrohard.planner_model.web_planner.text import norm
+
+CONTROL_ROLES = frozenset({"button", "link", "menuitem", "option", "radio", "checkbox"})
+MONEY = frozenset({"cost", "price", "cheapest", "expensive", "priciest", "fare", "amount"})
+TIME = frozenset({"duration", "time", "shortest", "longest", "length"})
+SUBMIT_WORDS = frozenset({"submit", "ok", "cancel", "next", "prev", "previous", "<", ">"})
+
+
+@clause(22)
+def extreme_clause(c: str, q: list[str]) -> list[Step] | None:
+    """'Buy the ticket with the cheapest cost', 'pick the item with the highest price'."""
+    if m := re.match(
+        r"(?:buy|book|pick|choose|select|click(?:\s+on)?|order|purchase|press)\s+the\s+"
+        r"(\w+)\s+(?:with|that\s+has|having)\s+the\s+(most\s+\w+|\w+)(?:\s+(\w+))?\s*$",
+        c,
+        re.I,
+    ):
+        words = m.group(2).lower().split()
+        way = extreme(words[-1] if words[0] != "most" else "most")
+        if way is None:
+            return None
+        attribute = (m.group(3) or words[-1]).lower()
+        if words[0] == "most" and words[-1] in ("expensive", "costly"):
+            attribute = "cost"
+        return [Step(kind="extreme", target=m.group(1), value=way, kind_hint=attribute)]
+    return None
+
+
+@clause(23)
+def order_clause(c: str, q: list[str]) -> list[Step] | None:
+    """'Click on the numbers in ascending order' (or descending)."""
+    if m := re.match(
+        r"(?:click|press|tap|select)\s+(?:on\s+)?(?:all\s+)?the\s+numbers\s+(?:\w+\s+)?in\s+"
+        r"(ascending|increasing|descending|decreasing)\s+order",
+        c,
+        re.I,
+    ):
+        down = m.group(1).lower() in ("descending", "decreasing")
+        return [Step(kind="in_order", value="desc" if down else "asc")]
+    return None
+
+
+def _records(view: PageView, controls: list[PageElement]) -> list[list[PageElement]]:
+    """Each control's record: the elements after the previous control, up to and including
+    it, in document order (a card or a row that ends with its button)."""
+    out, start = [], 0
+    order = view.elements
+    for c in controls:
+        end = order.index(c)
+        out.append(order[start : end + 1])
+        start = end + 1
+    return out
+
+
+def measure(record: list[PageElement], attribute: str) -> float | None:
+    """The value of `attribute` (a cost, a duration, a number) a record shows."""
+    texts = [(e.text or e.name or "") for e in record]
+    if attribute in TIME:
+        found = [d for t in texts if (d := duration_s(t)) is not None]
+        return found[0] if found else None
+    if attribute in MONEY:
+        money = [numbers_in(t[t.index("$") :])[0] for t in texts if "$" in t and numbers_in(t)]
+        if money:
+            return money[0]
+    nums = [n for t in texts for n in numbers_in(t)]
+    return nums[0] if nums else None
+
+
+@skill("extreme")
+def pick_extreme(step: Step, ctx: Ctx, own: list[PastStep]) -> Intent | None:
+    if clicked(own):
+        return None
+    view = ctx.view
+    controls = [
+        e
+        for e in view.elements
+        if e.role in CONTROL_ROLES and not e.disabled and norm(e.text or e.name) not in SUBMIT_WORDS
+    ]
+    scored = [
+        (v, c)
+        for c, rec in zip(controls, _records(view, controls), strict=True)
+        if (v := measure(rec, step.kind_hint)) is not None
+    ]
+    if len(scored) < 2:
+        return Intent(action="fail", reason=f"no {step.target}s to compare by {step.kind_hint}")
+    pick = min if step.value == "min" else max
+    value, best = pick(scored, key=lambda vc: vc[0])
+    return Intent(
+        action="click",
+        element=best.id,
+        reason=f"{step.value} {step.kind_hint} ({show(value)}): {say(best)}",
+    )
+
+
+@skill("in_order")
+def in_order(step: Step, ctx: Ctx, own: list[PastStep]) -> Intent | None:
+    """Click the numbers one by one, smallest (or greatest) first; a clicked number is
+    remembered in the history's reasons, since a page may keep or remove it."""
+    done = {m.group(1) for h in own if h.ok and (m := re.match(r"number (\S+)", h.intent.reason))}
+    numbers = [(n, e) for n, e in shown_numbers(ctx.view) if show(n) not in done]
+    if not numbers:
+        return None
+    n, e = (min if step.value == "asc" else max)(numbers, key=lambda ne: ne[0])
+    return Intent(action="click", element=e.id, reason=f"number {show(n)} ({step.value})")
