@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from macrohard.contracts import (
     agent,
     approvals,
+    artifacts,
     billing,
     browser,
     fleet,
@@ -69,6 +70,23 @@ _DEAD_LETTER_OPERATOR_API = (
     f"$JS.API.DIRECT.GET.{DLQ_STREAM}",
     f"{DLQ_RETRY_PREFIX}.*",
     f"$JS.API.STREAM.MSG.DELETE.{DLQ_STREAM}",
+)
+
+
+# What storing and fetching a tenant's files takes (JetStream Object Store, one bucket per
+# tenant, created on first use): chunks and metadata under `$O.<bucket>.>`, the bucket's
+# stream created and purged (a delete), its last metadata read by direct get, its chunks
+# read by an ordered consumer. Only the gateway and the actuator hold files.
+_OBJ = f"OBJ_{artifacts.BUCKET_PREFIX}*"
+_ARTIFACT_STORE_API = (
+    f"$O.{artifacts.BUCKET_PREFIX}*.>",
+    f"$JS.API.STREAM.CREATE.{_OBJ}",
+    f"$JS.API.STREAM.PURGE.{_OBJ}",
+    f"$JS.API.STREAM.MSG.GET.{_OBJ}",
+    f"$JS.API.DIRECT.GET.{_OBJ}.>",
+    f"$JS.API.CONSUMER.CREATE.{_OBJ}",
+    f"$JS.API.CONSUMER.CREATE.{_OBJ}.>",
+    f"$JS.API.CONSUMER.DELETE.{_OBJ}.>",
 )
 
 
@@ -161,7 +179,11 @@ SERVICES: tuple[Identity, ...] = (
             (_TASK, schedules.SchedulePaused),
             (_TASK, schedules.ScheduleResumed),
             (_TASK, schedules.ScheduleDeleted),
+            # Files a tenant uploads for its tasks, and deletes.
+            (_TASK, artifacts.ArtifactStored),
+            (_TASK, artifacts.ArtifactDeleted),
         ),
+        publishes=_ARTIFACT_STORE_API,
         consumers=("gateway-webhooks",),
         # The operator's console: its Retry button does what `mh dlq retry` does.
         operates_dead_letters=True,
@@ -199,9 +221,12 @@ SERVICES: tuple[Identity, ...] = (
             (_TASK, browser.ActionExecuted),
             (_TASK, browser.PageObserved),
             (_TASK, browser.SessionClosed),
+            # What a task's page downloaded (kept, or refused past the plan's limits).
+            (_TASK, artifacts.ArtifactStored),
+            (_TASK, artifacts.DownloadRefused),
         ),
         # Replicas hand a task's intent to the replica holding its browser context.
-        publishes=(f"{browser.ACTUATOR_WORKER_PREFIX}.*",),
+        publishes=(f"{browser.ACTUATOR_WORKER_PREFIX}.*", *_ARTIFACT_STORE_API),
         listens=(f"{browser.ACTUATOR_WORKER_PREFIX}.*",),
         consumers=("actuator",),
         responds=True,

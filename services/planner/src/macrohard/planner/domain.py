@@ -249,8 +249,11 @@ def decided(
 # Actions whose effect lives only in the page until something submits it: a reloaded page
 # has lost them. Everything else (click, press, navigate, back) may have reached the site.
 PAGE_LOCAL: frozenset[str] = frozenset(
-    {"type", "clear", "select", "check", "uncheck", "hover", "scroll", "wait_for", "drag", "upload"}
-)
+    {
+        "type", "clear", "select", "check", "uncheck", "hover", "scroll", "wait_for", "drag",
+        "upload", "select_text", "set_value",
+    }
+)  # fmt: skip
 
 
 def history_on_page(history: Sequence[PastIntent], takeover_step: int | None) -> list[PastIntent]:
