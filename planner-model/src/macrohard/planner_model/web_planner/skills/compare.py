@@ -9,7 +9,7 @@ import re
 from macrohard.contracts.agent import Intent
 from macrohard.contracts.browser import PageElement
 from macrohard.planner_model.web_planner.grammar import Step, clause
-from macrohard.planner_model.web_planner.page import PageView
+from macrohard.planner_model.web_planner.page import PageView, center
 from macrohard.planner_model.web_planner.reason import duration_s, extreme, numbers_in, show
 from macrohard.planner_model.web_planner.skills.base import Ctx, PastStep, clicked, say, skill
 from macrohard.planner_model.web_planner.skills.compute import shown_numbers
@@ -109,11 +109,22 @@ def pick_extreme(step: Step, ctx: Ctx, own: list[PastStep]) -> Intent | None:
 
 @skill("in_order")
 def in_order(step: Step, ctx: Ctx, own: list[PastStep]) -> Intent | None:
-    """Click the numbers one by one, smallest (or greatest) first; a clicked number is
-    remembered in the history's reasons, since a page may keep or remove it."""
+    """Click the numbers one by one, smallest (or greatest) first. Where each number was is
+    written into the first click's reason ('plan 1@x,y 2@x,y ...'): a page that hides the
+    numbers once the first is clicked (a memory game) is then clicked at the spots."""
     done = {m.group(1) for h in own if h.ok and (m := re.match(r"number (\S+)", h.intent.reason))}
-    numbers = [(n, e) for n, e in shown_numbers(ctx.view) if show(n) not in done]
-    if not numbers:
-        return None
-    n, e = (min if step.value == "asc" else max)(numbers, key=lambda ne: ne[0])
-    return Intent(action="click", element=e.id, reason=f"number {show(n)} ({step.value})")
+    shown = sorted(shown_numbers(ctx.view), key=lambda ne: ne[0], reverse=step.value == "desc")
+    plan = next((m.group(1) for h in own if (m := re.search(r"plan (.+)$", h.intent.reason))), "")
+    if not plan:
+        plan = " ".join(f"{show(n)}@{int(center(e)[0])},{int(center(e)[1])}" for n, e in shown)
+    spots = [(n, xy.split(",")) for n, _, xy in (p.partition("@") for p in plan.split())]
+    for n, (x, y) in spots:
+        if n in done:
+            continue
+        visible = next((e for v, e in shown if show(v) == n), None)
+        if visible is not None:
+            why = f"number {n} ({step.value}) plan {plan}"
+            return Intent(action="click", element=visible.id, reason=why)
+        why = f"number {n} ({step.value}) at its spot; plan {plan}"
+        return Intent(action="click_at", x=int(x), y=int(y), reason=why)
+    return None
