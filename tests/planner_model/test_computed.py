@@ -97,3 +97,26 @@ def test_numbers_in_order_and_at_their_spots_once_the_page_hides_them() -> None:
     assert (third.action, third.x, third.y) == ("click_at", 135, 77)
     last = run(goal, hidden, [PastStep(intent=i) for i in (first, second, third)])
     assert last.action == "done"
+
+
+def test_cards_are_turned_over_one_by_one_then_the_greatest_is_picked() -> None:
+    goal = "Find and pick the card with the greatest number, then press submit."
+    values = [7, 12, 3]
+    submit = el(9, "button", "Submit", y=150, x=40)
+
+    def table(showing: int | None) -> PageObservation:
+        cards = [
+            el(i + 1, "generic", str(values[i]) if i == showing else "", y=70, x=10 + 50 * i)
+            for i in range(3)
+        ]
+        return obs(*cards, submit)
+
+    history: list[PastStep] = []
+    showing: int | None = None
+    for _ in range(6):
+        intent = run(goal, table(showing), history)
+        history.append(PastStep(intent=intent))
+        if intent.element == 9:
+            break
+        showing = (intent.element or 1) - 1
+    assert [h.intent.element for h in history] == [1, 2, 3, 2, 9]  # 12 is turned over last

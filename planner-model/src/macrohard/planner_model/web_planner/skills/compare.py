@@ -83,7 +83,9 @@ def measure(record: list[PageElement], attribute: str) -> float | None:
 
 @skill("extreme")
 def pick_extreme(step: Step, ctx: Ctx, own: list[PastStep]) -> Intent | None:
-    if clicked(own):
+    if any(h.ok and h.intent.reason.startswith("pick") for h in own) or (
+        clicked(own) and not any(h.intent.reason.startswith("reveal") for h in own)
+    ):
         return None
     view = ctx.view
     controls = [
@@ -97,13 +99,67 @@ def pick_extreme(step: Step, ctx: Ctx, own: list[PastStep]) -> Intent | None:
         if (v := measure(rec, step.kind_hint)) is not None
     ]
     if len(scored) < 2:
+        cards = face_down(view)
+        if len(cards) >= 2:
+            return _reveal_and_pick(step, cards, own)
         return Intent(action="fail", reason=f"no {step.target}s to compare by {step.kind_hint}")
     pick = min if step.value == "min" else max
     value, best = pick(scored, key=lambda vc: vc[0])
     return Intent(
         action="click",
         element=best.id,
-        reason=f"{step.value} {step.kind_hint} ({show(value)}): {say(best)}",
+        reason=f"pick the {step.value} {step.kind_hint} ({show(value)}): {say(best)}",
+    )
+
+
+def face_down(view: PageView) -> list[PageElement]:
+    """Look-alike items that hide their values (cards): blank elements of one size, plus
+    the one turned over (a number shown in their row), in reading order."""
+    sizes: dict[tuple[int, int], list[PageElement]] = {}
+    for e in view.elements:
+        if e.box is None or e.role in CONTROL_ROLES or (e.text or e.name or "").strip():
+            continue
+        sizes.setdefault((int(e.box.w), int(e.box.h)), []).append(e)
+    groups = [g for g in sizes.values() if len(g) >= 2]
+    if not groups:
+        return []
+    blank = max(groups, key=len)
+    top = min(b.box.y for b in blank if b.box is not None)
+    bottom = max(b.box.y + b.box.h for b in blank if b.box is not None)
+    shown = [
+        e
+        for e in view.elements
+        if e.role not in CONTROL_ROLES
+        and e not in blank
+        and len((e.text or "").strip()) <= 12
+        and numbers_in(e.text or "")
+        and top <= center(e)[1] <= bottom
+    ]
+    return sorted(blank + shown, key=lambda e: center(e)[0])
+
+
+def _reveal_and_pick(step: Step, cards: list[PageElement], own: list[PastStep]) -> Intent | None:
+    """Turn each card over (one shows at a time), note what it showed in the next reason,
+    then turn over the one with the extreme value; None once that one is showing."""
+    seen: dict[int, float] = {}
+    for h in own:
+        for k, v in re.findall(r"(\d+)=(-?[\d.]+)", h.intent.reason):
+            seen[int(k)] = float(v)
+    for k, e in enumerate(cards):
+        nums = numbers_in(e.text or e.name or "")
+        if nums:
+            seen[k] = nums[0]
+    notes = " ".join(f"{k}={show(v)}" for k, v in sorted(seen.items()))
+    hidden = [k for k in range(len(cards)) if k not in seen]
+    if hidden:
+        k = hidden[0]
+        return Intent(action="click", element=cards[k].id, reason=f"reveal #{k}; seen {notes}")
+    pick = min if step.value == "min" else max
+    k = pick(seen, key=lambda i: seen[i])
+    if numbers_in(cards[k].text or cards[k].name or ""):
+        return None  # it is the one turned over
+    return Intent(
+        action="click", element=cards[k].id, reason=f"reveal #{k} to pick it; seen {notes}"
     )
 
 
