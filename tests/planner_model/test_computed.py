@@ -120,3 +120,19 @@ def test_cards_are_turned_over_one_by_one_then_the_greatest_is_picked() -> None:
             break
         showing = (intent.element or 1) - 1
     assert [h.intent.element for h in history] == [1, 2, 3, 2, 9]  # 12 is turned over last
+
+
+def test_one_of_each_named_item_by_its_plus_then_the_order_control() -> None:
+    goal = "Add one of each item: Green tea, Scone"
+    page = obs(
+        el(1, "text", "Scone", y=10), el(2, "text", "-", y=10, x=100),
+        el(3, "text", "+", y=10, x=130),
+        el(4, "text", "Green tea", y=50), el(5, "text", "-", y=50, x=100),
+        el(6, "text", "+", y=50, x=130),
+        el(7, "button", "Add!", y=90),
+    )  # fmt: skip
+    history: list[PastStep] = []
+    for _ in range(3):
+        history.append(PastStep(intent=run(goal, page, history)))
+    assert [h.intent.element for h in history] == [6, 3, 7]
+    assert run(goal, page, history).action == "done"

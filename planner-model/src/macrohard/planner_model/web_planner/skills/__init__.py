@@ -11,6 +11,7 @@ from macrohard.planner_model.web_planner.skills import (  # noqa: F401  (registr
     compute,
     fill,
     mail,
+    quantity,
     read,
     scroll,
     seek,
