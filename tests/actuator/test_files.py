@@ -40,7 +40,7 @@ async def test_a_clicked_export_is_kept_and_a_refused_type_says_why(running: Run
             "t-export",
         )
         assert event.source == "download" and event.stored_bytes == len(ORDERS_CSV)
-        files = ArtifactStore(running.actuator.nc.jetstream())
+        files = ArtifactStore(running.actuator.nc)
         assert await files.get(TENANT, CSV_ID) == ORDERS_CSV
 
         await running.step(
@@ -55,7 +55,7 @@ async def test_a_clicked_export_is_kept_and_a_refused_type_says_why(running: Run
 async def test_a_task_file_reaches_the_upload_form_byte_for_byte(running: Running) -> None:
     site, app = files_site()
     data = b"\x00\x01binary\xffreport\n" * 100
-    files = ArtifactStore(running.actuator.nc.jetstream())
+    files = ArtifactStore(running.actuator.nc)
     stored = await files.put(TENANT, data, content_type="application/pdf")
     with site:
         await running.onboard(["127.0.0.1"])

@@ -10,7 +10,7 @@ from macrohard.eventlog.artifacts import CHUNK_BYTES, ArtifactStore
 
 
 async def test_bytes_round_trip_by_their_sha256_once_per_tenant(nc: NATS) -> None:
-    files = ArtifactStore(nc.jetstream())
+    files = ArtifactStore(nc)
     data = bytes(range(256)) * (CHUNK_BYTES // 100)  # several chunks
     first = await files.put("acme", data, content_type="text/csv")
     assert first.artifact_id == hashlib.sha256(data).hexdigest() and first.new
@@ -18,17 +18,13 @@ async def test_bytes_round_trip_by_their_sha256_once_per_tenant(nc: NATS) -> Non
     again = await files.put("acme", data, content_type="text/csv")
     assert again.artifact_id == first.artifact_id and not again.new
     assert await files.get("acme", first.artifact_id) == data
-    used = await files.used_bytes("acme")
-    assert len(data) <= used < len(data) + 64 * 1024  # bytes plus chunk headers
 
     # Another tenant holds nothing under that id, even knowing it.
     assert await files.get("globex", first.artifact_id) is None
     assert not await files.exists("globex", first.artifact_id)
-    assert await files.used_bytes("globex") == 0
 
     assert await files.delete("acme", first.artifact_id) == len(data)
     assert await files.get("acme", first.artifact_id) is None
     assert await files.delete("acme", first.artifact_id) == 0
-    assert await files.used_bytes("acme") < used
     # Stored again after the delete: new bytes again.
     assert (await files.put("acme", data, content_type="text/csv")).new

@@ -3,20 +3,26 @@
 An artifact is a file a tenant owns: a download an agent's click produced (the actuator
 stores it) or a file the tenant uploaded for a task to use (the gateway stores it). Its id
 is the SHA-256 of its bytes, so the same bytes are stored once per tenant however many tasks
-fetch them. The bytes live in a JetStream Object Store bucket of the tenant's own
-(`artifact_bucket`); the log holds what happened to them (`ArtifactStored`, aggregate
-`artifact`, id = the SHA-256), so the artifact list of a task replays and storage bills.
+fetch them. The bytes live in the JetStream Object Store bucket `ARTIFACTS` under
+`<tenant>/<sha256>` (`object_name`); the log holds what happened to them (`ArtifactStored`,
+aggregate `artifact`, id = the SHA-256), so the artifact list of a task replays and storage
+bills.
 
 Why the Object Store: the bus is already the only channel between services, and the bucket
-replicates with the cluster exactly like the log; PostgreSQL only holds read models. One
-bucket per tenant: a tenant's bytes are never in a bucket another tenant's request opens,
-and the tenant's stored total is the bucket's size (one stream-info call, no scan).
+replicates with the cluster exactly like the log; PostgreSQL only holds read models. Why one
+bucket and not one per tenant: NATS permissions match whole subject tokens, so rights on
+per-tenant buckets (`OBJ_ART_<tenant>`) could only be granted as rights on every stream;
+one bucket keeps the gateway's and actuator's rights to exactly it. Tenants are kept apart
+by the object's name, which always starts with the tenant of the request (never with
+anything a client sent), and a fetch is answered only for an id the tenant's own read model
+holds.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -26,15 +32,17 @@ from macrohard.contracts.envelope import Event
 from macrohard.contracts.subjects import check_token
 
 # A JetStream Object Store bucket's stream is `OBJ_<bucket>`; its subjects `$O.<bucket>.>`.
-BUCKET_PREFIX = "ART_"
+ARTIFACT_BUCKET = "ARTIFACTS"
 ARTIFACT_ID = re.compile(r"^[0-9a-f]{64}$")
 
 ArtifactSource = Literal["download", "upload"]
 
 
-def artifact_bucket(tenant: str) -> str:
-    """The Object Store bucket holding a tenant's artifacts."""
-    return BUCKET_PREFIX + check_token("tenant", tenant)
+def object_name(tenant: str, artifact_id: str) -> str:
+    """The name a tenant's file has in the bucket: the tenant, then the SHA-256."""
+    if not ARTIFACT_ID.fullmatch(artifact_id):
+        raise ValueError(f"not an artifact id: {artifact_id[:80]!r}")
+    return f"{check_token('tenant', tenant)}/{artifact_id}"
 
 
 def safe_file_name(name: str) -> str:
@@ -141,6 +149,17 @@ DEFAULT_FILE_PLAN = "payg"
 def file_limits(plan: str) -> FileLimits:
     """The plan's file limits; an unknown plan gets pay-as-you-go's."""
     return FILE_LIMITS.get(plan, FILE_LIMITS[DEFAULT_FILE_PLAN])
+
+
+def stored_total(events: Iterable[Event]) -> int:
+    """A tenant's stored bytes, folded from its artifact events (stored less freed)."""
+    total = 0
+    for event in events:
+        if isinstance(event, ArtifactStored):
+            total += event.stored_bytes
+        elif isinstance(event, ArtifactDeleted):
+            total -= event.freed_bytes
+    return max(total, 0)
 
 
 def bare_content_type(content_type: str) -> str:

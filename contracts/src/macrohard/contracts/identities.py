@@ -73,20 +73,17 @@ _DEAD_LETTER_OPERATOR_API = (
 )
 
 
-# What storing and fetching a tenant's files takes (JetStream Object Store, one bucket per
-# tenant, created on first use): chunks and metadata under `$O.<bucket>.>`, the bucket's
-# stream created and purged (a delete), its last metadata read by direct get, its chunks
-# read by an ordered consumer. Only the gateway and the actuator hold files.
-_OBJ = f"OBJ_{artifacts.BUCKET_PREFIX}*"
+# What storing and fetching tenants' files takes (the JetStream Object Store bucket
+# ARTIFACTS, created on first use): chunks and metadata under `$O.ARTIFACTS.>`, the bucket's
+# stream created and purged (a delete), an object's last metadata read by message get, its
+# chunks by direct get (the kernel's reader). Only the gateway and the actuator hold files.
+_OBJ = f"OBJ_{artifacts.ARTIFACT_BUCKET}"
 _ARTIFACT_STORE_API = (
-    f"$O.{artifacts.BUCKET_PREFIX}*.>",
+    f"$O.{artifacts.ARTIFACT_BUCKET}.>",
     f"$JS.API.STREAM.CREATE.{_OBJ}",
     f"$JS.API.STREAM.PURGE.{_OBJ}",
     f"$JS.API.STREAM.MSG.GET.{_OBJ}",
-    f"$JS.API.DIRECT.GET.{_OBJ}.>",
-    f"$JS.API.CONSUMER.CREATE.{_OBJ}",
-    f"$JS.API.CONSUMER.CREATE.{_OBJ}.>",
-    f"$JS.API.CONSUMER.DELETE.{_OBJ}.>",
+    f"$JS.API.DIRECT.GET.{_OBJ}",
 )
 
 

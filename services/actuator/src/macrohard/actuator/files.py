@@ -35,6 +35,7 @@ from macrohard.contracts.artifacts import (
     file_limits,
     file_refusal,
     safe_file_name,
+    stored_total,
 )
 from macrohard.contracts.envelope import Envelope, caused_by
 from macrohard.eventlog.artifacts import ArtifactStore, artifact_id_of
@@ -107,7 +108,7 @@ class TaskFiles:
             artifact_id = artifact_id_of(data)
             reason = file_refusal(
                 limits, plan, size=size, content_type=kind, task_files=tb.files_kept,
-                used_bytes=await self.files.used_bytes(env.tenant),
+                used_bytes=await self._stored_bytes(env.tenant),
                 already_stored=await self.files.exists(env.tenant, artifact_id),
             )  # fmt: skip
             if reason:
@@ -129,6 +130,12 @@ class TaskFiles:
         log.info("download kept", extra={"task": ie.task_id, "artifact": stored.artifact_id,
                                          "bytes": stored.size})  # fmt: skip
         return None
+
+    async def _stored_bytes(self, tenant: str) -> int:
+        # The actuator has no read model: the tenant's file events, folded (a download is
+        # rare next to the steps around it, and a tenant's file events are few).
+        events = await self.store.read_aggregates_of_type(tenant, "artifact")
+        return stored_total(r.payload for r in events)
 
     async def payloads(
         self, tenant: str, brought: Sequence[TaskFile], wanted: Sequence[str]

@@ -123,7 +123,7 @@ class Actuator:
         self.opener = opener
         self.domains = AllowedDomains(store)
         self.files = TaskFiles(
-            ArtifactStore(nc.jetstream(), replicas=settings.file_replicas), store, self.domains
+            ArtifactStore(nc, replicas=settings.file_replicas), store, self.domains
         )
         self._tasks: dict[str, TaskSubmitted | None] = {}
         self._sub: Subscription | None = None

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from macrohard.billing.money import float_to_units, format_money
 from macrohard.billing.plans import METER_UNITS
 from macrohard.contracts.agent import InferenceCompleted, IntentEmitted
+from macrohard.contracts.artifacts import ArtifactStored
 from macrohard.contracts.billing import InvoiceLine, UsageRecorded
 from macrohard.contracts.browser import ActionExecuted, PageObserved
 from macrohard.contracts.envelope import Envelope
@@ -93,6 +94,9 @@ def usage_of(env: Envelope) -> list[Usage]:
         return out
     if isinstance(p, UsageRecorded):
         return [Usage(p.meter, p.quantity)]
+    if isinstance(p, ArtifactStored):
+        # Bytes newly stored (the same bytes stored again add none): priced per stored GB.
+        return [Usage("storage", p.stored_bytes)] if p.stored_bytes > 0 else []
     return []
 
 

@@ -103,6 +103,7 @@ class Plan:
 FREE = MeterPrice(unit="unit", unit_size=1, tiers=(Tier(None, 0),))
 K = 1000
 M = 1_000_000
+G = 1_000_000_000
 
 # Base units of each meter: the projection converts every usage event into these.
 METER_UNITS: Mapping[str, str] = {
@@ -112,6 +113,7 @@ METER_UNITS: Mapping[str, str] = {
     "screenshots": "screenshot",
     "energy_uwh": "uWh",
     "compute": "us",
+    "storage": "byte",
 }
 
 
@@ -161,6 +163,7 @@ def _payg() -> Plan:
             "screenshots": MeterPrice("1k screenshots", K, (Tier(None, 500_000),)),
             **_compute_prices(((3600 * M, 250), (None, 200))),
             "energy_uwh": MeterPrice("Wh", M, (Tier(None, 300),)),
+            "storage": MeterPrice("GB stored", G, (Tier(None, 100_000),)),
         },
     )
 
@@ -184,6 +187,7 @@ def _team() -> Plan:
             "screenshots": MeterPrice("1k screenshots", K, (Tier(None, 300_000),), included=K),
             **_compute_prices(((3600 * M, 225), (36_000 * M, 175), (None, 150))),
             "energy_uwh": MeterPrice("Wh", M, (Tier(None, 250),)),
+            "storage": MeterPrice("GB stored", G, (Tier(None, 80_000),), included=G),
         },
     )
 
@@ -200,6 +204,7 @@ def _enterprise() -> Plan:
             "screenshots": MeterPrice("1k screenshots", K, (Tier(None, 200_000),), included=10 * K),
             **_compute_prices(((36_000 * M, 165), (None, 150))),
             "energy_uwh": MeterPrice("Wh", M, (Tier(None, 225),)),
+            "storage": MeterPrice("GB stored", G, (Tier(None, 50_000),), included=10 * G),
         },
     )
 
