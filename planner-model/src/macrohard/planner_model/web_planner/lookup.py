@@ -54,6 +54,9 @@ def shown_above(view: PageView, field: PageElement) -> str | None:
         and e.role not in FIELD_ROLES
         and e.role not in ("button", "link")
         and e.box.y + e.box.h <= field.box.y + 2
+        # Over the field, not beside it (a side panel of its own).
+        and e.box.x < field.box.x + field.box.w
+        and e.box.x + e.box.w > field.box.x
     ]
     if not above:
         return None

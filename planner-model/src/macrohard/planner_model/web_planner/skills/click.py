@@ -219,7 +219,8 @@ def control_beside(view: PageView, label: PageElement) -> PageElement | None:
     near = [
         e
         for e in view.elements
-        if e.role in INTERACTIVE
+        if (e.role in INTERACTIVE or e.tag in ("a", "button", "select"))
+        and e is not label
         and e.box is not None
         and abs(center(e)[1] - ly) <= max(e.box.h, label.box.h) / 2 + 4
         and center(e)[0] > lx

@@ -12,7 +12,7 @@ from macrohard.planner_model.web_planner.grammar import Step, clause
 from macrohard.planner_model.web_planner.page import PageView, center
 from macrohard.planner_model.web_planner.reason import duration_s, extreme, numbers_in, show
 from macrohard.planner_model.web_planner.skills.base import Ctx, PastStep, clicked, say, skill
-from macrohard.planner_model.web_planner.skills.compute import shown_numbers
+from macrohard.planner_model.web_planner.skills.compute import NUMBER_ONLY, shown_numbers
 from macrohard.planner_model.web_planner.text import norm
 
 CONTROL_ROLES = frozenset({"button", "link", "menuitem", "option", "radio", "checkbox"})
@@ -113,29 +113,32 @@ def pick_extreme(step: Step, ctx: Ctx, own: list[PastStep]) -> Intent | None:
 
 
 def face_down(view: PageView) -> list[PageElement]:
-    """Look-alike items that hide their values (cards): blank elements of one size, plus
-    the one turned over (a number shown in their row), in reading order."""
+    """Look-alike items that may hide their values (cards): elements of one size, each
+    blank or showing a number, plus a number shown in their row (one turned over shows
+    its value in an element of its own), in reading order."""
     sizes: dict[tuple[int, int], list[PageElement]] = {}
     for e in view.elements:
-        if e.box is None or e.role in CONTROL_ROLES or (e.text or e.name or "").strip():
+        text = (e.text or e.name or "").strip()
+        if e.box is None or e.role in CONTROL_ROLES or len(text) > 12:
+            continue
+        if text and not NUMBER_ONLY.fullmatch(text):
             continue
         sizes.setdefault((int(e.box.w), int(e.box.h)), []).append(e)
     groups = [g for g in sizes.values() if len(g) >= 2]
     if not groups:
         return []
-    blank = max(groups, key=len)
-    top = min(b.box.y for b in blank if b.box is not None)
-    bottom = max(b.box.y + b.box.h for b in blank if b.box is not None)
+    cards = max(groups, key=len)
+    top = min(b.box.y for b in cards if b.box is not None)
+    bottom = max(b.box.y + b.box.h for b in cards if b.box is not None)
     shown = [
         e
         for e in view.elements
         if e.role not in CONTROL_ROLES
-        and e not in blank
-        and len((e.text or "").strip()) <= 12
-        and numbers_in(e.text or "")
+        and e not in cards
+        and NUMBER_ONLY.fullmatch((e.text or "").strip())
         and top <= center(e)[1] <= bottom
     ]
-    return sorted(blank + shown, key=lambda e: center(e)[0])
+    return sorted(cards + shown, key=lambda e: center(e)[0])
 
 
 def _reveal_and_pick(step: Step, cards: list[PageElement], own: list[PastStep]) -> Intent | None:
@@ -156,8 +159,9 @@ def _reveal_and_pick(step: Step, cards: list[PageElement], own: list[PastStep]) 
         return Intent(action="click", element=cards[k].id, reason=f"reveal #{k}; seen {notes}")
     pick = min if step.value == "min" else max
     k = pick(seen, key=lambda i: seen[i])
-    if numbers_in(cards[k].text or cards[k].name or ""):
-        return None  # it is the one turned over
+    last = next((h for h in reversed(own) if h.ok and h.intent.action == "click"), None)
+    if last is not None and re.match(rf"(?:reveal|pick) #{k}\b", last.intent.reason):
+        return None  # it is the one turned over last
     return Intent(
         action="click", element=cards[k].id, reason=f"reveal #{k} to pick it; seen {notes}"
     )
