@@ -136,3 +136,16 @@ def test_one_of_each_named_item_by_its_plus_then_the_order_control() -> None:
         history.append(PastStep(intent=run(goal, page, history)))
     assert [h.intent.element for h in history] == [6, 3, 7]
     assert run(goal, page, history).action == "done"
+
+
+def test_waits_until_the_value_shown_meets_the_condition_then_acts() -> None:
+    goal = "Sell ACME shares when the quote is greater than $20.50."
+
+    def page(quote: str) -> PageObservation:
+        return obs(el(1, "text", "Quote:", y=10, x=0), el(2, "text", quote, y=10, x=40),
+                   el(3, "button", "Sell", y=40))  # fmt: skip
+
+    wait = run(goal, page("$19.90"), [])
+    assert wait.action == "wait_for" and wait.wait_ms > 0
+    sell = run(goal, page("$20.60"), [PastStep(intent=wait)])
+    assert (sell.action, sell.element) == ("click", 3)

@@ -17,6 +17,7 @@ from macrohard.planner_model.web_planner.skills import (  # noqa: F401  (registr
     seek,
     upload,
     wait,
+    watch,
 )
 from macrohard.planner_model.web_planner.skills.base import (
     READERS,
