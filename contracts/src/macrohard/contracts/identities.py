@@ -78,7 +78,7 @@ _DEAD_LETTER_OPERATOR_API = (
 # stream created and purged (a delete), an object's last metadata read by message get, its
 # chunks by direct get (the kernel's reader). Only the gateway and the actuator hold files.
 _OBJ = f"OBJ_{artifacts.ARTIFACT_BUCKET}"
-_ARTIFACT_STORE_API = (
+ARTIFACT_STORE_API = (
     f"$O.{artifacts.ARTIFACT_BUCKET}.>",
     f"$JS.API.STREAM.CREATE.{_OBJ}",
     f"$JS.API.STREAM.PURGE.{_OBJ}",
@@ -180,7 +180,7 @@ SERVICES: tuple[Identity, ...] = (
             (_TASK, artifacts.ArtifactStored),
             (_TASK, artifacts.ArtifactDeleted),
         ),
-        publishes=_ARTIFACT_STORE_API,
+        publishes=ARTIFACT_STORE_API,
         consumers=("gateway-webhooks",),
         # The operator's console: its Retry button does what `mh dlq retry` does.
         operates_dead_letters=True,
@@ -223,7 +223,7 @@ SERVICES: tuple[Identity, ...] = (
             (_TASK, artifacts.DownloadRefused),
         ),
         # Replicas hand a task's intent to the replica holding its browser context.
-        publishes=(f"{browser.ACTUATOR_WORKER_PREFIX}.*", *_ARTIFACT_STORE_API),
+        publishes=(f"{browser.ACTUATOR_WORKER_PREFIX}.*", *ARTIFACT_STORE_API),
         listens=(f"{browser.ACTUATOR_WORKER_PREFIX}.*",),
         consumers=("actuator",),
         responds=True,

@@ -255,6 +255,7 @@ class Registry:
         for node_id in event.wrong:
             rep = self.rep(node_id)
             rep.disputes_lost += 1
+            self.reindex(node_id)  # a lower record: a lower placement tier
             node = self.fleet.nodes.get(node_id)
             if self.live and quarantine_due(rep) and node is not None and not node.quarantined:
                 quarantined = NodeQuarantined(
@@ -289,7 +290,11 @@ class Registry:
         back = self.liveness.beat(node_id, now)
         node = self.fleet.nodes.get(node_id)
         if node is not None and (
-            back or node.lost or crosses_minimum(node.prefs, node.state_of_charge, state_of_charge)
+            back
+            or node.lost
+            # Across the owner's minimum (inline: this runs for every beat).
+            or (state_of_charge < node.prefs.min_state_of_charge)
+            != (node.state_of_charge < node.prefs.min_state_of_charge)
         ):
             self.attention[node_id] = state_of_charge
             self.attention_due.set()
@@ -481,10 +486,10 @@ class Registry:
         alive = self.alive_map()
         nodes = self.fleet.nodes.values()
         sched = [n for n in nodes if n.schedulable() and alive.get(n.node_id, False)]
-        now = self._mono()
         return FleetStats(
             nodes=len(self.fleet.nodes),
-            alive=sum(1 for n in self.liveness.last_seen if self.liveness.alive(n, now)),
+            # Watched minus declared lost (O(1): the sweep keeps it true within a bucket).
+            alive=len(self.liveness.last_seen) - len(self.liveness.declared_lost),
             parked=sum(1 for n in nodes if n.parked),
             schedulable=len(sched),
             schedulable_tops=sum(n.tops for n in sched),
