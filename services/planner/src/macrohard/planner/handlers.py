@@ -209,9 +209,6 @@ class Planner:
         self, tenant: str, state: TaskState, observation: PageObservation, ok: bool | None
     ) -> Intent | None:
         """The next step of the tenant's solved run of this goal shape, if the page allows."""
-        so_far = domain.replayed_so_far(state)
-        if so_far is None:
-            return None
         shape, _ = playbook.goal_shape(state.goal)
         entry = playbook.playbook_id(playbook.site_of(state.start_url), shape)
         # The entry's latest RunLearned: two direct reads, however many runs it has seen.
@@ -221,7 +218,11 @@ class Planner:
         learned = (await self.store.read_sequence(last)).payload
         if not isinstance(learned, RunLearned) or learned.site != playbook.site_of(state.start_url):
             return None
-        return playbook.replay(learned, state.goal, so_far, observation, ok)
+        decided = [(p.intent, p.replayed, p.ok) for p in state.intents if p.step > 0]
+        at = playbook.resume_at(learned, decided)
+        if at is None:
+            return None
+        return playbook.replay(learned, state.goal, at[0], observation, ok, resumed=at[1])
 
     async def _learn(
         self, cause: Envelope, state: TaskState, history: list[PastIntent], last: Event

@@ -7,13 +7,17 @@ Adding a skill = a new module here and one import line below; nothing else chang
 from macrohard.planner_model.web_planner.skills import (  # noqa: F401  (registrations)
     choose,
     click,
+    compare,
     compute,
     fill,
     mail,
+    quantity,
     read,
     scroll,
+    seek,
     upload,
     wait,
+    watch,
 )
 from macrohard.planner_model.web_planner.skills.base import (
     READERS,
