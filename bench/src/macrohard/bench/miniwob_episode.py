@@ -15,7 +15,7 @@ from typing import Any
 
 import msgspec
 
-from macrohard.actuator.public import chromium_path
+from macrohard.actuator.public import GESTURES, chromium_path, perform_gesture, read_page
 from macrohard.contracts.agent import Intent
 from macrohard.contracts.browser import PageObservation
 from macrohard.devkit.pages import LocalSite, PageReply, PageRequest
@@ -245,16 +245,21 @@ class DirectPage:
         self.page = page
 
     async def observe(self) -> PageObservation:
-        raw = await self.page.evaluate(OBSERVE_JS)
-        return msgspec.convert(raw, PageObservation)
+        return await read_page(self.page)
 
     async def act(self, intent: Intent) -> tuple[bool, str]:
         page = self.page
         loc = (
             page.locator(f'[data-mh-id="{intent.element}"]') if intent.element is not None else None
         )
+
+        async def find(element: int) -> Any:
+            return page.locator(f'[data-mh-id="{element}"]')
+
         try:
             match intent.action:
+                case action if action in GESTURES:
+                    await perform_gesture(page, intent, find, 2000)
                 case "click":
                     assert loc is not None
                     await loc.click(timeout=2000)

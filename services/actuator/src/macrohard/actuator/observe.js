@@ -59,9 +59,12 @@
     const tab = el.getAttribute('tabindex');
     if (tab !== null && Number(tab) >= 0) return true;
     // Icons wired up from JavaScript (addEventListener leaves no attribute) still show a
-    // pointer; cursor is inherited, so only the element that introduces it counts.
+    // pointer; cursor is inherited, so only the element that introduces it counts, and a
+    // text-less leaf inside it (an icon within a clickable row: a tree's disclosure arrow).
     const cursor = getComputedStyle(el).cursor;
-    return cursor === 'pointer' && (!el.parentElement || getComputedStyle(el.parentElement).cursor !== 'pointer');
+    if (cursor !== 'pointer') return false;
+    if (!el.parentElement || getComputedStyle(el.parentElement).cursor !== 'pointer') return true;
+    return el.children.length === 0 && !(el.textContent || '').trim();
   };
   // A text-less control is named from its id or classes ("trash", "star-toggle"): what a
   // person would infer from the icon is usually what its author called it.

@@ -1,0 +1,60 @@
+"""Skills that need gestures, on hand-built pages (no benchmark page): sliders and spinners,
+shapes and colours, text selection, drag to reorder, small-board games."""
+
+from __future__ import annotations
+
+from macrohard.contracts.agent import Intent
+from macrohard.contracts.browser import Box, PageElement, PageObservation
+from macrohard.planner_model.web_planner import PastStep, PlanRequest, decide
+
+
+def el(
+    id: int, role: str, text: str = "", y: int = 0, x: int = 0, w: int = 30, h: int = 14,
+    **kw: object,
+) -> PageElement:  # fmt: skip
+    return PageElement(id=id, role=role, text=text, box=Box(x, y, w, h), **kw)  # type: ignore[arg-type]
+
+
+def obs(*elements: PageElement, selection: str = "") -> PageObservation:
+    return PageObservation(
+        url="http://app.test/", title="", elements=list(elements), selection=selection
+    )
+
+
+def run(goal: str, page: PageObservation, steps: int = 8) -> list[Intent]:
+    """The intents the model chooses on a page that does not change, every action ok."""
+    history: list[PastStep] = []
+    for _ in range(steps):
+        intent = decide(PlanRequest(goal=goal, observation=page, history=history))
+        history.append(PastStep(intent=intent))
+        if intent.action in ("done", "fail"):
+            break
+    return [h.intent for h in history]
+
+
+def test_sliders_get_the_goal_numbers_in_page_order_then_submit() -> None:
+    page = obs(
+        el(1, "text", "Pick a combination", y=0),
+        el(2, "text", y=40, name="ui slider handle"),
+        el(3, "text", "0", y=60),
+        el(4, "slider", y=90, name="Volume", value="10", value_min=0, value_max=50),
+        el(5, "button", "Submit", y=130),
+    )
+    intents = run("Set the sliders to the combination [7, 25] and submit.", page)
+    assert [(i.action, i.element, i.target_element, i.text) for i in intents[:3]] == [
+        ("set_value", 2, 3, "7"),  # no value of its own: read from the number after it
+        ("set_value", 4, None, "25"),
+        ("click", 5, None, None),
+    ]
+    assert intents[-1].action == "done"
+    one = run("Select -3 with the slider and hit Submit.", page)
+    assert (one[0].action, one[0].element, one[0].text) == ("set_value", 2, "-3")
+    assert (one[1].action, one[1].element) == ("click", 5)
+    nth = run("Set the 2nd slider to 40", page)
+    assert (nth[0].action, nth[0].element, nth[0].text) == ("set_value", 4, "40")
+
+
+def test_a_spinner_already_at_its_value_is_left_alone() -> None:
+    page = obs(el(1, "spinbutton", name="Guests", value="4"), el(2, "button", "OK", y=40))
+    intents = run("Set the spinner to 4 and press OK", page)
+    assert [(i.action, i.element) for i in intents] == [("click", 2), ("done", None)]
