@@ -58,3 +58,51 @@ def test_a_spinner_already_at_its_value_is_left_alone() -> None:
     page = obs(el(1, "spinbutton", name="Guests", value="4"), el(2, "button", "OK", y=40))
     intents = run("Set the spinner to 4 and press OK", page)
     assert [(i.action, i.element) for i in intents] == [("click", 2), ("done", None)]
+
+
+def shape(id: int, kind: str, color: str, x: int, y: int, size: int, text: str = "") -> PageElement:
+    return el(id, "graphic", text, y=y, x=x, w=size, h=size, shape=kind, color=color)
+
+
+def test_shapes_by_colour_size_kind_and_glyph() -> None:
+    page = obs(
+        el(1, "text", "A drawing", y=0),
+        shape(2, "circle", "#ff0000", 10, 40, 20),
+        shape(3, "circle", "#0000ff", 40, 40, 10),
+        shape(4, "rect", "#0000ff", 70, 40, 20),
+        shape(5, "text", "#008000", 100, 40, 22, text="7"),
+        shape(6, "text", "#000000", 130, 40, 11, text="q"),
+        el(7, "button", "Cancel", y=90),
+    )
+    for goal, want in [
+        ("Click on a small blue circle", 3),
+        ("Click on the large blue item", 4),
+        ("Click on a red shape", 2),
+        ("Click on a large 7", 5),
+        ("Click on a small q", 6),
+        ("Click on a green digit", 5),
+        ("Click on the Cancel button", 7),  # not about looks: an ordinary click
+    ]:
+        intents = run(goal, page)
+        assert (intents[0].action, intents[0].element) == ("click", want), goal
+        assert intents[1].action == "done", goal
+
+
+def test_colour_names_and_shades_of_a_hue() -> None:
+    swatches = [
+        ("#ff0000", 10), ("#808000", 40), ("#00ff00", 70), ("#ffc0cb", 100),  # red olive lime pink
+    ]  # fmt: skip
+    page = obs(*(shape(i, "box", c, x, 40, 20) for i, (c, x) in enumerate(swatches, start=1)))
+    assert run("Click on the olive colored box.", page)[0].element == 2
+    assert run("Click on the lime colored box.", page)[0].element == 3
+    shades = [
+        ("#d97a7a", 10), ("#4d1a1a", 40), ("#7ad97a", 70), ("#e6e6f5", 100), ("#c4a3a3", 130),
+    ]  # fmt: skip
+    page = obs(
+        *(shape(i, "box", c, x, 40, 20) for i, (c, x) in enumerate(shades, start=1)),
+        el(9, "button", "Submit", y=90),
+    )
+    intents = run("Select all the shades of red and press Submit.", page, steps=10)
+    assert [(i.action, i.element) for i in intents] == [
+        ("click", 1), ("click", 2), ("click", 5), ("click", 9), ("done", None),
+    ]  # fmt: skip

@@ -76,7 +76,7 @@
     return '#' + [m[1], m[2], m[3]].map(v => Math.round(Number(v)).toString(16).padStart(2, '0')).join('');
   };
   // SVG shapes are observed inside drawings, not icons: an <svg> this small is a glyph.
-  const SHAPES = new Set(['circle', 'rect', 'ellipse', 'polygon', 'polyline', 'line', 'path']);
+  const SHAPES = new Set(['circle', 'rect', 'ellipse', 'polygon', 'polyline', 'line', 'path', 'text']);
   const shapeOf = el => {
     const tag = el.tagName.toLowerCase();
     if (tag === 'canvas') return 'canvas';

@@ -12,6 +12,7 @@ from macrohard.planner_model.web_planner.skills import (  # noqa: F401  (registr
     read,
     scroll,
     sliders,
+    visual,
     wait,
 )
 from macrohard.planner_model.web_planner.skills.base import (
