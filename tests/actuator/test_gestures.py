@@ -105,8 +105,12 @@ async def test_select_text_in_prose_and_in_a_field(running: Running, site: Site)
     assert done is not None and done.ok, done
     assert "field selected beta" in logged(obs), logged(obs)
     assert obs.observation.selection == "beta"
+    # No text: all of the element's text.
+    done, obs = await running.step("t-sel", 4, Intent(action="select_text", element=prose))
+    assert done is not None and done.ok, done
+    assert obs.observation.selection == "The quick brown fox jumps over the lazy dog."
     done, _ = await running.step(
-        "t-sel", 4, Intent(action="select_text", element=notes, text="zeta")
+        "t-sel", 5, Intent(action="select_text", element=notes, text="zeta")
     )
     assert done is not None and not done.ok and "not in the element" in done.error
 

@@ -106,3 +106,23 @@ def test_colour_names_and_shades_of_a_hue() -> None:
     assert [(i.action, i.element) for i in intents] == [
         ("click", 1), ("click", 2), ("click", 5), ("click", 9), ("done", None),
     ]  # fmt: skip
+
+
+def test_highlight_a_paragraph_or_a_phrase_then_submit() -> None:
+    page = obs(
+        el(1, "paragraph", "First block of prose here.", y=20, tag="p"),
+        el(2, "paragraph", "Second block " + "long " * 40 + "…", y=60, tag="p"),
+        el(3, "text", "Some other words", y=100),
+        el(4, "button", "Submit", y=140),
+    )
+    intents = run("Highlight the text in the 2nd paragraph and click submit.", page)
+    # A clipped paragraph is selected whole: the model never names text it cannot see.
+    assert [(i.action, i.element, i.text) for i in intents] == [
+        ("select_text", 2, None), ("click", 4, None), ("done", None, None),
+    ]  # fmt: skip
+    phrase = run('Highlight the words "block of" and press Submit', page)
+    assert (phrase[0].action, phrase[0].element, phrase[0].text) == ("select_text", 1, "block of")
+    # What the page reports as selected already counts: nothing to do again.
+    selected = obs(*page.elements, selection="block of")
+    again = run('Highlight the words "block of" and press Submit', selected)
+    assert (again[0].action, again[0].element) == ("click", 4)

@@ -53,7 +53,7 @@ async def perform_gesture(page: Page, intent: Intent, find: Find, timeout: float
         assert intent.x is not None and intent.y is not None
         await click_at(page, await point_in(el, intent.x, intent.y, timeout))
     elif action == "select_text":
-        await select_text(el, intent.text or "", timeout)
+        await select_text(el, intent.text, timeout)
     elif action == "set_value":
         target = parse_number(intent.text or "")
         assert target is not None  # validate_intent checked it
@@ -136,6 +136,16 @@ async def drag(page: Page, source: Locator, to: tuple[float, float], timeout: fl
 # read the selection then. Returns what the document now has selected (null: not found).
 SELECT_TEXT = """(el, want) => {
   const squash = s => s.replace(/\\s+/g, ' ').trim();
+  if (want === null) {  // all of the element's text
+    if (el instanceof HTMLInputElement || el instanceof HTMLTextAreaElement) want = el.value;
+    else {
+      const range = document.createRange(); range.selectNodeContents(el);
+      const selection = window.getSelection();
+      selection.removeAllRanges(); selection.addRange(range);
+      el.dispatchEvent(new MouseEvent('mouseup', {bubbles: true}));
+      return selection.toString();
+    }
+  }
   want = squash(want);
   if (el instanceof HTMLInputElement || el instanceof HTMLTextAreaElement) {
     const at = el.value.indexOf(want);
@@ -171,13 +181,17 @@ SELECT_TEXT = """(el, want) => {
 }"""
 
 
-async def select_text(el: Locator, want: str, timeout: float) -> None:
-    """Highlight `want` inside the element; the selection read back must be that text."""
+async def select_text(el: Locator, want: str | None, timeout: float) -> None:
+    """Highlight `want` inside the element (None: all its text); the selection read back
+    must be that text."""
     await el.scroll_into_view_if_needed(timeout=timeout)
     got = await el.evaluate(SELECT_TEXT, want)
     if got is None:
-        raise GestureFailed(f"{want[:80]!r} is not in the element's text")
-    if " ".join(str(got).split()) != " ".join(want.split()):
+        raise GestureFailed(f"{(want or '')[:80]!r} is not in the element's text")
+    if want is None:
+        if not str(got).strip():
+            raise GestureFailed("the element has no text to select")
+    elif " ".join(str(got).split()) != " ".join(want.split()):
         raise GestureFailed(f"selected {str(got)[:80]!r} instead of {want[:80]!r}")
 
 

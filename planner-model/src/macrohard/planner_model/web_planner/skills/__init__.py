@@ -11,6 +11,7 @@ from macrohard.planner_model.web_planner.skills import (  # noqa: F401  (registr
     mail,
     read,
     scroll,
+    selection,
     sliders,
     visual,
     wait,
