@@ -6,6 +6,7 @@ from macrohard.contracts import REGISTRY, envelope, TaskSubmitted
 from macrohard.contracts import (
     agent,
     approvals,
+    artifacts,
     billing,
     browser,
     fleet,
@@ -47,6 +48,7 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     *billing.EVENTS,
     *schedules.EVENTS,
     *approvals.EVENTS,
+    *artifacts.EVENTS,
 )
 REGISTRY = EventRegistry(ALL_EVENTS, upcasters={**tenancy.UPCASTERS})
 

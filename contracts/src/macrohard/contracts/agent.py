@@ -103,8 +103,10 @@ class InferenceCompleted(Event, frozen=True, kw_only=True):
     output_bytes: int
     energy_wh: float = 0.0
     # A call made on a second (or third) car to check another car's answer: the same work,
-    # metered and paid the same; its answer is compared, never used.
+    # paid the same to its car's owner, but the platform's cost: the tenant is not charged
+    # for it. Its answer is compared, never used.
     verification: bool = False
+    checks: str = ""  # a verification's checked car: whose work the check's cost is part of
 
 
 class InferenceVerified(Event, frozen=True, kw_only=True):

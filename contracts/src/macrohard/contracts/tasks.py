@@ -8,6 +8,7 @@ from typing import Any
 import msgspec
 
 from macrohard.contracts.approvals import ApprovalPolicy
+from macrohard.contracts.artifacts import TaskFile
 from macrohard.contracts.envelope import Event
 
 
@@ -48,6 +49,8 @@ class TaskSubmitted(Event, frozen=True, kw_only=True):
     scheduled_for: datetime | None = None
     # JSON Schema of the structured result the task must end with (`TaskCompleted.output`).
     output_schema: dict[str, Any] | None = None
+    # Files (artifacts of the tenant) the task brings for its `upload` steps, by name.
+    files: list[TaskFile] = []
 
 
 class TaskCancelRequested(Event, frozen=True, kw_only=True):

@@ -8,11 +8,11 @@ before the action is reported as failed.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from playwright.async_api import Locator
+from playwright.async_api import FilePayload, Locator
 
 from macrohard.actuator import gestures
 from macrohard.actuator.browser import TaskBrowser
@@ -78,9 +78,14 @@ async def locate(tb: TaskBrowser, element: int) -> Locator:
 
 
 async def perform(
-    tb: TaskBrowser, intent: Intent, text: str | None, settings: ActionSettings
+    tb: TaskBrowser,
+    intent: Intent,
+    text: str | None,
+    settings: ActionSettings,
+    uploads: Sequence[FilePayload] = (),
 ) -> None:
-    """Do the intent in the task's current page. `text` has its secrets filled in already."""
+    """Do the intent in the task's current page. `text` has its secrets filled in already;
+    `uploads` are the task's own files an upload names (see files.py)."""
     page = tb.page
     timeout = settings.timeout_ms
     action = intent.action
@@ -126,11 +131,17 @@ async def perform(
             await page.wait_for_timeout(intent.wait_ms)  # validate_intent caps it
     else:
         assert intent.element is not None
-        await _on_element(tb, await locate(tb, intent.element), intent, text, settings)
+        el = await locate(tb, intent.element)
+        await _on_element(tb, el, intent, text, settings, uploads)
 
 
 async def _on_element(
-    tb: TaskBrowser, el: Locator, intent: Intent, text: str | None, settings: ActionSettings
+    tb: TaskBrowser,
+    el: Locator,
+    intent: Intent,
+    text: str | None,
+    settings: ActionSettings,
+    uploads: Sequence[FilePayload],
 ) -> None:
     timeout = settings.timeout_ms
     action = intent.action
@@ -152,6 +163,8 @@ async def _on_element(
             # Custom widgets (a div with role=checkbox) may not flip the way Playwright
             # checks for: a click is what a person would do.
             await el.click(timeout=timeout)
+    elif action == "upload" and uploads:
+        await el.set_input_files(list(uploads), timeout=timeout)
     elif action == "upload":
         if settings.upload_dir is None:
             raise ActionRefused("blocked: no upload folder is configured for this actuator")

@@ -9,7 +9,7 @@ import msgspec
 from msgspec import Meta
 
 from macrohard.billing.public import DEFAULT_PLAN, PLANS, BudgetStatus, Invoice, MeterUsage
-from macrohard.gateway.domain import TaskView
+from macrohard.gateway.domain import ArtifactView, TaskView
 
 # PostgreSQL text cannot hold NUL; refusing it here keeps it out of the log as well.
 NO_NUL = r"^[^\x00]*$"
@@ -83,6 +83,9 @@ class ApiKeyList(msgspec.Struct, kw_only=True):
     data: list[ApiKeyOut]
 
 
+ArtifactId = Annotated[str, Meta(pattern=r"^[0-9a-f]{64}$")]
+
+
 class TaskIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     goal: Annotated[str, Meta(min_length=1, max_length=4000, pattern=NO_NUL)]
     start_url: Url
@@ -98,6 +101,14 @@ class TaskIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     webhook_url: Url | None = None
     # Seconds each step may wait for a free car (fleet busy or restarting) before failing.
     car_wait_s: Annotated[float, Meta(ge=0, le=3600)] = 300.0
+    # Artifact ids (POST /v1/artifacts) of files the task brings for its `upload` steps;
+    # a goal names them by file name ('Upload "report.pdf" to Document').
+    files: Annotated[list[ArtifactId], Meta(max_length=200)] = []
+
+
+class ArtifactList(msgspec.Struct, kw_only=True):
+    data: list[ArtifactView]
+    next_cursor: str | None = None
 
 
 class TaskAccepted(msgspec.Struct, kw_only=True):

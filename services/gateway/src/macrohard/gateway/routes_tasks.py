@@ -19,6 +19,7 @@ from macrohard.billing import public as billing
 from macrohard.contracts.envelope import envelope, new_event_id
 from macrohard.contracts.tasks import TaskCancelRequested, TaskSubmitted, totp_sealed_name
 from macrohard.eventlog import ConcurrencyConflict, egress
+from macrohard.gateway.artifact_reads import task_files
 from macrohard.gateway.context import GatewayContext, Principal, decode_view
 from macrohard.gateway.domain import (
     TERMINAL,
@@ -101,6 +102,7 @@ async def submit(
                 detail=f"output_schema is not a JSON Schema: {exc.message}",
                 extra=[{"key": "output_schema", "message": exc.message}],
             ) from exc
+    files = await task_files(ctx, tenant, data.files)
     fingerprint: str | None = None
     if idempotency_key is None:
         task_id = new_event_id()
@@ -128,6 +130,7 @@ async def submit(
         secrets=sealed,
         totp_seeds=totp_seeds,
         output_schema=data.output_schema,
+        files=files,
         max_steps=data.max_steps,
         webhook_url=data.webhook_url,
         car_wait_s=data.car_wait_s,

@@ -7,12 +7,14 @@ Adding a skill = a new module here and one import line below; nothing else chang
 from macrohard.planner_model.web_planner.skills import (  # noqa: F401  (registrations)
     choose,
     click,
+    compute,
     fill,
     mail,
     read,
     scroll,
     selection,
     sliders,
+    upload,
     visual,
     wait,
 )

@@ -31,7 +31,8 @@ class PastStep(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
 class Ctx:
     """One decision: the page, the whole history, and what earlier steps found on the page."""
 
-    def __init__(self, view: PageView, history: list[PastStep]) -> None:
+    def __init__(self, view: PageView, history: list[PastStep], goal: str = "") -> None:
+        self.goal = goal
         self.view = view
         self.history = history
         self.anchor: PageElement | None = None  # the item a "find the X by Y" step located
