@@ -126,3 +126,57 @@ def test_highlight_a_paragraph_or_a_phrase_then_submit() -> None:
     selected = obs(*page.elements, selection="block of")
     again = run('Highlight the words "block of" and press Submit', selected)
     assert (again[0].action, again[0].element) == ("click", 4)
+
+
+def listing(names: list[str], x: int = 20) -> list[PageElement]:
+    return [
+        el(10 + i, "text", n, y=40 + 30 * i, x=x, w=100, tag="div") for i, n in enumerate(names)
+    ]
+
+
+def test_drag_an_item_to_a_position_of_its_list() -> None:
+    page = obs(*listing(["Ann", "Bo", "Cy", "Di"]), el(30, "text", "Other", y=40, x=300))
+    for goal, target, down in [
+        ("Drag Cy to the top.", 10, False),
+        ("Drag Bo to the 4th position.", 13, True),
+        ("Drag Cy up by one position.", 11, False),
+        ("Drag Ann down by one position.", 11, True),
+    ]:
+        (move, *_) = run(goal, page)
+        assert (move.action, move.target_element) == ("drag", target), goal
+        assert move.y == (12 if down else 2), goal  # past the middle, on the far side
+    # Already there: nothing to do.
+    assert run("Drag Ann to the 1st position.", page)[0].action == "done"
+
+
+def test_sort_moves_one_item_at_a_time_then_submits() -> None:
+    unsorted = obs(*listing(["5", "-3", "12"]), el(40, "button", "Submit", y=200))
+    goal = "Sort the numbers in increasing order, starting with the lowest number at the top."
+    first = decide(PlanRequest(goal=goal, observation=unsorted))
+    assert (first.action, first.element, first.target_element) == ("drag", 11, 10)
+    done = obs(*listing(["-3", "5", "12"]), el(40, "button", "Submit", y=200))
+    after = decide(PlanRequest(goal=goal, observation=done, history=[PastStep(intent=first)]))
+    assert (after.action, after.element) == ("click", 40)
+    down = decide(PlanRequest(goal="Sort the numbers in descending order", observation=done))
+    assert (down.action, down.element, down.target_element) == ("drag", 12, 10)
+
+
+def test_numbers_clicked_in_order_from_memory_once_they_are_hidden() -> None:
+    shown = obs(
+        shape(1, "text", "#000000", 100, 40, 20, text="2"),
+        shape(2, "text", "#000000", 10, 80, 20, text="1"),
+        shape(3, "text", "#000000", 50, 120, 20, text="3"),
+        el(4, "text", "0", y=300, x=300),  # a figure in a status line, not an item
+    )
+    goal = "Click on the numbers in ascending order."
+    first = decide(PlanRequest(goal=goal, observation=shown))
+    assert (first.action, first.element) == ("click", 2)
+    hidden = obs(
+        *(shape(i, "rect", "#000000", x, y, 20) for i, x, y in [(5, 100, 40), (6, 50, 120)])
+    )
+    history = [PastStep(intent=first)]
+    second = decide(PlanRequest(goal=goal, observation=hidden, history=history))
+    assert (second.action, second.x, second.y) == ("click_at", 110, 50)
+    history.append(PastStep(intent=second))
+    third = decide(PlanRequest(goal=goal, observation=hidden, history=history))
+    assert (third.action, third.x, third.y) == ("click_at", 60, 130)

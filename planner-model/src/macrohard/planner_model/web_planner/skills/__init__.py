@@ -10,6 +10,7 @@ from macrohard.planner_model.web_planner.skills import (  # noqa: F401  (registr
     compute,
     fill,
     mail,
+    ordering,
     read,
     scroll,
     selection,
