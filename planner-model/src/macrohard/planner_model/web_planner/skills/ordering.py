@@ -128,7 +128,8 @@ def sort(step: Step, ctx: Ctx, own: list[PastStep]) -> Intent | None:
             lists.setdefault((e.box.x, e.tag), []).append(e)
     if not lists:
         return Intent(action="fail", reason="no list of numbers to sort on the page")
-    items = sorted(max(lists.values(), key=len), key=lambda e: center(e)[1])
+    longest = max(lists.values(), key=lambda group: len(group))
+    items = sorted(longest, key=lambda e: center(e)[1])
     want = sorted(items, key=_value, reverse=step.value == "desc")
     if sum(h.intent.action == "drag" for h in own) >= 2 * len(items):
         return None
