@@ -152,6 +152,9 @@ async def test_shapes_colours_and_editor_styles_are_observed(running: Running, s
     shapes = {(e.shape, e.color) for e in first.observation.elements if e.shape}
     assert {("circle", "#ff0000"), ("rect", "#0000ff"), ("box", "#008000")} <= shapes, shapes
     assert ("canvas", "") in shapes
+    # A framed empty cell, and what an image shown through CSS is named after.
+    boxes = [(e.name, e.color) for e in first.observation.elements if e.shape == "box"]
+    assert ("", "") in boxes and ("cross mark", "") in boxes, boxes
     assert any(e.text == "Label" for e in first.observation.elements)
     styled = {e.text: e.styles for e in first.observation.elements if e.styles}
     assert styled == {"heavy": ["bold"], "slanted": ["italic"], "red": ["color:#ff0000"]}, styled

@@ -180,3 +180,26 @@ def test_numbers_clicked_in_order_from_memory_once_they_are_hidden() -> None:
     history.append(PastStep(intent=second))
     third = decide(PlanRequest(goal=goal, observation=hidden, history=history))
     assert (third.action, third.x, third.y) == ("click_at", 60, 130)
+
+
+def board(marks: str) -> PageObservation:
+    """A 3x3 board of framed cells, row by row ('.' free); marks are images named x / o."""
+    cells = [
+        el(1 + i, "text", y=40 + 44 * (i // 3), x=10 + 44 * (i % 3), w=42, h=42,
+           shape="box", name="" if m == "." else m)
+        for i, m in enumerate(marks)
+    ]  # fmt: skip
+    return obs(el(20, "text", "Score: 0", y=300), *cells)
+
+
+def test_a_board_game_takes_the_win_blocks_the_loss_and_stops_when_over() -> None:
+    goal = "Playing as 'X', win a game of tic-tac-toe."
+    win = decide(PlanRequest(goal=goal, observation=board("xx.oo....")))
+    assert (win.action, win.element) == ("click", 3)  # x x _ : complete the row
+    block = decide(PlanRequest(goal=goal, observation=board("x...oo...")))
+    assert (block.action, block.element) == ("click", 4)  # o o on row 2: block at its start
+    first = decide(PlanRequest(goal=goal, observation=board("....o....")))
+    assert first.element in (1, 3, 7, 9)  # against the centre, only a corner avoids a loss
+    assert decide(PlanRequest(goal=goal, observation=board("xxxoo...."))).action == "done"
+    as_o = decide(PlanRequest(goal="Playing as 'O', win the game", observation=board("oo.xx.x..")))
+    assert (as_o.action, as_o.element) == ("click", 3)

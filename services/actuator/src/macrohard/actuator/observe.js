@@ -84,11 +84,24 @@
     const r = el.ownerSVGElement.getBoundingClientRect();
     return r.width >= 48 && r.height >= 48 ? tag : '';
   };
-  // A text-less element painted with its own background (a colour swatch), not a section.
+  // A text-less leaf a person still sees: painted with its own background (a colour
+  // swatch), framed on all four sides (a board's cell), or showing an image through CSS.
+  // Returns its colour ('' for none), or null when it is not such a box.
   const swatchOf = (el, r) => {
     if (r.width < 6 || r.height < 6 || r.width > 400 || r.height > 400) return null;
     if ((el.innerText || '').trim() || el.children.length > 0) return null;
-    return hex(getComputedStyle(el).backgroundColor);
+    const cs = getComputedStyle(el);
+    const color = hex(cs.backgroundColor);
+    if (color) return color;
+    const framed = ['Top', 'Right', 'Bottom', 'Left'].every(
+      side => parseFloat(cs['border' + side + 'Width']) > 0 && cs['border' + side + 'Style'] !== 'none');
+    return framed || imageName(el) ? '' : null;
+  };
+  // What an image without alt text shows, as far as its file name says ("x.png" -> "x").
+  const imageName = el => {
+    const src = el.tagName === 'IMG' ? el.getAttribute('src') || '' : (/url\("?([^")]*)"?\)/.exec(getComputedStyle(el).content) || [])[1] || '';
+    const base = src.split(/[?#]/)[0].split('/').pop() || '';
+    return clip(base.replace(/\.[a-z0-9]+$/i, '').replace(/[-_]+/g, ' '));
   };
   const stylesOf = (el, root) => {
     const cs = getComputedStyle(el), base = getComputedStyle(root), out = [];
@@ -122,7 +135,7 @@
     const text = interactive && !shape ? clip(el.innerText || '') : ownText(el);
     const r = el.getBoundingClientRect();
     const swatch = shape || text ? null : swatchOf(el, r);
-    if (!interactive && !text && !shape && !swatch) continue;
+    if (!interactive && !text && !shape && swatch === null) continue;
     let visible = r.width > 0 && r.height > 0;
     if (visible && el.checkVisibility) visible = el.checkVisibility({checkOpacity: true, checkVisibilityCSS: true});
     if (!el.hasAttribute(ATTR)) el.setAttribute(ATTR, String(window.__mhNextId++));
@@ -142,9 +155,10 @@
       item.shape = shape;
       const fill = shape === 'canvas' ? null : hex(getComputedStyle(el).fill);
       if (fill) item.color = fill;
-    } else if (swatch) {
+    } else if (swatch !== null) {
       item.shape = 'box';
-      item.color = swatch;
+      if (swatch) item.color = swatch;
+      if (!item.name) item.name = imageName(el);
     }
     const editor = el.isContentEditable ? el.closest('[contenteditable=""], [contenteditable="true"]') : null;
     if (editor && editor !== el && text) item.styles = stylesOf(el, editor);
