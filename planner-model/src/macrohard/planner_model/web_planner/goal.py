@@ -29,6 +29,7 @@ StepKind = Literal[
     "submit",
     "wait",
     "scroll",
+    "extract",
 ]
 
 KIND_WORDS = (
@@ -69,7 +70,7 @@ class Step(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
 VERBS = (
     "click|select|enter|type|press|hit|choose|expand|find|use|focus|close|open|search|"
     "navigate|reply|forward|submit|check|uncheck|tap|mark|delete|fill|pick|input|write|go|"
-    "paste|copy|read|wait|scroll|drag|highlight|resize|solve|buy|sort"
+    "paste|copy|read|wait|scroll|drag|highlight|resize|solve|buy|sort|extract"
 )
 _QUOTE = re.compile(r"[\"“”]([^\"“”]*)[\"“”]")
 _SPLIT = re.compile(
@@ -226,6 +227,9 @@ def _clause(c: str, q: list[str]) -> list[Step]:
             Step(kind="fill", value=_unq(m.group(1), q), kind_hint="to"),
             Step(kind="click", target="send"),
         ]
+    # "Extract the orders": read the data the task's output_schema asks for off this page.
+    if m := re.match(r"extract\s+(?:the\s+)?(.*)$", c, re.I):
+        return [Step(kind="extract", target=_unq(m.group(1), q))]
     if m := re.match(r"(?:click|press|hit|tap|push|select|open|choose)\s+(.*)$", c, re.I):
         return _click(m.group(1), q)
     if m := re.match(r"(?:search\s+for|look\s+for)\s+(.+)$", c, re.I):

@@ -10,12 +10,14 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable
+from typing import Any
 
 import msgspec
 
 from macrohard.contracts.agent import Intent
 from macrohard.contracts.browser import PageElement, PageObservation
 from macrohard.planner_model.web_planner.datepicker import parse_date, pick_date
+from macrohard.planner_model.web_planner.extract import holds
 from macrohard.planner_model.web_planner.goal import Step, parse_goal
 from macrohard.planner_model.web_planner.lookup import EACH_LABEL, value_beside
 from macrohard.planner_model.web_planner.page import (
@@ -46,12 +48,22 @@ class PlanRequest(msgspec.Struct, frozen=True, kw_only=True):
     goal: str
     observation: PageObservation
     history: list[PastStep] = []
+    # The task's JSON Schema for its result: an "extract ..." step reads it off the page.
+    output_schema: dict[str, Any] | None = None
 
 
 class _Ctx:
-    def __init__(self, view: PageView, history: list[PastStep]) -> None:
+    def __init__(
+        self,
+        view: PageView,
+        history: list[PastStep],
+        observation: PageObservation,
+        output_schema: dict[str, Any] | None = None,
+    ) -> None:
         self.view = view
         self.history = history
+        self.observation = observation
+        self.output_schema = output_schema
         self.anchor: PageElement | None = None  # the item a "find the X by Y" step located
         self.copied: tuple[str, PageElement] | None = None  # what a copy step read, and where
 
@@ -63,7 +75,7 @@ def decide(request: PlanRequest, embed: Embed | None = None) -> Intent:
     """The next intent for the goal on this page (`done` when every step is finished)."""
     steps = parse_goal(request.goal)
     view = PageView(request.observation, request.goal, embed)
-    ctx = _Ctx(view, request.history)
+    ctx = _Ctx(view, request.history, request.observation, request.output_schema)
     served = [h.intent.plan_step for h in request.history if h.intent.plan_step is not None]
     start = max(served, default=0)
     if not steps:
@@ -568,6 +580,18 @@ def _wait(step: Step, ctx: _Ctx, own: list[PastStep]) -> Intent | None:
     return Intent(action="wait_for", wait_ms=min(ms, 30000), reason=f"wait {step.value} s")
 
 
+def _extract(step: Step, ctx: _Ctx, own: list[PastStep]) -> Intent | None:
+    """Read the data the goal asks for, once, on the page that shows it (the actuator reads
+    the values; the planner merges every extraction into the result). No schema, or a page
+    without any matching table header, list item or label: nothing to read here."""
+    if ctx.output_schema is None or any(h.ok and h.intent.action == "extract" for h in own):
+        return None
+    if not holds(ctx.output_schema, ctx.observation):
+        return None
+    what = step.target or "the data"
+    return Intent(action="extract", reason=f"read {what} off this page")
+
+
 HANDLERS: dict[str, Handler] = {
     "click": _click,
     "fill": _fill,
@@ -579,5 +603,6 @@ HANDLERS: dict[str, Handler] = {
     "autocomplete": _autocomplete,
     "wait": _wait,
     "scroll": _scroll,
+    "extract": _extract,
 }
 _ = FIELD_ROLES

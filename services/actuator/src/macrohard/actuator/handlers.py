@@ -16,6 +16,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
@@ -65,6 +66,7 @@ from macrohard.contracts.tasks import (
     totp_sealed_name,
 )
 from macrohard.eventlog.store import EventStore, Loaded
+from macrohard.planner_model.web_planner.extract import extract
 
 log = logging.getLogger("macrohard.actuator")
 
@@ -399,6 +401,10 @@ class Actuator:
             step.acted = True
         await self.observer.settle(tb.page, tb.inflight)
         observation, error = await self._observe(tb, env)
+        extracted = None
+        if ie.intent.action == "extract" and not error:
+            task = await self._task_info(env.tenant, ie.task_id)
+            extracted = extracted_values(ie.intent, task, observation)
         step.out.append(
             PageObserved(
                 task_id=ie.task_id,
@@ -406,6 +412,7 @@ class Actuator:
                 observation=observation,
                 intent_event_id=env.id,
                 error=error,
+                extracted=extracted,
             )
         )
 
@@ -548,6 +555,18 @@ class _Step:
     out: list[Event] = field(default_factory=list)
     started: bool = False  # ActionStarted is in the log: the page may have been touched
     acted: bool = False  # ActionExecuted is in the log
+
+
+def extracted_values(
+    intent: Intent, task: TaskSubmitted | None, observation: PageObservation
+) -> Any:
+    """An `extract` intent's answer: what the model read itself (the chat backend), else the
+    values the task's output_schema asks for, read off the (already scrubbed) observation."""
+    if intent.data is not None:
+        return intent.data
+    if task is None or task.output_schema is None:
+        return None
+    return extract(task.output_schema, observation)
 
 
 def _navigate(url: str) -> Intent:

@@ -256,7 +256,19 @@ def replayed_so_far(state: TaskState) -> int | None:
 # Actions whose effect lives only in the page until something submits it: a reloaded page
 # has lost them. Everything else (click, press, navigate, back) may have reached the site.
 PAGE_LOCAL: frozenset[str] = frozenset(
-    {"type", "clear", "select", "check", "uncheck", "hover", "scroll", "wait_for", "drag", "upload"}
+    {
+        "type",
+        "clear",
+        "select",
+        "check",
+        "uncheck",
+        "hover",
+        "scroll",
+        "wait_for",
+        "drag",
+        "upload",
+        "extract",
+    }
 )
 
 
