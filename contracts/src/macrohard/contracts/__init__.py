@@ -10,6 +10,7 @@ from macrohard.contracts import (
     browser,
     fleet,
     schedules,
+    sessions,
     tasks,
     tenancy,
 )
@@ -47,6 +48,7 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     *billing.EVENTS,
     *schedules.EVENTS,
     *approvals.EVENTS,
+    *sessions.EVENTS,
 )
 REGISTRY = EventRegistry(ALL_EVENTS, upcasters={**tenancy.UPCASTERS})
 

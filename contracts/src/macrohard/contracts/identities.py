@@ -32,6 +32,7 @@ from macrohard.contracts import (
     browser,
     fleet,
     schedules,
+    sessions,
     tasks,
     tenancy,
 )
@@ -161,6 +162,10 @@ SERVICES: tuple[Identity, ...] = (
             (_TASK, schedules.SchedulePaused),
             (_TASK, schedules.ScheduleResumed),
             (_TASK, schedules.ScheduleDeleted),
+            # Saved sessions: who holds one, and the tenant deleting one.
+            (_TASK, sessions.SessionClaimed),
+            (_TASK, sessions.SessionReleased),
+            (_TASK, sessions.SessionDeleted),
         ),
         consumers=("gateway-webhooks",),
         # The operator's console: its Retry button does what `mh dlq retry` does.
@@ -199,6 +204,9 @@ SERVICES: tuple[Identity, ...] = (
             (_TASK, browser.ActionExecuted),
             (_TASK, browser.PageObserved),
             (_TASK, browser.SessionClosed),
+            # A saved session's sealed browser state, or the end of a hold without one.
+            (_TASK, sessions.SessionSaved),
+            (_TASK, sessions.SessionReleased),
         ),
         # Replicas hand a task's intent to the replica holding its browser context.
         publishes=(f"{browser.ACTUATOR_WORKER_PREFIX}.*",),

@@ -13,6 +13,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from playwright.async_api import Browser, BrowserContext, Page, Playwright, async_playwright
 
@@ -126,9 +127,14 @@ class BrowserPool:
         return len(self._tasks)
 
     async def open(
-        self, task_id: str, tenant: str, allowed_domains: Sequence[str] | None
+        self,
+        task_id: str,
+        tenant: str,
+        allowed_domains: Sequence[str] | None,
+        storage_state: dict[str, Any] | None = None,
     ) -> TaskBrowser:
-        """A fresh isolated context for the task (closing one it may still have)."""
+        """A fresh isolated context for the task (closing one it may still have), starting
+        from a saved session's cookies and local storage when `storage_state` is given."""
         await self.start()
         assert self._browser is not None
         await self.close(task_id)
@@ -159,6 +165,7 @@ class BrowserPool:
             service_workers="block",
             accept_downloads=False,
             proxy={"server": proxy_url, "bypass": "<-loopback>"},
+            storage_state=storage_state,  # type: ignore[arg-type]
         )
         await context.route("**/*", guard.route)
         await context.route_web_socket("**/*", guard.route_web_socket)

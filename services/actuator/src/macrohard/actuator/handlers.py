@@ -43,7 +43,8 @@ from macrohard.actuator.domain import (
     well_formed,
 )
 from macrohard.actuator.observer import Observer
-from macrohard.actuator.secrets import SecretOpener, SecretsUnavailable
+from macrohard.actuator.saved_sessions import SessionVault
+from macrohard.actuator.secrets import SecretOpener, SecretSealer, SecretsUnavailable
 from macrohard.actuator.session import BrowserSession, Delivery, evolve, plan_delivery
 from macrohard.actuator.tenants import AllowedDomains
 from macrohard.actuator.totp import InvalidTotpSeed, MissingTotpSeed, fill_totp, totp_names
@@ -112,6 +113,7 @@ class Actuator:
         observer: Observer,
         settings: ActuatorSettings,
         opener: SecretOpener | None = None,
+        sealer: SecretSealer | None = None,
     ) -> None:
         self.store = store
         self.nc = nc
@@ -119,6 +121,7 @@ class Actuator:
         self.observer = observer
         self.settings = settings
         self.opener = opener
+        self.vault = SessionVault(store, opener, sealer)
         self.domains = AllowedDomains(store)
         self._tasks: dict[str, TaskSubmitted | None] = {}
         self._sub: Subscription | None = None
@@ -256,7 +259,10 @@ class Actuator:
     ) -> tuple[TaskBrowser, int]:
         """A fresh context for the task, claimed in the log (OCC: one claimant wins)."""
         task = await self._task_info(env.tenant, ie.task_id)
-        tb = await self.pool.open(ie.task_id, env.tenant, await self.domains.of(env.tenant))
+        saved = await self.vault.restore(env.tenant, task) if task else None
+        tb = await self.pool.open(
+            ie.task_id, env.tenant, await self.domains.of(env.tenant), storage_state=saved
+        )
         tb.secrets = self._all_secrets(env.tenant, task)
         url = loaded.state.last_url or (task.start_url if task else "")
         opened = SessionOpened(
@@ -345,6 +351,7 @@ class Actuator:
         envs = [caused_by(e, env, aggregate_id=ie.task_id, purpose=type(e).__name__) for e in out]
         await self.store.append(envs, expected_version=step.version)
         if closing:
+            await self._end_session_hold(env, ie.task_id)
             await self.pool.close(ie.task_id)
             self._tasks.pop(ie.task_id, None)
             self._sessions.pop(ie.task_id, None)
@@ -531,12 +538,14 @@ class Actuator:
         loaded = await self._load(env.tenant, task_id)
         state = loaded.state
         if not state.open:
+            await self._end_session_hold(env, task_id)
             await self.pool.close(task_id)
             self._tasks.pop(task_id, None)
             self._sessions.pop(task_id, None)
             return
         if state.worker != self.worker and not forwarded and await self._forward(state.worker, rec):
             return
+        await self._end_session_hold(env, task_id)
         await self.pool.close(task_id)
         closed = SessionClosed(task_id=task_id, reason=env.type)
         await self.store.append(
@@ -545,6 +554,22 @@ class Actuator:
         )
         self._tasks.pop(task_id, None)
         self._sessions.pop(task_id, None)
+
+    async def _end_session_hold(self, cause: Envelope, task_id: str) -> None:
+        """A task that held a saved session ends: seal its browser state into the session
+        (or release the hold when there is no browser to read it from)."""
+        task = await self._task_info(cause.tenant, task_id)
+        if task is None or task.session is None:
+            return
+        tb = self.pool.get(task_id)
+        state = None
+        if tb is not None:
+            try:
+                state = dict(await tb.context.storage_state())
+            except PlaywrightError as exc:
+                error = short_error(exc)
+                log.warning("browser state unreadable", extra={"task": task_id, "error": error})
+        await self.vault.save(cause, task, state)
 
 
 @dataclass(slots=True)

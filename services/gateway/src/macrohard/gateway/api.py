@@ -17,6 +17,7 @@ from macrohard.gateway import (
     events,
     routes_approvals,
     routes_schedules,
+    routes_sessions,
     routes_tasks,
     routes_tenancy,
 )
@@ -83,6 +84,7 @@ def create_app(ctx: GatewayContext) -> Litestar:
             *events.ROUTES,
             *routes_schedules.ROUTES,
             *routes_approvals.ROUTES,
+            *routes_sessions.ROUTES,
             console.router(),
             console.static_files(),
         ],

@@ -1,4 +1,5 @@
-"""What each plan allows of the work features (schedules, approvals), checked at the API.
+"""What each plan allows of the work features (schedules, approvals, saved sessions), checked
+at the API.
 
 Prices live in billing's plans; these are counts and sizes, refused with 403 before anything
 is written, so a refusal loses nothing and costs nothing.
@@ -17,12 +18,14 @@ from macrohard.billing.public import DEFAULT_PLAN
 class WorkLimits:
     max_schedules: int  # schedules not deleted
     max_approval_rules: int  # labels plus domains in the approval policy
+    session_ttl_s: int  # how long a saved session's browser state is kept after its task
 
 
+_DAY = 86400
 LIMITS: dict[str, WorkLimits] = {
-    "payg": WorkLimits(max_schedules=5, max_approval_rules=20),
-    "team": WorkLimits(max_schedules=50, max_approval_rules=100),
-    "enterprise": WorkLimits(max_schedules=500, max_approval_rules=500),
+    "payg": WorkLimits(max_schedules=5, max_approval_rules=20, session_ttl_s=_DAY),
+    "team": WorkLimits(max_schedules=50, max_approval_rules=100, session_ttl_s=7 * _DAY),
+    "enterprise": WorkLimits(max_schedules=500, max_approval_rules=500, session_ttl_s=30 * _DAY),
 }
 
 

@@ -98,6 +98,9 @@ class TaskIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     webhook_url: Url | None = None
     # Seconds each step may wait for a free car (fleet busy or restarting) before failing.
     car_wait_s: Annotated[float, Meta(ge=0, le=3600)] = 300.0
+    # A saved session: the task starts from its browser state and saves into it after; one
+    # task at a time (a second gets 409).
+    session: Annotated[str, Meta(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")] | None = None
 
 
 class TaskAccepted(msgspec.Struct, kw_only=True):

@@ -1,0 +1,153 @@
+"""Saved sessions at the API: claimed for a task at submit, shown and deleted by name.
+
+A task naming `session` claims it before its TaskSubmitted is written: SessionClaimed is
+appended at the session aggregate's version, so of two submissions racing for one session
+(through any number of gateway replicas) exactly one gets it; the other gets a 409 and
+nothing of it is written (the tenant retries once the first task has ended). The actuator
+ends the hold when the task ends (SessionSaved with the sealed browser state, or
+SessionReleased). A hold whose task ended more than `STALE_HOLD_S` ago without either (an
+actuator lost at that moment) no longer blocks the session.
+
+What the API shows of a session is metadata only: never the state, not even sealed.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+import msgspec
+from litestar import delete, get
+from litestar.exceptions import HTTPException, NotFoundException
+from litestar.params import FromPath
+from msgspec import Meta
+
+from macrohard.contracts.envelope import Envelope, envelope
+from macrohard.contracts.sessions import (
+    SESSION_AGGREGATE,
+    SavedSession,
+    SessionClaimed,
+    SessionDeleted,
+    SessionReleased,
+    evolve_session,
+)
+from macrohard.contracts.tasks import TaskCancelled, TaskCompleted, TaskFailed
+from macrohard.eventlog import ConcurrencyConflict, Loaded
+from macrohard.gateway.context import GatewayContext
+from macrohard.gateway.errors import COMMON, problems
+from macrohard.gateway.routes_tenancy import AnyRequest, gw
+
+SessionName = Annotated[str, Meta(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
+STALE_HOLD_S = 60.0
+_ENDS = (TaskCompleted, TaskFailed, TaskCancelled)
+
+
+class SessionView(msgspec.Struct, kw_only=True):
+    name: str
+    status: str  # "in_use" | "saved" | "expired" | "empty"
+    task_id: str | None = None  # the task holding it now
+    saved_by: str | None = None  # the task whose browser state is saved
+    saved_at: datetime | None = None
+    expires_at: datetime | None = None
+    size_bytes: int = 0
+
+
+class SessionInUse(HTTPException):
+    status_code = 409
+
+
+def _fold(s: SavedSession, env: Envelope) -> SavedSession:
+    return evolve_session(s, env.payload, env.occurred_at)
+
+
+async def load_session(ctx: GatewayContext, tenant: str, name: str) -> Loaded[SavedSession]:
+    return await ctx.store.load(_fold, SavedSession(name=name), tenant, SESSION_AGGREGATE, name)
+
+
+async def _held(ctx: GatewayContext, tenant: str, s: SavedSession, now: datetime) -> bool:
+    """Whether the session is held by a task that still counts (see the module's note)."""
+    if not s.holder:
+        return False
+    events = await ctx.store.read_aggregate(tenant, "task", s.holder)
+    ended = [r.envelope.occurred_at for r in events if isinstance(r.payload, _ENDS)]
+    return not ended or now - ended[0] < timedelta(seconds=STALE_HOLD_S)
+
+
+async def claim(ctx: GatewayContext, tenant: str, name: str, task_id: str) -> None:
+    """Hold the session for `task_id` (before its TaskSubmitted); 409 when another holds it."""
+    loaded = await load_session(ctx, tenant, name)
+    if loaded.state.holder == task_id:
+        return  # an idempotent resubmission of the same task
+    if await _held(ctx, tenant, loaded.state, datetime.now(UTC)):
+        raise SessionInUse(detail=f"session {name!r} is in use by task {loaded.state.holder}")
+    env = envelope(SessionClaimed(name=name, task_id=task_id), tenant=tenant, aggregate_id=name)
+    try:
+        await ctx.store.append([env], expected_version=loaded.version)
+    except ConcurrencyConflict:
+        raise SessionInUse(detail=f"session {name!r} was just claimed by another task") from None
+
+
+async def unclaim(ctx: GatewayContext, tenant: str, name: str, task_id: str, why: str) -> None:
+    """Give a claim back when its task could not be written."""
+    event = SessionReleased(name=name, task_id=task_id, reason=why)
+    env = envelope(event, tenant=tenant, aggregate_id=name)
+    await ctx.store.append([env], expected_version=None)
+
+
+def _view(s: SavedSession, now: datetime, held: bool) -> SessionView:
+    if held:
+        status = "in_use"
+    elif s.state is None:
+        status = "empty"
+    else:
+        status = "expired" if s.expired(now) else "saved"
+    return SessionView(
+        name=s.name,
+        status=status,
+        task_id=s.holder if held else None,
+        saved_by=s.saved_by or None,
+        saved_at=s.saved_at,
+        expires_at=s.expires_at,
+        size_bytes=s.size_bytes,
+    )
+
+
+@get(
+    "/v1/sessions/{name:str}",
+    summary="A saved session: whether a task holds it, when its state was saved and expires",
+    responses=problems(*COMMON, 404),
+    security=[{"bearer": []}],
+)
+async def get_session(request: AnyRequest, name: FromPath[SessionName]) -> SessionView:
+    ctx = gw(request)
+    who = await ctx.authenticate(request.headers.get("authorization"))
+    loaded = await load_session(ctx, who.tenant_id, name)
+    if loaded.version == 0:
+        raise NotFoundException(detail=f"no session named {name!r}")
+    now = datetime.now(UTC)
+    return _view(loaded.state, now, await _held(ctx, who.tenant_id, loaded.state, now))
+
+
+@delete(
+    "/v1/sessions/{name:str}",
+    status_code=204,
+    summary="Delete a saved session's state (409 while a task holds it)",
+    responses=problems(*COMMON, 404, 409),
+    security=[{"bearer": []}],
+)
+async def delete_session(request: AnyRequest, name: FromPath[SessionName]) -> None:
+    ctx = gw(request)
+    who = await ctx.authenticate(request.headers.get("authorization"))
+    loaded = await load_session(ctx, who.tenant_id, name)
+    if loaded.version == 0:
+        raise NotFoundException(detail=f"no session named {name!r}")
+    if await _held(ctx, who.tenant_id, loaded.state, datetime.now(UTC)):
+        raise SessionInUse(detail=f"session {name!r} is in use by task {loaded.state.holder}")
+    env = envelope(SessionDeleted(name=name), tenant=who.tenant_id, aggregate_id=name)
+    try:
+        await ctx.store.append([env], expected_version=loaded.version)
+    except ConcurrencyConflict:
+        raise SessionInUse(detail=f"session {name!r} was just claimed by a task") from None
+
+
+ROUTES = [get_session, delete_session]
