@@ -21,8 +21,11 @@ MH = str(Path(sys.executable).with_name("mh"))
 async def wait_for(
     store: EventStore, tenant: str, agg: str, agg_id: str, n: int
 ) -> list[RecordedEvent]:
+    # A deadline, not a count of polls: starting `mh run billing` (a fresh interpreter importing
+    # every service's contracts) takes well over 15 s on a loaded 2-core machine.
+    deadline = asyncio.get_running_loop().time() + 90
     events: list[RecordedEvent] = []
-    for _ in range(300):
+    while asyncio.get_running_loop().time() < deadline:
         events = await store.read_aggregate(tenant, agg, agg_id)
         if len(events) >= n:
             break

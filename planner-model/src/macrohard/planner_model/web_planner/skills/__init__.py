@@ -1,0 +1,26 @@
+"""The planner model's skills: one module per family of steps, each registering its goal
+clause parsers (`grammar.clause`) and its step handlers (`base.skill`, `base.reader`).
+
+Adding a skill = a new module here and one import line below; nothing else changes.
+"""
+
+from macrohard.planner_model.web_planner.skills import (  # noqa: F401  (registrations)
+    choose,
+    click,
+    extract,
+    fill,
+    mail,
+    read,
+    scroll,
+    wait,
+)
+from macrohard.planner_model.web_planner.skills.base import (
+    READERS,
+    SKILLS,
+    Ctx,
+    Handler,
+    PastStep,
+    Reader,
+)
+
+__all__ = ["READERS", "SKILLS", "Ctx", "Handler", "PastStep", "Reader"]
