@@ -9,6 +9,7 @@ import msgspec
 from msgspec import Meta
 
 from macrohard.billing.public import DEFAULT_PLAN, PLANS, BudgetStatus, Invoice, MeterUsage
+from macrohard.contracts.sessions import SESSION_NAME
 from macrohard.gateway.domain import TaskView
 
 # PostgreSQL text cannot hold NUL; refusing it here keeps it out of the log as well.
@@ -100,7 +101,7 @@ class TaskIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     car_wait_s: Annotated[float, Meta(ge=0, le=3600)] = 300.0
     # A saved session: the task starts from its browser state and saves into it after; one
     # task at a time (a second gets 409).
-    session: Annotated[str, Meta(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")] | None = None
+    session: Annotated[str, Meta(pattern=SESSION_NAME.pattern)] | None = None
 
 
 class TaskAccepted(msgspec.Struct, kw_only=True):

@@ -18,13 +18,14 @@ from typing import Annotated
 
 import msgspec
 from litestar import delete, get
-from litestar.exceptions import HTTPException, NotFoundException
+from litestar.exceptions import HTTPException, NotFoundException, ValidationException
 from litestar.params import FromPath
 from msgspec import Meta
 
 from macrohard.contracts.envelope import Envelope, envelope
 from macrohard.contracts.sessions import (
     SESSION_AGGREGATE,
+    SESSION_NAME,
     SavedSession,
     SessionClaimed,
     SessionDeleted,
@@ -37,7 +38,7 @@ from macrohard.gateway.context import GatewayContext
 from macrohard.gateway.errors import COMMON, problems
 from macrohard.gateway.routes_tenancy import AnyRequest, gw
 
-SessionName = Annotated[str, Meta(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
+SessionName = Annotated[str, Meta(pattern=SESSION_NAME.pattern)]
 STALE_HOLD_S = 60.0
 _ENDS = (TaskCompleted, TaskFailed, TaskCancelled)
 
@@ -61,6 +62,11 @@ def _fold(s: SavedSession, env: Envelope) -> SavedSession:
 
 
 async def load_session(ctx: GatewayContext, tenant: str, name: str) -> Loaded[SavedSession]:
+    if not SESSION_NAME.match(name):
+        raise ValidationException(
+            detail=f"{name!r} is not a session name (a-z, 0-9, '_' and '-', at most 64)",
+            extra=[{"key": "name", "message": "not a session name"}],
+        )
     return await ctx.store.load(_fold, SavedSession(name=name), tenant, SESSION_AGGREGATE, name)
 
 
