@@ -4,15 +4,18 @@ name, addressed within the tenant, with the plan's TTL on the task."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import httpx
 import pytest
 
 from macrohard.contracts import envelope
 from macrohard.contracts.sessions import SESSION_AGGREGATE, SessionClaimed, SessionSaved
 from macrohard.contracts.tasks import SealedSecret, TaskCancelled, TaskSubmitted
 from macrohard.eventlog import EventStore
-from macrohard.gateway import routes_sessions
+from macrohard.gateway import limits, routes_sessions
 from tests.gateway.conftest import TASK, RunningGateway, onboard
 
 CRM = {**TASK, "session": "crm"}
@@ -47,6 +50,17 @@ async def test_one_task_at_a_time_holds_a_session_even_when_submissions_race(
     assert [r.payload for r in claims] == [SessionClaimed(name="crm", task_id=winner)]
 
 
+async def until_listed(c: httpx.AsyncClient, status: str) -> list[dict[str, Any]]:
+    """The list once the read model shows the session with `status` (it trails the log)."""
+    listed: list[dict[str, Any]] = []
+    for _ in range(100):
+        listed = (await c.get("/v1/sessions")).json()["data"]
+        if listed and listed[0]["status"] == status:
+            return listed
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"never listed as {status}: {listed}")
+
+
 async def test_a_session_is_shown_without_its_state_and_deleted(
     gw: RunningGateway, store: EventStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -75,6 +89,7 @@ async def test_a_session_is_shown_without_its_state_and_deleted(
         )
         monkeypatch.setattr(routes_sessions, "STALE_HOLD_S", 0.0)
         free = (await c.get("/v1/sessions/crm")).json()
+        listed = await until_listed(c, "saved")
         deleted = await c.delete("/v1/sessions/crm")
         after = (await c.get("/v1/sessions/crm")).json()
     assert missing.status_code == 404 and bad_name.status_code == 422
@@ -83,5 +98,21 @@ async def test_a_session_is_shown_without_its_state_and_deleted(
     assert shown["size_bytes"] == 321 and "state" not in shown and "c2VhbGVk" not in str(shown)
     assert second.status_code == 202, second.text
     assert free["status"] == "saved"
+    assert [(v["name"], v["saved_by"], v["size_bytes"]) for v in listed] == [("crm", first, 321)]
     assert deleted.status_code == 204
     assert (after["status"], after["saved_by"], after["size_bytes"]) == ("empty", None, 0)
+
+
+async def test_a_new_session_past_the_plan_s_count_is_refused(
+    gw: RunningGateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    t = await onboard(gw)
+    team = limits.LIMITS["team"]
+    monkeypatch.setitem(limits.LIMITS, "team", dataclasses.replace(team, max_sessions=1))
+    async with gw.client(t.api_key) as c:
+        first = await c.post("/v1/tasks", json={**TASK, "session": "one"})
+        await until_listed(c, "in_use")
+        second = await c.post("/v1/tasks", json={**TASK, "session": "two"})
+    assert first.status_code == 202, first.text
+    assert second.status_code == 403
+    assert second.json()["detail"] == "the team plan allows 1 saved sessions"

@@ -8,7 +8,9 @@ ends the hold when the task ends (SessionSaved with the sealed browser state, or
 SessionReleased). A hold whose task ended more than `STALE_HOLD_S` ago without either (an
 actuator lost at that moment) no longer blocks the session.
 
-What the API shows of a session is metadata only: never the state, not even sealed.
+What the API shows of a session is metadata only: never the state, not even sealed. The list
+comes from the `gateway_sessions` read model; one session is read from its own aggregate.
+A new session past the plan's count is a 403.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from macrohard.contracts.tasks import TaskCancelled, TaskCompleted, TaskFailed
 from macrohard.eventlog import ConcurrencyConflict, Loaded
 from macrohard.gateway.context import GatewayContext
 from macrohard.gateway.errors import COMMON, problems
+from macrohard.gateway.limits import PlanLimitReached, limits_of, plan_of
 from macrohard.gateway.routes_tenancy import AnyRequest, gw
 
 SessionName = Annotated[str, Meta(pattern=SESSION_NAME.pattern)]
@@ -80,17 +83,26 @@ async def _held(ctx: GatewayContext, tenant: str, s: SavedSession, now: datetime
 
 
 async def claim(ctx: GatewayContext, tenant: str, name: str, task_id: str) -> None:
-    """Hold the session for `task_id` (before its TaskSubmitted); 409 when another holds it."""
+    """Hold the session for `task_id` (before its TaskSubmitted); 409 when another holds it,
+    403 when it would be a session past the plan's count."""
     loaded = await load_session(ctx, tenant, name)
     if loaded.state.holder == task_id:
         return  # an idempotent resubmission of the same task
+    if loaded.state.holder == "" and loaded.state.state is None:  # new, or deleted
+        plan = await plan_of(ctx, tenant)
+        limit = limits_of(plan).max_sessions
+        count = await ctx.pool.fetchval(
+            "SELECT count(*) FROM gateway.sessions WHERE tenant_id = $1", tenant
+        )
+        if count >= limit:
+            raise PlanLimitReached(plan, "saved sessions", limit)
     if await _held(ctx, tenant, loaded.state, datetime.now(UTC)):
         raise SessionInUse(detail=f"session {name!r} is in use by task {loaded.state.holder}")
     env = envelope(SessionClaimed(name=name, task_id=task_id), tenant=tenant, aggregate_id=name)
     try:
         await ctx.store.append([env], expected_version=loaded.version)
     except ConcurrencyConflict:
-        raise SessionInUse(detail=f"session {name!r} was just claimed by another task") from None
+        raise SessionInUse(detail=f"session {name!r} is in use by another task") from None
 
 
 async def unclaim(ctx: GatewayContext, tenant: str, name: str, task_id: str, why: str) -> None:
@@ -103,7 +115,7 @@ async def unclaim(ctx: GatewayContext, tenant: str, name: str, task_id: str, why
 def _view(s: SavedSession, now: datetime, held: bool) -> SessionView:
     if held:
         status = "in_use"
-    elif s.state is None:
+    elif not s.saved_by:  # nothing saved yet (or deleted)
         status = "empty"
     else:
         status = "expired" if s.expired(now) else "saved"
@@ -116,6 +128,36 @@ def _view(s: SavedSession, now: datetime, held: bool) -> SessionView:
         expires_at=s.expires_at,
         size_bytes=s.size_bytes,
     )
+
+
+class SessionList(msgspec.Struct, kw_only=True):
+    data: list[SessionView]
+
+
+@get(
+    "/v1/sessions",
+    summary="The tenant's saved sessions (metadata only, never the browser state)",
+    responses=problems(*COMMON),
+    security=[{"bearer": []}],
+)
+async def list_sessions(request: AnyRequest) -> SessionList:
+    ctx = gw(request)
+    who = await ctx.authenticate(request.headers.get("authorization"))
+    rows = await ctx.pool.fetch(
+        """SELECT name, holder, saved_by, saved_at, expires_at, size_bytes
+           FROM gateway.sessions WHERE tenant_id = $1 ORDER BY name""",
+        who.tenant_id,
+    )
+    now = datetime.now(UTC)
+    views = []
+    for r in rows:
+        s = SavedSession(
+            name=r["name"], holder=r["holder"], saved_by=r["saved_by"],
+            saved_at=r["saved_at"], expires_at=r["expires_at"], size_bytes=r["size_bytes"],
+        )  # fmt: skip
+        # A hold is checked against its task as for one session (few are held at a time).
+        views.append(_view(s, now, held=await _held(ctx, who.tenant_id, s, now)))
+    return SessionList(data=views)
 
 
 @get(
@@ -156,4 +198,4 @@ async def delete_session(request: AnyRequest, name: FromPath[SessionName]) -> No
         raise SessionInUse(detail=f"session {name!r} was just claimed by a task") from None
 
 
-ROUTES = [get_session, delete_session]
+ROUTES = [list_sessions, get_session, delete_session]

@@ -30,7 +30,7 @@ from macrohard.gateway.domain import (
     request_fingerprint,
 )
 from macrohard.gateway.errors import COMMON, problems
-from macrohard.gateway.limits import limits_of
+from macrohard.gateway.limits import limits_of, plan_of
 from macrohard.gateway.models import InvoiceList, TaskAccepted, TaskIn, TaskList, UsageOut
 from macrohard.gateway.routes_tenancy import AnyRequest, gw
 from macrohard.gateway.secrets import fingerprint_key, seal_secret
@@ -150,10 +150,7 @@ async def submit(
 
 
 async def _session_ttl(ctx: GatewayContext, tenant: str) -> int:
-    plan: str | None = await ctx.pool.fetchval(
-        "SELECT plan FROM gateway.tenants WHERE tenant_id = $1", tenant
-    )
-    return limits_of(plan or "").session_ttl_s
+    return limits_of(await plan_of(ctx, tenant)).session_ttl_s
 
 
 async def _append_submitted(
