@@ -30,10 +30,12 @@ async def test_one_task_at_a_time_holds_a_session_even_when_submissions_race(
         # The same name in another tenant is another session.
         elsewhere = await o.post("/v1/tasks", json=CRM)
         held = await c.get("/v1/sessions/crm")
+        task_view = (await c.get(f"/v1/tasks/{_winner(race)}")).json()
         in_use = await c.delete("/v1/sessions/crm")
     codes = sorted(r.status_code for r in race)
     assert codes == [202, 409, 409, 409, 409], [r.text for r in race]
-    winner = next(r for r in race if r.status_code == 202).json()["task_id"]
+    winner = _winner(race)
+    assert task_view["session"] == "crm"
     refused = next(r for r in race if r.status_code == 409)
     assert refused.headers["content-type"].startswith("application/problem+json")
     assert "in use" in refused.json()["detail"]
@@ -116,3 +118,8 @@ async def test_a_new_session_past_the_plan_s_count_is_refused(
     assert first.status_code == 202, first.text
     assert second.status_code == 403
     assert second.json()["detail"] == "the team plan allows 1 saved sessions"
+
+
+def _winner(race: list[httpx.Response]) -> str:
+    task_id: str = next(r for r in race if r.status_code == 202).json()["task_id"]
+    return task_id

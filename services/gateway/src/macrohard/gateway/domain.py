@@ -104,6 +104,7 @@ class TaskView(msgspec.Struct, kw_only=True):
     schedule_id: str | None = None
     output_schema: dict[str, Any] | None = None
     output: Any = None  # the structured result, valid against output_schema
+    session: str | None = None  # the saved session it starts from and saves into
 
 
 def _step(view: TaskView, number: int) -> StepView:
@@ -136,6 +137,7 @@ def evolve_task(view: TaskView | None, env: Envelope) -> TaskView | None:
             totp_names=sorted(p.totp_seeds),
             schedule_id=p.schedule_id,
             output_schema=p.output_schema,
+            session=p.session,
             max_steps=p.max_steps,
             webhook_url=p.webhook_url,
             submitted_at=env.occurred_at,
