@@ -123,3 +123,17 @@ async def test_a_new_session_past_the_plan_s_count_is_refused(
 def _winner(race: list[httpx.Response]) -> str:
     task_id: str = next(r for r in race if r.status_code == 202).json()["task_id"]
     return task_id
+
+
+async def test_an_idempotent_retry_of_a_session_task_is_its_replay_not_a_conflict(
+    gw: RunningGateway, store: EventStore
+) -> None:
+    t = await onboard(gw)
+    async with gw.client(t.api_key) as c:
+        headers = {"Idempotency-Key": "order-sync-1"}
+        first = await c.post("/v1/tasks", json=CRM, headers=headers)
+        again = await c.post("/v1/tasks", json=CRM, headers=headers)
+    assert (first.status_code, again.status_code) == (202, 202), again.text
+    assert first.json()["task_id"] == again.json()["task_id"]
+    claims = await store.read_aggregate(t.tenant_id, SESSION_AGGREGATE, "crm")
+    assert len(claims) == 1

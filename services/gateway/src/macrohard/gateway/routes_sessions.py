@@ -6,7 +6,7 @@ appended at the session aggregate's version, so of two submissions racing for on
 nothing of it is written (the tenant retries once the first task has ended). The actuator
 ends the hold when the task ends (SessionSaved with the sealed browser state, or
 SessionReleased). A hold whose task ended more than `STALE_HOLD_S` ago without either (an
-actuator lost at that moment) no longer blocks the session.
+actuator lost at that moment), or whose task was never written, no longer blocks the session.
 
 What the API shows of a session is metadata only: never the state, not even sealed. The list
 comes from the `gateway_sessions` read model; one session is read from its own aggregate.
@@ -74,12 +74,17 @@ async def load_session(ctx: GatewayContext, tenant: str, name: str) -> Loaded[Sa
 
 
 async def _held(ctx: GatewayContext, tenant: str, s: SavedSession, now: datetime) -> bool:
-    """Whether the session is held by a task that still counts (see the module's note)."""
+    """Whether the session is held by a task that still counts (see the module's note): a
+    hold counts until its task ended `STALE_HOLD_S` ago, or, for a claim whose task was never
+    written (the submission broke in between), until the claim is that old."""
     if not s.holder:
         return False
+    stale = timedelta(seconds=STALE_HOLD_S)
     events = await ctx.store.read_aggregate(tenant, "task", s.holder)
+    if not events:
+        return s.claimed_at is None or now - s.claimed_at < stale
     ended = [r.envelope.occurred_at for r in events if isinstance(r.payload, _ENDS)]
-    return not ended or now - ended[0] < timedelta(seconds=STALE_HOLD_S)
+    return not ended or now - ended[0] < stale
 
 
 async def claim(ctx: GatewayContext, tenant: str, name: str, task_id: str) -> None:

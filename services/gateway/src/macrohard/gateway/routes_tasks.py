@@ -139,12 +139,18 @@ async def submit(
         request_hash=fingerprint,
     )
     env = envelope(event, tenant=tenant, aggregate_id=task_id)
-    if data.session is not None:
+    # A retried idempotent request whose task exists claims nothing: it gets the replay.
+    claims = data.session is not None and not (
+        idempotency_key is not None and await ctx.store.aggregate_version(tenant, "task", task_id)
+    )
+    if claims:
+        assert data.session is not None
         await sessions.claim(ctx, tenant, data.session, task_id)
     try:
         return await _append_submitted(ctx, env, tenant, task_id, idempotency_key, fingerprint)
-    except BaseException:
-        if data.session is not None:
+    except Exception:
+        if claims:
+            assert data.session is not None
             await sessions.unclaim(ctx, tenant, data.session, task_id, "the task was not written")
         raise
 
