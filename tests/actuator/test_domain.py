@@ -180,6 +180,15 @@ VALID: list[Intent] = [
     Intent(action="scroll", dy=400),
     Intent(action="scroll", element=6),
     Intent(action="drag", element=1, target_element=2),
+    Intent(action="drag", element=1, target_element=2, x=3, y=4),
+    Intent(action="drag", element=1, x=300, y=200),
+    Intent(action="right_click", element=1),
+    Intent(action="hold", element=1, hold_ms=1500),
+    Intent(action="click_at", element=1, x=0, y=10),
+    Intent(action="click_at", x=640, y=400),
+    Intent(action="select_text", element=1, text="quick brown"),
+    Intent(action="set_value", element=1, text="-12.5"),
+    Intent(action="set_value", element=1, target_element=2, text="1,000"),
     Intent(action="wait_for", text="Done"),
     Intent(action="wait_for"),
     Intent(action="upload", element=7, values=["report 2024.pdf"]),
@@ -200,12 +209,24 @@ INVALID: list[tuple[Intent, str]] = [
     (Intent(action="press", keys="Hyper+a"), "unknown modifier"),
     (Intent(action="press", keys="Control+Nope"), "unknown key"),
     (Intent(action="press", keys="Control+"), "malformed"),
-    (Intent(action="drag", element=1), "target_element"),
+    (Intent(action="drag", element=1), "target_element or a point"),
     (Intent(action="upload", element=1), "file names"),
     (Intent(action="upload", element=1, values=["../etc/passwd"]), "plain file name"),
     (Intent(action="upload", element=1, values=["/abs/path"]), "plain file name"),
     (Intent(action="upload", element=1, values=["a..b"]), "plain file name"),
     (Intent(action="scroll"), "element or dx/dy"),
+    (Intent(action="drag", element=1, x=3), "both x and y"),
+    (Intent(action="click_at", element=1), "needs a point"),
+    (Intent(action="click_at", x=-1, y=3), "within 0"),
+    (Intent(action="click_at", x=1, y=30_000), "within 0"),
+    (Intent(action="right_click"), "needs an element"),
+    (Intent(action="hold", element=1), "hold_ms between"),
+    (Intent(action="hold", element=1, hold_ms=60_000), "hold_ms between"),
+    (Intent(action="click", element=1, hold_ms=100), "only for hold"),
+    (Intent(action="select_text", element=1, text="  "), "text to select"),
+    (Intent(action="select_text", element=1, text="x" * 2001), "at most"),
+    (Intent(action="set_value", element=1, text="ten"), "needs a number"),
+    (Intent(action="set_value", element=1, text="1e400"), "needs a number"),
 ]
 
 
@@ -288,6 +309,29 @@ def test_compaction_prefers_visible_interactive_elements_and_keeps_document_orde
     assert kept[0].box is not None and (kept[0].box.x, kept[0].box.y) == (1, 3)
 
 
+def test_compaction_keeps_the_page_order_of_moved_elements() -> None:
+    # Ids are stamped when first seen: items a drag reordered keep their older ids.
+    kept, _ = compact_elements([raw(3), raw(1), raw(2)], ObservationLimits())
+    assert [e.id for e in kept] == [3, 1, 2]
+
+
+def test_compaction_passes_bounds_shapes_and_styles_and_drops_malformed_ones() -> None:
+    seen = {
+        **raw(1),
+        "value_min": -10,
+        "value_max": 40.5,
+        "value_step": float("nan"),
+        "shape": "circle",
+        "color": "#ff0000",
+        "styles": ["bold", "color:#00ff00"],
+    }
+    bad = {**raw(2), "value_min": "3", "value_max": True, "color": "red; x"}
+    kept, _ = compact_elements([seen, bad], ObservationLimits())
+    assert (kept[0].value_min, kept[0].value_max, kept[0].value_step) == (-10, 40.5, None)
+    assert (kept[0].shape, kept[0].color, kept[0].styles) == ("circle", "#ff0000", seen["styles"])
+    assert (kept[1].value_min, kept[1].value_max, kept[1].color) == (None, None, "")
+
+
 def test_compaction_scrubs_secrets() -> None:
     element = {**raw(1), "value": "pw=hunter2", "name": "hunter2"}
     kept, _ = compact_elements([element], ObservationLimits(), ["hunter2"])
@@ -312,7 +356,9 @@ def test_compaction_properties(elements: list[dict[str, object]], cap: int, text
     kept, omitted = compact_elements(elements, ObservationLimits(max_elements=cap, max_text=text))
     ids = [e.id for e in kept]
     assert len(kept) <= cap and omitted == len(elements) - len(kept)
-    assert ids == sorted(set(ids)) and set(ids) <= {r["id"] for r in elements}
+    # Document order is the order the observer listed them in, whatever their ids.
+    assert ids == [r["id"] for r in elements if r["id"] in set(ids)]
+    assert len(set(ids)) == len(ids) and set(ids) <= {r["id"] for r in elements}
     assert all(len(e.text) <= text and len(e.name) <= text for e in kept)
     visible_interactive = [r["id"] for r in elements if r["visible"] and r["interactive"]]
     if len(visible_interactive) <= cap:

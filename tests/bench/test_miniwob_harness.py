@@ -4,6 +4,7 @@ a scored failure with its reason, and the run goes on to the next episode."""
 from __future__ import annotations
 
 import argparse
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -11,8 +12,9 @@ import pytest
 from playwright.async_api import Browser, async_playwright
 
 from macrohard.actuator.public import CHROMIUM_ARGS
-from macrohard.bench.miniwob import _direct
+from macrohard.bench.miniwob import _direct, run_episodes
 from macrohard.bench.miniwob_episode import CHROMIUM, PageServer
+from macrohard.bench.miniwob_scoring import Episode
 from macrohard.contracts.agent import Intent
 
 
@@ -67,3 +69,28 @@ async def test_every_failure_is_scored_with_its_reason_and_the_run_goes_on(
             decide=lambda r: Intent(action="fail", reason="no idea"),
         )  # fmt: skip
         assert "planner said fail: no idea" in gave_up[0].reason
+
+
+async def test_episodes_run_concurrently_and_report_in_list_order(browser: Browser) -> None:
+    started: list[tuple[str, int]] = []
+    running, most = 0, 0
+
+    async def one(task: str, seed: int, slot: int) -> Episode:
+        nonlocal running, most
+        started.append((task, seed))
+        running += 1
+        most = max(most, running)
+        await asyncio.sleep(0.05 if seed == 0 else 0.01)  # the first ends last
+        running -= 1
+        return Episode(task, seed, "goal", 1.0, 1, 0.0)
+
+    out = await run_episodes(_args(episodes=2, concurrency=3), ["a", "b"], one)
+    assert [(e.task, e.seed) for e in out] == [("a", 0), ("a", 1), ("b", 0), ("b", 1)]
+    assert most == 3 and len(started) == 4
+
+    with PageServer() as pages:  # real pages, two at once, each in its own context
+        slow = {"page_load_ms": 30000, "max_ms": 30000}  # a loaded machine loads slowly
+        both = await _direct(
+            _args(episodes=2, concurrency=2, **slow), ["click-button"], pages, browser
+        )
+        assert [e.seed for e in both] == [0, 1] and all(e.success for e in both)

@@ -87,12 +87,14 @@ def inference(
     node: str = "car-1",
     owner: str = "owner-1",
     model: str = "planner-small",
+    checks: str = "",
 ) -> Envelope:
+    """An answer used; with `checks`, a verification call re-executing that car's answer."""
     return envelope(
         InferenceCompleted(
             task_id=task, step=1, model=model, node_id=node, owner_account=owner,
             lease_id="l1", compute_ms=compute_ms, input_bytes=1, output_bytes=1,
-            energy_wh=energy_wh,
+            energy_wh=energy_wh, verification=bool(checks), checks=checks,
         ),
         tenant=tenant, aggregate_id=task, occurred_at=when,
     )  # fmt: skip

@@ -121,7 +121,7 @@ def test_catalogue_figures_by_hand() -> None:
     assert PAYOUT_RATES.energy(2 * 10**6) == 300  # 2 Wh earn 0.0003, at cost
     assert PAYOUT_RATES.compute(60 * 10**6, "minilm") == 3_000  # the small model earns less
     embedding = PLANS["enterprise"].price_of("compute:minilm")
-    assert embedding.charge(36_000 * 10**6) == 2_700_000  # 10 hours at 0.000075/s (150%)
+    assert embedding.charge(36_000 * 10**6) == 2_952_000  # 10 hours at 0.000082/s (165%)
 
 
 def test_tiers_must_be_well_formed() -> None:

@@ -19,7 +19,14 @@ from pathlib import Path
 import pytest
 
 from macrohard.contracts import ALL_EVENTS, browser, fleet, subjects
-from macrohard.contracts.identities import CAR_EVENTS, SERVICES, Identity, car, service
+from macrohard.contracts.identities import (
+    ARTIFACT_STORE_API,
+    CAR_EVENTS,
+    SERVICES,
+    Identity,
+    car,
+    service,
+)
 from macrohard.contracts.nats_config import render_accounts
 from macrohard.devkit.services import SERVICES as SERVICE_MODULES
 
@@ -43,6 +50,8 @@ CORE_SUBJECTS: dict[str, tuple[str, ...]] = {
         f"$JS.API.DIRECT.GET.KV_{fleet.REGISTRY_BUCKET}.>",
         f"$JS.API.STREAM.MSG.GET.KV_{fleet.REGISTRY_BUCKET}",
     ),
+    # The tenants' files (the Object Store bucket), through the kernel's one store class.
+    "ArtifactStore": ARTIFACT_STORE_API,
     # A car's own subjects (its identity names them for its id).
     "heartbeat_subject": (),
 }

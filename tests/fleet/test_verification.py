@@ -16,6 +16,7 @@ import pytest
 from nats.aio.client import Client as NATS
 
 from macrohard.billing.projection import BillingProjection
+from macrohard.billing.public import invoice, period_of
 from macrohard.contracts import PLATFORM_TENANT, envelope
 from macrohard.contracts.agent import (
     InferenceCompleted,
@@ -23,6 +24,7 @@ from macrohard.contracts.agent import (
     InferenceVerified,
     Intent,
 )
+from macrohard.contracts.envelope import utcnow
 from macrohard.contracts.tasks import TaskCompleted, TaskFailed
 from macrohard.contracts.tenancy import TenantOnboarded
 from macrohard.eventlog import EventStore
@@ -104,23 +106,46 @@ async def test_a_dishonest_car_is_caught_quarantined_and_never_paid(
     answers = [e for e in completed if not e.verification]
     assert len({e.step for e in answers}) == len(answers)  # one used answer per step
 
-    # Billing, from the log: compute billed for exactly the calls that held (answers and
-    # the checks that confirmed them), nothing for the liar, and its owner earns nothing.
+    # Billing, from the log: the tenant is charged for exactly the answers used, never for
+    # the checks (the platform's cost); the checking cars' owners are paid for them; the
+    # liar is neither billed for nor paid.
     runner = ProjectionRunner(nc, pool, BillingProjection(), batch_size=500)
     await runner.setup()
     await runner.catch_up()
     async with pool.acquire() as conn:
         rows = await conn.fetch(
-            """SELECT node_id, sum(quantity) AS q, sum(payout_micros) AS paid
-               FROM billing.usage_records WHERE meter = 'compute:planner' GROUP BY node_id"""
+            """SELECT meter, node_id, sum(quantity) AS q, sum(amount_micros) AS charged,
+                      sum(payout_micros) AS paid
+               FROM billing.usage_records WHERE meter LIKE '%compute:planner'
+               GROUP BY meter, node_id"""
         )
-    billed = {r["node_id"]: (r["q"], r["paid"]) for r in rows}
-    assert LIAR not in billed
+        checks_of = dict(
+            await conn.fetch(
+                """SELECT checks, count(*) FROM billing.usage_records
+                   WHERE meter = 'verification:compute:planner' GROUP BY checks"""
+            )
+        )
+        live = await invoice(conn, "acme", period_of(utcnow()))
+    # The tenant's invoice shows the answers' compute, no verification line.
+    assert live is not None and any(line.meter == "compute:planner" for line in live.lines)
+    assert not any(line.meter.startswith("verification:") for line in live.lines)
+    billed = {r["node_id"]: (r["q"], r["charged"], r["paid"]) for r in rows
+              if r["meter"] == "compute:planner"}  # fmt: skip
+    checked = {r["node_id"]: (r["q"], r["charged"], r["paid"]) for r in rows
+               if r["meter"] == "verification:compute:planner"}  # fmt: skip
+    assert LIAR not in billed and LIAR not in checked
     expected: dict[str, int] = {}
-    for e in completed:
+    for e in answers:
         expected[e.node_id] = expected.get(e.node_id, 0) + round(e.compute_ms * 1000)
-    assert {n: q for n, (q, _) in billed.items()} == expected
-    assert all(paid > 0 for _, paid in billed.values())
+    assert {n: q for n, (q, _, _) in billed.items()} == expected
+    checks = [e for e in completed if e.verification]
+    assert checks and all(e.checks for e in checks)
+    expected = {}
+    for e in checks:
+        expected[e.node_id] = expected.get(e.node_id, 0) + round(e.compute_ms * 1000)
+    assert {n: q for n, (q, _, _) in checked.items()} == expected
+    assert all(charged == 0 and paid > 0 for _, charged, paid in checked.values())
+    assert sum(checks_of.values()) == len(checks)
 
 
 async def run_task(nc: NATS, store: EventStore, registry: Registry) -> list[object]:

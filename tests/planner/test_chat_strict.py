@@ -142,7 +142,10 @@ async def ask(endpoint: StrictEndpoint, schema: dict[str, Any] | None) -> Any:
         await backend.close()
 
 
-NO_ARGS = {"element": None, "text": None, "url": None, "keys": None, "values": []}
+NO_ARGS = {
+    "element": None, "text": None, "url": None, "keys": None, "values": [],
+    "target_element": None, "x": None, "y": None, "hold_ms": 0,
+}  # fmt: skip
 
 
 async def test_the_output_schema_is_the_strict_response_format_of_each_step(

@@ -35,23 +35,18 @@ from macrohard.bench.miniwob_scoring import (
     scored,
 )
 
-DEV_TASKS = (
-    "click-button,click-button-sequence,click-checkboxes,click-checkboxes-transfer,"
-    "click-collapsible,click-dialog,click-link,click-option,click-tab,click-test,click-test-2,"
-    "click-widget,choose-list,enter-date,enter-password,enter-text,enter-text-dynamic,focus-text,"
-    "focus-text-2,login-user,multi-orderings,navigate-tree,search-engine,email-inbox,"
-    "use-autocomplete"
-)
 PAGE_DEFAULT_MS = 10000
 PAGE_LOAD_MS = 15000  # a task page not usable by then never loads
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from macrohard.bench.servers import add_server_args
+    from macrohard.bench.tasklists import tasks_help
 
     p = sub.add_parser("miniwob", help="MiniWoB++ tasks end to end: success per task")
-    p.add_argument("--tasks", default=DEV_TASKS, help="comma-separated task names")
+    p.add_argument("--tasks", default="first", help=tasks_help())
     p.add_argument("--episodes", type=int, default=10)
+    add_concurrency_arg(p)
     p.add_argument("--seed", type=int, default=0, help="episode i uses seed S+i")
     p.add_argument("--max-ms", type=int, default=60000, help="episode time limit on the page")
     p.add_argument("--max-steps", type=int, default=20)
@@ -75,11 +70,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 async def bench(args: argparse.Namespace) -> None:
+    from macrohard.bench.tasklists import task_list
     from macrohard.eventlog.logs import configure_logging
 
     configure_logging("bench-miniwob", level="WARNING")  # JSON lines: retries show their error
-    tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
+    tasks = task_list(args.tasks)
     print(f"episode time limit: {args.max_ms} ms (page default {PAGE_DEFAULT_MS} ms)")
+    print(f"{len(tasks)} tasks x {args.episodes} episodes, {_concurrency(args)} at once")
     episodes: list[Episode] = []
     async with task_pages() as (pages, browser):
         if args.path == "direct":
@@ -117,20 +114,59 @@ async def _direct(
     """The model in a loop on the page; `decide` defaults to the offline planner model."""
     from macrohard.planner_model.web_planner import decide as model
 
-    out: list[Episode] = []
-    for task in tasks:
-        for i in range(args.episodes):
-            seed, tag = args.seed + i, pages.new_tag(task)
-            context = await browser.new_context()
-            run = functools.partial(
-                _direct_episode, args, pages, context, task, seed, tag, decide or model
-            )
-            try:
-                out.append(await scored(task, seed, _deadline_s(args), run))
-            finally:
-                await context.close()
-            _progress(out[-1])
-    return out
+    async def one(task: str, seed: int, slot: int) -> Episode:
+        tag = pages.new_tag(task)
+        context = await browser.new_context()
+        run = functools.partial(
+            _direct_episode, args, pages, context, task, seed, tag, decide or model
+        )
+        try:
+            return await scored(task, seed, _deadline_s(args), run)
+        finally:
+            await context.close()
+
+    return await run_episodes(args, tasks, one)
+
+
+def add_concurrency_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--concurrency",
+        type=int,
+        default=1,
+        help="episodes run at once (each in its own browser context; through the platform "
+        "they are concurrent tasks of the one tenant)",
+    )
+
+
+def _concurrency(args: argparse.Namespace) -> int:
+    return max(1, int(getattr(args, "concurrency", 1)))
+
+
+async def run_episodes(
+    args: argparse.Namespace,
+    tasks: list[str],
+    one: Callable[[str, int, int], Awaitable[Episode]],
+) -> list[Episode]:
+    """Every (task, seed) episode through `one(task, seed, slot)`, `--concurrency` at once
+    (slot: which of the workers runs it, for per-worker resources). Results in list order;
+    progress printed as each ends. `one` never raises: `scored` turns errors into failures."""
+    specs = [(task, args.seed + i) for task in tasks for i in range(args.episodes)]
+    out: list[Episode | None] = [None] * len(specs)
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for n in range(len(specs)):
+        queue.put_nowait(n)
+
+    async def worker(slot: int) -> None:
+        while not queue.empty():
+            n = queue.get_nowait()
+            task, seed = specs[n]
+            episode = await one(task, seed, slot)
+            out[n] = episode
+            _progress(episode)
+
+    workers = min(_concurrency(args), max(len(specs), 1))
+    await asyncio.gather(*(worker(slot) for slot in range(workers)))
+    return [e for e in out if e is not None]
 
 
 def _deadline_s(args: argparse.Namespace) -> float:
@@ -397,18 +433,23 @@ async def _platform_episodes(
     tenant: str,
     key: str,
 ) -> list[Episode]:
-    scratch = await browser.new_page()
-    out: list[Episode] = []
-    for task in tasks:
-        for i in range(args.episodes):
-            seed = args.seed + i
-            run = functools.partial(
-                _platform_episode,
-                args, pages, browser, scratch, planner, use_peer, http, tenant, key, task, seed,
-            )  # fmt: skip
-            out.append(await scored(task, seed, _deadline_s(args) + 15, run))
-            _progress(out[-1])
-    return out
+    # One scratch page per worker: the goal is read off the seeded page before submitting.
+    scratch: dict[int, Any] = {}
+
+    async def one(task: str, seed: int, slot: int) -> Episode:
+        if slot not in scratch:
+            scratch[slot] = await browser.new_page()
+        run = functools.partial(
+            _platform_episode,
+            args, pages, browser, scratch[slot], planner, use_peer, http, tenant, key, task, seed,
+        )  # fmt: skip
+        return await scored(task, seed, _deadline_s(args) + 15, run)
+
+    try:
+        return await run_episodes(args, tasks, one)
+    finally:
+        for page in scratch.values():
+            await page.close()
 
 
 async def _platform_episode(

@@ -16,27 +16,21 @@ from typing import Any
 
 from macrohard.bench.miniwob_scoring import Episode
 
-# Twenty goal shapes from the development list (one shape per task page, so (site, shape)
-# is one playbook entry each). Left out: tasks whose goal wording varies from episode to
-# episode (a variable number of items, or different verbs), which are not one shape.
-SHAPES = (
-    "click-button,click-collapsible,click-dialog,click-link,click-option,click-tab,"
-    "click-test,click-test-2,click-widget,choose-list,enter-date,enter-password,enter-text,"
-    "enter-text-dynamic,focus-text,focus-text-2,login-user,navigate-tree,search-engine,"
-    "use-autocomplete"
-)
 SECOND_ROUND_SEED_OFFSET = 1000
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from macrohard.bench.miniwob import PAGE_LOAD_MS
+    from macrohard.bench.miniwob import PAGE_LOAD_MS, add_concurrency_arg
     from macrohard.bench.servers import add_server_args
+    from macrohard.bench.tasklists import tasks_help
 
     p = sub.add_parser(
         "replay-cache",
         help="the same goal shapes twice for one tenant: model calls and time, first vs second",
     )
-    p.add_argument("--tasks", default=SHAPES, help="comma-separated MiniWoB task pages")
+    # Twenty goal shapes of the first list, one shape per task page (tasklists/replay-cache.txt)
+    p.add_argument("--tasks", default="replay-cache", help=tasks_help())
+    add_concurrency_arg(p)
     p.add_argument("--seed", type=int, default=0, help="first round's seed (second: +1000)")
     p.add_argument("--max-ms", type=int, default=60000)
     p.add_argument("--max-steps", type=int, default=20)
@@ -49,11 +43,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 async def bench(args: argparse.Namespace) -> None:
     from macrohard.bench.miniwob import _platform, task_pages
+    from macrohard.bench.tasklists import task_list
     from macrohard.eventlog.logs import configure_logging
 
     configure_logging("bench-replay-cache", level="WARNING")
     args.episodes, args.path = 1, "platform"
-    tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
+    tasks = task_list(args.tasks)
     async with task_pages() as (pages, browser):
         rounds = await _platform(args, tasks, pages, browser, _two_rounds)
     _report(args, tasks, rounds)

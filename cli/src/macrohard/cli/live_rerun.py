@@ -72,7 +72,15 @@ async def _perform(tb: TaskBrowser, step: Step) -> str:
         await page.keyboard.press(i.get("keys") or "Enter")
     elif action in ("done", "fail", "wait_for"):
         return f"{action}: nothing to do in the browser"
-    elif action in ("upload", "drag"):
+    elif action in (
+        "upload",
+        "drag",
+        "right_click",
+        "hold",
+        "click_at",
+        "select_text",
+        "set_value",
+    ):
         return f"{action} is not re-run live"
     else:
         target = _locator(page, step.target())

@@ -6,6 +6,7 @@ from macrohard.contracts import REGISTRY, envelope, TaskSubmitted
 from macrohard.contracts import (
     agent,
     approvals,
+    artifacts,
     billing,
     browser,
     fleet,
@@ -49,6 +50,7 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     *schedules.EVENTS,
     *approvals.EVENTS,
     *sessions.EVENTS,
+    *artifacts.EVENTS,
 )
 REGISTRY = EventRegistry(ALL_EVENTS, upcasters={**tenancy.UPCASTERS})
 

@@ -26,6 +26,12 @@ ActionKind = Literal[
     # Read the values the task's output_schema asks for off the current page (no page change):
     # the PageObserved that answers it carries them in `extracted`.
     "extract",
+    # Gestures a person makes with the mouse and keyboard, each bounded by the actuator:
+    "right_click",  # the element's context menu
+    "hold",  # press and hold on the element for hold_ms
+    "click_at",  # a point (x, y): inside the element's box, or of the viewport without one
+    "select_text",  # select (highlight) `text`, a substring of the element's text
+    "set_value",  # a slider or number field to the number in `text`, read back to verify
     "done",
     "fail",
 ]
@@ -39,7 +45,9 @@ class Intent(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
 
     action: ActionKind
     element: int | None = None
-    target_element: int | None = None  # drag destination
+    # drag: the destination element; set_value: an element whose text shows the value (a
+    # slider without a value of its own), read back to verify.
+    target_element: int | None = None
     text: str | None = None
     url: str | None = None
     keys: str | None = None
@@ -47,6 +55,11 @@ class Intent(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     dx: int = 0
     dy: int = 0
     wait_ms: int = 0  # wait_for without an element or text: let this much time pass
+    # A point in CSS pixels: relative to the element's box when there is one (click_at, and
+    # drag to a point inside target_element), else of the viewport (click_at, drag to a point).
+    x: int | None = None
+    y: int | None = None
+    hold_ms: int = 0  # hold: how long the button stays down
     reason: str = ""
     # Index of the goal step this intent serves: lets a stateless model resume from history.
     plan_step: int | None = None
@@ -96,8 +109,10 @@ class InferenceCompleted(Event, frozen=True, kw_only=True):
     output_bytes: int
     energy_wh: float = 0.0
     # A call made on a second (or third) car to check another car's answer: the same work,
-    # metered and paid the same; its answer is compared, never used.
+    # paid the same to its car's owner, but the platform's cost: the tenant is not charged
+    # for it. Its answer is compared, never used.
     verification: bool = False
+    checks: str = ""  # a verification's checked car: whose work the check's cost is part of
 
 
 class InferenceVerified(Event, frozen=True, kw_only=True):

@@ -35,6 +35,18 @@ class PageElement(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True)
     expanded: bool | None = None
     options: list[str] = []
     box: Box | None = None
+    # A slider's or number field's bounds (input min/max/step, aria-valuemin/max).
+    value_min: float | None = None
+    value_max: float | None = None
+    value_step: float | None = None
+    # What a person sees rather than reads: a shape ("circle", "rect", "polygon", "ellipse",
+    # "line", "path" for SVG; "box" for a text-less coloured HTML element) and its colour
+    # as #rrggbb (an SVG shape's fill, a box's background).
+    shape: str = ""
+    color: str = ""
+    # Text styling a rich-text editor shows: "bold", "italic", "underline", "strike",
+    # "color:#rrggbb" (only inside editable content, where formatting is the point).
+    styles: list[str] = []
 
 
 class PageObservation(msgspec.Struct, frozen=True, kw_only=True):
@@ -46,6 +58,8 @@ class PageObservation(msgspec.Struct, frozen=True, kw_only=True):
     screenshot_sha256: str | None = None
     # Elements left out to keep the observation small (hidden or past the cap).
     omitted: int = 0
+    # The text currently selected (highlighted) on the page, clipped like any text.
+    selection: str = ""
 
 
 class SessionOpened(Event, frozen=True, kw_only=True):

@@ -139,6 +139,23 @@ class NodeBatteryChanged(Event, frozen=True, kw_only=True):
     state_of_charge: float
 
 
+ALL_HOURS = tuple(range(24))
+
+
+class OwnerPreferencesSet(Event, frozen=True, kw_only=True):
+    """The car's owner says when the car may work: never below `min_state_of_charge` (not
+    even while charging: it is the owner's line, not the platform's safety floor), and only
+    in `work_hours` (hours of the day, 0-23, on the car's own clock in `time_zone`, an IANA
+    name). The registry refuses an out-of-bound declaration and keeps the previous one."""
+
+    aggregate_type = "node"
+
+    node_id: str
+    min_state_of_charge: float = 0.0
+    work_hours: list[int] = msgspec.field(default_factory=lambda: list(ALL_HOURS))
+    time_zone: str = "UTC"
+
+
 class NodeThrottled(Event, frozen=True, kw_only=True):
     aggregate_type = "node"
 
@@ -192,6 +209,7 @@ EVENTS: tuple[type[Event], ...] = (
     NodeChargingChanged,
     NodeBatteryChanged,
     NodeThrottled,
+    OwnerPreferencesSet,
     LeaseGranted,
     LeaseRenewed,
     LeaseReleased,

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from macrohard.contracts import (
     agent,
     approvals,
+    artifacts,
     billing,
     browser,
     fleet,
@@ -70,6 +71,20 @@ _DEAD_LETTER_OPERATOR_API = (
     f"$JS.API.DIRECT.GET.{DLQ_STREAM}",
     f"{DLQ_RETRY_PREFIX}.*",
     f"$JS.API.STREAM.MSG.DELETE.{DLQ_STREAM}",
+)
+
+
+# What storing and fetching tenants' files takes (the JetStream Object Store bucket
+# ARTIFACTS, created on first use): chunks and metadata under `$O.ARTIFACTS.>`, the bucket's
+# stream created and purged (a delete), an object's last metadata read by message get, its
+# chunks by direct get (the kernel's reader). Only the gateway and the actuator hold files.
+_OBJ = f"OBJ_{artifacts.ARTIFACT_BUCKET}"
+ARTIFACT_STORE_API = (
+    f"$O.{artifacts.ARTIFACT_BUCKET}.>",
+    f"$JS.API.STREAM.CREATE.{_OBJ}",
+    f"$JS.API.STREAM.PURGE.{_OBJ}",
+    f"$JS.API.STREAM.MSG.GET.{_OBJ}",
+    f"$JS.API.DIRECT.GET.{_OBJ}",
 )
 
 
@@ -166,7 +181,11 @@ SERVICES: tuple[Identity, ...] = (
             (_TASK, sessions.SessionClaimed),
             (_TASK, sessions.SessionReleased),
             (_TASK, sessions.SessionDeleted),
+            # Files a tenant uploads for its tasks, and deletes.
+            (_TASK, artifacts.ArtifactStored),
+            (_TASK, artifacts.ArtifactDeleted),
         ),
+        publishes=ARTIFACT_STORE_API,
         consumers=("gateway-webhooks",),
         # The operator's console: its Retry button does what `mh dlq retry` does.
         operates_dead_letters=True,
@@ -207,9 +226,12 @@ SERVICES: tuple[Identity, ...] = (
             # A saved session's sealed browser state, or the end of a hold without one.
             (_TASK, sessions.SessionSaved),
             (_TASK, sessions.SessionReleased),
+            # What a task's page downloaded (kept, or refused past the plan's limits).
+            (_TASK, artifacts.ArtifactStored),
+            (_TASK, artifacts.DownloadRefused),
         ),
         # Replicas hand a task's intent to the replica holding its browser context.
-        publishes=(f"{browser.ACTUATOR_WORKER_PREFIX}.*",),
+        publishes=(f"{browser.ACTUATOR_WORKER_PREFIX}.*", *ARTIFACT_STORE_API),
         listens=(f"{browser.ACTUATOR_WORKER_PREFIX}.*",),
         consumers=("actuator",),
         responds=True,

@@ -8,6 +8,7 @@ from typing import Any
 import msgspec
 
 from macrohard.contracts.approvals import ApprovalPolicy
+from macrohard.contracts.artifacts import TaskFile
 from macrohard.contracts.envelope import Event
 
 
@@ -53,6 +54,8 @@ class TaskSubmitted(Event, frozen=True, kw_only=True):
     # (the tenant's plan).
     session: str | None = None
     session_ttl_s: int = 0
+    # Files (artifacts of the tenant) the task brings for its `upload` steps, by name.
+    files: list[TaskFile] = []
 
 
 class TaskCancelRequested(Event, frozen=True, kw_only=True):

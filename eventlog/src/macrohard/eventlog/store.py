@@ -20,7 +20,7 @@ from nats.aio.client import Client as NATS
 
 from macrohard.contracts import REGISTRY, EventRegistry
 from macrohard.contracts.envelope import Envelope, RecordedEvent
-from macrohard.contracts.subjects import EVENTS_STREAM, aggregate_filter, check_token
+from macrohard.contracts.subjects import EVENT_PREFIX, EVENTS_STREAM, aggregate_filter, check_token
 from macrohard.eventlog.acks import AckInbox
 from macrohard.eventlog.errors import (
     AppendFailed,
@@ -218,6 +218,15 @@ class EventStore:
         return await self._read_filtered(
             filt, start=after + 1, up_to_seq=up_to_seq, up_to_time=up_to_time
         )
+
+    async def read_aggregates_of_type(
+        self, tenant: str, aggregate_type: str
+    ) -> list[RecordedEvent]:
+        """Every event of a tenant's aggregates of one type (all ids), in log order: for a
+        fold across a tenant's small aggregates (its files) where no read model is at hand."""
+        tenant, kind = check_token("tenant", tenant), check_token("type", aggregate_type)
+        filt = f"{EVENT_PREFIX}.{tenant}.{kind}.*.>"
+        return await self._read_filtered(filt, start=1)
 
     async def load(
         self,

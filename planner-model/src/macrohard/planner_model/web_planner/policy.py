@@ -19,7 +19,9 @@ from macrohard.planner_model.web_planner.goal import Step, parse_goal
 from macrohard.planner_model.web_planner.page import Embed, PageView
 from macrohard.planner_model.web_planner.skills import READERS, SKILLS, Ctx, PastStep
 from macrohard.planner_model.web_planner.skills.base import MAX_TRIES_PER_STEP, clicked, say
+from macrohard.planner_model.web_planner.skills.compute import SEARCH
 
+PROGRESS = ("calendar", SEARCH)
 SUBMIT_NAMES = ("submit", "ok", "done", "search", "login", "log in", "sign in", "send", "go")
 
 __all__ = ["PastStep", "PlanRequest", "decide"]
@@ -37,7 +39,7 @@ def decide(request: PlanRequest, embed: Embed | None = None) -> Intent:
     """The next intent for the goal on this page (`done` when every step is finished)."""
     steps = parse_goal(request.goal)
     view = PageView(request.observation, request.goal, embed)
-    ctx = Ctx(view, request.history, request.observation, request.output_schema)
+    ctx = Ctx(view, request.history, request.goal, request.observation, request.output_schema)
     served = [h.intent.plan_step for h in request.history if h.intent.plan_step is not None]
     start = max(served, default=0)
     if not steps:
@@ -51,8 +53,8 @@ def decide(request: PlanRequest, embed: Embed | None = None) -> Intent:
             continue
         if i < start:
             continue
-        # Walking a widget (a calendar's months) is progress, not another try.
-        if sum(not h.intent.reason.startswith("calendar") for h in own) >= MAX_TRIES_PER_STEP:
+        # Walking a widget (a calendar's months) or a search loop is progress, not a try.
+        if sum(not h.intent.reason.startswith(PROGRESS) for h in own) >= MAX_TRIES_PER_STEP:
             continue  # give the rest of the goal a chance rather than loop on one step
         intent = SKILLS[step.kind](step, ctx, own)
         if intent is not None:

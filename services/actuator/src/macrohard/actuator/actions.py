@@ -8,14 +8,15 @@ before the action is reported as failed.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from playwright.async_api import Locator
+from playwright.async_api import FilePayload, Locator
 
+from macrohard.actuator import gestures
 from macrohard.actuator.browser import TaskBrowser
-from macrohard.actuator.domain import parse_keys, scrub, well_formed
+from macrohard.actuator.domain import parse_keys, parse_number, scrub, well_formed
 from macrohard.actuator.observer import ID_ATTRIBUTE
 from macrohard.actuator.proxy import REFUSED_HEADER
 from macrohard.contracts.agent import Intent
@@ -77,9 +78,14 @@ async def locate(tb: TaskBrowser, element: int) -> Locator:
 
 
 async def perform(
-    tb: TaskBrowser, intent: Intent, text: str | None, settings: ActionSettings
+    tb: TaskBrowser,
+    intent: Intent,
+    text: str | None,
+    settings: ActionSettings,
+    uploads: Sequence[FilePayload] = (),
 ) -> None:
-    """Do the intent in the task's current page. `text` has its secrets filled in already."""
+    """Do the intent in the task's current page. `text` has its secrets filled in already;
+    `uploads` are the task's own files an upload names (see files.py)."""
     page = tb.page
     timeout = settings.timeout_ms
     action = intent.action
@@ -114,6 +120,9 @@ async def perform(
                 await el.hover(timeout=timeout)
                 await page.mouse.wheel(intent.dx, intent.dy)
                 await el.evaluate(WAIT_STILL, 1000)
+    elif action == "click_at" and intent.element is None:
+        assert intent.x is not None and intent.y is not None
+        await gestures.click_at(page, gestures.point_in_viewport(page, intent.x, intent.y))
     elif action == "wait_for":
         if intent.element is not None:
             await (await locate(tb, intent.element)).wait_for(state="visible", timeout=timeout)
@@ -123,11 +132,17 @@ async def perform(
             await page.wait_for_timeout(intent.wait_ms)  # validate_intent caps it
     else:
         assert intent.element is not None
-        await _on_element(tb, await locate(tb, intent.element), intent, text, settings)
+        el = await locate(tb, intent.element)
+        await _on_element(tb, el, intent, text, settings, uploads)
 
 
 async def _on_element(
-    tb: TaskBrowser, el: Locator, intent: Intent, text: str | None, settings: ActionSettings
+    tb: TaskBrowser,
+    el: Locator,
+    intent: Intent,
+    text: str | None,
+    settings: ActionSettings,
+    uploads: Sequence[FilePayload],
 ) -> None:
     timeout = settings.timeout_ms
     action = intent.action
@@ -150,8 +165,27 @@ async def _on_element(
             # checks for: a click is what a person would do.
             await el.click(timeout=timeout)
     elif action == "drag":
-        assert intent.target_element is not None
-        await el.drag_to(await locate(tb, intent.target_element), timeout=timeout)
+        # The source first: the drop point is read after any scrolling that needed.
+        await el.scroll_into_view_if_needed(timeout=timeout)
+        await gestures.drag(tb.page, el, await _drop_point(tb, intent, timeout), timeout)
+    elif action == "right_click":
+        await el.click(button="right", timeout=timeout)
+    elif action == "hold":
+        await gestures.hold(el, intent.hold_ms, timeout)
+    elif action == "click_at":
+        assert intent.x is not None and intent.y is not None
+        await gestures.click_at(tb.page, await gestures.point_in(el, intent.x, intent.y, timeout))
+    elif action == "select_text":
+        await gestures.select_text(el, intent.text or "", timeout)
+    elif action == "set_value":
+        target = parse_number(intent.text or "")
+        assert target is not None  # validate_intent checked it
+        shown_by = (
+            await locate(tb, intent.target_element) if intent.target_element is not None else None
+        )
+        await gestures.set_value(tb.page, el, target, shown_by, timeout)
+    elif action == "upload" and uploads:
+        await el.set_input_files(list(uploads), timeout=timeout)
     elif action == "upload":
         if settings.upload_dir is None:
             raise ActionRefused("blocked: no upload folder is configured for this actuator")
@@ -163,6 +197,17 @@ async def _on_element(
         await el.set_input_files(files, timeout=timeout)
     else:
         raise ActionRefused(f"blocked: unknown action {action!r}")
+
+
+async def _drop_point(tb: TaskBrowser, intent: Intent, timeout: float) -> tuple[float, float]:
+    """Where a drag ends: the target element's centre, a point inside it, or of the viewport."""
+    if intent.target_element is None:
+        assert intent.x is not None and intent.y is not None
+        return gestures.point_in_viewport(tb.page, intent.x, intent.y)
+    target = await locate(tb, intent.target_element)
+    if intent.x is not None and intent.y is not None:
+        return await gestures.point_in(target, intent.x, intent.y, timeout)
+    return await gestures.center_of(target, timeout)
 
 
 async def _goto(tb: TaskBrowser, url: str, timeout: float) -> None:

@@ -15,7 +15,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from playwright.async_api import Browser, BrowserContext, Page, Playwright, async_playwright
+from playwright.async_api import (
+    Browser,
+    BrowserContext,
+    Download,
+    Page,
+    Playwright,
+    Response,
+    async_playwright,
+)
 
 from macrohard.actuator.guard import RequestGuard, Resolver
 from macrohard.actuator.observer import QUIET_TRACKER
@@ -80,6 +88,12 @@ class TaskBrowser:
     secrets: list[str] = field(default_factory=list)  # plaintexts to scrub, never logged
     last_elements: dict[int, PageElement] = field(default_factory=dict)
     inflight: dict[Page, int] = field(default_factory=dict)
+    # Downloads the page started and the actuator has not kept yet (see files.py), the
+    # content type each recent response declared (a Download does not carry it), and how
+    # many files this context kept for the task (the plan's per-task count).
+    downloads: list[Download] = field(default_factory=list)
+    content_types: dict[str, str] = field(default_factory=dict)
+    files_kept: int = 0
 
 
 class BrowserPool:
@@ -163,7 +177,8 @@ class BrowserPool:
             viewport=VIEWPORT,  # type: ignore[arg-type]
             # A service worker would fetch outside the context's request routing.
             service_workers="block",
-            accept_downloads=False,
+            # Downloads are kept as the task's artifacts (files.py), within the plan's limits.
+            accept_downloads=True,
             proxy={"server": proxy_url, "bypass": "<-loopback>"},
             storage_state=storage_state,  # type: ignore[arg-type]
         )
@@ -223,12 +238,19 @@ def _track_requests(tb: TaskBrowser) -> None:
     tb.context.on("request", started)
     tb.context.on("requestfinished", ended)
     tb.context.on("requestfailed", ended)
+    tb.context.on("response", lambda response: _remember_type(tb, response))
+
+    def download(started: Download) -> None:
+        tb.downloads.append(started)
+
+    tb.page.on("download", download)
 
     def popup(page: Page) -> None:
         # A new tab (target=_blank, window.open) becomes the task's current page; when it
         # closes, the most recent page still open takes over again.
         tb.page = page
         page.on("close", lambda _: closed(page))
+        page.on("download", download)
 
     def closed(page: Page) -> None:
         if tb.page is page:
@@ -237,6 +259,17 @@ def _track_requests(tb: TaskBrowser) -> None:
                 tb.page = still_open[-1]
 
     tb.context.on("page", popup)
+
+
+CONTENT_TYPES_KEPT = 64
+
+
+def _remember_type(tb: TaskBrowser, response: Response) -> None:
+    kind = response.headers.get("content-type")
+    if kind:
+        tb.content_types[response.url] = kind
+        if len(tb.content_types) > CONTENT_TYPES_KEPT:
+            tb.content_types.pop(next(iter(tb.content_types)))
 
 
 def _page_of(request: object) -> Page | None:

@@ -4,6 +4,7 @@ and the browser session aggregate. No I/O here, so every rule is tested exhausti
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -66,6 +67,9 @@ MODIFIERS = frozenset({"Shift", "Control", "Alt", "Meta", "ControlOrMeta"})
 UPLOAD_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._ -]{0,127}$")
 MAX_TYPED_TEXT = 10_000
 MAX_WAIT_MS = 30_000  # a step is not a way to hold a browser for long
+MAX_HOLD_MS = 10_000  # a press-and-hold longer than this is not a gesture any more
+MAX_POINT = 20_000  # CSS pixels: no page element or viewport is larger
+MAX_SELECTED_TEXT = 2_000
 
 
 class InvalidIntent(ValueError):
@@ -96,8 +100,11 @@ def parse_keys(keys: str) -> list[str]:
 
 # Which element references each action needs (element, target_element).
 NEEDS_ELEMENT = frozenset(
-    {"click", "type", "clear", "select", "check", "uncheck", "hover", "drag", "upload"}
-)
+    {
+        "click", "type", "clear", "select", "check", "uncheck", "hover", "drag", "upload",
+        "right_click", "hold", "select_text", "set_value",
+    }
+)  # fmt: skip
 
 
 def validate_intent(intent: Intent) -> None:
@@ -118,8 +125,9 @@ def validate_intent(intent: Intent) -> None:
         raise InvalidIntent("select needs values (option labels or values)")
     if action == "press":
         parse_keys(intent.keys or "")
-    if action == "drag" and intent.target_element is None:
-        raise InvalidIntent("drag needs a target_element")
+    if action == "drag" and intent.target_element is None and intent.x is None:
+        raise InvalidIntent("drag needs a target_element or a point (x, y)")
+    _validate_gesture(intent)
     if action == "upload":
         if not intent.values:
             raise InvalidIntent("upload needs file names in values")
@@ -131,6 +139,35 @@ def validate_intent(intent: Intent) -> None:
         raise InvalidIntent(f"wait_ms must be between 0 and {MAX_WAIT_MS}")
     if action == "scroll" and intent.element is None and intent.dx == 0 and intent.dy == 0:
         raise InvalidIntent("scroll needs an element or dx/dy")
+
+
+def _validate_gesture(intent: Intent) -> None:
+    action = intent.action
+    if (intent.x is None) != (intent.y is None):
+        raise InvalidIntent("a point needs both x and y")
+    point = (intent.x or 0, intent.y or 0)
+    if not all(0 <= v <= MAX_POINT for v in point):
+        raise InvalidIntent(f"a point must lie within 0..{MAX_POINT} on both axes")
+    if action == "click_at" and intent.x is None:
+        raise InvalidIntent("click_at needs a point (x, y)")
+    if action == "hold" and not 0 < intent.hold_ms <= MAX_HOLD_MS:
+        raise InvalidIntent(f"hold needs hold_ms between 1 and {MAX_HOLD_MS}")
+    if action != "hold" and intent.hold_ms:
+        raise InvalidIntent("hold_ms is only for hold")
+    if action == "select_text" and not (intent.text or "").strip():
+        raise InvalidIntent("select_text needs the text to select")
+    if action == "select_text" and len(intent.text or "") > MAX_SELECTED_TEXT:
+        raise InvalidIntent(f"select_text selects at most {MAX_SELECTED_TEXT} characters")
+    if action == "set_value" and parse_number(intent.text or "") is None:
+        raise InvalidIntent(f"set_value needs a number in text, got {intent.text!r}")
+
+
+def parse_number(text: str) -> float | None:
+    """A finite decimal number as a person writes it ("-12", "3.5", "1,000"), else None."""
+    cleaned = text.strip().replace(",", "").replace("\u2212", "-")
+    if not re.fullmatch(r"[-+]?(\d+(\.\d*)?|\.\d+)", cleaned):
+        return None
+    return float(cleaned)
 
 
 # --------------------------------------------------------------------------- secrets
@@ -241,6 +278,16 @@ def _clip(value: str, limit: int) -> str:
     return value if len(value) <= limit else value[: max(limit - 1, 0)] + "…"
 
 
+HEX_COLOR = re.compile(r"^#[0-9a-f]{6}$")
+
+
+def _number(value: object) -> float | None:
+    # The page's script says what it read; only a finite number is passed on.
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
 def _priority(raw: Mapping[str, Any]) -> int:
     """Lower first: what a person would look at before the rest."""
     visible = bool(raw.get("visible"))
@@ -261,17 +308,24 @@ def compact_elements(
     """Choose and shorten the elements the observer script found.
 
     Keeps at most `max_elements`, visible and interactive ones first, then restores
-    document order (ids rise in document order). Hidden text is dropped entirely: it only
-    costs the model tokens. Returns (elements, how many were left out).
+    document order: the order the script listed them in, not their ids (an id is stamped
+    when an element is first seen, so items reordered by a drag keep their old ids).
+    Hidden text is dropped entirely: it only costs the model tokens. Returns (elements, how
+    many were left out).
     """
     plaintexts = list(secrets)
-    candidates = [r for r in raw_elements if r.get("visible") or r.get("interactive")]
-    ranked = sorted(candidates, key=lambda r: (_priority(r), int(r["id"])))
-    kept = sorted(ranked[: limits.max_elements], key=lambda r: int(r["id"]))
+    candidates = [
+        (order, r)
+        for order, r in enumerate(raw_elements)
+        if r.get("visible") or r.get("interactive")
+    ]
+    ranked = sorted(candidates, key=lambda c: (_priority(c[1]), c[0]))
+    kept = [r for _, r in sorted(ranked[: limits.max_elements], key=lambda c: c[0])]
     out: list[PageElement] = []
     for r in kept:
         value = r.get("value")
         box = r.get("box")
+        color = str(r.get("color") or "")
         out.append(
             PageElement(
                 id=int(r["id"]),
@@ -291,6 +345,12 @@ def compact_elements(
                     for o in list(r.get("options") or [])[: limits.max_options]
                 ],
                 box=Box(*(round(float(v)) for v in box)) if box else None,
+                value_min=_number(r.get("value_min")),
+                value_max=_number(r.get("value_max")),
+                value_step=_number(r.get("value_step")),
+                shape=str(r.get("shape") or "")[:16],
+                color=color if HEX_COLOR.match(color) else "",
+                styles=[str(x)[:20] for x in list(r.get("styles") or [])[:6]],
             )
         )
     return out, len(raw_elements) - len(out)

@@ -42,6 +42,7 @@ from macrohard.actuator.domain import (
     validate_intent,
     well_formed,
 )
+from macrohard.actuator.files import TaskFiles
 from macrohard.actuator.observer import Observer
 from macrohard.actuator.saved_sessions import SessionVault
 from macrohard.actuator.secrets import SecretOpener, SecretSealer, SecretsUnavailable
@@ -66,6 +67,7 @@ from macrohard.contracts.tasks import (
     TaskSubmitted,
     totp_sealed_name,
 )
+from macrohard.eventlog.artifacts import ArtifactStore
 from macrohard.eventlog.store import EventStore, Loaded
 from macrohard.planner_model.web_planner.extract import extract
 
@@ -100,6 +102,8 @@ class ActuatorSettings:
     observe_timeout_s: float = 15.0
     action: ActionSettings = field(default_factory=ActionSettings)
     upload_dir: Path | None = None
+    # Replicas of a tenant's file bucket when this actuator creates it (the log's count).
+    file_replicas: int = 1
 
 
 class Actuator:
@@ -123,6 +127,9 @@ class Actuator:
         self.opener = opener
         self.vault = SessionVault(store, opener, sealer)
         self.domains = AllowedDomains(store)
+        self.files = TaskFiles(
+            ArtifactStore(nc, replicas=settings.file_replicas), store, self.domains
+        )
         self._tasks: dict[str, TaskSubmitted | None] = {}
         self._sub: Subscription | None = None
         self._locks: dict[str, asyncio.Lock] = {}
@@ -348,7 +355,15 @@ class Actuator:
         if closing:
             step.out.append(SessionClosed(task_id=ie.task_id, reason=ie.intent.action))
         out = step.out
-        envs = [caused_by(e, env, aggregate_id=ie.task_id, purpose=type(e).__name__) for e in out]
+        # One id per event of the step (a step may refuse several downloads), derived from
+        # the intent so a redelivery re-appends the same ids.
+        purposes = [type(e).__name__ for e in out]
+        purposes = [p if purposes[:n].count(p) == 0 else f"{p}:{purposes[:n].count(p)}"
+                    for n, p in enumerate(purposes)]  # fmt: skip
+        envs = [
+            caused_by(e, env, aggregate_id=ie.task_id, purpose=purpose)
+            for e, purpose in zip(out, purposes, strict=True)
+        ]
         await self.store.append(envs, expected_version=step.version)
         if closing:
             await self._end_session_hold(env, ie.task_id)
@@ -407,6 +422,8 @@ class Actuator:
             ).version
             step.acted = True
         await self.observer.settle(tb.page, tb.inflight)
+        if tb.downloads:
+            step.out.extend(await self.files.keep_downloads(tb, env, ie))
         observation, error = await self._observe(tb, env)
         extracted = None
         if ie.intent.action == "extract" and not error:
@@ -508,7 +525,10 @@ class Actuator:
             validate_intent(intent)
             task = await self._task_info(env.tenant, ie.task_id)
             text = self._typed_text(tb, task, intent.text)
-            await perform(tb, intent, text, self.settings.action)
+            uploads = []
+            if intent.action == "upload" and task is not None and task.files:
+                uploads = await self.files.payloads(tb.tenant, task.files, intent.values)
+            await perform(tb, intent, text, self.settings.action, uploads)
         except (ActionRefused, InvalidIntent) as exc:
             ok, blocked, error = False, True, short_error(exc, tb.secrets)
         except MissingSecret as exc:

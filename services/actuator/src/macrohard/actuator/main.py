@@ -71,6 +71,7 @@ def build(service: Service) -> None:
             timeout_ms=float(extra.get("action_timeout_ms", "5000")),
             upload_dir=Path(upload) if upload else None,
         ),
+        file_replicas=service.config.stream_replicas,
     )
     # Events bind to the running loop on first use, so this is safe before asyncio.run.
     ready = asyncio.Event()

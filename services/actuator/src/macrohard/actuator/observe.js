@@ -66,6 +66,46 @@
   // A text-less control is named from its id or classes ("trash", "star-toggle"): what a
   // person would infer from the icon is usually what its author called it.
   const nameFromAttrs = el => clip([el.id, ...el.classList].join(' ').replace(/[-_]+/g, ' '));
+  // Colours as #rrggbb; null for transparent (nothing painted).
+  const hex = css => {
+    const m = /rgba?\(([\d.]+),?\s*([\d.]+),?\s*([\d.]+)(?:[,/]\s*([\d.]+%?))?/.exec(css || '');
+    if (!m || (m[4] !== undefined && parseFloat(m[4]) === 0)) return null;
+    return '#' + [m[1], m[2], m[3]].map(v => Math.round(Number(v)).toString(16).padStart(2, '0')).join('');
+  };
+  // SVG shapes are observed inside drawings, not icons: an <svg> this small is a glyph.
+  const SHAPES = new Set(['circle', 'rect', 'ellipse', 'polygon', 'polyline', 'line', 'path']);
+  const shapeOf = el => {
+    const tag = el.tagName.toLowerCase();
+    if (tag === 'canvas') return 'canvas';
+    if (!SHAPES.has(tag) || !el.ownerSVGElement) return '';
+    const r = el.ownerSVGElement.getBoundingClientRect();
+    return r.width >= 48 && r.height >= 48 ? tag : '';
+  };
+  // A text-less element painted with its own background (a colour swatch), not a section.
+  const swatchOf = (el, r) => {
+    if (r.width < 6 || r.height < 6 || r.width > 400 || r.height > 400) return null;
+    if ((el.innerText || '').trim() || el.children.length > 0) return null;
+    return hex(getComputedStyle(el).backgroundColor);
+  };
+  const stylesOf = (el, root) => {
+    const cs = getComputedStyle(el), base = getComputedStyle(root), out = [];
+    if (Number(cs.fontWeight) >= 600 && Number(base.fontWeight) < 600) out.push('bold');
+    if (cs.fontStyle === 'italic' && base.fontStyle !== 'italic') out.push('italic');
+    if (cs.textDecorationLine.includes('underline')) out.push('underline');
+    if (cs.textDecorationLine.includes('line-through')) out.push('strike');
+    if (cs.color !== base.color && hex(cs.color)) out.push('color:' + hex(cs.color));
+    return out;
+  };
+  const bounds = el => {
+    const num = v => (v === null || v === '' || isNaN(Number(v))) ? null : Number(v);
+    if (el.tagName === 'INPUT' && ['range', 'number'].includes(el.type)) {
+      const range = el.type === 'range';
+      return [num(el.getAttribute('min')) ?? (range ? 0 : null),
+        num(el.getAttribute('max')) ?? (range ? 100 : null),
+        el.getAttribute('step') === 'any' ? null : (num(el.getAttribute('step')) ?? 1)];
+    }
+    return [num(el.getAttribute('aria-valuemin')), num(el.getAttribute('aria-valuemax')), null];
+  };
   const vw = window.innerWidth, vh = window.innerHeight;
   const out = [];
   const all = document.body ? document.body.querySelectorAll('*') : [];
@@ -73,11 +113,13 @@
     if (out.length >= maxRaw) break;
     if (SKIP.has(el.tagName.toUpperCase())) continue;
     if (el.tagName === 'OPTION' && el.parentElement && el.parentElement.tagName === 'SELECT' && !el.parentElement.multiple) continue;
-    const role = roleOf(el);
+    const shape = shapeOf(el);
+    const role = shape ? (shape === 'canvas' ? 'img' : 'graphic') : roleOf(el);
     const interactive = interactiveOf(el, role);
-    const text = interactive ? clip(el.innerText || '') : ownText(el);
-    if (!interactive && !text) continue;
+    const text = interactive && !shape ? clip(el.innerText || '') : ownText(el);
     const r = el.getBoundingClientRect();
+    const swatch = shape || text ? null : swatchOf(el, r);
+    if (!interactive && !text && !shape && !swatch) continue;
     let visible = r.width > 0 && r.height > 0;
     if (visible && el.checkVisibility) visible = el.checkVisibility({checkOpacity: true, checkVisibilityCSS: true});
     if (!el.hasAttribute(ATTR)) el.setAttribute(ATTR, String(window.__mhNextId++));
@@ -93,6 +135,22 @@
     if (interactive && !item.name && !text && !['INPUT', 'SELECT', 'TEXTAREA'].includes(el.tagName))
       item.name = nameFromAttrs(el);
     if (item.name === item.text) item.text = '';
+    if (shape) {
+      item.shape = shape;
+      const fill = shape === 'canvas' ? null : hex(getComputedStyle(el).fill);
+      if (fill) item.color = fill;
+    } else if (swatch) {
+      item.shape = 'box';
+      item.color = swatch;
+    }
+    const editor = el.isContentEditable ? el.closest('[contenteditable=""], [contenteditable="true"]') : null;
+    if (editor && editor !== el && text) item.styles = stylesOf(el, editor);
+    const [lo, hi, step] = bounds(el);
+    if (lo !== null) item.value_min = lo;
+    if (hi !== null) item.value_max = hi;
+    if (step !== null) item.value_step = step;
+    const now = el.getAttribute('aria-valuenow');
+    if (now !== null && !['INPUT', 'SELECT', 'TEXTAREA'].includes(el.tagName)) item.value = clip(el.getAttribute('aria-valuetext') || now);
     if (el.tagName === 'INPUT' || el.tagName === 'TEXTAREA') {
       if (['checkbox', 'radio'].includes(el.type)) item.checked = el.checked;
       else if (el.type === 'password') item.value = el.value ? '••••' : '';
@@ -114,5 +172,11 @@
     else if (el.tagName === 'DETAILS') item.expanded = el.open;
     out.push(item);
   }
-  return {url: location.href, title: wellFormed(document.title || ''), elements: out};
+  // What is highlighted: the document's selection, or the selected part of a focused field.
+  let selection = (window.getSelection() || '').toString();
+  const focused = document.activeElement;
+  if (!selection && focused && ['INPUT', 'TEXTAREA'].includes(focused.tagName) && focused.selectionStart !== null
+      && focused.type !== 'password')
+    selection = focused.value.slice(focused.selectionStart, focused.selectionEnd);
+  return {url: location.href, title: wellFormed(document.title || ''), elements: out, selection: clip(selection)};
 }

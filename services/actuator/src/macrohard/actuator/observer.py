@@ -112,7 +112,14 @@ class Observer:
             elements=elements,
             screenshot_sha256=await asyncio.to_thread(self.screenshots.put, shot),
             omitted=omitted,
+            selection=_clip_selection(raw.get("selection"), self.limits.max_text, secrets),
         )
+
+
+def _clip_selection(selection: object, limit: int, secrets: list[str]) -> str:
+    # A selection may hold a secret the page shows: scrubbed like any observed text.
+    text = " ".join(scrub(well_formed(str(selection or "")), secrets).split())
+    return text[:limit]
 
 
 async def _evaluate_with_retry(page: Page, script: str, arg: Any) -> Any:

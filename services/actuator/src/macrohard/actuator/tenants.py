@@ -1,4 +1,4 @@
-"""The actuator's small read of tenants: each tenant's allowed domains, from the log.
+"""The actuator's small read of tenants: allowed domains and plan, from the log.
 
 Read straight from the tenant aggregate (EventStore.load) with a short cache rather than a
 projection: the actuator has no database, and a domain change must reach running tasks
@@ -23,6 +23,11 @@ def evolve_domains(state: tuple[str, ...] | None, env: Envelope) -> tuple[str, .
     return state
 
 
+def evolve_plan(state: str, env: Envelope) -> str:
+    event = env.payload
+    return event.plan if isinstance(event, TenantOnboarded) else state
+
+
 class AllowedDomains:
     """Tenant id -> allowed domains: None for an unknown tenant, [] for no domain limit."""
 
@@ -41,3 +46,9 @@ class AllowedDomains:
         domains = None if loaded.state is None else list(loaded.state)
         self._cache[tenant] = (time.monotonic() + self._cache_s, domains)
         return domains
+
+    async def plan_of(self, tenant: str) -> str:
+        """The tenant's plan ("" for an unknown tenant): read when a file's limits are
+        needed, which is rare enough to go to the log each time."""
+        loaded = await self._store.load(evolve_plan, "", tenant, "tenant", tenant)
+        return loaded.state

@@ -13,11 +13,15 @@ from datetime import UTC, datetime, timedelta
 from macrohard.billing.money import float_to_units, format_money
 from macrohard.billing.plans import METER_UNITS
 from macrohard.contracts.agent import InferenceCompleted, IntentEmitted
+from macrohard.contracts.artifacts import ArtifactStored
 from macrohard.contracts.billing import InvoiceLine, UsageRecorded
 from macrohard.contracts.browser import ActionExecuted, PageObserved
 from macrohard.contracts.envelope import Envelope
 
 CORRECTION = "correction"
+# Meters of verification calls (a second car re-executing a call to check it): the checking
+# car's owner is paid, the tenant is not charged; "verification:compute:<model>", ...
+VERIFICATION = "verification:"
 DEFAULT_GRACE = timedelta(days=3)
 
 
@@ -61,6 +65,11 @@ class Usage:
     quantity: int
     node_id: str = ""
     owner_account: str = ""
+    checks: str = ""  # a verification's checked car, whose work the check's cost is part of
+
+    @property
+    def verification(self) -> bool:
+        return self.meter.startswith(VERIFICATION)
 
 
 def usage_of(env: Envelope) -> list[Usage]:
@@ -73,17 +82,21 @@ def usage_of(env: Envelope) -> list[Usage]:
     if isinstance(p, PageObserved):
         return [Usage("screenshots", 1)] if p.observation.screenshot_sha256 else []
     if isinstance(p, InferenceCompleted):
+        # A check is the platform's cost, not the tenant's usage: its own meters.
+        kind = VERIFICATION if p.verification else ""
         out = [
-            Usage(
-                f"compute:{p.model}", float_to_units(p.compute_ms, 1000), p.node_id, p.owner_account
-            )
-        ]
+            Usage(f"{kind}compute:{p.model}", float_to_units(p.compute_ms, 1000), p.node_id,
+                  p.owner_account, p.checks)
+        ]  # fmt: skip
         energy = float_to_units(p.energy_wh, 1_000_000)
         if energy:
-            out.append(Usage("energy_uwh", energy, p.node_id, p.owner_account))
+            out.append(Usage(f"{kind}energy_uwh", energy, p.node_id, p.owner_account, p.checks))
         return out
     if isinstance(p, UsageRecorded):
         return [Usage(p.meter, p.quantity)]
+    if isinstance(p, ArtifactStored):
+        # Bytes newly stored (the same bytes stored again add none): priced per stored GB.
+        return [Usage("storage", p.stored_bytes)] if p.stored_bytes > 0 else []
     return []
 
 
@@ -94,7 +107,7 @@ def task_ms(started_at: datetime, ended_at: datetime) -> int:
 
 
 def unit_of(meter: str) -> str:
-    return METER_UNITS.get(meter.split(":", 1)[0], "unit")
+    return METER_UNITS.get(meter.removeprefix(VERIFICATION).split(":", 1)[0], "unit")
 
 
 # --- invoices: which invoice a usage record lands on --------------------------------------

@@ -272,8 +272,8 @@ class Invoicer:
     async def _due_statements(conn: Conn, current: str) -> list[_DueStatement]:
         rows = await conn.fetch(
             """SELECT u.owner_account, u.paid_period, u.node_id, u.usage_period,
-                      sum(CASE WHEN u.meter LIKE 'compute:%' THEN u.quantity ELSE 0 END)::bigint,
-                      sum(CASE WHEN u.meter = 'energy_uwh' THEN u.quantity ELSE 0 END)::bigint,
+                      sum(CASE WHEN u.meter LIKE '%compute:%' THEN u.quantity ELSE 0 END)::bigint,
+                      sum(CASE WHEN u.meter LIKE '%energy_uwh' THEN u.quantity ELSE 0 END)::bigint,
                       sum(u.payout_micros)::bigint
                FROM billing.usage_records u
                LEFT JOIN billing.statements s

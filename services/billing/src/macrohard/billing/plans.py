@@ -103,6 +103,7 @@ class Plan:
 FREE = MeterPrice(unit="unit", unit_size=1, tiers=(Tier(None, 0),))
 K = 1000
 M = 1_000_000
+G = 1_000_000_000
 
 # Base units of each meter: the projection converts every usage event into these.
 METER_UNITS: Mapping[str, str] = {
@@ -112,6 +113,7 @@ METER_UNITS: Mapping[str, str] = {
     "screenshots": "screenshot",
     "energy_uwh": "uWh",
     "compute": "us",
+    "storage": "byte",
 }
 
 
@@ -123,12 +125,17 @@ METER_UNITS: Mapping[str, str] = {
 PAYOUT_RATES = PayoutRates(per_compute_s=200, per_wh=150, per_model={"planner": 200, "minilm": 50})
 # Compute is sold at a markup on its payout, in percent, falling with volume but never to
 # MIN_MARKUP_PCT: every compute-second a tenant uses is one an owner is paid for, so none
-# is included free. Energy prices (250..300 per Wh) likewise stay above the 150 paid for it.
-MIN_MARKUP_PCT = 130
-# The most of what a tenant paid for a record that its car's owner may be paid. It binds
-# only at rounding (a call of a few microseconds rated 0 or 1 micro-unit), so that a car
-# can never cost the platform more than its work earned, however its calls are cut.
+# is included free. Energy prices (225..300 per Wh) likewise stay 1.5x above the 150 paid.
+MIN_MARKUP_PCT = 150
+# The most of what a tenant paid for a car's work that may go to the owners: the car's and
+# those of the cars that checked it (verification is the platform's cost, never billed).
+# With the markups above it binds only at rounding (a call of a few microseconds rated 0
+# or 1 micro-unit) and while more than COVERED_VERIFY_PCT% of a car's work is re-executed
+# elsewhere (a new car's first calls): then the car's own earnings wait for its later work.
 MAX_PAYOUT_PCT = 80
+# The percentage of a car's calls the markups pay to verify with the owner still paid in full:
+# owner (1) + checks (share) <= MAX_PAYOUT_PCT% of the price (MIN_MARKUP_PCT%).
+COVERED_VERIFY_PCT = MIN_MARKUP_PCT * MAX_PAYOUT_PCT // 100 - 100
 
 
 def _compute_prices(markups: tuple[tuple[int | None, int], ...]) -> dict[str, MeterPrice]:
@@ -156,6 +163,7 @@ def _payg() -> Plan:
             "screenshots": MeterPrice("1k screenshots", K, (Tier(None, 500_000),)),
             **_compute_prices(((3600 * M, 250), (None, 200))),
             "energy_uwh": MeterPrice("Wh", M, (Tier(None, 300),)),
+            "storage": MeterPrice("GB stored", G, (Tier(None, 100_000),)),
         },
     )
 
@@ -179,6 +187,7 @@ def _team() -> Plan:
             "screenshots": MeterPrice("1k screenshots", K, (Tier(None, 300_000),), included=K),
             **_compute_prices(((3600 * M, 225), (36_000 * M, 175), (None, 150))),
             "energy_uwh": MeterPrice("Wh", M, (Tier(None, 250),)),
+            "storage": MeterPrice("GB stored", G, (Tier(None, 80_000),), included=G),
         },
     )
 
@@ -193,8 +202,9 @@ def _enterprise() -> Plan:
             "steps": MeterPrice("1k steps", K, (Tier(None, 2_000_000),), included=50 * K),
             "task_ms": MeterPrice("minute", 60 * K, (Tier(None, 8_000),)),
             "screenshots": MeterPrice("1k screenshots", K, (Tier(None, 200_000),), included=10 * K),
-            **_compute_prices(((36_000 * M, 150), (None, 130))),
-            "energy_uwh": MeterPrice("Wh", M, (Tier(None, 200),)),
+            **_compute_prices(((36_000 * M, 165), (None, 150))),
+            "energy_uwh": MeterPrice("Wh", M, (Tier(None, 225),)),
+            "storage": MeterPrice("GB stored", G, (Tier(None, 50_000),), included=10 * G),
         },
     )
 

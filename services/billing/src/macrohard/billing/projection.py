@@ -49,6 +49,16 @@ CREATE TABLE IF NOT EXISTS billing.node_totals (
 -- What the car's work was charged and what its owner earned at the rates, before the cap.
 ALTER TABLE billing.node_totals ADD COLUMN IF NOT EXISTS revenue_micros bigint NOT NULL DEFAULT 0;
 ALTER TABLE billing.node_totals ADD COLUMN IF NOT EXISTS earned_micros bigint NOT NULL DEFAULT 0;
+-- What the owner was paid (NULL on rows written before it was stored: the cap then was
+-- 80% of revenue, see load_ledger), what checking the car's answers cost, and the work the
+-- car did checking others' answers (paid apart, charged to no tenant).
+ALTER TABLE billing.node_totals ADD COLUMN IF NOT EXISTS paid_micros bigint;
+ALTER TABLE billing.node_totals ADD COLUMN IF NOT EXISTS verify_cost_micros bigint NOT NULL
+    DEFAULT 0;
+ALTER TABLE billing.node_totals ADD COLUMN IF NOT EXISTS checks_us bigint NOT NULL DEFAULT 0;
+ALTER TABLE billing.node_totals ADD COLUMN IF NOT EXISTS checks_uwh bigint NOT NULL DEFAULT 0;
+-- A verification record's checked car (whose work its cost belongs to); "" otherwise.
+ALTER TABLE billing.usage_records ADD COLUMN IF NOT EXISTS checks text NOT NULL DEFAULT '';
 CREATE TABLE IF NOT EXISTS billing.budgets (
     tenant_id text, period text, spent_micros bigint NOT NULL, exhausted boolean NOT NULL,
     PRIMARY KEY (tenant_id, period));
@@ -93,6 +103,7 @@ USAGE_COLUMNS = (
     "owner_account",
     "paid_period",
     "payout_micros",
+    "checks",
 )
 
 _OPS = {
@@ -139,7 +150,9 @@ SELECT
         FROM billing.meter_totals
         WHERE tenant_id = ANY($1::text[]) AND usage_period = ANY($2::text[])),
   ARRAY(SELECT ROW(tenant_id, usage_period, node_id, owner_account, compute_us, energy_uwh,
-                   revenue_micros, earned_micros)
+                   revenue_micros, earned_micros,
+                   coalesce(paid_micros, least(earned_micros, revenue_micros * 80 / 100)),
+                   verify_cost_micros, checks_us, checks_uwh)
         FROM billing.node_totals
         WHERE tenant_id = ANY($1::text[]) AND usage_period = ANY($2::text[])),
   ARRAY(SELECT ROW(tenant_id, period, spent_micros, exhausted) FROM billing.budgets
@@ -208,7 +221,18 @@ async def write_ledger(conn: Conn, ledger: Ledger) -> None:
         "tenants": [(t, *_terms(ledger.tenants[t])) for t in ledger.dirty_tenants],
         "meter_totals": [(*k, *ledger.meter_totals[k]) for k in ledger.dirty_meters],
         "node_totals": [
-            (*k, n.owner_account, n.compute_us, n.energy_uwh, n.revenue, n.earned)
+            (
+                *k,
+                n.owner_account,
+                n.compute_us,
+                n.energy_uwh,
+                n.revenue,
+                n.earned,
+                n.paid,
+                n.verify_cost,
+                n.checks_us,
+                n.checks_uwh,
+            )
             for k, n in ((k, ledger.node_totals[k]) for k in ledger.dirty_nodes)
         ],
         "budgets": [
@@ -254,8 +278,10 @@ _UPSERT: dict[str, tuple[tuple[str, ...], tuple[str, ...], int]] = {
     "meter_totals": (("tenant_id", "usage_period", "meter", "quantity", "amount_micros"),
                      ("text", "text", "text", "bigint", "bigint"), 3),
     "node_totals": (("tenant_id", "usage_period", "node_id", "owner_account", "compute_us",
-                     "energy_uwh", "revenue_micros", "earned_micros"),
-                    ("text", "text", "text", "text", "bigint", "bigint", "bigint", "bigint"), 3),
+                     "energy_uwh", "revenue_micros", "earned_micros", "paid_micros",
+                     "verify_cost_micros", "checks_us", "checks_uwh"),
+                    ("text", "text", "text", "text", "bigint", "bigint", "bigint", "bigint",
+                     "bigint", "bigint", "bigint", "bigint"), 3),
     "budgets": (("tenant_id", "period", "spent_micros", "exhausted"),
                 ("text", "text", "bigint", "boolean"), 2),
     "task_runs": (("tenant_id", "task_id", "started_at", "ended"),

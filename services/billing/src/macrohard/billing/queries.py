@@ -92,6 +92,7 @@ async def line_groups(conn: Conn, tenant_id: str, period: str) -> list[LineGroup
     rows = await conn.fetch(
         """SELECT meter, usage_period, sum(quantity)::bigint, sum(amount_micros)::bigint
            FROM billing.usage_records WHERE tenant_id = $1 AND billed_period = $2
+             AND meter NOT LIKE 'verification:%'  -- the platform's cost, not the tenant's
            GROUP BY meter, usage_period""",
         tenant_id,
         period,
@@ -164,13 +165,17 @@ async def budget(conn: Conn, tenant_id: str, period: str) -> BudgetStatus:
     )  # fmt: skip
 
 
-# What each grouping keys a usage record by. By model: a car's compute under its model's
-# name, the energy its calls drew as "energy_uwh", and work not done on a car as "".
+# What each grouping keys a usage record by. By node: a check of a car's answer is part of
+# that car's cost (the checked car, not the checking one). By model: a car's compute (and
+# its checks) under its model's name, the energy its calls drew as "energy_uwh", and work
+# not done on a car as "".
 _ECONOMICS_KEY = {
     "tenant": "tenant_id",
-    "node": "node_id",
+    "node": "CASE WHEN checks <> '' THEN checks ELSE node_id END",
     "model": """CASE WHEN meter LIKE 'compute:%' THEN split_part(meter, ':', 2)
-                     WHEN node_id <> '' THEN meter ELSE '' END""",
+                     WHEN meter LIKE 'verification:compute:%' THEN split_part(meter, ':', 3)
+                     WHEN node_id <> '' THEN replace(meter, 'verification:', '')
+                     ELSE '' END""",
 }
 
 
@@ -178,7 +183,8 @@ async def economics(
     conn: Conn, period: str, by: Literal["tenant", "node", "model"] = "tenant"
 ) -> list[Economics]:
     """Fleet economics of the usage that happened in `period`: revenue (what tenants are
-    charged), payouts (what owners earn) and margin; payouts + margin == revenue, per row."""
+    charged), payouts (what owners earn, checks of the work included: verification is the
+    platform's cost) and margin; payouts + margin == revenue, per row."""
     column = _ECONOMICS_KEY[by]
     rows = await conn.fetch(
         f"""SELECT {column}, sum(amount_micros)::bigint, sum(payout_micros)::bigint
@@ -257,6 +263,7 @@ async def daily_usage(conn: Conn, tenant_id: str, period: str) -> list[DailyUsag
         """SELECT to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD'), meter,
                   sum(quantity)::bigint, sum(amount_micros)::bigint
            FROM billing.usage_records WHERE tenant_id = $1 AND usage_period = $2
+             AND meter NOT LIKE 'verification:%'
            GROUP BY 1, 2 ORDER BY 1, 2""",
         tenant_id,
         period,

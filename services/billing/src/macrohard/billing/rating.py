@@ -17,6 +17,7 @@ import msgspec
 
 from macrohard.billing.domain import (
     CORRECTION,
+    VERIFICATION,
     Usage,
     billed_period,
     cap_reached,
@@ -72,11 +73,27 @@ class NodeUse:
     energy_uwh: int = 0
     revenue: int = 0  # what the tenant was charged for this car's work
     earned: int = 0  # what the owner earned at the payout rates (paid: see `paid`)
+    paid: int = 0  # what the owner is paid for it so far (never falls)
+    verify_cost: int = 0  # what checking this car's answers on other cars cost the platform
+    checks_us: int = 0  # compute this car spent checking other cars' answers (paid apart)
+    checks_uwh: int = 0
 
-    @property
-    def paid(self) -> int:
-        """What the owner is paid: the earnings, up to a share of the revenue."""
-        return min(self.earned, self.revenue * MAX_PAYOUT_PCT // 100)
+    def settle(self) -> int:
+        """Raise `paid` to what the totals allow now; return the increase (never negative:
+        an earning held back is paid with a later charged record)."""
+        due = payable(self.earned, self.revenue, self.verify_cost)
+        if due <= self.paid:
+            return 0
+        raised, self.paid = due - self.paid, due
+        return raised
+
+
+def payable(earned: int, revenue: int, verify_cost: int) -> int:
+    """What an owner may be paid for a car's work: its earnings, up to a share of what the
+    tenants paid for that work less what checking it cost. So the car's work keeps a margin
+    however much of it was verified; while a new car's checks exceed what its work sold for,
+    its earnings wait for its later work."""
+    return max(0, min(earned, revenue * MAX_PAYOUT_PCT // 100 - verify_cost))
 
 
 @dataclass(slots=True)
@@ -167,7 +184,10 @@ class Ledger:
             self.seen.add(env.id)
             period = period_of(env.occurred_at)
             for u in usage:
-                self._record(rec, u, period)
+                if u.verification:
+                    self._check(rec, u, period)
+                else:
+                    self._record(rec, u, period)
         elif isinstance(p, TaskStarted):
             self.tasks.setdefault((env.tenant, p.task_id), TaskRun(env.occurred_at))
             self.dirty_tasks.add((env.tenant, p.task_id))
@@ -242,17 +262,51 @@ class Ledger:
         billed = period if final is None else billed_period(period, final)
         self.records.append([
             env.id, u.meter, rec.sequence, tenant, period, billed, u.quantity, amount,
-            env.occurred_at, u.node_id, u.owner_account, paid, payout,
+            env.occurred_at, u.node_id, u.owner_account, paid, payout, u.checks,
         ])  # fmt: skip
         if amount:
             self._spend(rec, tenant, period, amount)
 
-    def _payout(self, tenant: str, period: str, u: Usage, amount: int) -> int:
+    def _check(self, rec: RecordedEvent, u: Usage, period: str) -> None:
+        """A verification call: its car is paid at the rates, the tenant is charged nothing,
+        and what it cost counts against the checked car's payout (see `payable`)."""
+        env = rec.envelope
+        tenant = env.tenant
+        checker = self._node(tenant, period, u)
+        meter = u.meter.removeprefix(VERIFICATION)
+        if meter.startswith("compute:"):
+            model = meter.split(":", 1)[1]
+            before = checker.checks_us
+            checker.checks_us += u.quantity
+            payout = self.rates.compute(checker.checks_us, model)
+            payout -= self.rates.compute(before, model)
+        else:
+            before = checker.checks_uwh
+            checker.checks_uwh += u.quantity
+            payout = self.rates.energy(checker.checks_uwh) - self.rates.energy(before)
+        if u.checks:
+            checked = self._node(tenant, period, Usage(meter, 0, u.checks))
+            checked.verify_cost += payout
+        paid = billed_period(period, self.last_stated.get(u.owner_account))
+        final = self.last_final.get(tenant)
+        billed = period if final is None else billed_period(period, final)
+        self.records.append([
+            env.id, u.meter, rec.sequence, tenant, period, billed, u.quantity, 0,
+            env.occurred_at, u.node_id, u.owner_account, paid, payout, u.checks,
+        ])  # fmt: skip
+
+    def _node(self, tenant: str, period: str, u: Usage) -> NodeUse:
         key = (tenant, period, u.node_id)
         node = self.node_totals.get(key)
         if node is None:
             node = self.node_totals[key] = NodeUse(u.owner_account)
+        elif not node.owner_account:  # first met as a checked car: its owner was not named
+            node.owner_account = u.owner_account
         self.dirty_nodes.add(key)
+        return node
+
+    def _payout(self, tenant: str, period: str, u: Usage, amount: int) -> int:
+        node = self._node(tenant, period, u)
         # Cumulative per (tenant, period, node), floored once: the marginals telescope.
         if u.meter.startswith("compute:"):
             model = u.meter.split(":", 1)[1]
@@ -264,14 +318,13 @@ class Ledger:
             before = node.energy_uwh
             node.energy_uwh += u.quantity
             earned = self.rates.energy(before + u.quantity) - self.rates.energy(before)
-        # Never more than a share of what the tenant paid for this car's work: the prices
-        # keep that true anyway except at rounding (calls rated 0 or 1 micro-unit each), and
-        # the cap makes it true for every car. Both sides grow, so `paid` never falls: an
-        # earning held back by the cap is paid with the car's next charged record.
-        paid = node.paid
+        # Never more than a share of what the tenant paid for this car's work, less what
+        # checking it cost (`payable`): the prices keep that true anyway except at rounding
+        # (calls rated 0 or 1 micro-unit each) and while a new car's first calls are all
+        # verified; the cap makes it true for every car.
         node.earned += earned
         node.revenue += amount
-        return node.paid - paid
+        return node.settle()
 
     def _budget(self, tenant: str, period: str) -> Budget:
         budget = self.budgets.get((tenant, period))
@@ -325,7 +378,7 @@ class Ledger:
         billed = billed_period(p.period, self.last_final.get(env.tenant))
         self.records.append([
             env.id, CORRECTION, rec.sequence, env.tenant, p.period, billed, 0,
-            parse_money(p.amount), env.occurred_at, "", "", "", 0,
+            parse_money(p.amount), env.occurred_at, "", "", "", 0, "",
         ])  # fmt: skip
 
     def _finalize(self, rec: RecordedEvent, p: InvoiceFinalized) -> None:

@@ -16,6 +16,7 @@ from nats.aio.client import Client as NATS
 
 from macrohard.contracts.envelope import Envelope
 from macrohard.eventlog import EventStore, ProjectionRunner
+from macrohard.eventlog.artifacts import ArtifactStore
 from macrohard.gateway import keys
 from macrohard.gateway.domain import TaskView, TokenBucket, fold_task
 
@@ -64,6 +65,16 @@ class GatewayContext:
     _auth_cache: dict[str, tuple[Principal, float]] = field(default_factory=dict)
     _buckets: dict[str, TokenBucket] = field(default_factory=dict)
     in_flight: set[tuple[str, str]] = field(default_factory=set)
+    # Replicas of a tenant's file bucket when the gateway creates it (the log's count).
+    file_replicas: int = 1
+    _files: ArtifactStore | None = None
+
+    @property
+    def files(self) -> ArtifactStore:
+        """The tenants' files (JetStream Object Store, one bucket per tenant)."""
+        if self._files is None:
+            self._files = ArtifactStore(self.nc, replicas=self.file_replicas)
+        return self._files
 
     # --- auth -------------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ import msgspec
 
 from macrohard.contracts.agent import InferenceCompleted, Intent, IntentEmitted
 from macrohard.contracts.approvals import TaskApproved, TaskNeedsApproval
+from macrohard.contracts.artifacts import ArtifactStored, DownloadRefused
 from macrohard.contracts.browser import ActionExecuted, PageObserved
 from macrohard.contracts.domains import host_in_allowlist
 from macrohard.contracts.envelope import Envelope
@@ -79,6 +80,29 @@ class PendingApproval(msgspec.Struct, kw_only=True):
     why: str = ""
 
 
+class ArtifactView(msgspec.Struct, kw_only=True):
+    """A file of the tenant's: fetched with `GET /v1/artifacts/{artifact_id}`."""
+
+    artifact_id: str  # SHA-256 of the bytes, hex
+    name: str
+    content_type: str
+    size: int
+    source: str  # "download" (a task's page) or "upload" (the API)
+    task_id: str = ""
+    url: str = ""
+    stored_at: datetime | None = None
+    deleted: bool = False
+
+
+class RefusedFile(msgspec.Struct, kw_only=True):
+    """A download the task's page started that was not kept (past the plan's limits)."""
+
+    name: str
+    content_type: str
+    size: int
+    reason: str
+
+
 class TaskView(msgspec.Struct, kw_only=True):
     """A task as the API shows it. Secrets appear by name only, never by value."""
 
@@ -105,6 +129,11 @@ class TaskView(msgspec.Struct, kw_only=True):
     output_schema: dict[str, Any] | None = None
     output: Any = None  # the structured result, valid against output_schema
     session: str | None = None  # the saved session it starts from and saves into
+    # Files: those the task brought for its uploads, those its pages downloaded (kept as
+    # artifacts), and downloads refused past the plan's limits.
+    files: list[ArtifactView] = []
+    artifacts: list[ArtifactView] = []
+    refused_files: list[RefusedFile] = []
 
 
 def _step(view: TaskView, number: int) -> StepView:
@@ -138,6 +167,16 @@ def evolve_task(view: TaskView | None, env: Envelope) -> TaskView | None:
             schedule_id=p.schedule_id,
             output_schema=p.output_schema,
             session=p.session,
+            files=[
+                ArtifactView(
+                    artifact_id=f.artifact_id,
+                    name=f.name,
+                    content_type=f.content_type,
+                    size=f.size,
+                    source="upload",
+                )
+                for f in p.files
+            ],
             max_steps=p.max_steps,
             webhook_url=p.webhook_url,
             submitted_at=env.occurred_at,
@@ -195,6 +234,13 @@ def evolve_task(view: TaskView | None, env: Envelope) -> TaskView | None:
         _step(view, p.step).result = ActionResult(
             action=p.action, ok=p.ok, error=tenant_text(p.error), duration_ms=p.duration_ms
         )
+    elif isinstance(p, ArtifactStored):
+        if not any(a.artifact_id == p.artifact_id for a in view.artifacts):
+            view.artifacts.append(artifact_view(p, env))
+    elif isinstance(p, DownloadRefused):
+        view.refused_files.append(
+            RefusedFile(name=p.name, content_type=p.content_type, size=p.size, reason=p.reason)
+        )
     elif isinstance(p, PageObserved):
         o = p.observation
         _step(view, p.step).observation = ObservationSummary(
@@ -204,6 +250,13 @@ def evolve_task(view: TaskView | None, env: Envelope) -> TaskView | None:
             screenshot_sha256=o.screenshot_sha256,
         )
     return view
+
+
+def artifact_view(p: ArtifactStored, env: Envelope) -> ArtifactView:
+    return ArtifactView(
+        artifact_id=p.artifact_id, name=p.name, content_type=p.content_type, size=p.size,
+        source=p.source, task_id=p.task_id, url=p.url, stored_at=env.occurred_at,
+    )  # fmt: skip
 
 
 def fold_task(events: list[Envelope]) -> TaskView | None:

@@ -116,6 +116,7 @@ class Gateway:
             runner=runner,
             settings=self.settings,
             allow_loopback_webhooks=self.allow_private_webhooks,
+            file_replicas=service.config.stream_replicas,
         )
         config = uvicorn.Config(
             create_app(self.context),

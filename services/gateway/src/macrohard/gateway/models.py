@@ -10,7 +10,7 @@ from msgspec import Meta
 
 from macrohard.billing.public import DEFAULT_PLAN, PLANS, BudgetStatus, Invoice, MeterUsage
 from macrohard.contracts.sessions import SESSION_NAME
-from macrohard.gateway.domain import TaskView
+from macrohard.gateway.domain import ArtifactView, TaskView
 
 # PostgreSQL text cannot hold NUL; refusing it here keeps it out of the log as well.
 NO_NUL = r"^[^\x00]*$"
@@ -84,6 +84,9 @@ class ApiKeyList(msgspec.Struct, kw_only=True):
     data: list[ApiKeyOut]
 
 
+ArtifactId = Annotated[str, Meta(pattern=r"^[0-9a-f]{64}$")]
+
+
 class TaskIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     goal: Annotated[str, Meta(min_length=1, max_length=4000, pattern=NO_NUL)]
     start_url: Url
@@ -102,6 +105,14 @@ class TaskIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     # A saved session: the task starts from its browser state and saves into it after; one
     # task at a time (a second gets 409).
     session: Annotated[str, Meta(pattern=SESSION_NAME.pattern)] | None = None
+    # Artifact ids (POST /v1/artifacts) of files the task brings for its `upload` steps;
+    # a goal names them by file name ('Upload "report.pdf" to Document').
+    files: Annotated[list[ArtifactId], Meta(max_length=200)] = []
+
+
+class ArtifactList(msgspec.Struct, kw_only=True):
+    data: list[ArtifactView]
+    next_cursor: str | None = None
 
 
 class TaskAccepted(msgspec.Struct, kw_only=True):

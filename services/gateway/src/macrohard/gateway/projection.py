@@ -1,4 +1,4 @@
-"""The gateway's read models in schema `gateway`: tenants, API keys by hash, tasks.
+"""The gateway's read models in schema `gateway`: tenants, API keys by hash, tasks, files.
 
 One projection (one checkpoint) for all three, so "has the gateway seen sequence N" is one
 number: the API waits on it after onboarding and key changes (read your own writes).
@@ -16,6 +16,7 @@ from datetime import datetime
 
 import msgspec
 
+from macrohard.contracts.artifacts import ArtifactDeleted, ArtifactStored
 from macrohard.contracts.envelope import RecordedEvent
 from macrohard.contracts.tasks import TaskSubmitted
 from macrohard.contracts.tenancy import (
@@ -61,6 +62,21 @@ CREATE TABLE IF NOT EXISTS gateway.tasks (
     PRIMARY KEY (tenant_id, task_id)
 );
 CREATE INDEX IF NOT EXISTS tasks_newest ON gateway.tasks (tenant_id, submitted_seq DESC);
+CREATE TABLE IF NOT EXISTS gateway.artifacts (
+    tenant_id text NOT NULL,
+    artifact_id text NOT NULL,
+    name text NOT NULL,
+    content_type text NOT NULL,
+    size bigint NOT NULL,
+    source text NOT NULL,
+    task_id text NOT NULL,
+    url text NOT NULL,
+    stored_at timestamptz NOT NULL,
+    stored_seq bigint NOT NULL,
+    deleted_at timestamptz,
+    PRIMARY KEY (tenant_id, artifact_id)
+);
+CREATE INDEX IF NOT EXISTS artifacts_newest ON gateway.artifacts (tenant_id, stored_seq DESC);
 """
 
 _decode_view = msgspec.json.Decoder(TaskView).decode
@@ -88,6 +104,7 @@ class GatewayProjection:
         "ev.*.apikey.>",
         "ev.*.task.>",
         "ev.*.browser.>",
+        "ev.*.artifact.>",
     )
 
     def __init__(self, on_key_revoked: Callable[[str], None] | None = None) -> None:
@@ -99,15 +116,24 @@ class GatewayProjection:
 
     async def drop(self, conn: Conn) -> None:
         await conn.execute(
-            "DROP TABLE IF EXISTS gateway.tenants, gateway.api_keys, gateway.tasks CASCADE"
+            "DROP TABLE IF EXISTS gateway.tenants, gateway.api_keys, gateway.tasks, "
+            "gateway.artifacts CASCADE"
         )
 
     async def apply(self, conn: Conn, events: Sequence[RecordedEvent]) -> None:
-        task_events = [e for e in events if e.envelope.aggregate_type in ("task", "browser")]
-        # Tenancy events are rare: applied one statement each, in order.
+        # A download's artifact shows on its task as well as in the tenant's files.
+        task_events = [
+            e
+            for e in events
+            if e.envelope.aggregate_type in ("task", "browser")
+            or (isinstance(e.payload, ArtifactStored) and e.payload.task_id)
+        ]
+        # Tenancy and file events are rare: applied one statement each, in order.
         for rec in events:
             if rec.envelope.aggregate_type in ("tenant", "apikey"):
                 await self._apply_tenancy(conn, rec)
+            elif rec.envelope.aggregate_type == "artifact":
+                await self._apply_artifact(conn, rec)
         if task_events:
             await self._apply_tasks(conn, task_events)
 
@@ -166,6 +192,31 @@ class GatewayProjection:
             )
             if key_hash and self._on_key_revoked:
                 self._on_key_revoked(key_hash)
+
+    async def _apply_artifact(self, conn: Conn, rec: RecordedEvent) -> None:
+        p, at, tenant = rec.payload, rec.envelope.occurred_at, rec.envelope.tenant
+        if isinstance(p, ArtifactStored):
+            # The same bytes stored again (another task, or after a delete) keep one row:
+            # the first name and task, live again, dated anew only if it had been deleted.
+            await conn.execute(
+                """INSERT INTO gateway.artifacts
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL)
+                   ON CONFLICT (tenant_id, artifact_id) DO UPDATE SET deleted_at = NULL,
+                   stored_at = CASE WHEN gateway.artifacts.deleted_at IS NULL
+                       THEN gateway.artifacts.stored_at ELSE EXCLUDED.stored_at END,
+                   stored_seq = CASE WHEN gateway.artifacts.deleted_at IS NULL
+                       THEN gateway.artifacts.stored_seq ELSE EXCLUDED.stored_seq END""",
+                tenant, p.artifact_id, _clean(p.name), _clean(p.content_type), p.size,
+                p.source, p.task_id, _clean(p.url), at, rec.sequence,
+            )  # fmt: skip
+        elif isinstance(p, ArtifactDeleted):
+            await conn.execute(
+                """UPDATE gateway.artifacts SET deleted_at = $3
+                   WHERE tenant_id = $1 AND artifact_id = $2""",
+                tenant,
+                p.artifact_id,
+                at,
+            )
 
     async def _apply_tasks(self, conn: Conn, events: Sequence[RecordedEvent]) -> None:
         keys = {(e.envelope.tenant, _task_id(e)) for e in events}

@@ -20,6 +20,7 @@ from macrohard.contracts.envelope import Envelope, envelope, new_event_id
 from macrohard.contracts.tasks import TaskCancelRequested, TaskSubmitted, totp_sealed_name
 from macrohard.eventlog import ConcurrencyConflict, egress
 from macrohard.gateway import routes_sessions as sessions
+from macrohard.gateway.artifact_reads import task_files
 from macrohard.gateway.context import GatewayContext, Principal, decode_view
 from macrohard.gateway.domain import (
     TERMINAL,
@@ -103,6 +104,7 @@ async def submit(
                 detail=f"output_schema is not a JSON Schema: {exc.message}",
                 extra=[{"key": "output_schema", "message": exc.message}],
             ) from exc
+    files = await task_files(ctx, tenant, data.files)
     fingerprint: str | None = None
     if idempotency_key is None:
         task_id = new_event_id()
@@ -132,6 +134,7 @@ async def submit(
         output_schema=data.output_schema,
         session=data.session,
         session_ttl_s=await _session_ttl(ctx, tenant) if data.session else 0,
+        files=files,
         max_steps=data.max_steps,
         webhook_url=data.webhook_url,
         car_wait_s=data.car_wait_s,

@@ -30,9 +30,21 @@ from macrohard.contracts.fleet import (
     NodeRegistered,
     NodeThrottled,
     NodeUnparked,
+    OwnerPreferencesSet,
 )
 
-MISSED_HEARTBEATS_TO_LOSE = 3
+# Liveness lives in its own module; re-exported here, where the fleet's decisions are.
+from macrohard.node_registry.liveness import MISSED_HEARTBEATS_TO_LOSE as MISSED_HEARTBEATS_TO_LOSE
+from macrohard.node_registry.liveness import Liveness as Liveness
+from macrohard.node_registry.preferences import (
+    NO_PREFERENCES,
+    OwnerPreferences,
+    battery_allows,
+    preference_problems,
+    preferences_of,
+    why_not,
+    within_hours,
+)
 
 # Placement weights (sum 1). Free capacity first: a half-busy node answers slower; then
 # latency and how long the car stays parked (a departing car means a preemption and a
@@ -124,6 +136,7 @@ class Node:
     throttled: bool = False
     lost: bool = False
     quarantined: bool = False
+    prefs: OwnerPreferences = NO_PREFERENCES
 
     @property
     def state(self) -> str:
@@ -143,12 +156,17 @@ class Node:
 
     @property
     def charge_ok(self) -> bool:
-        """Above the owner's floor, or plugged in (charging never drains the car)."""
-        return self.charging or self.state_of_charge > self.soc_floor
+        """Above the registration's floor or plugged in (charging never drains the car),
+        and in any case at or above the owner's minimum (the owner's line holds even while
+        charging)."""
+        return (self.charging or self.state_of_charge > self.soc_floor) and battery_allows(
+            self.prefs, self.state_of_charge
+        )
 
-    def schedulable(self, model: str | None = None) -> bool:
-        """Parked, not lost, not throttled, charge above the floor unless charging, and
-        serving `model` (when one is asked for). Liveness beyond `lost` is the caller's."""
+    def schedulable(self, model: str | None = None, now: datetime | None = None) -> bool:
+        """Parked, not lost, not throttled, charge above the floors, serving `model` (when
+        one is asked for) and, given `now`, within the owner's hours. Liveness beyond
+        `lost` is the caller's."""
         return (
             self.parked
             and not self.lost
@@ -156,6 +174,7 @@ class Node:
             and not self.throttled
             and self.charge_ok
             and (model is None or model in self.models)
+            and (now is None or within_hours(self.prefs, now))
         )
 
 
@@ -183,6 +202,9 @@ class Fleet:
     # no node: it gets no lease, and a later valid registration admits it).
     refused: dict[str, str] = field(default_factory=dict)
     quarantined: set[str] = field(default_factory=set)
+    # Owners' terms per car: kept apart from `nodes`, so a re-registration keeps them.
+    preferences: dict[str, OwnerPreferences] = field(default_factory=dict)
+    refused_preferences: dict[str, str] = field(default_factory=dict)
 
     def apply(self, event: Event) -> None:
         match event:
@@ -206,7 +228,16 @@ class Fleet:
                     heartbeat_interval_s=event.heartbeat_interval_s,
                     # A re-registration does not wash a quarantine away.
                     quarantined=event.node_id in self.quarantined,
+                    prefs=self.preferences.get(event.node_id, NO_PREFERENCES),
                 )
+            case OwnerPreferencesSet():
+                problems = preference_problems(event)
+                if problems:  # the previous terms stay in force
+                    self.refused_preferences[event.node_id] = "; ".join(problems)
+                    return
+                self.refused_preferences.pop(event.node_id, None)
+                prefs = self.preferences[event.node_id] = preferences_of(event)
+                self._update(event.node_id, prefs=prefs)
             case NodeParked():
                 self._update(
                     event.node_id, parked=True, expected_departure=event.expected_departure
@@ -281,12 +312,34 @@ def score(
     now: datetime,
 ) -> float:
     """Higher is better; every term is in [0, 1]."""
-    free = max(node.max_leases - held, 0) / max(node.max_leases, 1)
+    return score_terms(
+        max_leases=node.max_leases,
+        held=held,
+        held_by_tenant=held_by_tenant,
+        latency_ms=latency_ms,
+        expected_departure=node.expected_departure,
+        ttl_s=ttl_s,
+        now=now,
+    )
+
+
+def score_terms(
+    *,
+    max_leases: int,
+    held: int,
+    held_by_tenant: int,
+    latency_ms: float,
+    expected_departure: datetime | None,
+    ttl_s: float,
+    now: datetime,
+) -> float:
+    """`score` from the figures it uses (what the placement index keeps per car)."""
+    free = max(max_leases - held, 0) / max(max_leases, 1)
     latency = 1.0 / (1.0 + max(latency_ms, 0.0) / LATENCY_SCALE_MS)
-    if node.expected_departure is None:
+    if expected_departure is None:
         stay = 1.0
     else:
-        remaining = (node.expected_departure - now).total_seconds()
+        remaining = (expected_departure - now).total_seconds()
         stay = min(max(remaining, 0.0) / (ttl_s * STAY_HORIZON), 1.0)
     spread = 1.0 / (1.0 + held_by_tenant)
     return W_FREE * free + W_LATENCY * latency + W_STAY * stay + W_SPREAD * spread
@@ -325,7 +378,7 @@ def place(
     usable = [
         n
         for n in serving
-        if n.schedulable(model)
+        if n.schedulable(model, now)
         and (alive is None or alive.get(n.node_id, False))
         and n.node_id not in excluded
     ]
@@ -394,77 +447,8 @@ def revocations(fleet: Fleet, now: datetime) -> list[tuple[Lease, str]]:
             out.append((lease, "quarantined"))
         elif not node.parked:
             out.append((lease, "unparked"))
+        elif why := why_not(node.prefs, node.state_of_charge, now):
+            out.append((lease, why))
         elif lease.expires_at <= now:
             out.append((lease, "expired"))
     return out
-
-
-# --- Liveness --------------------------------------------------------------------------
-
-
-class Liveness:
-    """Who is alive, from heartbeat arrival times (monotonic seconds).
-
-    A node is lost once `misses` intervals pass without a heartbeat. Deadlines are kept in
-    time buckets: a heartbeat costs a dict store and a list append, and a sweep looks
-    only at buckets that have come due, so the cost follows the heartbeat rate, not the fleet
-    size (a full scan of 100,000 nodes every second would cost more than absorbing them).
-    """
-
-    def __init__(
-        self, default_interval_s: float, *, misses: int = MISSED_HEARTBEATS_TO_LOSE
-    ) -> None:
-        self.default_interval_s = default_interval_s
-        self.misses = misses
-        # Deadline buckets a twentieth of an interval wide (at most 0.5 s): loss is declared
-        # at most that late (plus one sweep period), and a sweep looks at a few buckets.
-        self.resolution_s = min(0.5, default_interval_s / 20)
-        self.last_seen: dict[str, float] = {}
-        self.intervals: dict[str, float] = {}
-        self.declared_lost: set[str] = set()
-        self._buckets: dict[int, list[str]] = defaultdict(list)
-        self._swept_to = -1
-
-    def forget(self, node_ids: Iterable[str]) -> None:
-        """Stop watching these nodes (their partition moved to another replica): a node not
-        in `last_seen` is never declared lost here; its stale bucket entries are skipped."""
-        for node_id in node_ids:
-            self.last_seen.pop(node_id, None)
-            self.declared_lost.discard(node_id)
-
-    def timeout(self, node_id: str) -> float:
-        return self.misses * self.intervals.get(node_id, self.default_interval_s)
-
-    def beat(self, node_id: str, now: float) -> bool:
-        """Record a heartbeat; True when the node had been declared lost (it is back)."""
-        self.last_seen[node_id] = now
-        self._buckets[math.ceil((now + self.timeout(node_id)) / self.resolution_s)].append(node_id)
-        if node_id in self.declared_lost:
-            self.declared_lost.discard(node_id)
-            return True
-        return False
-
-    def alive(self, node_id: str, now: float) -> bool:
-        seen = self.last_seen.get(node_id)
-        return seen is not None and now - seen < self.timeout(node_id)
-
-    def sweep(self, now: float) -> list[str]:
-        """Nodes whose deadline passed since the last sweep; each is reported once."""
-        lost: list[str] = []
-        tick = math.floor(now / self.resolution_s)
-        if self._swept_to < 0:
-            due = [b for b in self._buckets if b <= tick]
-        else:
-            due = [b for b in range(self._swept_to + 1, tick + 1) if b in self._buckets]
-        for bucket in sorted(due):
-            for node_id in self._buckets.pop(bucket):
-                seen = self.last_seen.get(node_id)
-                if (
-                    seen is not None
-                    and node_id not in self.declared_lost
-                    and now - seen >= self.timeout(node_id)
-                ):
-                    self.declared_lost.add(node_id)
-                    lost.append(node_id)
-        self._swept_to = max(self._swept_to, tick)
-        return lost

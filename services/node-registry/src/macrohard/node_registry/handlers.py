@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
+from zlib import crc32
 
 import msgspec
 import nats.errors
@@ -20,8 +22,9 @@ from nats.aio.subscription import Subscription
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
 from macrohard.contracts import EVENTS_STREAM, PLATFORM_TENANT, REGISTRY
-from macrohard.contracts.fleet import Heartbeat, heartbeat_filter, partition_of
+from macrohard.contracts.fleet import PARTITIONS, Heartbeat, heartbeat_filter
 from macrohard.eventlog import disagreement
+from macrohard.node_registry.intake import subscribe_raw, unsubscribe_raw
 from macrohard.node_registry.ownership import PartitionTable
 from macrohard.node_registry.registry import Registry
 
@@ -77,24 +80,41 @@ async def follow_log(nc: NATS, registry: Registry, ready: asyncio.Event) -> Subs
 
 
 async def absorb_heartbeats(nc: NATS, registry: Registry, partition: int) -> Subscription:
-    """One partition's heartbeats, on core NATS (telemetry never enters the log)."""
+    """One partition's heartbeats, on core NATS (telemetry never enters the log), through
+    the raw intake (`intake.py`): this runs for every heartbeat of the partition."""
+    skip = len(heartbeat_filter(partition)) - 1  # "fleet.hb.<p>." then the car's id
+    clock = time.monotonic
 
-    async def on_beat(msg: Msg) -> None:
+    def on_beat(subject: bytes, data: bytes) -> None:
         try:
-            beat = _decode_beat(msg.data)
+            beat = _decode_beat(data)
         except msgspec.DecodeError:
             return  # a malformed beat says nothing about liveness
         # A car may only speak for itself (NATS permissions enforce the subject), and only
-        # in its own partition.
-        if msg.subject.rsplit(".", 1)[-1] != beat.node_id or partition_of(beat.node_id) != (
-            partition
-        ):
+        # in its own partition: the subject's car, the beat's car and the partition agree.
+        car = subject[skip:]
+        node_id = beat.node_id
+        if crc32(car) % PARTITIONS != partition or car.decode() != node_id:
             return
-        await registry.on_heartbeat(beat)
+        soc = beat.state_of_charge
+        if not 0.0 <= soc <= 1.0:  # out of bounds (or NaN): the fleet's last figure stands
+            node = registry.fleet.nodes.get(node_id)
+            soc = node.state_of_charge if node is not None else 1.0
+        registry.beat(node_id, soc, clock())
 
-    return await nc.subscribe(
-        heartbeat_filter(partition), cb=on_beat, pending_msgs_limit=-1, pending_bytes_limit=-1
-    )
+    return await subscribe_raw(nc, heartbeat_filter(partition), on_beat)
+
+
+async def attend_forever(registry: Registry) -> None:
+    """Write what heartbeats revealed (a car back, a charge below its owner's minimum)."""
+    while True:
+        raise_if_cancelled()
+        await registry.attention_due.wait()
+        try:
+            await registry.attend()
+        except (nats.errors.Error, TimeoutError):
+            log.warning("could not record what heartbeats revealed; retrying", exc_info=True)
+            await asyncio.sleep(0.5)
 
 
 async def own_partitions(
@@ -114,6 +134,7 @@ async def own_partitions(
             for p in sorted(change.lost):
                 sub = subs.pop(p, None)
                 if sub is not None:
+                    unsubscribe_raw(nc, sub)
                     await sub.unsubscribe()
             registry.give(change.lost)
             for p in sorted(change.gained):

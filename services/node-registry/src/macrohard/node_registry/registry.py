@@ -13,7 +13,9 @@ what they reveal (a node lost or back) is appended as an event.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import random
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime, timedelta
@@ -24,7 +26,6 @@ from macrohard.contracts.envelope import Envelope, Event, derived_event_id, new_
 from macrohard.contracts.fleet import (
     DEFAULT_HEARTBEAT_INTERVAL_S,
     FleetStats,
-    Heartbeat,
     LeaseGranted,
     LeaseRelease,
     LeaseReleased,
@@ -33,6 +34,7 @@ from macrohard.contracts.fleet import (
     LeaseReply,
     LeaseRequest,
     LeaseRevoked,
+    NodeBatteryChanged,
     NodeLost,
     NodeQuarantined,
     NodeRecovered,
@@ -46,10 +48,10 @@ from macrohard.node_registry.domain import (
     Fleet,
     Lease,
     Liveness,
-    Placement,
-    place,
     revocations,
 )
+from macrohard.node_registry.placement import Choice, PlacementIndex, candidate_of, choose
+from macrohard.node_registry.preferences import crosses_minimum, why_not
 from macrohard.node_registry.reputation import (
     DEFAULT_VERIFY_SHARE,
     Reputation,
@@ -116,6 +118,13 @@ class Registry:
         self.ended: dict[str, None] = {}  # recently ended lease ids, oldest first
         self.reputation: dict[str, Reputation] = {}
         self.base_verify_share = base_verify_share
+        self.index = PlacementIndex()
+        self._rng = random.Random()
+        # Cars whose heartbeat revealed something worth an event (back from lost, charge
+        # across the owner's minimum): node id -> reported charge. The heartbeat path only
+        # notes them; `attend` writes the events.
+        self.attention: dict[str, float] = {}
+        self.attention_due = asyncio.Event()
         self.max_ttl_s = max(MAX_TTL_S, MISSED_HEARTBEATS_TO_LOSE * heartbeat_interval_s)
         self._mono = monotonic
         self._wall = wall
@@ -154,11 +163,12 @@ class Registry:
         if isinstance(event, InferenceCompleted | InferenceVerified | InferenceDisputed):
             await self._judge(event, rec.envelope)
             return
-        self.fleet.apply(event)
+        self._fold(event)
         if isinstance(event, LeaseGranted):
             self.rep(event.node_id).leases += 1
         elif isinstance(event, LeaseRevoked) and event.reason in ("lost", "unparked"):
             self.rep(event.node_id).leases_lost += 1
+            self.reindex(event.node_id)  # its record, hence its placement tier, changed
         if isinstance(event, NodeRegistered) and event.node_id in self.fleet.refused:
             log.warning(
                 "registration refused",
@@ -189,6 +199,35 @@ class Registry:
         self.live = True
         await self.revoke_due()
 
+    def _fold(self, event: Event) -> None:
+        """Apply one event to the fleet and keep the placement index in step with it."""
+        ended = None
+        if isinstance(event, LeaseReleased | LeaseRevoked):
+            ended = self.fleet.leases.get(event.lease_id)
+        granted = isinstance(event, LeaseGranted) and event.lease_id not in self.fleet.leases
+        self.fleet.apply(event)
+        if granted and isinstance(event, LeaseGranted):
+            self.index.leased(event.node_id, event.tenant_id, event.model)
+        elif ended is not None:
+            self.index.ended(ended.node_id, ended.tenant_id, ended.model)
+        elif (node_id := getattr(event, "node_id", None)) is not None:
+            self.reindex(node_id)
+
+    def reindex(self, node_id: str) -> None:
+        """Put the car in the placement index as it now stands, or take it out."""
+        node = self.fleet.nodes.get(node_id)
+        if node is None or not node.schedulable():
+            self.index.drop(node_id)
+            return
+        rep = self.reputation.get(node_id)
+        self.index.put(
+            candidate_of(
+                node,
+                latency_ms=self.latency_ms.get(node_id),
+                trust=placement_factor(rep) if rep is not None else 1.0,
+            )
+        )
+
     # --- heartbeats --------------------------------------------------------------------
 
     def rep(self, node_id: str) -> Reputation:
@@ -216,6 +255,7 @@ class Registry:
         for node_id in event.wrong:
             rep = self.rep(node_id)
             rep.disputes_lost += 1
+            self.reindex(node_id)  # a lower record: a lower placement tier
             node = self.fleet.nodes.get(node_id)
             if self.live and quarantine_due(rep) and node is not None and not node.quarantined:
                 quarantined = NodeQuarantined(
@@ -240,13 +280,42 @@ class Registry:
         claim to be fast to win work."""
         old = self.latency_ms.get(node_id)
         self.latency_ms[node_id] = compute_ms if old is None else old + 0.2 * (compute_ms - old)
+        self.reindex(node_id)
 
-    async def on_heartbeat(self, beat: Heartbeat) -> None:
+    def beat(self, node_id: str, state_of_charge: float, now: float) -> None:
+        """One heartbeat (the hot path: no I/O, no allocation beyond the dict entries).
+        `state_of_charge` is the car's word, bounded by the caller to [0, 1]: it only ever
+        takes work away from its own car."""
         self.heartbeats += 1
-        if self.liveness.beat(beat.node_id, self._mono()) or (
-            (node := self.fleet.nodes.get(beat.node_id)) is not None and node.lost
+        back = self.liveness.beat(node_id, now)
+        node = self.fleet.nodes.get(node_id)
+        if node is not None and (
+            back
+            or node.lost
+            # Across the owner's minimum (inline: this runs for every beat).
+            or (state_of_charge < node.prefs.min_state_of_charge)
+            != (node.state_of_charge < node.prefs.min_state_of_charge)
         ):
-            await self._append_node(NodeRecovered(node_id=beat.node_id), beat.node_id)
+            self.attention[node_id] = state_of_charge
+            self.attention_due.set()
+
+    async def attend(self) -> None:
+        """Write what heartbeats revealed: NodeRecovered, NodeBatteryChanged across the
+        owner's minimum (then leases on a car now below it are revoked)."""
+        self.attention_due.clear()
+        noted, self.attention = self.attention, {}
+        for node_id, soc in noted.items():
+            node = self.fleet.nodes.get(node_id)
+            if node is None or not self.owns(node_id):
+                continue
+            if node.lost:
+                await self._append_node(NodeRecovered(node_id=node_id), node_id)
+            if crosses_minimum(node.prefs, node.state_of_charge, soc):
+                await self._append_node(
+                    NodeBatteryChanged(node_id=node_id, state_of_charge=soc), node_id
+                )
+        if noted:
+            await self.revoke_due()
 
     async def sweep(self) -> list[str]:
         """Declare silent nodes lost (once each) and revoke what must end."""
@@ -280,7 +349,7 @@ class Registry:
             causation_id=cause.id if cause else None,
         )
         await self.store.append([env], expected_version=None)
-        self.fleet.apply(event)
+        self._fold(event)
 
     # --- leases ------------------------------------------------------------------------
 
@@ -291,21 +360,21 @@ class Registry:
         ttl = min(max(req.ttl_s, 1.0), self.max_ttl_s)
         now = self._wall()
         excluded = set(req.exclude_nodes)
+        alive = self.alive_map()
         for _ in range(PLACEMENT_TRIES):
-            decision = place(
-                self.fleet,
+            decision = choose(
+                self.index,
                 tenant_id=req.tenant_id,
                 model=req.model,
                 ttl_s=ttl,
                 now=now,
-                alive=self.alive_map(),
-                latency_ms=self.latency_ms,
-                trust={n: placement_factor(r) for n, r in self.reputation.items()},
+                rng=self._rng,
+                alive=lambda n: alive.get(n, False),
                 exclude=excluded,
             )
-            if not isinstance(decision, Placement):
-                return LeaseReply(ok=False, error=decision.reason)
-            node = decision.node
+            if not isinstance(decision, Choice):
+                return LeaseReply(ok=False, error=self._refusal(req.model, decision.reason))
+            node = self.fleet.nodes[decision.node_id]
             lease_id = new_event_id()
             if self.slots is None or await self.slots.claim(
                 node.node_id,
@@ -329,7 +398,7 @@ class Registry:
         env = envelope(event, tenant=PLATFORM_TENANT, aggregate_id=lease_id)
         await self.store.append([env], expected_version=0)
         # Applied now, not when the event comes back: the next request must see the slot taken.
-        self.fleet.apply(event)
+        self._fold(event)
         return LeaseReply(
             ok=True,
             lease_id=lease_id,
@@ -340,17 +409,29 @@ class Registry:
             expires_at=event.expires_at,
         )
 
+    def _refusal(self, model: str, reason: str) -> str:
+        """The index knows only eligible cars: say so when no car serves the model at all."""
+        if self.index.capacity.get(model, 0) <= 0 and not any(
+            model in n.models for n in self.fleet.nodes.values()
+        ):
+            return f"no node serves model {model!r}"
+        return reason
+
     async def renew(self, req: LeaseRenewal) -> LeaseReply:
         lease = self.fleet.leases.get(req.lease_id)
         if lease is None:
             return LeaseReply(ok=False, error=f"lease {req.lease_id} is not active")
+        node = self.fleet.nodes.get(lease.node_id)
+        if node is not None and (why := why_not(node.prefs, node.state_of_charge, self._wall())):
+            # Not renewed past the owner's terms; the sweep revokes it (one end per lease).
+            return LeaseReply(ok=False, error=f"lease {req.lease_id} not renewed: {why}")
         expires = self._wall() + timedelta(seconds=min(max(req.ttl_s, 1.0), self.max_ttl_s))
         event = LeaseRenewed(lease_id=lease.lease_id, expires_at=expires)
         await self.store.append(
             [envelope(event, tenant=PLATFORM_TENANT, aggregate_id=lease.lease_id)],
             expected_version=None,
         )
-        self.fleet.apply(event)
+        self._fold(event)
         return LeaseReply(
             ok=True, lease_id=lease.lease_id, node_id=lease.node_id, expires_at=expires
         )
@@ -367,7 +448,7 @@ class Registry:
             event_id=derived_event_id(lease.lease_id, "end"),
         )
         await self.store.append([env], expected_version=None)
-        self.fleet.apply(event)
+        self._fold(event)
         self._ended(lease.lease_id)
         return LeaseReply(ok=True, lease_id=lease.lease_id, node_id=lease.node_id)
 
@@ -397,7 +478,7 @@ class Registry:
             causation_id=cause.id if cause else None,
         )
         await self.store.append([env], expected_version=None)
-        self.fleet.apply(event)
+        self._fold(event)
         self._ended(lease.lease_id)
         log.info("lease revoked", extra={"lease_id": lease.lease_id, "reason": reason})
 
@@ -405,10 +486,10 @@ class Registry:
         alive = self.alive_map()
         nodes = self.fleet.nodes.values()
         sched = [n for n in nodes if n.schedulable() and alive.get(n.node_id, False)]
-        now = self._mono()
         return FleetStats(
             nodes=len(self.fleet.nodes),
-            alive=sum(1 for n in self.liveness.last_seen if self.liveness.alive(n, now)),
+            # Watched minus declared lost (O(1): the sweep keeps it true within a bucket).
+            alive=len(self.liveness.last_seen) - len(self.liveness.declared_lost),
             parked=sum(1 for n in nodes if n.parked),
             schedulable=len(sched),
             schedulable_tops=sum(n.tops for n in sched),

@@ -16,7 +16,12 @@ from macrohard.contracts.envelope import new_event_id
 from macrohard.contracts.fleet import PARTITIONS
 from macrohard.eventlog.store import EventStore
 from macrohard.node_registry.api import serve_leases
-from macrohard.node_registry.handlers import follow_log, own_partitions, sweep_forever
+from macrohard.node_registry.handlers import (
+    attend_forever,
+    follow_log,
+    own_partitions,
+    sweep_forever,
+)
 from macrohard.node_registry.ownership import PartitionTable, registry_bucket
 from macrohard.node_registry.registry import Registry
 from macrohard.node_registry.slots import SlotBook
@@ -46,6 +51,7 @@ async def running_replica(
             asyncio.create_task(own_partitions(nc, registry, table, heartbeat_interval_s / 4))
         )
         subs += await serve_leases(nc, registry)
+        tasks.append(asyncio.create_task(attend_forever(registry)))
         tasks.append(
             asyncio.create_task(
                 sweep_forever(registry, period_s=min(0.5, heartbeat_interval_s / 20))

@@ -47,6 +47,8 @@ def quarantine_due(rep: Reputation) -> bool:
 
 
 def placement_factor(rep: Reputation) -> float:
-    """Placement's weight for a car's record, in (0, 1]: reliability, with a new car
-    trusted fully (its work is verified anyway)."""
-    return max(rep.reliability, 0.05)
+    """Placement's weight for a car's record, in (0, 1]: its reliability (leases completed
+    rather than lost to vanishing or unparking mid-work), divided by 1 + disputes lost (one
+    quarantines today; the weight still says what a lost dispute is worth if that changes).
+    A new car is trusted fully: its work is verified anyway."""
+    return max(rep.reliability / (1 + rep.disputes_lost), 0.05)

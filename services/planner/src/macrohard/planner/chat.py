@@ -25,9 +25,12 @@ from macrohard.planner.strict import answer_format, from_strict
 SYSTEM_PROMPT = """You operate a web browser to reach the user's goal, one action per turn.
 Answer with ONE JSON object and nothing else:
 {"action": one of navigate|click|type|clear|select|check|uncheck|press|hover|scroll|back|
-   extract|done|fail,
+   right_click|hold|click_at|drag|select_text|set_value|extract|done|fail,
  "element": id of an element from the page list (for element actions),
- "text": text to type, "url": for navigate, "keys": for press, "values": options for select,
+ "text": text to type, the text to select (select_text), the number (set_value),
+ "url": for navigate, "keys": for press ("Control+c", "Shift+ArrowDown"),
+ "values": options for select, "target_element": where a drag drops,
+ "x", "y": a point inside the element's box (click_at, drag without target), "hold_ms": for hold,
  "reason": a short why}
 Answer "done" when the goal is reached, "fail" with a reason when it cannot be."""
 
@@ -44,6 +47,10 @@ class ChatAnswer(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     url: str | None = None
     keys: str | None = None
     values: list[str] = []
+    target_element: int | None = None
+    x: int | None = None
+    y: int | None = None
+    hold_ms: int = 0
     reason: str = ""
     data: Any = None  # extract: the values read, shaped by the task's output_schema
 
@@ -85,6 +92,12 @@ def render_page(request: DecisionRequest) -> str:
             bits.append(f"checked={e.checked}")
         if e.options:
             bits.append(f"options={e.options[:20]}")
+        if e.shape or e.color:
+            bits.append(f"shape={e.shape} color={e.color}")
+        if e.value_min is not None or e.value_max is not None:
+            bits.append(f"range={e.value_min}..{e.value_max} step={e.value_step}")
+        if e.box is not None:
+            bits.append(f"box={e.box.x},{e.box.y},{e.box.w}x{e.box.h}")
         lines.append(" ".join(bits))
     lines.append("HISTORY:")
     for p in request.history:
@@ -111,6 +124,11 @@ def parse_answer(content: str, request: DecisionRequest) -> Intent:
         "check",
         "uncheck",
         "hover",
+        "right_click",
+        "hold",
+        "select_text",
+        "set_value",
+        "drag",
     )
     if needs_element and answer.element not in ids:
         raise InvalidAnswer(

@@ -257,19 +257,10 @@ def replayed_so_far(state: TaskState) -> int | None:
 # has lost them. Everything else (click, press, navigate, back) may have reached the site.
 PAGE_LOCAL: frozenset[str] = frozenset(
     {
-        "type",
-        "clear",
-        "select",
-        "check",
-        "uncheck",
-        "hover",
-        "scroll",
-        "wait_for",
-        "drag",
-        "upload",
-        "extract",
+        "type", "clear", "select", "check", "uncheck", "hover", "scroll", "wait_for", "drag",
+        "upload", "select_text", "set_value", "extract",
     }
-)
+)  # fmt: skip
 
 
 def history_on_page(history: Sequence[PastIntent], takeover_step: int | None) -> list[PastIntent]:

@@ -466,11 +466,17 @@ class InferenceClient:
         answer used and for each agreeing check, none for a wrong answer (it earns nothing
         and is billed to nobody) nor when no two cars agreed; then the verdict."""
         if verdict is None:
-            return [cls._completed(task_id, step, model, inputs, calls[0], check=False)]
-        events: list[Event] = []
-        for i in verdict.majority:
-            check = i != verdict.majority[0]
-            events.append(cls._completed(task_id, step, model, inputs, calls[i], check=check))
+            return [cls._completed(task_id, step, model, inputs, calls[0], check="")]
+        checked = calls[0].held.node_id  # every check re-executes the first car's call
+        used = calls[verdict.majority[0]] if verdict.decided else None
+        # Checks first, then the answer used: billing charges a check's cost to the checked
+        # car before it pays that car's answer, so the car's pay never runs ahead of it.
+        events: list[Event] = [
+            cls._completed(task_id, step, model, inputs, calls[i], check=checked, bound=used)
+            for i in verdict.majority[1:]
+        ]
+        if used is not None:
+            events.append(cls._completed(task_id, step, model, inputs, used, check=""))
         nodes = [c.held.node_id for c in calls]
         if verdict.decided and not verdict.wrong:
             events.append(InferenceVerified(
@@ -487,9 +493,20 @@ class InferenceClient:
 
     @staticmethod
     def _completed(
-        task_id: str, step: int, model: str, inputs: list[WireTensor], call: Call, *, check: bool
+        task_id: str,
+        step: int,
+        model: str,
+        inputs: list[WireTensor],
+        call: Call,
+        *,
+        check: str,
+        bound: Call | None = None,
     ) -> InferenceCompleted:
+        """The answer used (`check` ""), or a check of the car `check` names. A check is
+        metered at most the time of the answer it repeated (`bound`): the same work, and a
+        slow checker is not paid for being slow."""
         held = call.held
+        compute_ms = call.compute_ms if bound is None else min(call.compute_ms, bound.compute_ms)
         return InferenceCompleted(
             task_id=task_id,
             step=step,
@@ -497,12 +514,13 @@ class InferenceClient:
             node_id=held.node_id,
             owner_account=held.owner_account,
             lease_id=held.lease_id,
-            compute_ms=round(call.compute_ms, 3),
+            compute_ms=round(compute_ms, 3),
             input_bytes=sum(tensors.nbytes(t) for t in inputs),
             output_bytes=sum(tensors.nbytes(t) for t in call.answer),
             # Chip power over the call's duration: W x ms -> Wh.
-            energy_wh=held.power_w * call.compute_ms / 3_600_000,
-            verification=check,
+            energy_wh=held.power_w * compute_ms / 3_600_000,
+            verification=bool(check),
+            checks=check,
         )
 
     @staticmethod

@@ -66,20 +66,26 @@ def answer_format(output_schema: JsonSchema) -> dict[str, Any]:
     """The `response_format` of a step's request: the answer object (ChatAnswer's fields,
     all present) with `data` being the task's schema in strict form, or null."""
     text = {"type": ["string", "null"]}
+    number = {"type": ["integer", "null"]}
+    properties: dict[str, Any] = {
+        "action": {"type": "string", "enum": list(get_args(ActionKind))},
+        "element": number,
+        "text": text,
+        "url": text,
+        "keys": text,
+        "values": {"type": "array", "items": {"type": "string"}},
+        "target_element": number,
+        "x": number,
+        "y": number,
+        "hold_ms": {"type": "integer"},
+        "reason": {"type": "string"},
+        "data": _nullable(to_strict(output_schema)),
+    }
     answer = {
         "type": "object",
         "additionalProperties": False,
-        "required": ["action", "element", "text", "url", "keys", "values", "reason", "data"],
-        "properties": {
-            "action": {"type": "string", "enum": list(get_args(ActionKind))},
-            "element": {"type": ["integer", "null"]},
-            "text": text,
-            "url": text,
-            "keys": text,
-            "values": {"type": "array", "items": {"type": "string"}},
-            "reason": {"type": "string"},
-            "data": _nullable(to_strict(output_schema)),
-        },
+        "required": list(properties),
+        "properties": properties,
     }
     return {
         "type": "json_schema",

@@ -7,11 +7,13 @@ Adding a skill = a new module here and one import line below; nothing else chang
 from macrohard.planner_model.web_planner.skills import (  # noqa: F401  (registrations)
     choose,
     click,
+    compute,
     extract,
     fill,
     mail,
     read,
     scroll,
+    upload,
     wait,
 )
 from macrohard.planner_model.web_planner.skills.base import (

@@ -36,9 +36,11 @@ class Ctx:
         self,
         view: PageView,
         history: list[PastStep],
+        goal: str = "",
         observation: PageObservation | None = None,
         output_schema: dict[str, Any] | None = None,
     ) -> None:
+        self.goal = goal
         self.view = view
         self.history = history
         self.observation = observation  # the page as observed (what extraction reads)

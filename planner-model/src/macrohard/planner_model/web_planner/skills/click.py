@@ -47,6 +47,13 @@ def click_object(obj: str, q: list[str]) -> list[Step]:
     """The steps of 'click OBJ': a named control, the n-th of a kind, a submit-like word."""
     obj = re.sub(r"^(?:on|at)\s+", "", obj.strip(), flags=re.I)
     obj = re.sub(r"\s+to\s+(?!QQ).*$", "", obj)  # "the star icon to mark it as important"
+    # "Submit when done", "Submit when finished": when, not what.
+    obj = re.sub(
+        r"\s+(?:when|once|after)\s+(?:you(?:'re|\s+are)\s+)?(?:done|finished|ready|complete)\b.*$",
+        "",
+        obj,
+        flags=re.I,
+    )
     obj = re.sub(r"^(?:the|a|an)\s+", "", obj, flags=re.I)
     ws = obj.split()
     if not ws:

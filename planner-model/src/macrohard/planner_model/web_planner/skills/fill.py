@@ -44,7 +44,10 @@ NOT_FIELDS = frozenset(
     {"enter", "type", "input", "write", "number", "text", "word", "value", "phrase", "string"}
 )
 CASE = re.compile(r"\s+in\s+(?:all\s+)?(upper|lower)\s*-?\s*case(?:\s+letters)?", re.I)
-COPIED = frozenset({"that", "it", "this", "them", "the word", "the text", "that word"})
+COPIED = frozenset(
+    {"that", "it", "this", "them", "the word", "the text", "that word", "your answer", "the answer",
+     "the result", "the solution"}
+)  # fmt: skip
 
 
 @clause(30)

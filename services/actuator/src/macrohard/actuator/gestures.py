@@ -1,0 +1,203 @@
+"""Gestures beyond a plain click: a point, a hold, a drag, a text selection, a value set.
+
+Each is what a person does with the mouse and keyboard, done with Playwright's real input
+events (never a script that pretends an event happened), so the page's own handlers decide
+what it means. Arguments are checked in `domain.validate_intent`; what depends on the page
+(is the point inside the element, does the text exist) is checked here before acting.
+Every call runs inside the actuator's watchdog like any other action.
+"""
+
+from __future__ import annotations
+
+from playwright.async_api import Locator, Page
+
+from macrohard.actuator.domain import parse_number
+
+# Moves between press and release: HTML5 drag and drop starts after the first move, and
+# mouse-driven sortables want a few moves past their threshold before they follow.
+DRAG_MOVES = 12
+# A slider is walked one keyboard step at a time; more steps than this is not a slider.
+MAX_VALUE_STEPS = 1000
+
+
+class GestureFailed(Exception):
+    """The gesture could not be done as asked on this page (the reason says why)."""
+
+
+async def center_of(el: Locator, timeout: float) -> tuple[float, float]:
+    """The element's centre in viewport coordinates, scrolled into view first."""
+    await el.scroll_into_view_if_needed(timeout=timeout)
+    box = await el.bounding_box(timeout=timeout)
+    if box is None:
+        raise GestureFailed("the element is not visible")
+    return box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+
+
+async def point_in(el: Locator, x: int, y: int, timeout: float) -> tuple[float, float]:
+    """(x, y) relative to the element's box, in viewport coordinates; it must lie inside."""
+    await el.scroll_into_view_if_needed(timeout=timeout)
+    box = await el.bounding_box(timeout=timeout)
+    if box is None:
+        raise GestureFailed("the element is not visible")
+    if x > box["width"] or y > box["height"]:
+        raise GestureFailed(
+            f"point ({x}, {y}) is outside the element's box "
+            f"({round(box['width'])}x{round(box['height'])})"
+        )
+    return box["x"] + x, box["y"] + y
+
+
+def point_in_viewport(page: Page, x: int, y: int) -> tuple[float, float]:
+    size = page.viewport_size or {"width": 0, "height": 0}
+    if x > size["width"] or y > size["height"]:
+        raise GestureFailed(
+            f"point ({x}, {y}) is outside the viewport ({size['width']}x{size['height']})"
+        )
+    return float(x), float(y)
+
+
+async def click_at(page: Page, at: tuple[float, float]) -> None:
+    """A click on whatever is drawn at the point: a canvas, an SVG shape, a map."""
+    await page.mouse.click(at[0], at[1])
+
+
+async def hold(el: Locator, hold_ms: int, timeout: float) -> None:
+    """Press on the element, keep the button down for hold_ms, release."""
+    await el.click(delay=hold_ms, timeout=timeout)
+
+
+async def drag(page: Page, source: Locator, to: tuple[float, float], timeout: float) -> None:
+    """Press on the source, move in steps to the point, release there."""
+    sx, sy = await center_of(source, timeout)
+    await page.mouse.move(sx, sy)
+    await page.mouse.down()
+    # A first small move starts the drag (HTML5 dragstart, a sortable's threshold).
+    await page.mouse.move(sx + 4, sy + 4, steps=2)
+    await page.mouse.move(to[0], to[1], steps=DRAG_MOVES)
+    # Once more on the spot: some libraries decide the drop position on the last move.
+    await page.mouse.move(to[0] + 1, to[1])
+    await page.mouse.move(to[0], to[1])
+    await page.mouse.up()
+
+
+# Selects the first occurrence of `want` in the element's text, whitespace-insensitively
+# (an observation collapses whitespace, the DOM may not), with a DOM Range; in a form field,
+# with setSelectionRange. A mouseup follows, as after a person's selection, for pages that
+# read the selection then. Returns what the document now has selected (null: not found).
+SELECT_TEXT = """(el, want) => {
+  const squash = s => s.replace(/\\s+/g, ' ').trim();
+  want = squash(want);
+  if (el instanceof HTMLInputElement || el instanceof HTMLTextAreaElement) {
+    const at = el.value.indexOf(want);
+    if (at < 0) return null;
+    el.focus(); el.setSelectionRange(at, at + want.length);
+    el.dispatchEvent(new MouseEvent('mouseup', {bubbles: true}));
+    return el.value.slice(el.selectionStart, el.selectionEnd);
+  }
+  const walker = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
+  let flat = '';
+  const where = [];  // for each character of flat: [text node, offset]
+  while (walker.nextNode()) {
+    const node = walker.currentNode;
+    for (let i = 0; i < node.data.length; i++) {
+      const c = node.data[i];
+      if (/\\s/.test(c)) { if (!flat || flat.endsWith(' ')) continue; flat += ' '; }
+      else flat += c;
+      where.push([node, i]);
+    }
+  }
+  const at = flat.indexOf(want);
+  if (at < 0) return null;
+  const [startNode, startOffset] = where[at];
+  const [endNode, endOffset] = where[at + want.length - 1];
+  const range = document.createRange();
+  range.setStart(startNode, startOffset);
+  range.setEnd(endNode, endOffset + 1);
+  const selection = window.getSelection();
+  selection.removeAllRanges();
+  selection.addRange(range);
+  (startNode.parentElement || el).dispatchEvent(new MouseEvent('mouseup', {bubbles: true}));
+  return selection.toString();
+}"""
+
+
+async def select_text(el: Locator, want: str, timeout: float) -> None:
+    """Highlight `want` inside the element; the selection read back must be that text."""
+    await el.scroll_into_view_if_needed(timeout=timeout)
+    got = await el.evaluate(SELECT_TEXT, want)
+    if got is None:
+        raise GestureFailed(f"{want[:80]!r} is not in the element's text")
+    if " ".join(str(got).split()) != " ".join(want.split()):
+        raise GestureFailed(f"selected {str(got)[:80]!r} instead of {want[:80]!r}")
+
+
+# The control's own value: a form field's, else aria-valuenow (null: it has none).
+READ_VALUE = """el => {
+  if ('value' in el && el.tagName !== 'BUTTON' && el.tagName !== 'LI') return String(el.value);
+  return el.getAttribute('aria-valuenow');
+}"""
+READ_TEXT = "el => (el.value !== undefined && el.tagName === 'INPUT') ? el.value : el.innerText"
+
+
+async def set_value(
+    page: Page, el: Locator, target: float, shown_by: Locator | None, timeout: float
+) -> None:
+    """Set a slider, spinner or number field to `target` and verify it by reading it back.
+
+    A field that takes typing is filled; otherwise the control is focused and walked one
+    keyboard step at a time toward the target (every slider widget answers the arrow keys),
+    reading its value after each step: from the control itself, or from `shown_by` (the
+    element that displays a slider's value when the slider has none of its own).
+    """
+
+    async def read() -> float | None:
+        if shown_by is not None:
+            return parse_number(str(await shown_by.evaluate(READ_TEXT) or ""))
+        raw = await el.evaluate(READ_VALUE)
+        return None if raw is None else parse_number(str(raw))
+
+    kind = await el.evaluate(
+        "el => el.tagName === 'INPUT' ? el.type : (el.getAttribute('role') || '')"
+    )
+    if kind in ("number", "text", "tel"):
+        await el.fill(_number_text(target), timeout=timeout)
+        if _same(await read(), target):
+            return
+    up, down = (
+        ("ArrowUp", "ArrowDown")
+        if kind in ("number", "spinbutton")
+        else (
+            "ArrowRight",
+            "ArrowLeft",
+        )
+    )
+    await el.focus(timeout=timeout)
+    value = await read()
+    if value is None:
+        raise GestureFailed(
+            "the control shows no value to set: name the element that displays it (target_element)"
+        )
+    for _ in range(MAX_VALUE_STEPS):
+        if _same(value, target):
+            return
+        await page.keyboard.press(up if value < target else down)
+        now = await read()
+        if now is None or _same(now, value):
+            raise GestureFailed(
+                f"the value stays at {_number_text(value)}: cannot reach {_number_text(target)}"
+            )
+        if (value < target) != (now < target) and not _same(now, target):
+            raise GestureFailed(
+                f"the steps jump past {_number_text(target)} "
+                f"({_number_text(value)} -> {_number_text(now)})"
+            )
+        value = now
+    raise GestureFailed(f"{_number_text(target)} is more than {MAX_VALUE_STEPS} steps away")
+
+
+def _same(value: float | None, target: float) -> bool:
+    return value is not None and abs(value - target) < 1e-9
+
+
+def _number_text(value: float) -> str:
+    return str(int(value)) if value == int(value) else repr(value)

@@ -1,0 +1,84 @@
+"""Skills that compute the answer from the page (hand-built pages, no benchmark page):
+solving the equation shown, classifying numbers, generating until a condition holds,
+guessing by the page's feedback."""
+
+from __future__ import annotations
+
+from macrohard.contracts.agent import Intent
+from macrohard.contracts.browser import Box, PageElement, PageObservation
+from macrohard.planner_model.web_planner import PastStep, PlanRequest, decide
+
+
+def el(id: int, role: str, text: str = "", y: int = 0, x: int = 0, **kw: object) -> PageElement:
+    return PageElement(id=id, role=role, text=text, box=Box(x, y, 30, 14), **kw)  # type: ignore[arg-type]
+
+
+def obs(*elements: PageElement) -> PageObservation:
+    return PageObservation(url="http://app.test/", title="", elements=list(elements))
+
+
+def run(goal: str, page: PageObservation, history: list[PastStep]) -> Intent:
+    return decide(PlanRequest(goal=goal, observation=page, history=history))
+
+
+def test_solves_the_equation_shown_and_types_the_answer() -> None:
+    goal = "Solve for x, then type your answer into the box."
+    page = obs(el(1, "text", "12 - x = 20", y=10), el(2, "textbox", y=40, value=""),
+               el(3, "button", "Check", y=70))  # fmt: skip
+    typed = run(goal, page, [])
+    assert (typed.action, typed.element, typed.text) == ("type", 2, "-8")
+
+
+def test_marks_each_number_by_its_category_in_its_row() -> None:
+    goal = "Label every number as even or odd, then click Done when finished."
+    rows = [(10, "7"), (40, "-2"), (70, "0")]
+    page = obs(
+        *(el(i * 10 + 1, "button", "Even", y=y, x=0) for i, (y, _) in enumerate(rows)),
+        *(el(i * 10 + 2, "text", n, y=y, x=60) for i, (y, n) in enumerate(rows)),
+        *(el(i * 10 + 3, "button", "Odd", y=y, x=120) for i, (y, _) in enumerate(rows)),
+        el(99, "button", "Done", y=100),
+    )
+    history: list[PastStep] = []
+    clicks = []
+    for _ in range(4):
+        intent = run(goal, page, history)
+        clicks.append(intent.element)
+        history.append(PastStep(intent=intent))
+    assert clicks == [3, 11, 21, 99]  # 7 odd, -2 even, 0 even, then Done
+
+
+def test_generates_until_the_number_shown_meets_the_condition() -> None:
+    goal = "Generate a number less than 4, then press submit."
+
+    def page(shown: str) -> PageObservation:
+        return obs(el(1, "text", shown, y=10), el(2, "button", "Generate", y=40),
+                   el(3, "button", "Submit", y=40, x=60))  # fmt: skip
+
+    first = run(goal, page("-"), [])
+    assert (first.action, first.element) == ("click", 2)
+    again = run(goal, page("7"), [PastStep(intent=first)])
+    assert (again.action, again.element) == ("click", 2)
+    submit = run(goal, page("3"), [PastStep(intent=first), PastStep(intent=again)])
+    assert (submit.action, submit.element) == ("click", 3)
+
+
+def test_guesses_by_bisection_on_higher_and_lower_feedback() -> None:
+    goal = "Guess the number between 1 and 20 and press Submit."
+    secret, history = 15, []
+
+    def page(feedback: str) -> PageObservation:
+        return obs(el(1, "text", feedback, y=10), el(2, "spinbutton", y=40, value=""),
+                   el(3, "button", "Submit", y=70))  # fmt: skip
+
+    feedback, guesses = "Waiting", []
+    for _ in range(12):
+        intent = run(goal, page(feedback), history)
+        history.append(PastStep(intent=intent))
+        if intent.action == "type":
+            guesses.append(int(intent.text or "0"))
+        elif guesses and guesses[-1] == secret:
+            break
+        else:
+            g = guesses[-1]
+            feedback = "The number is higher than" if g < secret else "The number is lower than"
+    assert guesses[-1] == secret and len(guesses) <= 5
