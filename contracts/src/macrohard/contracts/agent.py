@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import msgspec
 
@@ -23,6 +23,9 @@ ActionKind = Literal[
     "wait_for",
     "upload",
     "back",
+    # Read the values the task's output_schema asks for off the current page (no page change):
+    # the PageObserved that answers it carries them in `extracted`.
+    "extract",
     # Gestures a person makes with the mouse and keyboard, each bounded by the actuator:
     "right_click",  # the element's context menu
     "hold",  # press and hold on the element for hold_ms
@@ -60,6 +63,9 @@ class Intent(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     reason: str = ""
     # Index of the goal step this intent serves: lets a stateless model resume from history.
     plan_step: int | None = None
+    # `extract` only: the values a model read itself (the chat backend, shaped by the task's
+    # output_schema); None lets the actuator read them from the page (labels, tables, lists).
+    data: Any = None
 
 
 class LeaseRequested(Event, frozen=True, kw_only=True):

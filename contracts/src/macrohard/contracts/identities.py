@@ -33,6 +33,7 @@ from macrohard.contracts import (
     browser,
     fleet,
     schedules,
+    sessions,
     tasks,
     tenancy,
 )
@@ -178,6 +179,10 @@ SERVICES: tuple[Identity, ...] = (
             (_TASK, schedules.SchedulePaused),
             (_TASK, schedules.ScheduleResumed),
             (_TASK, schedules.ScheduleDeleted),
+            # Saved sessions: who holds one, and the tenant deleting one.
+            (_TASK, sessions.SessionClaimed),
+            (_TASK, sessions.SessionReleased),
+            (_TASK, sessions.SessionDeleted),
             # Files a tenant uploads for its tasks, and deletes.
             (_TASK, artifacts.ArtifactStored),
             (_TASK, artifacts.ArtifactDeleted),
@@ -227,6 +232,9 @@ SERVICES: tuple[Identity, ...] = (
             (_TASK, browser.ActionExecuted),
             (_TASK, browser.PageObserved),
             (_TASK, browser.SessionClosed),
+            # A saved session's sealed browser state, or the end of a hold without one.
+            (_TASK, sessions.SessionSaved),
+            (_TASK, sessions.SessionReleased),
             # What a task's page downloaded (kept, or refused past the plan's limits).
             (_TASK, artifacts.ArtifactStored),
             (_TASK, artifacts.DownloadRefused),

@@ -98,7 +98,7 @@ async def perform(
         await _goto(tb, intent.url, timeout)
     elif action == "back":
         await page.go_back(wait_until="domcontentloaded", timeout=timeout)
-    elif action in ("done", "fail"):
+    elif action in ("done", "fail", "extract"):  # extract reads the page after: handlers.py
         return
     elif action == "press":
         chords = parse_keys(intent.keys or "")

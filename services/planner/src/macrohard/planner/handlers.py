@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from macrohard.contracts.agent import Intent, IntentEmitted, RunLearned
 from macrohard.contracts.approvals import (
@@ -155,6 +156,7 @@ class Planner:
             history=history,
             cause=env,
             car_wait_s=state.car_wait_s,
+            output_schema=state.output_schema,
         )
         intent = await self._replayed(env.tenant, state, ev.observation, ok)
         replayed = intent is not None
@@ -192,7 +194,12 @@ class Planner:
                 previous_error=error,
                 replayed=replayed,
             )
-            events = results.with_result(events, state, ev.observation)
+            extractions = (
+                await self._extractions(env.tenant, ev.task_id)
+                if state.output_schema is not None and results.ends_with_completion(events)
+                else []
+            )
+            events = results.with_result(events, state, ev.observation, extractions)
         # The model call itself writes to the task (the inference client's InferenceCompleted),
         # so append at the version after it, provided nothing that matters moved meanwhile
         # (another decision, a cancel, the end of the run): then decide again instead.
@@ -261,6 +268,15 @@ class Planner:
             [caused_by(learned, cause, aggregate_id=entry, purpose="learn")],
             expected_version=None,
         )
+
+    async def _extractions(self, tenant: str, task_id: str) -> list[Any]:
+        """What the run's `extract` intents read, in log order (the actuator's answers)."""
+        pages = await self.store.read_aggregate(tenant, "browser", task_id)
+        return [
+            r.payload.extracted
+            for r in pages
+            if isinstance(r.payload, PageObserved) and r.payload.extracted is not None
+        ]
 
     async def _append_once(
         self,

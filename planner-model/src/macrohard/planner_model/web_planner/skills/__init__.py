@@ -9,6 +9,7 @@ from macrohard.planner_model.web_planner.skills import (  # noqa: F401  (registr
     click,
     compare,
     compute,
+    extract,
     fill,
     games,
     mail,
