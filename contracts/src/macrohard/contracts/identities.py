@@ -33,6 +33,7 @@ from macrohard.contracts import (
     browser,
     fleet,
     schedules,
+    sessions,
     tasks,
     tenancy,
 )
@@ -43,6 +44,7 @@ from macrohard.contracts.subjects import (
     EVENT_PREFIX,
     EVENTS_STREAM,
     PLATFORM_TENANT,
+    SUBMISSION_CLAIMS_BUCKET,
     check_token,
     dlq_retry_subject,
 )
@@ -177,11 +179,22 @@ SERVICES: tuple[Identity, ...] = (
             (_TASK, schedules.SchedulePaused),
             (_TASK, schedules.ScheduleResumed),
             (_TASK, schedules.ScheduleDeleted),
+            # Saved sessions: who holds one, and the tenant deleting one.
+            (_TASK, sessions.SessionClaimed),
+            (_TASK, sessions.SessionReleased),
+            (_TASK, sessions.SessionDeleted),
             # Files a tenant uploads for its tasks, and deletes.
             (_TASK, artifacts.ArtifactStored),
             (_TASK, artifacts.ArtifactDeleted),
         ),
-        publishes=ARTIFACT_STORE_API,
+        # Replicas claim an Idempotency-Key in flight in one KV bucket (compare-and-set);
+        # the tenants' files live in the Object Store.
+        publishes=(
+            f"$KV.{SUBMISSION_CLAIMS_BUCKET}.>",
+            f"$JS.API.DIRECT.GET.KV_{SUBMISSION_CLAIMS_BUCKET}.>",
+            f"$JS.API.STREAM.MSG.GET.KV_{SUBMISSION_CLAIMS_BUCKET}",
+            *ARTIFACT_STORE_API,
+        ),
         consumers=("gateway-webhooks",),
         # The operator's console: its Retry button does what `mh dlq retry` does.
         operates_dead_letters=True,
@@ -219,6 +232,9 @@ SERVICES: tuple[Identity, ...] = (
             (_TASK, browser.ActionExecuted),
             (_TASK, browser.PageObserved),
             (_TASK, browser.SessionClosed),
+            # A saved session's sealed browser state, or the end of a hold without one.
+            (_TASK, sessions.SessionSaved),
+            (_TASK, sessions.SessionReleased),
             # What a task's page downloaded (kept, or refused past the plan's limits).
             (_TASK, artifacts.ArtifactStored),
             (_TASK, artifacts.DownloadRefused),
@@ -234,9 +250,9 @@ SERVICES: tuple[Identity, ...] = (
         appends=(
             (_PLATFORM, fleet.NodeLost),
             (_PLATFORM, fleet.NodeRecovered),
-            (_PLATFORM, fleet.NodeQuarantined),
-            # A heartbeat's charge across the owner's minimum (its leases are then revoked).
+            # What heartbeats revealed about the charge, written once a threshold is crossed.
             (_PLATFORM, fleet.NodeBatteryChanged),
+            (_PLATFORM, fleet.NodeQuarantined),
             (_PLATFORM, fleet.LeaseGranted),
             (_PLATFORM, fleet.LeaseRenewed),
             (_PLATFORM, fleet.LeaseReleased),
@@ -266,6 +282,9 @@ SERVICES: tuple[Identity, ...] = (
             (_TASK, billing.InvoiceDrafted),
             (_TASK, billing.InvoiceFinalized),
             (_TASK, billing.InvoiceCorrected),
+            # A quarantined car's held answers: credited, and traced in their tasks' logs.
+            (_TASK, billing.AnswersCredited),
+            (_TASK, agent.InferenceRetracted),
             (_TASK, billing.BudgetExhausted),
             (_TASK, billing.BudgetRestored),
             (_PLATFORM, billing.PayoutStated),
@@ -286,8 +305,7 @@ CAR_EVENTS: tuple[type[Event], ...] = (
     fleet.NodeChargingChanged,
     fleet.NodeBatteryChanged,
     fleet.NodeThrottled,
-    # The owner's terms (when and down to what charge it may work): the registry bounds them.
-    fleet.OwnerPreferencesSet,
+    fleet.OwnerPreferencesSet,  # the owner's terms, stated through their own car
 )
 
 

@@ -17,6 +17,9 @@ from macrohard.contracts.envelope import Envelope
 EVENTS_STREAM = "EVENTS"
 EVENT_PREFIX = "ev"
 DLQ_STREAM = "DLQ"
+# The gateway replicas' shared claims on Idempotency-Keys in flight (JetStream KV): a retry
+# that reaches another replica while the first request is being stored is told 409.
+SUBMISSION_CLAIMS_BUCKET = "task-submissions"
 DLQ_PREFIX = "dlq"
 PLATFORM_TENANT = "_platform"
 

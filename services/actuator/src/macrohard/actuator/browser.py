@@ -14,6 +14,7 @@ import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from playwright.async_api import (
     Browser,
@@ -151,9 +152,14 @@ class BrowserPool:
         return len(self._tasks)
 
     async def open(
-        self, task_id: str, tenant: str, allowed_domains: Sequence[str] | None
+        self,
+        task_id: str,
+        tenant: str,
+        allowed_domains: Sequence[str] | None,
+        storage_state: dict[str, Any] | None = None,
     ) -> TaskBrowser:
-        """A fresh isolated context for the task (closing one it may still have)."""
+        """A fresh isolated context for the task (closing one it may still have), starting
+        from a saved session's cookies and local storage when `storage_state` is given."""
         await self.start()
         assert self._browser is not None
         await self.close(task_id)
@@ -185,6 +191,7 @@ class BrowserPool:
             # Downloads are kept as the task's artifacts (files.py), within the plan's limits.
             accept_downloads=True,
             proxy={"server": proxy_url, "bypass": "<-loopback>"},
+            storage_state=storage_state,  # type: ignore[arg-type]
         )
         await context.route("**/*", guard.route)
         await context.route_web_socket("**/*", guard.route_web_socket)

@@ -18,6 +18,7 @@ from macrohard.gateway import (
     routes_approvals,
     routes_artifacts,
     routes_schedules,
+    routes_sessions,
     routes_tasks,
     routes_tenancy,
 )
@@ -85,6 +86,7 @@ def create_app(ctx: GatewayContext) -> Litestar:
             *events.ROUTES,
             *routes_schedules.ROUTES,
             *routes_approvals.ROUTES,
+            *routes_sessions.ROUTES,
             *routes_artifacts.ROUTES,
             console.router(),
             console.static_files(),
