@@ -18,15 +18,12 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from schemathesis import HookContext
-from schemathesis.checks import CheckContext, not_a_server_error
-from schemathesis.specs.openapi.checks import (
-    content_type_conformance,
-    response_schema_conformance,
-    status_code_conformance,
-)
+from schemathesis.checks import CheckContext
 
 from macrohard.gateway.openapi_links import LINKS
-from tests.gateway.conftest import ADMIN, TASK, RunningGateway, onboard
+from tests.gateway.conftest import ADMIN, TASK, RunningGateway
+from tests.gateway.test_openapi_fuzz import CHECKS as FUZZ_CHECKS
+from tests.gateway.test_openapi_fuzz import fuzz_target
 
 PROBLEM_JSON = "application/problem+json"
 # Bounded: a few dozen short scenarios keep the run well under a minute.
@@ -46,13 +43,7 @@ def refusals_are_problems(
     return None
 
 
-CHECKS = [
-    not_a_server_error,
-    status_code_conformance,
-    content_type_conformance,
-    response_schema_conformance,
-    refusals_are_problems,
-]
+CHECKS = [*FUZZ_CHECKS, refusals_are_problems]
 
 
 def sometimes_accepted(context: HookContext, body: Any) -> st.SearchStrategy[Any]:
@@ -131,10 +122,7 @@ def run_stateful(
 
 
 async def test_schemathesis_follows_the_links_and_never_answers_5xx(gw: RunningGateway) -> None:
-    t = await onboard(gw, domains=())  # no domain limit: generated start_urls can be accepted
-    async with gw.client(t.api_key) as c:
-        assert (await c.post("/v1/tasks", json=TASK)).status_code == 202
-        doc = (await c.get("/openapi.json")).json()
+    t, doc = await fuzz_target(gw)
     # The document carries every declared link.
     declared = {
         (op["operationId"], status, name)

@@ -150,12 +150,18 @@ def _browser_user() -> tuple[int, int]:
     try:
         entry = pwd.getpwnam(BROWSER_USER)
     except KeyError:
-        subprocess.run(
+        added = subprocess.run(
             ["useradd", "--system", "--user-group", "--shell", "/usr/sbin/nologin", BROWSER_USER],
-            check=True,
             capture_output=True,
+            text=True,
         )
-        entry = pwd.getpwnam(BROWSER_USER)
+        try:
+            # Another actuator on this machine may have created it a moment ago.
+            entry = pwd.getpwnam(BROWSER_USER)
+        except KeyError:
+            raise ConfinementError(
+                f"could not create the system user {BROWSER_USER}: {added.stderr.strip()}"
+            ) from None
     return entry.pw_uid, entry.pw_gid
 
 
