@@ -80,9 +80,9 @@ async def test_a_task_downloads_a_csv_and_another_uploads_a_file(
             assert kept == [(csv_id, "orders.csv", "text/csv", len(ORDERS_CSV), "download")]
             refused = exported["refused_files"]
             assert [f["name"] for f in refused] == ["tool.exe"]
-            assert "application/x-msdownload is not allowed on the team plan" in refused[0][
-                "reason"
-            ]
+            assert (
+                "application/x-msdownload is not allowed on the team plan" in refused[0]["reason"]
+            )
             listed = (await c.get(f"/v1/tasks/{exported['task_id']}/artifacts")).json()["data"]
             assert [a["artifact_id"] for a in listed] == [csv_id]
             fetched = await c.get(f"/v1/artifacts/{csv_id}")

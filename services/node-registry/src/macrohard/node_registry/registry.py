@@ -50,6 +50,8 @@ from macrohard.node_registry.preferences import crosses_minimum
 from macrohard.node_registry.reputation import (
     DEFAULT_VERIFY_SHARE,
     Reputation,
+    answered,
+    checked,
     placement_factor,
     quarantine_due,
 )
@@ -239,13 +241,13 @@ class Registry:
         if isinstance(event, InferenceCompleted):
             self.measured(event.node_id, event.compute_ms)
             if not event.verification:
-                self.rep(event.node_id).calls += 1
+                answered(self.rep(event.node_id))
             return
         if isinstance(event, InferenceVerified):
-            self.rep(event.node_id).verified += 1
+            checked(self.rep(event.node_id))
             return
         for node_id in event.majority:
-            self.rep(node_id).verified += 1
+            checked(self.rep(node_id))
         for node_id in event.wrong:
             rep = self.rep(node_id)
             rep.disputes_lost += 1

@@ -7,13 +7,23 @@ Adding a skill = a new module here and one import line below; nothing else chang
 from macrohard.planner_model.web_planner.skills import (  # noqa: F401  (registrations)
     choose,
     click,
+    compare,
     compute,
+    extract,
     fill,
+    games,
     mail,
+    ordering,
+    quantity,
     read,
     scroll,
+    seek,
+    selection,
+    sliders,
     upload,
+    visual,
     wait,
+    watch,
 )
 from macrohard.planner_model.web_planner.skills.base import (
     READERS,
