@@ -27,7 +27,7 @@ ActionKind = Literal[
     "right_click",  # the element's context menu
     "hold",  # press and hold on the element for hold_ms
     "click_at",  # a point (x, y): inside the element's box, or of the viewport without one
-    "select_text",  # select (highlight) `text`, a substring of the element's text
+    "select_text",  # select (highlight) `text` in the element's text; no text: all of it
     "set_value",  # a slider or number field to the number in `text`, read back to verify
     "done",
     "fail",

@@ -154,8 +154,8 @@ def _validate_gesture(intent: Intent) -> None:
         raise InvalidIntent(f"hold needs hold_ms between 1 and {MAX_HOLD_MS}")
     if action != "hold" and intent.hold_ms:
         raise InvalidIntent("hold_ms is only for hold")
-    if action == "select_text" and not (intent.text or "").strip():
-        raise InvalidIntent("select_text needs the text to select")
+    if action == "select_text" and intent.text is not None and not intent.text.strip():
+        raise InvalidIntent("select_text needs the text to select (or none: all of it)")
     if action == "select_text" and len(intent.text or "") > MAX_SELECTED_TEXT:
         raise InvalidIntent(f"select_text selects at most {MAX_SELECTED_TEXT} characters")
     if action == "set_value" and parse_number(intent.text or "") is None:
