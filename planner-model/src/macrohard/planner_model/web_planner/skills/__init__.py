@@ -16,6 +16,7 @@ from macrohard.planner_model.web_planner.skills import (  # noqa: F401  (registr
     scroll,
     selection,
     sliders,
+    styling,
     upload,
     visual,
     wait,
