@@ -19,7 +19,14 @@ from pathlib import Path
 import pytest
 
 from macrohard.contracts import ALL_EVENTS, browser, fleet, subjects
-from macrohard.contracts.identities import CAR_EVENTS, SERVICES, Identity, car, service
+from macrohard.contracts.identities import (
+    ARTIFACT_STORE_API,
+    CAR_EVENTS,
+    SERVICES,
+    Identity,
+    car,
+    service,
+)
 from macrohard.contracts.nats_config import render_accounts
 from macrohard.devkit.services import SERVICES as SERVICE_MODULES
 
@@ -27,7 +34,8 @@ ROOT = Path(__file__).resolve().parents[2]
 SERVICES_CONF = ROOT / "deploy" / "nats" / "services.conf"
 EVENT_NAMES = {cls.__name__ for cls in ALL_EVENTS}
 # Every core NATS subject the contracts name (request-reply, telemetry, watches, the
-# registry's KV bucket), by the constant or subject function the code uses to build it.
+# registry's and the gateway's KV buckets), by the constant or subject function the code
+# uses to build it.
 CORE_SUBJECTS: dict[str, tuple[str, ...]] = {
     "heartbeat_filter": (f"{fleet.HEARTBEAT_PREFIX}.*.*",),
     "LEASE_REQUEST": (fleet.LEASE_REQUEST,),
@@ -43,6 +51,14 @@ CORE_SUBJECTS: dict[str, tuple[str, ...]] = {
         f"$JS.API.DIRECT.GET.KV_{fleet.REGISTRY_BUCKET}.>",
         f"$JS.API.STREAM.MSG.GET.KV_{fleet.REGISTRY_BUCKET}",
     ),
+    # The gateway replicas' claims on Idempotency-Keys (provisioned with the streams).
+    "SUBMISSION_CLAIMS_BUCKET": (
+        f"$KV.{subjects.SUBMISSION_CLAIMS_BUCKET}.>",
+        f"$JS.API.DIRECT.GET.KV_{subjects.SUBMISSION_CLAIMS_BUCKET}.>",
+        f"$JS.API.STREAM.MSG.GET.KV_{subjects.SUBMISSION_CLAIMS_BUCKET}",
+    ),
+    # The tenants' files (the Object Store bucket), through the kernel's one store class.
+    "ArtifactStore": ARTIFACT_STORE_API,
     # A car's own subjects (its identity names them for its id).
     "heartbeat_subject": (),
 }

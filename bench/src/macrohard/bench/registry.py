@@ -1,21 +1,29 @@
-"""`mh bench registry [--nodes N] [--json FILE]`: heartbeats the registry absorbs, and how
-long it takes to declare a silent node lost, at 10,000 and 100,000 simulated nodes.
+"""`mh bench registry [--nodes N] [--replicas R] [--json FILE]`: heartbeats the registry
+absorbs, and how long it takes to declare a silent car lost, at fleet sizes up to a million.
 
-The registry runs as its own process (`mh run node-registry`, the real service) and this
-process plays the fleet: N nodes heartbeating every interval, spread evenly over it, on
-core NATS. One probe node is registered in the log and then goes silent; `loss_detect_s`
-is the time from its last heartbeat to the NodeLost event (target: within 3 intervals plus
-the registry's bucket resolution). `heartbeats_per_s` is what the registry counted per
-second at the steady fleet rate (N / interval); `max_heartbeats_per_s` is what it absorbed
-when flooded, the head-room. The other N-1 nodes heartbeat without a registration: the
-registry tracks their liveness the same way (that is the cost measured), without N
-registrations in the log first.
+R registry replicas run as their own processes (`mh run node-registry`, the real service)
+on one real NATS and share the fleet by partition (the partition table in JetStream KV).
+The fleet is played by publisher processes (`macrohard.bench.heartbeats`), each a slice of
+the N cars, heartbeating every interval spread evenly over it, on each car's own subject.
+
+- `offered_per_s`: heartbeats the publishers actually sent per second (they report it).
+- `heartbeats_per_s`: what the replicas counted per second, together, over the measured
+  intervals (after one interval of warm-up), and per replica (`replica_<name>_per_s`).
+- `loss_detect_s`: probe cars, registered in the log and spread over every replica's
+  partitions, heartbeat and then go silent at the start of the measurement; for each,
+  the time from its last heartbeat to its NodeLost event. The worst probe is reported
+  (target: 3 intervals + at most 1 s), the mean beside it.
+- `replica_<name>_cpu_cores`: each replica's CPU (from /proc) over the measured window,
+  and its share of the heartbeats.
+The other cars heartbeat without a registration: a replica tracks their liveness the same
+way (that is the cost measured), without a million registrations in the log first.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -33,27 +41,34 @@ from macrohard.bench.servers import add_server_args, bench_servers
 from macrohard.contracts import PLATFORM_TENANT, envelope
 from macrohard.contracts.fleet import (
     FLEET_STATS,
+    PARTITIONS,
     FleetStats,
     Heartbeat,
     NodeRegistered,
     heartbeat_subject,
+    partition_of,
 )
 from macrohard.eventlog.store import EventStore
 from macrohard.eventlog.streams import ensure_streams
 
 TARGETS = {
-    "heartbeats_per_s": ">= nodes / interval",
+    "heartbeats_per_s": ">= nodes / interval (>= 100,000 at 1M)",
     "loss_detect_s": "3 intervals + <= 1 s",
 }
-TICK_S = 0.1
+PROBES_PER_REPLICA = 3
+CARS_PER_PUBLISHER = 350_000
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("registry", help="heartbeats/s absorbed and loss detection time")
     add_server_args(p)
     p.add_argument("--nodes", type=int, action="append", help="fleet size (repeatable)")
+    p.add_argument("--replicas", type=int, default=1, help="registry replicas (processes)")
     p.add_argument("--interval", type=float, default=10.0, help="heartbeat interval, s")
     p.add_argument("--measure-intervals", type=float, default=2.0)
+    p.add_argument(
+        "--publishers", type=int, default=0, help="publisher processes (default: 1 per 350k cars)"
+    )
     p.set_defaults(func=lambda args: asyncio.run(bench(args)))
 
 
@@ -67,6 +82,27 @@ async def _stats(nc: NATS) -> FleetStats:
     return msgspec.json.decode(reply.data, type=FleetStats)
 
 
+async def all_stats(nc: NATS, replicas: int, timeout: float = 30.0) -> dict[str, FleetStats]:
+    """Every replica's stats (each answers FLEET_STATS), by replica name."""
+    inbox = nc.new_inbox()
+    got: dict[str, FleetStats] = {}
+    done = asyncio.Event()
+
+    async def on_reply(msg: Any) -> None:
+        stats = msgspec.json.decode(msg.data, type=FleetStats)
+        got[stats.replica] = stats
+        if len(got) >= replicas:
+            done.set()
+
+    sub = await nc.subscribe(inbox, cb=on_reply)
+    try:
+        await nc.publish(FLEET_STATS, b"", reply=inbox)
+        await asyncio.wait_for(done.wait(), timeout)
+    finally:
+        await sub.unsubscribe()
+    return got
+
+
 async def wait_registry(nc: NATS, timeout: float = 60) -> None:
     """Until the registry answers (it serves only once it has replayed the log)."""
     deadline = time.monotonic() + timeout
@@ -74,110 +110,169 @@ async def wait_registry(nc: NATS, timeout: float = 60) -> None:
         try:
             await _stats(nc)
             return
-        except Exception:
+        except (nats.errors.Error, TimeoutError):
             if time.monotonic() > deadline:
                 raise
             await asyncio.sleep(0.2)
 
 
+async def wait_shared(nc: NATS, replicas: int, timeout: float = 90) -> dict[str, FleetStats]:
+    """Until every replica answers and the partitions are all owned, shared out evenly."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            stats = await all_stats(nc, replicas)
+            owned = [len(s.partitions) for s in stats.values()]
+            if sum(owned) == PARTITIONS and max(owned) - min(owned) <= 1:
+                return stats
+        except (nats.errors.Error, TimeoutError):
+            pass
+        if time.monotonic() > deadline:
+            raise TimeoutError("registry replicas did not share the partitions")
+        await asyncio.sleep(0.5)
+
+
+def _probes(prefix: str, stats: dict[str, FleetStats]) -> dict[str, str]:
+    """Probe car ids, PROBES_PER_REPLICA in each replica's partitions: probe -> replica."""
+    owner = {p: name for name, s in stats.items() for p in s.partitions}
+    wanted = {name: PROBES_PER_REPLICA for name in stats}
+    probes: dict[str, str] = {}
+    i = 0
+    while any(wanted.values()):
+        probe = f"{prefix}-probe-{i}"
+        name = owner.get(partition_of(probe), "")
+        if wanted.get(name, 0) > 0:
+            probes[probe] = name
+            wanted[name] -= 1
+        i += 1
+    return probes
+
+
+async def _register(nc: NATS, node_id: str, interval: float) -> None:
+    registered = NodeRegistered(
+        node_id=node_id, owner_account="bench", chip="orin", tops=254, memory_gb=32,
+        power_w=60, models=["minilm"], heartbeat_interval_s=interval,
+    )  # fmt: skip
+    env = envelope(registered, tenant=PLATFORM_TENANT, aggregate_id=node_id)
+    await EventStore(nc).append([env], expected_version=None)
+
+
 async def one_size(
-    nc: NATS, registry_pid: int, nodes: int, interval: float, measure_intervals: float
+    nc: NATS,
+    nats_url: str,
+    pids: dict[str, int],
+    nodes: int,
+    args: argparse.Namespace,
 ) -> dict[str, Any]:
+    interval, replicas = args.interval, len(pids)
     prefix = f"sim{nodes}"
-    probe = f"{prefix}-probe"
-    await EventStore(nc).append(
-        [
-            envelope(
-                NodeRegistered(
-                    node_id=probe,
-                    owner_account="bench",
-                    chip="orin",
-                    tops=254,
-                    memory_gb=32,
-                    power_w=60,
-                    models=["minilm"],
-                    heartbeat_interval_s=interval,
-                ),
-                tenant=PLATFORM_TENANT,
-                aggregate_id=probe,
-            )
-        ],
-        expected_version=None,
-    )
-    lost_at: list[float] = []
+    stats = await wait_shared(nc, replicas)
+    probes = _probes(prefix, stats)
+    lost_at: dict[str, float] = {}
+    false_losses: list[str] = []  # a car declared lost while it still heartbeats
+    silent_from = float("inf")
+    all_lost = asyncio.Event()
 
-    async def on_lost(_msg: Any) -> None:
-        lost_at.append(time.monotonic())
+    async def on_lost(msg: Any) -> None:
+        node_id, now = msg.subject.split(".")[3], time.monotonic()
+        if node_id not in probes:
+            return
+        if now < silent_from:
+            false_losses.append(node_id)
+            return
+        lost_at.setdefault(node_id, now)
+        if all(p in lost_at for p in probes):
+            all_lost.set()
 
-    await nc.subscribe(f"ev.{PLATFORM_TENANT}.node.{probe}.NodeLost", cb=on_lost)
+    await nc.subscribe(f"ev.{PLATFORM_TENANT}.node.*.NodeLost", cb=on_lost)
+    for probe in probes:
+        await _register(nc, probe, interval)
+
+    # The fleet: publisher processes, each a slice of the cars, for the whole run.
+    measure_s = args.measure_intervals * interval
+    run_s = interval + measure_s + 3 * interval + 2.0
+    n_pub = args.publishers or max(1, -(-nodes // CARS_PER_PUBLISHER))
+    bounds = [nodes * k // n_pub for k in range(n_pub + 1)]
+    pubs = [
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "macrohard.bench.heartbeats",
+            nats_url,
+            prefix,
+            str(bounds[k]),
+            str(bounds[k + 1]),
+            str(interval),
+            str(run_s),
+            stdout=subprocess.PIPE,
+        )
+        for k in range(n_pub)
+    ]
+    for proc in pubs:
+        assert proc.stdout is not None
+        await proc.stdout.readline()  # "ready": its cars are made and it is connected
     encode = msgspec.json.Encoder().encode
-    ids = [probe] + [f"{prefix}-{i}" for i in range(nodes - 1)]
-    per_tick = max(1, round(nodes * TICK_S / interval))
-    seq = 0
-    probe_silent = False
-    probe_last_beat = 0.0
     loop = asyncio.get_running_loop()
     started = loop.time()
-    measure_from = started + interval  # one interval of warm-up: every node seen once
-    measure_to = measure_from + measure_intervals * interval
-    first: tuple[float, int, float] | None = None
-    last: tuple[float, int, float] | None = None
-    cursor = 0
-    tick = 0
-    while True:
-        now = loop.time()
-        if first is None and now >= measure_from:
-            first = (time.monotonic(), (await _stats(nc)).heartbeats, _cpu_seconds(registry_pid))
-            probe_silent = True  # the probe's driver pulls the modem: silence from here
-        if last is None and now >= measure_to:
-            last = (time.monotonic(), (await _stats(nc)).heartbeats, _cpu_seconds(registry_pid))
-        if last is not None and (lost_at or now > measure_to + 4 * interval):
-            break
+    probe_last: dict[str, float] = {}
+    seq = 0
+
+    async def beat_probes() -> None:
+        nonlocal seq
         seq += 1
-        for _ in range(per_tick):
-            node_id = ids[cursor]
-            cursor = (cursor + 1) % len(ids)
-            if node_id == probe:
-                if probe_silent:
-                    continue
-                probe_last_beat = time.monotonic()
-            beat = encode(Heartbeat(node_id=node_id, seq=seq))
-            await nc.publish(heartbeat_subject(node_id), beat)
-        tick += 1
-        await asyncio.sleep(max(started + tick * TICK_S - loop.time(), 0))
-    assert first is not None and last is not None
-    elapsed = last[0] - first[0]
-    steady = (last[1] - first[1]) / elapsed
-    cpu = (last[2] - first[2]) / elapsed
-    flood = await _flood(nc, ids, registry_pid)
-    return {
+        for probe in probes:
+            await nc.publish(heartbeat_subject(probe), encode(Heartbeat(node_id=probe, seq=seq)))
+            probe_last[probe] = time.monotonic()
+
+    def sample() -> tuple[float, dict[str, float]]:
+        return time.monotonic(), {name: _cpu_seconds(pid) for name, pid in pids.items()}
+
+    # Warm-up: one interval, every car seen once; the probes heartbeat with the fleet.
+    while loop.time() - started < interval:
+        await beat_probes()
+        await asyncio.sleep(min(interval / 4, 1.0))
+    t0, cpu0 = sample()
+    before = await all_stats(nc, replicas)
+    beats0 = {n: s.heartbeats for n, s in before.items()}
+    silent_from = time.monotonic()  # the probes' drivers pull the modem: silence from here
+    await asyncio.sleep(max(started + interval + measure_s - loop.time(), 0))
+    t1, cpu1 = sample()
+    after = await all_stats(nc, replicas)
+    beats1 = {n: s.heartbeats for n, s in after.items()}
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(
+            all_lost.wait(), max(silent_from + 3 * interval + 5.0 - time.monotonic(), 0)
+        )
+    sent = elapsed = 0.0
+    for proc in pubs:
+        out, _ = await proc.communicate()
+        fields = out.decode().split()
+        sent += float(fields[1])
+        elapsed = max(elapsed, float(fields[3]))
+    span = t1 - t0
+    total = sum(beats1[n] - beats0[n] for n in pids)
+    detect = [lost_at[p] - probe_last[p] for p in probes if p in lost_at]
+    row: dict[str, Any] = {
         "nodes": nodes,
+        "replicas": replicas,
+        "publishers": n_pub,
         "heartbeat_interval_s": interval,
-        "offered_per_s": round(nodes / interval, 1),
-        "heartbeats_per_s": round(steady, 1),
-        "registry_cpu_cores": round(cpu, 3),
-        "max_heartbeats_per_s": round(flood, 1),
-        "loss_detect_s": round(lost_at[0] - probe_last_beat, 3) if lost_at else None,
+        "offered_per_s": round(sent / elapsed, 1),
+        "heartbeats_per_s": round(total / span, 1),
+        "loss_detect_s": round(max(detect), 3) if len(detect) == len(probes) else None,
+        "loss_detect_mean_s": round(sum(detect) / len(detect), 3) if detect else None,
+        "probes_lost": f"{len(detect)}/{len(probes)}",
+        "false_losses": len(false_losses),
     }
-
-
-async def _flood(nc: NATS, ids: list[str], registry_pid: int, seconds: float = 3.0) -> float:
-    """Publish heartbeats as fast as we can for a few seconds; what did the registry count?"""
-    encode = msgspec.json.Encoder().encode
-    payloads = [(heartbeat_subject(i), encode(Heartbeat(node_id=i, seq=0))) for i in ids[1:5001]]
-    before = (await _stats(nc)).heartbeats
-    t0 = time.monotonic()
-    n = 0
-    while time.monotonic() - t0 < seconds:
-        for subject, data in payloads:
-            await nc.publish(subject, data)
-        n += len(payloads)
-        await nc.flush()
-    # Let the registry drain what is queued, then count.
-    await asyncio.sleep(1.0)
-    after = (await _stats(nc)).heartbeats
-    elapsed = time.monotonic() - t0
-    return (after - before) / elapsed
+    for name in sorted(pids):
+        delta = beats1[name] - beats0[name]
+        row[f"replica_{name}_partitions"] = (
+            f"{len(before[name].partitions)} -> {len(after[name].partitions)}"
+        )
+        row[f"replica_{name}_per_s"] = round(delta / span, 1)
+        row[f"replica_{name}_cpu_cores"] = round((cpu1[name] - cpu0[name]) / span, 3)
+        row[f"replica_{name}_share"] = round(delta / total, 3) if total else 0.0
+    return row
 
 
 async def bench(args: argparse.Namespace) -> None:
@@ -185,34 +280,38 @@ async def bench(args: argparse.Namespace) -> None:
     with bench_servers(args) as servers:
         nc = await nats.connect(servers.nats_url, pending_size=256 * 1024 * 1024)
         await ensure_streams(nc.jetstream())
-        env = {
-            **os.environ,
-            "MH_NATS_URL": servers.nats_url,
-            "MH_DATABASE_URL": servers.database_url,
-            "MH_NODE_REGISTRY_HEARTBEAT_INTERVAL_S": str(args.interval),
-        }
-        # Its own process: the registry gets a core of its own, as it would in production.
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "macrohard.cli.main", "run", "node-registry",
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )  # fmt: skip
+        procs: dict[str, asyncio.subprocess.Process] = {}
         try:
-            await wait_registry(nc)
-            rows = [
-                await one_size(nc, proc.pid, n, args.interval, args.measure_intervals)
-                for n in sizes
-            ]
+            for r in range(args.replicas):
+                name = f"r{r}"
+                env = {
+                    **os.environ,
+                    "MH_NATS_URL": servers.nats_url,
+                    "MH_DATABASE_URL": servers.database_url,
+                    "MH_NODE_REGISTRY_HEARTBEAT_INTERVAL_S": str(args.interval),
+                    "MH_NODE_REGISTRY_REPLICA": name,
+                }
+                # Its own process: each replica gets a core of its own, as in production.
+                procs[name] = await asyncio.create_subprocess_exec(
+                    sys.executable, "-m", "macrohard.cli.main", "run", "node-registry",
+                    env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                )  # fmt: skip
+            await wait_registry(nc, timeout=300)  # a loaded machine starts them slowly
+            pids = {name: p.pid for name, p in procs.items()}
+            rows = [await one_size(nc, servers.nats_url, pids, n, args) for n in sizes]
         finally:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(proc.wait(), 15)
-            except TimeoutError:
-                proc.kill()
-                await proc.wait()
+            for proc in procs.values():
+                proc.send_signal(signal.SIGTERM)
+            for proc in procs.values():
+                try:
+                    await asyncio.wait_for(proc.wait(), 15)
+                except TimeoutError:
+                    proc.kill()
+                    await proc.wait()
             await nc.close()
     for row in rows:
-        report(f"registry at {row['nodes']:,} nodes", row, None, TARGETS)
+        report(
+            f"registry at {row['nodes']:,} nodes, {row['replicas']} replica(s)", row, None, TARGETS
+        )
     if args.json_path:
         args.json_path.write_text(json.dumps({"runs": rows}, indent=2) + "\n")

@@ -37,8 +37,51 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--soc-floor", type=float, default=DEFAULT_SOC_FLOOR, help="owner's minimum charge"
     )
     p.add_argument("--charging", action="store_true")
+    p.add_argument(
+        "--min-charge",
+        type=charge,
+        help="owner's terms: never lease the car below this charge (0-1), even charging",
+    )
+    p.add_argument(
+        "--work-hours",
+        type=work_hours,
+        help="owner's terms: hours the car may work, on its own clock, e.g. 22-7 or 9,12-14",
+    )
+    p.add_argument("--time-zone", default="UTC", help="the car's IANA time zone for --work-hours")
     p.add_argument("--data-dir", type=Path, default=Path(os.environ.get("MH_DATA_DIR", ".mh")))
     p.set_defaults(func=run)
+
+
+def charge(text: str) -> float:
+    """A state of charge, 0 to 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text!r}: a charge between 0 and 1")
+    return value
+
+
+def work_hours(text: str) -> list[int]:
+    """`22-7` (wrapping past midnight), `9,12-14`: the hours of the day they cover."""
+    hours: list[int] = []
+    try:
+        for part in text.split(","):
+            first, dash, last = part.partition("-")
+            start = int(first)
+            stop = int(last) if dash else start
+            if not (0 <= start <= 23 and 0 <= stop <= 23):
+                raise ValueError(part)
+            span = (
+                range(start, stop + 1) if start <= stop else [*range(start, 24), *range(stop + 1)]
+            )
+            hours += [h for h in span if h not in hours]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: hours 0-23 as H, H-H or a comma list"
+        ) from None
+    return hours
 
 
 def run(args: argparse.Namespace) -> int:
@@ -65,6 +108,9 @@ def run(args: argparse.Namespace) -> int:
             state_of_charge=args.soc,
             soc_floor=args.soc_floor,
             charging=args.charging,
+            min_charge=args.min_charge,
+            work_hours=args.work_hours,
+            time_zone=args.time_zone,
             triton_workspace=args.data_dir.absolute() / "cars" / args.node_id / "triton",
         )
     )

@@ -21,6 +21,7 @@ from nats.aio.client import Client as NATS
 from macrohard.contracts import PLATFORM_TENANT, envelope
 from macrohard.contracts.envelope import Event, utcnow
 from macrohard.contracts.fleet import (
+    ALL_HOURS,
     DEFAULT_HEARTBEAT_INTERVAL_S,
     DEFAULT_MAX_LEASES,
     DEFAULT_SOC_FLOOR,
@@ -30,6 +31,7 @@ from macrohard.contracts.fleet import (
     NodeParked,
     NodeRegistered,
     NodeThrottled,
+    OwnerPreferencesSet,
     heartbeat_subject,
 )
 from macrohard.eventlog.store import EventStore
@@ -122,6 +124,26 @@ class NodeAgent:
             extra.append(NodeParked(node_id=i.node_id, expected_departure=s.expected_departure))
         self.state = replace(s, reported_soc=s.state_of_charge)
         await self.emit(extra)
+
+    async def set_preferences(
+        self,
+        *,
+        min_state_of_charge: float = 0.0,
+        work_hours: Sequence[int] = ALL_HOURS,
+        time_zone: str = "UTC",
+    ) -> None:
+        """The owner's terms for lending this car (the registry bounds and applies them:
+        no lease below the minimum charge or outside the hours, on the car's own clock)."""
+        await self.emit(
+            [
+                OwnerPreferencesSet(
+                    node_id=self.node_id,
+                    min_state_of_charge=min_state_of_charge,
+                    work_hours=list(work_hours),
+                    time_zone=time_zone,
+                )
+            ]
+        )
 
     async def park(self, until: datetime | None) -> None:
         self.state, events = domain.park(self.state, self.node_id, until)

@@ -19,7 +19,7 @@ import nats
 from nats.aio.client import Client as NATS
 
 from macrohard.contracts.envelope import utcnow
-from macrohard.contracts.fleet import DEFAULT_HEARTBEAT_INTERVAL_S, DEFAULT_SOC_FLOOR
+from macrohard.contracts.fleet import ALL_HOURS, DEFAULT_HEARTBEAT_INTERVAL_S, DEFAULT_SOC_FLOOR
 from macrohard.contracts.identities import inbox_prefix
 from macrohard.eventlog.logs import configure_logging
 from macrohard.eventlog.service import nats_servers
@@ -52,6 +52,10 @@ class NodeOptions:
     state_of_charge: float = 0.8
     soc_floor: float = DEFAULT_SOC_FLOOR
     charging: bool = False
+    # The owner's terms (OwnerPreferencesSet), declared after registering when any is given.
+    min_charge: float | None = None
+    work_hours: list[int] | None = None
+    time_zone: str = "UTC"
     model_modules: list[str] = field(default_factory=list)
     triton_workspace: Path | None = None
 
@@ -106,6 +110,12 @@ async def run_node(options: NodeOptions, stop: asyncio.Event) -> None:
         # Work arrives over the bus before the car says it exists: no lease finds it deaf.
         worker = await InferenceWorker(nc, options.node_id, triton.http_url).start()
         await agent.register()
+        if options.min_charge is not None or options.work_hours is not None:
+            await agent.set_preferences(
+                min_state_of_charge=options.min_charge or 0.0,
+                work_hours=ALL_HOURS if options.work_hours is None else options.work_hours,
+                time_zone=options.time_zone,
+            )
         # A node is a node while parked: unless the schedule says otherwise, it parks now.
         if not any(c.action == "park" and c.after_s == 0 for c in schedule):
             until = (

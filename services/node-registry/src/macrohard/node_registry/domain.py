@@ -32,6 +32,10 @@ from macrohard.contracts.fleet import (
     NodeUnparked,
     OwnerPreferencesSet,
 )
+
+# Liveness lives in its own module; re-exported here, where the fleet's decisions are.
+from macrohard.node_registry.liveness import MISSED_HEARTBEATS_TO_LOSE as MISSED_HEARTBEATS_TO_LOSE
+from macrohard.node_registry.liveness import Liveness as Liveness
 from macrohard.node_registry.preferences import (
     NO_PREFERENCES,
     OwnerPreferences,
@@ -41,8 +45,6 @@ from macrohard.node_registry.preferences import (
     why_not,
     within_hours,
 )
-
-MISSED_HEARTBEATS_TO_LOSE = 3
 
 # Placement weights (sum 1). Free capacity first: a half-busy node answers slower; then
 # latency and how long the car stays parked (a departing car means a preemption and a
@@ -450,74 +452,3 @@ def revocations(fleet: Fleet, now: datetime) -> list[tuple[Lease, str]]:
         elif lease.expires_at <= now:
             out.append((lease, "expired"))
     return out
-
-
-# --- Liveness --------------------------------------------------------------------------
-
-
-class Liveness:
-    """Who is alive, from heartbeat arrival times (monotonic seconds).
-
-    A node is lost once `misses` intervals pass without a heartbeat. Deadlines are kept in
-    time buckets: a heartbeat costs a dict store and a list append, and a sweep looks
-    only at buckets that have come due, so the cost follows the heartbeat rate, not the fleet
-    size (a full scan of 100,000 nodes every second would cost more than absorbing them).
-    """
-
-    def __init__(
-        self, default_interval_s: float, *, misses: int = MISSED_HEARTBEATS_TO_LOSE
-    ) -> None:
-        self.default_interval_s = default_interval_s
-        self.misses = misses
-        # Deadline buckets a twentieth of an interval wide (at most 0.5 s): loss is declared
-        # at most that late (plus one sweep period), and a sweep looks at a few buckets.
-        self.resolution_s = min(0.5, default_interval_s / 20)
-        self.last_seen: dict[str, float] = {}
-        self.intervals: dict[str, float] = {}
-        self.declared_lost: set[str] = set()
-        self._buckets: dict[int, list[str]] = defaultdict(list)
-        self._swept_to = -1
-
-    def forget(self, node_ids: Iterable[str]) -> None:
-        """Stop watching these nodes (their partition moved to another replica): a node not
-        in `last_seen` is never declared lost here; its stale bucket entries are skipped."""
-        for node_id in node_ids:
-            self.last_seen.pop(node_id, None)
-            self.declared_lost.discard(node_id)
-
-    def timeout(self, node_id: str) -> float:
-        return self.misses * self.intervals.get(node_id, self.default_interval_s)
-
-    def beat(self, node_id: str, now: float) -> bool:
-        """Record a heartbeat; True when the node had been declared lost (it is back)."""
-        self.last_seen[node_id] = now
-        self._buckets[math.ceil((now + self.timeout(node_id)) / self.resolution_s)].append(node_id)
-        if node_id in self.declared_lost:
-            self.declared_lost.discard(node_id)
-            return True
-        return False
-
-    def alive(self, node_id: str, now: float) -> bool:
-        seen = self.last_seen.get(node_id)
-        return seen is not None and now - seen < self.timeout(node_id)
-
-    def sweep(self, now: float) -> list[str]:
-        """Nodes whose deadline passed since the last sweep; each is reported once."""
-        lost: list[str] = []
-        tick = math.floor(now / self.resolution_s)
-        if self._swept_to < 0:
-            due = [b for b in self._buckets if b <= tick]
-        else:
-            due = [b for b in range(self._swept_to + 1, tick + 1) if b in self._buckets]
-        for bucket in sorted(due):
-            for node_id in self._buckets.pop(bucket):
-                seen = self.last_seen.get(node_id)
-                if (
-                    seen is not None
-                    and node_id not in self.declared_lost
-                    and now - seen >= self.timeout(node_id)
-                ):
-                    self.declared_lost.add(node_id)
-                    lost.append(node_id)
-        self._swept_to = max(self._swept_to, tick)
-        return lost

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from zlib import crc32
 
 import msgspec
 import nats.errors
@@ -21,7 +22,7 @@ from nats.aio.subscription import Subscription
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
 from macrohard.contracts import EVENTS_STREAM, PLATFORM_TENANT, REGISTRY
-from macrohard.contracts.fleet import Heartbeat, heartbeat_filter, partition_of
+from macrohard.contracts.fleet import PARTITIONS, Heartbeat, heartbeat_filter
 from macrohard.eventlog import disagreement
 from macrohard.node_registry.intake import subscribe_raw, unsubscribe_raw
 from macrohard.node_registry.ownership import PartitionTable
@@ -90,9 +91,10 @@ async def absorb_heartbeats(nc: NATS, registry: Registry, partition: int) -> Sub
         except msgspec.DecodeError:
             return  # a malformed beat says nothing about liveness
         # A car may only speak for itself (NATS permissions enforce the subject), and only
-        # in its own partition.
+        # in its own partition: the subject's car, the beat's car and the partition agree.
+        car = subject[skip:]
         node_id = beat.node_id
-        if subject[skip:] != node_id.encode() or partition_of(node_id) != partition:
+        if crc32(car) % PARTITIONS != partition or car.decode() != node_id:
             return
         soc = beat.state_of_charge
         if not 0.0 <= soc <= 1.0:  # out of bounds (or NaN): the fleet's last figure stands

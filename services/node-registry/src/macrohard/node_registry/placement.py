@@ -19,7 +19,18 @@ sample of them:
 
 The index is pure (no I/O, time and randomness are arguments): the registry keeps one
 fed from its log fold, and the offline fleet simulation keeps one for a million simulated
-cars and calls the same `choose`.
+cars and calls the same `choose` (through `node_registry.public`):
+
+    index = PlacementIndex()
+    index.put(Candidate("car-17", frozenset({"minilm"}), max_leases=4, latency_ms=None,
+                        trust=placement_factor(rep), expected_departure=leaves_at))  # parks
+    got = choose(index, tenant_id="t1", model="minilm", ttl_s=60, now=at, rng=rng)
+    if isinstance(got, Choice):
+        index.leased(got.node_id, "t1", "minilm")     # ... index.ended(...) when it ends
+    index.drop("car-17")                               # unparks, or is quarantined
+
+`put` again whenever what the platform measured of a car changes (its latency, its record):
+that moves it between tiers.
 """
 
 from __future__ import annotations
@@ -212,14 +223,16 @@ def choose(
     rng: random.Random,
     alive: Callable[[str], bool] | None = None,
     exclude: Iterable[str] = (),
+    sample: int = SAMPLE,
 ) -> Choice | Refusal:
-    """The car for one lease, or why none: O(TIERS + SAMPLE x ROUNDS), whatever the fleet.
+    """The car for one lease, or why none: O(TIERS + sample x ROUNDS), whatever the fleet.
 
     Eligible: indexed for `model` with a free slot, within its owner's hours at `now`,
     `alive` (default: all), not excluded. Fair share as in `domain.place`: while another
     tenant holds leases on the model, a tenant holding ceil(capacity / tenants) of them is
     refused. Among the eligible of the best non-empty quality tier, a random sample of
-    SAMPLE cars is scored in full and the best is chosen (ties: smaller id).
+    `sample` cars is scored in full and the best is chosen (ties: smaller id). A smaller
+    sample is cheaper and spreads work more evenly; a larger one finds better cars.
     """
     capacity = index.capacity.get(model, 0)
     if capacity <= 0:
@@ -235,7 +248,7 @@ def choose(
             continue
         for _ in range(ROUNDS):
             best: tuple[float, str] | None = None
-            for node_id in bag.sample(SAMPLE, rng):
+            for node_id in bag.sample(sample, rng):
                 car = index.cars[node_id]
                 if (
                     node_id in excluded
@@ -248,7 +261,7 @@ def choose(
                     best = (s, node_id)
             if best is not None:
                 return Choice(best[1], best[0])
-            if len(bag.items) <= SAMPLE:
+            if len(bag.items) <= sample:
                 break  # the whole bucket was looked at: the next one
     return Refusal(f"every node serving {model!r} is fully leased or unavailable now")
 

@@ -6,19 +6,40 @@ Everyone talks to the registry itself over NATS with the shapes of `macrohard.co
 reliability, so the `fleet` schema stays the registry's to change.
 
 Reputation and its pure consequences (how much of a car's work to verify, when to quarantine
-it) are exported for the offline fleet simulation, which must decide as the registry does.
+it) and placement (the index and `choose`, O(sample) per lease at any fleet size) are
+exported for the offline fleet simulation, which must decide as the registry does.
 """
 
+from macrohard.node_registry.domain import Refusal
+from macrohard.node_registry.placement import Candidate, Choice, PlacementIndex, choose, quality
+from macrohard.node_registry.preferences import OwnerPreferences
 from macrohard.node_registry.queries import CAR_STATES, Car, CarState, car_state, cars
-from macrohard.node_registry.reputation import Reputation, quarantine_due, verify_share
+from macrohard.node_registry.reputation import (
+    Reputation,
+    answered,
+    checked,
+    placement_factor,
+    quarantine_due,
+    verify_share,
+)
 
 __all__ = [
     "CAR_STATES",
+    "Candidate",
     "Car",
     "CarState",
+    "Choice",
+    "OwnerPreferences",
+    "PlacementIndex",
+    "Refusal",
     "Reputation",
+    "answered",
     "car_state",
     "cars",
+    "checked",
+    "choose",
+    "placement_factor",
+    "quality",
     "quarantine_due",
     "verify_share",
 ]
