@@ -187,6 +187,7 @@ VALID: list[Intent] = [
     Intent(action="click_at", element=1, x=0, y=10),
     Intent(action="click_at", x=640, y=400),
     Intent(action="select_text", element=1, text="quick brown"),
+    Intent(action="select_text", element=1),
     Intent(action="set_value", element=1, text="-12.5"),
     Intent(action="set_value", element=1, target_element=2, text="1,000"),
     Intent(action="wait_for", text="Done"),

@@ -54,6 +54,7 @@ from macrohard.contracts.sessions import (
     SessionReleased,
     SessionSaved,
 )
+from macrohard.contracts.subjects import subject_matches
 from macrohard.contracts.tasks import (
     SealedSecret,
     TaskCompleted,
@@ -254,17 +255,6 @@ async def dump(pool: asyncpg.Pool) -> dict[str, list[tuple[Any, ...]]]:
             table: sorted((tuple(r) for r in await conn.fetch(f"SELECT * FROM {table}")), key=repr)
             for table in tables
         }
-
-
-def subject_matches(pattern: str, subject: str) -> bool:
-    """NATS subject matching: `*` one token, `>` the rest."""
-    want, have = pattern.split("."), subject.split(".")
-    for i, token in enumerate(want):
-        if token == ">":
-            return len(have) > i
-        if i >= len(have) or (token != "*" and token != have[i]):
-            return False
-    return len(want) == len(have)
 
 
 def reads(projection: Projection, subject: str) -> bool:

@@ -30,7 +30,7 @@ ActionKind = Literal[
     "right_click",  # the element's context menu
     "hold",  # press and hold on the element for hold_ms
     "click_at",  # a point (x, y): inside the element's box, or of the viewport without one
-    "select_text",  # select (highlight) `text`, a substring of the element's text
+    "select_text",  # select (highlight) `text` in the element's text; no text: all of it
     "set_value",  # a slider or number field to the number in `text`, read back to verify
     "done",
     "fail",
@@ -143,6 +143,24 @@ class InferenceDisputed(Event, frozen=True, kw_only=True):
     digests: dict[str, str] = {}  # node -> SHA-256 of its answer, to trace what it said
 
 
+class InferenceRetracted(Event, frozen=True, kw_only=True):
+    """An answer used at `step` came from a car later quarantined for lying, while the
+    answer was still held, and no other car had checked it: it may have been wrong. Traces
+    it in the task's log to the intent it produced (what reached the actuator); the tenant
+    is credited for it (`AnswersCredited`) and the car's owner is not paid for it."""
+
+    aggregate_type = "task"
+
+    task_id: str
+    step: int
+    model: str
+    node_id: str
+    inference_event_id: str  # the InferenceCompleted of the suspect answer
+    intent_event_id: str = ""  # the IntentEmitted of that step ("" if none came of it)
+    quarantine_event_id: str = ""  # the NodeQuarantined that makes it suspect
+    reason: str = ""
+
+
 class PlaybookStep(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     """One step of a solved run, as it can be done again on a fresh page."""
 
@@ -173,4 +191,5 @@ EVENTS: tuple[type[Event], ...] = (
     RunLearned,
     InferenceVerified,
     InferenceDisputed,
+    InferenceRetracted,
 )

@@ -40,8 +40,9 @@ class PageElement(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True)
     value_max: float | None = None
     value_step: float | None = None
     # What a person sees rather than reads: a shape ("circle", "rect", "polygon", "ellipse",
-    # "line", "path" for SVG; "box" for a text-less coloured HTML element) and its colour
-    # as #rrggbb (an SVG shape's fill, a box's background).
+    # "line", "path", "text" inside an SVG drawing; "box" for a text-less coloured HTML
+    # element; "canvas", whose drawing is pixels only) and its colour as #rrggbb (an SVG
+    # shape's fill, a box's background).
     shape: str = ""
     color: str = ""
     # Text styling a rich-text editor shows: "bold", "italic", "underline", "strike",

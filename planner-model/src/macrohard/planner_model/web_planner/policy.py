@@ -92,7 +92,7 @@ def _finish(steps: list[Step], ctx: Ctx) -> Intent:
     """All steps done. A form that was filled but whose goal never said so still gets sent."""
     last = steps[-1]
     done_i = len(steps)
-    if last.kind in ("fill", "check", "choose", "autocomplete"):
+    if last.kind in ("fill", "check", "choose", "autocomplete", "slide", "sort"):
         own = [h for h in ctx.history if h.intent.plan_step == done_i]
         if not clicked(own) and len(own) < MAX_TRIES_PER_STEP:
             for name in SUBMIT_NAMES:

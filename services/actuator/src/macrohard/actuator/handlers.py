@@ -14,7 +14,7 @@ import asyncio
 import logging
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -133,6 +133,8 @@ class Actuator:
         self._tasks: dict[str, TaskSubmitted | None] = {}
         self._sub: Subscription | None = None
         self._locks: dict[str, asyncio.Lock] = {}
+        # What this process did but has not got into the log yet, by intent event id.
+        self._outcomes: dict[str, Envelope] = {}
         self._forwards: set[asyncio.Task[None]] = set()
         self._sessions: dict[str, Loaded[BrowserSession]] = {}
         # Counters for logs and tests: how often affinity sent work elsewhere or took over.
@@ -262,7 +264,13 @@ class Actuator:
         return self._tasks[task_id]
 
     async def _open(
-        self, env: Envelope, ie: IntentEmitted, loaded: Loaded[BrowserSession], restore: bool
+        self,
+        env: Envelope,
+        ie: IntentEmitted,
+        loaded: Loaded[BrowserSession],
+        restore: bool,
+        *,
+        again: bool = False,
     ) -> tuple[TaskBrowser, int]:
         """A fresh context for the task, claimed in the log (OCC: one claimant wins)."""
         task = await self._task_info(env.tenant, ie.task_id)
@@ -278,7 +286,8 @@ class Actuator:
             restored_from=loaded.state.worker if restore else "",
             url=url if restore else "",
         )
-        purpose = f"session-opened:{self.worker}"
+        # A second opening for the same intent (after the watchdog) is its own event.
+        purpose = f"session-opened:{self.worker}" + (":again" if again else "")
         result = await self.store.append(
             [caused_by(opened, env, aggregate_id=ie.task_id, purpose=purpose)],
             expected_version=loaded.version,
@@ -409,6 +418,19 @@ class Actuator:
         """Act and observe in the task's context; results land in `step` as they come."""
         tb = self.pool.get(ie.task_id)
         restored = decision is Delivery.TAKE_OVER
+        ending = ie.intent.action in ("done", "fail")
+        if ending and loaded.state.worker and not loaded.state.open:
+            # The run's end closed the session first (TaskCompleted and the planner's last
+            # intent race): opening a browser only to record "done" cost every task a fresh
+            # context and left a chrome-error page as its last screenshot.
+            if env.id not in loaded.state.executed:
+                step.out.append(
+                    ActionExecuted(
+                        task_id=ie.task_id, step=ie.step, intent_event_id=env.id,
+                        action=ie.intent.action, ok=True,
+                    )
+                )  # fmt: skip
+            return
         if tb is None or restored or not loaded.state.open:
             tb, step.version = await self._open(env, ie, loaded, restore=restored)
         tb.allowed_domains = await self.domains.of(env.tenant)
@@ -420,6 +442,7 @@ class Actuator:
             step.version = (
                 await self.store.append([executed], expected_version=step.version)
             ).version
+            self._outcomes.pop(env.id, None)
             step.acted = True
         await self.observer.settle(tb.page, tb.inflight)
         if tb.downloads:
@@ -446,6 +469,8 @@ class Actuator:
         """The page stopped answering: drop its context, tell the planner what happened."""
         deadline = self.settings.step_deadline_s
         log.warning("page stopped answering, recycling its context", extra={"task": ie.task_id})
+        stalled = self.pool.get(ie.task_id)
+        url = well_formed(stalled.page.url) if stalled is not None else ""
         await self.pool.close(ie.task_id)
         error = f"the page stopped responding within {deadline:g} s; its browser was reset"
         if env.id not in loaded.state.executed and not step.acted:
@@ -461,12 +486,62 @@ class Actuator:
         # An observation still comes, so the run goes on: the planner decides what next
         # (the next intent reopens the session in a fresh context).
         step.out = [e for e in step.out if not isinstance(e, PageObserved)]
-        unanswered = PageObservation(url=loaded.state.last_url, title=error, elements=[])
+        observation = await self._reopened(env, ie, loaded, step, url)
+        if observation is None:
+            observation = PageObservation(url=loaded.state.last_url, title=error, elements=[])
         step.out.append(
             PageObserved(
-                task_id=ie.task_id, step=ie.step, observation=unanswered, intent_event_id=env.id
+                task_id=ie.task_id, step=ie.step, observation=observation, intent_event_id=env.id
             )
         )
+
+    async def _reopened(
+        self,
+        env: Envelope,
+        ie: IntentEmitted,
+        loaded: Loaded[BrowserSession],
+        step: _Step,
+        url: str,
+    ) -> PageObservation | None:
+        """The page once more in a fresh context, or None if it stops answering again.
+
+        A page that stalls on a loaded machine (a renderer starved of CPU, not a hostile
+        script) would otherwise end its task: the model, shown an empty page, can only give
+        up. The session is reopened as a takeover (`restored_from`), so the planner assumes
+        nothing typed on the old page still holds; the reload is a GET of the URL the page
+        was on, never a repeat of the action.
+        """
+        if not url.startswith(("http://", "https://")):
+            url = loaded.state.last_url
+        if not url:
+            return None
+        # What this step appended so far comes first; the reopening appends after it.
+        if step.out and not step.acted:
+            envs = [
+                caused_by(e, env, aggregate_id=ie.task_id, purpose=type(e).__name__)
+                for e in step.out
+            ]
+            step.version = (await self.store.append(envs, expected_version=step.version)).version
+            step.acted, step.out = True, []
+        # Restored from the context that stalled (this worker's, even if this very step
+        # opened it): the planner then treats the reloaded page as a takeover.
+        state = replace(loaded.state, worker=loaded.state.worker or self.worker)
+        current = Loaded(state, step.version, loaded.events)
+        try:
+            async with asyncio.timeout(self.settings.step_deadline_s):
+                tb, step.version = await self._open(env, ie, current, restore=True, again=True)
+                if ie.intent.action == "navigate":  # _open reloads only for other actions
+                    await perform(tb, _navigate(url), None, self.settings.action)
+                await self.observer.settle(tb.page, tb.inflight)
+                observation, error = await self._observe(tb, env)
+        except (TimeoutError, ActionFailed, PlaywrightError) as exc:
+            log.warning(
+                "reopened page did not answer either",
+                extra={"task": ie.task_id, "error": repr(exc)},
+            )
+            await self.pool.close(ie.task_id)
+            return None
+        return None if error else observation
 
     async def _act_once(
         self,
@@ -479,7 +554,14 @@ class Actuator:
         restored: bool,
     ) -> Envelope:
         """Act at most once: record ActionStarted before touching the page; an intent that
-        already has one was interrupted mid-action, so it is reported, not repeated."""
+        already has one was interrupted mid-action, so it is reported, not repeated.
+
+        Unless this very process did it and only failed to record it (a NATS node died under
+        the append): the outcome is known here, and reporting it as unknown would have the
+        planner decide on a select that did take effect as if it might not have."""
+        known = self._outcomes.get(env.id)
+        if env.id in state.started and known is not None:
+            return known
         if env.id in state.started:
             result = ActionExecuted(
                 task_id=ie.task_id,
@@ -508,6 +590,9 @@ class Actuator:
                 step.version = appended.version
                 step.started = True
             result = await self._act(tb, env, ie, restored=restored)
+            done = caused_by(result, env, aggregate_id=ie.task_id, purpose="ActionExecuted")
+            self._outcomes[env.id] = done  # until it is in the log (see above)
+            return done
         return caused_by(result, env, aggregate_id=ie.task_id, purpose="ActionExecuted")
 
     async def _act(

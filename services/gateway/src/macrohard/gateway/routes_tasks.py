@@ -112,10 +112,6 @@ async def submit(
         key = fingerprint_key(ctx.settings.master_key, tenant)
         fingerprint = request_fingerprint(key, body)
         task_id = idempotent_task_id(tenant, idempotency_key)
-        if (tenant, idempotency_key) in ctx.in_flight:
-            raise HTTPException(
-                status_code=409, detail="a request with this Idempotency-Key is in flight"
-            )
     sealed = {
         name: seal_secret(ctx.settings.master_key, tenant, task_id, name, value)
         for name, value in data.secrets.items()
@@ -173,7 +169,12 @@ async def _append_submitted(
     if idempotency_key is None:
         await ctx.store.append([env], expected_version=0)
         return task_id, "submitted"
-    ctx.in_flight.add((tenant, idempotency_key))
+    # Claimed on every replica at once: a retry that reaches another replica while this
+    # request is being stored is told to try again, as it would be here.
+    if not await ctx.claims.claim(tenant, idempotency_key):
+        raise HTTPException(
+            status_code=409, detail="a request with this Idempotency-Key is in flight"
+        )
     try:
         try:
             # Expected version 0: of two requests with one key, the log lets exactly one in.
@@ -183,7 +184,7 @@ async def _append_submitted(
             return task_id, await _replay(ctx, tenant, task_id, fingerprint)
         return task_id, "submitted"
     finally:
-        ctx.in_flight.discard((tenant, idempotency_key))
+        await ctx.claims.release(tenant, idempotency_key)
 
 
 def check_task_urls(

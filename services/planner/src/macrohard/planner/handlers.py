@@ -216,9 +216,6 @@ class Planner:
         self, tenant: str, state: TaskState, observation: PageObservation, ok: bool | None
     ) -> Intent | None:
         """The next step of the tenant's solved run of this goal shape, if the page allows."""
-        so_far = domain.replayed_so_far(state)
-        if so_far is None:
-            return None
         shape, _ = playbook.goal_shape(state.goal)
         entry = playbook.playbook_id(playbook.site_of(state.start_url), shape)
         # The entry's latest RunLearned: two direct reads, however many runs it has seen.
@@ -228,7 +225,11 @@ class Planner:
         learned = (await self.store.read_sequence(last)).payload
         if not isinstance(learned, RunLearned) or learned.site != playbook.site_of(state.start_url):
             return None
-        return playbook.replay(learned, state.goal, so_far, observation, ok)
+        decided = [(p.intent, p.replayed, p.ok) for p in state.intents if p.step > 0]
+        at = playbook.resume_at(learned, decided)
+        if at is None:
+            return None
+        return playbook.replay(learned, state.goal, at[0], observation, ok, resumed=at[1])
 
     async def _learn(
         self, cause: Envelope, state: TaskState, history: list[PastIntent], last: Event
@@ -242,6 +243,15 @@ class Planner:
         decisions = [(p.intent, p.label, p.page_url, p.ok) for p in past]
         decisions.append((last.intent, last.element_label, last.page_url, None))
         pages = await self.store.read_aggregate(cause.tenant, "browser", state.task_id)
+        if any(
+            (isinstance(r.payload, ActionExecuted) and r.payload.outcome_unknown)
+            or (isinstance(r.payload, SessionOpened) and r.payload.restored_from)
+            for r in pages
+        ):
+            # An action whose effect is unknown, or a page reloaded under the run: the steps
+            # that got the run done are not the ones it recorded (a select that took effect
+            # but reported a failure would be left out, and every replay would skip it).
+            return
         # Step k is decided on the page observed after step k - 1.
         observations = {
             r.payload.step + 1: r.payload.observation
