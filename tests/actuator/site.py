@@ -101,6 +101,7 @@ class Site(LocalSite):
         # answer: a test kills an actuator there, right after its click reached the site.
         self.orders: list[dict[str, list[str]]] = []
         self.on_order: Callable[[], None] = lambda: None
+        self.stalled: set[str] = set()  # /stall-once keys that already hung once
 
     def _page(self, request: PageRequest) -> PageReply:
         query = request.query
@@ -115,6 +116,7 @@ class Site(LocalSite):
             "/thanks": lambda: PageReply(body=THANKS),
             "/totp": lambda: PageReply(body=TOTP_FORM),
             "/totp-check": lambda: PageReply(body=_totp_verdict(query["code"][0])),
+            "/stall-once": lambda: self._stall_once(query["k"][0]),
         }
         if request.method == "POST" and request.path == "/submit":
             self.orders.append(parse_qs(request.body.decode()))
@@ -122,3 +124,11 @@ class Site(LocalSite):
             # Post/redirect/get: reloading the answer never posts again.
             return PageReply(303, headers={"Location": "/thanks"})
         return route.get(request.path, lambda: PageReply(404, "not found"))()
+
+    def _stall_once(self, key: str) -> PageReply:
+        """A page whose first load hangs its renderer (a starved machine, not a hostile
+        script): every later load answers."""
+        if key in self.stalled:
+            return PageReply(body="<title>Answered</title><a href='/next'>Go on</a>")
+        self.stalled.add(key)
+        return PageReply(body="<title>Stalled</title><script>while (true) {}</script>")

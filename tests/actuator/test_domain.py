@@ -194,6 +194,7 @@ VALID: list[Intent] = [
     Intent(action="wait_for"),
     Intent(action="upload", element=7, values=["report 2024.pdf"]),
     Intent(action="back"),
+    Intent(action="extract"),
     Intent(action="done"),
     Intent(action="fail", reason="cannot"),
 ]

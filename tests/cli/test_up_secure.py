@@ -21,26 +21,7 @@ import nats
 import pytest
 
 from macrohard.contracts.identities import SERVICES, inbox_prefix
-from macrohard.devkit.embedded import free_port
-
-
-def free_ports(count: int) -> int:
-    """The first of `count` consecutive free loopback ports (`--nats-port P` uses P..P+n-1)."""
-    for _ in range(50):
-        first = free_port()
-        if first + count > 65535:
-            continue
-        probes = [socket.socket() for _ in range(count - 1)]
-        try:
-            for offset, probe in enumerate(probes, start=1):
-                probe.bind(("127.0.0.1", first + offset))
-        except OSError:
-            continue
-        finally:
-            for probe in probes:
-                probe.close()
-        return first
-    raise RuntimeError("no run of free ports")
+from macrohard.devkit.embedded import free_port, free_ports
 
 
 def mh(*args: str) -> list[str]:

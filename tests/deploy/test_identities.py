@@ -34,7 +34,8 @@ ROOT = Path(__file__).resolve().parents[2]
 SERVICES_CONF = ROOT / "deploy" / "nats" / "services.conf"
 EVENT_NAMES = {cls.__name__ for cls in ALL_EVENTS}
 # Every core NATS subject the contracts name (request-reply, telemetry, watches, the
-# registry's KV bucket), by the constant or subject function the code uses to build it.
+# registry's and the gateway's KV buckets), by the constant or subject function the code
+# uses to build it.
 CORE_SUBJECTS: dict[str, tuple[str, ...]] = {
     "heartbeat_filter": (f"{fleet.HEARTBEAT_PREFIX}.*.*",),
     "LEASE_REQUEST": (fleet.LEASE_REQUEST,),
@@ -49,6 +50,12 @@ CORE_SUBJECTS: dict[str, tuple[str, ...]] = {
         f"$JS.API.STREAM.CREATE.KV_{fleet.REGISTRY_BUCKET}",
         f"$JS.API.DIRECT.GET.KV_{fleet.REGISTRY_BUCKET}.>",
         f"$JS.API.STREAM.MSG.GET.KV_{fleet.REGISTRY_BUCKET}",
+    ),
+    # The gateway replicas' claims on Idempotency-Keys (provisioned with the streams).
+    "SUBMISSION_CLAIMS_BUCKET": (
+        f"$KV.{subjects.SUBMISSION_CLAIMS_BUCKET}.>",
+        f"$JS.API.DIRECT.GET.KV_{subjects.SUBMISSION_CLAIMS_BUCKET}.>",
+        f"$JS.API.STREAM.MSG.GET.KV_{subjects.SUBMISSION_CLAIMS_BUCKET}",
     ),
     # The tenants' files (the Object Store bucket), through the kernel's one store class.
     "ArtifactStore": ARTIFACT_STORE_API,

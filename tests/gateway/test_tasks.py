@@ -134,14 +134,14 @@ async def test_idempotency_key(gw: RunningGateway) -> None:
         )
         accepted = {r.json()["task_id"] for r in rs if r.status_code == 202}
         assert len(accepted) == 1 and all(r.status_code in (202, 409) for r in rs)
-        # A retry while the first is in flight: 409.
+        # A retry while the first is in flight (its claim held, here or on a replica): 409.
         ctx = gw.gateway.context
         assert ctx is not None
-        ctx.in_flight.add((t.tenant_id, "slow"))
+        assert await ctx.claims.claim(t.tenant_id, "slow")
         assert (
             await c.post("/v1/tasks", json=TASK, headers={"Idempotency-Key": "slow"})
         ).status_code == 409
-        ctx.in_flight.discard((t.tenant_id, "slow"))
+        await ctx.claims.release(t.tenant_id, "slow")
         assert (
             await c.post("/v1/tasks", json=TASK, headers={"Idempotency-Key": "slow"})
         ).status_code == 202

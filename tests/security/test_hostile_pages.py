@@ -12,7 +12,7 @@ from urllib.parse import quote
 
 from macrohard.contracts import envelope
 from macrohard.contracts.agent import Intent, IntentEmitted
-from macrohard.contracts.browser import PageObserved
+from macrohard.contracts.browser import PageObserved, SessionOpened
 from macrohard.contracts.tasks import TaskSubmitted
 from macrohard.contracts.tenancy import TenantOnboarded
 from macrohard.eventlog.store import EventStore
@@ -80,3 +80,28 @@ async def test_a_spinning_page_does_not_delay_another_tenants_task(
     )
     after = await asyncio.wait_for(observed(store, "mallory", "spin", again), DEADLINE_S * 3)
     assert after.observation.title == "Next"
+
+
+async def test_a_page_that_stalled_once_is_reopened_as_a_takeover(
+    actuator: Running, site: Site
+) -> None:
+    """A renderer that stalls once (a loaded machine) does not leave the planner an empty
+    page to fail on: the reset context reopens the page once, as a takeover."""
+    store = actuator.store
+    onboarded = TenantOnboarded(
+        tenant_id="acme", name="acme", plan="std", allowed_domains=[], monthly_budget="1"
+    )
+    await store.append(
+        [envelope(onboarded, tenant="acme", aggregate_id="acme")], expected_version=None
+    )
+    intent = await start_task(store, "acme", "stall", site.url("/stall-once?k=stall"))
+    page = await asyncio.wait_for(observed(store, "acme", "stall", intent), DEADLINE_S * 4)
+    assert page.observation.title == "Answered"
+    assert page.observation.elements
+    opened = [
+        r.payload
+        for r in await store.read_aggregate("acme", "browser", "stall")
+        if isinstance(r.payload, SessionOpened)
+    ]
+    # Reopened as a takeover: the planner assumes nothing typed on the old page still holds.
+    assert len(opened) == 2 and opened[1].restored_from

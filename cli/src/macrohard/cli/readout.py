@@ -19,6 +19,7 @@ import nats
 
 from macrohard.cli.platform import PlatformRef, resolve
 from macrohard.eventlog.logview import LogReader
+from macrohard.eventlog.service import nats_servers
 
 
 @dataclass(kw_only=True)
@@ -31,7 +32,9 @@ class Session(LogReader):
 @contextlib.asynccontextmanager
 async def connect(args: argparse.Namespace, *, database: bool = False) -> AsyncIterator[Session]:
     ref = resolve(args)
-    nc = await nats.connect(ref.nats_url, name="mh-cli", max_reconnect_attempts=2)
+    # A seed list (`--nats` of a cluster, every node with its credentials) works as one URL.
+    servers = nats_servers(ref.nats_url)
+    nc = await nats.connect(servers, name="mh-cli", max_reconnect_attempts=2)
     pool = None
     try:
         if database and ref.database_url:

@@ -23,7 +23,7 @@ from macrohard.devkit.cluster import IDENTITIES_DIR, NatsCluster
 from macrohard.devkit.embedded import EmbeddedNats, EmbeddedPostgres, stop_orphans
 from macrohard.devkit.readiness import wait_cars_parked, wait_ready
 from macrohard.devkit.services import SECRET_HOLDERS, SERVICES
-from macrohard.devkit.supervisor import ProcessSpec, Supervisor, keep_serving
+from macrohard.devkit.supervisor import PIDS_DIR, ProcessSpec, Supervisor, keep_serving
 from macrohard.eventlog.streams import ensure_streams
 
 
@@ -163,7 +163,7 @@ async def up(args: argparse.Namespace) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    supervisor = Supervisor()
+    supervisor = Supervisor(pid_dir=data_dir / PIDS_DIR)
     keepers: list[asyncio.Task[None]] = []
     try:
         nats_url = args.nats_url

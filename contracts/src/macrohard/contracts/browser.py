@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import msgspec
 
 from macrohard.contracts.envelope import Event
@@ -119,6 +121,9 @@ class PageObserved(Event, frozen=True, kw_only=True):
     # Why the page could not be read (the observation is then empty): the planner ends the
     # task with this reason instead of deciding on nothing.
     error: str = ""
+    # The answer to an `extract` intent: the values the task's output_schema asks for, read
+    # from this page. The planner merges every extraction of a run into its result.
+    extracted: Any = None
 
 
 class SessionClosed(Event, frozen=True, kw_only=True):

@@ -17,6 +17,9 @@ from macrohard.contracts.envelope import Envelope
 EVENTS_STREAM = "EVENTS"
 EVENT_PREFIX = "ev"
 DLQ_STREAM = "DLQ"
+# The gateway replicas' shared claims on Idempotency-Keys in flight (JetStream KV): a retry
+# that reaches another replica while the first request is being stored is told 409.
+SUBMISSION_CLAIMS_BUCKET = "task-submissions"
 DLQ_PREFIX = "dlq"
 PLATFORM_TENANT = "_platform"
 
@@ -70,6 +73,17 @@ def parse_subject(subject: str) -> tuple[str, str, str, str]:
     if len(parts) != 5 or parts[0] != EVENT_PREFIX:
         raise ValueError(f"not an event subject: {subject!r}")
     return parts[1], parts[2], parts[3], parts[4]
+
+
+def subject_matches(pattern: str, subject: str) -> bool:
+    """Whether `subject` falls under `pattern`, NATS's way (`*` one token, `>` the rest)."""
+    want, have = pattern.split("."), subject.split(".")
+    for i, token in enumerate(want):
+        if token == ">":
+            return len(have) > i
+        if i >= len(have) or (token != "*" and token != have[i]):
+            return False
+    return len(want) == len(have)
 
 
 def dlq_subject(consumer: str, sequence: int) -> str:

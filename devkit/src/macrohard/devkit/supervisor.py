@@ -14,11 +14,14 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol, TextIO
 
 from macrohard.devkit.lifeline import die_with_parent, exited
 
 COLORS = ["36", "35", "33", "32", "34", "31", "96", "95", "93", "92"]
+# Where `mh up` keeps one pid file per supervised process, under its data dir.
+PIDS_DIR = "pids"
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +90,7 @@ class Supervisor:
         color: bool | None = None,
         healthy_after_s: float = 30.0,
         output: TextIO | None = None,
+        pid_dir: Path | None = None,
     ) -> None:
         self._procs: dict[str, asyncio.subprocess.Process] = {}
         self._tasks: list[asyncio.Task[None]] = []
@@ -94,6 +98,11 @@ class Supervisor:
         self._out = output or sys.stdout  # where the children's prefixed lines go
         self._color = self._out.isatty() if color is None else color
         self._healthy_after_s = healthy_after_s
+        # `<pid_dir>/<name>.pid` while a child runs: where an operator (or `mh drill`) finds
+        # one replica's process; each child leads its own process group.
+        self._pid_dir = pid_dir
+        if pid_dir is not None:
+            pid_dir.mkdir(parents=True, exist_ok=True)
         self.restarts: dict[str, int] = {}
 
     def pid(self, name: str) -> int | None:
@@ -124,6 +133,9 @@ class Supervisor:
                 preexec_fn=die_with_parent(signal.SIGKILL),
             )
             self._procs[spec.name] = proc
+            pid_file = self._pid_dir / f"{spec.name}.pid" if self._pid_dir else None
+            if pid_file is not None:
+                pid_file.write_text(f"{proc.pid}\n")
             copier = asyncio.create_task(_copy_lines(proc, prefix, self._out))
             await _gone(proc)
             # What the child started in its session (a car's Triton and its model stubs) goes
@@ -131,6 +143,8 @@ class Supervisor:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
             code = await proc.wait()
+            if pid_file is not None:
+                pid_file.unlink(missing_ok=True)
             await copier
             if self._stopping:
                 return

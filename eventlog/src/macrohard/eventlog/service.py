@@ -213,7 +213,10 @@ class Service:
                 loop.add_signal_handler(sig, stop.set)
         await self.start()
         serve_metrics(self.config.metrics_port)
-        jobs = [asyncio.create_task(r.run(), name=f"projection:{r.name}") for r in self.runners]
+        jobs = [
+            asyncio.create_task(_project_through_outages(r), name=f"projection:{r.name}")
+            for r in self.runners
+        ]
         jobs += [asyncio.create_task(t(self), name=f"task:{i}") for i, t in enumerate(self._tasks)]
         log.info("service started", extra={"nats": redact(self.config.nats_url)})
         waiter = asyncio.create_task(stop.wait())
@@ -232,6 +235,38 @@ class Service:
                 log.warning("task did not stop in time", extra={"task": job.get_name()})
             await self.stop()
             log.info("service stopped")
+
+
+# What a PostgreSQL restart looks like from a projection: its connections break (08xxx),
+# the server refuses while starting (57P03) or says it is shutting down (57P01).
+DATABASE_OUTAGE: tuple[type[BaseException], ...] = (
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.AdminShutdownError,
+    asyncpg.InterfaceError,
+    ConnectionError,
+    OSError,
+)
+
+
+async def _project_through_outages(runner: ProjectionRunner, retry_s: float = 1.0) -> None:
+    """Run a projection for as long as the service lives, across database restarts.
+
+    A restart of PostgreSQL used to end the projection's task and with it the whole
+    process; every replica of every service with a read model then restarted at once,
+    which on a small machine is tens of seconds of nothing served. The checkpoint is
+    written in the same transaction as the rows, so resuming from it applies nothing twice.
+    """
+    while True:
+        try:
+            await runner.run()
+            return
+        except DATABASE_OUTAGE as exc:
+            log.warning(
+                "database unavailable; the projection resumes from its checkpoint",
+                extra={"projection": runner.name, "error": f"{type(exc).__name__}: {exc}"},
+            )
+            await asyncio.sleep(retry_s)
 
 
 def run_service(name: str, build: Callable[[Service], object]) -> None:

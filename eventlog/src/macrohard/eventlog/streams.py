@@ -19,14 +19,24 @@ from nats.js.api import (
     StorageType,
     StreamConfig,
 )
-from nats.js.errors import BadRequestError, NotFoundError
+from nats.js.errors import BadRequestError, BucketNotFoundError, NotFoundError
 
-from macrohard.contracts.subjects import DLQ_PREFIX, DLQ_STREAM, EVENT_PREFIX, EVENTS_STREAM
+from macrohard.contracts.fleet import REGISTRY_BUCKET
+from macrohard.contracts.subjects import (
+    DLQ_PREFIX,
+    DLQ_STREAM,
+    EVENT_PREFIX,
+    EVENTS_STREAM,
+    SUBMISSION_CLAIMS_BUCKET,
+)
 
 # A retried append after a crash must be dropped as a duplicate even if the process took a
 # long time to come back; 24 h costs little memory at our rates (one id per message).
 DUPLICATE_WINDOW_S = 24 * 3600.0
 HEARTBEAT_BUCKET = "heartbeats"
+# How long a gateway replica's claim on an Idempotency-Key outlives a crash of that replica
+# (a live one deletes it as soon as its append is answered).
+SUBMISSION_CLAIM_TTL_S = 30.0
 
 
 def events_stream_config(replicas: int = 1) -> StreamConfig:
@@ -82,3 +92,29 @@ async def ensure_streams(js: JetStreamContext, replicas: int = 1) -> None:
                 replicas=replicas,
             )
         )
+    # Coordination buckets, replicated like the log so that losing one NATS node stops
+    # neither lease placement nor submissions (a service creating one on first use would
+    # create it with one replica, on whichever node it asked).
+    for bucket in coordination_bucket_configs(replicas):
+        try:
+            await js.key_value(bucket.bucket)
+        except BucketNotFoundError:
+            await js.create_key_value(bucket)
+
+
+def coordination_bucket_configs(replicas: int = 1) -> list[KeyValueConfig]:
+    """The registry replicas' partition table and lease slots (kept across a NATS restart),
+    and the gateway replicas' claims on Idempotency-Keys in flight (expiring on their own
+    when the replica that made one died before deleting it)."""
+    return [
+        KeyValueConfig(
+            bucket=REGISTRY_BUCKET, history=1, storage=StorageType.FILE, replicas=replicas
+        ),
+        KeyValueConfig(
+            bucket=SUBMISSION_CLAIMS_BUCKET,
+            history=1,
+            ttl=SUBMISSION_CLAIM_TTL_S,
+            storage=StorageType.MEMORY,
+            replicas=replicas,
+        ),
+    ]

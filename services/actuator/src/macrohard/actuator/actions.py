@@ -7,6 +7,7 @@ before the action is reported as failed.
 
 from __future__ import annotations
 
+import mimetypes
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -97,7 +98,7 @@ async def perform(
         await _goto(tb, intent.url, timeout)
     elif action == "back":
         await page.go_back(wait_until="domcontentloaded", timeout=timeout)
-    elif action in ("done", "fail"):
+    elif action in ("done", "fail", "extract"):  # extract reads the page after: handlers.py
         return
     elif action == "press":
         chords = parse_keys(intent.keys or "")
@@ -173,9 +174,18 @@ async def _on_element(
         missing = [f.name for f in files if not f.is_file()]
         if missing:
             raise ActionFailed(f"upload files not found: {', '.join(missing)}")
-        await el.set_input_files(files, timeout=timeout)
+        # The files' bytes, not their paths: Chromium runs as the browser user, which may
+        # not (and should not) read the actuator's folders.
+        payloads: list[FilePayload] = [
+            {"name": f.name, "mimeType": _mime_type(f), "buffer": f.read_bytes()} for f in files
+        ]
+        await el.set_input_files(payloads, timeout=timeout)
     else:
         raise ActionRefused(f"blocked: unknown action {action!r}")
+
+
+def _mime_type(path: Path) -> str:
+    return mimetypes.guess_type(path.name)[0] or "application/octet-stream"
 
 
 async def _goto(tb: TaskBrowser, url: str, timeout: float) -> None:

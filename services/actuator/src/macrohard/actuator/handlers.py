@@ -14,8 +14,9 @@ import asyncio
 import logging
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
@@ -43,7 +44,8 @@ from macrohard.actuator.domain import (
 )
 from macrohard.actuator.files import TaskFiles
 from macrohard.actuator.observer import Observer
-from macrohard.actuator.secrets import SecretOpener, SecretsUnavailable
+from macrohard.actuator.saved_sessions import SessionVault
+from macrohard.actuator.secrets import SecretOpener, SecretSealer, SecretsUnavailable
 from macrohard.actuator.session import BrowserSession, Delivery, evolve, plan_delivery
 from macrohard.actuator.tenants import AllowedDomains
 from macrohard.actuator.totp import InvalidTotpSeed, MissingTotpSeed, fill_totp, totp_names
@@ -67,6 +69,7 @@ from macrohard.contracts.tasks import (
 )
 from macrohard.eventlog.artifacts import ArtifactStore
 from macrohard.eventlog.store import EventStore, Loaded
+from macrohard.planner_model.web_planner.extract import extract
 
 log = logging.getLogger("macrohard.actuator")
 
@@ -114,6 +117,7 @@ class Actuator:
         observer: Observer,
         settings: ActuatorSettings,
         opener: SecretOpener | None = None,
+        sealer: SecretSealer | None = None,
     ) -> None:
         self.store = store
         self.nc = nc
@@ -121,6 +125,7 @@ class Actuator:
         self.observer = observer
         self.settings = settings
         self.opener = opener
+        self.vault = SessionVault(store, opener, sealer)
         self.domains = AllowedDomains(store)
         self.files = TaskFiles(
             ArtifactStore(nc, replicas=settings.file_replicas), store, self.domains
@@ -128,6 +133,8 @@ class Actuator:
         self._tasks: dict[str, TaskSubmitted | None] = {}
         self._sub: Subscription | None = None
         self._locks: dict[str, asyncio.Lock] = {}
+        # What this process did but has not got into the log yet, by intent event id.
+        self._outcomes: dict[str, Envelope] = {}
         self._forwards: set[asyncio.Task[None]] = set()
         self._sessions: dict[str, Loaded[BrowserSession]] = {}
         # Counters for logs and tests: how often affinity sent work elsewhere or took over.
@@ -257,11 +264,20 @@ class Actuator:
         return self._tasks[task_id]
 
     async def _open(
-        self, env: Envelope, ie: IntentEmitted, loaded: Loaded[BrowserSession], restore: bool
+        self,
+        env: Envelope,
+        ie: IntentEmitted,
+        loaded: Loaded[BrowserSession],
+        restore: bool,
+        *,
+        again: bool = False,
     ) -> tuple[TaskBrowser, int]:
         """A fresh context for the task, claimed in the log (OCC: one claimant wins)."""
         task = await self._task_info(env.tenant, ie.task_id)
-        tb = await self.pool.open(ie.task_id, env.tenant, await self.domains.of(env.tenant))
+        saved = await self.vault.restore(env.tenant, task) if task else None
+        tb = await self.pool.open(
+            ie.task_id, env.tenant, await self.domains.of(env.tenant), storage_state=saved
+        )
         tb.secrets = self._all_secrets(env.tenant, task)
         url = loaded.state.last_url or (task.start_url if task else "")
         opened = SessionOpened(
@@ -270,7 +286,8 @@ class Actuator:
             restored_from=loaded.state.worker if restore else "",
             url=url if restore else "",
         )
-        purpose = f"session-opened:{self.worker}"
+        # A second opening for the same intent (after the watchdog) is its own event.
+        purpose = f"session-opened:{self.worker}" + (":again" if again else "")
         result = await self.store.append(
             [caused_by(opened, env, aggregate_id=ie.task_id, purpose=purpose)],
             expected_version=loaded.version,
@@ -358,6 +375,7 @@ class Actuator:
         ]
         await self.store.append(envs, expected_version=step.version)
         if closing:
+            await self._end_session_hold(env, ie.task_id)
             await self.pool.close(ie.task_id)
             self._tasks.pop(ie.task_id, None)
             self._sessions.pop(ie.task_id, None)
@@ -400,6 +418,19 @@ class Actuator:
         """Act and observe in the task's context; results land in `step` as they come."""
         tb = self.pool.get(ie.task_id)
         restored = decision is Delivery.TAKE_OVER
+        ending = ie.intent.action in ("done", "fail")
+        if ending and loaded.state.worker and not loaded.state.open:
+            # The run's end closed the session first (TaskCompleted and the planner's last
+            # intent race): opening a browser only to record "done" cost every task a fresh
+            # context and left a chrome-error page as its last screenshot.
+            if env.id not in loaded.state.executed:
+                step.out.append(
+                    ActionExecuted(
+                        task_id=ie.task_id, step=ie.step, intent_event_id=env.id,
+                        action=ie.intent.action, ok=True,
+                    )
+                )  # fmt: skip
+            return
         if tb is None or restored or not loaded.state.open:
             tb, step.version = await self._open(env, ie, loaded, restore=restored)
         tb.allowed_domains = await self.domains.of(env.tenant)
@@ -411,11 +442,16 @@ class Actuator:
             step.version = (
                 await self.store.append([executed], expected_version=step.version)
             ).version
+            self._outcomes.pop(env.id, None)
             step.acted = True
         await self.observer.settle(tb.page, tb.inflight)
         if tb.downloads:
             step.out.extend(await self.files.keep_downloads(tb, env, ie))
         observation, error = await self._observe(tb, env)
+        extracted = None
+        if ie.intent.action == "extract" and not error:
+            task = await self._task_info(env.tenant, ie.task_id)
+            extracted = extracted_values(ie.intent, task, observation)
         step.out.append(
             PageObserved(
                 task_id=ie.task_id,
@@ -423,6 +459,7 @@ class Actuator:
                 observation=observation,
                 intent_event_id=env.id,
                 error=error,
+                extracted=extracted,
             )
         )
 
@@ -432,6 +469,8 @@ class Actuator:
         """The page stopped answering: drop its context, tell the planner what happened."""
         deadline = self.settings.step_deadline_s
         log.warning("page stopped answering, recycling its context", extra={"task": ie.task_id})
+        stalled = self.pool.get(ie.task_id)
+        url = well_formed(stalled.page.url) if stalled is not None else ""
         await self.pool.close(ie.task_id)
         error = f"the page stopped responding within {deadline:g} s; its browser was reset"
         if env.id not in loaded.state.executed and not step.acted:
@@ -447,12 +486,62 @@ class Actuator:
         # An observation still comes, so the run goes on: the planner decides what next
         # (the next intent reopens the session in a fresh context).
         step.out = [e for e in step.out if not isinstance(e, PageObserved)]
-        unanswered = PageObservation(url=loaded.state.last_url, title=error, elements=[])
+        observation = await self._reopened(env, ie, loaded, step, url)
+        if observation is None:
+            observation = PageObservation(url=loaded.state.last_url, title=error, elements=[])
         step.out.append(
             PageObserved(
-                task_id=ie.task_id, step=ie.step, observation=unanswered, intent_event_id=env.id
+                task_id=ie.task_id, step=ie.step, observation=observation, intent_event_id=env.id
             )
         )
+
+    async def _reopened(
+        self,
+        env: Envelope,
+        ie: IntentEmitted,
+        loaded: Loaded[BrowserSession],
+        step: _Step,
+        url: str,
+    ) -> PageObservation | None:
+        """The page once more in a fresh context, or None if it stops answering again.
+
+        A page that stalls on a loaded machine (a renderer starved of CPU, not a hostile
+        script) would otherwise end its task: the model, shown an empty page, can only give
+        up. The session is reopened as a takeover (`restored_from`), so the planner assumes
+        nothing typed on the old page still holds; the reload is a GET of the URL the page
+        was on, never a repeat of the action.
+        """
+        if not url.startswith(("http://", "https://")):
+            url = loaded.state.last_url
+        if not url:
+            return None
+        # What this step appended so far comes first; the reopening appends after it.
+        if step.out and not step.acted:
+            envs = [
+                caused_by(e, env, aggregate_id=ie.task_id, purpose=type(e).__name__)
+                for e in step.out
+            ]
+            step.version = (await self.store.append(envs, expected_version=step.version)).version
+            step.acted, step.out = True, []
+        # Restored from the context that stalled (this worker's, even if this very step
+        # opened it): the planner then treats the reloaded page as a takeover.
+        state = replace(loaded.state, worker=loaded.state.worker or self.worker)
+        current = Loaded(state, step.version, loaded.events)
+        try:
+            async with asyncio.timeout(self.settings.step_deadline_s):
+                tb, step.version = await self._open(env, ie, current, restore=True, again=True)
+                if ie.intent.action == "navigate":  # _open reloads only for other actions
+                    await perform(tb, _navigate(url), None, self.settings.action)
+                await self.observer.settle(tb.page, tb.inflight)
+                observation, error = await self._observe(tb, env)
+        except (TimeoutError, ActionFailed, PlaywrightError) as exc:
+            log.warning(
+                "reopened page did not answer either",
+                extra={"task": ie.task_id, "error": repr(exc)},
+            )
+            await self.pool.close(ie.task_id)
+            return None
+        return None if error else observation
 
     async def _act_once(
         self,
@@ -465,7 +554,14 @@ class Actuator:
         restored: bool,
     ) -> Envelope:
         """Act at most once: record ActionStarted before touching the page; an intent that
-        already has one was interrupted mid-action, so it is reported, not repeated."""
+        already has one was interrupted mid-action, so it is reported, not repeated.
+
+        Unless this very process did it and only failed to record it (a NATS node died under
+        the append): the outcome is known here, and reporting it as unknown would have the
+        planner decide on a select that did take effect as if it might not have."""
+        known = self._outcomes.get(env.id)
+        if env.id in state.started and known is not None:
+            return known
         if env.id in state.started:
             result = ActionExecuted(
                 task_id=ie.task_id,
@@ -494,6 +590,9 @@ class Actuator:
                 step.version = appended.version
                 step.started = True
             result = await self._act(tb, env, ie, restored=restored)
+            done = caused_by(result, env, aggregate_id=ie.task_id, purpose="ActionExecuted")
+            self._outcomes[env.id] = done  # until it is in the log (see above)
+            return done
         return caused_by(result, env, aggregate_id=ie.task_id, purpose="ActionExecuted")
 
     async def _act(
@@ -544,12 +643,14 @@ class Actuator:
         loaded = await self._load(env.tenant, task_id)
         state = loaded.state
         if not state.open:
+            await self._end_session_hold(env, task_id)
             await self.pool.close(task_id)
             self._tasks.pop(task_id, None)
             self._sessions.pop(task_id, None)
             return
         if state.worker != self.worker and not forwarded and await self._forward(state.worker, rec):
             return
+        await self._end_session_hold(env, task_id)
         await self.pool.close(task_id)
         closed = SessionClosed(task_id=task_id, reason=env.type)
         await self.store.append(
@@ -558,6 +659,22 @@ class Actuator:
         )
         self._tasks.pop(task_id, None)
         self._sessions.pop(task_id, None)
+
+    async def _end_session_hold(self, cause: Envelope, task_id: str) -> None:
+        """A task that held a saved session ends: seal its browser state into the session
+        (or release the hold when there is no browser to read it from)."""
+        task = await self._task_info(cause.tenant, task_id)
+        if task is None or task.session is None:
+            return
+        tb = self.pool.get(task_id)
+        state = None
+        if tb is not None:
+            try:
+                state = dict(await tb.context.storage_state())
+            except PlaywrightError as exc:
+                error = short_error(exc)
+                log.warning("browser state unreadable", extra={"task": task_id, "error": error})
+        await self.vault.save(cause, task, state)
 
 
 @dataclass(slots=True)
@@ -568,6 +685,18 @@ class _Step:
     out: list[Event] = field(default_factory=list)
     started: bool = False  # ActionStarted is in the log: the page may have been touched
     acted: bool = False  # ActionExecuted is in the log
+
+
+def extracted_values(
+    intent: Intent, task: TaskSubmitted | None, observation: PageObservation
+) -> Any:
+    """An `extract` intent's answer: what the model read itself (the chat backend), else the
+    values the task's output_schema asks for, read off the (already scrubbed) observation."""
+    if intent.data is not None:
+        return intent.data
+    if task is None or task.output_schema is None:
+        return None
+    return extract(task.output_schema, observation)
 
 
 def _navigate(url: str) -> Intent:

@@ -18,6 +18,7 @@ from macrohard.contracts.envelope import Envelope
 from macrohard.eventlog import EventStore, ProjectionRunner
 from macrohard.eventlog.artifacts import ArtifactStore
 from macrohard.gateway import keys
+from macrohard.gateway.claims import SubmissionClaims
 from macrohard.gateway.domain import TaskView, TokenBucket, fold_task
 
 decode_view = msgspec.json.Decoder(TaskView).decode
@@ -64,10 +65,13 @@ class GatewayContext:
     allow_loopback_webhooks: bool = False
     _auth_cache: dict[str, tuple[Principal, float]] = field(default_factory=dict)
     _buckets: dict[str, TokenBucket] = field(default_factory=dict)
-    in_flight: set[tuple[str, str]] = field(default_factory=set)
+    claims: SubmissionClaims = field(init=False)
     # Replicas of a tenant's file bucket when the gateway creates it (the log's count).
     file_replicas: int = 1
     _files: ArtifactStore | None = None
+
+    def __post_init__(self) -> None:
+        self.claims = SubmissionClaims(self.nc)
 
     @property
     def files(self) -> ArtifactStore:

@@ -251,7 +251,7 @@ def decided(
 PAGE_LOCAL: frozenset[str] = frozenset(
     {
         "type", "clear", "select", "check", "uncheck", "hover", "scroll", "wait_for", "drag",
-        "upload", "select_text", "set_value",
+        "upload", "select_text", "set_value", "extract",
     }
 )  # fmt: skip
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from macrohard.contracts.agent import Intent, IntentEmitted, RunLearned
 from macrohard.contracts.approvals import (
@@ -155,6 +156,7 @@ class Planner:
             history=history,
             cause=env,
             car_wait_s=state.car_wait_s,
+            output_schema=state.output_schema,
         )
         intent = await self._replayed(env.tenant, state, ev.observation, ok)
         replayed = intent is not None
@@ -192,7 +194,12 @@ class Planner:
                 previous_error=error,
                 replayed=replayed,
             )
-            events = results.with_result(events, state, ev.observation)
+            extractions = (
+                await self._extractions(env.tenant, ev.task_id)
+                if state.output_schema is not None and results.ends_with_completion(events)
+                else []
+            )
+            events = results.with_result(events, state, ev.observation, extractions)
         # The model call itself writes to the task (the inference client's InferenceCompleted),
         # so append at the version after it, provided nothing that matters moved meanwhile
         # (another decision, a cancel, the end of the run): then decide again instead.
@@ -236,6 +243,15 @@ class Planner:
         decisions = [(p.intent, p.label, p.page_url, p.ok) for p in past]
         decisions.append((last.intent, last.element_label, last.page_url, None))
         pages = await self.store.read_aggregate(cause.tenant, "browser", state.task_id)
+        if any(
+            (isinstance(r.payload, ActionExecuted) and r.payload.outcome_unknown)
+            or (isinstance(r.payload, SessionOpened) and r.payload.restored_from)
+            for r in pages
+        ):
+            # An action whose effect is unknown, or a page reloaded under the run: the steps
+            # that got the run done are not the ones it recorded (a select that took effect
+            # but reported a failure would be left out, and every replay would skip it).
+            return
         # Step k is decided on the page observed after step k - 1.
         observations = {
             r.payload.step + 1: r.payload.observation
@@ -252,6 +268,15 @@ class Planner:
             [caused_by(learned, cause, aggregate_id=entry, purpose="learn")],
             expected_version=None,
         )
+
+    async def _extractions(self, tenant: str, task_id: str) -> list[Any]:
+        """What the run's `extract` intents read, in log order (the actuator's answers)."""
+        pages = await self.store.read_aggregate(tenant, "browser", task_id)
+        return [
+            r.payload.extracted
+            for r in pages
+            if isinstance(r.payload, PageObserved) and r.payload.extracted is not None
+        ]
 
     async def _append_once(
         self,

@@ -22,11 +22,18 @@ TASK_EVENTS = ConsumerSpec(
         "ev.*.task.*.TaskApprovalDenied",
     ],
     description="start runs, cancel them, and carry on or stop on a tenant's approval answer",
+    # Each message in its own task (one task's at a time): see PAGES.
+    max_in_flight=32,
 )
 PAGES = ConsumerSpec(
     durable="planner-pages",
     subjects=["ev.*.browser.*.PageObserved"],
     description="decide the next step of a run from the page the actuator saw",
+    # Each page in its own task, the loop fetching on: a decision waits for a car (up to
+    # the task's car_wait_s) and for the model, and handled batch by batch one such wait
+    # held every other task's next step behind it (23 s gaps between steps with 8 tasks
+    # on 2 cars). A task's own pages still run one at a time.
+    max_in_flight=32,
 )
 # Which tenants are over budget is state every replica decides with, so it is a view
 # replayed from the log on every start (a shared durable consumer would give each replica
