@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from urllib.parse import parse_qs
 
 from macrohard.devkit.pages import PageReply, PageRequest
+from tests.files_site import form_file
 
 USER = "ada"
 PASSWORD = "correct horse battery staple"
@@ -31,7 +32,7 @@ ORDERS = [
     ("1043", "Grace Hopper", "Shipped", "42.00"),
     ("1044", "Alan Turing", "Cancelled", "19.99"),
 ]
-CSV = "order,customer,status,total\n" + "".join(f"{','.join(o)}\n" for o in ORDERS)
+CSV = ("order,customer,status,total\n" + "".join(f"{','.join(o)}\n" for o in ORDERS)).encode()
 
 
 def totp(seed: str, at: float, step: int = 30) -> str:
@@ -73,7 +74,7 @@ class Shop:
     pre_auth: set[str] = field(default_factory=set)
     signed_in_views: list[str] = field(default_factory=list)  # paths served to a session
     deleted: list[str] = field(default_factory=list)
-    uploads: list[tuple[str, bytes]] = field(default_factory=list)
+    uploads: list[tuple[str, bytes]] = field(default_factory=list)  # (file name, bytes)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def route(self, request: PageRequest) -> PageReply | None:
@@ -118,7 +119,7 @@ class Shop:
         if path == "/export.csv":
             return PageReply(
                 body=CSV,
-                content_type="text/csv",
+                content_type="text/csv; charset=utf-8",
                 headers={"Content-Disposition": 'attachment; filename="orders.csv"'},
             )
         if path == "/upload" and method == "GET":
@@ -129,7 +130,7 @@ class Shop:
               </label><button type="submit">Upload</button></form>""",
             )
         if path == "/upload" and method == "POST":
-            self.uploads.append((request.headers.get("Content-Type", ""), request.body))
+            self.uploads.append(form_file(request))
             return _page("Uploaded", "<p>Thank you, the file was received.</p>")
         if path == "/delete" and method == "POST":
             self.deleted.append(_form(request).get("order", ""))

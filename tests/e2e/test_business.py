@@ -23,8 +23,9 @@ import pytest
 
 from macrohard.contracts.subjects import EVENTS_STREAM
 from macrohard.devkit.pages import LocalSite
+from macrohard.eventlog.artifacts import artifact_id_of
 from tests.e2e.conftest import Platform, until
-from tests.e2e.shop import PASSWORD, TOTP_SEED, Shop
+from tests.e2e.shop import CSV, PASSWORD, TOTP_SEED, Shop
 from tests.gateway.conftest import Tenant, onboard
 
 SHIPPED: dict[str, Any] = {
@@ -47,6 +48,7 @@ SHIPPED: dict[str, Any] = {
         }
     },
 }
+INVOICE = b"%PDF-1.4\n" + bytes(range(256)) * 8 + b"\n%%EOF\n"
 LOGIN = (
     'Type "ada" into Username, type {{secret:password}} into Password, click "Sign in", '
     'type {{totp:crm}} into Code, click "Verify"'
@@ -64,7 +66,7 @@ async def test_a_task_logs_in_with_2fa_and_extracts_the_shipped_orders(
     state, site = shop
     goal = (
         f'{LOGIN}, select "Shipped" from the Status list, click "Filter", '
-        'extract the orders, then click the "Account" link'
+        'extract the orders, click the "Export CSV" link, then click the "Account" link'
     )
     async with platform.gateway.client(tenant.api_key) as c:
         r = await c.post("/v1/tasks", json={
@@ -83,6 +85,13 @@ async def test_a_task_logs_in_with_2fa_and_extracts_the_shipped_orders(
         ]
     }
     assert state.logins == 1 and state.signed_in_views[-1] == "/account"
+    # The export was downloaded and kept as an artifact of the task, fetched with the key.
+    csv_id = artifact_id_of(CSV)
+    kept = [(a["artifact_id"], a["name"], a["source"]) for a in done["artifacts"]]
+    assert kept == [(csv_id, "orders.csv", "download")]
+    async with platform.gateway.client(tenant.api_key) as c:
+        fetched = await c.get(f"/v1/artifacts/{csv_id}")
+    assert fetched.status_code == 200 and fetched.content == CSV
 
 
 async def test_an_output_that_does_not_validate_fails_the_task(
@@ -160,6 +169,27 @@ async def test_a_second_task_reuses_the_saved_session_without_logging_in(
     assert state.sessions and not any(sid.encode() in raw for sid in state.sessions)
 
 
+async def test_a_task_under_the_session_uploads_a_file_it_brings(
+    platform: Platform, tenant: Tenant, shop: tuple[Shop, LocalSite]
+) -> None:
+    state, site = shop
+    async with platform.gateway.client(tenant.api_key) as c:
+        r = await c.post("/v1/artifacts", params={"name": "invoice.pdf"}, content=INVOICE,
+                         headers={"Content-Type": "application/pdf"})  # fmt: skip
+        assert r.status_code == 201, r.text
+        r = await c.post("/v1/tasks", json={
+            "goal": 'Upload "invoice.pdf" to Invoice and click "Upload"',
+            "start_url": site.url("/upload"), "session": "crm",
+            "files": [r.json()["artifact_id"]],
+        })  # fmt: skip
+        assert r.status_code == 202, r.text
+        done = await until(c, r.json()["task_id"], {"completed", "failed", "cancelled"})
+        assert done["status"] == "completed", done
+        await saved(c, "crm")
+    # Received byte for byte, by the signed-in form (no login: the session).
+    assert state.uploads == [("invoice.pdf", INVOICE)] and state.logins == 1
+
+
 async def test_a_delete_pauses_for_approval_and_continues_after_it(
     platform: Platform, tenant: Tenant, shop: tuple[Shop, LocalSite]
 ) -> None:
@@ -187,7 +217,7 @@ async def test_a_delete_pauses_for_approval_and_continues_after_it(
         r = await c.delete("/v1/sessions/crm")
         assert r.status_code == 204, r.text
         assert (await c.get("/v1/sessions/crm")).json()["status"] == "empty"
-    assert state.deleted == ["1042"] and state.logins == 1
+    assert state.deleted == ["1042"] and state.logins == 1 and state.password_posts == 1
 
 
 async def test_a_schedule_every_minute_makes_one_task_per_tick_with_two_schedulers(

@@ -167,6 +167,21 @@ def test_replay_refuses_another_page_and_a_failed_previous_step() -> None:
     assert playbook.swap("Ada and Adam", ["Ada", "Adam"], ["Adam", "Eve"]) == "Adam and Eve"
 
 
+def test_a_drag_or_a_point_is_never_replayed_with_its_old_target() -> None:
+    # Only the acted-on element is re-grounded: a drop target, a value display or a point
+    # recorded on the old page could be anything on this one.
+    for intent in (
+        Intent(action="drag", element=3, target_element=4),
+        Intent(action="set_value", element=3, target_element=4, text="5"),
+        Intent(action="click_at", element=3, x=5, y=5),
+    ):
+        learned = RunLearned(
+            task_id="t", site=SITE, shape="click {}.", slots=["Save"],
+            steps=[PlaybookStep(intent=intent, element_label="button 'Save'", page_url=SITE)],
+        )  # fmt: skip
+        assert playbook.replay(learned, "Click Save.", 0, page(), None) is None, intent
+
+
 def test_nameless_fields_are_found_again_by_the_text_beside_them() -> None:
     def form(first: int, second: int) -> PageObservation:
         return PageObservation(url=SITE, title="", elements=[

@@ -84,21 +84,6 @@ def test_guesses_by_bisection_on_higher_and_lower_feedback() -> None:
     assert guesses[-1] == secret and len(guesses) <= 5
 
 
-def test_numbers_in_order_and_at_their_spots_once_the_page_hides_them() -> None:
-    goal = "Click on the numbers in ascending order."
-    numbers = obs(el(1, "text", "2", y=100, x=10), el(2, "text", "1", y=40, x=60),
-                  el(3, "text", "3", y=70, x=120))  # fmt: skip
-    first = run(goal, numbers, [])
-    assert (first.action, first.element) == ("click", 2)
-    hidden = obs(el(9, "text", "Keep going", y=0))
-    second = run(goal, hidden, [PastStep(intent=first)])
-    assert (second.action, second.x, second.y) == ("click_at", 25, 107)  # where "2" was
-    third = run(goal, hidden, [PastStep(intent=first), PastStep(intent=second)])
-    assert (third.action, third.x, third.y) == ("click_at", 135, 77)
-    last = run(goal, hidden, [PastStep(intent=i) for i in (first, second, third)])
-    assert last.action == "done"
-
-
 def test_cards_are_turned_over_one_by_one_then_the_greatest_is_picked() -> None:
     goal = "Find and pick the card with the greatest number, then press submit."
     values = [7, 12, 3]

@@ -203,3 +203,22 @@ def test_a_board_game_takes_the_win_blocks_the_loss_and_stops_when_over() -> Non
     assert decide(PlanRequest(goal=goal, observation=board("xxxoo...."))).action == "done"
     as_o = decide(PlanRequest(goal="Playing as 'O', win the game", observation=board("oo.xx.x..")))
     assert (as_o.action, as_o.element) == ("click", 3)
+
+
+def test_style_words_in_an_editor_by_selection_and_shortcut() -> None:
+    editor = el(1, "textbox", y=40, w=200, h=80, tag="div", value="Neque, porro quisquam")
+    para = el(2, "paragraph", "Neque, porro quisquam", y=50, x=5, w=150, tag="p")
+    page = obs(editor, para, el(3, "button", "Submit", y=150))
+    goal = "Using the text editor, give the text Neque, the style bold and press Submit."
+    select = decide(PlanRequest(goal=goal, observation=page))
+    assert (select.action, select.element, select.text) == ("select_text", 1, "Neque,")
+    history = [PastStep(intent=select)]
+    chord = decide(PlanRequest(goal=goal, observation=page, history=history))
+    assert (chord.action, chord.keys) == ("press", "Control+b")
+    # The page shows the words bold: the step is done, whatever the history says.
+    bold = el(4, "text", "Neque,", y=50, x=5, tag="strong", styles=["bold"])
+    styled = obs(editor, para, bold, el(3, "button", "Submit", y=150))
+    after = decide(PlanRequest(goal=goal, observation=styled))
+    assert (after.action, after.element) == ("click", 3)
+    every = decide(PlanRequest(goal="Make everything italic", observation=page))
+    assert (every.action, every.element, every.text) == ("select_text", 1, None)

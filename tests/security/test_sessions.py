@@ -67,14 +67,20 @@ async def start(r: Running, tenant: str, task_id: str) -> None:
 
 
 async def visit(r: Running, tenant: str, task_id: str, url: str) -> str:
-    """Navigate, then end the task; the page's text as the actuator observed it."""
-    nav = IntentEmitted(task_id=task_id, step=0, intent=Intent(action="navigate", url=url))
-    intent_id = await append(r.store, tenant, task_id, nav)
-    observed = await _observed(r.store, tenant, task_id, intent_id)
+    """Navigate, then end the task; the page's text as the actuator observed it. (A page the
+    watchdog cut on a loaded machine is empty: navigated to again, at most three times.)"""
+    step, text = 0, ""
+    while step < 3 and not text:
+        intent = Intent(action="navigate", url=url)
+        nav = IntentEmitted(task_id=task_id, step=step, intent=intent)
+        intent_id = await append(r.store, tenant, task_id, nav)
+        observed = await _observed(r.store, tenant, task_id, intent_id)
+        text = " ".join(e.text or e.name for e in observed.observation.elements)
+        step += 1
     await append(r.store, tenant, task_id, IntentEmitted(
-        task_id=task_id, step=1, intent=Intent(action="done")))  # fmt: skip
-    await append(r.store, tenant, task_id, TaskCompleted(task_id=task_id, steps=1))
-    return " ".join(e.text or e.name for e in observed.observation.elements)
+        task_id=task_id, step=step, intent=Intent(action="done")))  # fmt: skip
+    await append(r.store, tenant, task_id, TaskCompleted(task_id=task_id, steps=step))
+    return text
 
 
 async def _observed(store: EventStore, tenant: str, task_id: str, intent_id: str) -> PageObserved:

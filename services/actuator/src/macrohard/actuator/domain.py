@@ -278,6 +278,13 @@ def _clip(value: str, limit: int) -> str:
     return value if len(value) <= limit else value[: max(limit - 1, 0)] + "…"
 
 
+def _clip_value(value: str, limit: int) -> str:
+    # A field's value keeps its own spacing and line breaks: copied elsewhere, it must be
+    # the same text.
+    value = well_formed(value)
+    return value if len(value) <= limit else value[: max(limit - 1, 0)] + "…"
+
+
 HEX_COLOR = re.compile(r"^#[0-9a-f]{6}$")
 
 
@@ -334,7 +341,7 @@ def compact_elements(
                 text=_clip(scrub(str(r.get("text") or ""), plaintexts), limits.max_text),
                 value=None
                 if value is None
-                else _clip(scrub(str(value), plaintexts), limits.max_text),
+                else _clip_value(scrub(str(value), plaintexts), limits.max_text),
                 tag=str(r.get("tag") or ""),
                 checked=r.get("checked"),
                 selected=r.get("selected"),

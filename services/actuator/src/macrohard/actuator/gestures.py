@@ -139,6 +139,8 @@ SELECT_TEXT = """(el, want) => {
   if (want === null) {  // all of the element's text
     if (el instanceof HTMLInputElement || el instanceof HTMLTextAreaElement) want = el.value;
     else {
+      const host = el.closest('[contenteditable=""], [contenteditable="true"]');
+      if (host) host.focus();
       const range = document.createRange(); range.selectNodeContents(el);
       const selection = window.getSelection();
       selection.removeAllRanges(); selection.addRange(range);
@@ -168,6 +170,9 @@ SELECT_TEXT = """(el, want) => {
   }
   const at = flat.indexOf(want);
   if (at < 0) return null;
+  // Inside an editor, the editor takes focus first: keys pressed next (Control+b) reach it.
+  const host = el.closest('[contenteditable=""], [contenteditable="true"]');
+  if (host) host.focus();
   const [startNode, startOffset] = where[at];
   const [endNode, endOffset] = where[at + want.length - 1];
   const range = document.createRange();

@@ -7,12 +7,15 @@
   // fall between the two halves of an emoji. Either is not valid Unicode and cannot be
   // encoded on the way out, so strings are made well-formed and cut on a code point.
   const wellFormed = s => s.toWellFormed ? s.toWellFormed() : s.replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
-  const clip = s => {
-    s = wellFormed((s || '').replace(/\s+/g, ' ').trim());
+  const cut = s => {
     if (s.length <= maxText) return s;
-    const cut = s.slice(0, maxText);
-    return /[\uD800-\uDBFF]$/.test(cut) ? cut.slice(0, -1) : cut;
+    const head = s.slice(0, maxText);
+    return /[\uD800-\uDBFF]$/.test(head) ? head.slice(0, -1) : head;
   };
+  const clip = s => cut(wellFormed((s || '').replace(/\s+/g, ' ').trim()));
+  // A field's value as typed: its spaces and line breaks are part of it (copying it must
+  // give the same text back), so only the length is bounded.
+  const clipValue = s => cut(wellFormed(s || ''));
   const TAG_ROLE = {A: 'link', BUTTON: 'button', SELECT: 'combobox', TEXTAREA: 'textbox',
     OPTION: 'option', SUMMARY: 'button', IMG: 'img', H1: 'heading', H2: 'heading', H3: 'heading',
     H4: 'heading', H5: 'heading', H6: 'heading', LI: 'listitem', LABEL: 'label', TD: 'cell',
@@ -89,6 +92,7 @@
   // Returns its colour ('' for none), or null when it is not such a box.
   const swatchOf = (el, r) => {
     if (r.width < 6 || r.height < 6 || r.width > 400 || r.height > 400) return null;
+    if (['INPUT', 'SELECT', 'TEXTAREA', 'BUTTON', 'IMG'].includes(el.tagName) && !imageName(el)) return null;
     if ((el.innerText || '').trim() || el.children.length > 0) return null;
     const cs = getComputedStyle(el);
     const color = hex(cs.backgroundColor);
@@ -171,7 +175,7 @@
     if (el.tagName === 'INPUT' || el.tagName === 'TEXTAREA') {
       if (['checkbox', 'radio'].includes(el.type)) item.checked = el.checked;
       else if (el.type === 'password') item.value = el.value ? '••••' : '';
-      else if (el.type !== 'file') item.value = clip(el.value);
+      else if (el.type !== 'file') item.value = clipValue(el.value);
     } else if (el.tagName === 'SELECT') {
       item.text = '';
       item.options = Array.from(el.options).map(o => clip(o.label || o.text));

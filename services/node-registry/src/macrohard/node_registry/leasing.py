@@ -37,6 +37,7 @@ class LeaseDesk:
         now = self.r.wall()
         excluded = set(req.exclude_nodes)
         alive = self.r.alive_map()
+        self.r.refresh()
         for _ in range(PLACEMENT_TRIES):
             decision = choose(
                 self.r.index,

@@ -115,6 +115,7 @@ class Registry:
         self.reputation: dict[str, Reputation] = {}
         self.base_verify_share = base_verify_share
         self.index = PlacementIndex()
+        self.stale: set[str] = set()  # cars whose record changed since the last placement
         self.rng = random.Random()
         # Cars whose heartbeat revealed something worth an event (back from lost, charge
         # across the owner's minimum): node id -> reported charge. The heartbeat path only
@@ -227,10 +228,19 @@ class Registry:
     # --- heartbeats --------------------------------------------------------------------
 
     def rep(self, node_id: str) -> Reputation:
+        """The car's record, to read or to change: a car whose record was handed out is
+        re-placed in the index before the next placement (`refresh`)."""
         rep = self.reputation.get(node_id)
         if rep is None:
             rep = self.reputation[node_id] = Reputation()
+        self.stale.add(node_id)
         return rep
+
+    def refresh(self) -> None:
+        """Re-place the cars whose record may have changed since the last placement."""
+        for node_id in self.stale:
+            self.reindex(node_id)
+        self.stale.clear()
 
     async def _judge(
         self, event: InferenceCompleted | InferenceVerified | InferenceDisputed, env: Envelope

@@ -203,6 +203,10 @@ def replay(
     step = learned.steps[replayed_so_far]
     if step.page_url and site_of(step.page_url) != site_of(observation.url):
         return None
+    if step.intent.target_element is not None or step.intent.x is not None:
+        # A second element (a drop target, a value display) or a point on the page: only
+        # the acted-on element is re-grounded, so the model decides this step again.
+        return None
     derived = _derived_from_changed_values(learned, slots)
     if derived and not resumed and not _uses_a_value(step, learned.slots):
         return None

@@ -20,6 +20,7 @@ from macrohard.planner_model.web_planner.skills import (  # noqa: F401  (registr
     seek,
     selection,
     sliders,
+    styling,
     upload,
     visual,
     wait,

@@ -1,6 +1,6 @@
 """Choices made by comparing what the page shows: "buy the ticket with the cheapest cost"
-(the control whose record holds the extreme value), "click the numbers in ascending order"
-(each number in turn)."""
+(the control whose record holds the extreme value), "the card with the greatest number"
+(cards that hide their values are turned over one by one)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from macrohard.planner_model.web_planner.grammar import Step, clause
 from macrohard.planner_model.web_planner.page import PageView, center
 from macrohard.planner_model.web_planner.reason import duration_s, extreme, numbers_in, show
 from macrohard.planner_model.web_planner.skills.base import Ctx, PastStep, clicked, say, skill
-from macrohard.planner_model.web_planner.skills.compute import NUMBER_ONLY, shown_numbers
+from macrohard.planner_model.web_planner.skills.compute import NUMBER_ONLY
 from macrohard.planner_model.web_planner.text import norm
 
 CONTROL_ROLES = frozenset({"button", "link", "menuitem", "option", "radio", "checkbox"})
@@ -38,20 +38,6 @@ def extreme_clause(c: str, q: list[str]) -> list[Step] | None:
         if words[0] == "most" and words[-1] in ("expensive", "costly"):
             attribute = "cost"
         return [Step(kind="extreme", target=m.group(1), value=way, kind_hint=attribute)]
-    return None
-
-
-@clause(23)
-def order_clause(c: str, q: list[str]) -> list[Step] | None:
-    """'Click on the numbers in ascending order' (or descending)."""
-    if m := re.match(
-        r"(?:click|press|tap|select)\s+(?:on\s+)?(?:all\s+)?the\s+numbers\s+(?:\w+\s+)?in\s+"
-        r"(ascending|increasing|descending|decreasing)\s+order",
-        c,
-        re.I,
-    ):
-        down = m.group(1).lower() in ("descending", "decreasing")
-        return [Step(kind="in_order", value="desc" if down else "asc")]
     return None
 
 
@@ -165,26 +151,3 @@ def _reveal_and_pick(step: Step, cards: list[PageElement], own: list[PastStep]) 
     return Intent(
         action="click", element=cards[k].id, reason=f"reveal #{k} to pick it; seen {notes}"
     )
-
-
-@skill("in_order")
-def in_order(step: Step, ctx: Ctx, own: list[PastStep]) -> Intent | None:
-    """Click the numbers one by one, smallest (or greatest) first. Where each number was is
-    written into the first click's reason ('plan 1@x,y 2@x,y ...'): a page that hides the
-    numbers once the first is clicked (a memory game) is then clicked at the spots."""
-    done = {m.group(1) for h in own if h.ok and (m := re.match(r"number (\S+)", h.intent.reason))}
-    shown = sorted(shown_numbers(ctx.view), key=lambda ne: ne[0], reverse=step.value == "desc")
-    plan = next((m.group(1) for h in own if (m := re.search(r"plan (.+)$", h.intent.reason))), "")
-    if not plan:
-        plan = " ".join(f"{show(n)}@{int(center(e)[0])},{int(center(e)[1])}" for n, e in shown)
-    spots = [(n, xy.split(",")) for n, _, xy in (p.partition("@") for p in plan.split())]
-    for n, (x, y) in spots:
-        if n in done:
-            continue
-        visible = next((e for v, e in shown if show(v) == n), None)
-        if visible is not None:
-            why = f"number {n} ({step.value}) plan {plan}"
-            return Intent(action="click", element=visible.id, reason=why)
-        why = f"number {n} ({step.value}) at its spot; plan {plan}"
-        return Intent(action="click_at", x=int(x), y=int(y), reason=why)
-    return None
