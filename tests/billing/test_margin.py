@@ -156,11 +156,17 @@ def test_the_payout_cap_is_a_rounding_guard_not_a_pay_cut(
     plan: str, model: str, compute_ms: list[float], verified_pct: int
 ) -> None:
     # Calls of a compute-second or more are paid at the owner's full rate on every plan,
-    # with up to the covered share of them checked on another car: the margin comes from
+    # with up to the covered share of their compute checked on another car: the margin comes from
     # the prices, not from shaving owners, and the markups pay for the checks.
-    mix: list[Call] = [("acme", "car-0", model, ms, 0.0, None) for ms in compute_ms]
-    checks = len(mix) * verified_pct // 100
-    mix = [(*c[:5], 1.0 if i < checks else None) for i, c in enumerate(mix)]
+    # The covered share is of the compute checked, not of the calls: one check of a long
+    # call can cost more than many short ones (found by this test with one check in six calls
+    # holding a third of the compute). Check calls while the checked compute stays covered.
+    budget, checked = sum(compute_ms) * verified_pct / 100, 0.0
+    mix: list[Call] = []
+    for ms in compute_ms:
+        check = 1.0 if checked + ms <= budget else None
+        checked += ms if check else 0.0
+        mix.append(("acme", "car-0", model, ms, 0.0, check))
     ledger = rate((plan, "payg", "payg"), mix)
     use = ledger.node_totals[("acme", "2026-10", "car-0")]
     paid = sum(cast(int, r[PAYOUT]) for r in ledger.records if r[NODE] == "car-0")
