@@ -164,7 +164,9 @@ def replay(
     if _derived_from_changed_values(learned, slots) and not _uses_a_value(step, learned.slots):
         return None
     intent = step.intent
-    changes: dict[str, object] = {"reason": f"replay: {intent.reason}"[:300]}
+    # Once: a run learned from a replay already carries the mark.
+    reason = intent.reason if intent.reason.startswith("replay: ") else f"replay: {intent.reason}"
+    changes: dict[str, object] = {"reason": reason[:300]}
     if intent.element is not None:
         label = swap(step.element_label, learned.slots, slots)
         same = [e for e in observation.elements if regrounding_key(observation, e) == label]
