@@ -47,13 +47,13 @@ class FilesApp:
         if request.path == "/upload" and request.method == "GET":
             return PageReply(body=UPLOAD)
         if request.path == "/upload" and request.method == "POST":
-            name, data = _form_file(request)
+            name, data = form_file(request)
             self.received.append((name, data))
             return PageReply(body=RECEIVED.format(name=name, size=len(data)))
         return None
 
 
-def _form_file(request: PageRequest) -> tuple[str, bytes]:
+def form_file(request: PageRequest) -> tuple[str, bytes]:
     """The one file of a multipart/form-data body (parsed as the MIME message it is)."""
     head = f"Content-Type: {request.headers['Content-Type']}\r\n\r\n".encode()
     message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + request.body)

@@ -58,6 +58,10 @@ class SealingKeys:
     def seal(self, tenant: str, task_id: str, name: str, value: str) -> SealedSecret:
         return seal_secret(self.master, tenant, task_id, name, value)
 
+    def seal_for(self, *, tenant: str, task_id: str, name: str, value: str) -> SealedSecret:
+        """The actuator's sealer (a saved session's browser state) with this master key."""
+        return seal_secret(self.master, tenant, task_id, name, value)
+
     def __call__(self, sealed: SealedSecret, *, tenant: str, task_id: str, name: str) -> str:
         # Exactly what the actuator calls in production, with the master key given here
         # instead of read from MH_SECRETS_KEY.
@@ -174,6 +178,7 @@ async def actuator_running(
             action=ActionSettings(timeout_ms=5000, upload_dir=tmp_path / "uploads"),
         ),
         opener=secrets,
+        sealer=secrets.seal_for,
     )
     await actuator.start()
     holder.append(actuator)

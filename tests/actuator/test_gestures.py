@@ -105,8 +105,12 @@ async def test_select_text_in_prose_and_in_a_field(running: Running, site: Site)
     assert done is not None and done.ok, done
     assert "field selected beta" in logged(obs), logged(obs)
     assert obs.observation.selection == "beta"
+    # No text: all of the element's text.
+    done, obs = await running.step("t-sel", 4, Intent(action="select_text", element=prose))
+    assert done is not None and done.ok, done
+    assert obs.observation.selection == "The quick brown fox jumps over the lazy dog."
     done, _ = await running.step(
-        "t-sel", 4, Intent(action="select_text", element=notes, text="zeta")
+        "t-sel", 5, Intent(action="select_text", element=notes, text="zeta")
     )
     assert done is not None and not done.ok and "not in the element" in done.error
 
@@ -148,6 +152,9 @@ async def test_shapes_colours_and_editor_styles_are_observed(running: Running, s
     shapes = {(e.shape, e.color) for e in first.observation.elements if e.shape}
     assert {("circle", "#ff0000"), ("rect", "#0000ff"), ("box", "#008000")} <= shapes, shapes
     assert ("canvas", "") in shapes
+    # A framed empty cell, and what an image shown through CSS is named after.
+    boxes = [(e.name, e.color) for e in first.observation.elements if e.shape == "box"]
+    assert ("", "") in boxes and ("cross mark", "") in boxes, boxes
     assert any(e.text == "Label" for e in first.observation.elements)
     styled = {e.text: e.styles for e in first.observation.elements if e.styles}
     assert styled == {"heavy": ["bold"], "slanted": ["italic"], "red": ["color:#ff0000"]}, styled

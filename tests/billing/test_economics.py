@@ -35,7 +35,8 @@ async def test_payouts_plus_margin_equal_revenue(
         ]  # fmt: skip
     await b.append_all(store, evs)
     await runner.catch_up()
-    await Invoicer(store, pool).run_once(datetime(2026, 11, 5, tzinfo=UTC))
+    # Invoices are final after the grace (3 days), statements after the holding period.
+    await Invoicer(store, pool).run_once(datetime(2026, 11, 15, tzinfo=UTC))
     await runner.catch_up()
     async with pool.acquire() as conn:
         by_tenant = await economics(conn, "2026-10", by="tenant")
@@ -71,10 +72,14 @@ async def test_compute_served_after_a_statement_is_paid_on_the_next_one(
     await b.append_all(store, [b.inference("acme", "t1", b.at(9), compute_ms=60_000)])
     await runner.catch_up()
     await Invoicer(store, pool).run_once(datetime(2026, 11, 5, tzinfo=UTC))
+    await runner.catch_up()
+    async with pool.acquire() as conn:  # October's answers are still held: no statement yet
+        assert await payout_statements(conn, "owner-1") == []
+    await Invoicer(store, pool).run_once(datetime(2026, 11, 15, tzinfo=UTC))
     # Logged after October's statement, served in October.
     await b.append_all(store, [b.inference("acme", "t2", b.at(31), compute_ms=30_000)])
     await runner.catch_up()
-    await Invoicer(store, pool).run_once(datetime(2026, 12, 5, tzinfo=UTC))
+    await Invoicer(store, pool).run_once(datetime(2026, 12, 15, tzinfo=UTC))
     await runner.catch_up()
     async with pool.acquire() as conn:
         statements = await payout_statements(conn, "owner-1")

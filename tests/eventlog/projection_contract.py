@@ -48,7 +48,20 @@ from macrohard.contracts.schedules import (
     ScheduleResumed,
     TaskTemplate,
 )
-from macrohard.contracts.tasks import TaskCompleted, TaskFailed, TaskStarted, TaskSubmitted
+from macrohard.contracts.sessions import (
+    SessionClaimed,
+    SessionDeleted,
+    SessionReleased,
+    SessionSaved,
+)
+from macrohard.contracts.subjects import subject_matches
+from macrohard.contracts.tasks import (
+    SealedSecret,
+    TaskCompleted,
+    TaskFailed,
+    TaskStarted,
+    TaskSubmitted,
+)
 from macrohard.contracts.tenancy import ApiKeyIssued, TenantBudgetChanged, TenantOnboarded
 from macrohard.eventlog.db import Conn
 from macrohard.eventlog.projection import Projection
@@ -196,6 +209,23 @@ def scenario() -> list[list[Envelope]]:
             clock.ev(NodeLost(node_id="car-1", last_seen=_at(90)), PLATFORM_TENANT, "car-1"),
         ]
     )
+    # Saved sessions: acme's "crm" held, saved, held again and released; globex's deleted.
+    sealed = SealedSecret(key_id="k1-x", nonce="bm9uY2U", ciphertext="c2VhbGVk")
+    for tenant, name, ends in (
+        ("acme", "crm", ("saved", "released")),
+        ("globex", "erp", ("saved", "deleted")),
+    ):
+        appends.append([clock.ev(SessionClaimed(name=name, task_id="t1"), tenant, name)])
+        appends.append([clock.ev(SessionSaved(
+            name=name, task_id="t1", state=sealed, size_bytes=40, expires_at=_at(600)
+        ), tenant, name)])  # fmt: skip
+        appends.append([clock.ev(SessionClaimed(name=name, task_id="t2"), tenant, name)])
+        last: Event = (
+            SessionReleased(name=name, task_id="t2")
+            if ends[1] == "released"
+            else SessionDeleted(name=name)
+        )
+        appends.append([clock.ev(last, tenant, name)])
     return _one_aggregate_each(appends)
 
 
@@ -225,17 +255,6 @@ async def dump(pool: asyncpg.Pool) -> dict[str, list[tuple[Any, ...]]]:
             table: sorted((tuple(r) for r in await conn.fetch(f"SELECT * FROM {table}")), key=repr)
             for table in tables
         }
-
-
-def subject_matches(pattern: str, subject: str) -> bool:
-    """NATS subject matching: `*` one token, `>` the rest."""
-    want, have = pattern.split("."), subject.split(".")
-    for i, token in enumerate(want):
-        if token == ">":
-            return len(have) > i
-        if i >= len(have) or (token != "*" and token != have[i]):
-            return False
-    return len(want) == len(have)
 
 
 def reads(projection: Projection, subject: str) -> bool:

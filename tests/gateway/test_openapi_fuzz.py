@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import httpx
 import schemathesis
@@ -14,7 +15,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from tests.gateway.conftest import TASK, RunningGateway, onboard
+from tests.gateway.conftest import TASK, RunningGateway, Tenant, onboard
 
 CHECKS = [
     not_a_server_error,
@@ -61,11 +62,17 @@ def fuzz(base_url: str, schema_doc: dict, api_key: str) -> tuple[list[str], list
     return tried, calls
 
 
-async def test_schemathesis_no_5xx_and_conforming(gw: RunningGateway) -> None:
+async def fuzz_target(gw: RunningGateway) -> tuple[Tenant, dict[str, Any]]:
+    """A tenant with one task, and the gateway's OpenAPI document."""
     t = await onboard(gw, domains=())  # no domain limit: generated start_urls can be accepted
     async with gw.client(t.api_key) as c:
         assert (await c.post("/v1/tasks", json=TASK)).status_code == 202
         doc = (await c.get("/openapi.json")).json()
+    return t, doc
+
+
+async def test_schemathesis_no_5xx_and_conforming(gw: RunningGateway) -> None:
+    t, doc = await fuzz_target(gw)
     assert doc["openapi"].startswith("3.1")
     # schemathesis is synchronous; the gateway serves on this loop, so fuzz from a thread.
     tried, statuses = await asyncio.to_thread(fuzz, gw.url, doc, t.api_key)

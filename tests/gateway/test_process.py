@@ -46,4 +46,4 @@ def test_build_reads_no_environment(monkeypatch) -> None:  # type: ignore[no-unt
         monkeypatch.delenv(name, raising=False)
     service = Service(ServiceConfig(name="gateway"))
     build(service)
-    assert [p.name for p in service.projections] == ["event_index", "gateway"]
+    assert [p.name for p in service.projections] == ["event_index", "gateway", "gateway_sessions"]

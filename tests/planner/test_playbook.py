@@ -111,14 +111,16 @@ async def test_a_solved_shape_is_replayed_regrounded_and_never_across_tenants(
     assert (second[-1].replayed_steps, second[-1].model_steps) == (3, 0)
     assert calls == ["t1"] * 3  # the model was not asked at all
 
-    # Where the page differs (the button reads "Save changes"), the model takes over.
+    # Where the page differs (the button reads "Save changes"), the model takes that step,
+    # and the recording is rejoined after it (the final `done`, checked on the page).
     third = await run(
         store, planner, "acme", "t3", 'Enter "Cy" into the Name field and click Save.',
         [page(save=CHANGED), page("Cy", save=CHANGED), page("Cy", save=CHANGED),
          page("Cy", save=CHANGED)],
     )  # fmt: skip
     assert isinstance(third[-1], TaskCompleted)
-    assert third[-1].replayed_steps == 1 and third[-1].model_steps >= 1
+    assert (third[-1].replayed_steps, third[-1].model_steps) == (2, 1)
+    assert [i.replayed for i in intents(third)] == [True, False, True]
     assert calls.count("t3") == third[-1].model_steps
 
     # Another tenant, same goal shape, same site: its own model run, nothing replayed.
@@ -165,6 +167,21 @@ def test_replay_refuses_another_page_and_a_failed_previous_step() -> None:
     assert playbook.swap("Ada and Adam", ["Ada", "Adam"], ["Adam", "Eve"]) == "Adam and Eve"
 
 
+def test_a_drag_or_a_point_is_never_replayed_with_its_old_target() -> None:
+    # Only the acted-on element is re-grounded: a drop target, a value display or a point
+    # recorded on the old page could be anything on this one.
+    for intent in (
+        Intent(action="drag", element=3, target_element=4),
+        Intent(action="set_value", element=3, target_element=4, text="5"),
+        Intent(action="click_at", element=3, x=5, y=5),
+    ):
+        learned = RunLearned(
+            task_id="t", site=SITE, shape="click {}.", slots=["Save"],
+            steps=[PlaybookStep(intent=intent, element_label="button 'Save'", page_url=SITE)],
+        )  # fmt: skip
+        assert playbook.replay(learned, "Click Save.", 0, page(), None) is None, intent
+
+
 def test_nameless_fields_are_found_again_by_the_text_beside_them() -> None:
     def form(first: int, second: int) -> PageObservation:
         return PageObservation(url=SITE, title="", elements=[
@@ -207,3 +224,65 @@ def test_a_value_used_only_in_a_derived_way_stops_replay_where_it_may_matter() -
     assert playbook.replay(learned, 'Open the 3rd result for "dogs".', 1, page, True) is None
     # With the same ordinal, the whole run replays.
     assert playbook.replay(learned, 'Open the 7th result for "dogs".', 1, page, True) is not None
+
+
+def _step(action: str, plan: int, label: str = "", **kw: object) -> PlaybookStep:
+    return PlaybookStep(
+        intent=Intent(action=action, plan_step=plan, **kw),  # type: ignore[arg-type]
+        element_label=label,
+        page_url=SITE,
+    )
+
+
+def test_after_the_model_took_a_differing_step_the_recording_is_rejoined() -> None:
+    learned = RunLearned(
+        task_id="t", site=SITE, shape="enter {} as the date and hit submit.", slots=["1/2/2020"],
+        steps=[
+            _step("type", 0, "date ''", element=1, text="2020-01-02"),
+            _step("click", 1, "button 'Submit'", element=3),
+            _step("done", 3),
+        ],
+    )  # fmt: skip
+    model_typed = Intent(action="type", element=1, text="2021-03-04", plan_step=0)
+    # All replayed so far: the recording walks on one by one.
+    assert playbook.resume_at(learned, []) == (0, False)
+    # The model typed the date the recording typed differently: rejoin at the Submit.
+    assert playbook.resume_at(learned, [(model_typed, False, None)]) == (1, True)
+    replayed_submit = Intent(action="click", element=3, plan_step=1)
+    assert playbook.resume_at(
+        learned, [(model_typed, False, True), (replayed_submit, True, None)]
+    ) == (2, True)
+    # The model set the date another way (its calendar): not the recording's; the run
+    # stays the model's until its own last action for that goal step is the recording's.
+    calendar = Intent(action="click", element=20, plan_step=0)
+    assert (
+        playbook.resume_at(learned, [(model_typed, False, False), (calendar, False, None)]) is None
+    )
+    # A model step that served no plan step, or one with nothing recorded after it.
+    assert playbook.resume_at(learned, [(Intent(action="click", element=3), False, None)]) is None
+    done = Intent(action="done", plan_step=3)
+    assert playbook.resume_at(learned, [(done, False, None)]) is None
+    # Rejoined after a changed value was used in a derived way: the later steps replay.
+    form = PageObservation(url=SITE, title="", elements=page(save="Submit").elements)
+    goal = "Enter 3/4/2021 as the date and hit submit."
+    again = playbook.replay(learned, goal, 1, form, True, resumed=True)
+    assert again is not None and again.element == 3
+
+
+def test_a_label_that_differs_only_in_its_numbers_is_found_when_it_is_the_only_one() -> None:
+    learned = RunLearned(
+        task_id="t", site=SITE, shape="expand the section.", slots=[],
+        steps=[_step("click", 0, "tab 'Section #40'", element=2)],
+    )  # fmt: skip
+
+    def tabs(*names: str) -> PageObservation:
+        return PageObservation(url=SITE, title="", elements=[
+            PageElement(id=10 + i, role="tab", name=n) for i, n in enumerate(names)
+        ])  # fmt: skip
+
+    one = playbook.replay(learned, "Expand the section.", 0, tabs("Section #7", "Submit"), None)
+    assert one is not None and one.element == 10
+    assert (
+        playbook.replay(learned, "Expand the section.", 0, tabs("Section #7", "Section #8"), None)
+        is None
+    )  # fmt: skip  (which one is not on the page)

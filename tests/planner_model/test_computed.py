@@ -82,3 +82,55 @@ def test_guesses_by_bisection_on_higher_and_lower_feedback() -> None:
             g = guesses[-1]
             feedback = "The number is higher than" if g < secret else "The number is lower than"
     assert guesses[-1] == secret and len(guesses) <= 5
+
+
+def test_cards_are_turned_over_one_by_one_then_the_greatest_is_picked() -> None:
+    goal = "Find and pick the card with the greatest number, then press submit."
+    values = [7, 12, 3]
+    submit = el(9, "button", "Submit", y=150, x=40)
+
+    def table(showing: int | None) -> PageObservation:
+        cards = [
+            el(i + 1, "generic", str(values[i]) if i == showing else "", y=70, x=10 + 50 * i)
+            for i in range(3)
+        ]
+        return obs(*cards, submit)
+
+    history: list[PastStep] = []
+    showing: int | None = None
+    for _ in range(6):
+        intent = run(goal, table(showing), history)
+        history.append(PastStep(intent=intent))
+        if intent.element == 9:
+            break
+        showing = (intent.element or 1) - 1
+    assert [h.intent.element for h in history] == [1, 2, 3, 2, 9]  # 12 is turned over last
+
+
+def test_one_of_each_named_item_by_its_plus_then_the_order_control() -> None:
+    goal = "Add one of each item: Green tea, Scone"
+    page = obs(
+        el(1, "text", "Scone", y=10), el(2, "text", "-", y=10, x=100),
+        el(3, "text", "+", y=10, x=130),
+        el(4, "text", "Green tea", y=50), el(5, "text", "-", y=50, x=100),
+        el(6, "text", "+", y=50, x=130),
+        el(7, "button", "Add!", y=90),
+    )  # fmt: skip
+    history: list[PastStep] = []
+    for _ in range(3):
+        history.append(PastStep(intent=run(goal, page, history)))
+    assert [h.intent.element for h in history] == [6, 3, 7]
+    assert run(goal, page, history).action == "done"
+
+
+def test_waits_until_the_value_shown_meets_the_condition_then_acts() -> None:
+    goal = "Sell ACME shares when the quote is greater than $20.50."
+
+    def page(quote: str) -> PageObservation:
+        return obs(el(1, "text", "Quote:", y=10, x=0), el(2, "text", quote, y=10, x=40),
+                   el(3, "button", "Sell", y=40))  # fmt: skip
+
+    wait = run(goal, page("$19.90"), [])
+    assert wait.action == "wait_for" and wait.wait_ms > 0
+    sell = run(goal, page("$20.60"), [PastStep(intent=wait)])
+    assert (sell.action, sell.element) == ("click", 3)

@@ -70,3 +70,50 @@ def test_labelled_values_list_items_and_nesting() -> None:
     assert out["notices"] == ["Export ready", "Nightly sync done"]
     assert [o["id"] for o in out["orders"]] == ["1041", "1042"]
     assert "missing" not in out  # nothing matched: left out, so `required` can say so
+
+
+# ---- the `extract` intent: emitted on the page that shows the data, once ----------------
+
+ORDERS_SCHEMA = {"type": "object", "properties": {"orders": {"type": "array", "items": ORDER}}}
+NEXT = PageElement(id=90, role="link", name="Next page", box=Box(0, 400, 80, 20))
+BARE = PageObservation(
+    url="https://shop.test/home",
+    title="Home",
+    elements=[PageElement(id=91, role="link", name="Orders", box=Box(0, 0, 80, 20)), NEXT],
+)
+GOAL = 'Click the "Orders" link, extract the orders, then click "Next page"'
+
+
+def test_the_model_extracts_on_the_page_with_the_data_then_moves_on() -> None:
+    from macrohard.contracts.agent import Intent
+    from macrohard.planner_model.web_planner import PastStep, PlanRequest, decide
+
+    first = decide(PlanRequest(goal=GOAL, observation=BARE, output_schema=ORDERS_SCHEMA))
+    assert (first.action, first.element) == ("click", 91)
+    clicked = PastStep(intent=first)
+    on_orders = PageObservation(url=PAGE.url, title="Orders", elements=[*PAGE.elements, NEXT])
+    second = decide(
+        PlanRequest(
+            goal=GOAL, observation=on_orders, history=[clicked], output_schema=ORDERS_SCHEMA
+        )
+    )
+    assert second.action == "extract" and second.element is None
+    # Read once: the next decision goes on to the next step of the goal.
+    extracted = PastStep(intent=second)
+    third = decide(
+        PlanRequest(
+            goal=GOAL,
+            observation=on_orders,
+            history=[clicked, extracted],
+            output_schema=ORDERS_SCHEMA,
+        )
+    )
+    assert (third.action, third.element) == ("click", 90)
+    # Without a schema, or on a page that shows none of it, there is nothing to extract.
+    no_schema = decide(PlanRequest(goal=GOAL, observation=on_orders, history=[clicked]))
+    assert no_schema.action != "extract"
+    bare = decide(
+        PlanRequest(goal=GOAL, observation=BARE, history=[clicked], output_schema=ORDERS_SCHEMA)
+    )
+    assert bare.action != "extract"
+    assert isinstance(third, Intent)

@@ -17,16 +17,17 @@ def cursor_of(text: str) -> str:
 @pytest.mark.parametrize(
     ("path", "body"),
     [
-        (f"/v1/tasks?cursor={'9' * 40}", None),
+        # Each of these was answered 500 or accepted (2xx) before the fix (docs/security.md).
         (f"/v1/tasks?cursor={cursor_of('s' + '9' * 40)}", None),
         (f"/v1/tasks?cursor={cursor_of('s-1')}", None),
         ("/v1/tasks", {**TASK, "start_url": "http://[::1"}),
-        ("/v1/tasks", {**TASK, "start_url": "https://exa mple.com/"}),
         ("/v1/tasks", {**TASK, "webhook_url": "http://[::1"}),
         ("/v1/tasks", {**TASK, "webhook_url": "http://169.254.169.254/latest"}),
-        # Chromium goes to evil.com: so does the gateway's domain check.
+        # Chromium goes to evil.com (a backslash ends the host): so does the domain check.
         ("/v1/tasks", {**TASK, "start_url": "https://evil.com\\@example.com/"}),
-        ("/v1/tasks", {**TASK, "start_url": "https://example.com@evil.com/"}),
+        ("/v1/tasks", {**TASK, "start_url": "https://evil.com\\.example.com/"}),
+        # A host Chromium refuses to parse (an escaped backslash in it) is no example.com.
+        ("/v1/tasks", {**TASK, "start_url": "https://evil.com%5c.example.com/"}),
     ],
 )
 async def test_malformed_or_misleading_input_is_a_4xx_problem(

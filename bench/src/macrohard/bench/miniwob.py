@@ -130,6 +130,13 @@ async def _direct(
 
 def add_concurrency_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument(
+        "--action-timeout-ms",
+        type=int,
+        default=5000,
+        help="the actuator's per-action timeout (its default: 5000); a loaded machine "
+        "loads the local task pages slower",
+    )
+    p.add_argument(
         "--concurrency",
         type=int,
         default=1,
@@ -287,9 +294,13 @@ async def _platform(
             # keeps its screenshots under MH_DATA_DIR.
             os.environ["MH_LOCAL_TEST_MODE"] = "1"
             os.environ.setdefault("MH_DATA_DIR", tempfile.mkdtemp(prefix="mh-bench-data-"))
+            timeout_ms = str(getattr(args, "action_timeout_ms", 5000))
             actuator = Service(
                 ServiceConfig(
-                    name="actuator", nats_url=servers.nats_url, database_url=servers.database_url
+                    name="actuator",
+                    nats_url=servers.nats_url,
+                    database_url=servers.database_url,
+                    extra={"action_timeout_ms": timeout_ms},
                 )
             )
             _build("actuator", actuator, SERVICES)

@@ -1,8 +1,9 @@
 """MiniWoB++ episodes in a real Chromium: serve the task pages, seed, start, read the reward.
 
-The page side of `mh bench miniwob`. `DirectPage` also observes and acts itself (a small
-DOM extractor shaped like the actuator's PageObservation) so the planner model can be
-developed and measured without the platform; the bench says which path produced a figure.
+The page side of `mh bench miniwob`. `DirectPage` also observes and acts itself, with the
+actuator's own observer and gestures (`macrohard.actuator.public`), so the planner model is
+developed on the observations it gets in production, without the platform; the bench says
+which path produced a figure.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 
 import msgspec
 
-from macrohard.actuator.public import chromium_path
+from macrohard.actuator.public import GESTURES, chromium_path, perform_gesture, read_page
 from macrohard.contracts.agent import Intent
 from macrohard.contracts.browser import PageObservation
 from macrohard.devkit.pages import LocalSite, PageReply, PageRequest
@@ -150,94 +151,6 @@ async def read_reward(page: Any) -> tuple[bool, float, str]:
     return bool(r["done"]), float(r["reward"]), str(r["reason"])
 
 
-# The dev-loop observer: what a person sees that can be acted on or read. Ids are DOM-order
-# indices tagged on the nodes (data-mh-id) so an intent can find its element again.
-OBSERVE_JS = """() => {
-  const out = [];
-  let next = 0;
-  const interactiveTags = new Set(
-    ['A','BUTTON','INPUT','SELECT','TEXTAREA','OPTION','LABEL','SUMMARY']);
-  const visible = (el) => {
-    const r = el.getBoundingClientRect();
-    if (r.width <= 0 || r.height <= 0) return false;
-    const s = getComputedStyle(el);
-    return s.visibility !== 'hidden' && s.display !== 'none' && Number(s.opacity) !== 0;
-  };
-  const ownText = (el) => Array.from(el.childNodes).filter(n => n.nodeType === 3)
-      .map(n => n.textContent).join(' ').replace(/\\s+/g, ' ').trim();
-  const roleOf = (el) => {
-    const r = el.getAttribute('role'); if (r) return r;
-    const t = el.tagName;
-    if (t === 'A') return 'link';
-    if (t === 'BUTTON') return 'button';
-    if (t === 'SELECT') return 'combobox';
-    if (t === 'TEXTAREA') return 'textbox';
-    if (t === 'OPTION') return 'option';
-    if (t === 'LABEL') return 'label';
-    if (t === 'INPUT') {
-      const ty = (el.type || 'text').toLowerCase();
-      if (ty === 'checkbox') return 'checkbox';
-      if (ty === 'radio') return 'radio';
-      if (['button','submit','reset'].includes(ty)) return 'button';
-      if (ty === 'range') return 'slider';
-      if (ty === 'number') return 'spinbutton';
-      if (['date','datetime-local','month','week','time'].includes(ty))
-        return ty === 'datetime-local' ? 'date' : ty;
-      return 'textbox';
-    }
-    if (/^H[1-6]$/.test(t)) return 'heading';
-    if (t === 'LI') return 'listitem';
-    if (t === 'TD' || t === 'TH') return 'cell';
-    return 'generic';
-  };
-  const nameOf = (el) => {
-    const a = el.getAttribute('aria-label') || el.getAttribute('title'); if (a) return a.trim();
-    if (el.labels && el.labels.length) return el.labels[0].textContent.replace(/\\s+/g,' ').trim();
-    if (el.tagName === 'INPUT' && ['button','submit','reset'].includes(el.type)) return el.value;
-    if (el.placeholder) return el.placeholder;
-    if (['A','BUTTON','LABEL','OPTION','SUMMARY'].includes(el.tagName) || el.getAttribute('role'))
-      return el.textContent.replace(/\\s+/g,' ').trim().slice(0, 200);
-    // An icon has no text: its id or class is the only name a page gives it.
-    if (!el.textContent.trim() && !['INPUT','TEXTAREA','SELECT'].includes(el.tagName))
-      return ((el.id || '') + ' ' + (typeof el.className === 'string' ? el.className : ''))
-        .replace(/[-_]/g, ' ').replace(/\\s+/g, ' ').trim();
-    return '';
-  };
-  const walk = (el) => {
-    if (!(el instanceof Element)) return;
-    if (['SCRIPT','STYLE','HEAD','META','NOSCRIPT'].includes(el.tagName)) return;
-    if (el.id === 'sync-task-cover' || el.id === 'reward-display') return;
-    const s = getComputedStyle(el);
-    if (s.display === 'none' || s.visibility === 'hidden') return;
-    const text = ownText(el);
-    const clickable = el.onclick || el.getAttribute('onclick') || s.cursor === 'pointer'
-        || el.getAttribute('tabindex') !== null;
-    const keep = interactiveTags.has(el.tagName) || el.getAttribute('role') || text || clickable
-        || el.isContentEditable;
-    if (keep && el.tagName !== 'OPTION' && visible(el)) {
-      const r = el.getBoundingClientRect();
-      const id = next++;
-      el.setAttribute('data-mh-id', String(id));
-      const e = {id, role: roleOf(el), tag: el.tagName.toLowerCase(), name: nameOf(el),
-                 text: text.slice(0, 300),
-                 box: [Math.round(r.x), Math.round(r.y),
-                       Math.round(r.width), Math.round(r.height)]};
-      if (['INPUT','TEXTAREA','SELECT'].includes(el.tagName)) e.value = el.value;
-      if (el.type === 'checkbox' || el.type === 'radio') e.checked = el.checked;
-      if (el.disabled) e.disabled = true;
-      const ex = el.getAttribute('aria-expanded'); if (ex !== null) e.expanded = ex === 'true';
-      const sel = el.getAttribute('aria-selected'); if (sel !== null) e.selected = sel === 'true';
-      if (el.tagName === 'SELECT') e.options = Array.from(el.options).map(o => o.text.trim());
-      out.push(e);
-    }
-    for (const c of el.children) walk(c);
-  };
-  document.querySelectorAll('[data-mh-id]').forEach(n => n.removeAttribute('data-mh-id'));
-  walk(document.body);
-  return {url: location.href, title: document.title, elements: out};
-}"""
-
-
 class DirectPage:
     """Observe and act on one page directly (dev loop and bench fallback path)."""
 
@@ -245,16 +158,21 @@ class DirectPage:
         self.page = page
 
     async def observe(self) -> PageObservation:
-        raw = await self.page.evaluate(OBSERVE_JS)
-        return msgspec.convert(raw, PageObservation)
+        return await read_page(self.page)
 
     async def act(self, intent: Intent) -> tuple[bool, str]:
         page = self.page
         loc = (
             page.locator(f'[data-mh-id="{intent.element}"]') if intent.element is not None else None
         )
+
+        async def find(element: int) -> Any:
+            return page.locator(f'[data-mh-id="{element}"]')
+
         try:
             match intent.action:
+                case action if action in GESTURES:
+                    await perform_gesture(page, intent, find, 2000)
                 case "click":
                     assert loc is not None
                     await loc.click(timeout=2000)

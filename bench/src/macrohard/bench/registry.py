@@ -14,7 +14,8 @@ the N cars, heartbeating every interval spread evenly over it, on each car's own
   the time from its last heartbeat to its NodeLost event. The worst probe is reported
   (target: 3 intervals + at most 1 s), the mean beside it.
 - `replica_<name>_cpu_cores`: each replica's CPU (from /proc) over the measured window,
-  and its share of the heartbeats.
+  its CPU per heartbeat (`cpu_us_per_beat`: 1e6 / that is what one core of it absorbs, a
+  figure that holds when the machine is shared) and its share of the heartbeats.
 The other cars heartbeat without a registration: a replica tracks their liveness the same
 way (that is the cost measured), without a million registrations in the log first.
 """
@@ -30,7 +31,8 @@ import signal
 import subprocess
 import sys
 import time
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 
 import msgspec
 import nats
@@ -69,6 +71,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--publishers", type=int, default=0, help="publisher processes (default: 1 per 350k cars)"
     )
+    p.add_argument("--logs", type=Path, help="write each replica's log to DIR/<replica>.log")
     p.set_defaults(func=lambda args: asyncio.run(bench(args)))
 
 
@@ -97,7 +100,8 @@ async def all_stats(nc: NATS, replicas: int, timeout: float = 30.0) -> dict[str,
     sub = await nc.subscribe(inbox, cb=on_reply)
     try:
         await nc.publish(FLEET_STATS, b"", reply=inbox)
-        await asyncio.wait_for(done.wait(), timeout)
+        with contextlib.suppress(TimeoutError):  # a replica too busy to answer: say so
+            await asyncio.wait_for(done.wait(), timeout)
     finally:
         await sub.unsubscribe()
     return got
@@ -121,9 +125,9 @@ async def wait_shared(nc: NATS, replicas: int, timeout: float = 90) -> dict[str,
     deadline = time.monotonic() + timeout
     while True:
         try:
-            stats = await all_stats(nc, replicas)
+            stats = await all_stats(nc, replicas, timeout=5.0)
             owned = [len(s.partitions) for s in stats.values()]
-            if sum(owned) == PARTITIONS and max(owned) - min(owned) <= 1:
+            if len(stats) == replicas and sum(owned) == PARTITIONS and max(owned) - min(owned) <= 1:
                 return stats
         except (nats.errors.Error, TimeoutError):
             pass
@@ -250,7 +254,7 @@ async def one_size(
         sent += float(fields[1])
         elapsed = max(elapsed, float(fields[3]))
     span = t1 - t0
-    total = sum(beats1[n] - beats0[n] for n in pids)
+    total = sum(beats1[n] - beats0[n] for n in pids if n in beats0 and n in beats1)
     detect = [lost_at[p] - probe_last[p] for p in probes if p in lost_at]
     row: dict[str, Any] = {
         "nodes": nodes,
@@ -265,14 +269,28 @@ async def one_size(
         "false_losses": len(false_losses),
     }
     for name in sorted(pids):
+        if name not in before or name not in after:
+            row[f"replica_{name}"] = "did not answer within 30 s (overloaded or disconnected)"
+            continue
         delta = beats1[name] - beats0[name]
         row[f"replica_{name}_partitions"] = (
             f"{len(before[name].partitions)} -> {len(after[name].partitions)}"
         )
         row[f"replica_{name}_per_s"] = round(delta / span, 1)
         row[f"replica_{name}_cpu_cores"] = round((cpu1[name] - cpu0[name]) / span, 3)
+        # CPU per heartbeat: what a core of this replica absorbs, whatever else shares it.
+        row[f"replica_{name}_cpu_us_per_beat"] = (
+            round((cpu1[name] - cpu0[name]) / delta * 1e6, 2) if delta else None
+        )
         row[f"replica_{name}_share"] = round(delta / total, 3) if total else 0.0
     return row
+
+
+def log_file(logs: Path | None, name: str) -> int | IO[bytes]:
+    if logs is None:
+        return subprocess.DEVNULL
+    logs.mkdir(parents=True, exist_ok=True)
+    return (logs / f"{name}.log").open("wb")  # the replica writes it until it exits
 
 
 async def bench(args: argparse.Namespace) -> None:
@@ -294,7 +312,7 @@ async def bench(args: argparse.Namespace) -> None:
                 # Its own process: each replica gets a core of its own, as in production.
                 procs[name] = await asyncio.create_subprocess_exec(
                     sys.executable, "-m", "macrohard.cli.main", "run", "node-registry",
-                    env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                    env=env, stdout=subprocess.DEVNULL, stderr=log_file(args.logs, name),
                 )  # fmt: skip
             await wait_registry(nc, timeout=300)  # a loaded machine starts them slowly
             pids = {name: p.pid for name, p in procs.items()}

@@ -11,6 +11,7 @@ from macrohard.contracts import (
     browser,
     fleet,
     schedules,
+    sessions,
     tasks,
     tenancy,
 )
@@ -48,6 +49,7 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     *billing.EVENTS,
     *schedules.EVENTS,
     *approvals.EVENTS,
+    *sessions.EVENTS,
     *artifacts.EVENTS,
 )
 REGISTRY = EventRegistry(ALL_EVENTS, upcasters={**tenancy.UPCASTERS})

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import msgspec
 
@@ -23,11 +23,14 @@ ActionKind = Literal[
     "wait_for",
     "upload",
     "back",
+    # Read the values the task's output_schema asks for off the current page (no page change):
+    # the PageObserved that answers it carries them in `extracted`.
+    "extract",
     # Gestures a person makes with the mouse and keyboard, each bounded by the actuator:
     "right_click",  # the element's context menu
     "hold",  # press and hold on the element for hold_ms
     "click_at",  # a point (x, y): inside the element's box, or of the viewport without one
-    "select_text",  # select (highlight) `text`, a substring of the element's text
+    "select_text",  # select (highlight) `text` in the element's text; no text: all of it
     "set_value",  # a slider or number field to the number in `text`, read back to verify
     "done",
     "fail",
@@ -60,6 +63,9 @@ class Intent(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     reason: str = ""
     # Index of the goal step this intent serves: lets a stateless model resume from history.
     plan_step: int | None = None
+    # `extract` only: the values a model read itself (the chat backend, shaped by the task's
+    # output_schema); None lets the actuator read them from the page (labels, tables, lists).
+    data: Any = None
 
 
 class LeaseRequested(Event, frozen=True, kw_only=True):
@@ -137,6 +143,24 @@ class InferenceDisputed(Event, frozen=True, kw_only=True):
     digests: dict[str, str] = {}  # node -> SHA-256 of its answer, to trace what it said
 
 
+class InferenceRetracted(Event, frozen=True, kw_only=True):
+    """An answer used at `step` came from a car later quarantined for lying, while the
+    answer was still held, and no other car had checked it: it may have been wrong. Traces
+    it in the task's log to the intent it produced (what reached the actuator); the tenant
+    is credited for it (`AnswersCredited`) and the car's owner is not paid for it."""
+
+    aggregate_type = "task"
+
+    task_id: str
+    step: int
+    model: str
+    node_id: str
+    inference_event_id: str  # the InferenceCompleted of the suspect answer
+    intent_event_id: str = ""  # the IntentEmitted of that step ("" if none came of it)
+    quarantine_event_id: str = ""  # the NodeQuarantined that makes it suspect
+    reason: str = ""
+
+
 class PlaybookStep(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     """One step of a solved run, as it can be done again on a fresh page."""
 
@@ -167,4 +191,5 @@ EVENTS: tuple[type[Event], ...] = (
     RunLearned,
     InferenceVerified,
     InferenceDisputed,
+    InferenceRetracted,
 )

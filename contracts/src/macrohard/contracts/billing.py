@@ -88,6 +88,26 @@ class InvoiceCorrected(Event, frozen=True, kw_only=True):
     reason: str
 
 
+class AnswersCredited(Event, frozen=True, kw_only=True):
+    """A car lost a verification dispute: the answers it gave this tenant in `period` that
+    were still held (inside the holding period, never checked) are credited to the tenant
+    and withheld from the car's owner. Lands on the tenant's next open invoice as a
+    "credit" line, and on the owner's next statement as a negative amount."""
+
+    aggregate_type = "meter"
+
+    tenant_id: str
+    period: str  # when the answers were given
+    node_id: str
+    owner_account: str
+    calls: int  # answers credited
+    amount: str  # credited to the tenant (positive)
+    withheld: str  # not paid to the owner (positive)
+    quarantine_event_id: str  # the NodeQuarantined this follows from
+    credits: int = 1  # how many AnswersCredited that quarantine owes (one per tenant, period)
+    reason: str = ""
+
+
 class PayoutLine(msgspec.Struct, frozen=True, kw_only=True):
     node_id: str
     usage_period: str
@@ -132,6 +152,7 @@ EVENTS: tuple[type[Event], ...] = (
     InvoiceDrafted,
     InvoiceFinalized,
     InvoiceCorrected,
+    AnswersCredited,
     PayoutStated,
     BudgetExhausted,
     BudgetRestored,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import msgspec
 
 from macrohard.contracts.envelope import Event
@@ -38,8 +40,9 @@ class PageElement(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True)
     value_max: float | None = None
     value_step: float | None = None
     # What a person sees rather than reads: a shape ("circle", "rect", "polygon", "ellipse",
-    # "line", "path" for SVG; "box" for a text-less coloured HTML element) and its colour
-    # as #rrggbb (an SVG shape's fill, a box's background).
+    # "line", "path", "text" inside an SVG drawing; "box" for a text-less coloured HTML
+    # element; "canvas", whose drawing is pixels only) and its colour as #rrggbb (an SVG
+    # shape's fill, a box's background).
     shape: str = ""
     color: str = ""
     # Text styling a rich-text editor shows: "bold", "italic", "underline", "strike",
@@ -118,6 +121,9 @@ class PageObserved(Event, frozen=True, kw_only=True):
     # Why the page could not be read (the observation is then empty): the planner ends the
     # task with this reason instead of deciding on nothing.
     error: str = ""
+    # The answer to an `extract` intent: the values the task's output_schema asks for, read
+    # from this page. The planner merges every extraction of a run into its result.
+    extracted: Any = None
 
 
 class SessionClosed(Event, frozen=True, kw_only=True):

@@ -33,13 +33,13 @@ from macrohard.contracts import (
     browser,
     fleet,
     schedules,
+    sessions,
     tasks,
     tenancy,
 )
 from macrohard.contracts.envelope import Event
 from macrohard.contracts.subjects import (
     DLQ_PREFIX,
-    DLQ_RETRY_PREFIX,
     DLQ_STREAM,
     EVENT_PREFIX,
     EVENTS_STREAM,
@@ -65,11 +65,13 @@ _LOG_READER_API = (
 
 
 # What running dead letters again takes (`mh dlq retry`, the console's Retry button): list
-# them by direct get, hand one to any consumer's replicas, delete it once that consumer
-# handled it.
+# them by direct get, delete one once its consumer handled it, and ask a consumer's
+# replicas to handle again the event at a sequence of the log (`dead_letter_retries`: the
+# platform's declared consumers, each by name). A retry names a place in the log, never an
+# event: the consumer reads the event from the log and handles it only when its own filter
+# selects it, so the right to retry is no right to feed a consumer anything.
 _DEAD_LETTER_OPERATOR_API = (
     f"$JS.API.DIRECT.GET.{DLQ_STREAM}",
-    f"{DLQ_RETRY_PREFIX}.*",
     f"$JS.API.STREAM.MSG.DELETE.{DLQ_STREAM}",
 )
 
@@ -129,7 +131,7 @@ class Identity:
         """Every subject this identity may publish to (NATS `permissions.publish.allow`)."""
         allow = self.append_subjects() + list(self.publishes)
         if self.operates_dead_letters:
-            allow += list(_DEAD_LETTER_OPERATOR_API)
+            allow += list(_DEAD_LETTER_OPERATOR_API) + dead_letter_retries()
         if self.reads_log:
             allow += list(_LOG_READER_API)
             for d in self.consumers:
@@ -177,6 +179,10 @@ SERVICES: tuple[Identity, ...] = (
             (_TASK, schedules.SchedulePaused),
             (_TASK, schedules.ScheduleResumed),
             (_TASK, schedules.ScheduleDeleted),
+            # Saved sessions: who holds one, and the tenant deleting one.
+            (_TASK, sessions.SessionClaimed),
+            (_TASK, sessions.SessionReleased),
+            (_TASK, sessions.SessionDeleted),
             # Files a tenant uploads for its tasks, and deletes.
             (_TASK, artifacts.ArtifactStored),
             (_TASK, artifacts.ArtifactDeleted),
@@ -226,6 +232,9 @@ SERVICES: tuple[Identity, ...] = (
             (_TASK, browser.ActionExecuted),
             (_TASK, browser.PageObserved),
             (_TASK, browser.SessionClosed),
+            # A saved session's sealed browser state, or the end of a hold without one.
+            (_TASK, sessions.SessionSaved),
+            (_TASK, sessions.SessionReleased),
             # What a task's page downloaded (kept, or refused past the plan's limits).
             (_TASK, artifacts.ArtifactStored),
             (_TASK, artifacts.DownloadRefused),
@@ -241,9 +250,9 @@ SERVICES: tuple[Identity, ...] = (
         appends=(
             (_PLATFORM, fleet.NodeLost),
             (_PLATFORM, fleet.NodeRecovered),
-            (_PLATFORM, fleet.NodeQuarantined),
-            # What heartbeats revealed of a car's charge (fleet placement reads it).
+            # What heartbeats revealed about the charge, written once a threshold is crossed.
             (_PLATFORM, fleet.NodeBatteryChanged),
+            (_PLATFORM, fleet.NodeQuarantined),
             (_PLATFORM, fleet.LeaseGranted),
             (_PLATFORM, fleet.LeaseRenewed),
             (_PLATFORM, fleet.LeaseReleased),
@@ -273,6 +282,9 @@ SERVICES: tuple[Identity, ...] = (
             (_TASK, billing.InvoiceDrafted),
             (_TASK, billing.InvoiceFinalized),
             (_TASK, billing.InvoiceCorrected),
+            # A quarantined car's held answers: credited, and traced in their tasks' logs.
+            (_TASK, billing.AnswersCredited),
+            (_TASK, agent.InferenceRetracted),
             (_TASK, billing.BudgetExhausted),
             (_TASK, billing.BudgetRestored),
             (_PLATFORM, billing.PayoutStated),
@@ -293,7 +305,7 @@ CAR_EVENTS: tuple[type[Event], ...] = (
     fleet.NodeChargingChanged,
     fleet.NodeBatteryChanged,
     fleet.NodeThrottled,
-    fleet.OwnerPreferencesSet,  # the owner's terms for lending the car
+    fleet.OwnerPreferencesSet,  # the owner's terms, stated through their own car
 )
 
 
@@ -311,6 +323,11 @@ def car(node_id: str) -> Identity:
         responds=True,
         reads_log=False,
     )
+
+
+def dead_letter_retries() -> list[str]:
+    """The retry subject of every durable consumer a service declares (and no other)."""
+    return [dlq_retry_subject(d) for ident in SERVICES for d in ident.consumers]
 
 
 def service(name: str) -> Identity:

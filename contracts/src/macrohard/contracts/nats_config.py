@@ -66,7 +66,8 @@ def user_block(ident: Identity, password: str) -> str:
         f"{pad}publish: {{ allow: {_list(ident.publish_allow(), pad + '  ')} }}",
         f"{pad}subscribe: {{ allow: {_list(ident.subscribe_allow(), pad + '  ')} }}",
     ]
-    if ident.responds:
+    # A durable's replicas answer the operator's retries (`mh dlq retry`, the console).
+    if ident.responds or ident.consumers:
         lines.append(f"{pad}allow_responses: true")
     lines.append("      } }")
     return "\n".join(lines)

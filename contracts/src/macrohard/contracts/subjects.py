@@ -75,6 +75,17 @@ def parse_subject(subject: str) -> tuple[str, str, str, str]:
     return parts[1], parts[2], parts[3], parts[4]
 
 
+def subject_matches(pattern: str, subject: str) -> bool:
+    """Whether `subject` falls under `pattern`, NATS's way (`*` one token, `>` the rest)."""
+    want, have = pattern.split("."), subject.split(".")
+    for i, token in enumerate(want):
+        if token == ">":
+            return len(have) > i
+        if i >= len(have) or (token != "*" and token != have[i]):
+            return False
+    return len(want) == len(have)
+
+
 def dlq_subject(consumer: str, sequence: int) -> str:
     """Where a poisoned message goes: one subject per consumer and original sequence."""
     return f"{DLQ_PREFIX}.{check_token('consumer', consumer)}.{sequence}"

@@ -49,6 +49,11 @@ class TaskSubmitted(Event, frozen=True, kw_only=True):
     scheduled_for: datetime | None = None
     # JSON Schema of the structured result the task must end with (`TaskCompleted.output`).
     output_schema: dict[str, Any] | None = None
+    # A saved session (contracts/sessions.py) the task starts from and saves into; the
+    # gateway claimed it for this task. `session_ttl_s`: how long the saved state lives
+    # (the tenant's plan).
+    session: str | None = None
+    session_ttl_s: int = 0
     # Files (artifacts of the tenant) the task brings for its `upload` steps, by name.
     files: list[TaskFile] = []
 

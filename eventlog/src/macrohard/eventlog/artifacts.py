@@ -21,6 +21,7 @@ Object Store's rollup keeps one); both report it new, one file's bytes counted t
 from __future__ import annotations
 
 import hashlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from nats.aio.client import Client as NATS
@@ -106,6 +107,18 @@ class ArtifactStore:
 
     async def get(self, tenant: str, artifact_id: str) -> bytes | None:
         """The bytes, or None when this tenant has no such file (or deleted it)."""
+        opened = await self.open(tenant, artifact_id)
+        if opened is None:
+            return None
+        return b"".join([chunk async for chunk in opened[1]])
+
+    async def open(self, tenant: str, artifact_id: str) -> tuple[int, AsyncIterator[bytes]] | None:
+        """(size, the bytes chunk by chunk), or None when this tenant has no such file.
+
+        The chunks are hashed as they pass: bytes that do not hash to their id raise
+        `CorruptArtifact` before the last chunk, so a reader never receives a whole file
+        that is not the one it asked for (a streamed answer is cut short instead).
+        """
         bucket = await self._bucket(create=False)
         if bucket is None:
             return None
@@ -113,11 +126,22 @@ class ArtifactStore:
             info = await bucket.get_info(object_name(tenant, artifact_id))
         except ObjectNotFoundError:
             return None
-        chunks = f"$O.{ARTIFACT_BUCKET}.C.{info.nuid}"
-        data = b"".join([m.data async for m in read_stream(self._nc, BUCKET_STREAM, chunks)])
-        if artifact_id_of(data) != artifact_id:
-            raise CorruptArtifact(f"{tenant}/{artifact_id}: stored bytes do not match")
-        return data
+        subject = f"$O.{ARTIFACT_BUCKET}.C.{info.nuid}"
+
+        async def chunks() -> AsyncIterator[bytes]:
+            digest = hashlib.sha256()
+            held = b""  # one chunk held back until the hash of everything is known
+            async for message in read_stream(self._nc, BUCKET_STREAM, subject, batch=16):
+                if held:
+                    yield held
+                digest.update(message.data)
+                held = message.data
+            if digest.hexdigest() != artifact_id:
+                raise CorruptArtifact(f"{tenant}/{artifact_id}: stored bytes do not match")
+            if held:
+                yield held
+
+        return int(info.size or 0), chunks()
 
     async def delete(self, tenant: str, artifact_id: str) -> int:
         """Delete the file; the bytes it freed (0 when there was none)."""

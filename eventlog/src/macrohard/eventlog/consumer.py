@@ -29,8 +29,8 @@ from nats.js.api import ConsumerConfig, DeliverPolicy
 
 from macrohard.contracts import REGISTRY, EventRegistry
 from macrohard.contracts.envelope import RecordedEvent
-from macrohard.contracts.subjects import EVENTS_STREAM
-from macrohard.eventlog.deadletter import H_SEQUENCE, H_SUBJECT, dead_letter, retry_subject
+from macrohard.contracts.subjects import EVENTS_STREAM, subject_matches
+from macrohard.eventlog.deadletter import H_SEQUENCE, RetryRefused, dead_letter, retry_subject
 from macrohard.eventlog.logs import correlated
 from macrohard.eventlog.metrics import (
     CONSUMER_LAG,
@@ -39,6 +39,7 @@ from macrohard.eventlog.metrics import (
     HANDLER_SECONDS,
 )
 from macrohard.eventlog.provenance import refusal, verified
+from macrohard.eventlog.reader import read_message
 
 log = logging.getLogger("macrohard.consumer")
 
@@ -223,15 +224,16 @@ def subscribe(
         Core NATS request-reply in the consumer's queue group, so exactly one replica runs
         it and the operator sees the outcome at once. The event is not re-appended to the
         log (that would store it twice); the dead letter is deleted only on success.
+
+        The request names the event by its place in the log and nothing more: the event is
+        read from the log, never taken from the request, and only one this consumer's
+        filter selects is handled. Whoever may ask for retries (the console, the operator)
+        can thus make a consumer handle again what the log holds for it, never an event
+        it made up (which the subject permissions would have refused to store).
         """
-        raw = message.raw_message
-        headers = raw.headers or {}
+        headers = message.raw_message.headers or {}
         try:
-            rec = registry.recorded(
-                raw.data,
-                sequence=int(headers.get(H_SEQUENCE, "0")),
-                subject=headers.get(H_SUBJECT, ""),
-            )
+            rec = await logged_event(int(headers.get(H_SEQUENCE, "0")))
             verified(rec, registry)  # a forged event stays refused, however often retried
             with correlated(rec.header.correlation_id):
                 await handler(rec)
@@ -239,6 +241,14 @@ def subscribe(
             return msgspec.json.encode({"ok": False, "error": f"{type(exc).__name__}: {exc}"})
         EVENTS_HANDLED.labels(spec.durable, rec.type, "retried").inc()
         return msgspec.json.encode({"ok": True})
+
+    async def logged_event(sequence: int) -> RecordedEvent:
+        stored = await read_message(dlq_connection(), EVENTS_STREAM, sequence)
+        if stored is None:
+            raise RetryRefused(f"the log holds no event at sequence {sequence}")
+        if not any(subject_matches(f, stored.subject) for f in spec.subjects):
+            raise RetryRefused(f"event #{sequence} is not one {spec.durable} consumes")
+        return registry.recorded(stored.data, sequence=sequence, subject=stored.subject)
 
     broker.subscriber(
         retry_subject(spec.durable),

@@ -93,6 +93,10 @@ async def read_dead_letter(nc: NATS, dlq_sequence: int) -> DeadLetter | None:
     return None if stored is None else _letter(stored)
 
 
+class RetryRefused(ValueError):
+    """A retry request that names no event its consumer handles."""
+
+
 class RetryFailed(RuntimeError):
     def __init__(self, letter: DeadLetter, error: str) -> None:
         super().__init__(f"retry of {letter.subject}#{letter.sequence} failed: {error}")
@@ -106,8 +110,9 @@ async def retry_dead_letter(nc: NATS, letter: DeadLetter, timeout: float = 30.0)
     Raises RetryFailed with the handler's error, or nats' NoRespondersError when no replica
     of that consumer is running.
     """
-    headers = {H_SUBJECT: letter.subject, H_SEQUENCE: str(letter.sequence)}
-    reply = await nc.request(retry_subject(letter.consumer), letter.data, timeout, headers=headers)
+    # Only the event's place in the log: the consumer reads the event from there.
+    headers = {H_SEQUENCE: str(letter.sequence)}
+    reply = await nc.request(retry_subject(letter.consumer), b"", timeout, headers=headers)
     outcome = msgspec.json.decode(reply.data)
     if not outcome.get("ok"):
         raise RetryFailed(letter, str(outcome.get("error")))

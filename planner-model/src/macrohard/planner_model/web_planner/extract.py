@@ -115,3 +115,17 @@ def extract(schema: JsonSchema, observation: PageObservation) -> Any:
                 out[name] = value
         return out
     return None
+
+
+def _found(value: Any) -> bool:
+    if isinstance(value, dict):
+        return any(_found(v) for v in value.values())
+    if isinstance(value, list):
+        return bool(value)
+    return value is not None and value != ""
+
+
+def holds(schema: JsonSchema, observation: PageObservation) -> bool:
+    """Whether the page shows any of what `schema` asks for (a matching table header with
+    rows, list items, a labelled value): the offline model extracts only on such a page."""
+    return _found(extract(schema, observation))

@@ -17,7 +17,7 @@ __all__ = ["VERBS", "Step", "StepKind", "parse_goal"]
 VERBS = (
     "click|select|enter|type|press|hit|choose|expand|find|use|focus|close|open|search|"
     "navigate|reply|forward|submit|check|uncheck|tap|mark|delete|fill|pick|input|write|go|"
-    "paste|copy|read|wait|scroll|drag|highlight|resize|solve|buy|sort|upload|attach"
+    "paste|copy|read|wait|scroll|drag|highlight|resize|solve|buy|sort|upload|attach|extract"
 )
 _SPLIT = re.compile(
     rf"\s*(?:[;.]\s+|,\s*(?:and\s+)?then\s+|\s+and\s+then\s+|\s+then\s+"

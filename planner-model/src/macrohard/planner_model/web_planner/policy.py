@@ -9,6 +9,8 @@ finishes (submitting a form the goal filled).
 
 from __future__ import annotations
 
+from typing import Any
+
 import msgspec
 
 from macrohard.contracts.agent import Intent
@@ -29,13 +31,15 @@ class PlanRequest(msgspec.Struct, frozen=True, kw_only=True):
     goal: str
     observation: PageObservation
     history: list[PastStep] = []
+    # The task's JSON Schema for its result: an "extract ..." step reads it off the page.
+    output_schema: dict[str, Any] | None = None
 
 
 def decide(request: PlanRequest, embed: Embed | None = None) -> Intent:
     """The next intent for the goal on this page (`done` when every step is finished)."""
     steps = parse_goal(request.goal)
     view = PageView(request.observation, request.goal, embed)
-    ctx = Ctx(view, request.history, request.goal)
+    ctx = Ctx(view, request.history, request.goal, request.observation, request.output_schema)
     served = [h.intent.plan_step for h in request.history if h.intent.plan_step is not None]
     start = max(served, default=0)
     if not steps:
@@ -88,7 +92,7 @@ def _finish(steps: list[Step], ctx: Ctx) -> Intent:
     """All steps done. A form that was filled but whose goal never said so still gets sent."""
     last = steps[-1]
     done_i = len(steps)
-    if last.kind in ("fill", "check", "choose", "autocomplete"):
+    if last.kind in ("fill", "check", "choose", "autocomplete", "slide", "sort"):
         own = [h for h in ctx.history if h.intent.plan_step == done_i]
         if not clicked(own) and len(own) < MAX_TRIES_PER_STEP:
             for name in SUBMIT_NAMES:

@@ -7,6 +7,7 @@ before the action is reported as failed.
 
 from __future__ import annotations
 
+import mimetypes
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from playwright.async_api import FilePayload, Locator
 
 from macrohard.actuator import gestures
 from macrohard.actuator.browser import TaskBrowser
-from macrohard.actuator.domain import parse_keys, parse_number, scrub, well_formed
+from macrohard.actuator.domain import parse_keys, scrub, well_formed
 from macrohard.actuator.observer import ID_ATTRIBUTE
 from macrohard.actuator.proxy import REFUSED_HEADER
 from macrohard.contracts.agent import Intent
@@ -97,7 +98,7 @@ async def perform(
         await _goto(tb, intent.url, timeout)
     elif action == "back":
         await page.go_back(wait_until="domcontentloaded", timeout=timeout)
-    elif action in ("done", "fail"):
+    elif action in ("done", "fail", "extract"):  # extract reads the page after: handlers.py
         return
     elif action == "press":
         chords = parse_keys(intent.keys or "")
@@ -120,9 +121,8 @@ async def perform(
                 await el.hover(timeout=timeout)
                 await page.mouse.wheel(intent.dx, intent.dy)
                 await el.evaluate(WAIT_STILL, 1000)
-    elif action == "click_at" and intent.element is None:
-        assert intent.x is not None and intent.y is not None
-        await gestures.click_at(page, gestures.point_in_viewport(page, intent.x, intent.y))
+    elif action in gestures.GESTURES:
+        await gestures.perform_gesture(page, intent, lambda i: locate(tb, i), timeout)
     elif action == "wait_for":
         if intent.element is not None:
             await (await locate(tb, intent.element)).wait_for(state="visible", timeout=timeout)
@@ -164,26 +164,6 @@ async def _on_element(
             # Custom widgets (a div with role=checkbox) may not flip the way Playwright
             # checks for: a click is what a person would do.
             await el.click(timeout=timeout)
-    elif action == "drag":
-        # The source first: the drop point is read after any scrolling that needed.
-        await el.scroll_into_view_if_needed(timeout=timeout)
-        await gestures.drag(tb.page, el, await _drop_point(tb, intent, timeout), timeout)
-    elif action == "right_click":
-        await el.click(button="right", timeout=timeout)
-    elif action == "hold":
-        await gestures.hold(el, intent.hold_ms, timeout)
-    elif action == "click_at":
-        assert intent.x is not None and intent.y is not None
-        await gestures.click_at(tb.page, await gestures.point_in(el, intent.x, intent.y, timeout))
-    elif action == "select_text":
-        await gestures.select_text(el, intent.text or "", timeout)
-    elif action == "set_value":
-        target = parse_number(intent.text or "")
-        assert target is not None  # validate_intent checked it
-        shown_by = (
-            await locate(tb, intent.target_element) if intent.target_element is not None else None
-        )
-        await gestures.set_value(tb.page, el, target, shown_by, timeout)
     elif action == "upload" and uploads:
         await el.set_input_files(list(uploads), timeout=timeout)
     elif action == "upload":
@@ -194,20 +174,18 @@ async def _on_element(
         missing = [f.name for f in files if not f.is_file()]
         if missing:
             raise ActionFailed(f"upload files not found: {', '.join(missing)}")
-        await el.set_input_files(files, timeout=timeout)
+        # The files' bytes, not their paths: Chromium runs as the browser user, which may
+        # not (and should not) read the actuator's folders.
+        payloads: list[FilePayload] = [
+            {"name": f.name, "mimeType": _mime_type(f), "buffer": f.read_bytes()} for f in files
+        ]
+        await el.set_input_files(payloads, timeout=timeout)
     else:
         raise ActionRefused(f"blocked: unknown action {action!r}")
 
 
-async def _drop_point(tb: TaskBrowser, intent: Intent, timeout: float) -> tuple[float, float]:
-    """Where a drag ends: the target element's centre, a point inside it, or of the viewport."""
-    if intent.target_element is None:
-        assert intent.x is not None and intent.y is not None
-        return gestures.point_in_viewport(tb.page, intent.x, intent.y)
-    target = await locate(tb, intent.target_element)
-    if intent.x is not None and intent.y is not None:
-        return await gestures.point_in(target, intent.x, intent.y, timeout)
-    return await gestures.center_of(target, timeout)
+def _mime_type(path: Path) -> str:
+    return mimetypes.guess_type(path.name)[0] or "application/octet-stream"
 
 
 async def _goto(tb: TaskBrowser, url: str, timeout: float) -> None:

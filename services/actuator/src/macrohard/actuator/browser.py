@@ -10,9 +10,11 @@ import asyncio
 import contextlib
 import logging
 import os
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from playwright.async_api import (
     Browser,
@@ -27,11 +29,11 @@ from playwright.async_api import (
 from macrohard.actuator.guard import RequestGuard, Resolver
 from macrohard.actuator.observer import QUIET_TRACKER
 from macrohard.actuator.proxy import EgressProxy
+from macrohard.actuator.sandbox import Confinement, prepare
 from macrohard.contracts.browser import PageElement
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
-    "--no-sandbox",
     "--disable-gpu",
     "--disable-background-networking",
     "--disable-component-update",
@@ -54,17 +56,16 @@ CLOSE_DEADLINE_S = 5.0
 
 log = logging.getLogger("macrohard.actuator.browser")
 
+# Playwright reads its driver's path from the process environment when it starts: two pools
+# starting at once on one loop (tests, a replay beside a service) take turns.
+_DRIVER_STARTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+    weakref.WeakKeyDictionary()
+)
 
-# What Chromium may inherit from the actuator's environment: nothing secret. The actuator
-# holds MH_SECRETS_KEY, NATS and database credentials; a page that exploits the renderer
-# must not find them in its process's environment.
-CHROMIUM_ENV = ("PATH", "HOME", "LANG", "LANGUAGE", "LC_ALL", "TZ", "TMPDIR", "FONTCONFIG_PATH")
 
-
-def chromium_environment() -> dict[str, str | float | bool]:
-    """The environment Chromium starts with: a short allowlist of the actuator's own."""
-    # The value type is Playwright's (its `env` dict is invariant); ours are all strings.
-    return {key: os.environ[key] for key in CHROMIUM_ENV if key in os.environ}
+def _driver_start_lock() -> asyncio.Lock:
+    loop = asyncio.get_running_loop()
+    return _DRIVER_STARTS.setdefault(loop, asyncio.Lock())
 
 
 def chromium_path() -> str | None:
@@ -103,6 +104,7 @@ class BrowserPool:
         self.headless = headless
         self.resolver = Resolver()
         self._pw: Playwright | None = None
+        self.confinement: Confinement | None = None
         self._browser: Browser | None = None
         self._tasks: dict[str, TaskBrowser] = {}
         self._start_lock = asyncio.Lock()
@@ -111,12 +113,19 @@ class BrowserPool:
         async with self._start_lock:
             if self._browser is not None:
                 return
-            self._pw = await async_playwright().start()
+            if self.confinement is None:
+                self.confinement = await asyncio.to_thread(prepare)
+            confinement = self.confinement
+            if self._pw is None:
+                async with _driver_start_lock():
+                    with confinement.driver():
+                        self._pw = await async_playwright().start()
             self._browser = await self._pw.chromium.launch(
                 executable_path=chromium_path(),
                 headless=self.headless,
-                args=CHROMIUM_ARGS,
-                env=chromium_environment(),
+                args=CHROMIUM_ARGS if confinement.sandbox else [*CHROMIUM_ARGS, "--no-sandbox"],
+                chromium_sandbox=confinement.sandbox,
+                env=confinement.environment(),
             )
 
     async def close_all(self) -> None:
@@ -131,6 +140,9 @@ class BrowserPool:
         if self._pw is not None:
             await self._pw.stop()
             self._pw = None
+        if self.confinement is not None:
+            self.confinement.release()
+            self.confinement = None
 
     def get(self, task_id: str) -> TaskBrowser | None:
         return self._tasks.get(task_id)
@@ -140,9 +152,14 @@ class BrowserPool:
         return len(self._tasks)
 
     async def open(
-        self, task_id: str, tenant: str, allowed_domains: Sequence[str] | None
+        self,
+        task_id: str,
+        tenant: str,
+        allowed_domains: Sequence[str] | None,
+        storage_state: dict[str, Any] | None = None,
     ) -> TaskBrowser:
-        """A fresh isolated context for the task (closing one it may still have)."""
+        """A fresh isolated context for the task (closing one it may still have), starting
+        from a saved session's cookies and local storage when `storage_state` is given."""
         await self.start()
         assert self._browser is not None
         await self.close(task_id)
@@ -174,6 +191,7 @@ class BrowserPool:
             # Downloads are kept as the task's artifacts (files.py), within the plan's limits.
             accept_downloads=True,
             proxy={"server": proxy_url, "bypass": "<-loopback>"},
+            storage_state=storage_state,  # type: ignore[arg-type]
         )
         await context.route("**/*", guard.route)
         await context.route_web_socket("**/*", guard.route_web_socket)

@@ -154,8 +154,8 @@ def _validate_gesture(intent: Intent) -> None:
         raise InvalidIntent(f"hold needs hold_ms between 1 and {MAX_HOLD_MS}")
     if action != "hold" and intent.hold_ms:
         raise InvalidIntent("hold_ms is only for hold")
-    if action == "select_text" and not (intent.text or "").strip():
-        raise InvalidIntent("select_text needs the text to select")
+    if action == "select_text" and intent.text is not None and not intent.text.strip():
+        raise InvalidIntent("select_text needs the text to select (or none: all of it)")
     if action == "select_text" and len(intent.text or "") > MAX_SELECTED_TEXT:
         raise InvalidIntent(f"select_text selects at most {MAX_SELECTED_TEXT} characters")
     if action == "set_value" and parse_number(intent.text or "") is None:
@@ -278,6 +278,13 @@ def _clip(value: str, limit: int) -> str:
     return value if len(value) <= limit else value[: max(limit - 1, 0)] + "…"
 
 
+def _clip_value(value: str, limit: int) -> str:
+    # A field's value keeps its own spacing and line breaks: copied elsewhere, it must be
+    # the same text.
+    value = well_formed(value)
+    return value if len(value) <= limit else value[: max(limit - 1, 0)] + "…"
+
+
 HEX_COLOR = re.compile(r"^#[0-9a-f]{6}$")
 
 
@@ -334,7 +341,7 @@ def compact_elements(
                 text=_clip(scrub(str(r.get("text") or ""), plaintexts), limits.max_text),
                 value=None
                 if value is None
-                else _clip(scrub(str(value), plaintexts), limits.max_text),
+                else _clip_value(scrub(str(value), plaintexts), limits.max_text),
                 tag=str(r.get("tag") or ""),
                 checked=r.get("checked"),
                 selected=r.get("selected"),

@@ -9,9 +9,14 @@ Every call runs inside the actuator's watchdog like any other action.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from playwright.async_api import Locator, Page
 
 from macrohard.actuator.domain import parse_number
+from macrohard.contracts.agent import Intent
+
+GESTURES = frozenset({"drag", "right_click", "hold", "click_at", "select_text", "set_value"})
 
 # Moves between press and release: HTML5 drag and drop starts after the first move, and
 # mouse-driven sortables want a few moves past their threshold before they follow.
@@ -22,6 +27,51 @@ MAX_VALUE_STEPS = 1000
 
 class GestureFailed(Exception):
     """The gesture could not be done as asked on this page (the reason says why)."""
+
+
+Find = Callable[[int], Awaitable[Locator]]
+
+
+async def perform_gesture(page: Page, intent: Intent, find: Find, timeout: float) -> None:
+    """Do one gesture intent (validated already); `find` turns an element id into a Locator."""
+    action = intent.action
+    if action == "click_at" and intent.element is None:
+        assert intent.x is not None and intent.y is not None
+        await click_at(page, point_in_viewport(page, intent.x, intent.y))
+        return
+    assert intent.element is not None
+    el = await find(intent.element)
+    if action == "drag":
+        # The source first: the drop point is read after any scrolling that needed.
+        await el.scroll_into_view_if_needed(timeout=timeout)
+        await drag(page, el, await _drop_point(page, intent, find, timeout), timeout)
+    elif action == "right_click":
+        await el.click(button="right", timeout=timeout)
+    elif action == "hold":
+        await hold(el, intent.hold_ms, timeout)
+    elif action == "click_at":
+        assert intent.x is not None and intent.y is not None
+        await click_at(page, await point_in(el, intent.x, intent.y, timeout))
+    elif action == "select_text":
+        await select_text(el, intent.text, timeout)
+    elif action == "set_value":
+        target = parse_number(intent.text or "")
+        assert target is not None  # validate_intent checked it
+        shown_by = await find(intent.target_element) if intent.target_element is not None else None
+        await set_value(page, el, target, shown_by, timeout)
+
+
+async def _drop_point(
+    page: Page, intent: Intent, find: Find, timeout: float
+) -> tuple[float, float]:
+    """Where a drag ends: the target element's centre, a point inside it, or of the viewport."""
+    if intent.target_element is None:
+        assert intent.x is not None and intent.y is not None
+        return point_in_viewport(page, intent.x, intent.y)
+    target = await find(intent.target_element)
+    if intent.x is not None and intent.y is not None:
+        return await point_in(target, intent.x, intent.y, timeout)
+    return await center_of(target, timeout)
 
 
 async def center_of(el: Locator, timeout: float) -> tuple[float, float]:
@@ -86,6 +136,18 @@ async def drag(page: Page, source: Locator, to: tuple[float, float], timeout: fl
 # read the selection then. Returns what the document now has selected (null: not found).
 SELECT_TEXT = """(el, want) => {
   const squash = s => s.replace(/\\s+/g, ' ').trim();
+  if (want === null) {  // all of the element's text
+    if (el instanceof HTMLInputElement || el instanceof HTMLTextAreaElement) want = el.value;
+    else {
+      const host = el.closest('[contenteditable=""], [contenteditable="true"]');
+      if (host) host.focus();
+      const range = document.createRange(); range.selectNodeContents(el);
+      const selection = window.getSelection();
+      selection.removeAllRanges(); selection.addRange(range);
+      el.dispatchEvent(new MouseEvent('mouseup', {bubbles: true}));
+      return selection.toString();
+    }
+  }
   want = squash(want);
   if (el instanceof HTMLInputElement || el instanceof HTMLTextAreaElement) {
     const at = el.value.indexOf(want);
@@ -108,6 +170,9 @@ SELECT_TEXT = """(el, want) => {
   }
   const at = flat.indexOf(want);
   if (at < 0) return null;
+  // Inside an editor, the editor takes focus first: keys pressed next (Control+b) reach it.
+  const host = el.closest('[contenteditable=""], [contenteditable="true"]');
+  if (host) host.focus();
   const [startNode, startOffset] = where[at];
   const [endNode, endOffset] = where[at + want.length - 1];
   const range = document.createRange();
@@ -121,13 +186,17 @@ SELECT_TEXT = """(el, want) => {
 }"""
 
 
-async def select_text(el: Locator, want: str, timeout: float) -> None:
-    """Highlight `want` inside the element; the selection read back must be that text."""
+async def select_text(el: Locator, want: str | None, timeout: float) -> None:
+    """Highlight `want` inside the element (None: all its text); the selection read back
+    must be that text."""
     await el.scroll_into_view_if_needed(timeout=timeout)
     got = await el.evaluate(SELECT_TEXT, want)
     if got is None:
-        raise GestureFailed(f"{want[:80]!r} is not in the element's text")
-    if " ".join(str(got).split()) != " ".join(want.split()):
+        raise GestureFailed(f"{(want or '')[:80]!r} is not in the element's text")
+    if want is None:
+        if not str(got).strip():
+            raise GestureFailed("the element has no text to select")
+    elif " ".join(str(got).split()) != " ".join(want.split()):
         raise GestureFailed(f"selected {str(got)[:80]!r} instead of {want[:80]!r}")
 
 

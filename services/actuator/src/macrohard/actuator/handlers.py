@@ -16,6 +16,7 @@ import time
 import uuid
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
@@ -43,7 +44,8 @@ from macrohard.actuator.domain import (
 )
 from macrohard.actuator.files import TaskFiles
 from macrohard.actuator.observer import Observer
-from macrohard.actuator.secrets import SecretOpener, SecretsUnavailable
+from macrohard.actuator.saved_sessions import SessionVault
+from macrohard.actuator.secrets import SecretOpener, SecretSealer, SecretsUnavailable
 from macrohard.actuator.session import BrowserSession, Delivery, evolve, plan_delivery
 from macrohard.actuator.tenants import AllowedDomains
 from macrohard.actuator.totp import InvalidTotpSeed, MissingTotpSeed, fill_totp, totp_names
@@ -67,6 +69,7 @@ from macrohard.contracts.tasks import (
 )
 from macrohard.eventlog.artifacts import ArtifactStore
 from macrohard.eventlog.store import EventStore, Loaded
+from macrohard.planner_model.web_planner.extract import extract
 
 log = logging.getLogger("macrohard.actuator")
 
@@ -114,6 +117,7 @@ class Actuator:
         observer: Observer,
         settings: ActuatorSettings,
         opener: SecretOpener | None = None,
+        sealer: SecretSealer | None = None,
     ) -> None:
         self.store = store
         self.nc = nc
@@ -121,6 +125,7 @@ class Actuator:
         self.observer = observer
         self.settings = settings
         self.opener = opener
+        self.vault = SessionVault(store, opener, sealer)
         self.domains = AllowedDomains(store)
         self.files = TaskFiles(
             ArtifactStore(nc, replicas=settings.file_replicas), store, self.domains
@@ -269,7 +274,10 @@ class Actuator:
     ) -> tuple[TaskBrowser, int]:
         """A fresh context for the task, claimed in the log (OCC: one claimant wins)."""
         task = await self._task_info(env.tenant, ie.task_id)
-        tb = await self.pool.open(ie.task_id, env.tenant, await self.domains.of(env.tenant))
+        saved = await self.vault.restore(env.tenant, task) if task else None
+        tb = await self.pool.open(
+            ie.task_id, env.tenant, await self.domains.of(env.tenant), storage_state=saved
+        )
         tb.secrets = self._all_secrets(env.tenant, task)
         url = loaded.state.last_url or (task.start_url if task else "")
         opened = SessionOpened(
@@ -367,6 +375,7 @@ class Actuator:
         ]
         await self.store.append(envs, expected_version=step.version)
         if closing:
+            await self._end_session_hold(env, ie.task_id)
             await self.pool.close(ie.task_id)
             self._tasks.pop(ie.task_id, None)
             self._sessions.pop(ie.task_id, None)
@@ -439,6 +448,10 @@ class Actuator:
         if tb.downloads:
             step.out.extend(await self.files.keep_downloads(tb, env, ie))
         observation, error = await self._observe(tb, env)
+        extracted = None
+        if ie.intent.action == "extract" and not error:
+            task = await self._task_info(env.tenant, ie.task_id)
+            extracted = extracted_values(ie.intent, task, observation)
         step.out.append(
             PageObserved(
                 task_id=ie.task_id,
@@ -446,6 +459,7 @@ class Actuator:
                 observation=observation,
                 intent_event_id=env.id,
                 error=error,
+                extracted=extracted,
             )
         )
 
@@ -629,12 +643,14 @@ class Actuator:
         loaded = await self._load(env.tenant, task_id)
         state = loaded.state
         if not state.open:
+            await self._end_session_hold(env, task_id)
             await self.pool.close(task_id)
             self._tasks.pop(task_id, None)
             self._sessions.pop(task_id, None)
             return
         if state.worker != self.worker and not forwarded and await self._forward(state.worker, rec):
             return
+        await self._end_session_hold(env, task_id)
         await self.pool.close(task_id)
         closed = SessionClosed(task_id=task_id, reason=env.type)
         await self.store.append(
@@ -643,6 +659,22 @@ class Actuator:
         )
         self._tasks.pop(task_id, None)
         self._sessions.pop(task_id, None)
+
+    async def _end_session_hold(self, cause: Envelope, task_id: str) -> None:
+        """A task that held a saved session ends: seal its browser state into the session
+        (or release the hold when there is no browser to read it from)."""
+        task = await self._task_info(cause.tenant, task_id)
+        if task is None or task.session is None:
+            return
+        tb = self.pool.get(task_id)
+        state = None
+        if tb is not None:
+            try:
+                state = dict(await tb.context.storage_state())
+            except PlaywrightError as exc:
+                error = short_error(exc)
+                log.warning("browser state unreadable", extra={"task": task_id, "error": error})
+        await self.vault.save(cause, task, state)
 
 
 @dataclass(slots=True)
@@ -653,6 +685,18 @@ class _Step:
     out: list[Event] = field(default_factory=list)
     started: bool = False  # ActionStarted is in the log: the page may have been touched
     acted: bool = False  # ActionExecuted is in the log
+
+
+def extracted_values(
+    intent: Intent, task: TaskSubmitted | None, observation: PageObservation
+) -> Any:
+    """An `extract` intent's answer: what the model read itself (the chat backend), else the
+    values the task's output_schema asks for, read off the (already scrubbed) observation."""
+    if intent.data is not None:
+        return intent.data
+    if task is None or task.output_schema is None:
+        return None
+    return extract(task.output_schema, observation)
 
 
 def _navigate(url: str) -> Intent:

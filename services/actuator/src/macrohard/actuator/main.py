@@ -18,7 +18,7 @@ from macrohard.actuator.browser import BrowserPool
 from macrohard.actuator.handlers import Actuator, ActuatorSettings, new_worker_id
 from macrohard.actuator.observer import Observer
 from macrohard.actuator.screenshots import ScreenshotStore
-from macrohard.actuator.secrets import gateway_opener
+from macrohard.actuator.secrets import gateway_opener, gateway_sealer
 from macrohard.contracts.envelope import RecordedEvent
 from macrohard.contracts.subjects import type_filter
 from macrohard.eventlog.consumer import ConsumerSpec
@@ -94,6 +94,7 @@ def build(service: Service) -> None:
             ),
             settings,
             opener=gateway_opener(),
+            sealer=gateway_sealer(),
         )
         await actuator.start()
         holder.append(actuator)

@@ -7,12 +7,15 @@
   // fall between the two halves of an emoji. Either is not valid Unicode and cannot be
   // encoded on the way out, so strings are made well-formed and cut on a code point.
   const wellFormed = s => s.toWellFormed ? s.toWellFormed() : s.replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
-  const clip = s => {
-    s = wellFormed((s || '').replace(/\s+/g, ' ').trim());
+  const cut = s => {
     if (s.length <= maxText) return s;
-    const cut = s.slice(0, maxText);
-    return /[\uD800-\uDBFF]$/.test(cut) ? cut.slice(0, -1) : cut;
+    const head = s.slice(0, maxText);
+    return /[\uD800-\uDBFF]$/.test(head) ? head.slice(0, -1) : head;
   };
+  const clip = s => cut(wellFormed((s || '').replace(/\s+/g, ' ').trim()));
+  // A field's value as typed: its spaces and line breaks are part of it (copying it must
+  // give the same text back), so only the length is bounded.
+  const clipValue = s => cut(wellFormed(s || ''));
   const TAG_ROLE = {A: 'link', BUTTON: 'button', SELECT: 'combobox', TEXTAREA: 'textbox',
     OPTION: 'option', SUMMARY: 'button', IMG: 'img', H1: 'heading', H2: 'heading', H3: 'heading',
     H4: 'heading', H5: 'heading', H6: 'heading', LI: 'listitem', LABEL: 'label', TD: 'cell',
@@ -59,9 +62,12 @@
     const tab = el.getAttribute('tabindex');
     if (tab !== null && Number(tab) >= 0) return true;
     // Icons wired up from JavaScript (addEventListener leaves no attribute) still show a
-    // pointer; cursor is inherited, so only the element that introduces it counts.
+    // pointer; cursor is inherited, so only the element that introduces it counts, and a
+    // text-less leaf inside it (an icon within a clickable row: a tree's disclosure arrow).
     const cursor = getComputedStyle(el).cursor;
-    return cursor === 'pointer' && (!el.parentElement || getComputedStyle(el.parentElement).cursor !== 'pointer');
+    if (cursor !== 'pointer') return false;
+    if (!el.parentElement || getComputedStyle(el.parentElement).cursor !== 'pointer') return true;
+    return el.children.length === 0 && !(el.textContent || '').trim();
   };
   // A text-less control is named from its id or classes ("trash", "star-toggle"): what a
   // person would infer from the icon is usually what its author called it.
@@ -73,7 +79,7 @@
     return '#' + [m[1], m[2], m[3]].map(v => Math.round(Number(v)).toString(16).padStart(2, '0')).join('');
   };
   // SVG shapes are observed inside drawings, not icons: an <svg> this small is a glyph.
-  const SHAPES = new Set(['circle', 'rect', 'ellipse', 'polygon', 'polyline', 'line', 'path']);
+  const SHAPES = new Set(['circle', 'rect', 'ellipse', 'polygon', 'polyline', 'line', 'path', 'text']);
   const shapeOf = el => {
     const tag = el.tagName.toLowerCase();
     if (tag === 'canvas') return 'canvas';
@@ -81,11 +87,25 @@
     const r = el.ownerSVGElement.getBoundingClientRect();
     return r.width >= 48 && r.height >= 48 ? tag : '';
   };
-  // A text-less element painted with its own background (a colour swatch), not a section.
+  // A text-less leaf a person still sees: painted with its own background (a colour
+  // swatch), framed on all four sides (a board's cell), or showing an image through CSS.
+  // Returns its colour ('' for none), or null when it is not such a box.
   const swatchOf = (el, r) => {
     if (r.width < 6 || r.height < 6 || r.width > 400 || r.height > 400) return null;
+    if (['INPUT', 'SELECT', 'TEXTAREA', 'BUTTON', 'IMG'].includes(el.tagName) && !imageName(el)) return null;
     if ((el.innerText || '').trim() || el.children.length > 0) return null;
-    return hex(getComputedStyle(el).backgroundColor);
+    const cs = getComputedStyle(el);
+    const color = hex(cs.backgroundColor);
+    if (color) return color;
+    const framed = ['Top', 'Right', 'Bottom', 'Left'].every(
+      side => parseFloat(cs['border' + side + 'Width']) > 0 && cs['border' + side + 'Style'] !== 'none');
+    return framed || imageName(el) ? '' : null;
+  };
+  // What an image without alt text shows, as far as its file name says ("x.png" -> "x").
+  const imageName = el => {
+    const src = el.tagName === 'IMG' ? el.getAttribute('src') || '' : (/url\("?([^")]*)"?\)/.exec(getComputedStyle(el).content) || [])[1] || '';
+    const base = src.split(/[?#]/)[0].split('/').pop() || '';
+    return clip(base.replace(/\.[a-z0-9]+$/i, '').replace(/[-_]+/g, ' '));
   };
   const stylesOf = (el, root) => {
     const cs = getComputedStyle(el), base = getComputedStyle(root), out = [];
@@ -119,7 +139,7 @@
     const text = interactive && !shape ? clip(el.innerText || '') : ownText(el);
     const r = el.getBoundingClientRect();
     const swatch = shape || text ? null : swatchOf(el, r);
-    if (!interactive && !text && !shape && !swatch) continue;
+    if (!interactive && !text && !shape && swatch === null) continue;
     let visible = r.width > 0 && r.height > 0;
     if (visible && el.checkVisibility) visible = el.checkVisibility({checkOpacity: true, checkVisibilityCSS: true});
     if (!el.hasAttribute(ATTR)) el.setAttribute(ATTR, String(window.__mhNextId++));
@@ -139,9 +159,10 @@
       item.shape = shape;
       const fill = shape === 'canvas' ? null : hex(getComputedStyle(el).fill);
       if (fill) item.color = fill;
-    } else if (swatch) {
+    } else if (swatch !== null) {
       item.shape = 'box';
-      item.color = swatch;
+      if (swatch) item.color = swatch;
+      if (!item.name) item.name = imageName(el);
     }
     const editor = el.isContentEditable ? el.closest('[contenteditable=""], [contenteditable="true"]') : null;
     if (editor && editor !== el && text) item.styles = stylesOf(el, editor);
@@ -154,7 +175,7 @@
     if (el.tagName === 'INPUT' || el.tagName === 'TEXTAREA') {
       if (['checkbox', 'radio'].includes(el.type)) item.checked = el.checked;
       else if (el.type === 'password') item.value = el.value ? '••••' : '';
-      else if (el.type !== 'file') item.value = clip(el.value);
+      else if (el.type !== 'file') item.value = clipValue(el.value);
     } else if (el.tagName === 'SELECT') {
       item.text = '';
       item.options = Array.from(el.options).map(o => clip(o.label || o.text));

@@ -10,9 +10,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import msgspec
 from playwright.async_api import Page
 
 from macrohard.actuator.domain import (
@@ -94,26 +96,37 @@ class Observer:
                 await page.wait_for_load_state("domcontentloaded", timeout=max(left, 1))
 
     async def observe(self, page: Page, secrets: list[str]) -> PageObservation:
-        # The page script clips texts; it must leave whole any secret that begins inside
-        # what we keep, so scrubbing (before our own clipping) still finds it.
-        window = secret_window(self.limits.max_text, secrets)
-        raw: dict[str, Any] = await _evaluate_with_retry(
-            page, OBSERVE_SCRIPT, [self.max_raw, window]
-        )
-        elements, omitted = compact_elements(raw["elements"], self.limits, secrets)
+        seen = await read_page(page, secrets, self.limits, self.max_raw)
         # JPEG: a third smaller and faster to encode than PNG, plenty for a model or a person.
         shot = await page.screenshot(
             type="jpeg", quality=70, animations="disabled", caret="initial"
         )
-        return PageObservation(
-            # A secret typed into a search box can come back in the URL or the title.
-            url=scrub(well_formed(raw["url"]), secrets),
-            title=scrub(well_formed(raw["title"]), secrets)[: self.limits.max_text],
-            elements=elements,
-            screenshot_sha256=await asyncio.to_thread(self.screenshots.put, shot),
-            omitted=omitted,
-            selection=_clip_selection(raw.get("selection"), self.limits.max_text, secrets),
-        )
+        sha = await asyncio.to_thread(self.screenshots.put, shot)
+        return msgspec.structs.replace(seen, screenshot_sha256=sha)
+
+
+async def read_page(
+    page: Page,
+    secrets: Sequence[str] = (),
+    limits: ObservationLimits | None = None,
+    max_raw: int = 2000,
+) -> PageObservation:
+    """The page's elements as the planner sees them (no screenshot), secrets scrubbed."""
+    limits = limits or ObservationLimits()
+    secrets = list(secrets)
+    # The page script clips texts; it must leave whole any secret that begins inside
+    # what we keep, so scrubbing (before our own clipping) still finds it.
+    window = secret_window(limits.max_text, secrets)
+    raw: dict[str, Any] = await _evaluate_with_retry(page, OBSERVE_SCRIPT, [max_raw, window])
+    elements, omitted = compact_elements(raw["elements"], limits, secrets)
+    return PageObservation(
+        # A secret typed into a search box can come back in the URL or the title.
+        url=scrub(well_formed(raw["url"]), secrets),
+        title=scrub(well_formed(raw["title"]), secrets)[: limits.max_text],
+        elements=elements,
+        omitted=omitted,
+        selection=_clip_selection(raw.get("selection"), limits.max_text, secrets),
+    )
 
 
 def _clip_selection(selection: object, limit: int, secrets: list[str]) -> str:

@@ -55,3 +55,24 @@ def gateway_opener() -> SecretOpener | None:
         return plain
 
     return opener
+
+
+class SecretSealer(Protocol):
+    """`macrohard.gateway.secrets.seal_secret` with the master key bound: seals a value for
+    one tenant (a saved session's browser state, sealed here after its task)."""
+
+    def __call__(self, *, tenant: str, task_id: str, name: str, value: str) -> SealedSecret: ...
+
+
+def gateway_sealer() -> SecretSealer | None:
+    """The gateway's seal_secret when the gateway package is importable (as for the opener)."""
+    try:
+        module = importlib.import_module("macrohard.gateway.secrets")
+    except ImportError:
+        return None
+
+    def sealer(*, tenant: str, task_id: str, name: str, value: str) -> SealedSecret:
+        sealed: SealedSecret = module.seal_secret(master_key(), tenant, task_id, name, value)
+        return sealed
+
+    return sealer

@@ -22,6 +22,8 @@ CORRECTION = "correction"
 # Meters of verification calls (a second car re-executing a call to check it): the checking
 # car's owner is paid, the tenant is not charged; "verification:compute:<model>", ...
 VERIFICATION = "verification:"
+# Answers of a car caught lying, credited back (`AnswersCredited`, see holding.py).
+CREDIT = "credit"
 DEFAULT_GRACE = timedelta(days=3)
 
 
@@ -66,6 +68,7 @@ class Usage:
     node_id: str = ""
     owner_account: str = ""
     checks: str = ""  # a verification's checked car, whose work the check's cost is part of
+    call: str = ""  # an inference's "<task>:<step>:<model>": its checks share it
 
     @property
     def verification(self) -> bool:
@@ -84,13 +87,16 @@ def usage_of(env: Envelope) -> list[Usage]:
     if isinstance(p, InferenceCompleted):
         # A check is the platform's cost, not the tenant's usage: its own meters.
         kind = VERIFICATION if p.verification else ""
+        call = f"{p.task_id}:{p.step}:{p.model}"
         out = [
             Usage(f"{kind}compute:{p.model}", float_to_units(p.compute_ms, 1000), p.node_id,
-                  p.owner_account, p.checks)
+                  p.owner_account, p.checks, call)
         ]  # fmt: skip
         energy = float_to_units(p.energy_wh, 1_000_000)
         if energy:
-            out.append(Usage(f"{kind}energy_uwh", energy, p.node_id, p.owner_account, p.checks))
+            out.append(
+                Usage(f"{kind}energy_uwh", energy, p.node_id, p.owner_account, p.checks, call)
+            )
         return out
     if isinstance(p, UsageRecorded):
         return [Usage(p.meter, p.quantity)]
@@ -137,7 +143,7 @@ def invoice_lines(groups: Iterable[LineGroup]) -> tuple[list[InvoiceLine], int]:
     and the total in micro-units."""
 
     def order(g: LineGroup) -> tuple[int, str, str]:
-        return (g.meter == CORRECTION, g.usage_period, g.meter)
+        return (g.meter in (CORRECTION, CREDIT), g.usage_period, g.meter)
 
     lines: list[InvoiceLine] = []
     total = 0
@@ -150,7 +156,8 @@ def invoice_lines(groups: Iterable[LineGroup]) -> tuple[list[InvoiceLine], int]:
                 quantity=g.quantity,
                 unit=unit_of(g.meter) if g.meter != CORRECTION else "",
                 amount=format_money(g.amount),
-                description=g.description,
+                description=g.description
+                or ("answers of a car caught lying, credited" if g.meter == CREDIT else ""),
             )
         )
     return lines, total

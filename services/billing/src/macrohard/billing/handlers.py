@@ -8,9 +8,10 @@ Both read the projection's tables and append events; neither rates anything itse
   PostgreSQL NOTIFY sent by the projection's transaction (delivered at commit), so the
   planner hears of an exhausted budget within milliseconds of the usage being rated.
 - `Invoicer` closes periods: after a month ends it drafts each invoice (re-drafting when late
-  usage changes it during the grace period) and, once the grace is over, finalizes it and
-  states each car owner's payout. Each event records `through_seq`, the projection position
-  its lines were read at; usage logged later is moved to the next invoice by the projection.
+  usage changes it during the grace period) and, once the grace is over, finalizes it; it
+  states each car owner's payout once the month's answers are past their holding period.
+  Each event records `through_seq`, the projection position its lines were read at; usage
+  logged later is moved to the next invoice by the projection.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import asyncpg
 import msgspec
 
 from macrohard.billing.domain import DEFAULT_GRACE, closes_at, invoice_lines, period_of
+from macrohard.billing.holding import HOLDING_PERIOD
 from macrohard.billing.money import format_money, format_units
 from macrohard.billing.projection import BUDGET_CHANNEL, BillingProjection
 from macrohard.billing.queries import invoice_id, line_groups
@@ -181,11 +183,16 @@ class Invoicer:
         pool: asyncpg.Pool,
         *,
         grace: timedelta = DEFAULT_GRACE,
+        hold: timedelta = HOLDING_PERIOD,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self._store = store
         self._pool = pool
         self._grace = grace
+        # Owners' earnings are released once every answer they pay for is past its holding
+        # period (a car caught lying before then forfeits them): a month's statement waits
+        # until the month ended `hold` ago, and at least the invoices' grace.
+        self._release = max(grace, hold)
         self._clock = clock
 
     async def run_once(self, now: datetime | None = None) -> CloseResult:
@@ -214,7 +221,7 @@ class Invoicer:
             drafted += inv.previous != inv.lines
             finalized += closing
         for st in statements:
-            if now < closes_at(st.period, self._grace):
+            if now < closes_at(st.period, self._release):
                 continue
             sid = f"{owner_token(st.owner)}-{st.period}"
             env = envelope(PayoutStated(

@@ -1,4 +1,5 @@
-"""The billing service: the rating projection, the budget signaller and the invoicer.
+"""The billing service: the rating projection, the budget signaller, the invoicer and the
+withholder (a quarantined car's held answers).
 
 Env: MH_BILLING_GRACE_DAYS (default 3), MH_BILLING_INVOICE_INTERVAL_S (default 60).
 """
@@ -9,6 +10,7 @@ from datetime import timedelta
 
 from macrohard.billing.handlers import BudgetSignaller, Invoicer
 from macrohard.billing.projection import BillingProjection
+from macrohard.billing.withholding import Withholder
 from macrohard.eventlog.service import Service, run_service
 
 
@@ -23,8 +25,12 @@ def build(service: Service) -> None:
     async def close_periods(svc: Service) -> None:
         await Invoicer(svc.store, svc.pool, grace=grace).run(interval)
 
+    async def settle_quarantines(svc: Service) -> None:
+        await Withholder(svc.store, svc.pool).run()
+
     service.background(signal_budgets)
     service.background(close_periods)
+    service.background(settle_quarantines)
 
 
 def main() -> None:

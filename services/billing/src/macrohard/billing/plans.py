@@ -114,6 +114,7 @@ METER_UNITS: Mapping[str, str] = {
     "energy_uwh": "uWh",
     "compute": "us",
     "storage": "byte",
+    "credit": "answer",
 }
 
 

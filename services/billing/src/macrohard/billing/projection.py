@@ -59,6 +59,8 @@ ALTER TABLE billing.node_totals ADD COLUMN IF NOT EXISTS checks_us bigint NOT NU
 ALTER TABLE billing.node_totals ADD COLUMN IF NOT EXISTS checks_uwh bigint NOT NULL DEFAULT 0;
 -- A verification record's checked car (whose work its cost belongs to); "" otherwise.
 ALTER TABLE billing.usage_records ADD COLUMN IF NOT EXISTS checks text NOT NULL DEFAULT '';
+-- An inference's "<task>:<step>:<model>" (its checks share it): what a credit traces.
+ALTER TABLE billing.usage_records ADD COLUMN IF NOT EXISTS call text NOT NULL DEFAULT '';
 CREATE TABLE IF NOT EXISTS billing.budgets (
     tenant_id text, period text, spent_micros bigint NOT NULL, exhausted boolean NOT NULL,
     PRIMARY KEY (tenant_id, period));
@@ -74,6 +76,13 @@ CREATE TABLE IF NOT EXISTS billing.invoices (
     tenant_id text, period text, invoice_id text NOT NULL, status text NOT NULL,
     revision int NOT NULL, total_micros bigint NOT NULL, through_seq bigint NOT NULL,
     lines jsonb NOT NULL, version bigint NOT NULL, PRIMARY KEY (tenant_id, period));
+-- Cars the registry quarantined, and whether their held answers are settled (every
+-- AnswersCredited the quarantine owes is in the log): the withholder's work list.
+CREATE TABLE IF NOT EXISTS billing.quarantines (
+    event_id text PRIMARY KEY, node_id text NOT NULL, quarantined_at timestamptz NOT NULL,
+    seq bigint NOT NULL, credits_seen int NOT NULL DEFAULT 0, credits int NOT NULL DEFAULT -1);
+CREATE INDEX IF NOT EXISTS usage_by_node ON billing.usage_records (node_id, occurred_at)
+    WHERE node_id <> '';
 CREATE TABLE IF NOT EXISTS billing.statements (
     owner_account text, period text, statement_id text NOT NULL, total_micros bigint NOT NULL,
     through_seq bigint NOT NULL, lines jsonb NOT NULL, PRIMARY KEY (owner_account, period));
@@ -88,6 +97,7 @@ TABLES = (
     "task_runs",
     "invoices",
     "statements",
+    "quarantines",
 )
 USAGE_COLUMNS = (
     "event_id",
@@ -104,6 +114,7 @@ USAGE_COLUMNS = (
     "paid_period",
     "payout_micros",
     "checks",
+    "call",
 )
 
 _OPS = {
@@ -119,6 +130,10 @@ _OPS = {
         ON CONFLICT (owner_account, period) DO NOTHING""",
     "repay": """UPDATE billing.usage_records SET paid_period = $4
         WHERE owner_account = $1 AND paid_period = $2 AND seq > $3""",
+    "quarantine": """INSERT INTO billing.quarantines (event_id, node_id, quarantined_at, seq)
+        VALUES ($1, $2, $3, $4) ON CONFLICT (event_id) DO NOTHING""",
+    "credited": """UPDATE billing.quarantines SET credits_seen = credits_seen + 1, credits = $2
+        WHERE event_id = $1""",
 }
 
 
@@ -183,8 +198,9 @@ async def load_ledger(conn: Conn, events: Sequence[RecordedEvent]) -> Ledger:
         if env.type in _TASK_TYPES:
             task_tenants.append(env.tenant)
             task_ids.append(getattr(env.payload, "task_id", ""))
-        elif env.type == "InferenceCompleted":
+        elif env.type in ("InferenceCompleted", "AnswersCredited"):
             owners.add(getattr(env.payload, "owner_account", ""))
+            tenants.add(getattr(env.payload, "tenant_id", env.tenant))
         elif env.type in ("TenantOnboarded", "TenantBudgetChanged"):
             tenants.add(getattr(env.payload, "tenant_id", env.tenant))
     row = await conn.fetchrow(

@@ -8,6 +8,7 @@ the one operator change, a correction of a finalized invoice, is appended throug
 from macrohard.billing.corrections import NotFinal, correct_invoice
 from macrohard.billing.domain import period_of
 from macrohard.billing.export import invoices_csv, invoices_json
+from macrohard.billing.holding import HOLDING_PERIOD, Credit, HeldAnswer, forfeiture, held
 from macrohard.billing.money import InvalidAmount
 from macrohard.billing.plans import DEFAULT_PLAN, PLANS
 from macrohard.billing.projection import BillingProjection
@@ -33,11 +34,14 @@ from macrohard.billing.rating import Ledger
 
 __all__ = [
     "DEFAULT_PLAN",
+    "HOLDING_PERIOD",
     "PLANS",
     "BillingProjection",
     "BudgetStatus",
+    "Credit",
     "DailyUsage",
     "Economics",
+    "HeldAnswer",
     "InvalidAmount",
     "Invoice",
     "Ledger",
@@ -49,6 +53,8 @@ __all__ = [
     "correct_invoice",
     "daily_usage",
     "economics",
+    "forfeiture",
+    "held",
     "invoice",
     "invoices",
     "invoices_csv",

@@ -17,6 +17,7 @@ import msgspec
 
 from macrohard.billing.domain import (
     CORRECTION,
+    CREDIT,
     VERIFICATION,
     Usage,
     billed_period,
@@ -37,6 +38,7 @@ from macrohard.billing.plans import (
     plan_named,
 )
 from macrohard.contracts.billing import (
+    AnswersCredited,
     BudgetExhausted,
     BudgetRestored,
     InvoiceCorrected,
@@ -45,6 +47,7 @@ from macrohard.contracts.billing import (
     PayoutStated,
 )
 from macrohard.contracts.envelope import RecordedEvent, derived_event_id
+from macrohard.contracts.fleet import NodeQuarantined
 from macrohard.contracts.tasks import TaskCancelled, TaskCompleted, TaskFailed, TaskStarted
 from macrohard.contracts.tenancy import TenantBudgetChanged, TenantOnboarded
 
@@ -209,6 +212,12 @@ class Ledger:
         elif isinstance(p, InvoiceCorrected):
             self.seen.add(env.id)
             self._correction(rec, p)
+        elif isinstance(p, AnswersCredited):
+            self.seen.add(env.id)
+            self._credit(rec, p)
+            self.ops.append(("credited", (p.quarantine_event_id, p.credits)))
+        elif isinstance(p, NodeQuarantined):
+            self.ops.append(("quarantine", (env.id, p.node_id, env.occurred_at, rec.sequence)))
         elif isinstance(p, InvoiceDrafted):
             self.ops.append(
                 (
@@ -262,7 +271,7 @@ class Ledger:
         billed = period if final is None else billed_period(period, final)
         self.records.append([
             env.id, u.meter, rec.sequence, tenant, period, billed, u.quantity, amount,
-            env.occurred_at, u.node_id, u.owner_account, paid, payout, u.checks,
+            env.occurred_at, u.node_id, u.owner_account, paid, payout, u.checks, u.call,
         ])  # fmt: skip
         if amount:
             self._spend(rec, tenant, period, amount)
@@ -292,7 +301,7 @@ class Ledger:
         billed = period if final is None else billed_period(period, final)
         self.records.append([
             env.id, u.meter, rec.sequence, tenant, period, billed, u.quantity, 0,
-            env.occurred_at, u.node_id, u.owner_account, paid, payout, u.checks,
+            env.occurred_at, u.node_id, u.owner_account, paid, payout, u.checks, u.call,
         ])  # fmt: skip
 
     def _node(self, tenant: str, period: str, u: Usage) -> NodeUse:
@@ -378,7 +387,19 @@ class Ledger:
         billed = billed_period(p.period, self.last_final.get(env.tenant))
         self.records.append([
             env.id, CORRECTION, rec.sequence, env.tenant, p.period, billed, 0,
-            parse_money(p.amount), env.occurred_at, "", "", "", 0, "",
+            parse_money(p.amount), env.occurred_at, "", "", "", 0, "", "",
+        ])  # fmt: skip
+
+    def _credit(self, rec: RecordedEvent, p: AnswersCredited) -> None:
+        """A quarantined car's held answers: credited to the tenant on its next open
+        invoice, withheld from the owner on the next open statement."""
+        env = rec.envelope
+        billed = billed_period(p.period, self.last_final.get(p.tenant_id))
+        paid = billed_period(p.period, self.last_stated.get(p.owner_account))
+        self.records.append([
+            env.id, CREDIT, rec.sequence, p.tenant_id, p.period, billed, p.calls,
+            -parse_money(p.amount), env.occurred_at, p.node_id, p.owner_account, paid,
+            -parse_money(p.withheld), "", "",
         ])  # fmt: skip
 
     def _finalize(self, rec: RecordedEvent, p: InvoiceFinalized) -> None:

@@ -18,12 +18,14 @@ from macrohard.gateway import (
     routes_approvals,
     routes_artifacts,
     routes_schedules,
+    routes_sessions,
     routes_tasks,
     routes_tenancy,
 )
 from macrohard.gateway.context import GatewayContext
 from macrohard.gateway.errors import EXCEPTION_HANDLERS, problem
 from macrohard.gateway.models import Health
+from macrohard.gateway.openapi_links import with_links
 
 
 @get("/healthz", summary="The process is alive", include_in_schema=True)
@@ -70,7 +72,7 @@ async def _probe(check: Awaitable[object]) -> str:
 
 @get("/openapi.json", include_in_schema=False)
 async def openapi_json(request: Request[Any, Any, Any]) -> Response[Any]:
-    return Response(request.app.openapi_schema.to_schema())
+    return Response(with_links(request.app.openapi_schema.to_schema()))
 
 
 def create_app(ctx: GatewayContext) -> Litestar:
@@ -84,6 +86,7 @@ def create_app(ctx: GatewayContext) -> Litestar:
             *events.ROUTES,
             *routes_schedules.ROUTES,
             *routes_approvals.ROUTES,
+            *routes_sessions.ROUTES,
             *routes_artifacts.ROUTES,
             console.router(),
             console.static_files(),

@@ -128,6 +128,7 @@ class TaskView(msgspec.Struct, kw_only=True):
     schedule_id: str | None = None
     output_schema: dict[str, Any] | None = None
     output: Any = None  # the structured result, valid against output_schema
+    session: str | None = None  # the saved session it starts from and saves into
     # Files: those the task brought for its uploads, those its pages downloaded (kept as
     # artifacts), and downloads refused past the plan's limits.
     files: list[ArtifactView] = []
@@ -165,6 +166,7 @@ def evolve_task(view: TaskView | None, env: Envelope) -> TaskView | None:
             totp_names=sorted(p.totp_seeds),
             schedule_id=p.schedule_id,
             output_schema=p.output_schema,
+            session=p.session,
             files=[
                 ArtifactView(
                     artifact_id=f.artifact_id,

@@ -26,6 +26,7 @@ from macrohard.gateway.context import GatewayContext, GatewaySettings
 from macrohard.gateway.handlers import WEBHOOK_CONSUMER, WebhookDelivery
 from macrohard.gateway.projection import GatewayProjection
 from macrohard.gateway.secrets import decode_master_key, ensure_master_key, master_key_from_env
+from macrohard.gateway.sessions_projection import SessionsProjection
 
 DEFAULT_HTTP_PORT = 8080
 
@@ -92,6 +93,7 @@ class Gateway:
 
     def build(self, service: Service) -> None:
         service.project(self.projection)
+        service.project(SessionsProjection())
 
         async def on_final(rec: RecordedEvent) -> None:
             if self._delivery is None:

@@ -9,6 +9,7 @@ import msgspec
 from msgspec import Meta
 
 from macrohard.billing.public import DEFAULT_PLAN, PLANS, BudgetStatus, Invoice, MeterUsage
+from macrohard.contracts.sessions import SESSION_NAME
 from macrohard.gateway.domain import ArtifactView, TaskView
 
 # PostgreSQL text cannot hold NUL; refusing it here keeps it out of the log as well.
@@ -101,6 +102,9 @@ class TaskIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     webhook_url: Url | None = None
     # Seconds each step may wait for a free car (fleet busy or restarting) before failing.
     car_wait_s: Annotated[float, Meta(ge=0, le=3600)] = 300.0
+    # A saved session: the task starts from its browser state and saves into it after; one
+    # task at a time (a second gets 409).
+    session: Annotated[str, Meta(pattern=SESSION_NAME.pattern)] | None = None
     # Artifact ids (POST /v1/artifacts) of files the task brings for its `upload` steps;
     # a goal names them by file name ('Upload "report.pdf" to Document').
     files: Annotated[list[ArtifactId], Meta(max_length=200)] = []

@@ -25,7 +25,7 @@ from macrohard.contracts.envelope import envelope
 from macrohard.eventlog import ConcurrencyConflict
 from macrohard.gateway.domain import TaskView
 from macrohard.gateway.errors import COMMON, problems
-from macrohard.gateway.limits import PlanLimitReached, limits_of
+from macrohard.gateway.limits import PlanLimitReached, limits_of, plan_of
 from macrohard.gateway.models import NO_NUL, Domain
 from macrohard.gateway.routes_tasks import _own_task
 from macrohard.gateway.routes_tenancy import AnyRequest, gw
@@ -55,9 +55,8 @@ class ApprovalAnswer(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 async def set_policy(request: AnyRequest, data: JSONBody[ApprovalPolicyIn]) -> ApprovalPolicy:
     ctx = gw(request)
     who = await ctx.authenticate(request.headers.get("authorization"))
-    plan = await ctx.pool.fetchval("SELECT plan FROM gateway.tenants WHERE tenant_id = $1",
-                                   who.tenant_id)  # fmt: skip
-    limit = limits_of(plan or "").max_approval_rules
+    plan = await plan_of(ctx, who.tenant_id)
+    limit = limits_of(plan).max_approval_rules
     if len(data.labels) + len(data.domains) > limit:
         raise PlanLimitReached(plan or "", "approval rules (labels plus domains)", limit)
     policy = ApprovalPolicy(labels=data.labels, domains=data.domains)

@@ -11,12 +11,23 @@ must never run as the API's origin (the console shares it).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from litestar import Response, delete, get, post
+from litestar import delete, get, post
 from litestar.exceptions import HTTPException, NotFoundException, ValidationException
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import (
+    OpenAPIFormat,
+    OpenAPIMediaType,
+    OpenAPIType,
+    Operation,
+    RequestBody,
+    Schema,
+)
 from litestar.params import FromPath, QueryParameter
+from litestar.response import Stream
 
 from macrohard.contracts.artifacts import (
     ARTIFACT_ID,
@@ -67,8 +78,24 @@ async def _own_artifact(ctx: GatewayContext, tenant: str, artifact_id: str) -> A
     return found[artifact_id]
 
 
+_BINARY = Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.BINARY)
+
+
+@dataclass
+class _FileUpload(Operation):
+    """The upload's request body in the OpenAPI document: the file itself, any type."""
+
+    def __post_init__(self) -> None:
+        self.request_body = RequestBody(
+            required=True,
+            description="The file's bytes; `Content-Type` is the file's type",
+            content={"*/*": OpenAPIMediaType(schema=_BINARY)},
+        )
+
+
 @post(
     "/v1/artifacts",
+    operation_class=_FileUpload,
     status_code=201,
     summary="Upload a file (the raw body) for tasks to use; answers its artifact id",
     description="The request body is the file itself; its `Content-Type` is the file's type "
@@ -84,6 +111,7 @@ async def upload_artifact(
     ctx = gw(request)
     who = await ctx.authenticate(request.headers.get("authorization"))
     tenant = who.tenant_id
+    # The raw body is the file (Litestar would decode a `data` parameter as JSON).
     data = await request.body()
     kind = bare_content_type(request.headers.get("content-type", ""))
     if not data:
@@ -151,21 +179,31 @@ async def list_artifacts(
 @get(
     "/v1/artifacts/{artifact_id:str}",
     summary="Fetch a file's bytes, with its content type",
-    responses=problems(*COMMON),
+    responses={
+        200: ResponseSpec(
+            data_container=bytes,
+            generate_examples=False,
+            media_type="application/octet-stream",
+            description="The file's bytes (Content-Type: the file's own type), as an attachment",
+        ),
+        **problems(*COMMON),
+    },
     security=[{"bearer": []}],
-    media_type="application/octet-stream",
 )
-async def fetch_artifact(request: AnyRequest, artifact_id: FromPath[str]) -> Response[bytes]:
+async def fetch_artifact(request: AnyRequest, artifact_id: FromPath[str]) -> Stream:
     ctx = gw(request)
     who = await ctx.authenticate(request.headers.get("authorization"))
     found = await _own_artifact(ctx, who.tenant_id, artifact_id)
-    data = await ctx.files.get(who.tenant_id, artifact_id)
-    if data is None:
+    opened = await ctx.files.open(who.tenant_id, artifact_id)
+    if opened is None:
         raise NotFoundException(detail=f"no artifact {artifact_id}")
-    return Response(
-        data,
+    size, chunks = opened
+    # Streamed chunk by chunk from the bucket: a large file never sits whole in memory.
+    return Stream(
+        chunks,
         media_type=found.content_type,
         headers={
+            "Content-Length": str(size),
             "Content-Disposition": f"attachment; filename*=UTF-8''{quote(found.name)}",
             "X-Content-Type-Options": "nosniff",
             "Content-Security-Policy": "sandbox; default-src 'none'",

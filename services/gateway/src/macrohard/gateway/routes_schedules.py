@@ -26,7 +26,7 @@ from macrohard.contracts.schedules import (
 )
 from macrohard.gateway.context import GatewayContext, token_ok
 from macrohard.gateway.errors import COMMON, problems
-from macrohard.gateway.limits import PlanLimitReached, limits_of
+from macrohard.gateway.limits import PlanLimitReached, limits_of, plan_of
 from macrohard.gateway.models import NO_NUL, Name, SecretName, Url
 from macrohard.gateway.routes_tasks import check_task_urls
 from macrohard.gateway.routes_tenancy import AnyRequest, gw
@@ -63,13 +63,6 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-async def _plan(ctx: GatewayContext, tenant: str) -> str:
-    plan: str | None = await ctx.pool.fetchval(
-        "SELECT plan FROM gateway.tenants WHERE tenant_id = $1", tenant
-    )
-    return plan or ""
-
-
 @post(
     "/v1/schedules",
     status_code=201,
@@ -93,7 +86,7 @@ async def create_schedule(request: AnyRequest, data: JSONBody[ScheduleIn]) -> Sc
         who.allowed_domains,
         where="template.",
     )
-    plan = await _plan(ctx, who.tenant_id)
+    plan = await plan_of(ctx, who.tenant_id)
     limit = limits_of(plan).max_schedules
     if len(await scheduler.schedules(ctx.pool, who.tenant_id)) >= limit:
         raise PlanLimitReached(plan, "schedules", limit)

@@ -16,9 +16,10 @@ from litestar.exceptions import HTTPException, NotFoundException, ValidationExce
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
 
 from macrohard.billing import public as billing
-from macrohard.contracts.envelope import envelope, new_event_id
+from macrohard.contracts.envelope import Envelope, envelope, new_event_id
 from macrohard.contracts.tasks import TaskCancelRequested, TaskSubmitted, totp_sealed_name
 from macrohard.eventlog import ConcurrencyConflict, egress
+from macrohard.gateway import routes_sessions as sessions
 from macrohard.gateway.artifact_reads import task_files
 from macrohard.gateway.context import GatewayContext, Principal, decode_view
 from macrohard.gateway.domain import (
@@ -30,6 +31,7 @@ from macrohard.gateway.domain import (
     request_fingerprint,
 )
 from macrohard.gateway.errors import COMMON, problems
+from macrohard.gateway.limits import limits_of, plan_of
 from macrohard.gateway.models import InvoiceList, TaskAccepted, TaskIn, TaskList, UsageOut
 from macrohard.gateway.routes_tenancy import AnyRequest, gw
 from macrohard.gateway.secrets import fingerprint_key, seal_secret
@@ -126,6 +128,8 @@ async def submit(
         secrets=sealed,
         totp_seeds=totp_seeds,
         output_schema=data.output_schema,
+        session=data.session,
+        session_ttl_s=await _session_ttl(ctx, tenant) if data.session else 0,
         files=files,
         max_steps=data.max_steps,
         webhook_url=data.webhook_url,
@@ -134,6 +138,34 @@ async def submit(
         request_hash=fingerprint,
     )
     env = envelope(event, tenant=tenant, aggregate_id=task_id)
+    # A retried idempotent request whose task exists claims nothing: it gets the replay.
+    claims = data.session is not None and not (
+        idempotency_key is not None and await ctx.store.aggregate_version(tenant, "task", task_id)
+    )
+    if claims:
+        assert data.session is not None
+        await sessions.claim(ctx, tenant, data.session, task_id)
+    try:
+        return await _append_submitted(ctx, env, tenant, task_id, idempotency_key, fingerprint)
+    except Exception:
+        if claims:
+            assert data.session is not None
+            await sessions.unclaim(ctx, tenant, data.session, task_id, "the task was not written")
+        raise
+
+
+async def _session_ttl(ctx: GatewayContext, tenant: str) -> int:
+    return limits_of(await plan_of(ctx, tenant)).session_ttl_s
+
+
+async def _append_submitted(
+    ctx: GatewayContext,
+    env: Envelope,
+    tenant: str,
+    task_id: str,
+    idempotency_key: str | None,
+    fingerprint: str | None,
+) -> tuple[str, str]:
     if idempotency_key is None:
         await ctx.store.append([env], expected_version=0)
         return task_id, "submitted"

@@ -26,6 +26,7 @@ from macrohard.contracts.fleet import (
     LeaseReply,
     LeaseRequest,
 )
+from macrohard.node_registry.leasing import LeaseDesk
 from macrohard.node_registry.registry import Registry
 
 log = logging.getLogger("macrohard.node_registry")
@@ -51,13 +52,15 @@ def _endpoint(
 
 
 async def serve_leases(nc: NATS, registry: Registry) -> list[Subscription]:
+    desk = LeaseDesk(registry)
+
     async def on_stats(msg: Msg) -> None:
         await msg.respond(msgspec.json.encode(registry.stats()))
 
     return [
-        await nc.subscribe(LEASE_REQUEST, QUEUE, cb=_endpoint(LeaseRequest, registry.grant)),
-        await nc.subscribe(LEASE_RENEW, QUEUE, cb=_endpoint(LeaseRenewal, registry.renew)),
-        await nc.subscribe(LEASE_RELEASE, QUEUE, cb=_endpoint(LeaseRelease, registry.release)),
+        await nc.subscribe(LEASE_REQUEST, QUEUE, cb=_endpoint(LeaseRequest, desk.grant)),
+        await nc.subscribe(LEASE_RENEW, QUEUE, cb=_endpoint(LeaseRenewal, desk.renew)),
+        await nc.subscribe(LEASE_RELEASE, QUEUE, cb=_endpoint(LeaseRelease, desk.release)),
         # Every replica answers: a plain request takes the first, the benchmark all of them.
         await nc.subscribe(FLEET_STATS, cb=on_stats),
     ]

@@ -120,8 +120,8 @@ async def attend_forever(registry: Registry) -> None:
 async def own_partitions(
     nc: NATS, registry: Registry, table: PartitionTable, period_s: float
 ) -> None:
-    """Renew this replica's partitions every period; watch what it gains, drop what it
-    loses. Runs until cancelled, then hands every partition back at once."""
+    """Renew this replica's partitions every period; watch what it gains (heartbeats on
+    `nc`), drop what it loses. Runs until cancelled, then hands every partition back."""
     subs: dict[int, Subscription] = {}
     try:
         while True:

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import asyncio
 
+import nats
+
 from macrohard.contracts.fleet import DEFAULT_HEARTBEAT_INTERVAL_S
 from macrohard.eventlog import Service, run_service
+from macrohard.eventlog.service import nats_servers
 from macrohard.node_registry.projection import FleetProjection
 from macrohard.node_registry.replica import running_replica
 
@@ -23,10 +26,24 @@ def build(service: Service) -> None:
 
     async def registry_task(svc: Service) -> None:
         replica = service.config.extra.get("replica", "")
-        async with running_replica(
-            svc.nc, svc.store, heartbeat_interval_s=interval, replica=replica
-        ):
-            await asyncio.Event().wait()  # until the service stops (cancels this task)
+        # Heartbeats on a connection of their own (see running_replica).
+        heartbeats = await nats.connect(
+            nats_servers(service.config.nats_url),
+            name="node-registry-heartbeats",
+            max_reconnect_attempts=-1,
+            pending_size=256 * 1024 * 1024,
+        )
+        try:
+            async with running_replica(
+                svc.nc,
+                svc.store,
+                heartbeat_interval_s=interval,
+                replica=replica,
+                heartbeats=heartbeats,
+            ):
+                await asyncio.Event().wait()  # until the service stops (cancels this task)
+        finally:
+            await heartbeats.close()
 
     service.background(registry_task)
 

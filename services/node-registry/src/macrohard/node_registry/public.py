@@ -16,6 +16,8 @@ from macrohard.node_registry.preferences import OwnerPreferences
 from macrohard.node_registry.queries import CAR_STATES, Car, CarState, car_state, cars
 from macrohard.node_registry.reputation import (
     Reputation,
+    answered,
+    checked,
     placement_factor,
     quarantine_due,
     verify_share,
@@ -31,8 +33,10 @@ __all__ = [
     "PlacementIndex",
     "Refusal",
     "Reputation",
+    "answered",
     "car_state",
     "cars",
+    "checked",
     "choose",
     "placement_factor",
     "quality",

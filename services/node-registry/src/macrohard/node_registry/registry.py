@@ -22,17 +22,12 @@ from datetime import datetime, timedelta
 
 from macrohard.contracts import PLATFORM_TENANT, RecordedEvent, envelope
 from macrohard.contracts.agent import InferenceCompleted, InferenceDisputed, InferenceVerified
-from macrohard.contracts.envelope import Envelope, Event, derived_event_id, new_event_id, utcnow
+from macrohard.contracts.envelope import Envelope, Event, derived_event_id, utcnow
 from macrohard.contracts.fleet import (
     DEFAULT_HEARTBEAT_INTERVAL_S,
     FleetStats,
     LeaseGranted,
-    LeaseRelease,
     LeaseReleased,
-    LeaseRenewal,
-    LeaseRenewed,
-    LeaseReply,
-    LeaseRequest,
     LeaseRevoked,
     NodeBatteryChanged,
     NodeLost,
@@ -50,14 +45,15 @@ from macrohard.node_registry.domain import (
     Liveness,
     revocations,
 )
-from macrohard.node_registry.placement import Choice, PlacementIndex, candidate_of, choose
-from macrohard.node_registry.preferences import crosses_minimum, why_not
+from macrohard.node_registry.placement import PlacementIndex, candidate_of
+from macrohard.node_registry.preferences import crosses_minimum
 from macrohard.node_registry.reputation import (
     DEFAULT_VERIFY_SHARE,
     Reputation,
+    answered,
+    checked,
     placement_factor,
     quarantine_due,
-    verify_share,
 )
 from macrohard.node_registry.slots import SlotBook
 
@@ -119,7 +115,8 @@ class Registry:
         self.reputation: dict[str, Reputation] = {}
         self.base_verify_share = base_verify_share
         self.index = PlacementIndex()
-        self._rng = random.Random()
+        self.stale: set[str] = set()  # cars whose record changed since the last placement
+        self.rng = random.Random()
         # Cars whose heartbeat revealed something worth an event (back from lost, charge
         # across the owner's minimum): node id -> reported charge. The heartbeat path only
         # notes them; `attend` writes the events.
@@ -150,7 +147,7 @@ class Registry:
             self.owned.discard(p)
             self.liveness.forget(self.by_partition.get(p, ()))
 
-    def _ended(self, lease_id: str) -> None:
+    def mark_ended(self, lease_id: str) -> None:
         self.ended[lease_id] = None
         if len(self.ended) > ENDED_KEPT:
             del self.ended[next(iter(self.ended))]
@@ -163,7 +160,7 @@ class Registry:
         if isinstance(event, InferenceCompleted | InferenceVerified | InferenceDisputed):
             await self._judge(event, rec.envelope)
             return
-        self._fold(event)
+        self.fold(event)
         if isinstance(event, LeaseGranted):
             self.rep(event.node_id).leases += 1
         elif isinstance(event, LeaseRevoked) and event.reason in ("lost", "unparked"):
@@ -185,7 +182,7 @@ class Registry:
                 # Registered but not heard yet: give it the full grace of 3 intervals.
                 self.liveness.beat(event.node_id, self._mono())
         elif isinstance(event, LeaseReleased | LeaseRevoked):
-            self._ended(event.lease_id)
+            self.mark_ended(event.lease_id)
         if self.live:
             await self.revoke_due(cause=rec.envelope)
 
@@ -199,7 +196,7 @@ class Registry:
         self.live = True
         await self.revoke_due()
 
-    def _fold(self, event: Event) -> None:
+    def fold(self, event: Event) -> None:
         """Apply one event to the fleet and keep the placement index in step with it."""
         ended = None
         if isinstance(event, LeaseReleased | LeaseRevoked):
@@ -231,10 +228,19 @@ class Registry:
     # --- heartbeats --------------------------------------------------------------------
 
     def rep(self, node_id: str) -> Reputation:
+        """The car's record, to read or to change: a car whose record was handed out is
+        re-placed in the index before the next placement (`refresh`)."""
         rep = self.reputation.get(node_id)
         if rep is None:
             rep = self.reputation[node_id] = Reputation()
+        self.stale.add(node_id)
         return rep
+
+    def refresh(self) -> None:
+        """Re-place the cars whose record may have changed since the last placement."""
+        for node_id in self.stale:
+            self.reindex(node_id)
+        self.stale.clear()
 
     async def _judge(
         self, event: InferenceCompleted | InferenceVerified | InferenceDisputed, env: Envelope
@@ -245,13 +251,13 @@ class Registry:
         if isinstance(event, InferenceCompleted):
             self.measured(event.node_id, event.compute_ms)
             if not event.verification:
-                self.rep(event.node_id).calls += 1
+                answered(self.rep(event.node_id))
             return
         if isinstance(event, InferenceVerified):
-            self.rep(event.node_id).verified += 1
+            checked(self.rep(event.node_id))
             return
         for node_id in event.majority:
-            self.rep(node_id).verified += 1
+            checked(self.rep(node_id))
         for node_id in event.wrong:
             rep = self.rep(node_id)
             rep.disputes_lost += 1
@@ -349,108 +355,15 @@ class Registry:
             causation_id=cause.id if cause else None,
         )
         await self.store.append([env], expected_version=None)
-        self._fold(event)
+        self.fold(event)
 
-    # --- leases ------------------------------------------------------------------------
+    # --- leases (requests are served by leasing.LeaseDesk) ------------------------------
+
+    def wall(self) -> datetime:
+        return self._wall()
 
     def alive_map(self) -> Mapping[str, bool]:
         return _Alive(self, self._mono())
-
-    async def grant(self, req: LeaseRequest) -> LeaseReply:
-        ttl = min(max(req.ttl_s, 1.0), self.max_ttl_s)
-        now = self._wall()
-        excluded = set(req.exclude_nodes)
-        alive = self.alive_map()
-        for _ in range(PLACEMENT_TRIES):
-            decision = choose(
-                self.index,
-                tenant_id=req.tenant_id,
-                model=req.model,
-                ttl_s=ttl,
-                now=now,
-                rng=self._rng,
-                alive=lambda n: alive.get(n, False),
-                exclude=excluded,
-            )
-            if not isinstance(decision, Choice):
-                return LeaseReply(ok=False, error=self._refusal(req.model, decision.reason))
-            node = self.fleet.nodes[decision.node_id]
-            lease_id = new_event_id()
-            if self.slots is None or await self.slots.claim(
-                node.node_id,
-                lease_id,
-                node.max_leases,
-                active=self.fleet.leases,
-                ended=self.ended,
-            ):
-                break
-            excluded.add(node.node_id)  # another replica took its last slot: next best
-        else:
-            return LeaseReply(ok=False, error="every candidate car was taken meanwhile")
-        event = LeaseGranted(
-            lease_id=lease_id,
-            node_id=node.node_id,
-            tenant_id=req.tenant_id,
-            task_id=req.task_id,
-            model=req.model,
-            expires_at=now + timedelta(seconds=ttl),
-        )
-        env = envelope(event, tenant=PLATFORM_TENANT, aggregate_id=lease_id)
-        await self.store.append([env], expected_version=0)
-        # Applied now, not when the event comes back: the next request must see the slot taken.
-        self._fold(event)
-        return LeaseReply(
-            ok=True,
-            lease_id=lease_id,
-            node_id=node.node_id,
-            owner_account=node.owner_account,
-            power_w=node.power_w,
-            verify_share=verify_share(self.rep(node.node_id), self.base_verify_share),
-            expires_at=event.expires_at,
-        )
-
-    def _refusal(self, model: str, reason: str) -> str:
-        """The index knows only eligible cars: say so when no car serves the model at all."""
-        if self.index.capacity.get(model, 0) <= 0 and not any(
-            model in n.models for n in self.fleet.nodes.values()
-        ):
-            return f"no node serves model {model!r}"
-        return reason
-
-    async def renew(self, req: LeaseRenewal) -> LeaseReply:
-        lease = self.fleet.leases.get(req.lease_id)
-        if lease is None:
-            return LeaseReply(ok=False, error=f"lease {req.lease_id} is not active")
-        node = self.fleet.nodes.get(lease.node_id)
-        if node is not None and (why := why_not(node.prefs, node.state_of_charge, self._wall())):
-            # Not renewed past the owner's terms; the sweep revokes it (one end per lease).
-            return LeaseReply(ok=False, error=f"lease {req.lease_id} not renewed: {why}")
-        expires = self._wall() + timedelta(seconds=min(max(req.ttl_s, 1.0), self.max_ttl_s))
-        event = LeaseRenewed(lease_id=lease.lease_id, expires_at=expires)
-        await self.store.append(
-            [envelope(event, tenant=PLATFORM_TENANT, aggregate_id=lease.lease_id)],
-            expected_version=None,
-        )
-        self._fold(event)
-        return LeaseReply(
-            ok=True, lease_id=lease.lease_id, node_id=lease.node_id, expires_at=expires
-        )
-
-    async def release(self, req: LeaseRelease) -> LeaseReply:
-        lease = self.fleet.leases.get(req.lease_id)
-        if lease is None:
-            return LeaseReply(ok=True, lease_id=req.lease_id)  # already over: same outcome
-        event = LeaseReleased(lease_id=lease.lease_id, node_id=lease.node_id, task_id=lease.task_id)
-        env = envelope(
-            event,
-            tenant=PLATFORM_TENANT,
-            aggregate_id=lease.lease_id,
-            event_id=derived_event_id(lease.lease_id, "end"),
-        )
-        await self.store.append([env], expected_version=None)
-        self._fold(event)
-        self._ended(lease.lease_id)
-        return LeaseReply(ok=True, lease_id=lease.lease_id, node_id=lease.node_id)
 
     async def revoke_due(self, cause: Envelope | None = None) -> int:
         """End the leases that must end on the cars this replica watches (each replica
@@ -478,8 +391,8 @@ class Registry:
             causation_id=cause.id if cause else None,
         )
         await self.store.append([env], expected_version=None)
-        self._fold(event)
-        self._ended(lease.lease_id)
+        self.fold(event)
+        self.mark_ended(lease.lease_id)
         log.info("lease revoked", extra={"lease_id": lease.lease_id, "reason": reason})
 
     def stats(self) -> FleetStats:

@@ -29,9 +29,21 @@ from macrohard.node_registry.slots import SlotBook
 
 @asynccontextmanager
 async def running_replica(
-    nc: NATS, store: EventStore, *, heartbeat_interval_s: float, replica: str = ""
+    nc: NATS,
+    store: EventStore,
+    *,
+    heartbeat_interval_s: float,
+    replica: str = "",
+    heartbeats: NATS | None = None,
 ) -> AsyncIterator[Registry]:
-    """A live replica until the block exits; then its partitions are handed back at once."""
+    """A live replica until the block exits; then its partitions are handed back at once.
+
+    `heartbeats`: a connection of its own for the heartbeat flood (`mh run node-registry`
+    opens one). On the shared connection, a replica that falls behind its heartbeats would
+    find the replies to its partition-table and lease-slot requests queued behind them,
+    time out, and drop its partitions; on its own connection the control plane keeps
+    answering while heartbeats wait (or, past NATS's slow-consumer limit, are dropped: a
+    car then misses a beat, which three intervals absorb)."""
     kv = await registry_bucket(nc.jetstream())
     replica = replica or new_event_id()[-12:]
     registry = Registry(
@@ -48,7 +60,9 @@ async def running_replica(
         # within ~1.25 intervals, well inside the 3 intervals that declare a car lost.
         table = PartitionTable(kv, replica, PARTITIONS, ttl_s=heartbeat_interval_s)
         tasks.append(
-            asyncio.create_task(own_partitions(nc, registry, table, heartbeat_interval_s / 4))
+            asyncio.create_task(
+                own_partitions(heartbeats or nc, registry, table, heartbeat_interval_s / 4)
+            )
         )
         subs += await serve_leases(nc, registry)
         tasks.append(asyncio.create_task(attend_forever(registry)))

@@ -12,7 +12,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 FIRST_CALLS_VERIFIED = 10  # a car's first calls are all re-executed on another car
-DEFAULT_VERIFY_SHARE = 0.05  # then this share, for a car with a clean record
+DEFAULT_VERIFY_SHARE = 0.05  # the floor, for a car with a long clean record
+# Trust grows with checks passed: after `v` agreeing checks a car's share is
+# TRUST_CHECKS / (TRUST_CHECKS + v) (about 30% over its first day, 8% over its first month,
+# the floor after ~150 checks), so a car that lies on a share of its calls is caught while
+# its answers are still held (billing's holding period), however rarely it lies.
+TRUST_CHECKS = 8
+# However trusted, a car is checked at least once in this many of its answers: the volume a
+# car serves unverified is bounded.
+MAX_UNCHECKED = 50
 DISPUTES_TO_QUARANTINE = 1  # deterministic models: an honest car never loses one
 
 
@@ -20,6 +28,7 @@ DISPUTES_TO_QUARANTINE = 1  # deterministic models: an honest car never loses on
 class Reputation:
     calls: int = 0  # answered calls (InferenceCompleted, the car's own answers)
     verified: int = 0  # of which checked on other cars and agreed
+    unchecked: int = 0  # answers since the last check that agreed
     disputes_lost: int = 0
     leases: int = 0
     leases_lost: int = 0  # revoked because the car was lost or unparked mid-lease
@@ -33,13 +42,30 @@ class Reputation:
 
 
 def verify_share(rep: Reputation, base: float = DEFAULT_VERIFY_SHARE) -> float:
-    """The share of a car's calls to re-execute on another car: 1 for its first calls and
-    after any lost dispute; otherwise `base`, doubled for each step its reliability falls
-    under 0.9, 0.8, ... (a car that often vanishes mid-work earns less trust)."""
+    """The share of a car's calls to re-execute on another car: 1 for its first calls, after
+    any lost dispute and once MAX_UNCHECKED answers went unchecked; otherwise falling with
+    the checks it passed (TRUST_CHECKS / (TRUST_CHECKS + verified)) down to `base`, and
+    doubled for each step its reliability falls under 0.9, 0.8, ... (a car that often
+    vanishes mid-work earns less trust)."""
     if rep.verified < FIRST_CALLS_VERIFIED or rep.disputes_lost:
         return 1.0
+    if rep.unchecked >= MAX_UNCHECKED:
+        return 1.0
+    trust = max(base, TRUST_CHECKS / (TRUST_CHECKS + rep.verified))
     doubt = max(0, int((0.9 - rep.reliability) * 10) + 1) if rep.reliability < 0.9 else 0
-    return min(1.0, base * float(2**doubt))
+    return min(1.0, trust * float(2**doubt))
+
+
+def checked(rep: Reputation) -> None:
+    """A check of the car's answer agreed."""
+    rep.verified += 1
+    rep.unchecked = 0
+
+
+def answered(rep: Reputation) -> None:
+    """The car answered a call (its answer used; a check of it may follow)."""
+    rep.calls += 1
+    rep.unchecked += 1
 
 
 def quarantine_due(rep: Reputation) -> bool:

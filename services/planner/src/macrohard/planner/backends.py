@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import msgspec
 import numpy as np
@@ -41,10 +41,14 @@ class DecisionRequest:
     history: Sequence[PastIntent]
     cause: Envelope | None = None
     car_wait_s: float = 300.0
+    output_schema: dict[str, Any] | None = None  # the task's; an `extract` step reads it
 
     def plan_request(self) -> PlanRequest:
         return PlanRequest(
-            goal=self.goal, observation=self.observation, history=past_steps(self.history)
+            goal=self.goal,
+            observation=self.observation,
+            history=past_steps(self.history),
+            output_schema=self.output_schema,
         )
 
 
@@ -92,6 +96,7 @@ def triton_inputs(request: DecisionRequest) -> dict[str, npt.NDArray[np.object_]
         "goal": cell(plan.goal.encode()),
         "page": cell(_enc.encode(plan.observation)),
         "history": cell(_enc.encode(plan.history)),
+        "schema": cell(_enc.encode(plan.output_schema) if plan.output_schema else b""),
     }
 
 

@@ -3,22 +3,29 @@
 The answer must be one JSON object matching `ChatAnswer` exactly (msgspec, unknown fields
 forbidden) and name an element that is on the page. An invalid answer is sent back to the
 model with the error and retried; after the last attempt the step fails with the reason.
+
+A task with an output_schema asks for a strict response format (`response_format:
+json_schema, strict: true`): the answer's schema, whose `data` is the task's schema in
+strict form (strict.py), so the values the model reads with `extract` come back in the
+shape the task's result must have.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import msgspec
 
 from macrohard.contracts.agent import ActionKind, Intent
 from macrohard.planner.backends import DecisionRequest
+from macrohard.planner.strict import answer_format, from_strict
 
 SYSTEM_PROMPT = """You operate a web browser to reach the user's goal, one action per turn.
 Answer with ONE JSON object and nothing else:
 {"action": one of navigate|click|type|clear|select|check|uncheck|press|hover|scroll|back|
-   right_click|hold|click_at|drag|select_text|set_value|done|fail,
+   right_click|hold|click_at|drag|select_text|set_value|extract|done|fail,
  "element": id of an element from the page list (for element actions),
  "text": text to type, the text to select (select_text), the number (set_value),
  "url": for navigate, "keys": for press ("Control+c", "Shift+ArrowDown"),
@@ -26,6 +33,11 @@ Answer with ONE JSON object and nothing else:
  "x", "y": a point inside the element's box (click_at, drag without target), "hold_ms": for hold,
  "reason": a short why}
 Answer "done" when the goal is reached, "fail" with a reason when it cannot be."""
+
+EXTRACT_PROMPT = """
+This task must end with data in a given shape. On the page that shows the data the goal asks
+for, answer "extract" with "data": the values read from the page, in that shape (null for
+every other action)."""
 
 
 class ChatAnswer(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -40,6 +52,7 @@ class ChatAnswer(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     y: int | None = None
     hold_ms: int = 0
     reason: str = ""
+    data: Any = None  # extract: the values read, shaped by the task's output_schema
 
 
 class _Message(msgspec.Struct):
@@ -123,7 +136,12 @@ def parse_answer(content: str, request: DecisionRequest) -> Intent:
         )
     if answer.action == "navigate" and not answer.url:
         raise InvalidAnswer("navigate needs a url")
-    return Intent(**msgspec.structs.asdict(answer))
+    fields = msgspec.structs.asdict(answer)
+    if answer.action != "extract":
+        fields["data"] = None  # only an extraction carries values
+    elif request.output_schema is not None and answer.data is not None:
+        fields["data"] = from_strict(answer.data, request.output_schema)
+    return Intent(**fields)
 
 
 class ChatBackend:
@@ -134,14 +152,17 @@ class ChatBackend:
         self._http = client or httpx.AsyncClient(timeout=config.timeout_s)
 
     async def next_intent(self, request: DecisionRequest) -> Intent:
+        schema = request.output_schema
+        system = SYSTEM_PROMPT + (EXTRACT_PROMPT if schema is not None else "")
         messages = [
-            {"role": "system", "content": SYSTEM_PROMPT},
+            {"role": "system", "content": system},
             {"role": "user", "content": render_page(request)},
         ]
+        response_format = answer_format(schema) if schema is not None else None
         error = ""
         for _ in range(max(self.config.attempts, 1)):
             try:
-                content = await self._complete(messages)
+                content = await self._complete(messages, response_format)
             except (httpx.HTTPError, msgspec.DecodeError, msgspec.ValidationError) as exc:
                 error = f"endpoint error: {type(exc).__name__}: {exc}"
                 continue
@@ -163,12 +184,15 @@ class ChatBackend:
             f"answer after {self.config.attempts} attempts; last: {error}",
         )
 
-    async def _complete(self, messages: list[dict[str, str]]) -> str:
+    async def _complete(
+        self, messages: list[dict[str, str]], response_format: dict[str, Any] | None = None
+    ) -> str:
         headers = {"Authorization": f"Bearer {self.config.api_key}"} if self.config.api_key else {}
+        body: dict[str, Any] = {"model": self.config.model, "messages": messages, "temperature": 0}
+        if response_format is not None:
+            body["response_format"] = response_format
         resp = await self._http.post(
-            self.config.url.rstrip("/") + "/chat/completions",
-            json={"model": self.config.model, "messages": messages, "temperature": 0},
-            headers=headers,
+            self.config.url.rstrip("/") + "/chat/completions", json=body, headers=headers
         )
         resp.raise_for_status()
         completion = msgspec.json.decode(resp.content, type=_Completion)

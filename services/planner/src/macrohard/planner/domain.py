@@ -244,13 +244,6 @@ def decided(
     return events
 
 
-def replayed_so_far(state: TaskState) -> int | None:
-    """How many steps of this run were replayed, or None once the model has taken a step
-    (then the run is the model's to finish)."""
-    decided = [p for p in state.intents if p.step > 0]
-    return len(decided) if all(p.replayed for p in decided) else None
-
-
 # ---- after the browser session was taken over ------------------------------------------
 
 # Actions whose effect lives only in the page until something submits it: a reloaded page
@@ -258,7 +251,7 @@ def replayed_so_far(state: TaskState) -> int | None:
 PAGE_LOCAL: frozenset[str] = frozenset(
     {
         "type", "clear", "select", "check", "uncheck", "hover", "scroll", "wait_for", "drag",
-        "upload", "select_text", "set_value",
+        "upload", "select_text", "set_value", "extract",
     }
 )  # fmt: skip
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from macrohard.contracts.agent import Intent, IntentEmitted, RunLearned
 from macrohard.contracts.approvals import (
@@ -155,6 +156,7 @@ class Planner:
             history=history,
             cause=env,
             car_wait_s=state.car_wait_s,
+            output_schema=state.output_schema,
         )
         intent = None
         if outcome.takeover_step is None:
@@ -196,7 +198,12 @@ class Planner:
                 previous_error=error,
                 replayed=replayed,
             )
-            events = results.with_result(events, state, ev.observation)
+            extractions = (
+                await self._extractions(env.tenant, ev.task_id)
+                if state.output_schema is not None and results.ends_with_completion(events)
+                else []
+            )
+            events = results.with_result(events, state, ev.observation, extractions)
         # The model call itself writes to the task (the inference client's InferenceCompleted),
         # so append at the version after it, provided nothing that matters moved meanwhile
         # (another decision, a cancel, the end of the run): then decide again instead.
@@ -213,9 +220,6 @@ class Planner:
         self, tenant: str, state: TaskState, observation: PageObservation, ok: bool | None
     ) -> Intent | None:
         """The next step of the tenant's solved run of this goal shape, if the page allows."""
-        so_far = domain.replayed_so_far(state)
-        if so_far is None:
-            return None
         shape, _ = playbook.goal_shape(state.goal)
         entry = playbook.playbook_id(playbook.site_of(state.start_url), shape)
         # The entry's latest RunLearned: two direct reads, however many runs it has seen.
@@ -225,7 +229,11 @@ class Planner:
         learned = (await self.store.read_sequence(last)).payload
         if not isinstance(learned, RunLearned) or learned.site != playbook.site_of(state.start_url):
             return None
-        return playbook.replay(learned, state.goal, so_far, observation, ok)
+        decided = [(p.intent, p.replayed, p.ok) for p in state.intents if p.step > 0]
+        at = playbook.resume_at(learned, decided)
+        if at is None:
+            return None
+        return playbook.replay(learned, state.goal, at[0], observation, ok, resumed=at[1])
 
     async def _learn(
         self, cause: Envelope, state: TaskState, history: list[PastIntent], last: Event
@@ -264,6 +272,15 @@ class Planner:
             [caused_by(learned, cause, aggregate_id=entry, purpose="learn")],
             expected_version=None,
         )
+
+    async def _extractions(self, tenant: str, task_id: str) -> list[Any]:
+        """What the run's `extract` intents read, in log order (the actuator's answers)."""
+        pages = await self.store.read_aggregate(tenant, "browser", task_id)
+        return [
+            r.payload.extracted
+            for r in pages
+            if isinstance(r.payload, PageObserved) and r.payload.extracted is not None
+        ]
 
     async def _append_once(
         self,

@@ -145,14 +145,56 @@ def _derived_from_changed_values(learned: RunLearned, slots: Sequence[str]) -> b
     return any(not any(_uses_a_value(s, [o]) for s in learned.steps) for o in changed)
 
 
+def resume_at(
+    learned: RunLearned, decided: Sequence[tuple[Intent, bool, bool | None]]
+) -> tuple[int, bool] | None:
+    """Which recorded step comes next, given this run's decisions so far (intent, replayed,
+    ok), and whether the model has taken over a step on the way; None: none may come now.
+
+    Replayed decisions walk the recording one by one. Where the page differed the model took
+    the step; the recording is rejoined at the first step of a later goal step (plan step)
+    once the model has served the differing goal step as the recording did: as many
+    successful actions, the last one of the same kind (a typed date that needed its
+    calendar instead is not the recording's, and the run stays the model's meanwhile).
+    """
+    taken = [k for k, (_, replayed, _) in enumerate(decided) if not replayed]
+    if not taken:
+        return len(decided), False
+    last = taken[-1]
+    intent, plan = decided[last][0], decided[last][0].plan_step
+    if plan is None:
+        return None
+    recorded = [s for s in learned.steps if s.intent.plan_step == plan]
+    served = [i for i, _, ok in decided[: last + 1] if i.plan_step == plan and ok is not False]
+    if not recorded or len(served) < len(recorded):
+        return None
+    if intent.action != recorded[-1].intent.action:
+        return None
+    later = [
+        k
+        for k, s in enumerate(learned.steps)
+        if s.intent.plan_step is not None and s.intent.plan_step > plan
+    ]
+    # Steps replayed since the model's last one walk on from where the recording was rejoined.
+    return (later[0] + len(decided) - last - 1, True) if later else None
+
+
+def _masked(label: str) -> str:
+    """A label with its numbers taken out: a page's own counters ('Section #40') vary."""
+    return re.sub(r"\d+", "#", label)
+
+
 def replay(
     learned: RunLearned,
     goal: str,
     replayed_so_far: int,
     observation: PageObservation,
     previous_ok: bool | None,
+    resumed: bool = False,
 ) -> Intent | None:
-    """The next recorded step, re-grounded on this page; None when the page differs."""
+    """The next recorded step, re-grounded on this page; None when the page differs.
+    `resumed`: the model took an earlier step (see `resume_at`), so values it derived
+    differently are its own already."""
     shape, slots = goal_shape(goal)
     if shape != learned.shape or len(slots) != len(learned.slots):
         return None
@@ -161,15 +203,28 @@ def replay(
     step = learned.steps[replayed_so_far]
     if step.page_url and site_of(step.page_url) != site_of(observation.url):
         return None
-    if _derived_from_changed_values(learned, slots) and not _uses_a_value(step, learned.slots):
+    if step.intent.target_element is not None or step.intent.x is not None:
+        # A second element (a drop target, a value display) or a point on the page: only
+        # the acted-on element is re-grounded, so the model decides this step again.
+        return None
+    derived = _derived_from_changed_values(learned, slots)
+    if derived and not resumed and not _uses_a_value(step, learned.slots):
         return None
     intent = step.intent
-    # Once: a run learned from a replay already carries the mark.
     reason = intent.reason if intent.reason.startswith("replay: ") else f"replay: {intent.reason}"
     changes: dict[str, object] = {"reason": reason[:300]}
     if intent.element is not None:
         label = swap(step.element_label, learned.slots, slots)
         same = [e for e in observation.elements if regrounding_key(observation, e) == label]
+        if not same and step.nth == 0 and _masked(label) != label:
+            # Not there as written: the one element whose label differs only in its numbers.
+            same = [
+                e
+                for e in observation.elements
+                if _masked(regrounding_key(observation, e)) == _masked(label)
+            ]
+            if len(same) != 1:
+                return None
         if step.nth >= len(same):
             return None
         if len(same) > 1 and label.endswith("''"):

@@ -8,11 +8,12 @@ back from the history and from the page), so the same request always yields the 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import msgspec
 
 from macrohard.contracts.agent import Intent
-from macrohard.contracts.browser import PageElement
+from macrohard.contracts.browser import PageElement, PageObservation
 from macrohard.planner_model.web_planner.grammar import Step
 from macrohard.planner_model.web_planner.page import PageView, center
 
@@ -31,10 +32,19 @@ class PastStep(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
 class Ctx:
     """One decision: the page, the whole history, and what earlier steps found on the page."""
 
-    def __init__(self, view: PageView, history: list[PastStep], goal: str = "") -> None:
+    def __init__(
+        self,
+        view: PageView,
+        history: list[PastStep],
+        goal: str = "",
+        observation: PageObservation | None = None,
+        output_schema: dict[str, Any] | None = None,
+    ) -> None:
         self.goal = goal
         self.view = view
         self.history = history
+        self.observation = observation  # the page as observed (what extraction reads)
+        self.output_schema = output_schema  # the task's result schema, if it has one
         self.anchor: PageElement | None = None  # the item a "find the X by Y" step located
         self.copied: tuple[str, PageElement] | None = None  # what a copy step read, and where
 

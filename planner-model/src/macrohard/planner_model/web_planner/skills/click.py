@@ -9,7 +9,7 @@ import re
 from macrohard.contracts.agent import Intent
 from macrohard.contracts.browser import PageElement
 from macrohard.planner_model.web_planner.grammar import Step, clause, unq
-from macrohard.planner_model.web_planner.page import center, kind_words
+from macrohard.planner_model.web_planner.page import INTERACTIVE, PageView, center, kind_words
 from macrohard.planner_model.web_planner.skills.base import (
     Ctx,
     PastStep,
@@ -55,6 +55,8 @@ def click_object(obj: str, q: list[str]) -> list[Step]:
         flags=re.I,
     )
     obj = re.sub(r"^(?:the|a|an)\s+", "", obj, flags=re.I)
+    # "their address": the address of the item found earlier (grounded near the anchor).
+    obj = re.sub(r"^(?:their|his|her|its)\s+", "", obj, flags=re.I)
     ws = obj.split()
     if not ws:
         return []
@@ -128,7 +130,17 @@ def click(step: Step, ctx: Ctx, own: list[PastStep]) -> Intent | None:
     cands = ctx.view.ground(step.target, step.alt_target, step.kind_hint, near=ctx.anchor)
     if cands and cands[0][0] >= 0.5:
         e = cands[0][1]
+        # A label ("Address:") names the control beside it, which is what takes the click.
+        e = control_beside(ctx.view, e) or e
         return Intent(action="click", element=e.id, reason=f"click {say(e)} for {step.target!r}")
+    # "their phone number" where the page says "Phone:": a label that names one of the
+    # target's words, and the control beside it.
+    for word in step.target.split():
+        for s, label in ctx.view.ground(word, near=ctx.anchor):
+            control = control_beside(ctx.view, label) if s >= 0.9 else None
+            if control is not None:
+                why = f"click {say(control)} beside {say(label)} for {step.target!r}"
+                return Intent(action="click", element=control.id, reason=why)
     return explore(step.target or step.kind_hint, ctx, own)
 
 
@@ -195,6 +207,25 @@ def click_nth(step: Step, ctx: Ctx, own: list[PastStep]) -> Intent | None:
     if target is None:
         return Intent(action="fail", reason=f"only {len(items)} results and no next page")
     return Intent(action="click", element=target.id, reason=f"page {want_page} of size {size}")
+
+
+def control_beside(view: PageView, label: PageElement) -> PageElement | None:
+    """The control a label names ("Phone:" -> the link right of it); None when `label` is
+    not a label (a control itself, or text that does not end with a colon)."""
+    text = (label.text or label.name).strip()
+    if label.role in INTERACTIVE or not text.endswith(":") or label.box is None:
+        return None
+    lx, ly = label.box.x + label.box.w / 2, center(label)[1]
+    near = [
+        e
+        for e in view.elements
+        if (e.role in INTERACTIVE or e.tag in ("a", "button", "select"))
+        and e is not label
+        and e.box is not None
+        and abs(center(e)[1] - ly) <= max(e.box.h, label.box.h) / 2 + 4
+        and center(e)[0] > lx
+    ]
+    return min(near, key=lambda e: center(e)[0] - lx) if near else None
 
 
 def describe_nav(e: PageElement) -> str | None:

@@ -24,7 +24,7 @@ from macrohard.planner_model.web_planner.skills.base import Ctx, PastStep, reade
 from macrohard.planner_model.web_planner.text import norm
 
 SEARCH = "search:"  # a reason prefix: a step of a search loop is progress, not another try
-_NUMBER_ONLY = re.compile(r"\s*[-\u2212]?\d+(?:\.\d+)?\s*")
+NUMBER_ONLY = re.compile(r"\s*[-\u2212]?\d+(?:\.\d+)?\s*")
 
 
 @clause(25)
@@ -91,7 +91,7 @@ def shown_numbers(view: PageView) -> list[tuple[float, PageElement]]:
     out = []
     for e in view.elements:
         text = e.text or ""
-        if e.role in INTERACTIVE or e.role in FIELD_ROLES or not _NUMBER_ONLY.fullmatch(text):
+        if e.role in INTERACTIVE or e.role in FIELD_ROLES or not NUMBER_ONLY.fullmatch(text):
             continue
         out.append((numbers_in(text)[0], e))
     return out

@@ -11,7 +11,7 @@ import msgspec
 from macrohard.contracts.agent import Intent
 from macrohard.contracts.browser import PageElement
 from macrohard.planner_model.web_planner.grammar import Step, clause, unq
-from macrohard.planner_model.web_planner.lookup import EACH_LABEL, value_beside
+from macrohard.planner_model.web_planner.lookup import EACH_LABEL, SHOWN, shown_above, value_beside
 from macrohard.planner_model.web_planner.page import PageView
 from macrohard.planner_model.web_planner.skills.base import (
     Ctx,
@@ -116,6 +116,12 @@ def _fill_plain(c: str, q: list[str]) -> list[Step]:
     ws = hint.split()
     nth = ordinal(ws[0]) if ws else None
     what = unq(m.group(1), q)
+    if re.match(
+        r"the\s+(?:text|word|letters|characters|code|number)\s+(?:below|above|shown|displayed)",
+        what,
+        re.I,
+    ):
+        return [Step(kind="fill", lookup=SHOWN, kind_hint=hint)]
     if re.match(r"the\s+values?\s+(?:that\s+)?correspond", what, re.I):
         return [Step(kind="fill", lookup=EACH_LABEL, all_fields=True)]
     if lk := re.match(r"the\s+value\s+(?:of|for)\s+(?:the\s+)?(.+)$", what, re.I):
@@ -142,6 +148,11 @@ def fill(step: Step, ctx: Ctx, own: list[PastStep]) -> Intent | None:
     hint = field_hint(step.kind_hint)
     if step.lookup == EACH_LABEL:
         return _fill_from_labels(view, fields, own)
+    if step.lookup == SHOWN:
+        shown = next((t for f in fields if (t := shown_above(view, f))), None)
+        if shown is None:
+            return Intent(action="fail", reason="the page shows no text to enter")
+        step = msgspec.structs.replace(step, value=shown, lookup="")
     if step.lookup:
         found = value_beside(view, step.lookup)
         if found is None:
