@@ -56,8 +56,20 @@ class AckInbox:
 
     async def _on_reply(self, msg: Msg) -> None:
         fut = self._pending.pop(msg.subject[len(self._prefix) + 1 :], None)
-        if fut is not None and not fut.done():
-            fut.set_result(msg.data)
+        if fut is None or fut.done():
+            return
+        if not msg.data:
+            # A status, not an ack: 503 is "no responders" (the stream's leader died and no
+            # node has taken the publish yet, as when a cluster node is killed). Nothing was
+            # stored; the caller retries as after any unavailable bus, never decodes it.
+            status = (msg.headers or {}).get("Status", "")
+            fut.set_exception(
+                nats.errors.NoRespondersError()
+                if status == "503"
+                else nats.errors.Error(f"JetStream answered status {status or 'empty'}, not an ack")
+            )
+            return
+        fut.set_result(msg.data)
 
     async def _sweep(self) -> None:
         loop = asyncio.get_running_loop()

@@ -114,7 +114,9 @@ def coordination_bucket_configs(replicas: int = 1) -> list[KeyValueConfig]:
             bucket=SUBMISSION_CLAIMS_BUCKET,
             history=1,
             ttl=SUBMISSION_CLAIM_TTL_S,
-            storage=StorageType.MEMORY,
+            # File: a memory bucket is gone after a restart of NATS, and every submission
+            # with an Idempotency-Key would answer 503 until something recreated it.
+            storage=StorageType.FILE,
             replicas=replicas,
         ),
     ]

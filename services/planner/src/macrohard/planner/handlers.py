@@ -158,7 +158,11 @@ class Planner:
             car_wait_s=state.car_wait_s,
             output_schema=state.output_schema,
         )
-        intent = await self._replayed(env.tenant, state, ev.observation, ok)
+        intent = None
+        if outcome.takeover_step is None:
+            # After a takeover the page was reloaded under the run (what was typed is gone):
+            # the recorded run no longer matches it, and the model decides from the page.
+            intent = await self._replayed(env.tenant, state, ev.observation, ok)
         replayed = intent is not None
         if intent is None:
             try:
