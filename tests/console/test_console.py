@@ -113,12 +113,20 @@ async def test_tenant_submits_watches_live_and_follows_invoice_to_events(
 
     # The webhook: refused once, delivered on the retry (1 s later), both tries shown.
     await page.goto("/console/webhooks")
-    for _ in range(30):
-        if await page.locator(".delivery .status", has_text="delivered").count():
+    # Wait for the refused delivery itself (the page shows the latest first; another event's
+    # delivery may be done while the refused one still waits for its retry): reload until the
+    # first delivery shown has both of its tries.
+    delivery = page.locator(".delivery").first
+    for _ in range(60):
+        first = delivery.locator(".status").first
+        if (
+            await delivery.count()
+            and (await first.inner_text()).strip() == "delivered"
+            and await delivery.locator("tbody tr").count() == 2
+        ):
             break
         await page.wait_for_timeout(1000)
         await page.reload()
-    delivery = page.locator(".delivery").first
     await expect(delivery.locator(".status").first).to_have_text("delivered")
     await expect(delivery.locator("tbody tr")).to_have_count(2)
     await expect(delivery.locator("tbody tr").first).to_contain_text("503")

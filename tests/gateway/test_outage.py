@@ -60,7 +60,7 @@ async def test_nats_outage_answers_503_and_stores_nothing_it_refused(
             retried = await c.post(
                 "/v1/tasks", headers={**key, "Idempotency-Key": "order-1"}, json=task
             )
-            assert retried.status_code == 202
+            assert retried.status_code == 202, retried.text
             again = await c.post(
                 "/v1/tasks", headers={**key, "Idempotency-Key": "order-1"}, json=task
             )
