@@ -6,15 +6,19 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import pytest
 
+from macrohard.actuator.main import build as build_actuator
+from macrohard.billing.main import build as build_billing
 from macrohard.devkit.embedded import free_port
 from macrohard.eventlog import Service, ServiceConfig
 from macrohard.gateway.context import GatewaySettings
 from macrohard.gateway.main import Gateway
 from macrohard.gateway.secrets import decode_master_key, new_master_key
+from macrohard.planner.main import build as build_planner
 
 ADMIN = "mh_admin_test-token"
 MASTER = decode_master_key(new_master_key())
@@ -51,6 +55,49 @@ async def running_gateway(
     finally:
         stop.set()
         await asyncio.wait_for(task, 10)
+
+
+@contextlib.asynccontextmanager
+async def running_platform(
+    nats_url: str, database_url: str, *, billing: bool = False
+) -> AsyncIterator[RunningGateway]:
+    """The gateway with an in-process planner (offline model) and actuator, and billing when
+    asked: a task submitted through the API runs end to end on real NATS and Chromium.
+    The caller sets MH_LOCAL_TEST_MODE (local pages) and MH_DATA_DIR."""
+    services = [
+        Service(ServiceConfig("planner", nats_url=nats_url, extra={"backend": "in-process"})),
+        Service(ServiceConfig("actuator", nats_url=nats_url)),
+    ]
+    build_planner(services[0])
+    build_actuator(services[1])
+    if billing:
+        services.append(
+            Service(ServiceConfig("billing", nats_url=nats_url, database_url=database_url))
+        )
+        build_billing(services[2])
+    halt = asyncio.Event()
+    jobs = [asyncio.create_task(s.run(halt)) for s in services]
+    try:
+        async with running_gateway(nats_url, database_url) as gw:
+            yield gw
+    finally:
+        halt.set()
+        await asyncio.gather(*jobs, return_exceptions=True)
+
+
+TERMINAL = frozenset({"completed", "failed", "cancelled"})
+
+
+async def task_until(
+    c: httpx.AsyncClient, task_id: str, statuses: frozenset[str] | set[str] = TERMINAL
+) -> dict[str, Any]:
+    """The task's view once its status is one of `statuses` (90 s at most)."""
+    for _ in range(900):
+        view: dict[str, Any] = (await c.get(f"/v1/tasks/{task_id}")).json()
+        if view["status"] in statuses:
+            return view
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"task {task_id} stayed {view['status']}")
 
 
 @pytest.fixture

@@ -10,16 +10,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
-import httpx
 import pytest
 
-from macrohard.actuator.main import build as build_actuator
 from macrohard.devkit.pages import LocalSite, fixed_pages
-from macrohard.eventlog import Service, ServiceConfig
-from macrohard.planner.main import build as build_planner
-from tests.gateway.conftest import RunningGateway, onboard, running_gateway
+from tests.gateway.conftest import RunningGateway, onboard, running_platform, task_until
 
 ORDERS = """<!doctype html><html><head><title>Orders</title></head><body>
 <h1>Orders</h1><table><tr><th>Order</th><th>Total</th></tr>
@@ -35,27 +30,8 @@ async def platform(
 ) -> AsyncIterator[RunningGateway]:
     monkeypatch.setenv("MH_LOCAL_TEST_MODE", "1")
     monkeypatch.setenv("MH_DATA_DIR", str(tmp_path))
-    planner = Service(ServiceConfig("planner", nats_url=nats_url, extra={"backend": "in-process"}))
-    build_planner(planner)
-    actuator = Service(ServiceConfig("actuator", nats_url=nats_url))
-    build_actuator(actuator)
-    halt = asyncio.Event()
-    jobs = [asyncio.create_task(s.run(halt)) for s in (planner, actuator)]
-    try:
-        async with running_gateway(nats_url, database_url) as gw:
-            yield gw
-    finally:
-        halt.set()
-        await asyncio.gather(*jobs, return_exceptions=True)
-
-
-async def until(c: httpx.AsyncClient, task_id: str, statuses: set[str]) -> dict[str, Any]:
-    for _ in range(900):
-        view: dict[str, Any] = (await c.get(f"/v1/tasks/{task_id}")).json()
-        if view["status"] in statuses:
-            return view
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"task {task_id} stayed {view['status']}")
+    async with running_platform(nats_url, database_url) as gw:
+        yield gw
 
 
 async def test_a_delete_pauses_for_approval_and_continues_after_it(
@@ -72,7 +48,7 @@ async def test_a_delete_pauses_for_approval_and_continues_after_it(
             })  # fmt: skip
             assert r.status_code == 202, r.text
             task_id = r.json()["task_id"]
-            paused = await until(c, task_id, {"awaiting_approval", "completed", "failed"})
+            paused = await task_until(c, task_id, {"awaiting_approval", "completed", "failed"})
             assert paused["status"] == "awaiting_approval", paused
             held = paused["pending_approval"]
             assert held["intent"]["action"] == "click" and "delete" in held["why"]
@@ -86,6 +62,6 @@ async def test_a_delete_pauses_for_approval_and_continues_after_it(
             ok = await c.post(f"/v1/tasks/{task_id}/approval",
                               json={"step": held["step"], "approve": True})  # fmt: skip
             assert ok.status_code == 202, ok.text
-            done = await until(c, task_id, {"completed", "failed", "cancelled"})
+            done = await task_until(c, task_id, {"completed", "failed", "cancelled"})
     assert done["status"] == "completed", done
     assert any(h.startswith("/deleted") for h in site.hits)

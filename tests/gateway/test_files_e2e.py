@@ -15,16 +15,11 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
-from macrohard.actuator.main import build as build_actuator
-from macrohard.billing.main import build as build_billing
-from macrohard.eventlog import Service, ServiceConfig
 from macrohard.eventlog.artifacts import artifact_id_of
-from macrohard.planner.main import build as build_planner
 from tests.files_site import ORDERS_CSV, files_site
-from tests.gateway.conftest import RunningGateway, onboard, running_gateway
+from tests.gateway.conftest import RunningGateway, onboard, running_platform, task_until
 
 REPORT = b"%PDF-1.4\n" + bytes(range(256)) * 40 + b"\n%%EOF\n"
 
@@ -35,29 +30,8 @@ async def platform(
 ) -> AsyncIterator[RunningGateway]:
     monkeypatch.setenv("MH_LOCAL_TEST_MODE", "1")
     monkeypatch.setenv("MH_DATA_DIR", str(tmp_path))
-    planner = Service(ServiceConfig("planner", nats_url=nats_url, extra={"backend": "in-process"}))
-    build_planner(planner)
-    actuator = Service(ServiceConfig("actuator", nats_url=nats_url))
-    build_actuator(actuator)
-    billing = Service(ServiceConfig("billing", nats_url=nats_url, database_url=database_url))
-    build_billing(billing)
-    halt = asyncio.Event()
-    jobs = [asyncio.create_task(s.run(halt)) for s in (planner, actuator, billing)]
-    try:
-        async with running_gateway(nats_url, database_url) as gw:
-            yield gw
-    finally:
-        halt.set()
-        await asyncio.gather(*jobs, return_exceptions=True)
-
-
-async def until(c: httpx.AsyncClient, task_id: str) -> dict[str, Any]:
-    for _ in range(900):
-        view: dict[str, Any] = (await c.get(f"/v1/tasks/{task_id}")).json()
-        if view["status"] in ("completed", "failed", "cancelled"):
-            return view
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"task {task_id} stayed {view['status']}")
+    async with running_platform(nats_url, database_url, billing=True) as gw:
+        yield gw
 
 
 async def test_a_task_downloads_a_csv_and_another_uploads_a_file(
@@ -72,7 +46,7 @@ async def test_a_task_downloads_a_csv_and_another_uploads_a_file(
                 "start_url": site.url("/orders"),
             })  # fmt: skip
             assert r.status_code == 202, r.text
-            exported = await until(c, r.json()["task_id"])
+            exported = await task_until(c, r.json()["task_id"])
             assert exported["status"] == "completed", exported
             csv_id = artifact_id_of(ORDERS_CSV)
             kept = [(a["artifact_id"], a["name"], a["content_type"], a["size"], a["source"])
@@ -98,7 +72,7 @@ async def test_a_task_downloads_a_csv_and_another_uploads_a_file(
                 "files": [r.json()["artifact_id"]],
             })  # fmt: skip
             assert r.status_code == 202, r.text
-            uploaded = await until(c, r.json()["task_id"])
+            uploaded = await task_until(c, r.json()["task_id"])
             assert uploaded["status"] == "completed", uploaded
             assert app.received == [("report.pdf", REPORT)]
 
