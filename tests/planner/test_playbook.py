@@ -4,6 +4,8 @@ differs; never across tenants. Real NATS, the real in-process planner model."""
 
 from __future__ import annotations
 
+import msgspec
+
 from macrohard.contracts.agent import Intent, IntentEmitted, PlaybookStep, RunLearned
 from macrohard.contracts.browser import (
     ActionExecuted,
@@ -286,3 +288,31 @@ def test_a_label_that_differs_only_in_its_numbers_is_found_when_it_is_the_only_o
         playbook.replay(learned, "Expand the section.", 0, tabs("Section #7", "Section #8"), None)
         is None
     )  # fmt: skip  (which one is not on the page)
+
+
+def test_text_read_off_the_page_is_not_replayed_onto_another_page() -> None:
+    # The goal has no values, so both runs share its shape; what was typed was read off the
+    # recorded page (the last word of a text, a sum) and this page may show another.
+    learned = RunLearned(
+        task_id="t", site=SITE, shape="type the last word of the text and press {}.",
+        slots=["Submit"],
+        steps=[
+            _step("type", 0, "textbox 'Name'", element=1, text="lorem"),
+            _step("click", 1, "button 'Save'", element=3),
+            _step("done", 2),
+        ],
+    )  # fmt: skip
+    goal = "Type the last word of the text and press Submit."
+    assert playbook.replay(learned, goal, 0, page(), None) is None
+    # Text the goal itself holds is replayed; so is a secret the actuator fills in.
+    quoted = msgspec.structs.replace(
+        learned,
+        shape="type {} and press {}.",
+        slots=["lorem", "Submit"],
+    )
+    again = playbook.replay(quoted, 'Type "ipsum" and press Submit.', 0, page(), None)
+    assert again is not None and again.text == "ipsum"
+    secret = msgspec.structs.replace(
+        learned, steps=[_step("type", 0, "textbox 'Name'", element=1, text="{{secret:pw}}")]
+    )
+    assert playbook.replay(secret, goal, 0, page(), None) is not None

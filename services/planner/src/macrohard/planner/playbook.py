@@ -179,6 +179,16 @@ def resume_at(
     return (later[0] + len(decided) - last - 1, True) if later else None
 
 
+_SECRET = re.compile(r"\{\{secret:[^}]*\}\}")
+
+
+def _written_in(goal: str, text: str) -> bool:
+    """Whether typed text comes from the goal itself (or is a secret the actuator fills in),
+    rather than from the page it was typed on."""
+    rest = " ".join(_SECRET.sub(" ", text).split()).casefold()
+    return not rest or rest in " ".join(goal.split()).casefold()
+
+
 def _masked(label: str) -> str:
     """A label with its numbers taken out: a page's own counters ('Section #40') vary."""
     return re.sub(r"\d+", "#", label)
@@ -235,7 +245,12 @@ def replay(
         # other way (a date rewritten, a value read off the page): the model redoes it.
         if slots != learned.slots and not any(o and o in intent.text for o in learned.slots):
             return None
-        changes["text"] = swap(intent.text, learned.slots, slots)
+        text = swap(intent.text, learned.slots, slots)
+        if not _written_in(goal, text):
+            # Not in the goal as written: read off the old page (a word copied, a sum, the
+            # value a table showed), so this page may want another; the model redoes it.
+            return None
+        changes["text"] = text
     if intent.values:
         changes["values"] = [swap(v, learned.slots, slots) for v in intent.values]
     if intent.url is not None:
