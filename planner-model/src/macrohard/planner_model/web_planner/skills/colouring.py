@@ -21,21 +21,22 @@ from macrohard.planner_model.web_planner.skills.styling import editor_of
 from macrohard.planner_model.web_planner.skills.visual import CSS_COLORS, color_name
 
 _COLOUR = r"colou?r(?:ed)?"
+_IN_EDITOR = r"(?:(?:using|in|with)\s+the\s+(?:(?:rich[- ])?text\s+)?editor,?\s+)?"
 _PATTERNS = (
     re.compile(
-        rf"(?:using\s+the\s+(?:text\s+)?editor,?\s+)?(?:give|make|set|turn|paint)\s+(?:the\s+(?:text|word|words)\s+)?(.+?)\s+(?:the\s+)?{_COLOUR}\s+(\w+)$",
+        rf"{_IN_EDITOR}(?:give|make|set|turn|paint)\s+(?:the\s+(?:text|word|words)\s+)?(.+?)\s+(?:the\s+)?{_COLOUR}\s+(\w+)$",
         re.I,
     ),
     re.compile(
-        r"(?:using\s+the\s+(?:text\s+)?editor,?\s+)?(?:make|turn|paint)\s+(?:the\s+(?:text|word|words)\s+)?(.+?)\s+(\w+)$",
+        rf"{_IN_EDITOR}(?:make|turn|paint)\s+(?:the\s+(?:text|word|words)\s+)?(.+?)\s+(\w+)$",
         re.I,
     ),
     re.compile(
-        rf"(?:using\s+the\s+(?:text\s+)?editor,?\s+)?{_COLOUR}\s+(?:the\s+(?:text|word|words)\s+)?(.+?)\s+(?:in\s+)?(\w+)$",
+        rf"{_IN_EDITOR}{_COLOUR}\s+(?:the\s+(?:text|word|words)\s+)?(.+?)\s+(?:in\s+)?(\w+)$",
         re.I,
     ),
     re.compile(
-        rf"(?:using\s+the\s+(?:text\s+)?editor,?\s+)?change\s+the\s+{_COLOUR}\s+of\s+(?:the\s+(?:text|word|words)\s+)?(.+?)\s+to\s+(\w+)$",
+        rf"{_IN_EDITOR}change\s+the\s+{_COLOUR}\s+of\s+(?:the\s+(?:text|word|words)\s+)?(.+?)\s+to\s+(\w+)$",
         re.I,
     ),
 )

@@ -19,7 +19,7 @@ from macrohard.contracts.agent import Intent
 from macrohard.contracts.browser import PageElement
 from macrohard.planner_model.web_planner.grammar import Step, clause, unq
 from macrohard.planner_model.web_planner.page import PageView, center
-from macrohard.planner_model.web_planner.skills.base import Ctx, PastStep, say, skill
+from macrohard.planner_model.web_planner.skills.base import Ctx, PastStep, clicked, say, skill
 from macrohard.planner_model.web_planner.text import norm, stem, words
 
 PLUS = frozenset({"+", "add", "increase", "more", "\u2795"})
@@ -46,7 +46,7 @@ def order_clause(c: str, q: list[str]) -> list[Step] | None:
     if m := _EACH.match(c):
         return [
             Step(kind="order_items", value=unq(m.group(2), q)),
-            Step(kind="click", target=m.group(1).lower()),
+            Step(kind="order_send", target=m.group(1).lower()),
         ]
     if m := _KIND_AFTER.match(c) or _KIND_BEFORE.match(c):
         count = m.group(2).lower()
@@ -57,7 +57,7 @@ def order_clause(c: str, q: list[str]) -> list[Step] | None:
                 value=label,
                 ordinal=int(count) if count.isdigit() else COUNTS[count],
             ),
-            Step(kind="click", target=m.group(1).lower()),
+            Step(kind="order_send", target=m.group(1).lower()),
         ]
     return None
 
@@ -169,3 +169,37 @@ def order_kind(step: Step, ctx: Ctx, own: list[PastStep]) -> Intent | None:
         element=plus.id,
         reason=f"{step.value} {len(done) + 1} of {step.ordinal}: one more {say(named)}",
     )
+
+
+# The goal itself says how the order is sent ("... then click Place order").
+_SENT_BY_GOAL = re.compile(r"\b(?:click|press|hit|tap|submit|place|check\s*out)\b", re.I)
+SEND_NAMES = ("order", "place order", "checkout", "check out", "buy", "purchase", "submit")
+
+
+@clause(24)
+def send_clause(c: str, q: list[str]) -> list[Step] | None:
+    """'Place the order', 'submit your order', 'check out', 'complete the purchase'."""
+    if re.match(
+        r"(?:(?:place|send|submit|complete|confirm|finish)\s+(?:the|your|my)\s+(?:order|purchase)"
+        r"|check\s*out)$",
+        c,
+        re.I,
+    ):
+        return [Step(kind="order_send", target="place order", value="asked")]
+    return None
+
+
+@skill("order_send")
+def order_send(step: Step, ctx: Ctx, own: list[PastStep]) -> Intent | None:
+    """Send the order with the page's order control (named by the goal's verb, else an
+    order/checkout/submit control). A step the goal only implies is left to the goal's
+    own words when it says how to send the order ("... then click Place order")."""
+    if clicked(own) or (step.value != "asked" and _SENT_BY_GOAL.search(ctx.goal)):
+        return None
+    for name in (step.target, *SEND_NAMES):
+        found = [e for s, e in ctx.view.ground(name) if s >= 0.9 and e.role in ("button", "link")]
+        if found:
+            return Intent(
+                action="click", element=found[0].id, reason=f"send the order: {say(found[0])}"
+            )
+    return None
