@@ -38,6 +38,7 @@ class PastIntent:
     error: str = ""
     page_url: str = ""
     replayed: bool = False  # from the tenant's playbook rather than the model
+    playbook_seq: int = 0  # the recording (RunLearned's stream sequence) it was replayed from
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +67,11 @@ class TaskState:
     @property
     def terminal(self) -> bool:
         return self.status in TERMINAL
+
+    @property
+    def recording(self) -> int:
+        """The playbook recording this run replays (its stream sequence; 0: none yet)."""
+        return next((p.playbook_seq for p in self.intents if p.playbook_seq), 0)
 
 
 def evolve(state: TaskState, env: Envelope) -> TaskState:
@@ -99,6 +105,7 @@ def evolve(state: TaskState, env: Envelope) -> TaskState:
                 label=ev.element_label,
                 page_url=ev.page_url,
                 replayed=ev.replayed,
+                playbook_seq=ev.playbook_seq,
             )
             return replace(state, intents=(*past, entry), pending=None)
         case TaskCancelRequested():
@@ -217,6 +224,7 @@ def decided(
     previous_ok: bool | None,
     previous_error: str,
     replayed: bool = False,
+    playbook_seq: int = 0,
 ) -> list[Event]:
     """The answer (the model's, or a replayed step) as events: the intent, and the end of
     the run when it says so, with how many steps were replayed and how many the model took."""
@@ -231,6 +239,7 @@ def decided(
             previous_ok=previous_ok,
             previous_error=previous_error,
             replayed=replayed,
+            playbook_seq=playbook_seq if replayed else 0,
         )
     ]
     decided_steps = [p.replayed for p in state.intents if p.step > 0] + [replayed]
