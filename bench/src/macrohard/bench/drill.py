@@ -53,6 +53,10 @@ INFRASTRUCTURE = (
     "interrupted by an actuator crash",
     "budget exhausted",
     "dead-letter",
+    # The drill's own pages are benign: one that did not answer (its renderer starved of
+    # CPU) or could not be read is the platform's failure too.
+    "stopped responding",
+    "could not be observed",
 )
 
 

@@ -490,11 +490,18 @@ class Actuator:
         # (the next intent reopens the session in a fresh context).
         step.out = [e for e in step.out if not isinstance(e, PageObserved)]
         observation = await self._reopened(env, ie, loaded, step, url)
+        unseen = ""
         if observation is None:
+            # Not a page to decide on: the error says so (the planner opens it again).
+            unseen = f"{error}, and it did not answer when reopened"
             observation = PageObservation(url=loaded.state.last_url, title=error, elements=[])
         step.out.append(
             PageObserved(
-                task_id=ie.task_id, step=ie.step, observation=observation, intent_event_id=env.id
+                task_id=ie.task_id,
+                step=ie.step,
+                observation=observation,
+                intent_event_id=env.id,
+                error=unseen,
             )
         )
 

@@ -167,13 +167,9 @@ class Ignore:
 Verdict = Ask | Stop | Ignore
 
 
-def on_observed(
-    state: TaskState, observed_step: int, budget_exhausted: bool, observation_error: str = ""
-) -> Verdict:
+def on_observed(state: TaskState, observed_step: int, budget_exhausted: bool) -> Verdict:
     """The page after step `observed_step` was seen: ask for the next step, stop, or ignore.
-
-    `observation_error`: the actuator could not read the page; nothing can be decided on
-    an empty page, so the run ends with that reason."""
+    (A page the actuator could not read is recovery.py's, once the run goes on.)"""
     if state.status != "running":
         return Ignore(f"task is {state.status}")
     if observed_step != state.step:
@@ -183,8 +179,6 @@ def on_observed(
     steps = state.step + 1
     if state.cancel_requested:
         return Stop([TaskCancelled(task_id=state.task_id, steps=steps, reason="cancel requested")])
-    if observation_error:
-        return Stop([TaskFailed(task_id=state.task_id, steps=steps, reason=observation_error)])
     if budget_exhausted:
         return Stop([TaskFailed(task_id=state.task_id, steps=steps, reason="budget exhausted")])
     if state.step >= state.max_steps:

@@ -32,7 +32,7 @@ from macrohard.contracts.browser import (
 from macrohard.contracts.envelope import Envelope, Event, RecordedEvent, caused_by
 from macrohard.contracts.tasks import TaskCancelRequested, TaskCompleted, TaskSubmitted
 from macrohard.eventlog import EventStore, Loaded
-from macrohard.planner import approvals, domain, playbook, results
+from macrohard.planner import approvals, domain, playbook, recovery, results
 from macrohard.planner.backends import DecisionRequest, PlannerBackend
 from macrohard.planner.domain import Ask, Ignore, PastIntent, TaskState
 
@@ -127,7 +127,7 @@ class Planner:
             return
         loaded = await self.load(env.tenant, ev.task_id)
         state = loaded.state
-        verdict = domain.on_observed(state, ev.step, self.budgets.exhausted(env.tenant), ev.error)
+        verdict = domain.on_observed(state, ev.step, self.budgets.exhausted(env.tenant))
         if isinstance(verdict, Ignore):
             log.info("observation ignored", extra={"task": ev.task_id, "why": verdict.why})
             return
@@ -139,6 +139,15 @@ class Planner:
         lost = domain.unknown_effect(state, ev.step, outcome.unknown, outcome.takeover_step)
         if lost is not None:
             await self._append_once(lost.events, env, loaded, "lost", task_id=ev.task_id)
+            return
+        if ev.error:
+            # The platform failed to show the page (after the check above: an effect of
+            # unknown outcome is never followed by a reload and a second try).
+            events = recovery.unseen_page(
+                state, verdict.step, ev.error, ev.observation.url, backend=self.backend.name,
+                previous_ok=ok, previous_error=error,
+            )  # fmt: skip
+            await self._append_once(events, env, loaded, "recover", task_id=ev.task_id)
             return
         history = list(state.intents)
         if history:
