@@ -203,6 +203,21 @@ def _written_in(goal: str, text: str) -> bool:
     return not rest or rest in " ".join(goal.split()).casefold()
 
 
+def every_goal_step_served(
+    learned: RunLearned, decided: Sequence[tuple[Intent, bool, bool | None]]
+) -> bool:
+    """Whether this run did, with success, something for every goal step (plan step) the
+    recording did before its `done`: a replayed `done` must never end a run that skipped
+    one (a form submitted without its select is a false completion)."""
+    wanted = {
+        s.intent.plan_step
+        for s in learned.steps
+        if s.intent.plan_step is not None and s.intent.action not in ("done", "fail")
+    }
+    served = {i.plan_step for i, _, ok in decided if i.plan_step is not None and ok is not False}
+    return wanted <= served
+
+
 def _masked(label: str) -> str:
     """A label with its numbers taken out: a page's own counters ('Section #40') vary."""
     return re.sub(r"\d+", "#", label)
