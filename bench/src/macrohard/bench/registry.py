@@ -38,6 +38,7 @@ import msgspec
 import nats
 from nats.aio.client import Client as NATS
 
+from macrohard.bench.intake_cost import intake_cost
 from macrohard.bench.report import report
 from macrohard.bench.servers import add_server_args, bench_servers
 from macrohard.contracts import PLATFORM_TENANT, envelope
@@ -56,6 +57,10 @@ from macrohard.eventlog.streams import ensure_streams
 TARGETS = {
     "heartbeats_per_s": ">= nodes / interval (>= 100,000 at 1M)",
     "loss_detect_s": "3 intervals + <= 1 s",
+}
+COST_NOTES = {
+    "intake_per_message_us_per_beat": "nats-py parser, a dispatch per message (before)",
+    "intake_batch_us_per_beat": "the registry's batch intake (after)",
 }
 PROBES_PER_REPLICA = 3
 CARS_PER_PUBLISHER = 350_000
@@ -327,9 +332,12 @@ async def bench(args: argparse.Namespace) -> None:
                     proc.kill()
                     await proc.wait()
             await nc.close()
+        # Measured after the fleet runs (not to take their CPU), in this run, on this machine.
+        cost = await intake_cost(EventStore(nc))
     for row in rows:
         report(
             f"registry at {row['nodes']:,} nodes, {row['replicas']} replica(s)", row, None, TARGETS
         )
+    report("replica intake, CPU per heartbeat, same bytes side by side", cost, None, COST_NOTES)
     if args.json_path:
-        args.json_path.write_text(json.dumps({"runs": rows}, indent=2) + "\n")
+        args.json_path.write_text(json.dumps({"runs": rows, "intake": cost}, indent=2) + "\n")
