@@ -8,7 +8,9 @@ the N cars, heartbeating every interval spread evenly over it, on each car's own
 
 - `offered_per_s`: heartbeats the publishers actually sent per second (they report it).
 - `heartbeats_per_s`: what the replicas counted per second, together, over the measured
-  intervals (after one interval of warm-up), and per replica (`replica_<name>_per_s`).
+  intervals (after one interval of warm-up), and per replica (`replica_<name>_per_s`);
+  `absorbed_share`: that over `offered_per_s` (the fleet offers exactly nodes / interval,
+  so at 1M cars the target is all of it, within the measuring window's edges).
 - `loss_detect_s`: probe cars, registered in the log and spread over every replica's
   partitions, heartbeat and then go silent at the start of the measurement; for each,
   the time from its last heartbeat to its NodeLost event. The worst probe is reported
@@ -268,6 +270,8 @@ async def one_size(
         "heartbeat_interval_s": interval,
         "offered_per_s": round(sent / elapsed, 1),
         "heartbeats_per_s": round(total / span, 1),
+        # Of what the fleet offered, what the replicas counted (window edges make it +-0.5%).
+        "absorbed_share": round(total / span / (sent / elapsed), 4) if sent else None,
         "loss_detect_s": round(max(detect), 3) if len(detect) == len(probes) else None,
         "loss_detect_mean_s": round(sum(detect) / len(detect), 3) if detect else None,
         "probes_lost": f"{len(detect)}/{len(probes)}",

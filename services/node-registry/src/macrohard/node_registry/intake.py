@@ -13,8 +13,8 @@ sizes right (the common case, checked with a few C-level passes over the read ra
 Python code per message), every (subject, payload) of the read goes to the raw handler in
 one call. Anything else in a read (a PING, an INFO, another subscription's message, a
 payload containing CRLF, a message with a reply subject) sends that read down the careful
-path: frame by frame by declared length, raw frames to the handler, every other frame
-handed whole to nats-py's parser, in order.
+path: frame by frame by declared length, raw frames (with or without a reply subject) to
+the handler, every other frame handed whole to nats-py's parser, in order.
 
 The handler must not block and must not await: what a beat reveals that needs I/O (a car
 back from lost, a battery below its owner's minimum) is queued by the registry and written
@@ -107,7 +107,9 @@ class BatchParser:
                     stop = end  # malformed: nats-py's parser raises its protocol error
                 if stop + 2 > n:
                     break
-                handler = self.handlers.get(fields[2]) if len(fields) == 4 else None
+                # MSG <subject> <sid> [reply] <size>: a raw handler takes it, reply or not
+                # (heartbeats are never answered), in its place among the frames.
+                handler = self.handlers.get(fields[2]) if len(fields) in (4, 5) else None
                 if handler is not None and fields[0] == _MSG:
                     handler([fields[1]], [buf[end + 2 : stop]])
                 else:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import random
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -66,6 +67,9 @@ log = logging.getLogger("macrohard.node_registry")
 MAX_TTL_S = 30.0
 PLACEMENT_TRIES = 4  # cars to try when other replicas keep taking the chosen one's last slot
 ENDED_KEPT = 100_000  # recently ended lease ids remembered for the slot book
+# A sweep without a loss reconciles revocations (expiry, owners' hours: a pass over every
+# lease) at most this often; one that declared a car lost does it at once.
+RECONCILE_S = 0.5
 
 
 class _Alive(Mapping[str, bool]):
@@ -134,6 +138,7 @@ class Registry:
         self.max_ttl_s = max(MAX_TTL_S, MISSED_HEARTBEATS_TO_LOSE * heartbeat_interval_s)
         self._mono = monotonic
         self._wall = wall
+        self._reconciled = -math.inf
 
     # --- partitions ----------------------------------------------------------------------
 
@@ -391,7 +396,10 @@ class Registry:
             await self._append_node(event, node_id)
             lost.append(node_id)
             log.warning("node lost", extra={"node_id": node_id, "silent_s": round(seen_ago, 2)})
-        await self.revoke_due()
+        now = self._mono()
+        if lost or now - self._reconciled >= RECONCILE_S:
+            self._reconciled = now
+            await self.revoke_due()
         return lost
 
     async def _append_node(
