@@ -187,10 +187,10 @@ def simulate_day(
     # daily volume, its checks placed on the cars placement chose last.
     held_for = max(1.0, hold / timedelta(hours=hours)) if hours else 1.0
     checkers = [int(c) for c in day.checker[: min(nodes, 256)]]
-    for liar in results.values():
-        if liar.day_calls and not liar.quarantined:
-            more = int(liar.day_calls * held_for) - liar.day_calls
-            liar.serve(more, False, rng, checkers, lie_p)
+    for run in results.values():
+        if run.day_calls and not run.quarantined:
+            more = int(run.day_calls * held_for) - run.day_calls
+            run.serve(more, False, rng, checkers, lie_p)
     served = [c for c in results if calls[c] > 0]
     lied = [c for c in served if results[c].wrong > 0]
     detected = sum(results[c].quarantined for c in lied)

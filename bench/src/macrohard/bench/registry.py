@@ -40,7 +40,6 @@ import msgspec
 import nats
 from nats.aio.client import Client as NATS
 
-from macrohard.bench.intake_cost import intake_cost
 from macrohard.bench.report import report
 from macrohard.bench.servers import add_server_args, bench_servers
 from macrohard.contracts import PLATFORM_TENANT, envelope
@@ -55,6 +54,7 @@ from macrohard.contracts.fleet import (
 )
 from macrohard.eventlog.store import EventStore
 from macrohard.eventlog.streams import ensure_streams
+from macrohard.node_registry.public import intake_cost
 
 TARGETS = {
     "heartbeats_per_s": ">= nodes / interval (>= 100,000 at 1M)",

@@ -7,8 +7,9 @@ heartbeat connection (`MSG fleet.hb.<p>.<car> <sid> <size>` frames of JSON heart
 cut in the client's 32 KiB reads), into a live `Registry` watching the same cars, and
 both update it the same way (liveness, charge against owners' minimums). Each way runs
 twice and the second pass is timed (every car already watched: the steady state).
-`mh bench registry` prints the result next to the end-to-end figures, so the "before" is
-measured in the same run, on the same machine, under the same load.
+`mh bench registry` prints the result next to the end-to-end figures (through
+`node_registry.public`), so the "before" is measured in the same run, on the same machine,
+under the same load.
 """
 
 from __future__ import annotations
