@@ -79,10 +79,12 @@ class Candidate:
     trust: float = 1.0  # reputation.placement_factor
     expected_departure: datetime | None = None
     prefs: OwnerPreferences = NO_PREFERENCES
+    # Its quality tier, fixed with the figures above: a car whose figures change is `put`
+    # again as a new Candidate (and every put, lease and end reads it).
+    tier: int = field(init=False)
 
-    @property
-    def tier(self) -> int:
-        return tier_of(quality(self.latency_ms, self.trust))
+    def __post_init__(self) -> None:
+        self.tier = tier_of(quality(self.latency_ms, self.trust))
 
 
 def candidate_of(node: Node, *, latency_ms: float | None, trust: float) -> Candidate:
