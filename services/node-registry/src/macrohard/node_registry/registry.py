@@ -334,11 +334,10 @@ class Registry:
         """A read's worth of heartbeats (the hot path: no I/O, C-level passes over the lists;
         Python code per beat only for a beat that reveals something). `socs` are the cars'
         word, bounded by the caller to [0, 1]: a charge only ever takes work away from its
-        own car. `partitions`: the partition each beat's subject named (its token, as sent:
-        converted only for a car new here); a car new here whose
-        id hashes elsewhere is not watched (it beat on another partition's subject). What is
-        worth an event (back from lost, a charge across the owner's minimum) is noted for
-        `attend`."""
+        own car. `partitions`: the partition token each beat's subject named, as sent; a car
+        new here whose id hashes to another partition is not watched (it beat on another
+        partition's subject). What is worth an event (back from lost, a charge across the
+        owner's minimum) is noted for `attend`."""
         new, back = self.liveness.beats(node_ids, now)
         if new and partitions is not None:
             claimed = dict(zip(node_ids, partitions, strict=True))
