@@ -290,6 +290,81 @@ def test_a_label_that_differs_only_in_its_numbers_is_found_when_it_is_the_only_o
     )  # fmt: skip  (which one is not on the page)
 
 
+def test_text_read_off_the_page_is_not_replayed_onto_another_page() -> None:
+    # The goal has no values, so both runs share its shape; what was typed was read off the
+    # recorded page (the last word of a text, a sum) and this page may show another.
+    learned = RunLearned(
+        task_id="t", site=SITE, shape="type the last word of the text and press {}.",
+        slots=["Submit"],
+        steps=[
+            _step("type", 0, "textbox 'Name'", element=1, text="lorem"),
+            _step("click", 1, "button 'Save'", element=3),
+            _step("done", 2),
+        ],
+    )  # fmt: skip
+    goal = "Type the last word of the text and press Submit."
+    assert playbook.replay(learned, goal, 0, page(), None) is None
+    # Text the goal itself holds is replayed; so is a secret the actuator fills in.
+    quoted = msgspec.structs.replace(
+        learned,
+        shape="type {} and press {}.",
+        slots=["lorem", "Submit"],
+    )
+    again = playbook.replay(quoted, 'Type "ipsum" and press Submit.', 0, page(), None)
+    assert again is not None and again.text == "ipsum"
+    secret = msgspec.structs.replace(
+        learned, steps=[_step("type", 0, "textbox 'Name'", element=1, text="{{secret:pw}}")]
+    )
+    assert playbook.replay(secret, goal, 0, page(), None) is not None
+
+
+def test_a_goal_step_of_several_actions_is_never_rejoined_on_an_equal_count() -> None:
+    # The recording walked its calendar two months back; this date is eight months back.
+    # Two clicks of the model's walk are not the date: the run stays the model's.
+    learned = RunLearned(
+        task_id="t", site=SITE, shape="select {} as the date and hit submit.",
+        slots=["10/11/2016"],
+        steps=[
+            _step("click", 0, "textbox ''", element=3),
+            _step("click", 0, "link 'Prev'", element=15),
+            _step("click", 0, "link 'Prev'", element=57),
+            _step("click", 0, "link '11'", element=119),
+            _step("click", 1, "button 'Submit'", element=4),
+            _step("done", 2),
+        ],
+    )  # fmt: skip
+    walk = [(Intent(action="click", element=15, plan_step=0), False, True)] * 4
+    assert playbook.resume_at(learned, walk) is None
+
+
+def test_a_field_an_ordinal_chose_among_look_alikes_is_chosen_again() -> None:
+    def form(*beside: str) -> PageObservation:
+        elements = []
+        for n, text in enumerate(beside):
+            elements.append(
+                PageElement(id=10 * n + 1, role="text", text=text, box=Box(0, 40 * n, 60, 14))
+            )
+            elements.append(
+                PageElement(id=10 * n + 2, role="textbox", value="", box=Box(70, 40 * n, 80, 14))
+            )
+        return PageObservation(url=SITE, title="", elements=elements)  # fmt: skip
+
+    learned = playbook.learn(
+        "t", 'Enter the number "-7" into the 2nd text field.', SITE,
+        [(Intent(action="type", element=12, text="-7"), "textbox ''", SITE, True),
+         (Intent(action="done"), "", SITE, None)],
+        {1: form("Alpha", "Beta", "Gamma")},
+    )  # fmt: skip
+    assert learned is not None and learned.steps[0].element_label == "textbox '' beside 'Beta'"
+    goal = 'Enter the number "16" into the 3rd text field.'
+    # "2nd" chose the field and is written nowhere: on a page of three fields, the model
+    # chooses (the field beside 'Beta' is found again, but it is not the 3rd).
+    assert playbook.replay(learned, goal, 0, form("Alpha", "Beta", "Gamma"), None) is None
+    # The only field of its kind: the typed value is replayed into it.
+    alone = playbook.replay(learned, goal, 0, form("Beta"), None)
+    assert alone is not None and (alone.element, alone.text) == (2, "16")
+
+
 async def test_a_run_keeps_to_the_recording_it_started_replaying(store: EventStore) -> None:
     """The drill's false completion: a run replayed step k of whichever recording was the
     latest at each step. A run that needed an extra key press completed meanwhile, the

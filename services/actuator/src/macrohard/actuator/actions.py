@@ -249,12 +249,23 @@ async def _goto(tb: TaskBrowser, url: str, timeout: float) -> None:
         raise ActionRefused(f"blocked: {reason} ({response.url[:200]})")
 
 
+# A form field that takes no typing by design (a read-only input a calendar widget sets).
+READ_ONLY_FIELD = """e => (e instanceof HTMLInputElement || e instanceof HTMLTextAreaElement)
+  && e.readOnly"""
+
+
 async def _type(el: Locator, text: str, timeout: float) -> None:
+    # Reported as a failure, not typed key by key into the void: the planner then sets the
+    # value another way (the field's calendar), as it would on seeing the field stay empty.
+    if await el.evaluate(READ_ONLY_FIELD):
+        raise ActionFailed("the field is read-only: it takes no typing")
     try:
         await el.fill(text, timeout=timeout)
     except Exception as exc:
         if "not an <input>" not in str(exc) and "not editable" not in str(exc):
             raise
+        if await el.evaluate(READ_ONLY_FIELD):  # it became read-only while we waited
+            raise ActionFailed("the field is read-only: it takes no typing") from exc
         # Not a form field (a custom editor): click into it and type key by key.
         await el.click(timeout=timeout)
         await el.press_sequentially(text, timeout=timeout)

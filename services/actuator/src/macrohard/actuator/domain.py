@@ -306,6 +306,13 @@ def _clip(value: str, limit: int) -> str:
     return value if len(value) <= limit else value[: max(limit - 1, 0)] + "…"
 
 
+def _value_end(end: str, limits: ObservationLimits) -> str:
+    # Read with the secrets' margin at its front (a secret ending in the kept part is read
+    # whole, so scrubbed), then cut to the limit from the end.
+    end = well_formed(end)
+    return end if len(end) <= limits.max_text else "…" + end[-(limits.max_text - 1) :]
+
+
 def _clip_value(value: str, limit: int) -> str:
     # A field's value keeps its own spacing and line breaks: copied elsewhere, it must be
     # the same text.
@@ -370,6 +377,7 @@ def compact_elements(
                 value=None
                 if value is None
                 else _clip_value(scrub(str(value), plaintexts), limits.max_text),
+                value_end=_value_end(scrub(str(r.get("value_end") or ""), plaintexts), limits),
                 tag=str(r.get("tag") or ""),
                 checked=r.get("checked"),
                 selected=r.get("selected"),
