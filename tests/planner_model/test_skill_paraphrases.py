@@ -1,4 +1,4 @@
-"""Goal wordings of the command-line, order and colouring skills, in our own paraphrases
+"""Goal wordings of the command-line, order, colouring and inbox skills, in our own paraphrases
 (values unquoted, synonyms, the condition before or after the object), and the pure
 decisions behind them: which listed file fits, which swatch is nearest a colour name."""
 
@@ -122,3 +122,22 @@ def test_a_terminal_without_a_field_is_clicked_then_typed_into_and_its_listing_r
     refused = page("guest> ls", "a.txt  Makefile  b.md", "guest> rm Makefile", "rm: denied")
     retry = decide(PlanRequest(goal=goal, observation=refused, history=history))
     assert retry.action == "fail" and "Makefile" in retry.reason  # no other file fits
+
+
+@pytest.mark.parametrize(
+    ("goal", "kinds"),
+    [
+        ("Forward the message from Kim to Lee.", ["locate_item", "click", "fill", "click"]),
+        ("Respond to the email regarding the offsite saying see you there",
+         ["locate_item", "click", "fill", "click"]),
+        ("Flag the mail with the subject Q3 plan", ["locate_item", "click"]),
+        ("Trash the message which was sent by Ola", ["locate_item", "click"]),
+        ("Open the message sent by Kim, then star it", ["locate_item", "click"]),
+    ],
+)  # fmt: skip
+def test_inbox_items_by_author_subject_or_content_in_many_wordings(
+    goal: str, kinds: list[str]
+) -> None:
+    steps = parse_goal(goal)
+    assert [s.kind for s in steps] == kinds
+    assert steps[0].kind_hint in ("author", "content")
