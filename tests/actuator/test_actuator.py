@@ -222,3 +222,33 @@ async def test_upload_drag_and_scroll(running: Running, site: Site, tmp_path: Pa
     assert done is not None and done.ok
     moved = next(e for e in obs.observation.elements if e.id == bottom.id)
     assert moved.box is not None and moved.box.y < bottom.box.y
+
+
+READ_ONLY_PAGE = """<!doctype html><title>Dates</title>
+<label>Date <input id="when" readonly></label>
+<div contenteditable="true" aria-label="Notes" role="textbox"></div>"""
+
+
+async def test_typing_into_a_read_only_field_fails_and_an_editor_takes_keys(
+    running: Running, site: Site
+) -> None:
+    """A read-only field (one a calendar widget sets) is reported as refusing typing, so
+    the planner sets it another way; a custom editor is typed into key by key."""
+    from urllib.parse import quote
+
+    url = site.url("/probe?html=" + quote(READ_ONLY_PAGE))
+    await running.onboard(["127.0.0.1"])
+    await running.submit("t-readonly", url)
+    _, first = await running.step("t-readonly", 1, Intent(action="navigate", url=url))
+    field = element(first, "Date", "textbox")
+    done, seen = await running.step(
+        "t-readonly", 2, Intent(action="type", element=field, text="10/11/2016")
+    )
+    assert done is not None and not done.ok and "read-only" in done.error, done
+    assert next(e for e in seen.observation.elements if e.id == field).value == ""
+    notes = element(first, "Notes", "textbox")
+    done, seen = await running.step(
+        "t-readonly", 3, Intent(action="type", element=notes, text="call back")
+    )
+    assert done is not None and done.ok, done
+    assert any(e.text == "call back" for e in seen.observation.elements if e.id == notes)

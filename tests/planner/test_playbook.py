@@ -4,6 +4,8 @@ differs; never across tenants. Real NATS, the real in-process planner model."""
 
 from __future__ import annotations
 
+import msgspec
+
 from macrohard.contracts.agent import Intent, IntentEmitted, PlaybookStep, RunLearned
 from macrohard.contracts.browser import (
     ActionExecuted,
@@ -286,3 +288,148 @@ def test_a_label_that_differs_only_in_its_numbers_is_found_when_it_is_the_only_o
         playbook.replay(learned, "Expand the section.", 0, tabs("Section #7", "Section #8"), None)
         is None
     )  # fmt: skip  (which one is not on the page)
+
+
+def test_text_read_off_the_page_is_not_replayed_onto_another_page() -> None:
+    # The goal has no values, so both runs share its shape; what was typed was read off the
+    # recorded page (the last word of a text, a sum) and this page may show another.
+    learned = RunLearned(
+        task_id="t", site=SITE, shape="type the last word of the text and press {}.",
+        slots=["Submit"],
+        steps=[
+            _step("type", 0, "textbox 'Name'", element=1, text="lorem"),
+            _step("click", 1, "button 'Save'", element=3),
+            _step("done", 2),
+        ],
+    )  # fmt: skip
+    goal = "Type the last word of the text and press Submit."
+    assert playbook.replay(learned, goal, 0, page(), None) is None
+    # Text the goal itself holds is replayed; so is a secret the actuator fills in.
+    quoted = msgspec.structs.replace(
+        learned,
+        shape="type {} and press {}.",
+        slots=["lorem", "Submit"],
+    )
+    again = playbook.replay(quoted, 'Type "ipsum" and press Submit.', 0, page(), None)
+    assert again is not None and again.text == "ipsum"
+    secret = msgspec.structs.replace(
+        learned, steps=[_step("type", 0, "textbox 'Name'", element=1, text="{{secret:pw}}")]
+    )
+    assert playbook.replay(secret, goal, 0, page(), None) is not None
+
+
+def test_a_goal_step_of_several_actions_is_never_rejoined_on_an_equal_count() -> None:
+    # The recording walked its calendar two months back; this date is eight months back.
+    # Two clicks of the model's walk are not the date: the run stays the model's.
+    learned = RunLearned(
+        task_id="t", site=SITE, shape="select {} as the date and hit submit.",
+        slots=["10/11/2016"],
+        steps=[
+            _step("click", 0, "textbox ''", element=3),
+            _step("click", 0, "link 'Prev'", element=15),
+            _step("click", 0, "link 'Prev'", element=57),
+            _step("click", 0, "link '11'", element=119),
+            _step("click", 1, "button 'Submit'", element=4),
+            _step("done", 2),
+        ],
+    )  # fmt: skip
+    walk = [(Intent(action="click", element=15, plan_step=0), False, True)] * 4
+    assert playbook.resume_at(learned, walk) is None
+
+
+def test_a_field_an_ordinal_chose_among_look_alikes_is_chosen_again() -> None:
+    def form(*beside: str) -> PageObservation:
+        elements = []
+        for n, text in enumerate(beside):
+            elements.append(
+                PageElement(id=10 * n + 1, role="text", text=text, box=Box(0, 40 * n, 60, 14))
+            )
+            elements.append(
+                PageElement(id=10 * n + 2, role="textbox", value="", box=Box(70, 40 * n, 80, 14))
+            )
+        return PageObservation(url=SITE, title="", elements=elements)  # fmt: skip
+
+    learned = playbook.learn(
+        "t", 'Enter the number "-7" into the 2nd text field.', SITE,
+        [(Intent(action="type", element=12, text="-7"), "textbox ''", SITE, True),
+         (Intent(action="done"), "", SITE, None)],
+        {1: form("Alpha", "Beta", "Gamma")},
+    )  # fmt: skip
+    assert learned is not None and learned.steps[0].element_label == "textbox '' beside 'Beta'"
+    goal = 'Enter the number "16" into the 3rd text field.'
+    # "2nd" chose the field and is written nowhere: on a page of three fields, the model
+    # chooses (the field beside 'Beta' is found again, but it is not the 3rd).
+    assert playbook.replay(learned, goal, 0, form("Alpha", "Beta", "Gamma"), None) is None
+    # The only field of its kind: the typed value is replayed into it.
+    alone = playbook.replay(learned, goal, 0, form("Beta"), None)
+    assert alone is not None and (alone.element, alone.text) == (2, "16")
+
+
+async def test_a_run_keeps_to_the_recording_it_started_replaying(store: EventStore) -> None:
+    """The drill's false completion: a run replayed step k of whichever recording was the
+    latest at each step. A run that needed an extra key press completed meanwhile, the
+    indices shifted, and the form was submitted without one of its fields."""
+    planner = Planner(store=lambda: store, backend=lambda: InProcessBackend())
+    goal = 'Enter "{}" into the Name field and click Save.'
+    await run(
+        store, planner, "initech", "r1", goal.format("Ada"), [page(), page("Ada"), page("Ada")]
+    )
+    entry = playbook.playbook_id(SITE, playbook.goal_shape(goal.format("Ada"))[0])
+    plain = (await store.read_aggregate("initech", "playbook", entry))[-1].payload
+    assert isinstance(plain, RunLearned)
+    escape = PlaybookStep(
+        intent=Intent(action="press", keys="Escape", reason="dismiss overlays", plan_step=0),
+        page_url=SITE,
+    )
+    # The latest recording when the run starts: an Escape first, then the same steps.
+    with_escape = await append(
+        store, "initech", entry,
+        RunLearned(task_id="r2", site=plain.site, shape=plain.shape, slots=plain.slots,
+                   steps=[escape, *plain.steps]),
+    )  # fmt: skip
+
+    task = "r3"
+    submitted = TaskSubmitted(task_id=task, goal=goal.format("Bob"), start_url=SITE)
+    await planner.on_task_event(await append(store, "initech", task, submitted))
+    shown = [page(), page(), page("Bob"), page("Bob")]
+    for step, observation in enumerate(shown):
+        done = ActionExecuted(task_id=task, step=step, intent_event_id="x", action="a", ok=True)
+        await append(store, "initech", task, done)
+        seen = PageObserved(task_id=task, step=step, observation=observation)
+        await planner.on_page_observed(await append(store, "initech", task, seen))
+        if step == 1:
+            # Another run of the shape completes meanwhile, without the Escape.
+            await append(store, "initech", entry, msgspec.structs.replace(plain, task_id="r4"))
+    events = [r.payload for r in await store.read_aggregate("initech", "task", task)]
+    steps = intents(events)
+    assert [i.intent.action for i in steps] == ["press", "type", "click", "done"]
+    assert steps[1].intent.text == "Bob"
+    assert {i.playbook_seq for i in steps} == {with_escape.sequence}
+    assert isinstance(events[-1], TaskCompleted)
+
+
+def test_a_replayed_done_needs_every_goal_step_of_the_recording() -> None:
+    def step(action: str, plan: int | None) -> PlaybookStep:
+        return PlaybookStep(intent=Intent(action=action, plan_step=plan))  # type: ignore[arg-type]
+
+    learned = RunLearned(
+        task_id="t", site=SITE, shape="s", slots=[],
+        steps=[step("type", 0), step("select", 1), step("check", 2), step("click", 3),
+               step("done", 4)],
+    )  # fmt: skip
+
+    def decided(*plans: tuple[int | None, bool | None]) -> list[tuple[Intent, bool, bool | None]]:
+        return [(Intent(action="click", plan_step=p), True, ok) for p, ok in plans]
+
+    assert playbook.every_goal_step_served(
+        learned, decided((0, True), (1, True), (2, True), (3, None))
+    )
+    # The select (plan step 1) never happened, or failed: not done.
+    assert not playbook.every_goal_step_served(learned, decided((0, True), (2, True), (3, None)))
+    assert not playbook.every_goal_step_served(
+        learned, decided((0, True), (1, False), (2, True), (3, None))
+    )
+    # Steps without a plan step (a press the model added) neither count nor hurt.
+    assert playbook.every_goal_step_served(
+        learned, decided((None, True), (0, True), (1, True), (2, True), (3, True))
+    )

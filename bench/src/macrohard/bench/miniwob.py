@@ -70,6 +70,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 async def bench(args: argparse.Namespace) -> None:
+    from macrohard.bench.miniwob_report import report
     from macrohard.bench.tasklists import task_list
     from macrohard.eventlog.logs import configure_logging
 
@@ -84,7 +85,7 @@ async def bench(args: argparse.Namespace) -> None:
             episodes = await _direct(args, tasks, pages, browser)
         else:
             episodes = await _platform(args, tasks, pages, browser)
-    _report(args, tasks, episodes)
+    report(args, tasks, episodes)
 
 
 @contextlib.asynccontextmanager
@@ -550,46 +551,3 @@ async def _platform_episode(
             await acting
         if context is not None:
             await context.close()
-
-
-def _report(args: argparse.Namespace, tasks: list[str], episodes: list[Episode]) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    from macrohard.bench.report import report
-
-    table = Table(title=f"MiniWoB++ ({args.path} path, {args.episodes} episodes, seed {args.seed})")
-    for col in ("task", "success", "mean steps", "mean wall s"):
-        table.add_column(col, justify="left" if col == "task" else "right")
-    per_task: dict[str, dict[str, float | int]] = {}
-    for task in tasks:
-        eps = [e for e in episodes if e.task == task]
-        n = max(len(eps), 1)
-        per_task[task] = {
-            "success": sum(e.success for e in eps) / n,
-            "episodes": len(eps),
-            "mean_steps": sum(e.steps for e in eps) / n,
-            "mean_wall_s": sum(e.wall_s for e in eps) / n,
-        }
-        row = per_task[task]
-        table.add_row(
-            task, f"{row['success']:.2f}", f"{row['mean_steps']:.1f}", f"{row['mean_wall_s']:.2f}"
-        )
-    Console().print(table)
-    mean = sum(float(r["success"]) for r in per_task.values()) / max(len(per_task), 1)
-    results: dict[str, Any] = {
-        "mean_success": mean,
-        "path": args.path,
-        "backend": args.backend if args.path == "platform" else "in-process",
-        "episode_max_ms": args.max_ms,
-        "episodes_total": len(episodes),
-        "failures_total": sum(not e.success for e in episodes),
-        "failures_without_reason": sum(not e.success and not e.reason for e in episodes),
-        "tasks": per_task,
-        "failures": [
-            {"task": e.task, "seed": e.seed, "goal": e.goal, "reward": e.reward, "reason": e.reason}
-            for e in episodes
-            if not e.success
-        ],
-    }
-    report("MiniWoB++ summary", results, args.json_path, targets={"mean_success": ">= 0.90"})

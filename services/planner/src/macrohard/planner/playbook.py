@@ -145,6 +145,17 @@ def _derived_from_changed_values(learned: RunLearned, slots: Sequence[str]) -> b
     return any(not any(_uses_a_value(s, [o]) for s in learned.steps) for o in changed)
 
 
+def _chosen_among_look_alikes(
+    step: PlaybookStep, values: Sequence[str], observation: PageObservation
+) -> bool:
+    """Whether the step acts on an element its label does not find by a goal value, while
+    the page holds other elements of its role: which one was meant may follow from a value."""
+    if step.intent.element is None or any(v and v in step.element_label for v in values):
+        return False
+    role = step.element_label.split(" ", 1)[0]
+    return sum(1 for e in observation.elements if e.role == role) > 1
+
+
 def resume_at(
     learned: RunLearned, decided: Sequence[tuple[Intent, bool, bool | None]]
 ) -> tuple[int, bool] | None:
@@ -166,7 +177,10 @@ def resume_at(
         return None
     recorded = [s for s in learned.steps if s.intent.plan_step == plan]
     served = [i for i, _, ok in decided[: last + 1] if i.plan_step == plan and ok is not False]
-    if not recorded or len(served) < len(recorded):
+    if len(recorded) != 1 or len(served) != 1:
+        # Only a one-for-one step (a value typed another way) is known to be served: where
+        # the recording took several actions (a calendar walked month by month) how many the
+        # new value needs depends on it, and an equal count says nothing; the model goes on.
         return None
     if intent.action != recorded[-1].intent.action:
         return None
@@ -177,6 +191,31 @@ def resume_at(
     ]
     # Steps replayed since the model's last one walk on from where the recording was rejoined.
     return (later[0] + len(decided) - last - 1, True) if later else None
+
+
+_SECRET = re.compile(r"\{\{secret:[^}]*\}\}")
+
+
+def _written_in(goal: str, text: str) -> bool:
+    """Whether typed text comes from the goal itself (or is a secret the actuator fills in),
+    rather than from the page it was typed on."""
+    rest = " ".join(_SECRET.sub(" ", text).split()).casefold()
+    return not rest or rest in " ".join(goal.split()).casefold()
+
+
+def every_goal_step_served(
+    learned: RunLearned, decided: Sequence[tuple[Intent, bool, bool | None]]
+) -> bool:
+    """Whether this run did, with success, something for every goal step (plan step) the
+    recording did before its `done`: a replayed `done` must never end a run that skipped
+    one (a form submitted without its select is a false completion)."""
+    wanted = {
+        s.intent.plan_step
+        for s in learned.steps
+        if s.intent.plan_step is not None and s.intent.action not in ("done", "fail")
+    }
+    served = {i.plan_step for i, _, ok in decided if i.plan_step is not None and ok is not False}
+    return wanted <= served
 
 
 def _masked(label: str) -> str:
@@ -210,6 +249,10 @@ def replay(
     derived = _derived_from_changed_values(learned, slots)
     if derived and not resumed and not _uses_a_value(step, learned.slots):
         return None
+    if derived and not resumed and _chosen_among_look_alikes(step, learned.slots, observation):
+        # Its element holds no goal value and has look-alikes: the changed value (an
+        # ordinal, "the 2nd text field") may be what chose it, so the model chooses again.
+        return None
     intent = step.intent
     reason = intent.reason if intent.reason.startswith("replay: ") else f"replay: {intent.reason}"
     changes: dict[str, object] = {"reason": reason[:300]}
@@ -235,7 +278,12 @@ def replay(
         # other way (a date rewritten, a value read off the page): the model redoes it.
         if slots != learned.slots and not any(o and o in intent.text for o in learned.slots):
             return None
-        changes["text"] = swap(intent.text, learned.slots, slots)
+        text = swap(intent.text, learned.slots, slots)
+        if not _written_in(goal, text):
+            # Not in the goal as written: read off the old page (a word copied, a sum, the
+            # value a table showed), so this page may want another; the model redoes it.
+            return None
+        changes["text"] = text
     if intent.values:
         changes["values"] = [swap(v, learned.slots, slots) for v in intent.values]
     if intent.url is not None:

@@ -22,6 +22,7 @@ from macrohard.planner_model.web_planner.skills import (  # noqa: F401  (registr
     scroll,
     seek,
     selection,
+    shapes,
     sliders,
     styling,
     upload,
