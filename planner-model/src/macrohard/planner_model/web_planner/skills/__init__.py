@@ -14,6 +14,7 @@ from macrohard.planner_model.web_planner.skills import (  # noqa: F401  (registr
     extract,
     fill,
     games,
+    inbox,
     mail,
     moving,
     ordering,
