@@ -433,6 +433,7 @@ def test_a_replayed_done_needs_every_goal_step_of_the_recording() -> None:
     # Steps without a plan step (a press the model added) neither count nor hurt.
     assert playbook.every_goal_step_served(
         learned, decided((None, True), (0, True), (1, True), (2, True), (3, True))
+    )
 
 
 def test_a_value_read_beside_a_field_did_not_choose_it() -> None:
