@@ -102,6 +102,10 @@ class Site(LocalSite):
         self.orders: list[dict[str, list[str]]] = []
         self.on_order: Callable[[], None] = lambda: None
         self.stalled: set[str] = set()  # /stall-once keys that already hung once
+        # Every GET of /landing, and a hook run before each answer (a test kills the
+        # actuator that is navigating there).
+        self.landings = 0
+        self.on_landing: Callable[[], None] = lambda: None
 
     def _page(self, request: PageRequest) -> PageReply:
         query = request.query
@@ -117,6 +121,7 @@ class Site(LocalSite):
             "/totp": lambda: PageReply(body=TOTP_FORM),
             "/totp-check": lambda: PageReply(body=_totp_verdict(query["code"][0])),
             "/stall-once": lambda: self._stall_once(query["k"][0]),
+            "/landing": self._landing,
         }
         if request.method == "POST" and request.path == "/submit":
             self.orders.append(parse_qs(request.body.decode()))
@@ -124,6 +129,11 @@ class Site(LocalSite):
             # Post/redirect/get: reloading the answer never posts again.
             return PageReply(303, headers={"Location": "/thanks"})
         return route.get(request.path, lambda: PageReply(404, "not found"))()
+
+    def _landing(self) -> PageReply:
+        self.landings += 1
+        self.on_landing()
+        return PageReply(body="<title>Landing</title><a href='/order'>Order</a>")
 
     def _stall_once(self, key: str) -> PageReply:
         """A page whose first load hangs its renderer (a starved machine, not a hostile

@@ -339,6 +339,17 @@ def test_compaction_scrubs_secrets() -> None:
     assert kept[0].value == f"pw={REDACTED}" and kept[0].name == REDACTED
 
 
+def test_a_long_value_keeps_its_end_scrubbed_and_clipped_from_the_front() -> None:
+    # The observer reads the end with the secrets' margin: "hunter2" straddles the cut.
+    end = "hunter2" + "z" * 14 + " last"
+    element = {**raw(1), "value": "start", "value_end": end}
+    kept, _ = compact_elements([element], ObservationLimits(max_text=20), ["hunter2"])
+    assert kept[0].value_end == "…" + "z" * 14 + " last"
+    assert "hunter" not in kept[0].value_end and len(kept[0].value_end) == 20
+    short, _ = compact_elements([{**raw(2), "value_end": "tail only"}], ObservationLimits())
+    assert short[0].value_end == "tail only"
+
+
 raw_elements = st.lists(
     st.builds(
         raw,

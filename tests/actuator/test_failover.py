@@ -101,8 +101,9 @@ async def test_a_killed_actuator_is_replaced_and_the_task_completes(
     replicas["b"] = Replica(nats_url, "act-b", tmp_path)
 
     done, fresh = await wait_result(store, "t-kill", stuck, timeout=60)
-    # It was started when the replica died: reported, never done again.
-    assert done is not None and not done.ok and done.outcome_unknown
+    # It was started when the replica died. A wait has no effect to repeat or to be unsure
+    # of (effect_free): on the reloaded page it is reported as not done, to decide again.
+    assert done is not None and not done.ok and not done.outcome_unknown
     assert fresh.observation.url == site.url("/form")
     # A fresh context: what was typed before the crash is gone, and the plan goes on from
     # what this observation shows.
@@ -158,6 +159,35 @@ async def test_a_crash_right_after_a_click_does_not_repeat_it(
     events = [r.payload for r in await store.read_aggregate(TENANT, "browser", "t-order")]
     assert sum(isinstance(e, ActionStarted) and e.step == 3 for e in events) == 1
     assert sum(isinstance(e, ActionExecuted) and e.step == 3 for e in events) == 1
+
+
+async def test_a_crash_mid_navigation_navigates_again(
+    nats_url: str, store, site: Site, tmp_path: Path, replicas: dict[str, Replica]
+) -> None:
+    driver = Running(None, store, None, SealingKeys())  # type: ignore[arg-type]
+    await driver.onboard(["127.0.0.1"])
+    await driver.submit("t-land", site.url("/order"))
+    replicas["a"] = Replica(nats_url, "act-a", tmp_path)
+    first_id = await driver.intend("t-land", 1, Intent(action="navigate", url=site.url("/order")))
+    await wait_result(store, "t-land", first_id, timeout=60)
+    replicas["b"] = Replica(nats_url, "act-b", tmp_path)
+    # The replica navigating dies once the GET has reached the site, before the page came.
+    site.on_landing = replicas["a"].kill
+    try:
+        go = await driver.intend("t-land", 2, Intent(action="navigate", url=site.url("/landing")))
+        done, after = await wait_result(store, "t-land", go, timeout=60)
+    finally:
+        site.on_landing = lambda: None
+    # A navigation is a GET: the survivor did it again, and the run goes on from its page
+    # (it used to be reported as an effect of unknown outcome, and the task failed).
+    assert done is not None and done.ok and not done.outcome_unknown
+    assert after.observation.url == site.url("/landing")
+    assert site.landings == 2
+    events = [r.payload for r in await store.read_aggregate(TENANT, "browser", "t-land")]
+    assert sum(isinstance(e, ActionStarted) and e.step == 2 for e in events) == 1
+    assert sum(isinstance(e, ActionExecuted) and e.step == 2 for e in events) == 1
+    opened = [e for e in events if isinstance(e, SessionOpened)]
+    assert [(o.worker, o.restored_from) for o in opened] == [("act-a", ""), ("act-b", "act-a")]
 
 
 async def test_replicas_share_the_consumer_and_forward_to_the_holder(

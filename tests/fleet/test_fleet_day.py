@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import numpy as np
 import pytest
 
-from macrohard.bench.fleet_day import DayFigures, simulate_day
+from macrohard.bench.fleet_day import DAY_START, DayFigures, simulate_day
+from macrohard.bench.fleet_placement import place_day
 
 
 @pytest.fixture(scope="module")
@@ -51,3 +53,27 @@ def test_an_honest_fleet_has_no_wrong_answers() -> None:
     assert (day.dishonest, day.wrong_answers, day.wrong_answers_billed) == (0, 0, 0)
     assert day.overpaid_share == 0.0 and day.dishonest_detected_share == 1.0
     assert day.credited == day.withheld == 0 and day.cars_without_margin == 0
+
+
+def test_the_registry_placement_steers_the_day() -> None:
+    # Leases are placed by the registry's own index and `choose`: owners' terms hold, work
+    # goes to the cars the platform measured fast, and a caught liar gets no more leases.
+    rng = np.random.default_rng(11)
+    nodes = 2000
+    lie_p = np.where(rng.random(nodes) < 0.05, 0.5, 0.0)
+    granted: list[tuple[float, int]] = []
+    day = place_day(
+        nodes, 24.0, lie_p, calls_per_hour=6.0, seed=11, day_start=DAY_START, rng=rng,
+        granted=granted,
+    )  # fmt: skip
+    assert day.leases == len(granted) > nodes and day.refused == 0
+    night_hours = {*range(18, 24), *range(0, 8)}
+    night_work = [int(t // 3600) % 24 for t, car in granted if day.night[car]]
+    assert night_work and set(night_work) <= night_hours
+    per_car = np.bincount([car for _, car in granted], minlength=nodes)
+    fast = day.latency < np.quantile(day.latency, 0.25)
+    slow = day.latency > np.quantile(day.latency, 0.75)
+    assert per_car[fast].mean() > 3 * per_car[slow].mean()
+    assert day.quarantined_at
+    after = [(t, car) for t, car in granted if t > day.quarantined_at.get(car, 24 * 3600.0)]
+    assert after == [], "a quarantined car got a lease"

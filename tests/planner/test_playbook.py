@@ -366,6 +366,76 @@ def test_a_field_an_ordinal_chose_among_look_alikes_is_chosen_again() -> None:
     assert alone is not None and (alone.element, alone.text) == (2, "16")
 
 
+async def test_a_run_keeps_to_the_recording_it_started_replaying(store: EventStore) -> None:
+    """The drill's false completion: a run replayed step k of whichever recording was the
+    latest at each step. A run that needed an extra key press completed meanwhile, the
+    indices shifted, and the form was submitted without one of its fields."""
+    planner = Planner(store=lambda: store, backend=lambda: InProcessBackend())
+    goal = 'Enter "{}" into the Name field and click Save.'
+    await run(
+        store, planner, "initech", "r1", goal.format("Ada"), [page(), page("Ada"), page("Ada")]
+    )
+    entry = playbook.playbook_id(SITE, playbook.goal_shape(goal.format("Ada"))[0])
+    plain = (await store.read_aggregate("initech", "playbook", entry))[-1].payload
+    assert isinstance(plain, RunLearned)
+    escape = PlaybookStep(
+        intent=Intent(action="press", keys="Escape", reason="dismiss overlays", plan_step=0),
+        page_url=SITE,
+    )
+    # The latest recording when the run starts: an Escape first, then the same steps.
+    with_escape = await append(
+        store, "initech", entry,
+        RunLearned(task_id="r2", site=plain.site, shape=plain.shape, slots=plain.slots,
+                   steps=[escape, *plain.steps]),
+    )  # fmt: skip
+
+    task = "r3"
+    submitted = TaskSubmitted(task_id=task, goal=goal.format("Bob"), start_url=SITE)
+    await planner.on_task_event(await append(store, "initech", task, submitted))
+    shown = [page(), page(), page("Bob"), page("Bob")]
+    for step, observation in enumerate(shown):
+        done = ActionExecuted(task_id=task, step=step, intent_event_id="x", action="a", ok=True)
+        await append(store, "initech", task, done)
+        seen = PageObserved(task_id=task, step=step, observation=observation)
+        await planner.on_page_observed(await append(store, "initech", task, seen))
+        if step == 1:
+            # Another run of the shape completes meanwhile, without the Escape.
+            await append(store, "initech", entry, msgspec.structs.replace(plain, task_id="r4"))
+    events = [r.payload for r in await store.read_aggregate("initech", "task", task)]
+    steps = intents(events)
+    assert [i.intent.action for i in steps] == ["press", "type", "click", "done"]
+    assert steps[1].intent.text == "Bob"
+    assert {i.playbook_seq for i in steps} == {with_escape.sequence}
+    assert isinstance(events[-1], TaskCompleted)
+
+
+def test_a_replayed_done_needs_every_goal_step_of_the_recording() -> None:
+    def step(action: str, plan: int | None) -> PlaybookStep:
+        return PlaybookStep(intent=Intent(action=action, plan_step=plan))  # type: ignore[arg-type]
+
+    learned = RunLearned(
+        task_id="t", site=SITE, shape="s", slots=[],
+        steps=[step("type", 0), step("select", 1), step("check", 2), step("click", 3),
+               step("done", 4)],
+    )  # fmt: skip
+
+    def decided(*plans: tuple[int | None, bool | None]) -> list[tuple[Intent, bool, bool | None]]:
+        return [(Intent(action="click", plan_step=p), True, ok) for p, ok in plans]
+
+    assert playbook.every_goal_step_served(
+        learned, decided((0, True), (1, True), (2, True), (3, None))
+    )
+    # The select (plan step 1) never happened, or failed: not done.
+    assert not playbook.every_goal_step_served(learned, decided((0, True), (2, True), (3, None)))
+    assert not playbook.every_goal_step_served(
+        learned, decided((0, True), (1, False), (2, True), (3, None))
+    )
+    # Steps without a plan step (a press the model added) neither count nor hurt.
+    assert playbook.every_goal_step_served(
+        learned, decided((None, True), (0, True), (1, True), (2, True), (3, True))
+    )
+
+
 def test_a_value_read_beside_a_field_did_not_choose_it() -> None:
     # The page shows the goal beside its date field: the field's key holds the date, but
     # the date chose nothing there; the calendar's day did, so the date changing stops replay.

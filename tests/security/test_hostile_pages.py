@@ -74,6 +74,8 @@ async def test_a_spinning_page_does_not_delay_another_tenants_task(
     assert honest_s < DEADLINE_S, (honest_s, spin_s)
     assert "stopped responding" in spun.observation.title
     assert spun.observation.elements == []
+    # Not a page to decide on, and it says so: the planner opens it again (recovery.py).
+    assert "did not answer when reopened" in spun.error
     # The recycled task goes on: its next intent gets a fresh context that answers.
     again = await intend(
         store, "mallory", "spin", 2, Intent(action="navigate", url=site.url("/next"))

@@ -10,18 +10,19 @@ quarantined (`quarantine_due`), what tenants are charged and owners paid (billin
 held answers cost it (billing's `forfeiture`, rated back as `AnswersCredited`).
 
 What is vectorised or sampled, and why it does not change the figures asked for:
-- Calls are drawn per parked stretch (Poisson at `calls_per_hour`); a stretch with calls is
-  one lease. Placement's choice among parked cars is uniform here: the figures are about
-  verification, and every parked honest car answers alike.
+- Leases are placed by the registry's own index and `choose` (`fleet_placement.py`): a
+  parked stretch that draws calls (Poisson at `calls_per_hour`) asks for one lease at a
+  random moment of it, placement picks the car (measured latency, record, owners' terms),
+  and the car serves the calls; checks go to cars placement chose for other leases.
 - Honest cars never lose a dispute (their models are deterministic), so their calls need no
   per-call loop: how many of a car's first n calls are checked is read from real policy runs
   (`_checks_table`, the registry's share drawn call by call), and billed in bulk.
 - Each dishonest car's calls are replayed one by one in its own order, through the real
   verification and reputation functions: its day, then the same daily volume for the rest
   of the holding period (until the day's first answers would be released), since a car
-  caught by then forfeits the day's held answers. Verifiers are drawn from the whole fleet:
-  one that is itself dishonest lies with its own probability, and wrong answers differ from
-  each other (no collusion), as on the road.
+  caught by then forfeits the day's held answers. A checker that is itself dishonest lies
+  with its own probability, and wrong answers differ from each other (no collusion), as on
+  the road.
 - Billing is fed one InferenceCompleted per (car, kind of work), checks first as the planner
   appends them: the payout of a car is cumulative per (tenant, month, car), so aggregating a
   car's calls changes it by rounding only.
@@ -36,32 +37,24 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import numpy.typing as npt
 
+from macrohard.bench.fleet_placement import (
+    MODEL,
+    SAMPLE,
+    TENANTS,
+    LiarRun,
+    PlacedDay,
+    place_day,
+)
 from macrohard.billing.public import HOLDING_PERIOD, HeldAnswer, Ledger, forfeiture
 from macrohard.contracts.agent import InferenceCompleted
 from macrohard.contracts.billing import AnswersCredited
 from macrohard.contracts.envelope import Event, RecordedEvent, envelope
-from macrohard.contracts.fleet import WireTensor
 from macrohard.contracts.tenancy import TenantOnboarded
-from macrohard.node_agent.public import simulation as sim
-from macrohard.node_registry.public import (
-    Reputation,
-    answered,
-    checked,
-    quarantine_due,
-    verify_share,
-)
-from macrohard.planner.public import judge, sampled
+from macrohard.node_registry.public import Reputation, answered, checked, verify_share
+from macrohard.planner.public import sampled
 
-MODEL = "planner"
-TENANTS = (("acme", "payg"), ("globex", "team"), ("initech", "enterprise"))
-RIGHT = [WireTensor(name="intent", datatype="BYTES", shape=[1], items=[b"click #7"])]
 MEAN_MS = float(np.exp(3.5 + 0.4**2 / 2))  # mean of the lognormal planner call (~35 ms)
 DAY_START = datetime(2026, 10, 15, tzinfo=UTC)
-
-
-def _wrong(car: int, call: int) -> list[WireTensor]:
-    """A lie: each differs from every other, so liars never outvote the truth together."""
-    return [WireTensor(name="intent", datatype="BYTES", shape=[1], items=[b"%d/%d" % (car, call)])]
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +63,9 @@ class DayFigures:
     hours: float
     parked_share: float
     leases: int
+    leases_refused: int
+    leases_lost: int
+    best_tier_share: float
     calls: int
     verification_share: float
     dishonest: int
@@ -90,77 +86,6 @@ class DayFigures:
     wall_s: float
 
 
-@dataclass(slots=True)
-class _Liar:
-    """What one dishonest car's calls of the day came to, and whether (when) it was caught
-    while the day's answers were held."""
-
-    quarantined: bool = False
-    in_day: bool = False  # caught within the simulated day itself
-    verified_ms: float = 0.0  # answers a check agreed with: billed, paid, never forfeited
-    verified: int = 0
-    right_ms: float = 0.0  # right answers nobody checked
-    right: int = 0
-    wrong_ms: float = 0.0  # wrong answers nobody checked
-    wrong: int = 0  # every wrong answer of the day, checked or not
-    wrong_unchecked: int = 0
-
-
-def _answer(liar_p: float, rng: np.random.Generator, car: int, call: int) -> list[WireTensor]:
-    return _wrong(car, call) if liar_p > 0 and rng.random() < liar_p else RIGHT
-
-
-def _replay_liar(
-    car: int,
-    calls: int,
-    held_calls: int,
-    p: float,
-    rng: np.random.Generator,
-    verifier_p: npt.NDArray[np.float64],
-) -> _Liar:
-    """A dishonest car's calls in order, verified and judged as the planner and registry do:
-    `calls` in the day, then on (up to `held_calls`) while the day's answers are held."""
-    rep = Reputation()
-    out = _Liar()
-    for k in range(held_calls):
-        in_day = k < calls
-        ms = float(rng.lognormal(3.5, 0.4))
-        first = _answer(p, rng, car, k)
-        lied = first is not RIGHT
-        if in_day:
-            out.wrong += lied
-        if not sampled(verify_share(rep), "sim", car, k, MODEL):
-            answered(rep)
-            if in_day and lied:
-                out.wrong_ms += ms
-                out.wrong_unchecked += 1
-            elif in_day:
-                out.right_ms += ms
-                out.right += 1
-            continue
-        answers = [first]
-        for j in (1, 2):  # a second car; a third only when the first two disagree
-            verifier = int(rng.integers(len(verifier_p)))
-            answers.append(_answer(float(verifier_p[verifier]), rng, verifier, -k - j))
-            verdict = judge(answers)
-            if verdict.decided:
-                break
-        if not verdict.decided:
-            continue  # no two agreed: the call failed, nobody is billed or blamed
-        if 0 in verdict.wrong:
-            rep.disputes_lost += 1
-            if quarantine_due(rep):
-                out.quarantined, out.in_day = True, in_day
-                return out
-            continue
-        answered(rep)
-        checked(rep)
-        if in_day:
-            out.verified_ms += ms
-            out.verified += 1
-    return out
-
-
 def _checks_table(max_calls: int, runs: int, seed: int) -> npt.NDArray[np.int64]:
     """checks[r, n]: how many of an honest car's first n calls the registry's policy had
     re-executed elsewhere, in `runs` independent runs (each call drawn by `sampled`)."""
@@ -176,38 +101,13 @@ def _checks_table(max_calls: int, runs: int, seed: int) -> npt.NDArray[np.int64]
     return table
 
 
-def _stretches(
-    nodes: int, hours: float, seed: int
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64], float]:
-    """Parked stretches (car index, seconds) of every car over the horizon, and the fleet's
-    parked share."""
-    horizon = hours * sim.HOUR
-    days = int(hours // 24) + 1
-    owner: list[int] = []
-    length: list[float] = []
-    parked = 0.0
-    for car in range(nodes):
-        trips = sim.car_trips(seed * 1_000_003 + car, days)
-        parked += sim.parked_fraction(trips, horizon)
-        start = 0.0
-        for t in trips:
-            if t.depart_s >= horizon:
-                break
-            if t.depart_s > start:
-                owner.append(car)
-                length.append(t.depart_s - start)
-            start = t.arrive_s
-        if start < horizon:
-            owner.append(car)
-            length.append(horizon - start)
-    return np.array(owner, np.int64), np.array(length), parked / nodes
-
-
 def print_figures(f: DayFigures) -> None:
     """One `name value` line per figure, as `mh bench` prints them."""
     for name, value in (
         ("nodes", f.nodes), ("hours", f.hours), ("parked_share", f"{f.parked_share:.4f}"),
-        ("leases", f.leases), ("calls", f.calls),
+        ("leases", f.leases), ("leases_refused", f.leases_refused),
+        ("leases_lost", f.leases_lost), ("best_tier_share", f"{f.best_tier_share:.4f}"),
+        ("calls", f.calls),
         ("verification_share", f"{f.verification_share:.4f}"), ("dishonest", f.dishonest),
         ("dishonest_served", f.dishonest_served), ("dishonest_lied", f.dishonest_lied),
         ("hold_days", f"{f.hold_days:g}"),
@@ -271,25 +171,26 @@ def simulate_day(
     calls_per_hour: float = 6.0,
     seed: int = 1,
     hold: timedelta = HOLDING_PERIOD,
+    sample: int = SAMPLE,
 ) -> DayFigures:
     """Run the day and return its figures (see the module docstring for what is real)."""
     wall0 = time.perf_counter()
     rng = np.random.default_rng(seed)
-    owner, length, parked_share = _stretches(nodes, hours, seed)
-    per_stretch = rng.poisson(length / sim.HOUR * calls_per_hour)
-    leases = int(np.count_nonzero(per_stretch))
-    calls = np.bincount(owner, weights=per_stretch, minlength=nodes).astype(np.int64)
     # A dishonest car lies on a share of its calls, from rarely to often.
     lie_p = np.where(rng.random(nodes) < dishonest, rng.uniform(0.05, 0.5, nodes), 0.0)
-    liars = np.flatnonzero(lie_p)
-    # The day's answers stay held for `hold`: a liar working on at the same daily volume.
+    day = place_day(
+        nodes, hours, lie_p, calls_per_hour=calls_per_hour, seed=seed, day_start=DAY_START,
+        rng=rng, sample=sample,
+    )  # fmt: skip
+    calls, results = day.calls, day.liars
+    # The day's answers stay held for `hold`: a liar not caught yet works on at the same
+    # daily volume, its checks placed on the cars placement chose last.
     held_for = max(1.0, hold / timedelta(hours=hours)) if hours else 1.0
-    results = {
-        int(c): _replay_liar(
-            int(c), int(calls[c]), int(calls[c] * held_for), float(lie_p[c]), rng, lie_p
-        )
-        for c in liars
-    }
+    checkers = [int(c) for c in day.checker[: min(nodes, 256)]]
+    for run in results.values():
+        if run.day_calls and not run.quarantined:
+            more = int(run.day_calls * held_for) - run.day_calls
+            run.serve(more, False, rng, checkers, lie_p)
     served = [c for c in results if calls[c] > 0]
     lied = [c for c in served if results[c].wrong > 0]
     detected = sum(results[c].quarantined for c in lied)
@@ -303,12 +204,10 @@ def simulate_day(
             tenant_id=tenant, name=tenant, plan=plan, allowed_domains=[], monthly_budget="0",
         ))  # fmt: skip
     checks_total = 0
-    # Who checked each car's answers (placement's choice, uniform here): another car.
-    checkers = (np.arange(nodes) + 1 + rng.integers(max(1, nodes - 1), size=nodes)) % nodes
     for car in range(nodes):
         tenant = TENANTS[car % len(TENANTS)][0]
         liar = results.get(car)
-        checker = int(checkers[car])
+        checker = int(day.checker[car])  # where placement put this car's checks
         if liar is None:
             n = int(calls[car])
             if n == 0:
@@ -337,15 +236,15 @@ def simulate_day(
                     quarantine_event_id=f"sim-quarantine-{car}",
                 ))  # fmt: skip
     return _figures(
-        billing, results, nodes=nodes, hours=hours, parked_share=parked_share, leases=leases,
-        calls=int(calls.sum()), checks=checks_total, dishonest=len(liars), served=len(served),
-        lied=len(lied), detected=detected, in_day=in_day, hold=hold, wall0=wall0,
+        billing, results, nodes=nodes, hours=hours, day=day, calls=int(calls.sum()),
+        checks=checks_total, dishonest=len(results), served=len(served), lied=len(lied),
+        detected=detected, in_day=in_day, hold=hold, wall0=wall0,
     )  # fmt: skip
 
 
 def _figures(
-    billing: _Billing, results: dict[int, _Liar], *, nodes: int, hours: float,
-    parked_share: float, leases: int, calls: int, checks: int, dishonest: int, served: int,
+    billing: _Billing, results: dict[int, LiarRun], *, nodes: int, hours: float,
+    day: PlacedDay, calls: int, checks: int, dishonest: int, served: int,
     lied: int, detected: int, in_day: int, hold: timedelta, wall0: float,
 ) -> DayFigures:  # fmt: skip
     revenue = payouts = credited = withheld = overpaid = 0
@@ -368,7 +267,9 @@ def _figures(
     # A wrong answer stays billed unless a check caught it or its car's credit took it back.
     not_caught = [r for c, r in results.items() if f"car-{c}" not in credited_cars]
     return DayFigures(
-        nodes=nodes, hours=hours, parked_share=parked_share, leases=leases, calls=calls,
+        nodes=nodes, hours=hours, parked_share=day.parked_share, leases=day.leases,
+        leases_refused=day.refused, leases_lost=day.lost,
+        best_tier_share=max(day.by_tier) / day.leases if day.leases else 0.0, calls=calls,
         verification_share=checks / calls if calls else 0.0, dishonest=dishonest,
         dishonest_served=served, dishonest_lied=lied,
         detected_in_day_share=in_day / lied if lied else 1.0,

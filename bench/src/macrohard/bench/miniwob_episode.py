@@ -16,7 +16,13 @@ from typing import Any
 
 import msgspec
 
-from macrohard.actuator.public import GESTURES, chromium_path, perform_gesture, read_page
+from macrohard.actuator.public import (
+    GESTURES,
+    chromium_path,
+    parse_keys,
+    perform_gesture,
+    read_page,
+)
 from macrohard.contracts.agent import Intent
 from macrohard.contracts.browser import PageObservation
 from macrohard.devkit.pages import LocalSite, PageReply, PageRequest
@@ -190,11 +196,12 @@ class DirectPage:
                 case "check" | "uncheck":
                     assert loc is not None
                     await loc.set_checked(intent.action == "check", timeout=2000)
-                case "press":
-                    if loc is not None:
-                        await loc.press(intent.keys or "Enter", timeout=2000)
-                    else:
-                        await page.keyboard.press(intent.keys or "Enter")
+                case "press":  # chords one after another, as the actuator presses them
+                    for chord in parse_keys(intent.keys or "Enter"):
+                        if loc is not None:
+                            await loc.press(chord, timeout=2000)
+                        else:
+                            await page.keyboard.press(chord)
                 case "hover":
                     assert loc is not None
                     await loc.hover(timeout=2000)

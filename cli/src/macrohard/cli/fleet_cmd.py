@@ -53,6 +53,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "billing decide as the platform does (macrohard.bench.fleet_day)",
     )
     s.add_argument("--calls-per-hour", type=float, default=6.0, help="offline: per parked car")
+    s.add_argument(
+        "--sample",
+        type=int,
+        default=4,
+        help="offline: cars the registry's placement scores per lease (the registry: 32)",
+    )
     s.set_defaults(func=_simulate)
 
 
@@ -62,7 +68,8 @@ def _simulate(args: argparse.Namespace) -> int:
     from macrohard.bench.fleet_day import print_figures, simulate_day
 
     print_figures(simulate_day(args.nodes, args.hours, args.dishonest,
-                               calls_per_hour=args.calls_per_hour, seed=args.seed))  # fmt: skip
+                               calls_per_hour=args.calls_per_hour, seed=args.seed,
+                               sample=args.sample))  # fmt: skip
     return 0
 
 

@@ -91,6 +91,10 @@ class IntentEmitted(Event, frozen=True, kw_only=True):
     previous_error: str = ""
     # True when the step was replayed from the tenant's playbook instead of asking the model.
     replayed: bool = False
+    # The stream sequence of the RunLearned it was replayed from (0: none). A run follows
+    # one recording to its end: the playbook may learn a newer run meanwhile, whose steps
+    # are numbered differently.
+    playbook_seq: int = 0
 
 
 class InferenceCompleted(Event, frozen=True, kw_only=True):

@@ -28,6 +28,9 @@ class PageElement(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True)
     name: str = ""
     text: str = ""
     value: str | None = None
+    # The end of a value too long to observe whole (`value` is its beginning): what a person
+    # sees after scrolling the field to its bottom, so "the last word" can be read.
+    value_end: str = ""
     tag: str = ""
     checked: bool | None = None
     selected: bool | None = None

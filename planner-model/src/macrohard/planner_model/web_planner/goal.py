@@ -20,7 +20,7 @@ VERBS = (
     "paste|copy|read|wait|scroll|drag|highlight|resize|solve|buy|sort|upload|attach|extract"
 )
 _SPLIT = re.compile(
-    rf"\s*(?:[;.]\s+|,\s*(?:and\s+)?then\s+|\s+and\s+then\s+|\s+then\s+"
+    rf"\s*(?:;\s+|\.\s+(?!(?-i:[a-z]))|,\s*(?:and\s+)?then\s+|\s+and\s+then\s+|\s+then\s+"
     rf"|,?\s+and\s+(?=(?:{VERBS})\b)|,\s+(?=(?:{VERBS})\b))",
     re.IGNORECASE,
 )

@@ -22,6 +22,9 @@ from macrohard.planner_model.web_planner.skills.base import MAX_TRIES_PER_STEP, 
 from macrohard.planner_model.web_planner.skills.compute import SEARCH
 
 PROGRESS = ("calendar", SEARCH)
+EDITS = frozenset(
+    {"fill", "check", "choose", "autocomplete", "slide", "sort", "style_text", "color_text"}
+)
 SUBMIT_NAMES = ("submit", "ok", "done", "search", "login", "log in", "sign in", "send", "go")
 
 __all__ = ["PastStep", "PlanRequest", "decide"]
@@ -92,7 +95,8 @@ def _finish(steps: list[Step], ctx: Ctx) -> Intent:
     """All steps done. A form that was filled but whose goal never said so still gets sent."""
     last = steps[-1]
     done_i = len(steps)
-    if last.kind in ("fill", "check", "choose", "autocomplete", "slide", "sort"):
+    # An edit (a form filled, text styled in an editor) is sent with the page's submit control.
+    if last.kind in EDITS:
         own = [h for h in ctx.history if h.intent.plan_step == done_i]
         if not clicked(own) and len(own) < MAX_TRIES_PER_STEP:
             for name in SUBMIT_NAMES:

@@ -7,17 +7,20 @@ before the action is reported as failed.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import mimetypes
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from playwright.async_api import FilePayload, Locator
+from playwright.async_api import FilePayload, Frame, Locator
+from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
 from macrohard.actuator import gestures
 from macrohard.actuator.browser import TaskBrowser
-from macrohard.actuator.domain import parse_keys, scrub, well_formed
+from macrohard.actuator.domain import parse_keys, pointer_action_done, scrub, well_formed
 from macrohard.actuator.observer import ID_ATTRIBUTE
 from macrohard.actuator.proxy import REFUSED_HEADER
 from macrohard.contracts.agent import Intent
@@ -57,6 +60,9 @@ class ActionRefused(ActionFailed):
 class ActionSettings:
     timeout_ms: float = 5000
     upload_dir: Path | None = None
+    # How much longer a click that was done waits for the page it opened (see click_once):
+    # inside the actuator's step deadline, with room left to observe that page.
+    arrival_ms: float = 5000
 
 
 async def locate(tb: TaskBrowser, element: int) -> Locator:
@@ -147,7 +153,7 @@ async def _on_element(
     timeout = settings.timeout_ms
     action = intent.action
     if action == "click":
-        await el.click(timeout=timeout)
+        await click_once(tb, el, timeout, settings.arrival_ms)
     elif action == "hover":
         await el.hover(timeout=timeout)
     elif action == "clear":
@@ -182,6 +188,36 @@ async def _on_element(
         await el.set_input_files(payloads, timeout=timeout)
     else:
         raise ActionRefused(f"blocked: unknown action {action!r}")
+
+
+async def click_once(tb: TaskBrowser, el: Locator, timeout: float, arrival_ms: float) -> None:
+    """Click the element; a click that reached the page is done, however slow its page.
+
+    Playwright's click waits, inside the same timeout, for a navigation the click started
+    (a form's POST) to commit. On a slow server that wait runs out after the click was done:
+    reporting a failure then had the planner decide on the page that came meanwhile (the
+    button gone, it gave up). A timeout after the click itself is therefore a success, and
+    the click waits up to `arrival_ms` more for that page, so the next observation is of it
+    and not of the page left behind (a planner shown the old form might submit it again).
+    """
+    page = tb.page
+    arrived = asyncio.Event()
+
+    def navigated(frame: Frame) -> None:
+        if frame == page.main_frame:
+            arrived.set()
+
+    page.on("framenavigated", navigated)
+    try:
+        try:
+            await el.click(timeout=timeout)
+        except PlaywrightTimeoutError as exc:
+            if not pointer_action_done(str(exc)):
+                raise
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(arrived.wait(), arrival_ms / 1000)
+    finally:
+        page.remove_listener("framenavigated", navigated)
 
 
 def _mime_type(path: Path) -> str:

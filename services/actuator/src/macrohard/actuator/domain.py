@@ -98,6 +98,34 @@ def parse_keys(keys: str) -> list[str]:
     return chords
 
 
+# Actions that cause nothing beyond the page's own view of itself: a GET of a URL (the task
+# may already be on it), scrolling, hovering, waiting, reading, selecting text, and the run's
+# own end. Doing one twice changes nothing a site records. Everything else may: a click or a
+# key (Enter submits), typing or choosing in a form that scripts may send as it changes,
+# going back (it may re-post a form), a drag, an upload.
+EFFECT_FREE = frozenset(
+    {"navigate", "scroll", "hover", "wait_for", "extract", "select_text", "done", "fail"}
+)
+
+
+def effect_free(action: str) -> bool:
+    """Whether doing `action` again is harmless: an interrupted one (the actuator died after
+    ActionStarted) is then done again and the run goes on, instead of being reported as an
+    effect of unknown outcome. Unknown action names count as effects (never repeated)."""
+    return action in EFFECT_FREE
+
+
+def pointer_action_done(error: str, action: str = "click") -> bool:
+    """Whether a Playwright pointer action that raised had already done the action itself.
+
+    Playwright's click also waits, within the same timeout, for a navigation the click
+    started to commit; its call log (in the error's text) says `click action done` once the
+    mouse events reached the page. A timeout after that line is a slow page, not a click
+    that did not happen."""
+    done = f"{action} action done"
+    return any(line.strip().lstrip("-").strip() == done for line in error.splitlines())
+
+
 # Which element references each action needs (element, target_element).
 NEEDS_ELEMENT = frozenset(
     {
@@ -278,6 +306,13 @@ def _clip(value: str, limit: int) -> str:
     return value if len(value) <= limit else value[: max(limit - 1, 0)] + "…"
 
 
+def _value_end(end: str, limits: ObservationLimits) -> str:
+    # Read with the secrets' margin at its front (a secret ending in the kept part is read
+    # whole, so scrubbed), then cut to the limit from the end.
+    end = well_formed(end)
+    return end if len(end) <= limits.max_text else "…" + end[-(limits.max_text - 1) :]
+
+
 def _clip_value(value: str, limit: int) -> str:
     # A field's value keeps its own spacing and line breaks: copied elsewhere, it must be
     # the same text.
@@ -342,6 +377,7 @@ def compact_elements(
                 value=None
                 if value is None
                 else _clip_value(scrub(str(value), plaintexts), limits.max_text),
+                value_end=_value_end(scrub(str(r.get("value_end") or ""), plaintexts), limits),
                 tag=str(r.get("tag") or ""),
                 checked=r.get("checked"),
                 selected=r.get("selected"),

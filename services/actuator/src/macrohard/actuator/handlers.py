@@ -35,6 +35,7 @@ from macrohard.actuator.browser import BrowserPool, TaskBrowser
 from macrohard.actuator.domain import (
     InvalidIntent,
     MissingSecret,
+    effect_free,
     fill_secrets,
     scrub,
     secret_names,
@@ -474,8 +475,10 @@ class Actuator:
         await self.pool.close(ie.task_id)
         error = f"the page stopped responding within {deadline:g} s; its browser was reset"
         if env.id not in loaded.state.executed and not step.acted:
-            # Cut after ActionStarted was recorded: the action may have taken effect.
+            # Cut after ActionStarted was recorded: the action may have taken effect (none
+            # that matters when it has no effect to repeat: the reopened page tells).
             started = step.started or env.id in loaded.state.started
+            started = started and not effect_free(ie.intent.action)
             step.out.append(
                 ActionExecuted(
                     task_id=ie.task_id, step=ie.step, intent_event_id=env.id,
@@ -487,11 +490,18 @@ class Actuator:
         # (the next intent reopens the session in a fresh context).
         step.out = [e for e in step.out if not isinstance(e, PageObserved)]
         observation = await self._reopened(env, ie, loaded, step, url)
+        unseen = ""
         if observation is None:
+            # Not a page to decide on: the error says so (the planner opens it again).
+            unseen = f"{error}, and it did not answer when reopened"
             observation = PageObservation(url=loaded.state.last_url, title=error, elements=[])
         step.out.append(
             PageObserved(
-                task_id=ie.task_id, step=ie.step, observation=observation, intent_event_id=env.id
+                task_id=ie.task_id,
+                step=ie.step,
+                observation=observation,
+                intent_event_id=env.id,
+                error=unseen,
             )
         )
 
@@ -554,16 +564,18 @@ class Actuator:
         restored: bool,
     ) -> Envelope:
         """Act at most once: record ActionStarted before touching the page; an intent that
-        already has one was interrupted mid-action, so it is reported, not repeated.
+        already has one was interrupted mid-action, so it is reported, not repeated, unless
+        it has no effect to repeat (`effect_free`: a navigation is done again).
 
         Unless this very process did it and only failed to record it (a NATS node died under
         the append): the outcome is known here, and reporting it as unknown would have the
         planner decide on a select that did take effect as if it might not have."""
         known = self._outcomes.get(env.id)
-        if env.id in state.started and known is not None:
+        interrupted = env.id in state.started
+        if interrupted and known is not None:
             return known
-        if env.id in state.started:
-            result = ActionExecuted(
+        if interrupted and not effect_free(ie.intent.action):
+            unknown = ActionExecuted(
                 task_id=ie.task_id,
                 step=ie.step,
                 intent_event_id=env.id,
@@ -573,27 +585,35 @@ class Actuator:
                 error="an actuator stopped while doing this action; it was not repeated and "
                 "whether it took effect is unknown: decide from this page",
             )
-        else:
-            if not (restored and ie.intent.action not in PAGE_INDEPENDENT) and (
-                ie.intent.action not in ("done", "fail")
-            ):
-                started = ActionStarted(
-                    task_id=ie.task_id,
-                    step=ie.step,
-                    intent_event_id=env.id,
-                    action=ie.intent.action,
-                )
-                appended = await self.store.append(
-                    [caused_by(started, env, aggregate_id=ie.task_id, purpose="ActionStarted")],
-                    expected_version=step.version,
-                )
-                step.version = appended.version
-                step.started = True
-            result = await self._act(tb, env, ie, restored=restored)
-            done = caused_by(result, env, aggregate_id=ie.task_id, purpose="ActionExecuted")
-            self._outcomes[env.id] = done  # until it is in the log (see above)
-            return done
-        return caused_by(result, env, aggregate_id=ie.task_id, purpose="ActionExecuted")
+            return caused_by(unknown, env, aggregate_id=ie.task_id, purpose="ActionExecuted")
+        if interrupted:
+            # Nothing a site records comes of doing it twice (a navigation is a GET): done
+            # again, so the run goes on from the page it asked for.
+            log.info(
+                "interrupted action done again: it has no effect to repeat",
+                extra={"task": ie.task_id, "step": ie.step, "action": ie.intent.action,
+                       "correlation_id": env.correlation_id},
+            )  # fmt: skip
+            step.started = True
+        elif not (restored and ie.intent.action not in PAGE_INDEPENDENT) and (
+            ie.intent.action not in ("done", "fail")
+        ):
+            started = ActionStarted(
+                task_id=ie.task_id,
+                step=ie.step,
+                intent_event_id=env.id,
+                action=ie.intent.action,
+            )
+            appended = await self.store.append(
+                [caused_by(started, env, aggregate_id=ie.task_id, purpose="ActionStarted")],
+                expected_version=step.version,
+            )
+            step.version = appended.version
+            step.started = True
+        result = await self._act(tb, env, ie, restored=restored)
+        done = caused_by(result, env, aggregate_id=ie.task_id, purpose="ActionExecuted")
+        self._outcomes[env.id] = done  # until it is in the log (see above)
+        return done
 
     async def _act(
         self, tb: TaskBrowser, env: Envelope, ie: IntentEmitted, *, restored: bool

@@ -16,6 +16,13 @@
   // A field's value as typed: its spaces and line breaks are part of it (copying it must
   // give the same text back), so only the length is bounded.
   const clipValue = s => cut(wellFormed(s || ''));
+  // The end of a value too long to keep whole, cut on a code point like its beginning.
+  const valueEnd = s => {
+    s = wellFormed(s || '');
+    if (s.length <= maxText) return '';
+    const tail = s.slice(-maxText);
+    return /^[\uDC00-\uDFFF]/.test(tail) ? tail.slice(1) : tail;
+  };
   const TAG_ROLE = {A: 'link', BUTTON: 'button', SELECT: 'combobox', TEXTAREA: 'textbox',
     OPTION: 'option', SUMMARY: 'button', IMG: 'img', H1: 'heading', H2: 'heading', H3: 'heading',
     H4: 'heading', H5: 'heading', H6: 'heading', LI: 'listitem', LABEL: 'label', TD: 'cell',
@@ -142,6 +149,12 @@
     if (!interactive && !text && !shape && swatch === null) continue;
     let visible = r.width > 0 && r.height > 0;
     if (visible && el.checkVisibility) visible = el.checkVisibility({checkOpacity: true, checkVisibilityCSS: true});
+    // A shape whose centre lies outside its drawing is clipped away (an SVG hides its
+    // overflow unless told otherwise): not seen, like something scrolled out of a box.
+    if (visible && shape && shape !== 'canvas' && getComputedStyle(el.ownerSVGElement).overflow !== 'visible') {
+      const d = el.ownerSVGElement.getBoundingClientRect(), cx = r.x + r.width / 2, cy = r.y + r.height / 2;
+      visible = cx >= d.left && cx <= d.right && cy >= d.top && cy <= d.bottom;
+    }
     if (!el.hasAttribute(ATTR)) el.setAttribute(ATTR, String(window.__mhNextId++));
     const item = {
       id: Number(el.getAttribute(ATTR)), role, tag: el.tagName.toLowerCase(), name: nameOf(el),
@@ -175,7 +188,11 @@
     if (el.tagName === 'INPUT' || el.tagName === 'TEXTAREA') {
       if (['checkbox', 'radio'].includes(el.type)) item.checked = el.checked;
       else if (el.type === 'password') item.value = el.value ? '••••' : '';
-      else if (el.type !== 'file') item.value = clipValue(el.value);
+      else if (el.type !== 'file') {
+        item.value = clipValue(el.value);
+        const end = valueEnd(el.value);
+        if (end) item.value_end = end;
+      }
     } else if (el.tagName === 'SELECT') {
       item.text = '';
       item.options = Array.from(el.options).map(o => clip(o.label || o.text));

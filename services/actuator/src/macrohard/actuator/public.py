@@ -10,6 +10,7 @@ and clean environment) under the tenant's allowlist as the actuator reads it.
 """
 
 from macrohard.actuator.browser import CHROMIUM_ARGS, BrowserPool, TaskBrowser, chromium_path
+from macrohard.actuator.domain import parse_keys
 from macrohard.actuator.gestures import GESTURES, perform_gesture
 from macrohard.actuator.main import local_test_mode
 from macrohard.actuator.observer import Observer, read_page
@@ -26,6 +27,7 @@ __all__ = [
     "TaskBrowser",
     "chromium_path",
     "local_test_mode",
+    "parse_keys",
     "perform_gesture",
     "read_page",
 ]

@@ -11,8 +11,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
-from zlib import crc32
+from itertools import repeat
+from operator import attrgetter
 
 import msgspec
 import nats.errors
@@ -22,9 +24,9 @@ from nats.aio.subscription import Subscription
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
 from macrohard.contracts import EVENTS_STREAM, PLATFORM_TENANT, REGISTRY
-from macrohard.contracts.fleet import PARTITIONS, Heartbeat, heartbeat_filter
+from macrohard.contracts.fleet import Heartbeat, heartbeat_filter
 from macrohard.eventlog import disagreement
-from macrohard.node_registry.intake import subscribe_raw, unsubscribe_raw
+from macrohard.node_registry.intake import BatchHandler, subscribe_raw, unsubscribe_raw
 from macrohard.node_registry.ownership import PartitionTable
 from macrohard.node_registry.registry import Registry
 
@@ -79,30 +81,65 @@ async def follow_log(nc: NATS, registry: Registry, ready: asyncio.Event) -> Subs
     return sub
 
 
-async def absorb_heartbeats(nc: NATS, registry: Registry, partition: int) -> Subscription:
-    """One partition's heartbeats, on core NATS (telemetry never enters the log), through
-    the raw intake (`intake.py`): this runs for every heartbeat of the partition."""
-    skip = len(heartbeat_filter(partition)) - 1  # "fleet.hb.<p>." then the car's id
+def heartbeat_intake(registry: Registry) -> BatchHandler:
+    """The registry's handler for a read's worth of heartbeats (every partition's: a read
+    mixes them), called by the raw intake (`intake.py`) for every heartbeat it absorbs.
+
+    A car is the last token of its subject: NATS permissions let a car publish only on its
+    own subject, so the subject names the car and the payload's own id is not consulted.
+    A car not watched yet must also hash to the partition its subject names (a beat on
+    another partition's subject would make this replica watch a car it does not own)."""
     clock = time.monotonic
 
-    def on_beat(subject: bytes, data: bytes) -> None:
-        try:
-            beat = _decode_beat(data)
-        except msgspec.DecodeError:
-            return  # a malformed beat says nothing about liveness
-        # A car may only speak for itself (NATS permissions enforce the subject), and only
-        # in its own partition: the subject's car, the beat's car and the partition agree.
-        car = subject[skip:]
-        node_id = beat.node_id
-        if crc32(car) % PARTITIONS != partition or car.decode() != node_id:
+    def on_beats(subjects: list[bytes], payloads: list[bytes]) -> None:
+        tokens = b".".join(subjects).split(b".")  # fleet.hb.<partition>.<car>
+        if len(tokens) != 4 * len(subjects):  # never from `fleet.hb.<p>.*`; still, one by one
+            if len(subjects) > 1:
+                for subject, payload in zip(subjects, payloads, strict=True):
+                    on_beats([subject], [payload])
             return
-        soc = beat.state_of_charge
-        if not 0.0 <= soc <= 1.0:  # out of bounds (or NaN): the fleet's last figure stands
-            node = registry.fleet.nodes.get(node_id)
-            soc = node.state_of_charge if node is not None else 1.0
-        registry.beat(node_id, soc, clock())
+        cars, parts = tokens[3::4], tokens[2::4]
+        try:
+            beats = list(map(_decode_beat, payloads))
+        except msgspec.DecodeError:  # a malformed beat says nothing about liveness: drop it
+            kept = [
+                (car, part, beat)
+                for car, part, beat in zip(cars, parts, map(_beat_or_none, payloads), strict=True)
+                if beat is not None
+            ]
+            cars, parts, beats = [k[0] for k in kept], [k[1] for k in kept], [k[2] for k in kept]
+        node_ids = list(map(bytes.decode, cars, repeat("utf-8"), repeat("replace")))
+        socs = list(map(_charge, beats))
+        if socs and (any(map(math.isnan, socs)) or min(socs) < 0.0 or max(socs) > 1.0):
+            # Out of bounds (or NaN): the fleet's last figure stands.
+            socs = [
+                soc if 0.0 <= soc <= 1.0 else _last_charge(registry, node_id)
+                for node_id, soc in zip(node_ids, socs, strict=True)
+            ]
+        registry.beats(node_ids, socs, clock(), parts)
 
-    return await subscribe_raw(nc, heartbeat_filter(partition), on_beat)
+    return on_beats
+
+
+_charge = attrgetter("state_of_charge")
+
+
+def _beat_or_none(payload: bytes) -> Heartbeat | None:
+    try:
+        return _decode_beat(payload)
+    except msgspec.DecodeError:
+        return None
+
+
+def _last_charge(registry: Registry, node_id: str) -> float:
+    node = registry.fleet.nodes.get(node_id)
+    return node.state_of_charge if node is not None else 1.0
+
+
+async def absorb_heartbeats(nc: NATS, on_beats: BatchHandler, partition: int) -> Subscription:
+    """One partition's heartbeats, on core NATS (telemetry never enters the log), through
+    the raw intake (`intake.py`) to `on_beats` (`heartbeat_intake`)."""
+    return await subscribe_raw(nc, heartbeat_filter(partition), on_beats)
 
 
 async def attend_forever(registry: Registry) -> None:
@@ -123,6 +160,7 @@ async def own_partitions(
     """Renew this replica's partitions every period; watch what it gains (heartbeats on
     `nc`), drop what it loses. Runs until cancelled, then hands every partition back."""
     subs: dict[int, Subscription] = {}
+    on_beats = heartbeat_intake(registry)
     try:
         while True:
             raise_if_cancelled()
@@ -138,7 +176,7 @@ async def own_partitions(
                     await sub.unsubscribe()
             registry.give(change.lost)
             for p in sorted(change.gained):
-                subs[p] = await absorb_heartbeats(nc, registry, p)
+                subs[p] = await absorb_heartbeats(nc, on_beats, p)
             registry.take(change.gained)
             if change.gained or change.lost:
                 log.info(

@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Iterable
+from itertools import repeat
 
 MISSED_HEARTBEATS_TO_LOSE = 3
 
@@ -21,8 +22,9 @@ class Liveness:
     the time: passed, the node is lost; not yet, the entry moves to the bucket of that
     deadline. So a sweep looks only at buckets that have come due, about one entry per node
     per `misses` intervals, and the cost follows the fleet's heartbeat rate, never a scan
-    of the fleet. Loss is declared at most a bucket (a twentieth of an interval, at most
-    0.5 s) plus one sweep period after the deadline.
+    of the fleet. Loss is declared at most a bucket (a fortieth of an interval, at most
+    0.1 s) plus one sweep period (at most 0.25 s) after the deadline: well inside the 1 s
+    the target allows beyond 3 intervals.
     """
 
     def __init__(
@@ -30,7 +32,7 @@ class Liveness:
     ) -> None:
         self.default_interval_s = default_interval_s
         self.misses = misses
-        self.resolution_s = min(0.5, default_interval_s / 20)
+        self.resolution_s = min(0.1, default_interval_s / 40)
         self.last_seen: dict[str, float] = {}
         self.intervals: dict[str, float] = {}
         self.declared_lost: set[str] = set()
@@ -63,6 +65,27 @@ class Liveness:
             self.declared_lost.discard(node_id)
             return True
         return False
+
+    def beats(self, node_ids: list[str], now: float) -> tuple[set[str], set[str]]:
+        """`beat` for a read's worth of heartbeats at once (the intake's hot path): one
+        C-level pass storing the times, the one lookup per beat in a fleet-sized table;
+        the rest only when the table grew (a car new here) or a lost car is in the read.
+        Returns (new: nodes not watched before, back: nodes that had been declared lost)."""
+        seen = self.last_seen
+        known = len(seen)
+        seen.update(zip(node_ids, repeat(now)))
+        new: set[str] = set()
+        if len(seen) != known:  # someone's first beat here: give it its deadline
+            new = set(node_ids).difference(self._due)
+            for node_id in new:
+                self._schedule(node_id, now + self.timeout(node_id))
+        if not self.declared_lost or self.declared_lost.isdisjoint(node_ids):
+            return new, set()
+        back = self.declared_lost.intersection(node_ids)
+        self.declared_lost -= back
+        for node_id in back:  # watched again
+            self._schedule(node_id, now + self.timeout(node_id))
+        return new, back
 
     def alive(self, node_id: str, now: float) -> bool:
         seen = self.last_seen.get(node_id)

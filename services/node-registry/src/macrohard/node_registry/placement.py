@@ -79,10 +79,12 @@ class Candidate:
     trust: float = 1.0  # reputation.placement_factor
     expected_departure: datetime | None = None
     prefs: OwnerPreferences = NO_PREFERENCES
+    # Its quality tier, fixed with the figures above: a car whose figures change is `put`
+    # again as a new Candidate (and every put, lease and end reads it).
+    tier: int = field(init=False)
 
-    @property
-    def tier(self) -> int:
-        return tier_of(quality(self.latency_ms, self.trust))
+    def __post_init__(self) -> None:
+        self.tier = tier_of(quality(self.latency_ms, self.trust))
 
 
 def candidate_of(node: Node, *, latency_ms: float | None, trust: float) -> Candidate:
@@ -128,9 +130,12 @@ class _Bag:
             self.at[last] = i
 
     def sample(self, k: int, rng: random.Random) -> list[str]:
+        """Up to `k` items at random (all of them when there are no more than `k`). Drawn
+        with replacement, duplicates dropped: half the cost of `random.sample`, which a
+        lease pays on every round; in a bag larger than `k` a repeat is rare."""
         if len(self.items) <= k:
             return list(self.items)
-        return rng.sample(self.items, k)
+        return list(dict.fromkeys(rng.choices(self.items, k=k)))
 
 
 @dataclass

@@ -13,12 +13,13 @@ Every decision takes the time and the charge as arguments: nothing here reads a 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from macrohard.contracts.fleet import ALL_HOURS, OwnerPreferencesSet
 
+ZERO = timedelta(0)
 MAX_TIME_ZONE = 64  # IANA names are short ("America/Argentina/ComodRivadavia" is 32)
 
 
@@ -79,8 +80,11 @@ def within_hours(prefs: OwnerPreferences, now: datetime) -> bool:
     """May the car work at `now` (an aware datetime) on its own clock?"""
     if prefs.always:
         return True
-    zone = _zone(prefs.time_zone)
-    local = now.astimezone(zone) if zone is not None else now
+    if prefs.time_zone == "UTC" and now.utcoffset() == ZERO:
+        local = now  # already the owner's clock (placement asks this of many cars a lease)
+    else:
+        zone = _zone(prefs.time_zone)
+        local = now.astimezone(zone) if zone is not None else now
     return bool(prefs.hours_mask >> local.hour & 1)
 
 

@@ -7,10 +7,12 @@ reliability, so the `fleet` schema stays the registry's to change.
 
 Reputation and its pure consequences (how much of a car's work to verify, when to quarantine
 it) and placement (the index and `choose`, O(sample) per lease at any fleet size) are
-exported for the offline fleet simulation, which must decide as the registry does.
+exported for the offline fleet simulation, which must decide as the registry does; and
+`intake_cost`, the heartbeat intake's CPU per beat beside nats-py's, for `mh bench registry`.
 """
 
 from macrohard.node_registry.domain import Refusal
+from macrohard.node_registry.intake_cost import intake_cost
 from macrohard.node_registry.placement import Candidate, Choice, PlacementIndex, choose, quality
 from macrohard.node_registry.preferences import OwnerPreferences
 from macrohard.node_registry.queries import CAR_STATES, Car, CarState, car_state, cars
@@ -38,6 +40,7 @@ __all__ = [
     "cars",
     "checked",
     "choose",
+    "intake_cost",
     "placement_factor",
     "quality",
     "quarantine_due",

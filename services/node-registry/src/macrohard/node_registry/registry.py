@@ -15,10 +15,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import random
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime, timedelta
+from itertools import repeat
+from operator import lt
 
 from macrohard.contracts import PLATFORM_TENANT, RecordedEvent, envelope
 from macrohard.contracts.agent import InferenceCompleted, InferenceDisputed, InferenceVerified
@@ -64,6 +67,9 @@ log = logging.getLogger("macrohard.node_registry")
 MAX_TTL_S = 30.0
 PLACEMENT_TRIES = 4  # cars to try when other replicas keep taking the chosen one's last slot
 ENDED_KEPT = 100_000  # recently ended lease ids remembered for the slot book
+# A sweep without a loss reconciles revocations (expiry, owners' hours: a pass over every
+# lease) at most this often; one that declared a car lost does it at once.
+RECONCILE_S = 0.5
 
 
 class _Alive(Mapping[str, bool]):
@@ -122,9 +128,17 @@ class Registry:
         # notes them; `attend` writes the events.
         self.attention: dict[str, float] = {}
         self.attention_due = asyncio.Event()
+        # What the heartbeat path compares against, kept by `fold` so that a read of beats
+        # is checked in a few C-level passes: the owner's minimum charge of each registered
+        # car that has one, the cars whose last recorded charge is below it, and the cars
+        # the log says lost.
+        self.floors: dict[str, float] = {}
+        self.below: set[str] = set()
+        self.lost_nodes: set[str] = set()
         self.max_ttl_s = max(MAX_TTL_S, MISSED_HEARTBEATS_TO_LOSE * heartbeat_interval_s)
         self._mono = monotonic
         self._wall = wall
+        self._reconciled = -math.inf
 
     # --- partitions ----------------------------------------------------------------------
 
@@ -203,12 +217,30 @@ class Registry:
             ended = self.fleet.leases.get(event.lease_id)
         granted = isinstance(event, LeaseGranted) and event.lease_id not in self.fleet.leases
         self.fleet.apply(event)
+        if (node_id := getattr(event, "node_id", None)) is not None:
+            self._track(node_id)
         if granted and isinstance(event, LeaseGranted):
             self.index.leased(event.node_id, event.tenant_id, event.model)
         elif ended is not None:
             self.index.ended(ended.node_id, ended.tenant_id, ended.model)
-        elif (node_id := getattr(event, "node_id", None)) is not None:
+        elif node_id is not None:
             self.reindex(node_id)
+
+    def _track(self, node_id: str) -> None:
+        """Keep the heartbeat path's view of one car (`floors`, `below`, `lost_nodes`)."""
+        node = self.fleet.nodes.get(node_id)
+        if node is None:
+            self.floors.pop(node_id, None)
+            self.below.discard(node_id)
+            self.lost_nodes.discard(node_id)
+            return
+        floor = node.prefs.min_state_of_charge
+        if floor > 0.0:
+            self.floors[node_id] = floor
+        else:
+            self.floors.pop(node_id, None)
+        (self.below.add if node.state_of_charge < floor else self.below.discard)(node_id)
+        (self.lost_nodes.add if node.lost else self.lost_nodes.discard)(node_id)
 
     def reindex(self, node_id: str) -> None:
         """Put the car in the placement index as it now stands, or take it out."""
@@ -289,21 +321,49 @@ class Registry:
         self.reindex(node_id)
 
     def beat(self, node_id: str, state_of_charge: float, now: float) -> None:
-        """One heartbeat (the hot path: no I/O, no allocation beyond the dict entries).
-        `state_of_charge` is the car's word, bounded by the caller to [0, 1]: it only ever
-        takes work away from its own car."""
-        self.heartbeats += 1
-        back = self.liveness.beat(node_id, now)
-        node = self.fleet.nodes.get(node_id)
-        if node is not None and (
-            back
-            or node.lost
-            # Across the owner's minimum (inline: this runs for every beat).
-            or (state_of_charge < node.prefs.min_state_of_charge)
-            != (node.state_of_charge < node.prefs.min_state_of_charge)
-        ):
-            self.attention[node_id] = state_of_charge
-            self.attention_due.set()
+        """One heartbeat (`beats` of one)."""
+        self.beats([node_id], [state_of_charge], now)
+
+    def beats(
+        self,
+        node_ids: list[str],
+        socs: list[float],
+        now: float,
+        partitions: list[bytes] | None = None,
+    ) -> None:
+        """A read's worth of heartbeats (the hot path: no I/O, C-level passes over the lists;
+        Python code per beat only for a beat that reveals something). `socs` are the cars'
+        word, bounded by the caller to [0, 1]: a charge only ever takes work away from its
+        own car. `partitions`: the partition token each beat's subject named, as sent; a car
+        new here whose id hashes to another partition is not watched (it beat on another
+        partition's subject). What is worth an event (back from lost, a charge across the
+        owner's minimum) is noted for `attend`."""
+        new, back = self.liveness.beats(node_ids, now)
+        if new and partitions is not None:
+            claimed = dict(zip(node_ids, partitions, strict=True))
+            wrong = {n for n in new if b"%d" % partition_of(n) != claimed[n]}
+            if wrong:
+                self.liveness.forget(wrong)
+                back -= wrong
+                kept = [(n, c) for n, c in zip(node_ids, socs, strict=True) if n not in wrong]
+                node_ids, socs = [k[0] for k in kept], [k[1] for k in kept]
+        self.heartbeats += len(node_ids)
+        floors, below = self.floors, self.below
+        # Only cars whose owner set a minimum have a floor (a charge is never below 0).
+        below_now = list(map(lt, socs, map(floors.get, node_ids, repeat(0.0)))) if floors else []
+        crossed = bool(floors) and (
+            below_now != list(map(below.__contains__, node_ids)) if below else any(below_now)
+        )
+        if not (back or crossed or (self.lost_nodes and not self.lost_nodes.isdisjoint(node_ids))):
+            return
+        nodes = self.fleet.nodes
+        for i, (node_id, soc) in enumerate(zip(node_ids, socs, strict=True)):
+            is_below = below_now[i] if below_now else False
+            if node_id in nodes and (
+                node_id in back or node_id in self.lost_nodes or is_below != (node_id in below)
+            ):
+                self.attention[node_id] = soc
+                self.attention_due.set()
 
     async def attend(self) -> None:
         """Write what heartbeats revealed: NodeRecovered, NodeBatteryChanged across the
@@ -335,7 +395,10 @@ class Registry:
             await self._append_node(event, node_id)
             lost.append(node_id)
             log.warning("node lost", extra={"node_id": node_id, "silent_s": round(seen_ago, 2)})
-        await self.revoke_due()
+        now = self._mono()
+        if lost or now - self._reconciled >= RECONCILE_S:
+            self._reconciled = now
+            await self.revoke_due()
         return lost
 
     async def _append_node(

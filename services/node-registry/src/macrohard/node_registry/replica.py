@@ -26,6 +26,11 @@ from macrohard.node_registry.ownership import PartitionTable, registry_bucket
 from macrohard.node_registry.registry import Registry
 from macrohard.node_registry.slots import SlotBook
 
+# Silent cars are looked for this often: loss is declared within a sweep (+ a liveness
+# bucket, 0.1 s) of 3 intervals. Lease revocations are reconciled at most every
+# `registry.RECONCILE_S` (a pass over every lease) unless a sweep found a car lost.
+SWEEP_S = 0.25
+
 
 @asynccontextmanager
 async def running_replica(
@@ -68,7 +73,7 @@ async def running_replica(
         tasks.append(asyncio.create_task(attend_forever(registry)))
         tasks.append(
             asyncio.create_task(
-                sweep_forever(registry, period_s=min(0.5, heartbeat_interval_s / 20))
+                sweep_forever(registry, period_s=min(SWEEP_S, heartbeat_interval_s / 40))
             )
         )
         yield registry

@@ -38,6 +38,7 @@ class PastIntent:
     error: str = ""
     page_url: str = ""
     replayed: bool = False  # from the tenant's playbook rather than the model
+    playbook_seq: int = 0  # the recording (RunLearned's stream sequence) it was replayed from
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +67,11 @@ class TaskState:
     @property
     def terminal(self) -> bool:
         return self.status in TERMINAL
+
+    @property
+    def recording(self) -> int:
+        """The playbook recording this run replays (its stream sequence; 0: none yet)."""
+        return next((p.playbook_seq for p in self.intents if p.playbook_seq), 0)
 
 
 def evolve(state: TaskState, env: Envelope) -> TaskState:
@@ -99,6 +105,7 @@ def evolve(state: TaskState, env: Envelope) -> TaskState:
                 label=ev.element_label,
                 page_url=ev.page_url,
                 replayed=ev.replayed,
+                playbook_seq=ev.playbook_seq,
             )
             return replace(state, intents=(*past, entry), pending=None)
         case TaskCancelRequested():
@@ -160,13 +167,9 @@ class Ignore:
 Verdict = Ask | Stop | Ignore
 
 
-def on_observed(
-    state: TaskState, observed_step: int, budget_exhausted: bool, observation_error: str = ""
-) -> Verdict:
+def on_observed(state: TaskState, observed_step: int, budget_exhausted: bool) -> Verdict:
     """The page after step `observed_step` was seen: ask for the next step, stop, or ignore.
-
-    `observation_error`: the actuator could not read the page; nothing can be decided on
-    an empty page, so the run ends with that reason."""
+    (A page the actuator could not read is recovery.py's, once the run goes on.)"""
     if state.status != "running":
         return Ignore(f"task is {state.status}")
     if observed_step != state.step:
@@ -176,8 +179,6 @@ def on_observed(
     steps = state.step + 1
     if state.cancel_requested:
         return Stop([TaskCancelled(task_id=state.task_id, steps=steps, reason="cancel requested")])
-    if observation_error:
-        return Stop([TaskFailed(task_id=state.task_id, steps=steps, reason=observation_error)])
     if budget_exhausted:
         return Stop([TaskFailed(task_id=state.task_id, steps=steps, reason="budget exhausted")])
     if state.step >= state.max_steps:
@@ -217,6 +218,7 @@ def decided(
     previous_ok: bool | None,
     previous_error: str,
     replayed: bool = False,
+    playbook_seq: int = 0,
 ) -> list[Event]:
     """The answer (the model's, or a replayed step) as events: the intent, and the end of
     the run when it says so, with how many steps were replayed and how many the model took."""
@@ -231,6 +233,7 @@ def decided(
             previous_ok=previous_ok,
             previous_error=previous_error,
             replayed=replayed,
+            playbook_seq=playbook_seq if replayed else 0,
         )
     ]
     decided_steps = [p.replayed for p in state.intents if p.step > 0] + [replayed]

@@ -32,7 +32,7 @@ from macrohard.contracts.browser import (
 from macrohard.contracts.envelope import Envelope, Event, RecordedEvent, caused_by
 from macrohard.contracts.tasks import TaskCancelRequested, TaskCompleted, TaskSubmitted
 from macrohard.eventlog import EventStore, Loaded
-from macrohard.planner import approvals, domain, playbook, results
+from macrohard.planner import approvals, domain, playbook, recovery, results
 from macrohard.planner.backends import DecisionRequest, PlannerBackend
 from macrohard.planner.domain import Ask, Ignore, PastIntent, TaskState
 
@@ -127,7 +127,7 @@ class Planner:
             return
         loaded = await self.load(env.tenant, ev.task_id)
         state = loaded.state
-        verdict = domain.on_observed(state, ev.step, self.budgets.exhausted(env.tenant), ev.error)
+        verdict = domain.on_observed(state, ev.step, self.budgets.exhausted(env.tenant))
         if isinstance(verdict, Ignore):
             log.info("observation ignored", extra={"task": ev.task_id, "why": verdict.why})
             return
@@ -139,6 +139,15 @@ class Planner:
         lost = domain.unknown_effect(state, ev.step, outcome.unknown, outcome.takeover_step)
         if lost is not None:
             await self._append_once(lost.events, env, loaded, "lost", task_id=ev.task_id)
+            return
+        if ev.error:
+            # The platform failed to show the page (after the check above: an effect of
+            # unknown outcome is never followed by a reload and a second try).
+            events = recovery.unseen_page(
+                state, verdict.step, ev.error, ev.observation.url, backend=self.backend.name,
+                previous_ok=ok, previous_error=error,
+            )  # fmt: skip
+            await self._append_once(events, env, loaded, "recover", task_id=ev.task_id)
             return
         history = list(state.intents)
         if history:
@@ -158,11 +167,11 @@ class Planner:
             car_wait_s=state.car_wait_s,
             output_schema=state.output_schema,
         )
-        intent = None
+        intent, recording = None, 0
         if outcome.takeover_step is None:
             # After a takeover the page was reloaded under the run (what was typed is gone):
             # the recorded run no longer matches it, and the model decides from the page.
-            intent = await self._replayed(env.tenant, state, ev.observation, ok)
+            intent, recording = await self._replayed(env.tenant, state, ev.observation, ok)
         replayed = intent is not None
         if intent is None:
             try:
@@ -197,6 +206,7 @@ class Planner:
                 previous_ok=ok,
                 previous_error=error,
                 replayed=replayed,
+                playbook_seq=recording,
             )
             extractions = (
                 await self._extractions(env.tenant, ev.task_id)
@@ -218,22 +228,33 @@ class Planner:
 
     async def _replayed(
         self, tenant: str, state: TaskState, observation: PageObservation, ok: bool | None
-    ) -> Intent | None:
-        """The next step of the tenant's solved run of this goal shape, if the page allows."""
-        shape, _ = playbook.goal_shape(state.goal)
-        entry = playbook.playbook_id(playbook.site_of(state.start_url), shape)
-        # The entry's latest RunLearned: two direct reads, however many runs it has seen.
-        last = await self.store.aggregate_version(tenant, "playbook", entry)
-        if last == 0:
-            return None
-        learned = (await self.store.read_sequence(last)).payload
+    ) -> tuple[Intent | None, int]:
+        """The next step of the tenant's solved run of this goal shape, if the page allows,
+        and the recording it came from (its stream sequence)."""
+        recording = state.recording
+        if not recording:
+            # The entry's latest RunLearned: two direct reads, however many runs it has seen.
+            shape, _ = playbook.goal_shape(state.goal)
+            entry = playbook.playbook_id(playbook.site_of(state.start_url), shape)
+            recording = await self.store.aggregate_version(tenant, "playbook", entry)
+            if recording == 0:
+                return None, 0
+        # Once a run replays a recording it keeps to it: runs completing meanwhile append
+        # newer ones, and step k of one is not step k of another (a run that needed an extra
+        # key press shifts every later step; switching mid-run skipped a form's select).
+        learned = (await self.store.read_sequence(recording)).payload
         if not isinstance(learned, RunLearned) or learned.site != playbook.site_of(state.start_url):
-            return None
+            return None, 0
         decided = [(p.intent, p.replayed, p.ok) for p in state.intents if p.step > 0]
         at = playbook.resume_at(learned, decided)
         if at is None:
-            return None
-        return playbook.replay(learned, state.goal, at[0], observation, ok, resumed=at[1])
+            return None, 0
+        intent = playbook.replay(learned, state.goal, at[0], observation, ok, resumed=at[1])
+        if intent is None:
+            return None, 0
+        if intent.action == "done" and not playbook.every_goal_step_served(learned, decided):
+            return None, 0  # the recording's end without all its steps: the model decides
+        return intent, recording
 
     async def _learn(
         self, cause: Envelope, state: TaskState, history: list[PastIntent], last: Event

@@ -219,6 +219,21 @@ def _pointed(intent: Intent) -> bool:
     return intent.target_element is not None or intent.x is not None
 
 
+def every_goal_step_served(
+    learned: RunLearned, decided: Sequence[tuple[Intent, bool, bool | None]]
+) -> bool:
+    """Whether this run did, with success, something for every goal step (plan step) the
+    recording did before its `done`: a replayed `done` must never end a run that skipped
+    one (a form submitted without its select is a false completion)."""
+    wanted = {
+        s.intent.plan_step
+        for s in learned.steps
+        if s.intent.plan_step is not None and s.intent.action not in ("done", "fail")
+    }
+    served = {i.plan_step for i, _, ok in decided if i.plan_step is not None and ok is not False}
+    return wanted <= served
+
+
 def _searching(intent: Intent) -> bool:
     """A step the model took in a search loop: what it did next depended on the page."""
     return intent.reason.removeprefix("replay: ").startswith(SEARCH)

@@ -2,11 +2,11 @@
 read off the page, each empty or holding a mark, solved by search.
 
 "Playing as 'X', win the game", "block O from winning" (noughts and crosses and its kin): the
-board is the largest square grid of equal, text-less boxes (the observer reports framed cells and what an
-image in a cell shows, "x" or "o"); a line is a full row, column or diagonal. On a 3x3 board
-every continuation is searched (a win is never missed, a loss always blocked, and between
-equal moves the one an imperfect opponent is likelier to lose against); on a larger one:
-win now, else block, else the free cell nearest the centre.
+board is the largest square grid of equal, text-less boxes (the observer reports framed cells
+and what an image in a cell shows, "x" or "o"); a line is a full row, column or diagonal. On a
+3x3 board every continuation is searched for the move with the best chance of a win against a
+casual opponent (a win is never missed, a loss always blocked); on a larger one: win now,
+else block, else the free cell nearest the centre.
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ _GOAL = re.compile(r"\b(win|block)\b.*\b(game|board|three in a row)\b", re.I)
 MARKS = {"x": "x", "cross": "x", "o": "o", "circle": "o", "nought": "o", "0": "o"}
 
 Board = tuple[str, ...]  # row by row: "x", "o" or "" for a free cell
+# How often the opponent takes a win (else a block) it has, rather than any free cell.
+CASUAL = 0.5
 
 
 @clause(15)
@@ -80,7 +82,14 @@ def best_move(board: Board, side: int, me: str) -> int | None:
         return None
     them = "o" if me == "x" else "x"
     if side == 3:
-        return max(free, key=lambda i: (_value(_put(board, i, me), them, me), -_centre(i, side)))
+        return max(
+            free,
+            key=lambda i: (
+                _value(_put(board, i, me), them, me),
+                winner(_put(board, i, me), side) == me,  # of equal chances, the win now
+                -_centre(i, side),
+            ),
+        )
     for who in (me, them):  # win now, else stop them winning next
         for i in free:
             if winner(_put(board, i, who), side) == who:
@@ -99,21 +108,30 @@ def _centre(i: int, side: int) -> float:
 
 @cache
 def _value(board: Board, to_move: str, me: str) -> float:
-    """The game's worth to `me` (+1 win, 0 draw, -1 loss, sooner counts more) with `to_move`
-    to play: `me` plays its best; the opponent is assumed to play its best only some of the
-    time (half its moves are taken as any free cell), so among moves that draw against
-    perfect play the one that gives a fallible opponent most ways to lose is preferred."""
+    """The chance that `me` wins from here with `to_move` to play, `me` playing its best.
+
+    The goal is a win, so a draw is worth no more than a loss. The opponent is taken to be
+    a casual player, as on most pages: about half of its moves take a winning cell (else
+    block ours) when there is one, the rest are any free cell. Perfect play would make
+    every game a draw; against such a player the move that leaves it most ways to go
+    wrong wins most often."""
     won = winner(board, 3)
     if won:
-        return 1.0 if won == me else -1.0
+        return 1.0 if won == me else 0.0
     free = [i for i, v in enumerate(board) if not v]
     if not free:
         return 0.0
     other = "o" if to_move == "x" else "x"
-    values = [0.95 * _value(_put(board, i, to_move), other, me) for i in free]
     if to_move == me:
-        return max(values)
-    return 0.5 * min(values) + 0.5 * sum(values) / len(values)
+        return max(_value(_put(board, i, me), other, me) for i in free)
+    wins = [i for i in free if winner(_put(board, i, to_move), 3) == to_move]
+    blocks = [i for i in free if winner(_put(board, i, other), 3) == other]
+    greedy = wins or blocks or free
+    return sum(
+        ((CASUAL / len(greedy) if i in greedy else 0.0) + (1 - CASUAL) / len(free))
+        * _value(_put(board, i, to_move), other, me)
+        for i in free
+    )
 
 
 @skill("board_game")

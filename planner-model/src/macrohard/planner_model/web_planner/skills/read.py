@@ -73,6 +73,9 @@ def read_part(step: Step, view: PageView) -> tuple[str, PageElement] | None:
         if phrase and (phrase in kind_words(e) or phrase.split()[0] in kind_words(e))
     ]
     pool = kinds[nth - 1 : nth] if nth and 0 < nth <= len(kinds) else kinds
+    if not pool and phrase:  # "the notes": a field or text named so (its label)
+        holders = [e for e in view.elements if e.value or (e.text and e.role not in FIELD_ROLES)]
+        pool = [e for s, e in view.ground(phrase, pool=holders) if s >= 0.9][:1]
     if not pool:  # "the paragraph": the longest text on the page that is not a control
         texts = [e for e in view.elements if e.text and e.role not in FIELD_ROLES]
         pool = sorted(texts, key=lambda e: -len(e.text))[:1]
@@ -82,6 +85,10 @@ def read_part(step: Step, view: PageView) -> tuple[str, PageElement] | None:
     content = source.value if source.value is not None and source.value != "" else source.text
     content = content or source.name
     if step.kind_hint in ("word", "number"):
+        if step.ordinal <= 0 and source.value_end:
+            # The last word of a value observed in two parts: from its end, whose first
+            # word may be cut in the middle.
+            content = " ".join(source.value_end.split()[1:])
         tokens = [t.strip(".,;:!?\"'()") for t in content.split()]
         tokens = [t for t in tokens if t]
         n = step.ordinal if step.ordinal > 0 else len(tokens)

@@ -5,13 +5,17 @@
 swatch with its kind and colour (#rrggbb), and this skill matches the goal's words against
 them. Colour names are the CSS ones; a named colour matches the swatch whose nearest CSS
 colour it is, a *shade* of a colour is anything of that hue, light or dark. Sizes are
-relative: "large" is near the biggest shape drawn, "small" clearly below it.
+relative: where the shapes drawn come in clearly different sizes, "large" is the bigger group;
+where they are all of one size, they are large only if bigger than the page's own text.
 """
 
 from __future__ import annotations
 
 import colorsys
+import itertools
 import re
+
+import msgspec
 
 from macrohard.contracts.agent import Intent
 from macrohard.contracts.browser import PageElement
@@ -87,6 +91,15 @@ def visual_clause(c: str, q: list[str]) -> list[Step] | None:
     if shade := re.fullmatch(r"(?:the\s+)?shades?\s+of\s+(\w+)", desc, re.I):
         name = color_name(shade.group(1))
         return [Step(kind="click_shades", value=name)] if name else None
+    look = looks_step(desc)
+    if look is None:
+        return None
+    return [msgspec.structs.replace(look, alt_target=desc, all_fields=every)]
+
+
+def looks_step(desc: str) -> Step | None:
+    """A description by looks alone ('small blue circle', 'large 7', 'red items') as a
+    `click_visual` step; None when a word in it is not about looks."""
     color, size, kind, glyph = "", "", "", ""
     for word in desc.split():
         w = _singular(word)
@@ -98,21 +111,14 @@ def visual_clause(c: str, q: list[str]) -> list[Step] | None:
             kind = w
         elif len(word) == 1 and word.isalnum():
             glyph = word
+        elif len(word) == 2 and word[1] == "s" and word[0].isalnum() and kind == "":
+            glyph = word[0]  # "how many 7s": a glyph in the plural
         elif w not in FILLERS:
             return None  # a word that is not about looks: an ordinary click
     if not (color or size or kind or glyph):
         return None
-    return [
-        Step(
-            kind="click_visual",
-            value=color,
-            kind_hint=kind,
-            target=glyph,
-            alt_target=desc,
-            case=size,  # the size word rides in `case`: no other field fits a look
-            all_fields=every,
-        )
-    ]
+    # The size word rides in `case`: no other field fits a look.
+    return Step(kind="click_visual", value=color, kind_hint=kind, target=glyph, case=size)
 
 
 def drawn(view: PageView) -> list[PageElement]:
@@ -127,7 +133,8 @@ def kind_of(e: PageElement) -> str:
     return e.shape
 
 
-def _dim(e: PageElement) -> float:
+def dim(e: PageElement) -> float:
+    """A drawn thing's size as a person judges it: a glyph's height, a shape's extent."""
     assert e.box is not None
     return e.box.h if e.shape == "text" else max(e.box.w, e.box.h)
 
@@ -153,17 +160,35 @@ def hue_family(rgb: tuple[int, int, int]) -> str:
     return ("red", "yellow", "green", "aqua", "blue", "magenta")[round(h * 6) % 6]
 
 
+def large_from(things: list[PageElement], view: PageView) -> float:
+    """The size (`_dim`) from which a drawn thing counts as large: above the widest gap
+    between the sizes drawn (a ratio of 1.4 or more); with one size only, above the height
+    of a line of the page's ordinary text (a 10-pixel square next to 11-pixel text is small)."""
+    dims = sorted({dim(e) for e in things})
+    gaps = [(b / a, b) for a, b in itertools.pairwise(dims) if a > 0]
+    ratio, above = max(gaps, default=(1.0, 0.0))
+    if ratio >= 1.4:
+        return above
+    lines = sorted(
+        e.box.h
+        for e in view.elements
+        if e.text and not e.shape and e.box is not None and e.role not in ("button", "textbox")
+    )
+    line = lines[len(lines) // 2] if lines else 16
+    return line + 0.5
+
+
 def matches(step: Step, view: PageView) -> list[PageElement]:
     things = drawn(view)
     if not things:
         return []
-    biggest = max(_dim(e) for e in things)
+    threshold = large_from(things, view)
     out = []
     for e in things:
         if step.value and (not e.color or nearest_color(e.color) != step.value):
             continue
         if step.case:
-            large = _dim(e) >= 0.75 * biggest
+            large = dim(e) >= threshold
             if large != (step.case == "large"):
                 continue
         kinds = KINDS.get(step.kind_hint, frozenset())
