@@ -90,7 +90,16 @@ box.addEventListener('mousemove', e => {{
 box.addEventListener('click', e => answer(far(e) < 6 ? 'found' : 'missed by ' + far(e)));
 </script></body></html>"""
 
+# A textarea with the browser's own resize grip; Save reports its size.
+RESIZE = f"""<!doctype html><html><head><title>Resize</title></head><body>{RECORD}
+<label for="c">Comment</label><br>
+<textarea id="c" style="width:150px;height:60px;resize:both"></textarea><br>
+<button onclick="const r = document.getElementById('c').getBoundingClientRect();
+  answer(Math.round(r.width) + 'x' + Math.round(r.height))">Save</button>
+</body></html>"""
+
 PAGES = {
+    "/resize": RESIZE,
     "/shapes": SHAPES,
     "/figure": FIGURE,
     "/notes": LONG_VALUE,
@@ -179,3 +188,21 @@ async def test_a_spot_is_found_by_the_pages_hot_and_cold_feedback(
     browser: Browser, site: LocalSite
 ) -> None:
     assert await received(browser, site, "/feel", "Find and click on the hot spot.") == ["found"]
+
+
+@pytest.mark.parametrize(
+    ("goal", "grows"),
+    [
+        ("Resize the comment box so that its width is larger than before, then press Save.", 0),
+        ("Make the comment box taller and press Save.", 1),
+    ],
+)
+async def test_a_box_is_resized_by_its_corner(
+    browser: Browser, site: LocalSite, goal: str, grows: int
+) -> None:
+    (size,) = await received(browser, site, "/resize", goal)
+    before = [154, 64]  # 150x60 and the textarea's border
+    after = [int(v) for v in size.split("x")]
+    assert after[grows] > before[grows] + 20 and abs(after[1 - grows] - before[1 - grows]) <= 4, (
+        size
+    )

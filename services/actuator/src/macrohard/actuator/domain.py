@@ -176,6 +176,12 @@ def _validate_gesture(intent: Intent) -> None:
     point = (intent.x or 0, intent.y or 0)
     if not all(0 <= v <= MAX_POINT for v in point):
         raise InvalidIntent(f"a point must lie within 0..{MAX_POINT} on both axes")
+    if (intent.grip_x is None) != (intent.grip_y is None):
+        raise InvalidIntent("a grip point needs both grip_x and grip_y")
+    if intent.grip_x is not None and action != "drag":
+        raise InvalidIntent("a grip point is only for drag")
+    if not all(0 <= v <= MAX_POINT for v in (intent.grip_x or 0, intent.grip_y or 0)):
+        raise InvalidIntent(f"a grip point must lie within 0..{MAX_POINT} on both axes")
     if action == "click_at" and intent.x is None:
         raise InvalidIntent("click_at needs a point (x, y)")
     if action == "hold" and not 0 < intent.hold_ms <= MAX_HOLD_MS:

@@ -20,6 +20,7 @@ from macrohard.planner_model.web_planner.skills import (  # noqa: F401  (registr
     ordering,
     orders,
     read,
+    resize,
     scroll,
     seek,
     selection,
