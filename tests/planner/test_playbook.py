@@ -20,6 +20,7 @@ from macrohard.eventlog import EventStore
 from macrohard.planner import playbook
 from macrohard.planner.backends import InProcessBackend
 from macrohard.planner.handlers import Planner
+from macrohard.planner_model.web_planner import SEARCH
 
 SITE = "http://shop.test/profile"
 CHANGED = "Save changes"
@@ -432,4 +433,50 @@ def test_a_replayed_done_needs_every_goal_step_of_the_recording() -> None:
     # Steps without a plan step (a press the model added) neither count nor hurt.
     assert playbook.every_goal_step_served(
         learned, decided((None, True), (0, True), (1, True), (2, True), (3, True))
+    )
+
+
+def test_a_value_read_beside_a_field_did_not_choose_it() -> None:
+    # The page shows the goal beside its date field: the field's key holds the date, but
+    # the date chose nothing there; the calendar's day did, so the date changing stops replay.
+    learned = RunLearned(
+        task_id="t", site=SITE, shape="select {} as the date and hit submit.",
+        slots=["12/24/2016"],
+        steps=[
+            _step("click", 0, "textbox '' beside 'Select 12/24/2016 as the date'", element=3),
+            _step("click", 0, "link '24'", element=49),
+            _step("click", 1, "button 'Submit'", element=4),
+            _step("done", 3),
+        ],
+    )  # fmt: skip
+    shown = PageObservation(url=SITE, title="", elements=[
+        PageElement(id=1, role="text", text="Select 12/09/2016 as the date",
+                    box=Box(0, 10, 60, 14)),
+        PageElement(id=3, role="textbox", value="", box=Box(70, 10, 80, 14)),
+    ])  # fmt: skip
+    goal = "Select 12/09/2016 as the date and hit submit."
+    assert playbook.replay(learned, goal, 0, shown, None) is None
+
+
+def test_a_search_the_model_pressed_on_with_is_the_models_again() -> None:
+    # "Press Generate until the number is even": the recording pressed once (its page
+    # showed an even number); this page may need more, so the model presses and looks.
+    press = _step("click", 0, "button 'Generate'", element=3,
+                  reason=f"{SEARCH} press button 'Generate'")  # fmt: skip
+    learned = RunLearned(
+        task_id="t", site=SITE, shape="generate an even number, then press submit.", slots=[],
+        steps=[press, _step("click", 1, "button 'Submit'", element=4), _step("done", 3)],
+    )  # fmt: skip
+    shown = PageObservation(url=SITE, title="", elements=[
+        PageElement(id=3, role="button", name="Generate"),
+        PageElement(id=4, role="button", name="Submit"),
+    ])  # fmt: skip
+    goal = "Generate an even number, then press submit."
+    assert playbook.replay(learned, goal, 0, shown, None) is None
+    # After the model's own press, the model looks again; after its submit, replay goes on.
+    assert playbook.resume_at(learned, [(press.intent, False, True)]) is None
+    submit = Intent(action="click", element=4, plan_step=1)
+    assert playbook.resume_at(learned, [(press.intent, False, True), (submit, False, None)]) == (
+        2,
+        True,
     )

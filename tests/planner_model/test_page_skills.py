@@ -51,7 +51,28 @@ LONG_VALUE = f"""<!doctype html><html><head><title>Notes</title></head><body>{RE
 <button onclick="answer(document.getElementById('answer').value)">Send</button></p>
 </body></html>"""
 
-PAGES = {"/shapes": SHAPES, "/figure": FIGURE, "/notes": LONG_VALUE}
+# Three discs glide across the drawing, the second and third setting off later; a fourth is
+# parked outside it (clipped away: not to be clicked). A disc hit is gone.
+MOVING = f"""<!doctype html><html><head><title>Moving</title></head><body>{RECORD}
+<svg id="sky" width="300" height="160"></svg>
+<script>
+const sky = document.getElementById('sky'), t0 = performance.now();
+const discs = [[0, 40], [400, 80], [800, 120], [1e9, 60]].map(([start, y], i) => {{
+  const c = document.createElementNS('http://www.w3.org/2000/svg', 'circle');
+  c.setAttribute('r', 16); c.setAttribute('cy', y); c.setAttribute('cx', -30);
+  c.addEventListener('click', e => {{ e.stopPropagation(); answer('hit ' + i); c.remove(); }});
+  sky.appendChild(c);
+  return [c, start];
+}});
+sky.addEventListener('click', () => answer('miss'));
+(function glide(now) {{
+  for (const [c, start] of discs)
+    if (now - t0 > start) c.setAttribute('cx', -30 + (now - t0 - start) / 15);
+  requestAnimationFrame(glide);
+}})(t0);
+</script></body></html>"""
+
+PAGES = {"/shapes": SHAPES, "/figure": FIGURE, "/notes": LONG_VALUE, "/moving": MOVING}
 
 
 @pytest.fixture(scope="module")
@@ -120,3 +141,10 @@ async def test_the_last_word_of_a_value_too_long_to_observe_whole(
 ) -> None:
     goal = "Copy the last word from the notes, type it into the answer field and press Send."
     assert await received(browser, site, "/notes", goal) == ["kingfisher"]
+
+
+async def test_moving_things_are_clicked_where_they_are_now(
+    browser: Browser, site: LocalSite
+) -> None:
+    got = await received(browser, site, "/moving", "Click all the moving circles.")
+    assert sorted(got) == ["hit 0", "hit 1", "hit 2"], got

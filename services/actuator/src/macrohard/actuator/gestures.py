@@ -84,9 +84,15 @@ async def center_of(el: Locator, timeout: float) -> tuple[float, float]:
 
 
 async def point_in(el: Locator, x: int, y: int, timeout: float) -> tuple[float, float]:
-    """(x, y) relative to the element's box, in viewport coordinates; it must lie inside."""
-    await el.scroll_into_view_if_needed(timeout=timeout)
+    """(x, y) relative to the element's box, in viewport coordinates; it must lie inside.
+
+    The box is read just before the press, so a moving element is pressed where it is now;
+    it is scrolled to only when the point is out of view (scrolling waits for the element
+    to hold still, which a moving one never does)."""
     box = await el.bounding_box(timeout=timeout)
+    if box is None or not await _in_view(el, box["x"] + x, box["y"] + y):
+        await el.scroll_into_view_if_needed(timeout=timeout)
+        box = await el.bounding_box(timeout=timeout)
     if box is None:
         raise GestureFailed("the element is not visible")
     if x > box["width"] or y > box["height"]:
@@ -95,6 +101,11 @@ async def point_in(el: Locator, x: int, y: int, timeout: float) -> tuple[float, 
             f"({round(box['width'])}x{round(box['height'])})"
         )
     return box["x"] + x, box["y"] + y
+
+
+async def _in_view(el: Locator, x: float, y: float) -> bool:
+    size = el.page.viewport_size or {"width": 0, "height": 0}
+    return 0 <= x < size["width"] and 0 <= y < size["height"]
 
 
 def point_in_viewport(page: Page, x: int, y: int) -> tuple[float, float]:

@@ -149,6 +149,12 @@
     if (!interactive && !text && !shape && swatch === null) continue;
     let visible = r.width > 0 && r.height > 0;
     if (visible && el.checkVisibility) visible = el.checkVisibility({checkOpacity: true, checkVisibilityCSS: true});
+    // A shape whose centre lies outside its drawing is clipped away (an SVG hides its
+    // overflow unless told otherwise): not seen, like something scrolled out of a box.
+    if (visible && shape && shape !== 'canvas' && getComputedStyle(el.ownerSVGElement).overflow !== 'visible') {
+      const d = el.ownerSVGElement.getBoundingClientRect(), cx = r.x + r.width / 2, cy = r.y + r.height / 2;
+      visible = cx >= d.left && cx <= d.right && cy >= d.top && cy <= d.bottom;
+    }
     if (!el.hasAttribute(ATTR)) el.setAttribute(ATTR, String(window.__mhNextId++));
     const item = {
       id: Number(el.getAttribute(ATTR)), role, tag: el.tagName.toLowerCase(), name: nameOf(el),

@@ -1,0 +1,73 @@
+"""Clicking things that move: "click as many moving circles as possible", "click every
+falling star". A moving element never holds still long enough for a click that waits for it
+to settle, so each is clicked where it is *now*: a `click_at` its own centre, which the
+actuator resolves against the element's box read immediately before pressing.
+
+While nothing fitting is in sight the skill waits a moment and looks again (things keep
+coming); after a few quiet seconds it is done.
+"""
+
+from __future__ import annotations
+
+import re
+
+import msgspec
+
+from macrohard.contracts.agent import Intent
+from macrohard.planner_model.web_planner.grammar import Step, clause, unq
+from macrohard.planner_model.web_planner.skills.base import Ctx, PastStep, say, skill
+from macrohard.planner_model.web_planner.skills.compute import SEARCH
+from macrohard.planner_model.web_planner.skills.visual import drawn, looks_step, matches
+
+LOOK_AGAIN_MS = 1200  # nothing in sight: wait this long before looking again (things keep coming)
+QUIET_MS = 3000  # nothing in sight for this long: nothing more is coming
+MOTION = r"moving|flying|falling|bouncing|floating|running|drifting|passing"
+_CLICK_MOVING = re.compile(
+    rf"(?:click|hit|tap|catch|shoot)\s+(?:on\s+)?"
+    rf"(?:as\s+many(?:\s+of\s+the)?|all(?:\s+of)?(?:\s+the)?|each(?:\s+of\s+the)?|every|the)?\s*"
+    rf"(?:(?:{MOTION})\s+)(.+?)(?:\s+as\s+(?:possible|you\s+can))?(?:\s+before\s+.*)?$",
+    re.I,
+)
+
+
+@clause(42)
+def moving_clause(c: str, q: list[str]) -> list[Step] | None:
+    """'Click as many moving circles as possible': a look (or any drawn thing) that moves."""
+    if (m := _CLICK_MOVING.match(c)) is None:
+        return None
+    desc = unq(m.group(1), q)
+    look = looks_step(desc) or Step(kind="click_visual", alt_target=desc)
+    return [msgspec.structs.replace(look, kind="click_moving", all_fields=True)]
+
+
+@skill("click_moving")
+def click_moving(step: Step, ctx: Ctx, own: list[PastStep]) -> Intent | None:
+    looks = msgspec.structs.replace(step, kind="click_visual")
+    # Words that are not about looks ("stars"): whatever is drawn.
+    found = drawn(ctx.view) if step.alt_target else matches(looks, ctx.view)
+    tries: dict[int | None, int] = {}
+    for h in own:
+        if h.intent.action == "click_at":
+            tries[h.intent.element] = tries.get(h.intent.element, 0) + 1
+    # A hit one usually disappears; one still there after two clicks is not a target.
+    todo = [e for e in found if tries.get(e.id, 0) < 2 and e.box is not None]
+    if todo:
+        e = todo[0]
+        assert e.box is not None
+        return Intent(
+            action="click_at",
+            element=e.id,
+            x=e.box.w // 2,
+            y=e.box.h // 2,
+            reason=f"{SEARCH} click {say(e)} where it is now",
+        )
+    quiet = 0
+    for h in reversed(own):
+        if h.intent.action != "wait_for":
+            break
+        quiet += h.intent.wait_ms
+    if quiet >= QUIET_MS:
+        return None
+    return Intent(
+        action="wait_for", wait_ms=LOOK_AGAIN_MS, reason=f"{SEARCH} nothing moving in sight yet"
+    )
