@@ -50,8 +50,12 @@ async def test_platform_failures_are_scored_with_reasons_and_the_run_goes_on(
         planner, http, tenant, key = a[4], a[6], a[7], a[8]
         listed = await http.get("/v1/tasks", headers={"Authorization": f"Bearer {key}"})
         for task in listed.json()["data"]:
-            events = await planner.store.read_aggregate(tenant, "browser", task["task_id"])
-            sessions[task["task_id"]] = [type(r.payload).__name__ for r in events]
+            for _ in range(100):  # the actuator closes a session once it sees the run end
+                events = await planner.store.read_aggregate(tenant, "browser", task["task_id"])
+                sessions[task["task_id"]] = [type(r.payload).__name__ for r in events]
+                if "SessionClosed" in sessions[task["task_id"]]:
+                    break
+                await asyncio.sleep(0.1)
         return episodes
 
     async with miniwob.task_pages() as (pages, browser):
@@ -70,7 +74,8 @@ async def test_platform_failures_are_scored_with_reasons_and_the_run_goes_on(
     # actuator closed each one's browser session: nothing piles up over a long run.
     assert len(sessions) == 2
     for names in sessions.values():
-        assert names.count("SessionOpened") == 1 and names[-1] == "SessionClosed", names
+        # (The run's last intent may be carried out after its end closed the session.)
+        assert names.count("SessionOpened") == 1 and "SessionClosed" in names, names
 
 
 async def test_an_episode_past_its_deadline_is_a_failure_with_its_reason() -> None:
