@@ -165,7 +165,7 @@ async def _on_element(
     if action == "click":
         await click_once(tb, el, timeout, settings.arrival_ms)
     elif action == "hover":
-        await el.hover(timeout=timeout)
+        await gestures.hover(tb.page, el, intent, timeout)
     elif action == "clear":
         await el.fill("", timeout=timeout)
     elif action == "type":
