@@ -8,7 +8,7 @@ from urllib.parse import quote
 import msgspec
 
 from macrohard.contracts.agent import Intent
-from macrohard.planner import domain
+from macrohard.planner import domain, recovery
 from tests.actuator.conftest import Running
 from tests.actuator.site import Site
 
@@ -65,11 +65,26 @@ async def test_a_page_that_cannot_be_observed_ends_the_task_with_its_reason(
     assert done is not None and done.ok
     assert "could not be observed" in seen.error and "no styles for you" in seen.error
     assert seen.observation.elements == []
-    # The planner's decision on that observation: the run ends, with the reason.
-    state = domain.TaskState(task_id="t-hostile", status="running", intents=(
-        domain.PastIntent(step=1, intent=Intent(action="navigate", url=url)),
-    ))  # fmt: skip
-    verdict = domain.on_observed(state, 1, False, seen.error)
-    assert isinstance(verdict, domain.Stop)
-    assert [type(e).__name__ for e in verdict.events] == ["TaskFailed"]
-    assert "no styles for you" in verdict.events[0].reason  # type: ignore[attr-defined]
+    # The planner's decision on that observation: the page is opened again (a GET) a few
+    # times; a page that never answers then ends the run, with the actuator's reason.
+    navigate = domain.PastIntent(step=1, intent=Intent(action="navigate", url=url))
+    state = domain.TaskState(task_id="t-hostile", status="running", intents=(navigate,))
+    again = recovery.unseen_page(
+        state, 2, seen.error, url, backend="offline", previous_ok=True, previous_error=""
+    )
+    assert [type(e).__name__ for e in again] == ["IntentEmitted"]
+    assert again[0].intent.action == "navigate" and again[0].intent.url == url  # type: ignore[attr-defined]
+    reopened = tuple(
+        domain.PastIntent(
+            step=s, intent=Intent(action="navigate", url=url, reason=recovery.RECOVER)
+        )
+        for s in range(2, 2 + recovery.MAX_RECOVERIES)
+    )
+    exhausted = domain.TaskState(
+        task_id="t-hostile", status="running", intents=(navigate, *reopened)
+    )
+    verdict = recovery.unseen_page(
+        exhausted, 9, seen.error, url, backend="offline", previous_ok=True, previous_error=""
+    )
+    assert [type(e).__name__ for e in verdict] == ["TaskFailed"]
+    assert "no styles for you" in verdict[0].reason  # type: ignore[attr-defined]

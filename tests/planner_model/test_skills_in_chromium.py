@@ -125,3 +125,22 @@ async def test_a_word_or_everything_is_coloured_through_the_palette(
     )
     assert last.action == "done", last
     assert log[0] == "saved The harbour lights glow softly tonight rgb(25, 118, 210)", log
+
+
+@pytest.mark.parametrize(
+    ("goal", "logged"),
+    [
+        ("Forward the message from Ravi to Dana Lee.", "forwarded Lunch on Friday? to Dana Lee"),
+        ("Reply to the mail about the invoice with \"Paid today\"",
+         "replied to Ola Berg: Paid today"),
+        ("Mark the email whose subject is Budget for May as important", "starred Kim Aldous"),
+        ("Delete the message that mentions lunch", "deleted Ravi Shah"),
+        ("Open the email sent by Ola, then forward it to Kim", "forwarded Invoice 4471 to Kim"),
+    ],
+)  # fmt: skip
+async def test_an_inbox_item_is_found_by_author_subject_or_content(
+    browser: Any, site: LocalSite, goal: str, logged: str
+) -> None:
+    last, log = await solve(browser, site.url("/inbox.html"), goal)
+    assert last.action == "done", last
+    assert log == [logged], log

@@ -5,5 +5,6 @@ observation and the history of intents, so a run replays exactly from the log.
 """
 
 from macrohard.planner_model.web_planner.policy import PastStep, PlanRequest, decide
+from macrohard.planner_model.web_planner.skills.compute import SEARCH
 
-__all__ = ["PastStep", "PlanRequest", "decide"]
+__all__ = ["SEARCH", "PastStep", "PlanRequest", "decide"]

@@ -29,6 +29,7 @@ import msgspec
 
 from macrohard.contracts.agent import Intent, PlaybookStep, RunLearned
 from macrohard.contracts.browser import PageElement, PageObservation
+from macrohard.planner_model.web_planner import SEARCH
 from macrohard.planner_model.web_planner.page import PageView
 
 _QUOTED = r"\"[^\"]*\"|“[^”]*”|'[^']*'(?=\W|$)"
@@ -132,8 +133,14 @@ def learn(
     )
 
 
+def _own_label(label: str) -> str:
+    """An element's label without the text beside it: a value read beside a field (the
+    goal a page shows next to it) did not choose the field."""
+    return label.split(" beside ", 1)[0]
+
+
 def _uses_a_value(step: PlaybookStep, values: Sequence[str]) -> bool:
-    held = [step.element_label, step.intent.text or "", *step.intent.values]
+    held = [_own_label(step.element_label), step.intent.text or "", *step.intent.values]
     return any(v and v in h for v in values for h in held)
 
 
@@ -150,7 +157,8 @@ def _chosen_among_look_alikes(
 ) -> bool:
     """Whether the step acts on an element its label does not find by a goal value, while
     the page holds other elements of its role: which one was meant may follow from a value."""
-    if step.intent.element is None or any(v and v in step.element_label for v in values):
+    own = _own_label(step.element_label)
+    if step.intent.element is None or any(v and v in own for v in values):
         return False
     role = step.element_label.split(" ", 1)[0]
     return sum(1 for e in observation.elements if e.role == role) > 1
@@ -173,7 +181,10 @@ def resume_at(
         return len(decided), False
     last = taken[-1]
     intent, plan = decided[last][0], decided[last][0].plan_step
-    if plan is None:
+    if plan is None or _searching(intent) or _pointed(intent):
+        # A step of the model's search (press until the page shows what is wanted), or a
+        # drag or a point (a list sorted one move at a time): only the model's next look
+        # at the page says whether that goal step is over.
         return None
     recorded = [s for s in learned.steps if s.intent.plan_step == plan]
     served = [i for i, _, ok in decided[: last + 1] if i.plan_step == plan and ok is not False]
@@ -203,6 +214,18 @@ def _written_in(goal: str, text: str) -> bool:
     return not rest or rest in " ".join(goal.split()).casefold()
 
 
+def _pointed(intent: Intent) -> bool:
+    """A step with a second element or a point: more than its element to re-ground."""
+    return intent.target_element is not None or intent.x is not None
+
+
+def spelled(keys: str) -> str:
+    """The text a key sequence types ("l s Space - a Enter" -> "ls -a"); "" for keys that
+    type fewer than two characters (a chord, Enter, an arrow)."""
+    chars = [" " if k == "Space" else k for k in keys.split() if len(k) == 1 or k == "Space"]
+    return "".join(chars).strip() if len(chars) >= 2 else ""
+
+
 def every_goal_step_served(
     learned: RunLearned, decided: Sequence[tuple[Intent, bool, bool | None]]
 ) -> bool:
@@ -216,6 +239,11 @@ def every_goal_step_served(
     }
     served = {i.plan_step for i, _, ok in decided if i.plan_step is not None and ok is not False}
     return wanted <= served
+
+
+def _searching(intent: Intent) -> bool:
+    """A step the model took in a search loop: what it did next depended on the page."""
+    return intent.reason.removeprefix("replay: ").startswith(SEARCH)
 
 
 def _masked(label: str) -> str:
@@ -242,16 +270,25 @@ def replay(
     step = learned.steps[replayed_so_far]
     if step.page_url and site_of(step.page_url) != site_of(observation.url):
         return None
-    if step.intent.target_element is not None or step.intent.x is not None:
+    if _searching(step.intent):
+        # The recording pressed on until its page showed what was wanted; how often this
+        # page needs it is for the model to see (a number generated until it is even).
+        return None
+    if any(
+        _pointed(s.intent) for s in learned.steps if s.intent.plan_step == step.intent.plan_step
+    ):
         # A second element (a drop target, a value display) or a point on the page: only
-        # the acted-on element is re-grounded, so the model decides this step again.
+        # the acted-on element is re-grounded, so the model decides this step again, and
+        # the rest of its goal step with it (those steps share what the model noted, such
+        # as where things were before they moved).
         return None
     derived = _derived_from_changed_values(learned, slots)
     if derived and not resumed and not _uses_a_value(step, learned.slots):
         return None
-    if derived and not resumed and _chosen_among_look_alikes(step, learned.slots, observation):
+    if derived and _chosen_among_look_alikes(step, learned.slots, observation):
         # Its element holds no goal value and has look-alikes: the changed value (an
-        # ordinal, "the 2nd text field") may be what chose it, so the model chooses again.
+        # ordinal, "the 2nd text field") may be what chose it, so the model chooses again,
+        # also after rejoining (the model's own step may have used another of the values).
         return None
     intent = step.intent
     reason = intent.reason if intent.reason.startswith("replay: ") else f"replay: {intent.reason}"
@@ -272,6 +309,10 @@ def replay(
             return None
         if len(same) > 1 and label.endswith("''"):
             return None  # nameless look-alikes: which one was meant is not on the page
+        if len(same) > 1 and not any(v and v in _own_label(label) for v in slots):
+            # Look-alikes no goal value tells apart ('Odd' beside each number): which one
+            # the recording took followed from its page; the model reads this one.
+            return None
         changes["element"] = same[step.nth].id
     if intent.text is not None:
         # Typed text that holds none of the old goal's values was derived from them some
@@ -284,6 +325,11 @@ def replay(
             # value a table showed), so this page may want another; the model redoes it.
             return None
         changes["text"] = text
+    typed = spelled(intent.keys or "") if intent.action == "press" else ""
+    if typed and not _written_in(goal, swap(typed, learned.slots, slots)):
+        # Keys that spell text (a command typed into a terminal) are typed text, and may have
+        # been read off the old page (a file name from a listing): the model types them again.
+        return None
     if intent.values:
         changes["values"] = [swap(v, learned.slots, slots) for v in intent.values]
     if intent.url is not None:

@@ -15,6 +15,7 @@ from macrohard.planner_model.web_planner.skills import (  # noqa: F401  (registr
     feedback,
     fill,
     games,
+    inbox,
     mail,
     moving,
     ordering,

@@ -19,7 +19,7 @@ import re
 from macrohard.contracts.agent import Intent
 from macrohard.contracts.browser import PageElement
 from macrohard.planner_model.web_planner.grammar import Step, clause, unq
-from macrohard.planner_model.web_planner.skills.base import Ctx, PastStep, skill
+from macrohard.planner_model.web_planner.skills.base import Ctx, PastStep, say, skill
 
 # A prompt as terminals print it: "user$", "$", "root#", "C:\>", ">>>", "~ %".
 PROMPT = re.compile(r"^\s*(?:[\w@.~:/\\-]*\s*[$#>%]|>>>)\s*$")
@@ -127,15 +127,20 @@ def command_line(ctx: Ctx) -> tuple[PageElement | None, PageElement | None]:
     return (fields[0] if len(fields) == 1 else None), prompt
 
 
-def run_command(ctx: Ctx, command: str) -> Intent:
+def run_command(ctx: Ctx, own: list[PastStep], command: str) -> Intent:
+    """Type `command` and Enter into the command line; a terminal with no field of its own
+    (it listens on the page) is clicked first, so that it has the keyboard."""
     field, prompt = command_line(ctx)
+    keys = keys_for(command)
     if field is not None:
+        return Intent(action="press", element=field.id, keys=keys, reason=f"command: {command}")
+    if prompt is None:
+        return Intent(action="fail", reason="no command line (prompt or input) on the page")
+    if not any(h.ok and h.intent.reason.startswith("focus the terminal") for h in own):
         return Intent(
-            action="press", element=field.id, keys=keys_for(command), reason=f"command: {command}"
+            action="click", element=prompt.id, reason=f"focus the terminal at {say(prompt)}"
         )
-    if prompt is not None:  # no field: a click on the terminal gives it the keyboard
-        return Intent(action="press", keys=keys_for(command), reason=f"command: {command}")
-    return Intent(action="fail", reason="no command line (prompt or input) on the page")
+    return Intent(action="press", keys=keys, reason=f"command: {command}")
 
 
 def commands_run(own: list[PastStep]) -> list[str]:
@@ -170,7 +175,7 @@ def output_of(ctx: Ctx, command: str) -> list[str] | None:
 def console_run(step: Step, ctx: Ctx, own: list[PastStep]) -> Intent | None:
     if step.value in commands_run(own):
         return None
-    return run_command(ctx, step.value)
+    return run_command(ctx, own, step.value)
 
 
 @skill("console_delete")
@@ -183,14 +188,14 @@ def console_delete(step: Step, ctx: Ctx, own: list[PastStep]) -> Intent | None:
             return None  # removed (or the transcript no longer shows it: nothing to fix)
     listers = [c for c in done if c in LISTERS]
     if not listers:
-        return run_command(ctx, LISTERS[0])
+        return run_command(ctx, own, LISTERS[0])
     listing = output_of(ctx, listers[-1])
     if listing is None:
         return Intent(action="fail", reason=f"the terminal shows no output of {listers[-1]!r}")
     if any(_ERROR.search(line) for line in listing):
         unknown = [c for c in LISTERS if c not in listers]
         if unknown:
-            return run_command(ctx, unknown[0])
+            return run_command(ctx, own, unknown[0])
         return Intent(
             action="fail", reason=f"the terminal cannot list files: {' '.join(listing)[:80]}"
         )
@@ -205,4 +210,4 @@ def console_delete(step: Step, ctx: Ctx, own: list[PastStep]) -> Intent | None:
         )
     if len(removed) >= 3:
         return Intent(action="fail", reason=f"the terminal refused to remove {', '.join(removed)}")
-    return run_command(ctx, f"rm {wanted[0]}")
+    return run_command(ctx, own, f"rm {wanted[0]}")

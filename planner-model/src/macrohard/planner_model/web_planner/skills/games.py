@@ -4,9 +4,9 @@ read off the page, each empty or holding a mark, solved by search.
 "Playing as 'X', win the game", "block O from winning" (noughts and crosses and its kin): the
 board is the largest square grid of equal, text-less boxes (the observer reports framed cells
 and what an image in a cell shows, "x" or "o"); a line is a full row, column or diagonal. On a
-3x3 board every continuation is searched (a win is never missed, a loss always blocked, and
-between equal moves the one an imperfect opponent is likelier to lose against); on a larger one:
-win now, else block, else the free cell nearest the centre.
+3x3 board every continuation is searched for the move with the best chance of a win against a
+casual opponent (a win is never missed, a loss always blocked); on a larger one: win now,
+else block, else the free cell nearest the centre.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Goal wordings of the command-line, order and colouring skills, in our own paraphrases
+"""Goal wordings of the command-line, order, colouring and inbox skills, in our own paraphrases
 (values unquoted, synonyms, the condition before or after the object), and the pure
 decisions behind them: which listed file fits, which swatch is nearest a colour name."""
 
@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import pytest
 
+from macrohard.contracts.browser import Box, PageElement, PageObservation
+from macrohard.planner_model.web_planner import PastStep, PlanRequest, decide
 from macrohard.planner_model.web_planner.goal import parse_goal
 from macrohard.planner_model.web_planner.skills.colouring import distance
 from macrohard.planner_model.web_planner.skills.console import fits, keys_for
@@ -89,3 +91,53 @@ def test_a_swatch_is_matched_to_the_nearest_named_colour() -> None:
         ("green", "#008a00"),
     ]:
         assert min(palette, key=lambda c: distance(c, name)) == want, name
+
+
+def test_a_terminal_without_a_field_is_clicked_then_typed_into_and_its_listing_read() -> None:
+    def page(*lines: str) -> PageObservation:
+        texts = ["Console", *lines, "guest>"]
+        return PageObservation(
+            url="http://app.test/",
+            title="",
+            elements=[
+                PageElement(id=i, role="text", text=t, box=Box(0, 20 * i, 200, 16))
+                for i, t in enumerate(texts, start=1)
+            ],
+        )
+
+    goal = "Use the console to delete the file with no extension"
+    history: list[PastStep] = []
+    first = decide(PlanRequest(goal=goal, observation=page(), history=history))
+    assert (first.action, first.element) == ("click", 2)  # the prompt: it gets the keyboard
+    history.append(PastStep(intent=first))
+    listing = decide(PlanRequest(goal=goal, observation=page(), history=history))
+    assert (listing.action, listing.element, listing.keys) == ("press", None, "l s Enter")
+    history.append(PastStep(intent=listing))
+    shown = page("guest> ls", "a.txt  Makefile  b.md")
+    remove = decide(PlanRequest(goal=goal, observation=shown, history=history))
+    assert remove.keys == keys_for("rm Makefile")
+    history.append(PastStep(intent=remove))
+    after = page("guest> ls", "a.txt  Makefile  b.md", "guest> rm Makefile")
+    assert decide(PlanRequest(goal=goal, observation=after, history=history)).action == "done"
+    refused = page("guest> ls", "a.txt  Makefile  b.md", "guest> rm Makefile", "rm: denied")
+    retry = decide(PlanRequest(goal=goal, observation=refused, history=history))
+    assert retry.action == "fail" and "Makefile" in retry.reason  # no other file fits
+
+
+@pytest.mark.parametrize(
+    ("goal", "kinds"),
+    [
+        ("Forward the message from Kim to Lee.", ["locate_item", "click", "fill", "click"]),
+        ("Respond to the email regarding the offsite saying see you there",
+         ["locate_item", "click", "fill", "click"]),
+        ("Flag the mail with the subject Q3 plan", ["locate_item", "click"]),
+        ("Trash the message which was sent by Ola", ["locate_item", "click"]),
+        ("Open the message sent by Kim, then star it", ["locate_item", "click"]),
+    ],
+)  # fmt: skip
+def test_inbox_items_by_author_subject_or_content_in_many_wordings(
+    goal: str, kinds: list[str]
+) -> None:
+    steps = parse_goal(goal)
+    assert [s.kind for s in steps] == kinds
+    assert steps[0].kind_hint in ("author", "content")
