@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 from typing import Any
 
 import pytest
@@ -49,14 +50,21 @@ async def test_platform_failures_are_scored_with_reasons_and_the_run_goes_on(
         planner, http, tenant, key = a[4], a[6], a[7], a[8]
         listed = await http.get("/v1/tasks", headers={"Authorization": f"Bearer {key}"})
         for task in listed.json()["data"]:
-            events = await planner.store.read_aggregate(tenant, "browser", task["task_id"])
-            sessions[task["task_id"]] = [type(r.payload).__name__ for r in events]
+            for _ in range(100):  # the actuator closes a session once it sees the run end
+                events = await planner.store.read_aggregate(tenant, "browser", task["task_id"])
+                sessions[task["task_id"]] = [type(r.payload).__name__ for r in events]
+                if "SessionClosed" in sessions[task["task_id"]]:
+                    break
+                await asyncio.sleep(0.1)
         return episodes
 
     async with miniwob.task_pages() as (pages, browser):
         args = _args(nats_url, database_url)
         episodes = await miniwob._platform(args, tasks, pages, browser, then_sessions)
     assert [e.task for e in episodes] == tasks
+    # The bench's local test mode was for its own actuator: this process is back to the
+    # production rule (a later test's browser must refuse loopback pages again).
+    assert "MH_LOCAL_TEST_MODE" not in os.environ
     never, broken, fine = episodes
     assert not never.success and "the task page never loaded" in never.reason
     assert not broken.success
@@ -66,7 +74,8 @@ async def test_platform_failures_are_scored_with_reasons_and_the_run_goes_on(
     # actuator closed each one's browser session: nothing piles up over a long run.
     assert len(sessions) == 2
     for names in sessions.values():
-        assert names.count("SessionOpened") == 1 and names[-1] == "SessionClosed", names
+        # (The run's last intent may be carried out after its end closed the session.)
+        assert names.count("SessionOpened") == 1 and "SessionClosed" in names, names
 
 
 async def test_an_episode_past_its_deadline_is_a_failure_with_its_reason() -> None:

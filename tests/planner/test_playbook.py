@@ -319,6 +319,23 @@ def test_text_read_off_the_page_is_not_replayed_onto_another_page() -> None:
     assert playbook.replay(secret, goal, 0, page(), None) is not None
 
 
+def test_keys_that_spell_text_read_off_the_page_are_typed_again_by_the_model() -> None:
+    # A command typed key by key into a terminal names a file the old page listed.
+    goal = "Use the terminal to delete a file ending with .py"
+    shape, slots = playbook.goal_shape(goal)
+    learned = RunLearned(
+        task_id="t", site=SITE, shape=shape, slots=slots,
+        steps=[_step("press", 0, "textbox 'Name'", element=1, keys="r m Space a . p y Enter")],
+    )  # fmt: skip
+    assert playbook.spelled("r m Space a . p y Enter") == "rm a.py"
+    assert playbook.spelled("Control+a Enter") == ""
+    assert playbook.replay(learned, goal, 0, page(), None) is None
+    said = msgspec.structs.replace(
+        learned, steps=[_step("press", 0, "textbox 'Name'", element=1, keys=". p y Enter")]
+    )
+    assert playbook.replay(said, goal, 0, page(), None) is not None  # the goal's own text
+
+
 def test_a_goal_step_of_several_actions_is_never_rejoined_on_an_equal_count() -> None:
     # The recording walked its calendar two months back; this date is eight months back.
     # Two clicks of the model's walk are not the date: the run stays the model's.
@@ -480,3 +497,31 @@ def test_a_search_the_model_pressed_on_with_is_the_models_again() -> None:
         2,
         True,
     )
+
+
+def test_what_the_page_chose_among_look_alikes_or_by_points_is_the_models() -> None:
+    buttons = PageObservation(url=SITE, title="", elements=[
+        PageElement(id=2, role="button", name="Odd"), PageElement(id=3, role="button", name="Even"),
+        PageElement(id=5, role="button", name="Odd"), PageElement(id=6, role="button", name="Even"),
+    ])  # fmt: skip
+    goal = "Mark the numbers as odd or even."
+    # Which 'Odd' of the two followed from the number beside it: no goal value says.
+    odd = RunLearned(
+        task_id="t", site=SITE, shape="mark the numbers as odd or even.", slots=[],
+        steps=[_step("click", 0, "button 'Odd'", element=5), _step("done", 1)],
+    )  # fmt: skip
+    assert playbook.replay(odd, goal, 0, buttons, None) is None
+    # A goal step the recording did partly by a drag: its other steps are the model's too,
+    # and after the model's own drag, the model looks again before the recording rejoins.
+    drag = Intent(action="drag", element=2, target_element=3, plan_step=0)
+    sort = RunLearned(
+        task_id="t", site=SITE, shape="sort the list.", slots=[],
+        steps=[
+            _step("click", 0, "button 'Even'", element=3),
+            PlaybookStep(intent=drag, element_label="button 'Odd'", page_url=SITE),
+            _step("click", 1, "button 'Even'", element=6),
+            _step("done", 2),
+        ],
+    )  # fmt: skip
+    assert playbook.replay(sort, "Sort the list.", 0, buttons, None) is None
+    assert playbook.resume_at(sort, [(drag, False, True)]) is None

@@ -72,7 +72,31 @@ sky.addEventListener('click', () => answer('miss'));
 }})(t0);
 </script></body></html>"""
 
-PAGES = {"/shapes": SHAPES, "/figure": FIGURE, "/notes": LONG_VALUE, "/moving": MOVING}
+# A spot hidden in a box: the pointer over the box makes the page say how near it is.
+FEEL = f"""<!doctype html><html><head><title>Feel</title></head><body>{RECORD}
+<div id="box" style="width:220px;height:150px;border:2px solid gray;margin:20px"></div>
+<p id="says"></p>
+<script>
+const box = document.getElementById('box'), spot = [163, 41];
+const far = e => {{
+  const r = box.getBoundingClientRect();
+  return Math.hypot(e.clientX - r.left - spot[0], e.clientY - r.top - spot[1]);
+}};
+box.addEventListener('mousemove', e => {{
+  const d = far(e);
+  document.getElementById('says').textContent =
+    d < 6 ? 'Hot' : d < 20 ? 'Warm' : d < 50 ? 'Cool' : 'Freezing';
+}});
+box.addEventListener('click', e => answer(far(e) < 6 ? 'found' : 'missed by ' + far(e)));
+</script></body></html>"""
+
+PAGES = {
+    "/shapes": SHAPES,
+    "/figure": FIGURE,
+    "/notes": LONG_VALUE,
+    "/moving": MOVING,
+    "/feel": FEEL,
+}
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +114,7 @@ async def browser() -> AsyncIterator[Browser]:
         await b.close()
 
 
-async def drive(page: Page, goal: str, max_steps: int = 10) -> list[PastStep]:
+async def drive(page: Page, goal: str, max_steps: int = 25) -> list[PastStep]:
     """The model in a loop on the page until it says done or fail; the steps it took."""
     direct, history = DirectPage(page), []
     for _ in range(max_steps):
@@ -104,6 +128,7 @@ async def drive(page: Page, goal: str, max_steps: int = 10) -> list[PastStep]:
 
 
 async def received(browser: Browser, site: LocalSite, path: str, goal: str) -> Any:
+    """What the page's own script recorded after the model worked the goal on it."""
     context = await browser.new_context()
     try:
         page = await context.new_page()
@@ -148,3 +173,9 @@ async def test_moving_things_are_clicked_where_they_are_now(
 ) -> None:
     got = await received(browser, site, "/moving", "Click all the moving circles.")
     assert sorted(got) == ["hit 0", "hit 1", "hit 2"], got
+
+
+async def test_a_spot_is_found_by_the_pages_hot_and_cold_feedback(
+    browser: Browser, site: LocalSite
+) -> None:
+    assert await received(browser, site, "/feel", "Find and click on the hot spot.") == ["found"]

@@ -122,8 +122,18 @@ def pointer_action_done(error: str, action: str = "click") -> bool:
     started to commit; its call log (in the error's text) says `click action done` once the
     mouse events reached the page. A timeout after that line is a slow page, not a click
     that did not happen."""
-    done = f"{action} action done"
-    return any(line.strip().lstrip("-").strip() == done for line in error.splitlines())
+    return _logged(error, f"{action} action done")
+
+
+def pointer_action_begun(error: str, action: str = "click") -> bool:
+    """Whether a Playwright pointer action that raised had begun sending its mouse events
+    (`performing click action`): without `click action done` after it, whether the click
+    reached the page is unknown (the wait for its hit-target check may be what ran out)."""
+    return _logged(error, f"performing {action} action")
+
+
+def _logged(error: str, line: str) -> bool:
+    return any(seen.strip().lstrip("-").strip() == line for seen in error.splitlines())
 
 
 # Which element references each action needs (element, target_element).

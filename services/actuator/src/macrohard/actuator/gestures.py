@@ -122,6 +122,16 @@ async def click_at(page: Page, at: tuple[float, float]) -> None:
     await page.mouse.click(at[0], at[1])
 
 
+async def hover(page: Page, el: Locator, intent: Intent, timeout: float) -> None:
+    """Rest the pointer on the element: at its point (x, y) when the intent names one, in
+    the same box as `click_at`, so a spot felt by hovering is clicked exactly there."""
+    if intent.x is None or intent.y is None:
+        await el.hover(timeout=timeout)
+        return
+    at = await point_in(el, intent.x, intent.y, timeout)
+    await page.mouse.move(at[0], at[1])
+
+
 async def hold(el: Locator, hold_ms: int, timeout: float) -> None:
     """Press on the element, keep the button down for hold_ms, release."""
     await el.click(delay=hold_ms, timeout=timeout)

@@ -181,9 +181,10 @@ def resume_at(
         return len(decided), False
     last = taken[-1]
     intent, plan = decided[last][0], decided[last][0].plan_step
-    if plan is None or _searching(intent):
-        # A step of the model's search (press until the page shows what is wanted): only
-        # the model's next look at the page says whether the search is over.
+    if plan is None or _searching(intent) or _pointed(intent):
+        # A step of the model's search (press until the page shows what is wanted), or a
+        # drag or a point (a list sorted one move at a time): only the model's next look
+        # at the page says whether that goal step is over.
         return None
     recorded = [s for s in learned.steps if s.intent.plan_step == plan]
     served = [i for i, _, ok in decided[: last + 1] if i.plan_step == plan and ok is not False]
@@ -211,6 +212,18 @@ def _written_in(goal: str, text: str) -> bool:
     rather than from the page it was typed on."""
     rest = " ".join(_SECRET.sub(" ", text).split()).casefold()
     return not rest or rest in " ".join(goal.split()).casefold()
+
+
+def _pointed(intent: Intent) -> bool:
+    """A step with a second element or a point: more than its element to re-ground."""
+    return intent.target_element is not None or intent.x is not None
+
+
+def spelled(keys: str) -> str:
+    """The text a key sequence types ("l s Space - a Enter" -> "ls -a"); "" for keys that
+    type fewer than two characters (a chord, Enter, an arrow)."""
+    chars = [" " if k == "Space" else k for k in keys.split() if len(k) == 1 or k == "Space"]
+    return "".join(chars).strip() if len(chars) >= 2 else ""
 
 
 def every_goal_step_served(
@@ -261,9 +274,13 @@ def replay(
         # The recording pressed on until its page showed what was wanted; how often this
         # page needs it is for the model to see (a number generated until it is even).
         return None
-    if step.intent.target_element is not None or step.intent.x is not None:
+    if any(
+        _pointed(s.intent) for s in learned.steps if s.intent.plan_step == step.intent.plan_step
+    ):
         # A second element (a drop target, a value display) or a point on the page: only
-        # the acted-on element is re-grounded, so the model decides this step again.
+        # the acted-on element is re-grounded, so the model decides this step again, and
+        # the rest of its goal step with it (those steps share what the model noted, such
+        # as where things were before they moved).
         return None
     derived = _derived_from_changed_values(learned, slots)
     if derived and not resumed and not _uses_a_value(step, learned.slots):
@@ -292,6 +309,10 @@ def replay(
             return None
         if len(same) > 1 and label.endswith("''"):
             return None  # nameless look-alikes: which one was meant is not on the page
+        if len(same) > 1 and not any(v and v in _own_label(label) for v in slots):
+            # Look-alikes no goal value tells apart ('Odd' beside each number): which one
+            # the recording took followed from its page; the model reads this one.
+            return None
         changes["element"] = same[step.nth].id
     if intent.text is not None:
         # Typed text that holds none of the old goal's values was derived from them some
@@ -304,6 +325,11 @@ def replay(
             # value a table showed), so this page may want another; the model redoes it.
             return None
         changes["text"] = text
+    typed = spelled(intent.keys or "") if intent.action == "press" else ""
+    if typed and not _written_in(goal, swap(typed, learned.slots, slots)):
+        # Keys that spell text (a command typed into a terminal) are typed text, and may have
+        # been read off the old page (a file name from a listing): the model types them again.
+        return None
     if intent.values:
         changes["values"] = [swap(v, learned.slots, slots) for v in intent.values]
     if intent.url is not None:

@@ -12,6 +12,7 @@ from macrohard.planner_model.web_planner.skills import (  # noqa: F401  (registr
     compute,
     console,
     extract,
+    feedback,
     fill,
     games,
     inbox,
