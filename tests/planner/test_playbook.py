@@ -500,9 +500,14 @@ def test_a_search_the_model_pressed_on_with_is_the_models_again() -> None:
 
 
 def test_what_the_page_chose_among_look_alikes_or_by_points_is_the_models() -> None:
+    def shown(y: int) -> Box:
+        return Box(0, y, 40, 14)
+
     buttons = PageObservation(url=SITE, title="", elements=[
-        PageElement(id=2, role="button", name="Odd"), PageElement(id=3, role="button", name="Even"),
-        PageElement(id=5, role="button", name="Odd"), PageElement(id=6, role="button", name="Even"),
+        PageElement(id=2, role="button", name="Odd", box=shown(0)),
+        PageElement(id=3, role="button", name="Even", box=shown(0)),
+        PageElement(id=5, role="button", name="Odd", box=shown(20)),
+        PageElement(id=6, role="button", name="Even", box=shown(20)),
     ])  # fmt: skip
     goal = "Mark the numbers as odd or even."
     # Which 'Odd' of the two followed from the number beside it: no goal value says.
@@ -511,6 +516,13 @@ def test_what_the_page_chose_among_look_alikes_or_by_points_is_the_models() -> N
         steps=[_step("click", 0, "button 'Odd'", element=5), _step("done", 1)],
     )  # fmt: skip
     assert playbook.replay(odd, goal, 0, buttons, None) is None
+    # Look-alikes out of view (each inbox row's icon behind the open message) do not count.
+    one_shown = PageObservation(url=SITE, title="", elements=[
+        PageElement(id=2, role="button", name="Odd"), PageElement(id=5, role="button", name="Odd"),
+        PageElement(id=9, role="button", name="Odd", box=shown(40)),
+    ])  # fmt: skip
+    again = playbook.replay(odd, goal, 0, one_shown, None)
+    assert again is not None and again.element == 2  # the recorded rank (nth 0)
     # A goal step the recording did partly by a drag: its other steps are the model's too,
     # and after the model's own drag, the model looks again before the recording rejoins.
     drag = Intent(action="drag", element=2, target_element=3, plan_step=0)

@@ -309,9 +309,11 @@ def replay(
             return None
         if len(same) > 1 and label.endswith("''"):
             return None  # nameless look-alikes: which one was meant is not on the page
-        if len(same) > 1 and not any(v and v in _own_label(label) for v in slots):
-            # Look-alikes no goal value tells apart ('Odd' beside each number): which one
-            # the recording took followed from its page; the model reads this one.
+        shown = [e for e in same if e.box is not None]
+        if len(shown) > 1 and not any(v and v in _own_label(label) for v in slots):
+            # Look-alikes in view that no goal value tells apart ('Odd' beside each number):
+            # which one the recording took followed from its page; the model reads this one.
+            # (Hidden ones, such as each inbox row's icons behind an open message, are not.)
             return None
         changes["element"] = same[step.nth].id
     if intent.text is not None:
