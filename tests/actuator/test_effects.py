@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from macrohard.actuator.domain import effect_free, pointer_action_done
+from macrohard.actuator.domain import effect_free, pointer_action_begun, pointer_action_done
 from macrohard.contracts.agent import ActionKind
 
 # Every action kind, decided one by one: a new kind fails here until someone decides it.
@@ -95,3 +95,11 @@ def test_another_action_done_is_not_a_click() -> None:
         AFTER_THE_CLICK.replace("click action done", "hover action done")
     )
     assert pointer_action_done(AFTER_THE_CLICK.replace("click action", "tap action"), "tap")
+
+
+def test_a_timeout_while_the_mouse_events_were_sent_is_a_click_begun() -> None:
+    # Begun but not done: whether it reached the page is unknown (click_once then waits for
+    # a new page, and reports the outcome unknown if none comes).
+    assert pointer_action_begun(MID_CLICK) and not pointer_action_done(MID_CLICK)
+    assert pointer_action_begun(AFTER_THE_CLICK)
+    assert not pointer_action_begun(BEFORE_THE_CLICK)

@@ -21,13 +21,13 @@ from macrohard.contracts.browser import PageObservation
 from tests.actuator.conftest import TENANT
 from tests.actuator.site import Site
 
-SETTINGS = ActionSettings(timeout_ms=800, arrival_ms=10_000)
+SETTINGS = ActionSettings(timeout_ms=1500, arrival_ms=15_000)
 
 
 @pytest.fixture
 def slow_site(site: Site) -> Iterator[Site]:
-    # The order reaches the site at once; its answer comes after 2 s (> the 0.8 s timeout).
-    site.on_order = lambda: time.sleep(2.0)
+    # The order reaches the site at once; its answer comes after 4 s (> the 1.5 s timeout).
+    site.on_order = lambda: time.sleep(4.0)
     yield site
     site.on_order = lambda: None
 

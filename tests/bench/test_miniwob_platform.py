@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 from typing import Any
 
 import pytest
@@ -61,6 +62,9 @@ async def test_platform_failures_are_scored_with_reasons_and_the_run_goes_on(
         args = _args(nats_url, database_url)
         episodes = await miniwob._platform(args, tasks, pages, browser, then_sessions)
     assert [e.task for e in episodes] == tasks
+    # The bench's local test mode was for its own actuator: this process is back to the
+    # production rule (a later test's browser must refuse loopback pages again).
+    assert "MH_LOCAL_TEST_MODE" not in os.environ
     never, broken, fine = episodes
     assert not never.success and "the task page never loaded" in never.reason
     assert not broken.success

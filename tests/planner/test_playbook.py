@@ -319,6 +319,23 @@ def test_text_read_off_the_page_is_not_replayed_onto_another_page() -> None:
     assert playbook.replay(secret, goal, 0, page(), None) is not None
 
 
+def test_keys_that_spell_text_read_off_the_page_are_typed_again_by_the_model() -> None:
+    # A command typed key by key into a terminal names a file the old page listed.
+    goal = "Use the terminal to delete a file ending with .py"
+    shape, slots = playbook.goal_shape(goal)
+    learned = RunLearned(
+        task_id="t", site=SITE, shape=shape, slots=slots,
+        steps=[_step("press", 0, "textbox 'Name'", element=1, keys="r m Space a . p y Enter")],
+    )  # fmt: skip
+    assert playbook.spelled("r m Space a . p y Enter") == "rm a.py"
+    assert playbook.spelled("Control+a Enter") == ""
+    assert playbook.replay(learned, goal, 0, page(), None) is None
+    said = msgspec.structs.replace(
+        learned, steps=[_step("press", 0, "textbox 'Name'", element=1, keys=". p y Enter")]
+    )
+    assert playbook.replay(said, goal, 0, page(), None) is not None  # the goal's own text
+
+
 def test_a_goal_step_of_several_actions_is_never_rejoined_on_an_equal_count() -> None:
     # The recording walked its calendar two months back; this date is eight months back.
     # Two clicks of the model's walk are not the date: the run stays the model's.

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from macrohard.contracts.agent import Intent, IntentEmitted
+from macrohard.contracts.browser import ActionExecuted, PageObservation, PageObserved
 from macrohard.contracts.envelope import Event
 from macrohard.contracts.tasks import TaskFailed
+from macrohard.eventlog import EventStore
 from macrohard.planner import recovery
 from macrohard.planner.domain import TaskState
+from macrohard.planner.handlers import Planner
 from tests.planner.test_domain import SUBMITTED, fold, running
+from tests.planner.test_service import append, task_events
+from tests.planner.test_takeover import acted, form, start
 
 UNSEEN = "the page stopped responding within 20 s; its browser was reset"
 
@@ -58,3 +63,43 @@ def test_the_models_own_navigations_are_not_recoveries() -> None:
         task_id="t1", step=1, intent=Intent(action="navigate", url="http://x.test/a")
     )
     assert recovery.recoveries(fold([*running(), own])) == 0
+
+
+async def observed_with(
+    store: EventStore, p: Planner, step: int, *, ok: bool, unknown: bool, error: str
+) -> Event:
+    """The actuator's report of `step`, whose page it could not show; the planner's turn."""
+    done = ActionExecuted(
+        task_id="t1", step=step, intent_event_id=f"i{step}", action="x", ok=ok,
+        outcome_unknown=unknown,
+    )  # fmt: skip
+    await append(store, done, "t1")
+    blank = PageObservation(url="http://shop.test/", title="", elements=[])
+    seen = PageObserved(task_id="t1", step=step, observation=blank, error=error)
+    await p.on_page_observed(await append(store, seen, "t1"))
+    return (await task_events(store))[-1]
+
+
+async def test_the_planner_reopens_an_unseen_page_but_never_after_an_unknown_click(
+    store: EventStore,
+) -> None:
+    p = await start(store)
+    first = await acted(store, p, 0, form())
+    assert isinstance(first, IntentEmitted) and first.intent.action == "type"
+    # The typing's page could not be shown: opened again, no model call on an empty page.
+    again = await observed_with(store, p, 1, ok=True, unknown=False, error=UNSEEN)
+    assert isinstance(again, IntentEmitted) and again.intent.action == "navigate"
+    assert again.intent.url == "http://shop.test/"
+    assert again.intent.reason.startswith(recovery.RECOVER)
+    # The model goes on from the reopened page, up to its Save click.
+    step = 3
+    decision = await acted(store, p, 2, form())
+    while isinstance(decision, IntentEmitted) and decision.intent.action != "click":
+        page = form("Ada") if decision.intent.text == "Ada" else form("Ada", "Eng")
+        decision = await acted(store, p, step, page)
+        step += 1
+    assert isinstance(decision, IntentEmitted) and decision.intent.action == "click"
+    # The click's outcome is unknown and its page could not be shown: a reload and a second
+    # try could submit twice, so the run ends.
+    end = await observed_with(store, p, decision.step, ok=False, unknown=True, error=UNSEEN)
+    assert isinstance(end, TaskFailed) and "unknown" in end.reason

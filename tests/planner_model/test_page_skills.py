@@ -72,7 +72,40 @@ sky.addEventListener('click', () => answer('miss'));
 }})(t0);
 </script></body></html>"""
 
-PAGES = {"/shapes": SHAPES, "/figure": FIGURE, "/notes": LONG_VALUE, "/moving": MOVING}
+# A spot hidden in a box: the pointer over the box makes the page say how near it is.
+FEEL = f"""<!doctype html><html><head><title>Feel</title></head><body>{RECORD}
+<div id="box" style="width:220px;height:150px;border:2px solid gray;margin:20px"></div>
+<p id="says"></p>
+<script>
+const box = document.getElementById('box'), spot = [163, 41];
+const far = e => {{
+  const r = box.getBoundingClientRect();
+  return Math.hypot(e.clientX - r.left - spot[0], e.clientY - r.top - spot[1]);
+}};
+box.addEventListener('mousemove', e => {{
+  const d = far(e);
+  document.getElementById('says').textContent =
+    d < 6 ? 'Hot' : d < 20 ? 'Warm' : d < 50 ? 'Cool' : 'Freezing';
+}});
+box.addEventListener('click', e => answer(far(e) < 6 ? 'found' : 'missed by ' + far(e)));
+</script></body></html>"""
+
+# A textarea with the browser's own resize grip; Save reports its size.
+RESIZE = f"""<!doctype html><html><head><title>Resize</title></head><body>{RECORD}
+<label for="c">Comment</label><br>
+<textarea id="c" style="width:150px;height:60px;resize:both"></textarea><br>
+<button onclick="const r = document.getElementById('c').getBoundingClientRect();
+  answer(Math.round(r.width) + 'x' + Math.round(r.height))">Save</button>
+</body></html>"""
+
+PAGES = {
+    "/resize": RESIZE,
+    "/shapes": SHAPES,
+    "/figure": FIGURE,
+    "/notes": LONG_VALUE,
+    "/moving": MOVING,
+    "/feel": FEEL,
+}
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +123,7 @@ async def browser() -> AsyncIterator[Browser]:
         await b.close()
 
 
-async def drive(page: Page, goal: str, max_steps: int = 10) -> list[PastStep]:
+async def drive(page: Page, goal: str, max_steps: int = 25) -> list[PastStep]:
     """The model in a loop on the page until it says done or fail; the steps it took."""
     direct, history = DirectPage(page), []
     for _ in range(max_steps):
@@ -104,6 +137,7 @@ async def drive(page: Page, goal: str, max_steps: int = 10) -> list[PastStep]:
 
 
 async def received(browser: Browser, site: LocalSite, path: str, goal: str) -> Any:
+    """What the page's own script recorded after the model worked the goal on it."""
     context = await browser.new_context()
     try:
         page = await context.new_page()
@@ -148,3 +182,27 @@ async def test_moving_things_are_clicked_where_they_are_now(
 ) -> None:
     got = await received(browser, site, "/moving", "Click all the moving circles.")
     assert sorted(got) == ["hit 0", "hit 1", "hit 2"], got
+
+
+async def test_a_spot_is_found_by_the_pages_hot_and_cold_feedback(
+    browser: Browser, site: LocalSite
+) -> None:
+    assert await received(browser, site, "/feel", "Find and click on the hot spot.") == ["found"]
+
+
+@pytest.mark.parametrize(
+    ("goal", "grows"),
+    [
+        ("Resize the comment box so that its width is larger than before, then press Save.", 0),
+        ("Make the comment box taller and press Save.", 1),
+    ],
+)
+async def test_a_box_is_resized_by_its_corner(
+    browser: Browser, site: LocalSite, goal: str, grows: int
+) -> None:
+    (size,) = await received(browser, site, "/resize", goal)
+    before = [154, 64]  # 150x60 and the textarea's border
+    after = [int(v) for v in size.split("x")]
+    assert after[grows] > before[grows] + 20 and abs(after[1 - grows] - before[1 - grows]) <= 4, (
+        size
+    )

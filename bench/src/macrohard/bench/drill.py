@@ -50,7 +50,7 @@ from macrohard.eventlog.store import EventStore
 INFRASTRUCTURE = (
     "planner backend error",
     "no node could run",
-    "interrupted by an actuator crash",
+    "whether it reached the site is unknown",
     "budget exhausted",
     "dead-letter",
     # The drill's own pages are benign: one that did not answer (its renderer starved of

@@ -24,6 +24,7 @@ import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
+from unittest import mock
 
 import httpx
 
@@ -277,7 +278,12 @@ async def _platform(
     from macrohard.devkit.services import SERVICES
     from macrohard.eventlog import Service, ServiceConfig
 
-    with bench_servers(args) as servers:
+    # The actuator reads its local test mode and data dir from the environment: set for
+    # this run only (the bench also runs inside test processes that must not inherit them).
+    bench_env = {"MH_LOCAL_TEST_MODE": "1"}
+    if "MH_DATA_DIR" not in os.environ:
+        bench_env["MH_DATA_DIR"] = tempfile.mkdtemp(prefix="mh-bench-data-")
+    with bench_servers(args) as servers, mock.patch.dict(os.environ, bench_env):
         started: list[Service] = []
         planner = Service(
             ServiceConfig(
@@ -291,10 +297,8 @@ async def _platform(
         started.append(planner)
         actuator: Service | None = None
         if "actuator" in SERVICES and args.browser == "actuator":
-            # The actuator refuses loopback pages outside its explicit local test mode, and
-            # keeps its screenshots under MH_DATA_DIR.
-            os.environ["MH_LOCAL_TEST_MODE"] = "1"
-            os.environ.setdefault("MH_DATA_DIR", tempfile.mkdtemp(prefix="mh-bench-data-"))
+            # The actuator refuses loopback pages outside its explicit local test mode (set
+            # above for this run), and keeps its screenshots under MH_DATA_DIR.
             timeout_ms = str(getattr(args, "action_timeout_ms", 5000))
             actuator = Service(
                 ServiceConfig(

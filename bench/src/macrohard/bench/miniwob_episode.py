@@ -19,6 +19,7 @@ import msgspec
 from macrohard.actuator.public import (
     GESTURES,
     chromium_path,
+    hover,
     parse_keys,
     perform_gesture,
     read_page,
@@ -204,7 +205,7 @@ class DirectPage:
                             await page.keyboard.press(chord)
                 case "hover":
                     assert loc is not None
-                    await loc.hover(timeout=2000)
+                    await hover(page, loc, intent, 2000)
                 case "scroll":
                     if loc is not None:  # the wheel scrolls what the pointer is over
                         await loc.hover(timeout=2000)

@@ -96,19 +96,19 @@ async def all_stats(
     nc: NATS, replicas: int, timeout: float = 30.0, taken: dict[str, float] | None = None
 ) -> dict[str, FleetStats]:
     """Every replica's stats (each answers FLEET_STATS), by replica name; `taken`, when
-    given, gets when each replica's figures were taken (the midpoint of the request and its
-    reply on this clock), so that a rate is not skewed by how long a busy replica took to
-    answer one sample and not the other."""
+    given, gets when each replica's figures were taken: when its reply arrived (a busy
+    replica answers late because the request waited behind its work, and it counts when
+    it answers), so that a rate is not skewed by how long it took to answer one sample
+    and not the other."""
     inbox = nc.new_inbox()
     got: dict[str, FleetStats] = {}
     done = asyncio.Event()
-    asked = time.monotonic()
 
     async def on_reply(msg: Any) -> None:
         stats = msgspec.json.decode(msg.data, type=FleetStats)
         got[stats.replica] = stats
         if taken is not None:
-            taken[stats.replica] = (asked + time.monotonic()) / 2
+            taken[stats.replica] = time.monotonic()
         if len(got) >= replicas:
             done.set()
 

@@ -59,6 +59,10 @@ class Intent(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     # drag to a point inside target_element), else of the viewport (click_at, drag to a point).
     x: int | None = None
     y: int | None = None
+    # drag only: where to press on the source, relative to its box (default: its centre),
+    # e.g. a resize handle at a corner.
+    grip_x: int | None = None
+    grip_y: int | None = None
     hold_ms: int = 0  # hold: how long the button stays down
     reason: str = ""
     # Index of the goal step this intent serves: lets a stateless model resume from history.

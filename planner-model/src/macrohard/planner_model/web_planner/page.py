@@ -148,7 +148,9 @@ class PageView:
             dy = e.box.y - (o.box.y + o.box.h)  # gap above
             same_row = abs(center(o)[1] - center(e)[1]) < max(e.box.h, 12)
             if same_row and dx >= -4:
-                d = max(dx, 0)
+                # Of the texts on the field's row, the one level with it: in a compact form
+                # the next row's label, a little nearer, overlaps the row too.
+                d = max(dx, 0) + 2 * abs(center(o)[1] - center(e)[1])
             elif -4 <= dy <= 40 and o.box.x <= e.box.x + e.box.w:
                 # A label above counts only when none sits on the field's row: in a compact
                 # form the next row's label can be nearer than the field's own one.

@@ -20,7 +20,13 @@ from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
 from macrohard.actuator import gestures
 from macrohard.actuator.browser import TaskBrowser
-from macrohard.actuator.domain import parse_keys, pointer_action_done, scrub, well_formed
+from macrohard.actuator.domain import (
+    parse_keys,
+    pointer_action_begun,
+    pointer_action_done,
+    scrub,
+    well_formed,
+)
 from macrohard.actuator.observer import ID_ATTRIBUTE
 from macrohard.actuator.proxy import REFUSED_HEADER
 from macrohard.contracts.agent import Intent
@@ -54,6 +60,10 @@ class ActionFailed(Exception):
 
 class ActionRefused(ActionFailed):
     """Policy said no (allowlist, SSRF, arguments): nothing was done to the page."""
+
+
+class OutcomeUnknown(ActionFailed):
+    """The action may or may not have reached the page: it must not be done again blindly."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,7 +165,7 @@ async def _on_element(
     if action == "click":
         await click_once(tb, el, timeout, settings.arrival_ms)
     elif action == "hover":
-        await el.hover(timeout=timeout)
+        await gestures.hover(tb.page, el, intent, timeout)
     elif action == "clear":
         await el.fill("", timeout=timeout)
     elif action == "type":
@@ -199,6 +209,8 @@ async def click_once(tb: TaskBrowser, el: Locator, timeout: float, arrival_ms: f
     button gone, it gave up). A timeout after the click itself is therefore a success, and
     the click waits up to `arrival_ms` more for that page, so the next observation is of it
     and not of the page left behind (a planner shown the old form might submit it again).
+    A timeout while its mouse events were being sent is a click done if a new page came,
+    else one of unknown outcome (`OutcomeUnknown`: never done again blindly).
     """
     page = tb.page
     arrived = asyncio.Event()
@@ -212,10 +224,17 @@ async def click_once(tb: TaskBrowser, el: Locator, timeout: float, arrival_ms: f
         try:
             await el.click(timeout=timeout)
         except PlaywrightTimeoutError as exc:
-            if not pointer_action_done(str(exc)):
-                raise
+            done, begun = pointer_action_done(str(exc)), pointer_action_begun(str(exc))
+            if not done and not begun:
+                raise  # it timed out before clicking (hidden, disabled, covered)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(arrived.wait(), arrival_ms / 1000)
+            if not done and not arrived.is_set():
+                # Cut while its mouse events were being sent, and no page came after.
+                raise OutcomeUnknown(
+                    "the click timed out while it was being done, and no new page came: "
+                    "whether it reached the page is unknown"
+                ) from exc
     finally:
         page.remove_listener("framenavigated", navigated)
 

@@ -122,8 +122,18 @@ def pointer_action_done(error: str, action: str = "click") -> bool:
     started to commit; its call log (in the error's text) says `click action done` once the
     mouse events reached the page. A timeout after that line is a slow page, not a click
     that did not happen."""
-    done = f"{action} action done"
-    return any(line.strip().lstrip("-").strip() == done for line in error.splitlines())
+    return _logged(error, f"{action} action done")
+
+
+def pointer_action_begun(error: str, action: str = "click") -> bool:
+    """Whether a Playwright pointer action that raised had begun sending its mouse events
+    (`performing click action`): without `click action done` after it, whether the click
+    reached the page is unknown (the wait for its hit-target check may be what ran out)."""
+    return _logged(error, f"performing {action} action")
+
+
+def _logged(error: str, line: str) -> bool:
+    return any(seen.strip().lstrip("-").strip() == line for seen in error.splitlines())
 
 
 # Which element references each action needs (element, target_element).
@@ -176,6 +186,12 @@ def _validate_gesture(intent: Intent) -> None:
     point = (intent.x or 0, intent.y or 0)
     if not all(0 <= v <= MAX_POINT for v in point):
         raise InvalidIntent(f"a point must lie within 0..{MAX_POINT} on both axes")
+    if (intent.grip_x is None) != (intent.grip_y is None):
+        raise InvalidIntent("a grip point needs both grip_x and grip_y")
+    if intent.grip_x is not None and action != "drag":
+        raise InvalidIntent("a grip point is only for drag")
+    if not all(0 <= v <= MAX_POINT for v in (intent.grip_x or 0, intent.grip_y or 0)):
+        raise InvalidIntent(f"a grip point must lie within 0..{MAX_POINT} on both axes")
     if action == "click_at" and intent.x is None:
         raise InvalidIntent("click_at needs a point (x, y)")
     if action == "hold" and not 0 < intent.hold_ms <= MAX_HOLD_MS:

@@ -44,7 +44,13 @@ async def perform_gesture(page: Page, intent: Intent, find: Find, timeout: float
     if action == "drag":
         # The source first: the drop point is read after any scrolling that needed.
         await el.scroll_into_view_if_needed(timeout=timeout)
-        await drag(page, el, await _drop_point(page, intent, find, timeout), timeout)
+        to = await _drop_point(page, intent, find, timeout)
+        grip = (
+            None
+            if intent.grip_x is None or intent.grip_y is None
+            else (intent.grip_x, intent.grip_y)
+        )
+        await drag(page, el, to, timeout, grip)
     elif action == "right_click":
         await el.click(button="right", timeout=timeout)
     elif action == "hold":
@@ -122,14 +128,33 @@ async def click_at(page: Page, at: tuple[float, float]) -> None:
     await page.mouse.click(at[0], at[1])
 
 
+async def hover(page: Page, el: Locator, intent: Intent, timeout: float) -> None:
+    """Rest the pointer on the element: at its point (x, y) when the intent names one, in
+    the same box as `click_at`, so a spot felt by hovering is clicked exactly there."""
+    if intent.x is None or intent.y is None:
+        await el.hover(timeout=timeout)
+        return
+    at = await point_in(el, intent.x, intent.y, timeout)
+    await page.mouse.move(at[0], at[1])
+
+
 async def hold(el: Locator, hold_ms: int, timeout: float) -> None:
     """Press on the element, keep the button down for hold_ms, release."""
     await el.click(delay=hold_ms, timeout=timeout)
 
 
-async def drag(page: Page, source: Locator, to: tuple[float, float], timeout: float) -> None:
-    """Press on the source, move in steps to the point, release there."""
-    sx, sy = await center_of(source, timeout)
+async def drag(
+    page: Page,
+    source: Locator,
+    to: tuple[float, float],
+    timeout: float,
+    grip: tuple[int, int] | None = None,
+) -> None:
+    """Press on the source (its centre, or the grip point of its box), move in steps to the
+    point, release there."""
+    sx, sy = await (
+        center_of(source, timeout) if grip is None else point_in(source, *grip, timeout)
+    )
     await page.mouse.move(sx, sy)
     await page.mouse.down()
     # A first small move starts the drag (HTML5 dragstart, a sortable's threshold).

@@ -28,6 +28,7 @@ from macrohard.actuator.actions import (
     ActionFailed,
     ActionRefused,
     ActionSettings,
+    OutcomeUnknown,
     perform,
     short_error,
 )
@@ -620,7 +621,7 @@ class Actuator:
     ) -> ActionExecuted:
         intent = ie.intent
         started = time.perf_counter()
-        ok, blocked, error = True, False, ""
+        ok, blocked, error, unknown = True, False, "", False
         try:
             if restored and intent.action not in PAGE_INDEPENDENT:
                 raise ActionFailed(
@@ -636,6 +637,8 @@ class Actuator:
             await perform(tb, intent, text, self.settings.action, uploads)
         except (ActionRefused, InvalidIntent) as exc:
             ok, blocked, error = False, True, short_error(exc, tb.secrets)
+        except OutcomeUnknown as exc:
+            ok, unknown, error = False, True, short_error(exc, tb.secrets)
         except MissingSecret as exc:
             ok, blocked, error = False, True, f"no secret named {exc.args[0]!r} in this task"
         except MissingTotpSeed as exc:
@@ -653,6 +656,7 @@ class Actuator:
             error=scrub(error, tb.secrets),
             duration_ms=round((time.perf_counter() - started) * 1000, 2),
             blocked=blocked,
+            outcome_unknown=unknown,
         )
 
     # ---------------------------------------------------------------- task ends

@@ -11,7 +11,7 @@ and clean environment) under the tenant's allowlist as the actuator reads it.
 
 from macrohard.actuator.browser import CHROMIUM_ARGS, BrowserPool, TaskBrowser, chromium_path
 from macrohard.actuator.domain import parse_keys
-from macrohard.actuator.gestures import GESTURES, perform_gesture
+from macrohard.actuator.gestures import GESTURES, hover, perform_gesture
 from macrohard.actuator.main import local_test_mode
 from macrohard.actuator.observer import Observer, read_page
 from macrohard.actuator.screenshots import ScreenshotStore
@@ -26,6 +26,7 @@ __all__ = [
     "ScreenshotStore",
     "TaskBrowser",
     "chromium_path",
+    "hover",
     "local_test_mode",
     "parse_keys",
     "perform_gesture",

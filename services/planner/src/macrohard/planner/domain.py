@@ -287,7 +287,8 @@ def unknown_effect(
     if intent is None or intent.action in PAGE_LOCAL or intent.action in ("done", "fail"):
         return None
     reason = (
-        f"step {step} ({intent.action}) was interrupted by an actuator crash and its browser "
-        "was lost: whether it reached the site is unknown, so it was not repeated"
+        f"step {step} ({intent.action}) was interrupted (an actuator crash, a page that stopped "
+        "answering) and its browser was lost: whether it reached the site is unknown, so it "
+        "was not repeated"
     )
     return Stop([TaskFailed(task_id=state.task_id, steps=step + 1, reason=reason)])

@@ -141,8 +141,12 @@ class Planner:
             await self._append_once(lost.events, env, loaded, "lost", task_id=ev.task_id)
             return
         if ev.error:
-            # The platform failed to show the page (after the check above: an effect of
-            # unknown outcome is never followed by a reload and a second try).
+            # The platform failed to show the page. Reopening it loses the page as a
+            # takeover does: after an effect of unknown outcome that is the same verdict.
+            lost = domain.unknown_effect(state, ev.step, outcome.unknown, ev.step)
+            if lost is not None:
+                await self._append_once(lost.events, env, loaded, "lost", task_id=ev.task_id)
+                return
             events = recovery.unseen_page(
                 state, verdict.step, ev.error, ev.observation.url, backend=self.backend.name,
                 previous_ok=ok, previous_error=error,

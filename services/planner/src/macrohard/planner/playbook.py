@@ -219,6 +219,13 @@ def _pointed(intent: Intent) -> bool:
     return intent.target_element is not None or intent.x is not None
 
 
+def spelled(keys: str) -> str:
+    """The text a key sequence types ("l s Space - a Enter" -> "ls -a"); "" for keys that
+    type fewer than two characters (a chord, Enter, an arrow)."""
+    chars = [" " if k == "Space" else k for k in keys.split() if len(k) == 1 or k == "Space"]
+    return "".join(chars).strip() if len(chars) >= 2 else ""
+
+
 def every_goal_step_served(
     learned: RunLearned, decided: Sequence[tuple[Intent, bool, bool | None]]
 ) -> bool:
@@ -320,6 +327,11 @@ def replay(
             # value a table showed), so this page may want another; the model redoes it.
             return None
         changes["text"] = text
+    typed = spelled(intent.keys or "") if intent.action == "press" else ""
+    if typed and not _written_in(goal, swap(typed, learned.slots, slots)):
+        # Keys that spell text (a command typed into a terminal) are typed text, and may have
+        # been read off the old page (a file name from a listing): the model types them again.
+        return None
     if intent.values:
         changes["values"] = [swap(v, learned.slots, slots) for v in intent.values]
     if intent.url is not None:

@@ -13,7 +13,10 @@ from macrohard.planner_model.web_planner.skills.base import Ctx, PastStep, skill
 from macrohard.planner_model.web_planner.skills.compute import SEARCH
 from macrohard.planner_model.web_planner.text import norm
 
-WATCH_MS = 250  # how long each look waits: a ticker updates a few times a second
+# How long each look waits: a ticker updates a few times a second, so a value near the
+# condition is looked at often; one far from it slowly, so that a long watch does not spend
+# the task's steps (each look is one).
+WATCH_MS = (250, 500, 1000)
 
 
 @clause(21)
@@ -53,4 +56,14 @@ def watch(step: Step, ctx: Ctx, own: list[PastStep]) -> Intent | None:
         return Intent(action="fail", reason=f"the {step.target} never got {step.value}")
     seen = f"{now:g}" if now is not None else "nothing"
     why = f"{SEARCH} the {step.target} shows {seen}, waiting until {step.value}"
-    return Intent(action="wait_for", wait_ms=WATCH_MS, reason=why)
+    return Intent(action="wait_for", wait_ms=look_ms(now, step.value), reason=why)
+
+
+def look_ms(now: float | None, condition: str) -> int:
+    """The wait before the next look: short within 3% of the condition's number, longest
+    beyond 10% (or when there is nothing to compare)."""
+    bound = numbers_in(condition)
+    if now is None or not bound:
+        return WATCH_MS[1]
+    gap = abs(now - bound[0]) / max(abs(bound[0]), 1e-9)
+    return WATCH_MS[0] if gap < 0.03 else WATCH_MS[1] if gap <= 0.10 else WATCH_MS[2]
