@@ -9,14 +9,13 @@ and what the model makes of it are checked together.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser, Page
 
-from macrohard.actuator.public import CHROMIUM_ARGS
-from macrohard.bench.miniwob_episode import CHROMIUM, DirectPage
+from macrohard.bench.miniwob_episode import DirectPage
 from macrohard.devkit.pages import LocalSite, fixed_pages
 from macrohard.planner_model.web_planner import PastStep, PlanRequest, decide
 
@@ -113,14 +112,6 @@ def site() -> Iterator[LocalSite]:
     s = LocalSite(fixed_pages(PAGES)).start()
     yield s
     s.stop()
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as pw:
-        b = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        await b.close()
 
 
 async def drive(page: Page, goal: str, max_steps: int = 25) -> list[PastStep]:

@@ -8,14 +8,12 @@ and gestures on a bare page, the model deciding each step from the goal and the 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.async_api import async_playwright
 
-from macrohard.actuator.public import CHROMIUM_ARGS, chromium_path
 from macrohard.bench.miniwob_episode import DirectPage
 from macrohard.contracts.agent import Intent
 from macrohard.devkit.pages import LocalSite, fixed_pages
@@ -29,14 +27,6 @@ def site() -> Iterator[LocalSite]:
     pages = {f"/{p.name}": p.read_text() for p in PAGES.glob("*.html")}
     with LocalSite(fixed_pages(pages)) as s:
         yield s
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Any]:
-    async with async_playwright() as pw:
-        b = await pw.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
-        yield b
-        await b.close()
 
 
 async def solve(browser: Any, url: str, goal: str, max_steps: int = 15) -> tuple[Intent, list[str]]:
