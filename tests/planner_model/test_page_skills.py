@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 from playwright.async_api import Browser, Page
 
-from macrohard.bench.miniwob_episode import DirectPage
 from macrohard.devkit.pages import LocalSite, fixed_pages
-from macrohard.planner_model.web_planner import PastStep, PlanRequest, decide
+from macrohard.planner_model.web_planner import PastStep
+from tests.planner_model.driving import run_model
 
 # Every answer a page receives goes into window.got, in order.
 RECORD = "<script>window.got = []; function answer(v) { window.got.push(String(v)); }</script>"
@@ -116,15 +116,11 @@ def site() -> Iterator[LocalSite]:
 
 async def drive(page: Page, goal: str, max_steps: int = 25) -> list[PastStep]:
     """The model in a loop on the page until it says done or fail; the steps it took."""
-    direct, history = DirectPage(page), []
-    for _ in range(max_steps):
-        intent = decide(PlanRequest(goal=goal, observation=await direct.observe(), history=history))
-        if intent.action in ("done", "fail"):
-            assert intent.action == "done", intent.reason
-            return history
-        ok, error = await direct.act(intent)
-        history.append(PastStep(intent=intent, ok=ok, error=error))
-    raise AssertionError(f"not done after {max_steps} steps: {history}")
+    intent, history = await run_model(page, goal, max_steps)
+    if intent.action not in ("done", "fail"):
+        raise AssertionError(f"not done after {max_steps} steps: {history}")
+    assert intent.action == "done", intent.reason
+    return history
 
 
 async def received(browser: Browser, site: LocalSite, path: str, goal: str) -> Any:

@@ -14,10 +14,9 @@ from typing import Any
 
 import pytest
 
-from macrohard.bench.miniwob_episode import DirectPage
 from macrohard.contracts.agent import Intent
 from macrohard.devkit.pages import LocalSite, fixed_pages
-from macrohard.planner_model.web_planner import PastStep, PlanRequest, decide
+from tests.planner_model.driving import run_model
 
 PAGES = Path(__file__).parent / "pages"
 
@@ -35,16 +34,7 @@ async def solve(browser: Any, url: str, goal: str, max_steps: int = 15) -> tuple
     try:
         page = await context.new_page()
         await page.goto(url)
-        direct, history = DirectPage(page), list[PastStep]()
-        intent = Intent(action="fail", reason="no step taken")
-        for _ in range(max_steps):
-            intent = decide(
-                PlanRequest(goal=goal, observation=await direct.observe(), history=history)
-            )
-            if intent.action in ("done", "fail"):
-                break
-            ok, error = await direct.act(intent)
-            history.append(PastStep(intent=intent, ok=ok, error=error))
+        intent, _ = await run_model(page, goal, max_steps)
         return intent, await page.locator("#log samp").all_text_contents()
     finally:
         await context.close()
