@@ -73,9 +73,20 @@
     // pointer; cursor is inherited, so only the element that introduces it counts, and a
     // text-less leaf inside it (an icon within a clickable row: a tree's disclosure arrow).
     const cursor = getComputedStyle(el).cursor;
+    if (gripOf(el)) return true;
     if (cursor !== 'pointer') return false;
     if (!el.parentElement || getComputedStyle(el.parentElement).cursor !== 'pointer') return true;
     return el.children.length === 0 && !(el.textContent || '').trim();
+  };
+  // A resize grip shows a resize cursor (a textarea's corner, a resizable box's handles):
+  // the side it moves, 'se', 'e' or 's', or '' for none. Only a text-less element that
+  // introduces the cursor is a grip, not what it covers.
+  const GRIP_SIDE = {'se-resize': 'se', 'nwse-resize': 'se', 'e-resize': 'e', 'ew-resize': 'e',
+    'col-resize': 'e', 's-resize': 's', 'ns-resize': 's', 'row-resize': 's'};
+  const gripOf = el => {
+    const side = GRIP_SIDE[getComputedStyle(el).cursor] || '';
+    if (!side || (el.textContent || '').trim() || el.children.length) return '';
+    return el.parentElement && getComputedStyle(el.parentElement).cursor === getComputedStyle(el).cursor ? '' : side;
   };
   // A text-less control is named from its id or classes ("trash", "star-toggle"): what a
   // person would infer from the icon is usually what its author called it.
@@ -218,7 +229,7 @@
     // Not for form fields: their name is their label, and a planner reads the text beside
     // an unlabelled field ("Verify password") better than its id ("verify").
     const fromAttrs = interactive && !item.name && !text && !['INPUT', 'SELECT', 'TEXTAREA'].includes(el.tagName);
-    if (fromAttrs) item.name = nameFromAttrs(el);
+    if (fromAttrs) item.name = gripOf(el) ? 'resize grip ' + gripOf(el) : nameFromAttrs(el);
     if (item.name === item.text) item.text = '';
     if (shape) {
       item.shape = shape;

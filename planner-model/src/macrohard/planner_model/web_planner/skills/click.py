@@ -152,6 +152,8 @@ def expand(step: Step, ctx: Ctx, own: list[PastStep]) -> Intent | None:
     collapsed = [e for e in ctx.view.elements if e.expanded is False]
     pool = collapsed or ctx.view.elements
     cands = ctx.view.ground(step.target, pool=pool)
+    if not collapsed:  # a paragraph that mentions the menu is not what opens it
+        cands = [(s, e) for s, e in cands if e.role in INTERACTIVE or e.shape]
     e = cands[0][1] if cands else (collapsed[0] if collapsed else None)
     if e is None:
         e = opener(ctx.view)
