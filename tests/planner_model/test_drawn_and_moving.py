@@ -14,11 +14,12 @@ from typing import Any
 import miniwob
 import pytest
 
-from macrohard.actuator.observer import read_page
+from macrohard.actuator.observer import QUIET_TRACKER, Observer, read_page
+from macrohard.actuator.screenshots import ScreenshotStore
+from macrohard.bench.miniwob_episode import DirectPage
 from macrohard.contracts.agent import Intent
 from macrohard.devkit.pages import LocalSite, fixed_pages
-from macrohard.planner_model.web_planner import PastStep
-from tests.planner_model.driving import run_model
+from macrohard.planner_model.web_planner import PastStep, PlanRequest, decide
 
 PAGES = Path(__file__).parent / "pages"
 # jQuery UI, a library many sites use for resizable boxes: the copy the miniwob package ships.
@@ -49,13 +50,27 @@ def site() -> Iterator[LocalSite]:
 async def solve(
     browser: Any, url: str, goal: str, max_steps: int = 10
 ) -> tuple[Intent, list[PastStep], list[str]]:
-    """The model on a fresh page until done or fail: (its last intent, its steps, the log)."""
+    """The model on a fresh page until done or fail: (its last intent, its steps, the log).
+
+    Each look waits for the page to settle first, as the actuator's observer does (a menu
+    spreading out is observed where it ends, not half-way)."""
     context = await browser.new_context()
     try:
         page = await context.new_page()
+        await page.add_init_script(QUIET_TRACKER)
         await page.goto(url)
-        intent, steps = await run_model(page, goal, max_steps)
-        return intent, steps, await page.locator("#log samp").all_text_contents()
+        direct, history = DirectPage(page), list[PastStep]()
+        settling = Observer(ScreenshotStore(PAGES))  # settle only: nothing is stored
+        intent = Intent(action="fail", reason="no step taken")
+        for _ in range(max_steps):
+            await settling.settle(page)
+            observation = await direct.observe()
+            intent = decide(PlanRequest(goal=goal, observation=observation, history=history))
+            if intent.action in ("done", "fail"):
+                break
+            ok, error = await direct.act(intent)
+            history.append(PastStep(intent=intent, ok=ok, error=error))
+        return intent, history, await page.locator("#log samp").all_text_contents()
     finally:
         await context.close()
 

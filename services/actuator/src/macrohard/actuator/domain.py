@@ -376,14 +376,15 @@ def compact_elements(
     Keeps at most `max_elements`, visible and interactive ones first, then restores
     document order: the order the script listed them in, not their ids (an id is stamped
     when an element is first seen, so items reordered by a drag keep their old ids).
-    Hidden text is dropped entirely: it only costs the model tokens. Returns (elements, how
+    Hidden text is dropped entirely: it only costs the model tokens; a shape outside its
+    drawing (`offstage`) is kept, without a box, last. Returns (elements, how
     many were left out).
     """
     plaintexts = list(secrets)
     candidates = [
         (order, r)
         for order, r in enumerate(raw_elements)
-        if r.get("visible") or r.get("interactive")
+        if r.get("visible") or r.get("interactive") or r.get("offstage")
     ]
     ranked = sorted(candidates, key=lambda c: (_priority(c[1]), c[0]))
     kept = [r for _, r in sorted(ranked[: limits.max_elements], key=lambda c: c[0])]

@@ -210,13 +210,16 @@
     const swatch = shape || text ? null : swatchOf(el, r);
     if (!interactive && !text && !shape && swatch === null) continue;
     // Folded into a point (a closed pie menu's labels, text scaled to nothing): not seen.
-    let visible = r.width > 0 && r.height > 0 && (r.width >= 3 || r.height >= 3);
+    let visible = r.width > 0 && r.height > 0 && (r.width >= 3 || r.height >= 3), offstage = false;
     if (visible && el.checkVisibility) visible = el.checkVisibility({checkOpacity: true, checkVisibilityCSS: true});
     // A shape whose centre lies outside its drawing is clipped away (an SVG hides its
     // overflow unless told otherwise): not seen, like something scrolled out of a box.
     if (visible && shape && shape !== 'canvas' && getComputedStyle(el.ownerSVGElement).overflow !== 'visible') {
       const d = el.ownerSVGElement.getBoundingClientRect(), cx = r.x + r.width / 2, cy = r.y + r.height / 2;
       visible = cx >= d.left && cx <= d.right && cy >= d.top && cy <= d.bottom;
+      // Still listed, without a box: what is about to come on stage (a target that will
+      // move into the drawing) can be named before it is in sight.
+      if (!visible) offstage = true;
     }
     if (!el.hasAttribute(ATTR)) el.setAttribute(ATTR, String(window.__mhNextId++));
     const item = {
@@ -226,6 +229,7 @@
       box: visible ? [r.x, r.y, r.width, r.height] : null,
       disabled: !!el.disabled || el.getAttribute('aria-disabled') === 'true',
     };
+    if (offstage) item.offstage = true;
     // Not for form fields: their name is their label, and a planner reads the text beside
     // an unlabelled field ("Verify password") better than its id ("verify").
     const fromAttrs = interactive && !item.name && !text && !['INPUT', 'SELECT', 'TEXTAREA'].includes(el.tagName);
