@@ -457,7 +457,11 @@ class Actuator:
                 ).version
             else:
                 # Under the record's lock: no request is recorded after the outcome.
-                step.version = await recorder.close(executed)
+                try:
+                    step.version = await recorder.close(executed)
+                finally:
+                    if recorder.outcome is not None:
+                        self._outcomes[env.id] = recorder.outcome
             self._outcomes.pop(env.id, None)
             step.acted = True
         await self.observer.settle(tb.page, tb.inflight)
@@ -627,16 +631,9 @@ class Actuator:
             if not effect_free(ie.intent.action):
                 tb.effects = EffectRecorder(self.store, env, ie, step.version, tb.secrets)
         # (Cut by the watchdog, the recorder stays armed: _recycle reads what it holds.)
+        # (A request it did not send for want of its record is accounted when the recorder
+        # closes: EffectRecorder.close amends the outcome.)
         result = await self._act(tb, env, ie, restored=restored)
-        if tb.effects is not None and tb.effects.refused:
-            # A request of this action was not sent, for want of its record: not done (or
-            # partly, when an earlier one was sent and recorded).
-            result = msgspec.structs.replace(
-                result,
-                ok=False,
-                outcome_unknown=tb.effects.reached,
-                error=f"the page's request was not sent: {tb.effects.refused}",
-            )
         done = caused_by(result, env, aggregate_id=ie.task_id, purpose="ActionExecuted")
         self._outcomes[env.id] = done  # until it is in the log (see above)
         return done

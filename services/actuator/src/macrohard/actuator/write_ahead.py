@@ -19,13 +19,14 @@ import asyncio
 import logging
 from collections.abc import Sequence
 
+import msgspec
 from nats.errors import Error as NatsError
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Page, Request, Response
 
 from macrohard.actuator.domain import scrub, well_formed
 from macrohard.contracts.agent import IntentEmitted
-from macrohard.contracts.browser import ActionLanded, ActionReachedSite
+from macrohard.contracts.browser import ActionExecuted, ActionLanded, ActionReachedSite
 from macrohard.contracts.envelope import Envelope, Event, caused_by
 from macrohard.eventlog.errors import EventLogError
 from macrohard.eventlog.store import EventStore
@@ -62,6 +63,7 @@ class EffectRecorder:
         self.closed = False
         self.reached = False  # a request that can carry an effect left the browser
         self.refused = ""  # why a request was not sent (its record could not be written)
+        self.outcome: Envelope | None = None  # the ActionExecuted `close` appended
 
     async def before_send(self, request: Request) -> bool:
         """Record that `request` leaves; False when it must not (no record, no send)."""
@@ -142,15 +144,35 @@ class EffectRecorder:
 
     async def close(self, last: Envelope | None = None) -> int:
         """End the record (appending `last`, the action's ActionExecuted, under its lock so
-        nothing is recorded after it); returns the aggregate's version after it."""
+        nothing is recorded after it); returns the aggregate's version after it.
+
+        The outcome is amended under the lock too: a request whose record failed while the
+        action was finishing was not sent, so the action is not reported done. `outcome`
+        keeps what was (or was to be) appended, for the caller to remember if the append
+        fails."""
         async with self._lock:
             self.closed = True
             for job in self._landings:
                 job.cancel()
             if last is not None:
+                self.outcome = last = self._amended(last)
                 result = await self._store.append([last], expected_version=self.version)
                 self.version = result.version
             return self.version
+
+    def _amended(self, last: Envelope) -> Envelope:
+        executed = last.payload
+        if not self.refused or not isinstance(executed, ActionExecuted) or not executed.ok:
+            return last
+        # Not sent for want of its record: not done (or partly, when an earlier request of
+        # the action was sent and recorded).
+        amended = msgspec.structs.replace(
+            executed,
+            ok=False,
+            outcome_unknown=self.reached,
+            error=f"the page's request was not sent: {self.refused}",
+        )
+        return msgspec.structs.replace(last, payload=amended)
 
 
 def _chain_root(request: Request) -> Request:
