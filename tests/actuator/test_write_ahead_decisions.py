@@ -14,6 +14,7 @@ from macrohard.actuator.session import (
     evolve,
     interrupted_outcome,
 )
+from macrohard.billing.domain import usage_of
 from macrohard.contracts.browser import ActionLanded, ActionReachedSite, ActionStarted
 from macrohard.contracts.envelope import Envelope, Event
 
@@ -102,3 +103,7 @@ def test_the_last_landing_is_where_a_takeover_goes() -> None:
 )
 def test_only_safe_methods_leave_without_a_record(method: str) -> None:
     assert can_carry_effect(method) is (method.upper() not in SAFE_METHODS)
+
+
+def test_the_records_are_evidence_only_billing_charges_nothing_for_them() -> None:
+    assert usage_of(env(reached())) == [] and usage_of(env(landed())) == []
