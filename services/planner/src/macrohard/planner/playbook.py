@@ -22,15 +22,25 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Sequence
-from urllib.parse import urlsplit
+from collections.abc import Mapping, Sequence
 
 import msgspec
 
 from macrohard.contracts.agent import Intent, PlaybookStep, RunLearned
 from macrohard.contracts.browser import PageElement, PageObservation
+from macrohard.planner.playbook_evidence import (
+    chosen_by,
+    masked,
+    page_digest,
+    result_held,
+    site_of,
+    step_results,
+    swap,
+)
 from macrohard.planner_model.web_planner import SEARCH
 from macrohard.planner_model.web_planner.page import PageView
+
+__all__ = ["site_of", "swap"]
 
 _QUOTED = r"\"[^\"]*\"|“[^”]*”|'[^']*'(?=\W|$)"
 _NUMBER = r"[-+]?\$?\d+(?:[.,:/-]\d+)*%?"
@@ -56,12 +66,6 @@ def goal_shape(goal: str) -> tuple[str, list[str]]:
     return shape, slots
 
 
-def site_of(url: str) -> str:
-    """The page a URL names, without its query: two runs of one form share a site."""
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}{parts.path}"
-
-
 def playbook_id(site: str, shape: str) -> str:
     """The tenant's playbook aggregate for one (site, shape); the tenant is in the subject."""
     return hashlib.sha256(f"{site}\n{shape}".encode()).hexdigest()[:32]
@@ -70,20 +74,6 @@ def playbook_id(site: str, shape: str) -> str:
 def element_label(e: PageElement) -> str:
     """How a decision names its element in the log (`button 'Submit'`)."""
     return f"{e.role} {(e.name or e.text or e.value or '')[:40]!r}"
-
-
-def swap(text: str, old: Sequence[str], new: Sequence[str]) -> str:
-    """`text` with each old goal value replaced by the new goal's value in its slot."""
-    pairs = sorted(
-        ((o, n) for o, n in zip(old, new, strict=True) if o and o != n),
-        key=lambda p: -len(p[0]),
-    )
-    if not pairs:
-        return text
-    # One pass over all old values at once, so a new value is never replaced again.
-    pattern = re.compile("|".join(re.escape(o) for o, _ in pairs))
-    lookup = dict(pairs)
-    return pattern.sub(lambda m: lookup[m.group(0)], text)
 
 
 def regrounding_key(observation: PageObservation, e: PageElement) -> str:
@@ -111,9 +101,11 @@ def learn(
     """What a completed run teaches: its steps after the start page, in order.
 
     `decisions`: (intent, element label, page url, ok) per step from step 1 on, the last
-    being `done`; `observations[k]`: the page step k was decided on. Steps that failed did
-    nothing worth repeating and are left out. None when the run was not the model's own
-    finish (nothing to learn from a run that did not end in `done`).
+    being `done`; `observations[k]`: the page step k was decided on (so `observations[k + 1]`
+    is the page after it). Steps that failed did nothing worth repeating and are left out.
+    Each step keeps why its element was the one (`chosen_by`; for a choice the page alone
+    made, the page's digest) and what it changed on its page (`results`). None when the run
+    was not the model's own finish (nothing to learn from a run that did not end in `done`).
     """
     if not decisions or decisions[-1][0].action != "done":
         return None
@@ -122,12 +114,22 @@ def learn(
     for k, (intent, label, page_url, ok) in enumerate(decisions, start=1):
         if ok is False:
             continue
-        obs = observations.get(k)
+        obs, after = observations.get(k), observations.get(k + 1)
         seen = next((e for e in obs.elements if e.id == intent.element), None) if obs else None
+        step = PlaybookStep(intent=intent, element_label=label, page_url=page_url)
         if obs is not None and seen is not None:
             label = regrounding_key(obs, seen)
-        nth = _nth(obs, intent.element, label) if obs is not None and label else 0
-        steps.append(PlaybookStep(intent=intent, element_label=label, nth=nth, page_url=page_url))
+            why = chosen_by(goal, slots, obs, seen)
+            step = msgspec.structs.replace(
+                step,
+                element_label=label,
+                nth=_nth(obs, intent.element, label),
+                chosen_by=why,
+                page_digest=page_digest(obs) if why == "page" else "",
+            )
+        if obs is not None and after is not None and intent.action not in ("done", "fail"):
+            step = msgspec.structs.replace(step, results=step_results(intent, obs, after))
+        steps.append(step)
     return RunLearned(
         task_id=task_id, site=site_of(start_url), shape=shape, slots=slots, steps=steps
     )
@@ -152,16 +154,57 @@ def _derived_from_changed_values(learned: RunLearned, slots: Sequence[str]) -> b
     return any(not any(_uses_a_value(s, [o]) for s in learned.steps) for o in changed)
 
 
-def _chosen_among_look_alikes(
+def _legacy_look_alikes(
     step: PlaybookStep, values: Sequence[str], observation: PageObservation
 ) -> bool:
-    """Whether the step acts on an element its label does not find by a goal value, while
-    the page holds other elements of its role: which one was meant may follow from a value."""
+    """For a step recorded before `chosen_by` was kept: whether its element holds no goal
+    value while the page holds others of its role (what `chosen_by` == "page" now says)."""
     own = _own_label(step.element_label)
     if step.intent.element is None or any(v and v in own for v in values):
         return False
     role = step.element_label.split(" ", 1)[0]
     return sum(1 for e in observation.elements if e.role == role) > 1
+
+
+def _the_only_one(observation: PageObservation, role: str) -> list[PageElement]:
+    """The one element of `role` a person can act on here (or the one there is at all)."""
+    alike = [e for e in observation.elements if e.role == role]
+    shown = [e for e in alike if e.box is not None]
+    return shown if len(shown) == 1 else alike if len(alike) == 1 else []
+
+
+def _after_a_goal_step_its_page_had_done(learned: RunLearned, index: int) -> bool:
+    """Whether the recording came to step `index` past a goal step it took no action for:
+    its page already showed that goal step done (a price already below the limit, an option
+    already chosen), so taking this step *then* was the page's call, not the goal's."""
+    intent = learned.steps[index].intent
+    if intent.plan_step is None or intent.action in ("done", "fail"):
+        return False
+    earlier = [s.intent.plan_step for s in learned.steps[:index] if s.intent.plan_step is not None]
+    return intent.plan_step > max(earlier, default=-1) + 1
+
+
+def _stood_in_for_the_last(
+    learned: RunLearned, decided: Sequence[tuple[Intent, bool, bool | None]], last: int
+) -> bool:
+    """Whether the model's decision `last` took the place of the one recorded step the
+    replay had reached and refused (a choice the page made), that step being the last of its
+    goal step, and this run having replayed every earlier step of that goal step: the run
+    followed the recording up to it, so the model's one step finished the goal step (a
+    suggestion picked after the replayed typing). A step before the last of its goal step (a
+    calendar's month walked back) never stands in: how many more the page needs is open."""
+    before = resume_at(learned, decided[:last])
+    intent = decided[last][0]
+    if before is None or before[0] >= len(learned.steps):
+        return False
+    index, plan = before[0], intent.plan_step
+    if learned.steps[index].intent.plan_step != plan:
+        return False
+    if any(s.intent.plan_step == plan for s in learned.steps[index + 1 :]):
+        return False
+    mine = [(replayed, ok) for i, replayed, ok in decided[:last] if i.plan_step == plan]
+    theirs = [s for s in learned.steps[:index] if s.intent.plan_step == plan]
+    return len(mine) == len(theirs) and all(r and ok is not False for r, ok in mine)
 
 
 def resume_at(
@@ -170,11 +213,13 @@ def resume_at(
     """Which recorded step comes next, given this run's decisions so far (intent, replayed,
     ok), and whether the model has taken over a step on the way; None: none may come now.
 
-    Replayed decisions walk the recording one by one. Where the page differed the model took
-    the step; the recording is rejoined at the first step of a later goal step (plan step)
-    once the model has served the differing goal step as the recording did: as many
-    successful actions, the last one of the same kind (a typed date that needed its
-    calendar instead is not the recording's, and the run stays the model's meanwhile).
+    Replayed decisions walk the recording one by one. Where the page differed (or chose) the
+    model took the step; the recording is rejoined at the first step of a later goal step
+    (plan step) once the model has served the differing goal step as the recording did:
+    one successful action for a goal step the recording did in one, or one action standing
+    in for the refused last step of a goal step whose earlier steps were replayed
+    (`_stood_in_for_the_last`); either way the last one of the same kind (a typed date that
+    needed its calendar instead is not the recording's, and the run stays the model's).
     """
     taken = [k for k, (_, replayed, _) in enumerate(decided) if not replayed]
     if not taken:
@@ -188,7 +233,8 @@ def resume_at(
         return None
     recorded = [s for s in learned.steps if s.intent.plan_step == plan]
     served = [i for i, _, ok in decided[: last + 1] if i.plan_step == plan and ok is not False]
-    if len(recorded) != 1 or len(served) != 1:
+    one_for_one = len(recorded) == 1 and len(served) == 1
+    if not recorded or not (one_for_one or _stood_in_for_the_last(learned, decided, last)):
         # Only a one-for-one step (a value typed another way) is known to be served: where
         # the recording took several actions (a calendar walked month by month) how many the
         # new value needs depends on it, and an equal count says nothing; the model goes on.
@@ -241,14 +287,36 @@ def every_goal_step_served(
     return wanted <= served
 
 
+def results_held(
+    learned: RunLearned,
+    goal: str,
+    decided: Sequence[tuple[Intent, bool, bool | None]],
+    steps: Sequence[int],
+    pages: Mapping[int, PageObservation],
+) -> bool:
+    """Whether every step this run replayed changed its page as its recorded step did (the
+    recording's `results`), as far as the pages after them are known. `steps[k]`: the task
+    step of decision k; `pages[s]`: the page step s was decided on (`pages[s + 1]` is the
+    page after it). Where one did not, this page differs from the recording's in a way
+    re-grounding could not see: the model takes over from there, and a replayed `done`
+    needs every one to have held."""
+    _, slots = goal_shape(goal)
+    if len(slots) != len(learned.slots):
+        return False
+    for k, (intent, replayed, _) in enumerate(decided):
+        after = pages.get(steps[k] + 1)
+        at = resume_at(learned, decided[:k]) if replayed and after is not None else None
+        if after is None or at is None or at[0] >= len(learned.steps):
+            continue
+        expected = learned.steps[at[0]].results
+        if not all(result_held(r, intent, after, learned.slots, slots) for r in expected):
+            return False
+    return True
+
+
 def _searching(intent: Intent) -> bool:
     """A step the model took in a search loop: what it did next depended on the page."""
     return intent.reason.removeprefix("replay: ").startswith(SEARCH)
-
-
-def _masked(label: str) -> str:
-    """A label with its numbers taken out: a page's own counters ('Section #40') vary."""
-    return re.sub(r"\d+", "#", label)
 
 
 def replay(
@@ -282,13 +350,24 @@ def replay(
         # the rest of its goal step with it (those steps share what the model noted, such
         # as where things were before they moved).
         return None
-    derived = _derived_from_changed_values(learned, slots)
-    if derived and not resumed and not _uses_a_value(step, learned.slots):
+    if _after_a_goal_step_its_page_had_done(learned, replayed_so_far):
         return None
-    if derived and _chosen_among_look_alikes(step, learned.slots, observation):
-        # Its element holds no goal value and has look-alikes: the changed value (an
-        # ordinal, "the 2nd text field") may be what chose it, so the model chooses again,
-        # also after rejoining (the model's own step may have used another of the values).
+    if step.chosen_by == "page" and (
+        slots != learned.slots or step.page_digest != page_digest(observation)
+    ):
+        # The page alone chose the element (the shape it drew, the answer it showed, the
+        # row beside the wanted sender, the field an ordinal counted to): for another goal
+        # or on a page that shows anything else, the model chooses again; the recording is
+        # rejoined after its one step (`resume_at`).
+        return None
+    derived = _derived_from_changed_values(learned, slots)
+    # A changed value never used as written (a delay turned into a wait, an ordinal): a
+    # step without an element whose choice says why it was made (`chosen_by`) may carry it
+    # (a wait's length), so it is the model's to redo.
+    bare = step.intent.element is None or not step.chosen_by
+    if derived and not resumed and bare and not _uses_a_value(step, learned.slots):
+        return None
+    if derived and not step.chosen_by and _legacy_look_alikes(step, learned.slots, observation):
         return None
     intent = step.intent
     reason = intent.reason if intent.reason.startswith("replay: ") else f"replay: {intent.reason}"
@@ -296,16 +375,21 @@ def replay(
     if intent.element is not None:
         label = swap(step.element_label, learned.slots, slots)
         same = [e for e in observation.elements if regrounding_key(observation, e) == label]
-        if not same and step.nth == 0 and _masked(label) != label:
+        nth = step.nth
+        if not same and step.chosen_by == "only":
+            # No label chose it (a list showing its current value, an unnamed field): the one
+            # element of its role here is the one, as it was there.
+            same, nth = _the_only_one(observation, step.element_label.split(" ", 1)[0]), 0
+        if not same and nth == 0 and masked(label) != label:
             # Not there as written: the one element whose label differs only in its numbers.
             same = [
                 e
                 for e in observation.elements
-                if _masked(regrounding_key(observation, e)) == _masked(label)
+                if masked(regrounding_key(observation, e)) == masked(label)
             ]
             if len(same) != 1:
                 return None
-        if step.nth >= len(same):
+        if nth >= len(same):
             return None
         if len(same) > 1 and label.endswith("''"):
             return None  # nameless look-alikes: which one was meant is not on the page
@@ -315,7 +399,7 @@ def replay(
             # which one the recording took followed from its page; the model reads this one.
             # (Hidden ones, such as each inbox row's icons behind an open message, are not.)
             return None
-        changes["element"] = same[step.nth].id
+        changes["element"] = same[nth].id
     if intent.text is not None:
         # Typed text that holds none of the old goal's values was derived from them some
         # other way (a date rewritten, a value read off the page): the model redoes it.
