@@ -665,15 +665,15 @@ def test_a_replayed_step_whose_result_differs_hands_over_to_the_model() -> None:
     )
     assert learned is not None
     assert learned.steps[0].results == [StepResult(kind="value", value="Ada")]
-    new_goal = 'Enter "Bob" into the Name field and click Save.'
+    _, slots = playbook.goal_shape('Enter "Bob" into the Name field and click Save.')
     typed = Intent(action="type", element=1, text="Bob", plan_step=0)
     # The page after the replayed typing shows the new value: it held.
-    assert playbook.results_held(learned, new_goal, [(typed, True, True)], [1], {2: page("Bob")})
+    assert playbook.results_held(learned, slots, [(typed, True, True)], [1], {2: page("Bob")})
     # It shows nothing typed (a field that ignored the keys): the model takes over.
-    assert not playbook.results_held(learned, new_goal, [(typed, True, True)], [1], {2: page()})
+    assert not playbook.results_held(learned, slots, [(typed, True, True)], [1], {2: page()})
     # A model step's result is the model's business; an unknown page after it says nothing.
-    assert playbook.results_held(learned, new_goal, [(typed, False, True)], [1], {2: page()})
-    assert playbook.results_held(learned, new_goal, [(typed, True, None)], [1], {})
+    assert playbook.results_held(learned, slots, [(typed, False, True)], [1], {2: page()})
+    assert playbook.results_held(learned, slots, [(typed, True, None)], [1], {})
 
 
 async def test_the_model_takes_over_where_a_replayed_result_differs(store: EventStore) -> None:

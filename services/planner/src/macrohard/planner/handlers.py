@@ -258,7 +258,8 @@ class Planner:
             # What each replayed step changed must be what its recorded step changed.
             pages = await self._pages(tenant, state.task_id)
             steps = [p.step for p in past]
-            if not playbook.results_held(learned, state.goal, decided, steps, pages):
+            slots = playbook.goal_shape(state.goal)[1]
+            if not playbook.results_held(learned, slots, decided, steps, pages):
                 return None, 0
         intent = playbook.replay(learned, state.goal, at[0], observation, ok, resumed=at[1])
         if intent is None:

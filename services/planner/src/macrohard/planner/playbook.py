@@ -13,8 +13,18 @@ them one at a time, each re-grounded on the current page:
   values swapped for the new goal's, and the same rank among elements carrying that label;
 - typed text and chosen values get the same swap.
 
+One principle decides what may be replayed: **a step is replayed for what the goal
+justified, never for what the page alone decided** (`playbook_evidence`). Each recorded step
+keeps why its element was chosen (a goal value in its label, the goal's own words, the only
+one of its role, or the page alone among others: the answer of a read-the-page goal) and
+what it changed on its page. A page-chosen step is the model's (one call) on any page or
+goal but the recorded one, and the recording is rejoined after it (`resume_at`); after a
+replayed step the page must show what the recorded step changed (`results_held`), else the
+model takes over for the rest of the run, and a replayed `done` needs all of them to hold.
+
 Where any check fails the page differs from the recording: the model is asked instead, and
-from then on the run is the model's (its intents carry the plan steps the model understands).
+the recording is rejoined only where the model's step is known to have served the goal step
+(`resume_at`; its intents carry the plan steps the model understands).
 Pure functions only: the handler reads the playbook from the log and appends what is learned.
 """
 
@@ -22,7 +32,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 import msgspec
 
@@ -32,15 +42,21 @@ from macrohard.planner.playbook_evidence import (
     chosen_by,
     masked,
     page_digest,
-    result_held,
     site_of,
     step_results,
     swap,
 )
-from macrohard.planner_model.web_planner import SEARCH
+from macrohard.planner.playbook_progress import (
+    every_goal_step_served,
+    pointed,
+    results_held,
+    resume_at,
+    searching,
+)
 from macrohard.planner_model.web_planner.page import PageView
 
-__all__ = ["site_of", "swap"]
+# Re-exported: the playbook's one face to the handler and its tests.
+__all__ = ["every_goal_step_served", "results_held", "resume_at", "site_of", "swap"]
 
 _QUOTED = r"\"[^\"]*\"|“[^”]*”|'[^']*'(?=\W|$)"
 _NUMBER = r"[-+]?\$?\d+(?:[.,:/-]\d+)*%?"
@@ -184,72 +200,6 @@ def _after_a_goal_step_its_page_had_done(learned: RunLearned, index: int) -> boo
     return intent.plan_step > max(earlier, default=-1) + 1
 
 
-def _stood_in_for_the_last(
-    learned: RunLearned, decided: Sequence[tuple[Intent, bool, bool | None]], last: int
-) -> bool:
-    """Whether the model's decision `last` took the place of the one recorded step the
-    replay had reached and refused (a choice the page made), that step being the last of its
-    goal step, and this run having replayed every earlier step of that goal step: the run
-    followed the recording up to it, so the model's one step finished the goal step (a
-    suggestion picked after the replayed typing). A step before the last of its goal step (a
-    calendar's month walked back) never stands in: how many more the page needs is open."""
-    before = resume_at(learned, decided[:last])
-    intent = decided[last][0]
-    if before is None or before[0] >= len(learned.steps):
-        return False
-    index, plan = before[0], intent.plan_step
-    if learned.steps[index].intent.plan_step != plan:
-        return False
-    if any(s.intent.plan_step == plan for s in learned.steps[index + 1 :]):
-        return False
-    mine = [(replayed, ok) for i, replayed, ok in decided[:last] if i.plan_step == plan]
-    theirs = [s for s in learned.steps[:index] if s.intent.plan_step == plan]
-    return len(mine) == len(theirs) and all(r and ok is not False for r, ok in mine)
-
-
-def resume_at(
-    learned: RunLearned, decided: Sequence[tuple[Intent, bool, bool | None]]
-) -> tuple[int, bool] | None:
-    """Which recorded step comes next, given this run's decisions so far (intent, replayed,
-    ok), and whether the model has taken over a step on the way; None: none may come now.
-
-    Replayed decisions walk the recording one by one. Where the page differed (or chose) the
-    model took the step; the recording is rejoined at the first step of a later goal step
-    (plan step) once the model has served the differing goal step as the recording did:
-    one successful action for a goal step the recording did in one, or one action standing
-    in for the refused last step of a goal step whose earlier steps were replayed
-    (`_stood_in_for_the_last`); either way the last one of the same kind (a typed date that
-    needed its calendar instead is not the recording's, and the run stays the model's).
-    """
-    taken = [k for k, (_, replayed, _) in enumerate(decided) if not replayed]
-    if not taken:
-        return len(decided), False
-    last = taken[-1]
-    intent, plan = decided[last][0], decided[last][0].plan_step
-    if plan is None or _searching(intent) or _pointed(intent):
-        # A step of the model's search (press until the page shows what is wanted), or a
-        # drag or a point (a list sorted one move at a time): only the model's next look
-        # at the page says whether that goal step is over.
-        return None
-    recorded = [s for s in learned.steps if s.intent.plan_step == plan]
-    served = [i for i, _, ok in decided[: last + 1] if i.plan_step == plan and ok is not False]
-    one_for_one = len(recorded) == 1 and len(served) == 1
-    if not recorded or not (one_for_one or _stood_in_for_the_last(learned, decided, last)):
-        # Only a one-for-one step (a value typed another way) is known to be served: where
-        # the recording took several actions (a calendar walked month by month) how many the
-        # new value needs depends on it, and an equal count says nothing; the model goes on.
-        return None
-    if intent.action != recorded[-1].intent.action:
-        return None
-    later = [
-        k
-        for k, s in enumerate(learned.steps)
-        if s.intent.plan_step is not None and s.intent.plan_step > plan
-    ]
-    # Steps replayed since the model's last one walk on from where the recording was rejoined.
-    return (later[0] + len(decided) - last - 1, True) if later else None
-
-
 _SECRET = re.compile(r"\{\{secret:[^}]*\}\}")
 
 
@@ -260,63 +210,11 @@ def _written_in(goal: str, text: str) -> bool:
     return not rest or rest in " ".join(goal.split()).casefold()
 
 
-def _pointed(intent: Intent) -> bool:
-    """A step with a second element or a point: more than its element to re-ground."""
-    return intent.target_element is not None or intent.x is not None
-
-
 def spelled(keys: str) -> str:
     """The text a key sequence types ("l s Space - a Enter" -> "ls -a"); "" for keys that
     type fewer than two characters (a chord, Enter, an arrow)."""
     chars = [" " if k == "Space" else k for k in keys.split() if len(k) == 1 or k == "Space"]
     return "".join(chars).strip() if len(chars) >= 2 else ""
-
-
-def every_goal_step_served(
-    learned: RunLearned, decided: Sequence[tuple[Intent, bool, bool | None]]
-) -> bool:
-    """Whether this run did, with success, something for every goal step (plan step) the
-    recording did before its `done`: a replayed `done` must never end a run that skipped
-    one (a form submitted without its select is a false completion)."""
-    wanted = {
-        s.intent.plan_step
-        for s in learned.steps
-        if s.intent.plan_step is not None and s.intent.action not in ("done", "fail")
-    }
-    served = {i.plan_step for i, _, ok in decided if i.plan_step is not None and ok is not False}
-    return wanted <= served
-
-
-def results_held(
-    learned: RunLearned,
-    goal: str,
-    decided: Sequence[tuple[Intent, bool, bool | None]],
-    steps: Sequence[int],
-    pages: Mapping[int, PageObservation],
-) -> bool:
-    """Whether every step this run replayed changed its page as its recorded step did (the
-    recording's `results`), as far as the pages after them are known. `steps[k]`: the task
-    step of decision k; `pages[s]`: the page step s was decided on (`pages[s + 1]` is the
-    page after it). Where one did not, this page differs from the recording's in a way
-    re-grounding could not see: the model takes over from there, and a replayed `done`
-    needs every one to have held."""
-    _, slots = goal_shape(goal)
-    if len(slots) != len(learned.slots):
-        return False
-    for k, (intent, replayed, _) in enumerate(decided):
-        after = pages.get(steps[k] + 1)
-        at = resume_at(learned, decided[:k]) if replayed and after is not None else None
-        if after is None or at is None or at[0] >= len(learned.steps):
-            continue
-        expected = learned.steps[at[0]].results
-        if not all(result_held(r, intent, after, learned.slots, slots) for r in expected):
-            return False
-    return True
-
-
-def _searching(intent: Intent) -> bool:
-    """A step the model took in a search loop: what it did next depended on the page."""
-    return intent.reason.removeprefix("replay: ").startswith(SEARCH)
 
 
 def replay(
@@ -327,9 +225,17 @@ def replay(
     previous_ok: bool | None,
     resumed: bool = False,
 ) -> Intent | None:
-    """The next recorded step, re-grounded on this page; None when the page differs.
-    `resumed`: the model took an earlier step (see `resume_at`), so values it derived
-    differently are its own already."""
+    """The next recorded step, re-grounded on this page; None when the page differs or the
+    step rests on what the page alone decided. `resumed`: the model took an earlier step
+    (see `resume_at`), so values it derived differently are its own already.
+
+    The page-chosen rule (`chosen_by`) subsumes the earlier special cases of an element
+    chosen by an ordinal among look-alikes, a value read beside a field, an answer the page
+    showed, and a step taken once the page already showed a goal step done. Kept, as it does
+    not cover them: typed text and spelled keys not written in the goal (read off the old
+    page: the same principle for values); a changed value never used as written, for steps
+    without an element (a wait's length); search loops; drags and points; look-alikes in
+    view of the very same label (the rank the page chose); nameless look-alikes."""
     shape, slots = goal_shape(goal)
     if shape != learned.shape or len(slots) != len(learned.slots):
         return None
@@ -338,20 +244,18 @@ def replay(
     step = learned.steps[replayed_so_far]
     if step.page_url and site_of(step.page_url) != site_of(observation.url):
         return None
-    if _searching(step.intent):
+    if searching(step.intent):
         # The recording pressed on until its page showed what was wanted; how often this
         # page needs it is for the model to see (a number generated until it is even).
         return None
-    if any(
-        _pointed(s.intent) for s in learned.steps if s.intent.plan_step == step.intent.plan_step
-    ):
+    if any(pointed(s.intent) for s in learned.steps if s.intent.plan_step == step.intent.plan_step):
         # A second element (a drop target, a value display) or a point on the page: only
         # the acted-on element is re-grounded, so the model decides this step again, and
         # the rest of its goal step with it (those steps share what the model noted, such
         # as where things were before they moved).
         return None
     if _after_a_goal_step_its_page_had_done(learned, replayed_so_far):
-        return None
+        return None  # acting *now* was the page's call (a price already low enough)
     if step.chosen_by == "page" and (
         slots != learned.slots or step.page_digest != page_digest(observation)
     ):
@@ -368,7 +272,7 @@ def replay(
     if derived and not resumed and bare and not _uses_a_value(step, learned.slots):
         return None
     if derived and not step.chosen_by and _legacy_look_alikes(step, learned.slots, observation):
-        return None
+        return None  # recorded before `chosen_by` was kept: the rule it replaced
     intent = step.intent
     reason = intent.reason if intent.reason.startswith("replay: ") else f"replay: {intent.reason}"
     changes: dict[str, object] = {"reason": reason[:300]}
