@@ -688,3 +688,19 @@ async def test_the_model_takes_over_where_a_replayed_result_differs(store: Event
     assert [i.replayed for i in steps][:2] == [True, False]
     assert not any(i.replayed for i in steps[1:])
     assert steps[1].intent.action == "type" and steps[1].intent.text == "Bob"
+
+
+def test_an_exploring_step_of_the_model_neither_rejoins_nor_serves_its_goal_step() -> None:
+    # The recording clicked the row's trash icon at once; this run's model first opened the
+    # email to look for it. That click did not delete anything: no replayed `done` follows.
+    learned = RunLearned(
+        task_id="t", site=SITE, shape="find the email by {} and click the trash icon.",
+        slots=["Helena"],
+        steps=[_step("click", 1, "text 'trash'", element=8), _step("done", 3)],
+    )  # fmt: skip
+    opened = Intent(action="click", element=4, plan_step=1, reason="explore: open text 'Damara'")
+    assert playbook.resume_at(learned, [(opened, False, True)]) is None
+    assert not playbook.every_goal_step_served(learned, [(opened, False, True)])
+    trashed = Intent(action="click", element=9, plan_step=1, reason="click text 'trash'")
+    decided = [(opened, False, True), (trashed, False, None)]
+    assert playbook.every_goal_step_served(learned, decided)

@@ -60,10 +60,11 @@ def resume_at(
         return len(decided), False
     last = taken[-1]
     intent, plan = decided[last][0], decided[last][0].plan_step
-    if plan is None or searching(intent) or pointed(intent):
-        # A step of the model's search (press until the page shows what is wanted), or a
-        # drag or a point (a list sorted one move at a time): only the model's next look
-        # at the page says whether that goal step is over.
+    if plan is None or searching(intent) or exploring(intent) or pointed(intent):
+        # A step of the model's search (press until the page shows what is wanted), of its
+        # exploring (an email opened to find its trash icon), or a drag or a point (a list
+        # sorted one move at a time): only the model's next look at the page says whether
+        # that goal step is over.
         return None
     recorded = [s for s in learned.steps if s.intent.plan_step == plan]
     served = [i for i, _, ok in decided[: last + 1] if i.plan_step == plan and ok is not False]
@@ -89,13 +90,18 @@ def every_goal_step_served(
 ) -> bool:
     """Whether this run did, with success, something for every goal step (plan step) the
     recording did before its `done`: a replayed `done` must never end a run that skipped
-    one (a form submitted without its select is a false completion)."""
+    one (a form submitted without its select is a false completion). An exploring step (an
+    email opened to look for its trash icon) serves none: it only looked."""
     wanted = {
         s.intent.plan_step
         for s in learned.steps
         if s.intent.plan_step is not None and s.intent.action not in ("done", "fail")
     }
-    served = {i.plan_step for i, _, ok in decided if i.plan_step is not None and ok is not False}
+    served = {
+        i.plan_step
+        for i, _, ok in decided
+        if i.plan_step is not None and ok is not False and not exploring(i)
+    }
     return wanted <= served
 
 
@@ -128,3 +134,13 @@ def results_held(
 def searching(intent: Intent) -> bool:
     """A step the model took in a search loop: what it did next depended on the page."""
     return intent.reason.removeprefix("replay: ").startswith(SEARCH)
+
+
+# The planner model's reason prefix for a click that only opens or expands something to look
+# inside (skills/base.py `explore`): the model itself does not count it as the goal step done.
+_EXPLORE = "explore"
+
+
+def exploring(intent: Intent) -> bool:
+    """A step the model took to look for its target (opened an item, expanded a folder)."""
+    return intent.reason.removeprefix("replay: ").startswith(_EXPLORE)
