@@ -7,7 +7,8 @@ the goal says. Each page's own script records what it received in `#log`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,19 @@ def site() -> Iterator[LocalSite]:
         yield s
 
 
+@asynccontextmanager
+async def opened(browser: Any, url: str) -> AsyncIterator[Any]:
+    """A fresh page at `url`, in a context of its own, closed afterwards."""
+    context = await browser.new_context()
+    try:
+        page = await context.new_page()
+        await page.add_init_script(QUIET_TRACKER)
+        await page.goto(url)
+        yield page
+    finally:
+        await context.close()
+
+
 async def solve(
     browser: Any, url: str, goal: str, max_steps: int = 10
 ) -> tuple[Intent, list[PastStep], list[str]]:
@@ -54,11 +68,7 @@ async def solve(
 
     Each look waits for the page to settle first, as the actuator's observer does (a menu
     spreading out is observed where it ends, not half-way)."""
-    context = await browser.new_context()
-    try:
-        page = await context.new_page()
-        await page.add_init_script(QUIET_TRACKER)
-        await page.goto(url)
+    async with opened(browser, url) as page:
         direct, history = DirectPage(page), list[PastStep]()
         settling = Observer(ScreenshotStore(PAGES))  # settle only: nothing is stored
         intent = Intent(action="fail", reason="no step taken")
@@ -71,17 +81,12 @@ async def solve(
             ok, error = await direct.act(intent)
             history.append(PastStep(intent=intent, ok=ok, error=error))
         return intent, history, await page.locator("#log samp").all_text_contents()
-    finally:
-        await context.close()
 
 
 async def test_a_sector_is_seen_by_its_label_with_a_point_inside_it(
     browser: Any, site: LocalSite
 ) -> None:
-    context = await browser.new_context()
-    try:
-        page = await context.new_page()
-        await page.goto(site.url("/ring.html"))
+    async with opened(browser, site.url("/ring.html")) as page:
         folded = await read_page(page)
         # Folded into the centre, the labels are a pixel wide: nothing a person could read.
         assert not [e for e in folded.elements if e.name == "Gamma" or e.text == "Gamma"]
@@ -101,8 +106,6 @@ async def test_a_sector_is_seen_by_its_label_with_a_point_inside_it(
             await page.mouse.click(e.box.x + e.point[0], e.box.y + e.point[1])
         log = await page.locator("#log samp").all_text_contents()
         assert log == ["opened", "picked Alpha", "picked Bravo", "picked Gamma", "picked Delta"]
-    finally:
-        await context.close()
 
 
 @pytest.mark.parametrize("name", ["Gamma", "Bravo"])
@@ -121,16 +124,11 @@ async def test_a_ring_menu_is_opened_and_a_sector_clicked_by_its_label(
 async def test_a_chart_of_thousands_of_paths_is_capped_and_says_so(
     browser: Any, site: LocalSite
 ) -> None:
-    context = await browser.new_context()
-    try:
-        page = await context.new_page()
-        await page.goto(site.url("/chart.html"))
+    async with opened(browser, site.url("/chart.html")) as page:
         seen = await read_page(page)
         assert len(seen.elements) <= 150, len(seen.elements)
         assert seen.omitted >= 4700, seen.omitted
         assert any(e.role == "button" and e.name == "Export" for e in seen.elements)
-    finally:
-        await context.close()
 
 
 async def test_targets_crossing_a_drawing_are_pressed_in_a_few_steps(

@@ -492,6 +492,10 @@ async def _platform_episode(
     tag = pages.new_tag(task)
     url = pages.url(task, seed, args.max_ms, tag)
     goal = await open_goal(scratch, url, args.page_load_ms)
+    # Leave the scratch page: its episode (same seed, same tag) would otherwise run on, and
+    # one that ends on its own timer (a page scored when its time is up) posted its
+    # untouched score under the episode's tag before the platform's run did.
+    await scratch.goto("about:blank")
     stop, acting, context = asyncio.Event(), None, None
     t0 = time.perf_counter()
     accepted = await http.post(

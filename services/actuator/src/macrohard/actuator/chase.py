@@ -1,11 +1,13 @@
 """Pressing things that move or keep arriving: a `click_at` with `repeat_ms` presses, for up
 to that long, every element like the one named (same kind, class and colour, in the same
-drawing or container) where it is at that very moment, each as it comes into sight.
+drawing or container) where it will be when the press lands, each as it comes into sight:
+its position is read twice in the page (where it is, how fast it moves) and led by the time
+one reading takes.
 
 A planner looking at one observation per step cannot click a target that crosses a drawing
 in a few seconds (each step costs a round trip through the platform); the actuator can, by
 reading the positions in the page and pressing right after. Each press is a real mouse
-click on the point read, so the page's own handlers decide what it hit.
+click on that point, so the page's own handlers decide what it hit.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ MAX_PRESSES = 2
 # Between two presses of the same element: the page gets time to react to the first.
 AGAIN_AFTER_S = 0.15
 POLL_S = 0.02  # nothing in sight: look again after this long
+FRESH_MS = 300  # two readings this close in time tell how fast a target moves
 
 # Marks the named element's look (tag, class, fill) and its container, so later reads find
 # every element like it, including ones that arrive after it. Returns the description.
@@ -36,7 +39,7 @@ DESCRIBE = """
 """
 
 # The first element like the described one whose centre is in sight (inside the viewport
-# and inside its container where that clips, as an SVG does): [id, x, y]; [] when none is
+# and inside its container where that clips, as an SVG does): [id, x, y, t]; [] when none is
 # in sight; null when none is left at all. `tired` were pressed enough, `resting` just now.
 NEXT = """
 ([d, tired, resting]) => {
@@ -58,32 +61,42 @@ NEXT = """
     const x = r.x + r.width / 2, y = r.y + r.height / 2;
     if (x < 0 || y < 0 || x >= innerWidth || y >= innerHeight) continue;
     if (clips && (x < b.left || x > b.right || y < b.top || y > b.bottom)) continue;
-    return [id, x, y];
+    return [id, x, y, performance.now()];
   }
   return left ? [] : null;
 }
 """
 
 
-async def chase(page: Page, element: int, repeat_ms: int) -> int:
+async def chase(page: Page, element: int, repeat_ms: int) -> int | None:
     """Press every element like `element` as each comes into sight, for up to `repeat_ms`
-    or until none is left; returns how many presses were made."""
+    or until none is left; returns how many presses were made (None: `element` is gone,
+    so nothing says what to press)."""
     description = await page.evaluate(DESCRIBE, element)
     if description is None:
-        return 0
+        return None
     deadline = time.monotonic() + repeat_ms / 1000
     presses: dict[int, int] = {}
     last: dict[int, float] = {}
+    seen: dict[int, tuple[float, float, float]] = {}  # id -> its last (x, y, page time)
     while time.monotonic() < deadline:
         tired = [i for i, n in presses.items() if n >= MAX_PRESSES]
         resting = [i for i, t in last.items() if time.monotonic() - t < AGAIN_AFTER_S]
+        asked = time.monotonic()
         found = await page.evaluate(NEXT, [description, tired, resting])
         if found is None:
             break
         if not found:
             await asyncio.sleep(POLL_S)
             continue
-        at, x, y = int(found[0]), float(found[1]), float(found[2])
+        at, x, y, t = int(found[0]), float(found[1]), float(found[2]), float(found[3])
+        before, seen[at] = seen.get(at), (x, y, t)
+        if before is None or t - before[2] > FRESH_MS:
+            continue  # a second reading first: how fast it moves
+        # Pressed where it will be when the press lands, a round trip after the reading.
+        lead = (time.monotonic() - asked) * 1000
+        dt = max(t - before[2], 1.0)
+        x, y = x + (x - before[0]) / dt * lead, y + (y - before[1]) / dt * lead
         await page.mouse.click(x, y)
         presses[at] = presses.get(at, 0) + 1
         last[at] = time.monotonic()

@@ -41,6 +41,11 @@ async def perform_gesture(page: Page, intent: Intent, find: Find, timeout: float
         await click_at(page, point_in_viewport(page, intent.x, intent.y))
         return
     assert intent.element is not None
+    if action == "click_at" and intent.repeat_ms:
+        # Described by the element, resolved in the page: no locator waits for a mover.
+        if await chase(page, intent.element, intent.repeat_ms) is None:
+            raise GestureFailed(f"element {intent.element} is gone: nothing says what to press")
+        return
     el = await find(intent.element)
     if action == "drag":
         # The source first: the drop point is read after any scrolling that needed.
@@ -56,8 +61,6 @@ async def perform_gesture(page: Page, intent: Intent, find: Find, timeout: float
         await el.click(button="right", timeout=timeout)
     elif action == "hold":
         await hold(el, intent.hold_ms, timeout)
-    elif action == "click_at" and intent.repeat_ms:
-        await chase(page, intent.element, intent.repeat_ms)
     elif action == "click_at":
         assert intent.x is not None and intent.y is not None
         await click_at(page, await point_in(el, intent.x, intent.y, timeout))
