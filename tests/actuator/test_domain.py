@@ -190,6 +190,8 @@ VALID: list[Intent] = [
     Intent(action="select_text", element=1),
     Intent(action="set_value", element=1, text="-12.5"),
     Intent(action="set_value", element=1, target_element=2, text="1,000"),
+    Intent(action="click_when", element=1, target_element=2, text="< 53.1", wait_ms=10_000),
+    Intent(action="click_when", element=1, target_element=2, text=">=-2", wait_ms=1),
     Intent(action="wait_for", text="Done"),
     Intent(action="wait_for"),
     Intent(action="upload", element=7, values=["report 2024.pdf"]),
@@ -231,6 +233,11 @@ INVALID: list[tuple[Intent, str]] = [
     (Intent(action="select_text", element=1, text="x" * 2001), "at most"),
     (Intent(action="set_value", element=1, text="ten"), "needs a number"),
     (Intent(action="set_value", element=1, text="1e400"), "needs a number"),
+    (Intent(action="click_when", target_element=2, text="< 1", wait_ms=9), "needs an element"),
+    (Intent(action="click_when", element=1, text="< 1", wait_ms=9), "shows the value"),
+    (Intent(action="click_when", element=1, target_element=2, text="cheap", wait_ms=9), "like"),
+    (Intent(action="click_when", element=1, target_element=2, text="< x", wait_ms=9), "like"),
+    (Intent(action="click_when", element=1, target_element=2, text="< 1"), "needs wait_ms"),
 ]
 
 
