@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -196,3 +200,54 @@ async def running(
 ) -> AsyncIterator[Running]:
     async with actuator_running(nats_url, nc, browser_pool, tmp_path) as r:
         yield r
+
+
+MH = str(Path(sys.executable).parent / "mh")
+
+
+class Replica:
+    """One actuator process in its own process group (so kill -9 takes its Chromium too)."""
+
+    def __init__(self, nats_url: str, worker: str, data_dir: Path) -> None:
+        env = {
+            **os.environ,
+            "MH_NATS_URL": nats_url,
+            "MH_LOCAL_TEST_MODE": "1",
+            "MH_DATA_DIR": str(data_dir),
+            "MH_ACTUATOR_WORKER": worker,
+            # A dead replica's intent comes back after this many seconds.
+            "MH_ACTUATOR_ACK_WAIT_S": "3",
+        }
+        self.log = (data_dir / f"{worker}.log").open("wb")
+        self.proc = subprocess.Popen(
+            [MH, "run", "actuator"],
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(timeout=10)
+        self.log.close()
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=10)
+        self.log.close()
+
+
+@pytest.fixture
+def replicas(nats_url: str, tmp_path: Path) -> Iterator[dict[str, Replica]]:
+    started: dict[str, Replica] = {}
+    yield started
+    for replica in started.values():
+        if not replica.log.closed:
+            replica.stop()

@@ -76,6 +76,30 @@ THANKS = """<!doctype html><html><head><title>Thanks</title></head><body>
 <p>Order received.</p></body></html>"""
 
 
+# The order form whose button thinks for a while (its handler blocks the page) before it
+# posts: an actuator killed meanwhile was clicking, but nothing had left the browser yet.
+SLOW_ORDER = """<!doctype html><html><head><title>Order</title></head><body>
+<form id="f" method="post" action="/submit">
+<label for="who">Your name</label> <input id="who" name="who">
+</form>
+<button onclick="const t = Date.now(); while (Date.now() - t < %(think_ms)d) {}
+  document.getElementById('f').submit()">Place order</button></body></html>"""
+
+# An order sent by the page's worker while the page itself is busy a while (still inside the
+# click): an actuator killed meanwhile had its order reach the site and be answered. The
+# page shows how many orders the site holds, so a reload shows whether this one arrived.
+XHR_ORDER = """<!doctype html><html><head><title>Order</title></head><body>
+<p>Orders received: %(orders)d</p>
+<label for="who">Your name</label> <input id="who">
+<script>const w = new Worker('/order-worker.js');</script>
+<button onclick="w.postMessage(document.getElementById('who').value);
+  const t = Date.now(); while (Date.now() - t < %(think_ms)d) {}
+  document.getElementById('out').textContent = 'Sent'">Send order</button>
+<p id="out"></p></body></html>"""
+
+ORDER_WORKER = """onmessage = e => fetch('/submit-xhr', {method: 'POST',
+  body: 'who=' + encodeURIComponent(e.data)});"""
+
 TOTP_FORM = """<!doctype html><html><head><title>Second factor</title></head><body>
 <form action="/totp-check"><label>Code <input name="code" autocomplete="off"></label>
 <button type="submit">Verify</button></form></body></html>"""
@@ -106,6 +130,8 @@ class Site(LocalSite):
         # actuator that is navigating there).
         self.landings = 0
         self.on_landing: Callable[[], None] = lambda: None
+        # How long the /slow-order and /xhr-order buttons block their page.
+        self.think_ms = 4000
 
     def _page(self, request: PageRequest) -> PageReply:
         query = request.query
@@ -122,12 +148,22 @@ class Site(LocalSite):
             "/totp-check": lambda: PageReply(body=_totp_verdict(query["code"][0])),
             "/stall-once": lambda: self._stall_once(query["k"][0]),
             "/landing": self._landing,
+            "/slow-order": lambda: PageReply(body=SLOW_ORDER % {"think_ms": self.think_ms}),
+            "/order-worker.js": lambda: PageReply(
+                body=ORDER_WORKER, content_type="text/javascript"
+            ),
+            "/xhr-order": lambda: PageReply(
+                body=XHR_ORDER % {"think_ms": self.think_ms, "orders": len(self.orders)}
+            ),
         }
         if request.method == "POST" and request.path == "/submit":
             self.orders.append(parse_qs(request.body.decode()))
             self.on_order()
             # Post/redirect/get: reloading the answer never posts again.
             return PageReply(303, headers={"Location": "/thanks"})
+        if request.method == "POST" and request.path == "/submit-xhr":
+            self.orders.append(parse_qs(request.body.decode()))
+            return PageReply(body="ok")
         return route.get(request.path, lambda: PageReply(404, "not found"))()
 
     def _landing(self) -> PageReply:

@@ -7,20 +7,14 @@ the planner with a scripted plan that reads each observation to pick the next el
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import subprocess
-import sys
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from macrohard.actuator.browser import BrowserPool
 from macrohard.contracts.agent import Intent
 from macrohard.contracts.browser import ActionExecuted, ActionStarted, SessionClosed, SessionOpened
 from tests.actuator.conftest import (
     TENANT,
+    Replica,
     Running,
     SealingKeys,
     actuator_running,
@@ -28,56 +22,6 @@ from tests.actuator.conftest import (
     wait_result,
 )
 from tests.actuator.site import Site
-
-MH = str(Path(sys.executable).parent / "mh")
-
-
-class Replica:
-    """One actuator process in its own process group (so kill -9 takes its Chromium too)."""
-
-    def __init__(self, nats_url: str, worker: str, data_dir: Path) -> None:
-        env = {
-            **os.environ,
-            "MH_NATS_URL": nats_url,
-            "MH_LOCAL_TEST_MODE": "1",
-            "MH_DATA_DIR": str(data_dir),
-            "MH_ACTUATOR_WORKER": worker,
-            # A dead replica's intent comes back after this many seconds.
-            "MH_ACTUATOR_ACK_WAIT_S": "3",
-        }
-        self.log = (data_dir / f"{worker}.log").open("wb")
-        self.proc = subprocess.Popen(
-            [MH, "run", "actuator"],
-            env=env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(timeout=10)
-        self.log.close()
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=10)
-        self.log.close()
-
-
-@pytest.fixture
-def replicas(nats_url: str, tmp_path: Path) -> Iterator[dict[str, Replica]]:
-    started: dict[str, Replica] = {}
-    yield started
-    for replica in started.values():
-        if not replica.log.closed:
-            replica.stop()
 
 
 async def test_a_killed_actuator_is_replaced_and_the_task_completes(

@@ -174,6 +174,25 @@ class InferenceRetracted(Event, frozen=True, kw_only=True):
     reason: str = ""
 
 
+# Why a recorded step acted on the element it did: a goal value is in its label ("value"),
+# the goal's own words are ("words"), it was the only element of its role ("only"), or the
+# page alone chose it among others of its role ("page": the answer a read-the-page goal found).
+ChosenBy = Literal["", "value", "words", "only", "page"]
+
+
+class StepResult(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """What a recorded step changed on its page, as the next observation showed it; written
+    with the recorded goal's values (a replay swaps in its own before comparing).
+
+    kind: "value" (the acted-on field now holds `value`), "checked" (its checked state is now
+    `value`, "true"/"false"), "page" (the page is now the site `value`), "gone" (the acted-on
+    element left the page), "appeared" (an element of role `value` appeared: one more than
+    before)."""
+
+    kind: Literal["value", "checked", "page", "gone", "appeared"]
+    value: str = ""
+
+
 class PlaybookStep(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     """One step of a solved run, as it can be done again on a fresh page."""
 
@@ -181,6 +200,11 @@ class PlaybookStep(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True
     element_label: str = ""  # the element as observed then: re-grounded by this label
     nth: int = 0  # which of the elements carrying that label (0 = the first)
     page_url: str = ""  # the page the step was decided on: where a replay must be
+    chosen_by: ChosenBy = ""  # why this element ("": recorded before this was kept)
+    # The page the step was decided on, all it showed but ids and places: a choice the page
+    # alone justified is replayed only on a page that shows the same.
+    page_digest: str = ""
+    results: list[StepResult] = []  # what it changed: checked after it is replayed
 
 
 class RunLearned(Event, frozen=True, kw_only=True):

@@ -84,9 +84,10 @@ class SessionOpened(Event, frozen=True, kw_only=True):
 class ActionStarted(Event, frozen=True, kw_only=True):
     """The actuator is about to act on the page for this intent (recorded before the click).
 
-    An intent with ActionStarted but no ActionExecuted was interrupted mid-action: whether the
-    effect reached the site is unknown, so a redelivery never acts again; it re-observes and
-    reports `outcome_unknown` instead.
+    An intent with ActionStarted but no ActionExecuted was interrupted mid-action: it is never
+    done again. What a redelivery reports follows from the write-ahead records after it: no
+    ActionReachedSite (nothing with an effect left the browser: not done, outcome known), an
+    ActionLanded (done: the page it led to is reopened), else `outcome_unknown`.
     """
 
     aggregate_type = "browser"
@@ -95,6 +96,40 @@ class ActionStarted(Event, frozen=True, kw_only=True):
     step: int
     intent_event_id: str
     action: str
+
+
+class ActionReachedSite(Event, frozen=True, kw_only=True):
+    """A request that can carry an effect left the browser while this intent's action was in
+    flight (write-ahead: the request is held until this event is in the log, then sent).
+
+    "Can carry an effect" is any method but GET/HEAD/OPTIONS, from any frame of the task's
+    context (a form POST, a fetch/XHR PUT/PATCH/DELETE, a beacon). An interrupted action with
+    none of these since its ActionStarted sent nothing a site could record: a redelivery
+    reports it not done, with a known outcome. `url` is scrubbed of the task's secrets.
+    """
+
+    aggregate_type = "browser"
+
+    task_id: str
+    step: int
+    intent_event_id: str
+    method: str
+    url: str
+
+
+class ActionLanded(Event, frozen=True, kw_only=True):
+    """Every request recorded by ActionReachedSite for this intent has been answered, and
+    this is where the page stood then (the main frame's final URL after a form's redirect
+    chain, e.g. a 303's target). A redelivery of the interrupted action opens it with a GET
+    and reports the action done: the site has the effect, and this is the page it led to.
+    """
+
+    aggregate_type = "browser"
+
+    task_id: str
+    step: int
+    intent_event_id: str
+    url: str
 
 
 class ActionExecuted(Event, frozen=True, kw_only=True):
@@ -112,6 +147,9 @@ class ActionExecuted(Event, frozen=True, kw_only=True):
     # True when an actuator stopped between ActionStarted and here: the action was not done
     # again, and whether it took effect is unknown (ok is False).
     outcome_unknown: bool = False
+    # True when an actuator stopped after the action's requests reached the site and were
+    # answered (ActionLanded): it was not done again; the page it led to was reopened.
+    recovered: bool = False
 
 
 class PageObserved(Event, frozen=True, kw_only=True):
@@ -139,6 +177,8 @@ class SessionClosed(Event, frozen=True, kw_only=True):
 EVENTS: tuple[type[Event], ...] = (
     SessionOpened,
     ActionStarted,
+    ActionReachedSite,
+    ActionLanded,
     ActionExecuted,
     PageObserved,
     SessionClosed,

@@ -229,6 +229,8 @@ SERVICES: tuple[Identity, ...] = (
         appends=(
             (_TASK, browser.SessionOpened),
             (_TASK, browser.ActionStarted),
+            (_TASK, browser.ActionReachedSite),
+            (_TASK, browser.ActionLanded),
             (_TASK, browser.ActionExecuted),
             (_TASK, browser.PageObserved),
             (_TASK, browser.SessionClosed),

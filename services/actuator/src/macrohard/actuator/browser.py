@@ -22,6 +22,7 @@ from playwright.async_api import (
     Download,
     Page,
     Playwright,
+    Request,
     Response,
     async_playwright,
 )
@@ -30,6 +31,7 @@ from macrohard.actuator.guard import RequestGuard, Resolver
 from macrohard.actuator.observer import QUIET_TRACKER
 from macrohard.actuator.proxy import EgressProxy
 from macrohard.actuator.sandbox import Confinement, prepare
+from macrohard.actuator.write_ahead import EffectRecorder
 from macrohard.contracts.browser import PageElement
 
 CHROMIUM = "/usr/bin/chromium"
@@ -94,6 +96,9 @@ class TaskBrowser:
     downloads: list[Download] = field(default_factory=list)
     content_types: dict[str, str] = field(default_factory=dict)
     files_kept: int = 0
+    # Armed while an action with effects is in flight: its requests that can carry an
+    # effect wait for their record in the log (write_ahead.py).
+    effects: EffectRecorder | None = None
 
 
 class BrowserPool:
@@ -170,11 +175,16 @@ class BrowserPool:
             # Read at each request: a tenant's domain change reaches a running task.
             return holder[0].allowed_domains if holder else allowed
 
+        async def before_effect(request: Request) -> bool:
+            recorder = holder[0].effects if holder else None
+            return True if recorder is None else await recorder.before_send(request)
+
         guard = RequestGuard(
             current_allowlist,
             local_test_mode=self.local_test_mode,
             resolver=self.resolver,
             secrets=lambda: holder[0].secrets if holder else [],
+            before_effect=before_effect,
         )
         proxy = EgressProxy(
             current_allowlist,
@@ -250,6 +260,17 @@ def _track_requests(tb: TaskBrowser) -> None:
     tb.context.on("requestfinished", ended)
     tb.context.on("requestfailed", ended)
     tb.context.on("response", lambda response: _remember_type(tb, response))
+
+    def answered(response: Response) -> None:
+        if tb.effects is not None:
+            tb.effects.answered(response, tb.page)
+
+    def failed(request: Request) -> None:
+        if tb.effects is not None:
+            tb.effects.failed(request, tb.page)
+
+    tb.context.on("response", answered)
+    tb.context.on("requestfailed", failed)
 
     def download(started: Download) -> None:
         tb.downloads.append(started)

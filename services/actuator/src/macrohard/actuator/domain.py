@@ -115,6 +115,18 @@ def effect_free(action: str) -> bool:
     return action in EFFECT_FREE
 
 
+# Request methods a site must not act on (RFC 9110's safe methods, as the write-ahead record
+# treats them: a GET with an effect is the site's own fault and out of its reach).
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def can_carry_effect(method: str) -> bool:
+    """Whether a request may make a site record something (any method but the safe ones):
+    while an action with effects is in flight such a request waits until the log says it
+    left (ActionReachedSite). Unknown or odd-cased methods count as effects."""
+    return method.upper() not in SAFE_METHODS
+
+
 def pointer_action_done(error: str, action: str = "click") -> bool:
     """Whether a Playwright pointer action that raised had already done the action itself.
 

@@ -9,11 +9,17 @@ context's egress proxy (proxy.py), which checks each hop and dials the address i
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
-from playwright.async_api import Route, WebSocketRoute
+from playwright.async_api import Request, Route, WebSocketRoute
 
-from macrohard.actuator.domain import UrlVerdict, check_resolved, check_url, scrub
+from macrohard.actuator.domain import (
+    UrlVerdict,
+    can_carry_effect,
+    check_resolved,
+    check_url,
+    scrub,
+)
 from macrohard.eventlog.egress import NETWORK_SCHEMES, Resolver, parse_url
 
 __all__ = ["RequestGuard", "Resolver"]
@@ -31,11 +37,14 @@ class RequestGuard:
         local_test_mode: bool,
         resolver: Resolver,
         secrets: Callable[[], Sequence[str]] = list,
+        before_effect: Callable[[Request], Awaitable[bool]] | None = None,
     ) -> None:
         self._allowed = allowed_domains
         self._secrets = secrets
         self._local = local_test_mode
         self._resolver = resolver
+        # The write-ahead hold (write_ahead.py): True once the request may leave.
+        self._before_effect = before_effect
         self.refused: list[tuple[str, str]] = []
 
     async def verdict(self, url: str) -> UrlVerdict:
@@ -65,6 +74,15 @@ class RequestGuard:
         if not verdict.allowed:
             self._refuse(url, verdict)
             await route.abort("blockedbyclient")
+            return
+        request = route.request
+        if (
+            self._before_effect is not None
+            and can_carry_effect(request.method)
+            and not await self._before_effect(request)
+        ):
+            # Its write-ahead record could not be written: not recorded, not sent.
+            await route.abort("failed")
             return
         # Allowed: the browser sends it through the context's egress proxy, which checks
         # the connection again (every redirect hop, and the address actually dialled).

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import msgspec
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
@@ -48,9 +49,17 @@ from macrohard.actuator.files import TaskFiles
 from macrohard.actuator.observer import Observer
 from macrohard.actuator.saved_sessions import SessionVault
 from macrohard.actuator.secrets import SecretOpener, SecretSealer, SecretsUnavailable
-from macrohard.actuator.session import BrowserSession, Delivery, evolve, plan_delivery
+from macrohard.actuator.session import (
+    BrowserSession,
+    Delivery,
+    Interrupted,
+    evolve,
+    interrupted_outcome,
+    plan_delivery,
+)
 from macrohard.actuator.tenants import AllowedDomains
 from macrohard.actuator.totp import InvalidTotpSeed, MissingTotpSeed, fill_totp, totp_names
+from macrohard.actuator.write_ahead import EffectRecorder
 from macrohard.contracts.agent import Intent, IntentEmitted
 from macrohard.contracts.browser import (
     ACTUATOR_WORKER_PREFIX,
@@ -441,9 +450,18 @@ class Actuator:
             # The outcome is in the log before anything else can fail (settle, observe, the
             # screenshot, the next append): a redelivery then observes again, never re-acts.
             executed = await self._act_once(tb, env, ie, loaded.state, step, restored=restored)
-            step.version = (
-                await self.store.append([executed], expected_version=step.version)
-            ).version
+            recorder, tb.effects = tb.effects, None
+            if recorder is None:
+                step.version = (
+                    await self.store.append([executed], expected_version=step.version)
+                ).version
+            else:
+                # Under the record's lock: no request is recorded after the outcome.
+                try:
+                    step.version = await recorder.close(executed)
+                finally:
+                    if recorder.outcome is not None:
+                        self._outcomes[env.id] = recorder.outcome
             self._outcomes.pop(env.id, None)
             step.acted = True
         await self.observer.settle(tb.page, tb.inflight)
@@ -473,6 +491,10 @@ class Actuator:
         log.warning("page stopped answering, recycling its context", extra={"task": ie.task_id})
         stalled = self.pool.get(ie.task_id)
         url = well_formed(stalled.page.url) if stalled is not None else ""
+        recorder = stalled.effects if stalled is not None else None
+        if recorder is not None:
+            # Closed before the context: what the write-ahead record holds is then final.
+            step.version = await recorder.close()
         await self.pool.close(ie.task_id)
         error = f"the page stopped responding within {deadline:g} s; its browser was reset"
         if env.id not in loaded.state.executed and not step.acted:
@@ -480,6 +502,9 @@ class Actuator:
             # that matters when it has no effect to repeat: the reopened page tells).
             started = step.started or env.id in loaded.state.started
             started = started and not effect_free(ie.intent.action)
+            if recorder is not None and not recorder.reached:
+                # Held in the route until recorded: nothing with an effect left the browser.
+                started = False
             step.out.append(
                 ActionExecuted(
                     task_id=ie.task_id, step=ie.step, intent_event_id=env.id,
@@ -575,18 +600,10 @@ class Actuator:
         interrupted = env.id in state.started
         if interrupted and known is not None:
             return known
-        if interrupted and not effect_free(ie.intent.action):
-            unknown = ActionExecuted(
-                task_id=ie.task_id,
-                step=ie.step,
-                intent_event_id=env.id,
-                action=ie.intent.action,
-                ok=False,
-                outcome_unknown=True,
-                error="an actuator stopped while doing this action; it was not repeated and "
-                "whether it took effect is unknown: decide from this page",
-            )
-            return caused_by(unknown, env, aggregate_id=ie.task_id, purpose="ActionExecuted")
+        outcome = interrupted_outcome(state, env.id, ie.intent.action) if interrupted else None
+        if outcome is not None and outcome is not Interrupted.REDO:
+            reported = await self._interrupted(tb, env, ie, state, outcome)
+            return caused_by(reported, env, aggregate_id=ie.task_id, purpose="ActionExecuted")
         if interrupted:
             # Nothing a site records comes of doing it twice (a navigation is a GET): done
             # again, so the run goes on from the page it asked for.
@@ -611,10 +628,58 @@ class Actuator:
             )
             step.version = appended.version
             step.started = True
+            if not effect_free(ie.intent.action):
+                tb.effects = EffectRecorder(self.store, env, ie, step.version, tb.secrets)
+        # (Cut by the watchdog, the recorder stays armed: _recycle reads what it holds.)
+        # (A request it did not send for want of its record is accounted when the recorder
+        # closes: EffectRecorder.close amends the outcome.)
         result = await self._act(tb, env, ie, restored=restored)
         done = caused_by(result, env, aggregate_id=ie.task_id, purpose="ActionExecuted")
         self._outcomes[env.id] = done  # until it is in the log (see above)
         return done
+
+    async def _interrupted(
+        self,
+        tb: TaskBrowser,
+        env: Envelope,
+        ie: IntentEmitted,
+        state: BrowserSession,
+        outcome: Interrupted,
+    ) -> ActionExecuted:
+        """What a redelivery reports for an action with effects that an actuator stopped in
+        (it is never done again): the write-ahead record in the log says how far it got."""
+        base = ActionExecuted(
+            task_id=ie.task_id, step=ie.step, intent_event_id=env.id, action=ie.intent.action,
+            ok=False,
+        )  # fmt: skip
+        log.info(
+            "interrupted action with effects",
+            extra={"task": ie.task_id, "step": ie.step, "action": ie.intent.action,
+                   "outcome": outcome.value, "correlation_id": env.correlation_id},
+        )  # fmt: skip
+        if outcome is Interrupted.NOT_SENT:
+            return msgspec.structs.replace(
+                base,
+                error="an actuator stopped while doing this action, before anything it did "
+                "reached the site: it was not done; decide again from this page",
+            )
+        if outcome is Interrupted.LANDED:
+            landing = state.reached[env.id]
+            try:
+                # A GET of where its answer led (a 303's target): never a repeat of the POST.
+                await perform(tb, _navigate(landing), None, self.settings.action)
+            except ActionFailed as exc:
+                log.warning(
+                    "landing page did not open",
+                    extra={"task": ie.task_id, "error": short_error(exc, tb.secrets)},
+                )
+            return msgspec.structs.replace(base, ok=True, recovered=True)
+        return msgspec.structs.replace(
+            base,
+            outcome_unknown=True,
+            error="an actuator stopped while this action's request was at the site; it was "
+            "not repeated and whether it took effect is unknown: decide from this page",
+        )
 
     async def _act(
         self, tb: TaskBrowser, env: Envelope, ie: IntentEmitted, *, restored: bool

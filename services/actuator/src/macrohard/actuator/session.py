@@ -10,8 +10,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from enum import Enum
 
+from macrohard.actuator.domain import effect_free
 from macrohard.contracts.browser import (
     ActionExecuted,
+    ActionLanded,
+    ActionReachedSite,
     ActionStarted,
     PageElement,
     PageObserved,
@@ -34,6 +37,11 @@ class BrowserSession:
     executed: frozenset[str] = frozenset()  # intent event ids with an ActionExecuted
     observed: frozenset[str] = frozenset()  # intent event ids with a PageObserved
     steps: int = 0
+    # The write-ahead record of interrupted actions, by intent event id: "" once a request
+    # that can carry an effect reached the site (ActionReachedSite), the page's URL once all
+    # of them were answered (ActionLanded). The last record wins: a request after a landing
+    # makes the outcome unknown again.
+    reached: Mapping[str, str] = field(default_factory=dict)
     # Every element observed on the current document, by id: the planner may name an element
     # from an earlier observation of the page, and re-finding a stale one needs its role+name.
     seen: Mapping[int, PageElement] = field(default_factory=dict)
@@ -45,6 +53,10 @@ def evolve(state: BrowserSession, env: Envelope) -> BrowserSession:
         return replace(state, worker=event.worker, open=True, last_url=event.url or state.last_url)
     if isinstance(event, ActionStarted):
         return replace(state, started=state.started | {event.intent_event_id})
+    if isinstance(event, ActionReachedSite):
+        return replace(state, reached={**state.reached, event.intent_event_id: ""})
+    if isinstance(event, ActionLanded):
+        return replace(state, reached={**state.reached, event.intent_event_id: event.url})
     if isinstance(event, ActionExecuted):
         return replace(
             state, executed=state.executed | {event.intent_event_id}, steps=state.steps + 1
@@ -101,3 +113,28 @@ def plan_delivery(
     if state.worker == worker:
         return Delivery.EXECUTE if has_context else Delivery.TAKE_OVER
     return Delivery.TAKE_OVER if holder_unreachable else Delivery.FORWARD
+
+
+class Interrupted(Enum):
+    """What a redelivery does with an action that has ActionStarted but no ActionExecuted."""
+
+    REDO = "redo"  # no effect to repeat (`effect_free`): done again
+    NOT_SENT = "not_sent"  # nothing that can carry an effect left the browser: not done
+    LANDED = "landed"  # it reached the site and was answered: done, reopen where it led
+    UNKNOWN = "unknown"  # it reached the site, its answer never came: report, never repeat
+
+
+def interrupted_outcome(state: BrowserSession, intent_event_id: str, action: str) -> Interrupted:
+    """The outcome of an interrupted action, from the write-ahead records in the log.
+
+    Every request that can carry an effect is held until its ActionReachedSite is in the log,
+    so no record means the site received nothing from this action (a kill between the record
+    and the send errs the safe way: recorded, not sent, reported unknown). A landing without
+    a later request means every such request was answered: the effect is done, and where the
+    page stood then can be opened again with a GET.
+    """
+    if effect_free(action):
+        return Interrupted.REDO
+    if intent_event_id not in state.reached:
+        return Interrupted.NOT_SENT
+    return Interrupted.LANDED if state.reached[intent_event_id] else Interrupted.UNKNOWN
