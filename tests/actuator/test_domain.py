@@ -190,6 +190,8 @@ VALID: list[Intent] = [
     Intent(action="select_text", element=1),
     Intent(action="set_value", element=1, text="-12.5"),
     Intent(action="set_value", element=1, target_element=2, text="1,000"),
+    Intent(action="click_when", element=1, target_element=2, text="< 53.1", wait_ms=10_000),
+    Intent(action="click_when", element=1, target_element=2, text=">=-2", wait_ms=1),
     Intent(action="wait_for", text="Done"),
     Intent(action="wait_for"),
     Intent(action="upload", element=7, values=["report 2024.pdf"]),
@@ -235,6 +237,11 @@ INVALID: list[tuple[Intent, str]] = [
     (Intent(action="click", element=1, repeat_ms=500), "only for click_at"),
     (Intent(action="click_at", x=3, y=3, repeat_ms=500), "only for click_at on an element"),
     (Intent(action="click_at", element=1, x=3, y=3, repeat_ms=60_000), "repeat_ms must be"),
+    (Intent(action="click_when", target_element=2, text="< 1", wait_ms=9), "needs an element"),
+    (Intent(action="click_when", element=1, text="< 1", wait_ms=9), "shows the value"),
+    (Intent(action="click_when", element=1, target_element=2, text="cheap", wait_ms=9), "like"),
+    (Intent(action="click_when", element=1, target_element=2, text="< x", wait_ms=9), "like"),
+    (Intent(action="click_when", element=1, target_element=2, text="< 1"), "needs wait_ms"),
 ]
 
 

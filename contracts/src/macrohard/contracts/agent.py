@@ -32,6 +32,9 @@ ActionKind = Literal[
     "click_at",  # a point (x, y): inside the element's box, or of the viewport without one
     "select_text",  # select (highlight) `text` in the element's text; no text: all of it
     "set_value",  # a slider or number field to the number in `text`, read back to verify
+    # Click `element` the moment the number `target_element` shows meets `text` ("< 53.1"),
+    # watched in the page for up to wait_ms: a value that changes faster than a decision.
+    "click_when",
     "done",
     "fail",
 ]
@@ -54,7 +57,9 @@ class Intent(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     values: list[str] = []
     dx: int = 0
     dy: int = 0
-    wait_ms: int = 0  # wait_for without an element or text: let this much time pass
+    # wait_for without an element or text: let this much time pass; click_when: how long
+    # to watch the value.
+    wait_ms: int = 0
     # A point in CSS pixels: relative to the element's box when there is one (click_at, and
     # drag to a point inside target_element), else of the viewport (click_at, drag to a point).
     x: int | None = None

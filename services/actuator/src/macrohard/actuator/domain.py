@@ -153,7 +153,7 @@ def _logged(error: str, line: str) -> bool:
 NEEDS_ELEMENT = frozenset(
     {
         "click", "type", "clear", "select", "check", "uncheck", "hover", "drag", "upload",
-        "right_click", "hold", "select_text", "set_value",
+        "right_click", "hold", "select_text", "set_value", "click_when",
     }
 )  # fmt: skip
 
@@ -221,6 +221,25 @@ def _validate_gesture(intent: Intent) -> None:
         raise InvalidIntent(f"select_text selects at most {MAX_SELECTED_TEXT} characters")
     if action == "set_value" and parse_number(intent.text or "") is None:
         raise InvalidIntent(f"set_value needs a number in text, got {intent.text!r}")
+    if action == "click_when":
+        if intent.target_element is None:
+            raise InvalidIntent("click_when needs the target_element that shows the value")
+        if parse_comparison(intent.text or "") is None:
+            raise InvalidIntent(
+                f"click_when needs a condition like '< 53.1' in text, got {intent.text!r}"
+            )
+        if intent.wait_ms <= 0:
+            raise InvalidIntent("click_when needs wait_ms: how long to watch the value")
+
+
+COMPARISON = re.compile(r"\s*(<=|>=|!=|<|>|=)\s*(\S+)\s*")
+
+
+def parse_comparison(text: str) -> tuple[str, float] | None:
+    """A condition on a number as `click_when` takes it ("< 53.1", ">= -2"), else None."""
+    m = COMPARISON.fullmatch(text)
+    bound = parse_number(m.group(2)) if m else None
+    return None if m is None or bound is None else (m.group(1), bound)
 
 
 def parse_number(text: str) -> float | None:
