@@ -23,7 +23,8 @@ MAX_PRESSES = 2
 # Between two presses of the same element: the page gets time to react to the first.
 AGAIN_AFTER_S = 0.15
 POLL_S = 0.02  # nothing in sight: look again after this long
-FRESH_MS = 300  # two readings this close in time tell how fast a target moves
+FRESH_MS = 300  # two readings this close in time tell how fast a target moves...
+SPAN_MS = 60  # ...and at least this far apart: a few frames, not one
 
 # Marks the named element's look (tag, class, fill) and its container, so later reads find
 # every element like it, including ones that arrive after it. Returns the description.
@@ -90,9 +91,16 @@ async def chase(page: Page, element: int, repeat_ms: int) -> int | None:
             await asyncio.sleep(POLL_S)
             continue
         at, x, y, t = int(found[0]), float(found[1]), float(found[2]), float(found[3])
-        before, seen[at] = seen.get(at), (x, y, t)
+        before = seen.get(at)
         if before is None or t - before[2] > FRESH_MS:
-            continue  # a second reading first: how fast it moves
+            seen[at] = (x, y, t)  # a second reading first: how fast it moves
+            continue
+        if t - before[2] < SPAN_MS:
+            # Readings within a frame or two say little about speed (a page moves things
+            # once per frame): look again shortly, from the same first reading.
+            await asyncio.sleep(POLL_S)
+            continue
+        seen[at] = (x, y, t)
         # Pressed where it will be when the press lands, a round trip after the reading.
         lead = (time.monotonic() - asked) * 1000
         dt = max(t - before[2], 1.0)
