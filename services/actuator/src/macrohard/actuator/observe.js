@@ -131,6 +131,20 @@
     }
     return null;
   };
+  // The texts of a drawing with their centres, read once per drawing and at most 200 of
+  // them: a chart of thousands of labels must not cost a read per shape and label.
+  const drawingTexts = new Map();
+  const textsOf = svg => {
+    if (!drawingTexts.has(svg)) {
+      const found = [];
+      for (const t of Array.from(svg.querySelectorAll('text')).slice(0, 200)) {
+        const b = t.getBoundingClientRect(), words = clip(t.textContent);
+        if (words && b.width >= 3 && b.height >= 3) found.push([words, b.x + b.width / 2, b.y + b.height / 2]);
+      }
+      drawingTexts.set(svg, found);
+    }
+    return drawingTexts.get(svg);
+  };
   // The text drawn inside a shape is its label (a pie's sector, a map's region): the first
   // SVG text of the same drawing whose centre lies in the shape's fill.
   const labelInside = (el, r) => {
@@ -138,10 +152,7 @@
     const ctm = el.getScreenCTM();
     if (!ctm) return '';
     const svg = el.ownerSVGElement, inv = ctm.inverse();
-    for (const t of svg.querySelectorAll('text')) {
-      const b = t.getBoundingClientRect(), words = clip(t.textContent);
-      if (!words || b.width < 3 || b.height < 3) continue;
-      const x = b.x + b.width / 2, y = b.y + b.height / 2;
+    for (const [words, x, y] of textsOf(svg)) {
       if (x < r.left || x > r.right || y < r.top || y > r.bottom) continue;
       const p = svg.createSVGPoint();
       p.x = x; p.y = y;
