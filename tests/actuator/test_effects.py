@@ -26,6 +26,7 @@ EXPECTED = {
     "click": False,
     "right_click": False,
     "click_at": False,
+    "click_when": False,  # a click, only timed by the page
     "hold": False,
     "press": False,  # Enter submits a form
     "type": False,  # a field may submit as it changes (search-as-you-type, autosave)
