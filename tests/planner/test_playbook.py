@@ -6,7 +6,13 @@ from __future__ import annotations
 
 import msgspec
 
-from macrohard.contracts.agent import Intent, IntentEmitted, PlaybookStep, RunLearned
+from macrohard.contracts.agent import (
+    Intent,
+    IntentEmitted,
+    PlaybookStep,
+    RunLearned,
+    StepResult,
+)
 from macrohard.contracts.browser import (
     ActionExecuted,
     Box,
@@ -17,7 +23,7 @@ from macrohard.contracts.browser import (
 from macrohard.contracts.envelope import Event, RecordedEvent, envelope
 from macrohard.contracts.tasks import TaskCompleted, TaskSubmitted
 from macrohard.eventlog import EventStore
-from macrohard.planner import playbook
+from macrohard.planner import playbook, playbook_evidence
 from macrohard.planner.backends import InProcessBackend
 from macrohard.planner.handlers import Planner
 from macrohard.planner_model.web_planner import SEARCH
@@ -199,11 +205,11 @@ def test_nameless_fields_are_found_again_by_the_text_beside_them() -> None:
         (Intent(action="type", element=4, text="pw1"), "textbox ''", SITE, True),
         (Intent(action="done"), "", SITE, None),
     ]
-    learned = playbook.learn("t", 'Log in with "pw1"', SITE, decisions, {1: recorded})
+    learned = playbook.learn("t", 'Log in with the password "pw1"', SITE, decisions, {1: recorded})
     assert learned is not None
     assert learned.steps[0].element_label == "textbox '' beside 'Password'"
     # The fields come in the other order now: the password field is still the one taken.
-    again = playbook.replay(learned, 'Log in with "pw2"', 0, form(10, 1), None)
+    again = playbook.replay(learned, 'Log in with the password "pw2"', 0, form(10, 1), None)
     assert again is not None and (again.element, again.text) == (2, "pw2")
 
 
@@ -378,8 +384,17 @@ def test_a_field_an_ordinal_chose_among_look_alikes_is_chosen_again() -> None:
     # "2nd" chose the field and is written nowhere: on a page of three fields, the model
     # chooses (the field beside 'Beta' is found again, but it is not the 3rd).
     assert playbook.replay(learned, goal, 0, form("Alpha", "Beta", "Gamma"), None) is None
-    # The only field of its kind: the typed value is replayed into it.
-    alone = playbook.replay(learned, goal, 0, form("Beta"), None)
+    assert learned.steps[0].chosen_by == "page"
+    # Recorded as the only field of its kind: no choice was made, and the typed value is
+    # replayed into the one field there is, whatever text stands beside it now.
+    only = playbook.learn(
+        "t", 'Enter the number "-7" into the 2nd text field.', SITE,
+        [(Intent(action="type", element=2, text="-7"), "textbox ''", SITE, True),
+         (Intent(action="done"), "", SITE, None)],
+        {1: form("Alpha")},
+    )  # fmt: skip
+    assert only is not None and only.steps[0].chosen_by == "only"
+    alone = playbook.replay(only, goal, 0, form("Beta"), None)
     assert alone is not None and (alone.element, alone.text) == (2, "16")
 
 
@@ -537,6 +552,158 @@ def test_what_the_page_chose_among_look_alikes_or_by_points_is_the_models() -> N
     )  # fmt: skip
     assert playbook.replay(sort, "Sort the list.", 0, buttons, None) is None
     assert playbook.resume_at(sort, [(drag, False, True)]) is None
+
+
+def _figure(shape: str) -> PageObservation:
+    """A read-the-page goal's page: a drawn figure and one button per answer."""
+    answers = [
+        PageElement(id=10 + n, role="button", name=name, box=Box(0, 30 * n, 60, 20))
+        for n, name in enumerate(("Circle", "Square", "Letter"))
+    ]
+    drawn = PageElement(id=5, role="graphics", shape=shape, color="#ff0000", box=Box(0, 0, 9, 9))
+    return PageObservation(url=SITE, title="", elements=[drawn, *answers])
+
+
+FIGURE_GOAL = "Click the button that best describes the figure below."
+
+
+def test_why_each_step_was_taken_is_recorded_with_it() -> None:
+    profile = page()
+    login = PageObservation(url=SITE, title="", elements=[
+        PageElement(id=1, role="text", text="Verify password", box=Box(0, 10, 60, 14)),
+        PageElement(id=2, role="textbox", value="", box=Box(70, 10, 80, 14)),
+        PageElement(id=3, role="text", text="Password", box=Box(0, 40, 60, 14)),
+        PageElement(id=4, role="textbox", value="", box=Box(70, 40, 80, 14)),
+    ])  # fmt: skip
+    goal = 'Enter "Ada" into the Name field and press submit twice.'
+
+    def why(observation: PageObservation, element: int, goal: str = goal) -> str:
+        _, slots = playbook.goal_shape(goal)
+        e = next(e for e in observation.elements if e.id == element)
+        return playbook_evidence.chosen_by(goal, slots, observation, e)
+
+    assert why(profile, 1) == "value"  # 'Name' is a value of the goal
+    assert why(login, 2, 'Enter the password "pw" into both fields.') == "words"
+    assert why(profile, 3) == "only"  # the one button: nothing was chosen
+    assert why(_figure("circle"), 10, FIGURE_GOAL) == "page"  # the answer the page showed
+    # Look-alikes that differ only in their numbers: the page's numbers chose.
+    items = PageObservation(url=SITE, title="", elements=[
+        PageElement(id=1, role="link", name="Item 3"),
+        PageElement(id=2, role="link", name="Item 7"),
+    ])  # fmt: skip
+    assert why(items, 2, "Open the item with the largest number.") == "page"
+
+
+def test_a_page_chosen_answer_is_never_replayed_when_the_page_changed() -> None:
+    learned = playbook.learn(
+        "t", FIGURE_GOAL, SITE,
+        [(Intent(action="click", element=10, plan_step=0), "button 'Circle'", SITE, True),
+         (Intent(action="done", plan_step=2), "", SITE, None)],
+        {1: _figure("circle"), 2: _figure("circle")},
+    )  # fmt: skip
+    assert learned is not None and learned.steps[0].chosen_by == "page"
+    # Another figure: the model reads the page and answers.
+    assert playbook.replay(learned, FIGURE_GOAL, 0, _figure("rect"), None) is None
+    # The very same page (ids aside): the same answer holds.
+    again = playbook.replay(learned, FIGURE_GOAL, 0, _figure("circle"), None)
+    assert again is not None and again.element == 10
+    # The model answered in one step: the recording is rejoined after it (its `done`).
+    answered = Intent(action="click", element=11, plan_step=0)
+    assert playbook.resume_at(learned, [(answered, False, None)]) == (1, True)
+
+
+def test_acting_when_the_page_had_already_done_a_goal_step_is_the_models_call() -> None:
+    # "Buy when the price is below $50": the recording's page showed a low price at once,
+    # so it bought without waiting; this page may not, so the model looks first.
+    learned = RunLearned(
+        task_id="t", site=SITE, shape="buy {} stock when the price is less than {}.",
+        slots=["UBN", "$53.10"],
+        steps=[_step("click", 1, "button 'Buy'", element=3), _step("done", 3)],
+    )  # fmt: skip
+    shown = PageObservation(url=SITE, title="", elements=[
+        PageElement(id=3, role="button", name="Buy"),
+    ])  # fmt: skip
+    goal = "Buy HLW stock when the price is less than $47.10."
+    assert playbook.replay(learned, goal, 0, shown, None) is None
+    waited = Intent(action="wait_for", wait_ms=500, plan_step=0, reason=f"{SEARCH} wait")
+    bought = Intent(action="click", element=3, plan_step=1)
+    assert playbook.resume_at(learned, [(waited, False, True)]) is None
+    assert playbook.resume_at(learned, [(waited, False, True), (bought, False, None)]) == (1, True)
+
+
+def test_a_model_step_standing_in_for_the_last_of_a_goal_step_rejoins_the_recording() -> None:
+    typed = _step("type", 0, "textbox 'Tags:'", element=1, text="Sa")
+    picked = _step("click", 0, "listitem 'San Marino'", element=7)
+    learned = RunLearned(
+        task_id="t", site=SITE, shape="enter an item that starts with {} and ends with {}.",
+        slots=["Sa", "ino"],
+        steps=[typed, picked, _step("click", 1, "button 'Submit'", element=4), _step("done", 2)],
+    )  # fmt: skip
+    model_pick = Intent(action="click", element=9, plan_step=0)
+    replayed = [(typed.intent, True, True)]
+    assert playbook.resume_at(learned, [*replayed, (model_pick, False, None)]) == (2, True)
+    # A step before the last of its goal step never stands in (a month walked back: how
+    # many more this date needs is open), nor one after the model's own earlier step.
+    walk = RunLearned(
+        task_id="t", site=SITE, shape="s", slots=[],
+        steps=[typed, picked, picked, _step("click", 1, "button 'Submit'", element=4)],
+    )  # fmt: skip
+    assert playbook.resume_at(walk, [*replayed, (model_pick, False, None)]) is None
+    own = [(typed.intent, False, True), (model_pick, False, None)]
+    assert playbook.resume_at(learned, own) is None
+
+
+def test_a_replayed_step_whose_result_differs_hands_over_to_the_model() -> None:
+    goal = 'Enter "Ada" into the Name field and click Save.'
+    decisions = [
+        (Intent(action="type", element=1, text="Ada", plan_step=0), "textbox 'Name'", SITE, True),
+        (Intent(action="click", element=3, plan_step=1), "button 'Save'", SITE, True),
+        (Intent(action="done", plan_step=2), "", SITE, None),
+    ]
+    learned = playbook.learn(
+        "t", goal, SITE, decisions, {1: page(), 2: page("Ada"), 3: page("Ada")}
+    )
+    assert learned is not None
+    assert learned.steps[0].results == [StepResult(kind="value", value="Ada")]
+    _, slots = playbook.goal_shape('Enter "Bob" into the Name field and click Save.')
+    typed = Intent(action="type", element=1, text="Bob", plan_step=0)
+    # The page after the replayed typing shows the new value: it held.
+    assert playbook.results_held(learned, slots, [(typed, True, True)], [1], {2: page("Bob")})
+    # It shows nothing typed (a field that ignored the keys): the model takes over.
+    assert not playbook.results_held(learned, slots, [(typed, True, True)], [1], {2: page()})
+    # A model step's result is the model's business; an unknown page after it says nothing.
+    assert playbook.results_held(learned, slots, [(typed, False, True)], [1], {2: page()})
+    assert playbook.results_held(learned, slots, [(typed, True, None)], [1], {})
+
+
+async def test_the_model_takes_over_where_a_replayed_result_differs(store: EventStore) -> None:
+    planner = Planner(store=lambda: store, backend=lambda: InProcessBackend())
+    goal = 'Enter "{}" into the Name field and click Save.'
+    await run(store, planner, "umbrella", "u1", goal.format("Ada"),
+              [page(), page("Ada"), page("Ada")])  # fmt: skip
+    # The replayed typing left the field empty: every later step is the model's.
+    events = await run(store, planner, "umbrella", "u2", goal.format("Bob"),
+                       [page(), page(), page("Bob"), page("Bob"), page("Bob")])  # fmt: skip
+    steps = intents(events)
+    assert [i.replayed for i in steps][:2] == [True, False]
+    assert not any(i.replayed for i in steps[1:])
+    assert steps[1].intent.action == "type" and steps[1].intent.text == "Bob"
+
+
+def test_an_exploring_step_of_the_model_neither_rejoins_nor_serves_its_goal_step() -> None:
+    # The recording clicked the row's trash icon at once; this run's model first opened the
+    # email to look for it. That click did not delete anything: no replayed `done` follows.
+    learned = RunLearned(
+        task_id="t", site=SITE, shape="find the email by {} and click the trash icon.",
+        slots=["Helena"],
+        steps=[_step("click", 1, "text 'trash'", element=8), _step("done", 3)],
+    )  # fmt: skip
+    opened = Intent(action="click", element=4, plan_step=1, reason="explore: open text 'Damara'")
+    assert playbook.resume_at(learned, [(opened, False, True)]) is None
+    assert not playbook.every_goal_step_served(learned, [(opened, False, True)])
+    trashed = Intent(action="click", element=9, plan_step=1, reason="click text 'trash'")
+    decided = [(opened, False, True), (trashed, False, None)]
+    assert playbook.every_goal_step_served(learned, decided)
 
 
 async def test_a_run_the_platform_reopened_a_page_for_is_not_learned(store: EventStore) -> None:

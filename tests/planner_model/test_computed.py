@@ -123,14 +123,32 @@ def test_one_of_each_named_item_by_its_plus_then_the_order_control() -> None:
     assert run(goal, page, history).action == "done"
 
 
-def test_waits_until_the_value_shown_meets_the_condition_then_acts() -> None:
+def shown_beside(label: str, value: str, button: str) -> PageObservation:
+    """A value beside its label (1, 2) and a button below them (3)."""
+    return obs(el(1, "text", label, y=10, x=0), el(2, "text", value, y=10, x=40),
+               el(3, "button", button, y=40))  # fmt: skip
+
+
+def test_a_comparison_is_watched_in_the_page_and_acted_on_when_it_holds() -> None:
     goal = "Sell ACME shares when the quote is greater than $20.50."
 
     def page(quote: str) -> PageObservation:
-        return obs(el(1, "text", "Quote:", y=10, x=0), el(2, "text", quote, y=10, x=40),
-                   el(3, "button", "Sell", y=40))  # fmt: skip
+        return shown_beside("Quote:", quote, "Sell")
 
-    wait = run(goal, page("$19.90"), [])
+    # The actuator watches the quote inside the page (it moves faster than a decision).
+    sell = run(goal, page("$19.90"), [])
+    assert (sell.action, sell.element, sell.target_element) == ("click_when", 3, 2)
+    assert (sell.text, sell.wait_ms) == ("> 20.5", 10_000)
+    assert run(goal, page("$20.90"), [PastStep(intent=sell)]).action == "done"
+
+
+def test_a_condition_that_is_no_comparison_is_looked_at_until_it_holds_then_acted_on() -> None:
+    goal = "Press Go when the count is odd."
+
+    def page(count: str) -> PageObservation:
+        return shown_beside("Count:", count, "Go")
+
+    wait = run(goal, page("4"), [])
     assert wait.action == "wait_for" and wait.wait_ms > 0
-    sell = run(goal, page("$20.60"), [PastStep(intent=wait)])
-    assert (sell.action, sell.element) == ("click", 3)
+    go = run(goal, page("5"), [PastStep(intent=wait)])
+    assert (go.action, go.element) == ("click", 3)

@@ -10,6 +10,7 @@ import pytest
 from macrohard.planner_model.web_planner.reason import (
     NotArithmetic,
     category,
+    comparison,
     duration_s,
     evaluate,
     extreme,
@@ -120,6 +121,16 @@ def test_category(n: float, names: list[str], expected: str | None) -> None:
 )
 def test_holds(n: float, condition: str, expected: bool | None) -> None:
     assert holds(n, condition) is expected
+
+
+def test_a_worded_comparison_becomes_an_operator_and_its_number() -> None:
+    # What the planner hands the actuator's click_when, which checks it inside the page.
+    assert comparison("less than $53.10") == ("<", 53.1)
+    assert comparison("no more than 12") == ("<=", 12)
+    assert comparison("greater than or equal to -2") == (">=", -2)
+    assert comparison("above 1,000") == (">", 1000)
+    assert comparison("between 2 and 4") is None
+    assert comparison("odd") is None
 
 
 def test_superlatives_and_durations() -> None:

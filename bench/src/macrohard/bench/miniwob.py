@@ -196,9 +196,10 @@ async def _direct_episode(
     from macrohard.planner_model.web_planner import PastStep, PlanRequest
 
     page = await context.new_page()
+    direct = DirectPage(page)  # before the page opens: it counts the requests from the start
     goal = await open_goal(page, pages.url(task, seed, args.max_ms, tag), args.page_load_ms)
     history: list[PastStep] = []
-    direct, started = DirectPage(page), time.perf_counter()
+    started = time.perf_counter()
     reason = "the page ended the episode (its own time limit, or an answer)"
     while pages.reward(tag) is None:
         if len(history) >= args.max_steps:

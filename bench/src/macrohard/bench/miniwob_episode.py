@@ -9,6 +9,7 @@ which path produced a figure.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import threading
 from dataclasses import dataclass
@@ -37,6 +38,9 @@ def miniwob_html_root() -> str:
 
     return os.path.join(os.path.dirname(miniwob.__file__), "html")
 
+
+# The longest an observation waits for the page's requests in flight (the actuator's cap).
+SETTLE_CAP_S = 1.5
 
 # Injected into every task page served with ?seed=: seeds the page's RNG, raises the time
 # limit and starts the episode on load, and reports the reward to the page server when
@@ -163,8 +167,28 @@ class DirectPage:
 
     def __init__(self, page: Any) -> None:
         self.page = page
+        # The page's requests in flight, counted as the actuator counts them, so that an
+        # observation waits, as the actuator's does, for what the page is still loading (an
+        # icon drawn by a stylesheet has no size, and is not seen, until its picture arrives).
+        self.inflight = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+        page.on("request", self._started)
+        page.on("requestfinished", self._ended)
+        page.on("requestfailed", self._ended)
+
+    def _started(self, _: object) -> None:
+        self.inflight += 1
+        self._idle.clear()
+
+    def _ended(self, _: object) -> None:
+        self.inflight = max(self.inflight - 1, 0)
+        if self.inflight == 0:
+            self._idle.set()
 
     async def observe(self) -> PageObservation:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._idle.wait(), SETTLE_CAP_S)
         return await read_page(self.page)
 
     async def act(self, intent: Intent) -> tuple[bool, str]:

@@ -80,6 +80,7 @@ async def _perform(tb: TaskBrowser, step: Step) -> str:
         "click_at",
         "select_text",
         "set_value",
+        "click_when",
     ):
         return f"{action} is not re-run live"
     else:

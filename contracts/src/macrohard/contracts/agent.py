@@ -32,6 +32,9 @@ ActionKind = Literal[
     "click_at",  # a point (x, y): inside the element's box, or of the viewport without one
     "select_text",  # select (highlight) `text` in the element's text; no text: all of it
     "set_value",  # a slider or number field to the number in `text`, read back to verify
+    # Click `element` the moment the number `target_element` shows meets `text` ("< 53.1"),
+    # watched in the page for up to wait_ms: a value that changes faster than a decision.
+    "click_when",
     "done",
     "fail",
 ]
@@ -54,7 +57,9 @@ class Intent(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     values: list[str] = []
     dx: int = 0
     dy: int = 0
-    wait_ms: int = 0  # wait_for without an element or text: let this much time pass
+    # wait_for without an element or text: let this much time pass; click_when: how long
+    # to watch the value.
+    wait_ms: int = 0
     # A point in CSS pixels: relative to the element's box when there is one (click_at, and
     # drag to a point inside target_element), else of the viewport (click_at, drag to a point).
     x: int | None = None
@@ -64,6 +69,10 @@ class Intent(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     grip_x: int | None = None
     grip_y: int | None = None
     hold_ms: int = 0  # hold: how long the button stays down
+    # click_at only: keep pressing, for up to this long, every element like this one (same
+    # kind, class and colour, in the same drawing or container) where it is at that moment,
+    # each as it comes into sight: things that move or keep arriving. 0: one press.
+    repeat_ms: int = 0
     reason: str = ""
     # Index of the goal step this intent serves: lets a stateless model resume from history.
     plan_step: int | None = None
@@ -169,6 +178,25 @@ class InferenceRetracted(Event, frozen=True, kw_only=True):
     reason: str = ""
 
 
+# Why a recorded step acted on the element it did: a goal value is in its label ("value"),
+# the goal's own words are ("words"), it was the only element of its role ("only"), or the
+# page alone chose it among others of its role ("page": the answer a read-the-page goal found).
+ChosenBy = Literal["", "value", "words", "only", "page"]
+
+
+class StepResult(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """What a recorded step changed on its page, as the next observation showed it; written
+    with the recorded goal's values (a replay swaps in its own before comparing).
+
+    kind: "value" (the acted-on field now holds `value`), "checked" (its checked state is now
+    `value`, "true"/"false"), "page" (the page is now the site `value`), "gone" (the acted-on
+    element left the page), "appeared" (an element of role `value` appeared: one more than
+    before)."""
+
+    kind: Literal["value", "checked", "page", "gone", "appeared"]
+    value: str = ""
+
+
 class PlaybookStep(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     """One step of a solved run, as it can be done again on a fresh page."""
 
@@ -176,6 +204,11 @@ class PlaybookStep(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True
     element_label: str = ""  # the element as observed then: re-grounded by this label
     nth: int = 0  # which of the elements carrying that label (0 = the first)
     page_url: str = ""  # the page the step was decided on: where a replay must be
+    chosen_by: ChosenBy = ""  # why this element ("": recorded before this was kept)
+    # The page the step was decided on, all it showed but ids and places: a choice the page
+    # alone justified is replayed only on a page that shows the same.
+    page_digest: str = ""
+    results: list[StepResult] = []  # what it changed: checked after it is replayed
 
 
 class RunLearned(Event, frozen=True, kw_only=True):

@@ -14,6 +14,12 @@ SHOWN = "*the text shown*"  # Step.lookup: the field takes the text the page sho
 def value_beside(view: PageView, key: str) -> str | None:
     """The text just right of (same row) a text reading `key`, e.g. the cell after a row
     header. Among several texts reading `key`, the first that has such a neighbour."""
+    right = element_beside(view, key)
+    return None if right is None else (right.text or right.name).strip()
+
+
+def element_beside(view: PageView, key: str) -> PageElement | None:
+    """The element that shows `value_beside(view, key)`."""
     want = norm(key).rstrip(":").strip()
     if not want:
         return None
@@ -22,7 +28,7 @@ def value_beside(view: PageView, key: str) -> str | None:
             continue
         right = _right_of(view, e)
         if right is not None:
-            return (right.text or right.name).strip()
+            return right
     return None
 
 

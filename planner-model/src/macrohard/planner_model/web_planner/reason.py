@@ -186,19 +186,40 @@ def holds(n: float, condition: str) -> bool | None:
         return None
     if not nums:
         return None
-    v = nums[0]
-    table: list[tuple[str, Callable[[float, float], bool]]] = [
-        (r"(?:less|fewer|lower|smaller|below|under)\s+than\s+or\s+equal", lambda a, b: a <= b),
-        (r"(?:greater|more|higher|larger|bigger)\s+than\s+or\s+equal", lambda a, b: a >= b),
-        (r"at\s+most|no\s+more\s+than", lambda a, b: a <= b),
-        (r"at\s+least|no\s+less\s+than", lambda a, b: a >= b),
-        (r"less|fewer|lower|smaller|below|under|cheaper", lambda a, b: a < b),
-        (r"greater|more|higher|larger|bigger|above|over", lambda a, b: a > b),
-        (r"equal|exactly|^is\b", lambda a, b: a == b),
-    ]
-    for pattern, test in table:
+    compared = comparison(c)
+    return None if compared is None else OPERATORS[compared[0]](n, compared[1])
+
+
+# A condition's wording -> its operator, the first that matches ("less than or equal" before
+# "less").
+_WORDED = (
+    (r"(?:less|fewer|lower|smaller|below|under)\s+than\s+or\s+equal", "<="),
+    (r"(?:greater|more|higher|larger|bigger)\s+than\s+or\s+equal", ">="),
+    (r"at\s+most|no\s+more\s+than", "<="),
+    (r"at\s+least|no\s+less\s+than", ">="),
+    (r"less|fewer|lower|smaller|below|under|cheaper", "<"),
+    (r"greater|more|higher|larger|bigger|above|over", ">"),
+    (r"equal|exactly|^is\b", "="),
+)
+OPERATORS: dict[str, Callable[[float, float], bool]] = {
+    "<": lambda a, b: a < b,
+    "<=": lambda a, b: a <= b,
+    ">": lambda a, b: a > b,
+    ">=": lambda a, b: a >= b,
+    "=": lambda a, b: a == b,
+}
+
+
+def comparison(condition: str) -> tuple[str, float] | None:
+    """A worded comparison with one number as (operator, number): 'less than $53.10' ->
+    ('<', 53.1); None when it is not one ('between 2 and 4', 'odd')."""
+    c = condition.lower().strip()
+    nums = numbers_in(c)
+    if not nums or re.search(r"between\b", c):
+        return None
+    for pattern, op in _WORDED:
         if re.search(pattern, c):
-            return test(n, v)
+            return op, nums[0]
     return None
 
 

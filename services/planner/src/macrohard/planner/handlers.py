@@ -249,10 +249,18 @@ class Planner:
         learned = (await self.store.read_sequence(recording)).payload
         if not isinstance(learned, RunLearned) or learned.site != playbook.site_of(state.start_url):
             return None, 0
-        decided = [(p.intent, p.replayed, p.ok) for p in state.intents if p.step > 0]
+        past = [p for p in state.intents if p.step > 0]
+        decided = [(p.intent, p.replayed, p.ok) for p in past]
         at = playbook.resume_at(learned, decided)
         if at is None:
             return None, 0
+        if any(p.replayed for p in past):
+            # What each replayed step changed must be what its recorded step changed.
+            pages = await self._pages(tenant, state.task_id)
+            steps = [p.step for p in past]
+            slots = playbook.goal_shape(state.goal)[1]
+            if not playbook.results_held(learned, slots, decided, steps, pages):
+                return None, 0
         intent = playbook.replay(learned, state.goal, at[0], observation, ok, resumed=at[1])
         if intent is None:
             return None, 0
@@ -302,6 +310,16 @@ class Planner:
             [caused_by(learned, cause, aggregate_id=entry, purpose="learn")],
             expected_version=None,
         )
+
+    async def _pages(self, tenant: str, task_id: str) -> dict[int, PageObservation]:
+        """The pages the run saw, by the step decided on each (step k on the page observed
+        after step k - 1)."""
+        pages = await self.store.read_aggregate(tenant, "browser", task_id)
+        return {
+            r.payload.step + 1: r.payload.observation
+            for r in pages
+            if isinstance(r.payload, PageObserved)
+        }
 
     async def _extractions(self, tenant: str, task_id: str) -> list[Any]:
         """What the run's `extract` intents read, in log order (the actuator's answers)."""

@@ -13,8 +13,18 @@ them one at a time, each re-grounded on the current page:
   values swapped for the new goal's, and the same rank among elements carrying that label;
 - typed text and chosen values get the same swap.
 
+One principle decides what may be replayed: **a step is replayed for what the goal
+justified, never for what the page alone decided** (`playbook_evidence`). Each recorded step
+keeps why its element was chosen (a goal value in its label, the goal's own words, the only
+one of its role, or the page alone among others: the answer of a read-the-page goal) and
+what it changed on its page. A page-chosen step is the model's (one call) on any page or
+goal but the recorded one, and the recording is rejoined after it (`resume_at`); after a
+replayed step the page must show what the recorded step changed (`results_held`), else the
+model takes over for the rest of the run, and a replayed `done` needs all of them to hold.
+
 Where any check fails the page differs from the recording: the model is asked instead, and
-from then on the run is the model's (its intents carry the plan steps the model understands).
+the recording is rejoined only where the model's step is known to have served the goal step
+(`resume_at`; its intents carry the plan steps the model understands).
 Pure functions only: the handler reads the playbook from the log and appends what is learned.
 """
 
@@ -23,14 +33,30 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Sequence
-from urllib.parse import urlsplit
 
 import msgspec
 
 from macrohard.contracts.agent import Intent, PlaybookStep, RunLearned
 from macrohard.contracts.browser import PageElement, PageObservation
-from macrohard.planner_model.web_planner import SEARCH
+from macrohard.planner.playbook_evidence import (
+    chosen_by,
+    masked,
+    page_digest,
+    site_of,
+    step_results,
+    swap,
+)
+from macrohard.planner.playbook_progress import (
+    every_goal_step_served,
+    pointed,
+    results_held,
+    resume_at,
+    searching,
+)
 from macrohard.planner_model.web_planner.page import PageView
+
+# Re-exported: the playbook's one face to the handler and its tests.
+__all__ = ["every_goal_step_served", "results_held", "resume_at", "site_of", "swap"]
 
 _QUOTED = r"\"[^\"]*\"|“[^”]*”|'[^']*'(?=\W|$)"
 _NUMBER = r"[-+]?\$?\d+(?:[.,:/-]\d+)*%?"
@@ -56,12 +82,6 @@ def goal_shape(goal: str) -> tuple[str, list[str]]:
     return shape, slots
 
 
-def site_of(url: str) -> str:
-    """The page a URL names, without its query: two runs of one form share a site."""
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}{parts.path}"
-
-
 def playbook_id(site: str, shape: str) -> str:
     """The tenant's playbook aggregate for one (site, shape); the tenant is in the subject."""
     return hashlib.sha256(f"{site}\n{shape}".encode()).hexdigest()[:32]
@@ -70,20 +90,6 @@ def playbook_id(site: str, shape: str) -> str:
 def element_label(e: PageElement) -> str:
     """How a decision names its element in the log (`button 'Submit'`)."""
     return f"{e.role} {(e.name or e.text or e.value or '')[:40]!r}"
-
-
-def swap(text: str, old: Sequence[str], new: Sequence[str]) -> str:
-    """`text` with each old goal value replaced by the new goal's value in its slot."""
-    pairs = sorted(
-        ((o, n) for o, n in zip(old, new, strict=True) if o and o != n),
-        key=lambda p: -len(p[0]),
-    )
-    if not pairs:
-        return text
-    # One pass over all old values at once, so a new value is never replaced again.
-    pattern = re.compile("|".join(re.escape(o) for o, _ in pairs))
-    lookup = dict(pairs)
-    return pattern.sub(lambda m: lookup[m.group(0)], text)
 
 
 def regrounding_key(observation: PageObservation, e: PageElement) -> str:
@@ -111,9 +117,11 @@ def learn(
     """What a completed run teaches: its steps after the start page, in order.
 
     `decisions`: (intent, element label, page url, ok) per step from step 1 on, the last
-    being `done`; `observations[k]`: the page step k was decided on. Steps that failed did
-    nothing worth repeating and are left out. None when the run was not the model's own
-    finish (nothing to learn from a run that did not end in `done`).
+    being `done`; `observations[k]`: the page step k was decided on (so `observations[k + 1]`
+    is the page after it). Steps that failed did nothing worth repeating and are left out.
+    Each step keeps why its element was the one (`chosen_by`; for a choice the page alone
+    made, the page's digest) and what it changed on its page (`results`). None when the run
+    was not the model's own finish (nothing to learn from a run that did not end in `done`).
     """
     if not decisions or decisions[-1][0].action != "done":
         return None
@@ -122,12 +130,22 @@ def learn(
     for k, (intent, label, page_url, ok) in enumerate(decisions, start=1):
         if ok is False:
             continue
-        obs = observations.get(k)
+        obs, after = observations.get(k), observations.get(k + 1)
         seen = next((e for e in obs.elements if e.id == intent.element), None) if obs else None
+        step = PlaybookStep(intent=intent, element_label=label, page_url=page_url)
         if obs is not None and seen is not None:
             label = regrounding_key(obs, seen)
-        nth = _nth(obs, intent.element, label) if obs is not None and label else 0
-        steps.append(PlaybookStep(intent=intent, element_label=label, nth=nth, page_url=page_url))
+            why = chosen_by(goal, slots, obs, seen)
+            step = msgspec.structs.replace(
+                step,
+                element_label=label,
+                nth=_nth(obs, intent.element, label),
+                chosen_by=why,
+                page_digest=page_digest(obs) if why == "page" else "",
+            )
+        if obs is not None and after is not None and intent.action not in ("done", "fail"):
+            step = msgspec.structs.replace(step, results=step_results(intent, obs, after))
+        steps.append(step)
     return RunLearned(
         task_id=task_id, site=site_of(start_url), shape=shape, slots=slots, steps=steps
     )
@@ -152,11 +170,11 @@ def _derived_from_changed_values(learned: RunLearned, slots: Sequence[str]) -> b
     return any(not any(_uses_a_value(s, [o]) for s in learned.steps) for o in changed)
 
 
-def _chosen_among_look_alikes(
+def _legacy_look_alikes(
     step: PlaybookStep, values: Sequence[str], observation: PageObservation
 ) -> bool:
-    """Whether the step acts on an element its label does not find by a goal value, while
-    the page holds other elements of its role: which one was meant may follow from a value."""
+    """For a step recorded before `chosen_by` was kept: whether its element holds no goal
+    value while the page holds others of its role (what `chosen_by` == "page" now says)."""
     own = _own_label(step.element_label)
     if step.intent.element is None or any(v and v in own for v in values):
         return False
@@ -164,44 +182,22 @@ def _chosen_among_look_alikes(
     return sum(1 for e in observation.elements if e.role == role) > 1
 
 
-def resume_at(
-    learned: RunLearned, decided: Sequence[tuple[Intent, bool, bool | None]]
-) -> tuple[int, bool] | None:
-    """Which recorded step comes next, given this run's decisions so far (intent, replayed,
-    ok), and whether the model has taken over a step on the way; None: none may come now.
+def _the_only_one(observation: PageObservation, role: str) -> list[PageElement]:
+    """The one element of `role` a person can act on here (or the one there is at all)."""
+    alike = [e for e in observation.elements if e.role == role]
+    shown = [e for e in alike if e.box is not None]
+    return shown if len(shown) == 1 else alike if len(alike) == 1 else []
 
-    Replayed decisions walk the recording one by one. Where the page differed the model took
-    the step; the recording is rejoined at the first step of a later goal step (plan step)
-    once the model has served the differing goal step as the recording did: as many
-    successful actions, the last one of the same kind (a typed date that needed its
-    calendar instead is not the recording's, and the run stays the model's meanwhile).
-    """
-    taken = [k for k, (_, replayed, _) in enumerate(decided) if not replayed]
-    if not taken:
-        return len(decided), False
-    last = taken[-1]
-    intent, plan = decided[last][0], decided[last][0].plan_step
-    if plan is None or _searching(intent) or _pointed(intent):
-        # A step of the model's search (press until the page shows what is wanted), or a
-        # drag or a point (a list sorted one move at a time): only the model's next look
-        # at the page says whether that goal step is over.
-        return None
-    recorded = [s for s in learned.steps if s.intent.plan_step == plan]
-    served = [i for i, _, ok in decided[: last + 1] if i.plan_step == plan and ok is not False]
-    if len(recorded) != 1 or len(served) != 1:
-        # Only a one-for-one step (a value typed another way) is known to be served: where
-        # the recording took several actions (a calendar walked month by month) how many the
-        # new value needs depends on it, and an equal count says nothing; the model goes on.
-        return None
-    if intent.action != recorded[-1].intent.action:
-        return None
-    later = [
-        k
-        for k, s in enumerate(learned.steps)
-        if s.intent.plan_step is not None and s.intent.plan_step > plan
-    ]
-    # Steps replayed since the model's last one walk on from where the recording was rejoined.
-    return (later[0] + len(decided) - last - 1, True) if later else None
+
+def _after_a_goal_step_its_page_had_done(learned: RunLearned, index: int) -> bool:
+    """Whether the recording came to step `index` past a goal step it took no action for:
+    its page already showed that goal step done (a price already below the limit, an option
+    already chosen), so taking this step *then* was the page's call, not the goal's."""
+    intent = learned.steps[index].intent
+    if intent.plan_step is None or intent.action in ("done", "fail"):
+        return False
+    earlier = [s.intent.plan_step for s in learned.steps[:index] if s.intent.plan_step is not None]
+    return intent.plan_step > max(earlier, default=-1) + 1
 
 
 _SECRET = re.compile(r"\{\{secret:[^}]*\}\}")
@@ -214,41 +210,11 @@ def _written_in(goal: str, text: str) -> bool:
     return not rest or rest in " ".join(goal.split()).casefold()
 
 
-def _pointed(intent: Intent) -> bool:
-    """A step with a second element or a point: more than its element to re-ground."""
-    return intent.target_element is not None or intent.x is not None
-
-
 def spelled(keys: str) -> str:
     """The text a key sequence types ("l s Space - a Enter" -> "ls -a"); "" for keys that
     type fewer than two characters (a chord, Enter, an arrow)."""
     chars = [" " if k == "Space" else k for k in keys.split() if len(k) == 1 or k == "Space"]
     return "".join(chars).strip() if len(chars) >= 2 else ""
-
-
-def every_goal_step_served(
-    learned: RunLearned, decided: Sequence[tuple[Intent, bool, bool | None]]
-) -> bool:
-    """Whether this run did, with success, something for every goal step (plan step) the
-    recording did before its `done`: a replayed `done` must never end a run that skipped
-    one (a form submitted without its select is a false completion)."""
-    wanted = {
-        s.intent.plan_step
-        for s in learned.steps
-        if s.intent.plan_step is not None and s.intent.action not in ("done", "fail")
-    }
-    served = {i.plan_step for i, _, ok in decided if i.plan_step is not None and ok is not False}
-    return wanted <= served
-
-
-def _searching(intent: Intent) -> bool:
-    """A step the model took in a search loop: what it did next depended on the page."""
-    return intent.reason.removeprefix("replay: ").startswith(SEARCH)
-
-
-def _masked(label: str) -> str:
-    """A label with its numbers taken out: a page's own counters ('Section #40') vary."""
-    return re.sub(r"\d+", "#", label)
 
 
 def replay(
@@ -259,9 +225,17 @@ def replay(
     previous_ok: bool | None,
     resumed: bool = False,
 ) -> Intent | None:
-    """The next recorded step, re-grounded on this page; None when the page differs.
-    `resumed`: the model took an earlier step (see `resume_at`), so values it derived
-    differently are its own already."""
+    """The next recorded step, re-grounded on this page; None when the page differs or the
+    step rests on what the page alone decided. `resumed`: the model took an earlier step
+    (see `resume_at`), so values it derived differently are its own already.
+
+    The page-chosen rule (`chosen_by`) subsumes the earlier special cases of an element
+    chosen by an ordinal among look-alikes, a value read beside a field, an answer the page
+    showed, and a step taken once the page already showed a goal step done. Kept, as it does
+    not cover them: typed text and spelled keys not written in the goal (read off the old
+    page: the same principle for values); a changed value never used as written, for steps
+    without an element (a wait's length); search loops; drags and points; look-alikes in
+    view of the very same label (the rank the page chose); nameless look-alikes."""
     shape, slots = goal_shape(goal)
     if shape != learned.shape or len(slots) != len(learned.slots):
         return None
@@ -270,42 +244,56 @@ def replay(
     step = learned.steps[replayed_so_far]
     if step.page_url and site_of(step.page_url) != site_of(observation.url):
         return None
-    if _searching(step.intent):
+    if searching(step.intent):
         # The recording pressed on until its page showed what was wanted; how often this
         # page needs it is for the model to see (a number generated until it is even).
         return None
-    if any(
-        _pointed(s.intent) for s in learned.steps if s.intent.plan_step == step.intent.plan_step
-    ):
+    if any(pointed(s.intent) for s in learned.steps if s.intent.plan_step == step.intent.plan_step):
         # A second element (a drop target, a value display) or a point on the page: only
         # the acted-on element is re-grounded, so the model decides this step again, and
         # the rest of its goal step with it (those steps share what the model noted, such
         # as where things were before they moved).
         return None
+    if _after_a_goal_step_its_page_had_done(learned, replayed_so_far):
+        return None  # acting *now* was the page's call (a price already low enough)
+    if step.chosen_by == "page" and (
+        slots != learned.slots or step.page_digest != page_digest(observation)
+    ):
+        # The page alone chose the element (the shape it drew, the answer it showed, the
+        # row beside the wanted sender, the field an ordinal counted to): for another goal
+        # or on a page that shows anything else, the model chooses again; the recording is
+        # rejoined after its one step (`resume_at`).
+        return None
     derived = _derived_from_changed_values(learned, slots)
-    if derived and not resumed and not _uses_a_value(step, learned.slots):
+    # A changed value never used as written (a delay turned into a wait, an ordinal): a
+    # step without an element whose choice says why it was made (`chosen_by`) may carry it
+    # (a wait's length), so it is the model's to redo.
+    bare = step.intent.element is None or not step.chosen_by
+    if derived and not resumed and bare and not _uses_a_value(step, learned.slots):
         return None
-    if derived and _chosen_among_look_alikes(step, learned.slots, observation):
-        # Its element holds no goal value and has look-alikes: the changed value (an
-        # ordinal, "the 2nd text field") may be what chose it, so the model chooses again,
-        # also after rejoining (the model's own step may have used another of the values).
-        return None
+    if derived and not step.chosen_by and _legacy_look_alikes(step, learned.slots, observation):
+        return None  # recorded before `chosen_by` was kept: the rule it replaced
     intent = step.intent
     reason = intent.reason if intent.reason.startswith("replay: ") else f"replay: {intent.reason}"
     changes: dict[str, object] = {"reason": reason[:300]}
     if intent.element is not None:
         label = swap(step.element_label, learned.slots, slots)
         same = [e for e in observation.elements if regrounding_key(observation, e) == label]
-        if not same and step.nth == 0 and _masked(label) != label:
+        nth = step.nth
+        if not same and step.chosen_by == "only":
+            # No label chose it (a list showing its current value, an unnamed field): the one
+            # element of its role here is the one, as it was there.
+            same, nth = _the_only_one(observation, step.element_label.split(" ", 1)[0]), 0
+        if not same and nth == 0 and masked(label) != label:
             # Not there as written: the one element whose label differs only in its numbers.
             same = [
                 e
                 for e in observation.elements
-                if _masked(regrounding_key(observation, e)) == _masked(label)
+                if masked(regrounding_key(observation, e)) == masked(label)
             ]
             if len(same) != 1:
                 return None
-        if step.nth >= len(same):
+        if nth >= len(same):
             return None
         if len(same) > 1 and label.endswith("''"):
             return None  # nameless look-alikes: which one was meant is not on the page
@@ -315,7 +303,7 @@ def replay(
             # which one the recording took followed from its page; the model reads this one.
             # (Hidden ones, such as each inbox row's icons behind an open message, are not.)
             return None
-        changes["element"] = same[step.nth].id
+        changes["element"] = same[nth].id
     if intent.text is not None:
         # Typed text that holds none of the old goal's values was derived from them some
         # other way (a date rewritten, a value read off the page): the model redoes it.
