@@ -704,3 +704,40 @@ def test_an_exploring_step_of_the_model_neither_rejoins_nor_serves_its_goal_step
     trashed = Intent(action="click", element=9, plan_step=1, reason="click text 'trash'")
     decided = [(opened, False, True), (trashed, False, None)]
     assert playbook.every_goal_step_served(learned, decided)
+
+
+async def test_a_run_the_platform_reopened_a_page_for_is_not_learned(store: EventStore) -> None:
+    """The platform's recovery navigates to this task's own URL: never a step to replay."""
+    planner = Planner(store=lambda: store, backend=lambda: InProcessBackend())
+    goal = 'Enter "Ada" into the Name field and click Save.'
+    await planner.on_task_event(
+        await append(
+            store, "acme", "t-rec", TaskSubmitted(task_id="t-rec", goal=goal, start_url=SITE)
+        )
+    )
+    shown: list[PageObservation | str] = [page(), "the page could not be observed: closed"]
+    shown += [page("Ada")] * 6
+    events: list[Event] = []
+    for step, obs in enumerate(shown):
+        done = ActionExecuted(
+            task_id="t-rec", step=step, intent_event_id="x", action="any", ok=True
+        )
+        await append(store, "acme", "t-rec", done)
+        if isinstance(obs, str):
+            seen = PageObserved(
+                task_id="t-rec",
+                step=step,
+                observation=PageObservation(url=SITE, title="", elements=[]),
+                error=obs,
+            )
+        else:
+            seen = PageObserved(task_id="t-rec", step=step, observation=obs)
+        await planner.on_page_observed(await append(store, "acme", "t-rec", seen))
+        events = [r.payload for r in await store.read_aggregate("acme", "task", "t-rec")]
+        if isinstance(events[-1], TaskCompleted):
+            break
+    assert isinstance(events[-1], TaskCompleted)
+    assert any(i.intent.reason.startswith("recover: ") for i in intents(events))
+    shape, _ = playbook.goal_shape(goal)
+    entry = playbook.playbook_id(SITE, shape)
+    assert await store.read_aggregate("acme", "playbook", entry) == []

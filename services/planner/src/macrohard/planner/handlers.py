@@ -283,11 +283,16 @@ class Planner:
         if any(
             (isinstance(r.payload, ActionExecuted) and r.payload.outcome_unknown)
             or (isinstance(r.payload, SessionOpened) and r.payload.restored_from)
+            or (isinstance(r.payload, PageObserved) and r.payload.error)
             for r in pages
         ):
             # An action whose effect is unknown, or a page reloaded under the run: the steps
             # that got the run done are not the ones it recorded (a select that took effect
             # but reported a failure would be left out, and every replay would skip it).
+            # A page the platform failed to show was reopened by the platform's own
+            # navigation to this task's URL: recorded, every replay went to that one task's
+            # page (the drill's form with another task's token: submits repeated there,
+            # and the replaying tasks completed without their own).
             return
         # Step k is decided on the page observed after step k - 1.
         observations = {
