@@ -196,6 +196,7 @@ VALID: list[Intent] = [
     Intent(action="wait_for"),
     Intent(action="upload", element=7, values=["report 2024.pdf"]),
     Intent(action="back"),
+    Intent(action="click_at", element=3, x=1, y=1, repeat_ms=8000),
     Intent(action="extract"),
     Intent(action="done"),
     Intent(action="fail", reason="cannot"),
@@ -233,6 +234,9 @@ INVALID: list[tuple[Intent, str]] = [
     (Intent(action="select_text", element=1, text="x" * 2001), "at most"),
     (Intent(action="set_value", element=1, text="ten"), "needs a number"),
     (Intent(action="set_value", element=1, text="1e400"), "needs a number"),
+    (Intent(action="click", element=1, repeat_ms=500), "only for click_at"),
+    (Intent(action="click_at", x=3, y=3, repeat_ms=500), "only for click_at on an element"),
+    (Intent(action="click_at", element=1, x=3, y=3, repeat_ms=60_000), "repeat_ms must be"),
     (Intent(action="click_when", target_element=2, text="< 1", wait_ms=9), "needs an element"),
     (Intent(action="click_when", element=1, text="< 1", wait_ms=9), "shows the value"),
     (Intent(action="click_when", element=1, target_element=2, text="cheap", wait_ms=9), "like"),
@@ -336,8 +340,10 @@ def test_compaction_passes_bounds_shapes_and_styles_and_drops_malformed_ones() -
         "color": "#ff0000",
         "styles": ["bold", "color:#00ff00"],
     }
-    bad = {**raw(2), "value_min": "3", "value_max": True, "color": "red; x"}
+    seen["point"] = [12, 30.4]
+    bad = {**raw(2), "value_min": "3", "value_max": True, "color": "red; x", "point": [1, "2"]}
     kept, _ = compact_elements([seen, bad], ObservationLimits())
+    assert (kept[0].point, kept[1].point) == ((12, 30), None)
     assert (kept[0].value_min, kept[0].value_max, kept[0].value_step) == (-10, 40.5, None)
     assert (kept[0].shape, kept[0].color, kept[0].styles) == ("circle", "#ff0000", seen["styles"])
     assert (kept[1].value_min, kept[1].value_max, kept[1].color) == (None, None, "")

@@ -159,3 +159,48 @@ async def test_shapes_colours_and_editor_styles_are_observed(running: Running, s
     styled = {e.text: e.styles for e in first.observation.elements if e.styles}
     assert styled == {"heavy": ["bold"], "slanted": ["italic"], "red": ["color:#ff0000"]}, styled
     assert first.observation.selection == ""
+
+
+# Four crimson dots cross the drawing one after another (each in 1.5 s, from outside its
+# left edge), and a green one of the same class: a press on a dot is logged by the dot.
+CROSSING = """<!doctype html><html><body>
+<svg id="sky" width="220" height="150" style="border: 1px solid #999"></svg>
+<div id="log"></div>
+<script>
+  const log = s => { const e = document.createElement('samp'); e.textContent = s;
+    document.getElementById('log').appendChild(e); };
+  const sky = document.getElementById('sky'), t0 = performance.now();
+  const dots = [0, 1, 2, 3, 4].map(i => {
+    const c = document.createElementNS('http://www.w3.org/2000/svg', 'circle');
+    c.setAttribute('r', 12); c.setAttribute('cx', -30); c.setAttribute('cy', 20 + i * 27);
+    c.setAttribute('class', 'dot'); c.setAttribute('fill', i === 2 ? 'green' : 'crimson');
+    c.style.cursor = 'pointer';
+    c.addEventListener('click', () => { log((i === 2 ? 'green ' : 'hit ') + i); c.remove(); });
+    sky.appendChild(c);
+    return {c, start: 200 + i * 300};
+  });
+  const move = now => {
+    for (const d of dots) {
+      const k = (now - t0 - d.start) / 1500;
+      if (k > 1) d.c.remove(); else if (k >= 0) d.c.setAttribute('cx', -30 + k * 280);
+    }
+    if (dots.some(d => d.c.isConnected)) requestAnimationFrame(move);
+  };
+  requestAnimationFrame(move);
+</script></body></html>"""
+
+
+async def test_a_repeated_click_at_presses_every_alike_target_as_it_crosses(
+    running: Running, site: Site
+) -> None:
+    await running.onboard(["127.0.0.1"])
+    url = site.url("/probe?html=" + quote(CROSSING))
+    await running.submit("t-chase", url)
+    done, first = await running.step("t-chase", 1, Intent(action="navigate", url=url))
+    assert done is not None and done.ok, done
+    crimson = next(e for e in first.observation.elements if e.color == "#dc143c")
+    chase = Intent(action="click_at", element=crimson.id, x=1, y=1, repeat_ms=3500)
+    done, obs = await running.step("t-chase", 2, chase)
+    assert done is not None and done.ok, done
+    # Every crimson dot, each once, as it came into the drawing; never the green one.
+    assert sorted(logged(obs)) == ["hit 0", "hit 1", "hit 3", "hit 4"], logged(obs)

@@ -69,6 +69,10 @@ class Intent(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     grip_x: int | None = None
     grip_y: int | None = None
     hold_ms: int = 0  # hold: how long the button stays down
+    # click_at only: keep pressing, for up to this long, every element like this one (same
+    # kind, class and colour, in the same drawing or container) where it is at that moment,
+    # each as it comes into sight: things that move or keep arriving. 0: one press.
+    repeat_ms: int = 0
     reason: str = ""
     # Index of the goal step this intent serves: lets a stateless model resume from history.
     plan_step: int | None = None

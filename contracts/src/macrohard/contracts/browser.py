@@ -48,6 +48,9 @@ class PageElement(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True)
     # shape's fill, a box's background).
     shape: str = ""
     color: str = ""
+    # A point inside a drawn shape, relative to its box, where its box's centre is not inside
+    # it (a pie's sector, a ring): where a click presses this shape. None: the centre is.
+    point: tuple[int, int] | None = None
     # Text styling a rich-text editor shows: "bold", "italic", "underline", "strike",
     # "color:#rrggbb" (only inside editable content, where formatting is the point).
     styles: list[str] = []

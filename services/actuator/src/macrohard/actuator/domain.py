@@ -68,6 +68,7 @@ UPLOAD_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._ -]{0,127}$")
 MAX_TYPED_TEXT = 10_000
 MAX_WAIT_MS = 30_000  # a step is not a way to hold a browser for long
 MAX_HOLD_MS = 10_000  # a press-and-hold longer than this is not a gesture any more
+MAX_REPEAT_MS = 10_000  # pressing things as they come, within one step's deadline
 MAX_POINT = 20_000  # CSS pixels: no page element or viewport is larger
 MAX_SELECTED_TEXT = 2_000
 
@@ -210,6 +211,10 @@ def _validate_gesture(intent: Intent) -> None:
         raise InvalidIntent(f"hold needs hold_ms between 1 and {MAX_HOLD_MS}")
     if action != "hold" and intent.hold_ms:
         raise InvalidIntent("hold_ms is only for hold")
+    if not 0 <= intent.repeat_ms <= MAX_REPEAT_MS:
+        raise InvalidIntent(f"repeat_ms must be between 0 and {MAX_REPEAT_MS}")
+    if intent.repeat_ms and (action != "click_at" or intent.element is None):
+        raise InvalidIntent("repeat_ms is only for click_at on an element")
     if action == "select_text" and intent.text is not None and not intent.text.strip():
         raise InvalidIntent("select_text needs the text to select (or none: all of it)")
     if action == "select_text" and len(intent.text or "") > MAX_SELECTED_TEXT:
@@ -339,6 +344,9 @@ class ObservationLimits:
     max_elements: int = 150
     max_text: int = 120
     max_options: int = 25
+    # Drawn shapes listed per page (SVG paths, circles...): past this they are only counted in
+    # `omitted`, so a chart of 5,000 paths costs no more than its first few hundred.
+    max_shapes: int = 300
 
 
 def well_formed(text: str) -> str:
@@ -399,14 +407,15 @@ def compact_elements(
     Keeps at most `max_elements`, visible and interactive ones first, then restores
     document order: the order the script listed them in, not their ids (an id is stamped
     when an element is first seen, so items reordered by a drag keep their old ids).
-    Hidden text is dropped entirely: it only costs the model tokens. Returns (elements, how
+    Hidden text is dropped entirely: it only costs the model tokens; a shape outside its
+    drawing (`offstage`) is kept, without a box, last. Returns (elements, how
     many were left out).
     """
     plaintexts = list(secrets)
     candidates = [
         (order, r)
         for order, r in enumerate(raw_elements)
-        if r.get("visible") or r.get("interactive")
+        if r.get("visible") or r.get("interactive") or r.get("offstage")
     ]
     ranked = sorted(candidates, key=lambda c: (_priority(c[1]), c[0]))
     kept = [r for _, r in sorted(ranked[: limits.max_elements], key=lambda c: c[0])]
@@ -441,6 +450,14 @@ def compact_elements(
                 shape=str(r.get("shape") or "")[:16],
                 color=color if HEX_COLOR.match(color) else "",
                 styles=[str(x)[:20] for x in list(r.get("styles") or [])[:6]],
+                point=_point(r.get("point")),
             )
         )
     return out, len(raw_elements) - len(out)
+
+
+def _point(raw: object) -> tuple[int, int] | None:
+    # The script's [x, y] inside a shape, relative to its box; anything else is no point.
+    if isinstance(raw, list) and len(raw) == 2 and all(isinstance(v, int | float) for v in raw):
+        return round(float(raw[0])), round(float(raw[1]))
+    return None

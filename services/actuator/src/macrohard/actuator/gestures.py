@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 
 from playwright.async_api import Locator, Page
 
+from macrohard.actuator.chase import chase
 from macrohard.actuator.domain import parse_comparison, parse_number
 from macrohard.actuator.watching import until_holds
 from macrohard.contracts.agent import Intent
@@ -58,6 +59,8 @@ async def perform_gesture(page: Page, intent: Intent, find: Find, timeout: float
         await el.click(button="right", timeout=timeout)
     elif action == "hold":
         await hold(el, intent.hold_ms, timeout)
+    elif action == "click_at" and intent.repeat_ms:
+        await chase(page, intent.element, intent.repeat_ms)
     elif action == "click_at":
         assert intent.x is not None and intent.y is not None
         await click_at(page, await point_in(el, intent.x, intent.y, timeout))
@@ -177,13 +180,24 @@ async def drag(
     )
     await page.mouse.move(sx, sy)
     await page.mouse.down()
-    # A first small move starts the drag (HTML5 dragstart, a sortable's threshold).
-    await page.mouse.move(sx + 4, sy + 4, steps=2)
+    # A first small move starts the drag (HTML5 dragstart, a sortable's threshold), toward
+    # the drop point: a resize handle nudged the other way first (a fixed +4,+4 went out of
+    # a textarea's corner before shrinking its width) ignored the whole drag.
+    nx, ny = _nudge(to[0] - sx, to[1] - sy)
+    await page.mouse.move(sx + nx, sy + ny, steps=2)
     await page.mouse.move(to[0], to[1], steps=DRAG_MOVES)
     # Once more on the spot: some libraries decide the drop position on the last move.
     await page.mouse.move(to[0] + 1, to[1])
     await page.mouse.move(to[0], to[1])
     await page.mouse.up()
+
+
+def _nudge(dx: float, dy: float, by: float = 4.0) -> tuple[float, float]:
+    """A step of `by` pixels in the direction (dx, dy); down and right when there is none."""
+    length = (dx * dx + dy * dy) ** 0.5
+    if length < 1:
+        return by, by
+    return dx / length * by, dy / length * by
 
 
 # Selects the first occurrence of `want` in the element's text, whitespace-insensitively

@@ -1,6 +1,7 @@
 // The observer: stamps stable ids (data-mh-id) and lists interactive and text elements.
-// Called by observer.py with [maxRaw, maxText]; compaction and priorities live in domain.py.
-([maxRaw, maxText]) => {
+// Called by observer.py with [maxRaw, maxText, maxShapes]; compaction and priorities live in
+// domain.py.
+([maxRaw, maxText, maxShapes]) => {
   const ATTR = 'data-mh-id';
   if (!window.__mhNextId) window.__mhNextId = 1;
   // JavaScript strings are UTF-16: a page may hold lone surrogates, and a cut at maxText can
@@ -33,7 +34,7 @@
   const INTERACTIVE_ROLES = new Set(['button', 'link', 'checkbox', 'radio', 'textbox', 'combobox',
     'listbox', 'option', 'menuitem', 'menuitemcheckbox', 'menuitemradio', 'tab', 'switch',
     'slider', 'searchbox', 'spinbutton', 'treeitem']);
-  const SKIP = new Set(['SCRIPT', 'STYLE', 'NOSCRIPT', 'TEMPLATE', 'HEAD', 'META', 'LINK', 'SVG', 'PATH', 'BR', 'HTML', 'BODY']);
+  const SKIP = new Set(['SCRIPT', 'STYLE', 'NOSCRIPT', 'TEMPLATE', 'HEAD', 'META', 'LINK', 'SVG', 'BR', 'HTML', 'BODY']);
   const roleOf = el => {
     const explicit = el.getAttribute('role');
     if (explicit) return explicit.split(' ')[0];
@@ -72,9 +73,20 @@
     // pointer; cursor is inherited, so only the element that introduces it counts, and a
     // text-less leaf inside it (an icon within a clickable row: a tree's disclosure arrow).
     const cursor = getComputedStyle(el).cursor;
+    if (gripOf(el)) return true;
     if (cursor !== 'pointer') return false;
     if (!el.parentElement || getComputedStyle(el.parentElement).cursor !== 'pointer') return true;
     return el.children.length === 0 && !(el.textContent || '').trim();
+  };
+  // A resize grip shows a resize cursor (a textarea's corner, a resizable box's handles):
+  // the side it moves, 'se', 'e' or 's', or '' for none. Only a text-less element that
+  // introduces the cursor is a grip, not what it covers.
+  const GRIP_SIDE = {'se-resize': 'se', 'nwse-resize': 'se', 'e-resize': 'e', 'ew-resize': 'e',
+    'col-resize': 'e', 's-resize': 's', 'ns-resize': 's', 'row-resize': 's'};
+  const gripOf = el => {
+    const side = GRIP_SIDE[getComputedStyle(el).cursor] || '';
+    if (!side || (el.textContent || '').trim() || el.children.length) return '';
+    return el.parentElement && getComputedStyle(el.parentElement).cursor === getComputedStyle(el).cursor ? '' : side;
   };
   // A text-less control is named from its id or classes ("trash", "star-toggle"): what a
   // person would infer from the icon is usually what its author called it.
@@ -93,6 +105,49 @@
     if (!SHAPES.has(tag) || !el.ownerSVGElement) return '';
     const r = el.ownerSVGElement.getBoundingClientRect();
     return r.width >= 48 && r.height >= 48 ? tag : '';
+  };
+  // A point inside a drawn shape, relative to its box, where the box's centre is not inside
+  // (a pie's sector, a ring, an L-shaped area): a click there presses this shape and no
+  // other. Found on the outline: the midpoint of two points across it that lies in the fill.
+  const insidePoint = (el, r) => {
+    if (!el.isPointInFill || !el.getScreenCTM || !el.getTotalLength) return null;
+    const ctm = el.getScreenCTM();
+    if (!ctm) return null;
+    const svg = el.ownerSVGElement, inv = ctm.inverse();
+    const inFill = (x, y) => {
+      const p = svg.createSVGPoint();
+      p.x = x; p.y = y;
+      return el.isPointInFill(p.matrixTransform(inv));
+    };
+    if (inFill(r.x + r.width / 2, r.y + r.height / 2)) return null;
+    const length = el.getTotalLength(), n = 24;
+    if (!(length > 0)) return null;
+    const on = i => el.getPointAtLength(length * (i % n) / n).matrixTransform(ctm);
+    for (const gap of [n / 2, n / 3, n / 4, n / 6]) {
+      for (let i = 0; i < n; i++) {
+        const a = on(i), b = on(i + gap), x = (a.x + b.x) / 2, y = (a.y + b.y) / 2;
+        if (inFill(x, y)) return [Math.round(x - r.x), Math.round(y - r.y)];
+      }
+    }
+    return null;
+  };
+  // The text drawn inside a shape is its label (a pie's sector, a map's region): the first
+  // SVG text of the same drawing whose centre lies in the shape's fill.
+  const labelInside = (el, r) => {
+    if (!el.isPointInFill || !el.getScreenCTM || el.tagName.toLowerCase() === 'text') return '';
+    const ctm = el.getScreenCTM();
+    if (!ctm) return '';
+    const svg = el.ownerSVGElement, inv = ctm.inverse();
+    for (const t of svg.querySelectorAll('text')) {
+      const b = t.getBoundingClientRect(), words = clip(t.textContent);
+      if (!words || b.width < 3 || b.height < 3) continue;
+      const x = b.x + b.width / 2, y = b.y + b.height / 2;
+      if (x < r.left || x > r.right || y < r.top || y > r.bottom) continue;
+      const p = svg.createSVGPoint();
+      p.x = x; p.y = y;
+      if (el.isPointInFill(p.matrixTransform(inv))) return words;
+    }
+    return '';
   };
   // A text-less leaf a person still sees: painted with its own background (a colour
   // swatch), framed on all four sides (a board's cell), or showing an image through CSS.
@@ -135,25 +190,36 @@
   };
   const vw = window.innerWidth, vh = window.innerHeight;
   const out = [];
+  let shapes = 0, shapesOmitted = 0;
   const all = document.body ? document.body.querySelectorAll('*') : [];
   for (const el of all) {
     if (out.length >= maxRaw) break;
     if (SKIP.has(el.tagName.toUpperCase())) continue;
     if (el.tagName === 'OPTION' && el.parentElement && el.parentElement.tagName === 'SELECT' && !el.parentElement.multiple) continue;
-    const shape = shapeOf(el);
+    let shape = shapeOf(el);
+    // A chart of thousands of paths must not crowd out the page: past maxShapes, shapes
+    // are counted (the observation's `omitted` says how many), not listed.
+    if (shape && shape !== 'canvas' && ++shapes > maxShapes) {
+      shapesOmitted++;
+      continue;
+    }
     const role = shape ? (shape === 'canvas' ? 'img' : 'graphic') : roleOf(el);
     const interactive = interactiveOf(el, role);
     const text = interactive && !shape ? clip(el.innerText || '') : ownText(el);
     const r = el.getBoundingClientRect();
     const swatch = shape || text ? null : swatchOf(el, r);
     if (!interactive && !text && !shape && swatch === null) continue;
-    let visible = r.width > 0 && r.height > 0;
+    // Folded into a point (a closed pie menu's labels, text scaled to nothing): not seen.
+    let visible = r.width > 0 && r.height > 0 && (r.width >= 3 || r.height >= 3), offstage = false;
     if (visible && el.checkVisibility) visible = el.checkVisibility({checkOpacity: true, checkVisibilityCSS: true});
     // A shape whose centre lies outside its drawing is clipped away (an SVG hides its
     // overflow unless told otherwise): not seen, like something scrolled out of a box.
     if (visible && shape && shape !== 'canvas' && getComputedStyle(el.ownerSVGElement).overflow !== 'visible') {
       const d = el.ownerSVGElement.getBoundingClientRect(), cx = r.x + r.width / 2, cy = r.y + r.height / 2;
       visible = cx >= d.left && cx <= d.right && cy >= d.top && cy <= d.bottom;
+      // Still listed, without a box: what is about to come on stage (a target that will
+      // move into the drawing) can be named before it is in sight.
+      if (!visible) offstage = true;
     }
     if (!el.hasAttribute(ATTR)) el.setAttribute(ATTR, String(window.__mhNextId++));
     const item = {
@@ -163,15 +229,23 @@
       box: visible ? [r.x, r.y, r.width, r.height] : null,
       disabled: !!el.disabled || el.getAttribute('aria-disabled') === 'true',
     };
+    if (offstage) item.offstage = true;
     // Not for form fields: their name is their label, and a planner reads the text beside
     // an unlabelled field ("Verify password") better than its id ("verify").
-    if (interactive && !item.name && !text && !['INPUT', 'SELECT', 'TEXTAREA'].includes(el.tagName))
-      item.name = nameFromAttrs(el);
+    const fromAttrs = interactive && !item.name && !text && !['INPUT', 'SELECT', 'TEXTAREA'].includes(el.tagName);
+    if (fromAttrs) item.name = gripOf(el) ? 'resize grip ' + gripOf(el) : nameFromAttrs(el);
     if (item.name === item.text) item.text = '';
     if (shape) {
       item.shape = shape;
       const fill = shape === 'canvas' ? null : hex(getComputedStyle(el).fill);
       if (fill) item.color = fill;
+      if (visible && shape !== 'canvas' && fill) {
+        const point = insidePoint(el, r);
+        if (point) item.point = point;
+        // What is written on a shape names it better than its author's id for it.
+        const label = (item.name && !fromAttrs) || item.text ? '' : labelInside(el, r);
+        if (label) item.name = label;
+      }
     } else if (swatch !== null) {
       item.shape = 'box';
       if (swatch) item.color = swatch;
@@ -216,5 +290,6 @@
   if (!selection && focused && ['INPUT', 'TEXTAREA'].includes(focused.tagName) && focused.selectionStart !== null
       && focused.type !== 'password')
     selection = focused.value.slice(focused.selectionStart, focused.selectionEnd);
-  return {url: location.href, title: wellFormed(document.title || ''), elements: out, selection: clip(selection)};
+  return {url: location.href, title: wellFormed(document.title || ''), elements: out, selection: clip(selection),
+    shapes_omitted: shapesOmitted};
 }

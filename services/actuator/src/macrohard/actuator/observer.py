@@ -117,8 +117,12 @@ async def read_page(
     # The page script clips texts; it must leave whole any secret that begins inside
     # what we keep, so scrubbing (before our own clipping) still finds it.
     window = secret_window(limits.max_text, secrets)
-    raw: dict[str, Any] = await _evaluate_with_retry(page, OBSERVE_SCRIPT, [max_raw, window])
+    raw: dict[str, Any] = await _evaluate_with_retry(
+        page, OBSERVE_SCRIPT, [max_raw, window, limits.max_shapes]
+    )
     elements, omitted = compact_elements(raw["elements"], limits, secrets)
+    # Shapes past the cap were counted, not listed (a chart of thousands of paths).
+    omitted += int(raw.get("shapes_omitted") or 0)
     return PageObservation(
         # A secret typed into a search box can come back in the URL or the title.
         url=scrub(well_formed(raw["url"]), secrets),

@@ -85,7 +85,7 @@ def clicked(own: list[PastStep]) -> bool:
     """The step already clicked its target (an exploring click does not count)."""
     return any(
         h.ok
-        and (h.intent.action == "click" or h.intent.reason.startswith("activate"))
+        and (h.intent.action in ("click", "click_at") or h.intent.reason.startswith("activate"))
         and not h.intent.reason.startswith("explore")
         for h in own
     )
@@ -95,9 +95,31 @@ def attempts(own: list[PastStep], f: PageElement) -> int:
     return sum(1 for h in own if h.intent.element == f.id and h.intent.action == "type")
 
 
+EXPLORE_WAIT_MS = 800
+
+# Shapes of a drawing: pressed where they are drawn, whatever lies on top there (their own
+# label, usually), as a person does; an ordinary click refuses an element that is covered.
+DRAWN = frozenset({"circle", "rect", "ellipse", "polygon", "polyline", "path"})
+
+
+def press(e: PageElement, why: str) -> Intent:
+    """A click on the element; a drawn shape is pressed at a point inside it (its box's
+    centre, or the point the observer found where that is outside it: a pie's sector)."""
+    if e.shape in DRAWN and e.box is not None:
+        x, y = e.point if e.point is not None else (e.box.w // 2, e.box.h // 2)
+        return Intent(action="click_at", element=e.id, x=x, y=y, reason=why)
+    return Intent(action="click", element=e.id, reason=why)
+
+
 def explore(what: str, ctx: Ctx, own: list[PastStep]) -> Intent:
     """The target is not visible: open the item found earlier, or expand what is collapsed."""
     tried = {h.label for h in own}
+    # What the run's last action opened may still be unfolding (a menu spreading out,
+    # content fading in): look once more after a moment before exploring or giving up.
+    last = ctx.history[-1].intent.action if ctx.history else ""
+    if not own and last in ("click", "click_at", "press"):
+        why = f"explore: {what!r} may still be appearing"
+        return Intent(action="wait_for", wait_ms=EXPLORE_WAIT_MS, reason=why)
     anchor = ctx.anchor
     if anchor is not None and say(anchor) not in tried:
         return Intent(action="click", element=anchor.id, reason=f"explore: open {say(anchor)}")

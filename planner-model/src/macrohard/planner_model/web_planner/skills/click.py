@@ -15,6 +15,7 @@ from macrohard.planner_model.web_planner.skills.base import (
     PastStep,
     clicked,
     explore,
+    press,
     say,
     skill,
 )
@@ -132,7 +133,7 @@ def click(step: Step, ctx: Ctx, own: list[PastStep]) -> Intent | None:
         e = cands[0][1]
         # A label ("Address:") names the control beside it, which is what takes the click.
         e = control_beside(ctx.view, e) or e
-        return Intent(action="click", element=e.id, reason=f"click {say(e)} for {step.target!r}")
+        return press(e, f"click {say(e)} for {step.target!r}")
     # "their phone number" where the page says "Phone:": a label that names one of the
     # target's words, and the control beside it.
     for word in step.target.split():
@@ -151,10 +152,29 @@ def expand(step: Step, ctx: Ctx, own: list[PastStep]) -> Intent | None:
     collapsed = [e for e in ctx.view.elements if e.expanded is False]
     pool = collapsed or ctx.view.elements
     cands = ctx.view.ground(step.target, pool=pool)
+    if not collapsed:  # a paragraph that mentions the menu is not what opens it
+        cands = [(s, e) for s, e in cands if e.role in INTERACTIVE or e.shape]
     e = cands[0][1] if cands else (collapsed[0] if collapsed else None)
     if e is None:
+        e = opener(ctx.view)
+    if e is None:
         return None  # nothing collapsed: already expanded
-    return Intent(action="click", element=e.id, reason=f"expand {say(e)}")
+    return press(e, f"expand {say(e)}")
+
+
+# Conventions for a control that opens a folded menu or section (not of any page): a plus,
+# a hamburger, a kebab or meatball menu.
+OPENERS = frozenset({"+", "☰", "≡", "⋮", "⋯", "…", "..."})
+
+
+def opener(view: PageView) -> PageElement | None:
+    """The visible control whose whole text is an opening symbol, when the page says
+    nothing else about what is folded."""
+    for e in view.elements:
+        shown = (e.text or e.name).strip()
+        if shown in OPENERS and e.box is not None and not e.disabled:
+            return e
+    return None
 
 
 @skill("focus")
