@@ -268,11 +268,16 @@ class ProjectionRunner:
                 try:
                     batch = await asyncio.wait_for(batches.get(), self._idle_flush_s)
                 except TimeoutError:
+                    # A full batch can be queued although the wait timed out: a delivery
+                    # burst queues it and the timer fires in the same loop turn, before the
+                    # get resumes. It goes first: flushing `current` now would apply newer
+                    # events before older ones (a rebuild rating usage out of order) and move
+                    # the checkpoint past events not applied yet.
+                    if not batches.empty() or not current:
+                        continue
                     # Flush a partial batch only when the log has nothing more for us right
                     # now (live), or delivery stalled; while catching up, wait for a full
                     # batch: per-batch costs (a transaction, a round trip) dominate small ones.
-                    if not current:
-                        continue
                     caught_up = stream_position(current[-1].reply)[1] == 0
                     if not caught_up and len(current) > seen:
                         seen = len(current)
