@@ -13,6 +13,7 @@ from nats.aio.client import Client as NATS
 from macrohard.contracts.agent import InferenceCompleted
 from macrohard.eventlog.store import EventStore
 from macrohard.node_agent.triton import TritonHost
+from macrohard.node_agent.work import InferenceWorker
 from macrohard.planner.inference import InferenceClient
 from macrohard.planner_model import load_bindings
 from macrohard.planner_model.minilm import DIMENSIONS, encoder
@@ -109,3 +110,43 @@ async def test_car_unparks_during_inference_and_the_retry_lands_elsewhere(
         60.0 * event.compute_ms / 3.6e6, rel=1e-3
     )
     assert event.owner_account == f"owner-{result.node_id}"
+
+
+async def test_a_car_that_registers_before_it_answers_makes_the_task_wait_not_fail(
+    nc: NATS, store: EventStore, tritons: dict[str, TritonHost]
+) -> None:
+    # The drill's first tasks failed at start-up: the registry leased car-2 (known from the
+    # log) before car-2's agent took work from the bus, every call met "no responders", and
+    # four of them in three seconds failed the task although the car answered 8 s later.
+    # No responders means nobody is there to ask: the task waits for a car within its
+    # deadline, as it does for a car that left.
+    host = tritons["car-a"]
+    interval = 1.0
+    async with (
+        run_registry(nc, interval_s=interval),
+        running_car(nc, "car-late", url=None, meter=host.meter, interval_s=interval),
+    ):
+        client = InferenceClient(nc, store, timeout_s=60, car_wait_s=60)
+        texts = ["Type the password"]
+        call = asyncio.create_task(
+            client.infer(
+                tenant_id="acme",
+                task_id="task-late",
+                step=1,
+                model="minilm",
+                inputs={"text": text_column(texts)},
+                outputs=["embedding"],
+            )
+        )
+        # Longer than max_attempts (4) of quick "no responders" answers used to take.
+        await asyncio.sleep(5)
+        assert not call.done(), call.result() if not call.exception() else call.exception()
+        worker = await InferenceWorker(nc, "car-late", host.http_url).start()
+        try:
+            result = await asyncio.wait_for(call, 60)
+        finally:
+            await client.close()
+            await worker.stop()
+    assert result.node_id == "car-late"
+    assert result.attempts > client.max_attempts
+    assert np.abs(result.outputs["embedding"] - encoder().encode(texts)).max() < 1e-5

@@ -133,8 +133,14 @@ class CarError(RuntimeError):
 
 
 def _car_gone(exc: BaseException) -> bool:
-    """The call failed because the car went away, not because it refused the request."""
-    return isinstance(exc, LeaseLost | TimeoutError | OSError) or "connect" in str(exc).lower()
+    """The call failed because the car is not there (it went away, or has not taken work
+    from the bus yet), not because it refused the request.
+
+    No responders on the car's subject means no agent listens there: a car the registry
+    knows (from the log, or from a registration that precedes its worker) but that is not
+    up. The task waits for it or another within its deadline, as for a car that left."""
+    gone = LeaseLost | TimeoutError | OSError | nats.errors.NoRespondersError
+    return isinstance(exc, gone) or "connect" in str(exc).lower()
 
 
 class InferenceClient:
