@@ -12,6 +12,7 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -26,7 +27,7 @@ from macrohard.actuator.screenshots import ScreenshotStore
 from macrohard.contracts import envelope
 from macrohard.contracts.agent import Intent, IntentEmitted
 from macrohard.contracts.browser import ActionExecuted, PageObserved
-from macrohard.contracts.envelope import RecordedEvent
+from macrohard.contracts.envelope import Envelope, Event, RecordedEvent
 from macrohard.contracts.tasks import SealedSecret, TaskSubmitted, totp_sealed_name
 from macrohard.contracts.tenancy import TenantOnboarded
 from macrohard.eventlog.service import Service, ServiceConfig
@@ -35,6 +36,22 @@ from macrohard.gateway.secrets import open_secret, seal_secret
 from tests.actuator.site import Site
 
 TENANT = "acme"
+
+
+def browser_envelope(event: Event, event_id: str | None = None) -> Envelope:
+    """`event` as the browser aggregate's log would hold it (pure decisions' tests); each
+    event its own id unless one is given."""
+    return Envelope(
+        id=event_id or f"{type(event).__name__}-{id(event)}",
+        type=type(event).__name__,
+        schema_version=1,
+        tenant="t",
+        aggregate_type="browser",
+        aggregate_id="task",
+        occurred_at=datetime.now(UTC),
+        correlation_id="c",
+        payload=event,
+    )
 
 
 @pytest.fixture(scope="module")

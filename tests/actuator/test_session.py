@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -20,20 +18,11 @@ from macrohard.contracts.browser import (
 )
 from macrohard.contracts.envelope import Envelope, Event
 from macrohard.contracts.tenancy import TenantDomainsChanged, TenantOnboarded
+from tests.actuator.conftest import browser_envelope
 
 
 def env(event: Event, event_id: str = "e") -> Envelope:
-    return Envelope(
-        id=event_id,
-        type=type(event).__name__,
-        schema_version=1,
-        tenant="t",
-        aggregate_type="browser",
-        aggregate_id="task",
-        occurred_at=datetime.now(UTC),
-        correlation_id="c",
-        payload=event,
-    )
+    return browser_envelope(event, event_id)
 
 
 def observed(intent: str, url: str, ids: list[int]) -> Envelope:

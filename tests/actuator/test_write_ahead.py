@@ -57,26 +57,39 @@ def records(events: list[Event], step: int) -> list[Event]:
     ]
 
 
-async def test_a_click_killed_before_its_post_left_is_done_again_and_submits_once(
-    nats_url: str, store: EventStore, site: Site, tmp_path: Path, replicas: dict[str, Replica]
-) -> None:
+async def typed_on_a_with_b_standing_by(
+    store: EventStore,
+    site: Site,
+    tmp_path: Path,
+    replicas: dict[str, Replica],
+    nats_url: str,
+    task: str,
+    path: str,
+    button: str,
+) -> tuple[Running, str]:
+    """A task on replica a with "Ada" typed into the page at `path`, replica b standing by to
+    take it over, and the click on `button` intended (its intent id is returned)."""
     driver = Running(None, store, None, SealingKeys())  # type: ignore[arg-type]
     await driver.onboard(["127.0.0.1"])
     site.orders.clear()
-    site.think_ms = 3000  # the button blocks its page this long before the form posts
-    await driver.submit("t-unsent", site.url("/slow-order"))
+    await driver.submit(task, site.url(path))
     replicas["a"] = Replica(nats_url, "act-a", tmp_path)
-    first = await driver.intend(
-        "t-unsent", 1, Intent(action="navigate", url=site.url("/slow-order"))
-    )
-    _, page = await wait_result(store, "t-unsent", first, timeout=60)
+    first = await driver.intend(task, 1, Intent(action="navigate", url=site.url(path)))
+    _, page = await wait_result(store, task, first, timeout=60)
     who = element(page, "Your name", "textbox")
-    done, page = await driver.step("t-unsent", 2, Intent(action="type", element=who, text="Ada"))
+    done, page = await driver.step(task, 2, Intent(action="type", element=who, text="Ada"))
     assert done is not None and done.ok
     replicas["b"] = Replica(nats_url, "act-b", tmp_path)
+    click = await driver.intend(task, 3, Intent(action="click", element=element(page, button)))
+    return driver, click  # fmt: skip
 
-    click = await driver.intend(
-        "t-unsent", 3, Intent(action="click", element=element(page, "Place order"))
+
+async def test_a_click_killed_before_its_post_left_is_done_again_and_submits_once(
+    nats_url: str, store: EventStore, site: Site, tmp_path: Path, replicas: dict[str, Replica]
+) -> None:
+    site.think_ms = 3000  # the button blocks its page this long before the form posts
+    driver, click = await typed_on_a_with_b_standing_by(
+        store, site, tmp_path, replicas, nats_url, "t-unsent", "/slow-order", "Place order"
     )
     await wait_for_record(store, "t-unsent", ActionStarted, click)
     await asyncio.sleep(0.5)  # inside the button's handler: the form has not posted
@@ -115,23 +128,9 @@ async def test_a_click_killed_before_its_post_left_is_done_again_and_submits_onc
 async def test_a_click_killed_after_its_order_was_answered_opens_where_it_landed(
     nats_url: str, store: EventStore, site: Site, tmp_path: Path, replicas: dict[str, Replica]
 ) -> None:
-    driver = Running(None, store, None, SealingKeys())  # type: ignore[arg-type]
-    await driver.onboard(["127.0.0.1"])
-    site.orders.clear()
     site.think_ms = 4000  # after its order is answered, the page is busy this long
-    await driver.submit("t-landed", site.url("/xhr-order"))
-    replicas["a"] = Replica(nats_url, "act-a", tmp_path)
-    first = await driver.intend(
-        "t-landed", 1, Intent(action="navigate", url=site.url("/xhr-order"))
-    )
-    _, page = await wait_result(store, "t-landed", first, timeout=60)
-    who = element(page, "Your name", "textbox")
-    done, page = await driver.step("t-landed", 2, Intent(action="type", element=who, text="Ada"))
-    assert done is not None and done.ok
-    replicas["b"] = Replica(nats_url, "act-b", tmp_path)
-
-    click = await driver.intend(
-        "t-landed", 3, Intent(action="click", element=element(page, "Send order"))
+    driver, click = await typed_on_a_with_b_standing_by(
+        store, site, tmp_path, replicas, nats_url, "t-landed", "/xhr-order", "Send order"
     )
     await wait_for_record(store, "t-landed", ActionLanded, click)
     replicas["a"].kill()  # still inside the click: no ActionExecuted yet

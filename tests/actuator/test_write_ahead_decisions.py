@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-from datetime import UTC, datetime
 
 import pytest
 
@@ -16,25 +15,12 @@ from macrohard.actuator.session import (
 )
 from macrohard.billing.domain import usage_of
 from macrohard.contracts.browser import ActionLanded, ActionReachedSite, ActionStarted
-from macrohard.contracts.envelope import Envelope, Event
+from macrohard.contracts.envelope import Event
+from tests.actuator.conftest import browser_envelope
 
 INTENT = "intent-1"
 EFFECTS = ["click", "press", "type", "clear", "select", "check", "uncheck", "drag", "upload",
            "back", "set_value", "some_new_action"]  # fmt: skip
-
-
-def env(event: Event) -> Envelope:
-    return Envelope(
-        id=f"{type(event).__name__}-{id(event)}",
-        type=type(event).__name__,
-        schema_version=1,
-        tenant="t",
-        aggregate_type="browser",
-        aggregate_id="task",
-        occurred_at=datetime.now(UTC),
-        correlation_id="c",
-        payload=event,
-    )
 
 
 def started(intent: str = INTENT) -> Event:
@@ -54,7 +40,7 @@ def landed(url: str = "http://s/thanks", intent: str = INTENT) -> Event:
 def fold(*events: Event) -> BrowserSession:
     state = BrowserSession()
     for event in events:
-        state = evolve(state, env(event))
+        state = evolve(state, browser_envelope(event))
     return state
 
 
@@ -106,4 +92,6 @@ def test_only_safe_methods_leave_without_a_record(method: str) -> None:
 
 
 def test_the_records_are_evidence_only_billing_charges_nothing_for_them() -> None:
-    assert usage_of(env(reached())) == [] and usage_of(env(landed())) == []
+    assert (
+        usage_of(browser_envelope(reached())) == [] and usage_of(browser_envelope(landed())) == []
+    )
