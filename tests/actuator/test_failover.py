@@ -12,6 +12,7 @@ from pathlib import Path
 from macrohard.actuator.browser import BrowserPool
 from macrohard.contracts.agent import Intent
 from macrohard.contracts.browser import ActionExecuted, ActionStarted, SessionClosed, SessionOpened
+from macrohard.contracts.envelope import envelope
 from tests.actuator.conftest import (
     TENANT,
     Replica,
@@ -132,6 +133,38 @@ async def test_a_crash_mid_navigation_navigates_again(
     assert sum(isinstance(e, ActionExecuted) and e.step == 2 for e in events) == 1
     opened = [e for e in events if isinstance(e, SessionOpened)]
     assert [(o.worker, o.restored_from) for o in opened] == [("act-a", ""), ("act-b", "act-a")]
+
+
+async def test_a_navigation_whose_observation_died_with_its_holder_is_observed_on_its_page(
+    nats_url: str, store, site: Site, tmp_path: Path, replicas: dict[str, Replica]
+) -> None:
+    """The holder navigated and recorded it, then died before its observation landed: the
+    survivor opens the page (it used to observe a blank one, and the model found nothing)."""
+    driver = Running(None, store, None, SealingKeys())  # type: ignore[arg-type]
+    await driver.onboard(["127.0.0.1"])
+    await driver.submit("t-seen", site.url("/order"))
+    go = await driver.intend("t-seen", 1, Intent(action="navigate", url=site.url("/order")))
+    gone = [
+        SessionOpened(task_id="t-seen", worker="act-gone"),
+        ActionStarted(task_id="t-seen", step=1, intent_event_id=go, action="navigate"),
+        ActionExecuted(task_id="t-seen", step=1, intent_event_id=go, action="navigate", ok=True),
+    ]
+    await store.append(
+        [envelope(e, tenant=TENANT, aggregate_id="t-seen") for e in gone], expected_version=None
+    )
+    replicas["b"] = Replica(nats_url, "act-b", tmp_path)
+
+    done, seen = await wait_result(store, "t-seen", go, timeout=60)
+    assert done is not None and done.ok  # the holder's, not done again
+    assert seen.observation.url == site.url("/order")
+    assert element(seen, "Place order")
+    events = [r.payload for r in await store.read_aggregate(TENANT, "browser", "t-seen")]
+    assert sum(isinstance(e, ActionExecuted) for e in events) == 1
+    opened = [e for e in events if isinstance(e, SessionOpened)]
+    assert [(o.worker, o.restored_from) for o in opened] == [
+        ("act-gone", ""),
+        ("act-b", "act-gone"),
+    ]
 
 
 async def test_replicas_share_the_consumer_and_forward_to_the_holder(

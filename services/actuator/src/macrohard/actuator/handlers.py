@@ -303,14 +303,17 @@ class Actuator:
             [caused_by(opened, env, aggregate_id=ie.task_id, purpose=purpose)],
             expected_version=loaded.version,
         )
-        if restore and url and ie.intent.action != "navigate":
-            # (A navigation does not need the old page back; reloading it could bring back
-            # the very page that stopped answering.)
+        # A navigation still to be done brings its own page: it does not need the old one back
+        # (reloading it could bring back the very page that stopped answering). One already
+        # done, whose observation was lost with the actuator that did it, brings nothing: the
+        # page is opened here, or the survivor observes a blank one.
+        navigating = ie.intent.action == "navigate" and env.id not in loaded.state.executed
+        if restore and url and not navigating:
             try:
                 await perform(tb, _navigate(url), None, self.settings.action)
             except ActionFailed as exc:
                 log.warning("restore navigation failed", extra={"error": short_error(exc)})
-        elif not restore and ie.intent.action != "navigate" and task and task.start_url:
+        elif not restore and not navigating and task and task.start_url:
             # The first intent of a task acts on its start page.
             await perform(tb, _navigate(task.start_url), None, self.settings.action)
         return tb, result.version
