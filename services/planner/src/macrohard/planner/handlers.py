@@ -9,7 +9,7 @@ emit a step twice.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -294,14 +294,8 @@ class Planner:
             # page (the drill's form with another task's token: submits repeated there,
             # and the replaying tasks completed without their own).
             return
-        # Step k is decided on the page observed after step k - 1.
-        observations = {
-            r.payload.step + 1: r.payload.observation
-            for r in pages
-            if isinstance(r.payload, PageObserved)
-        }
         learned = playbook.learn(
-            state.task_id, state.goal, state.start_url, decisions, observations
+            state.task_id, state.goal, state.start_url, decisions, _decided_on(pages)
         )
         if learned is None:
             return
@@ -312,14 +306,8 @@ class Planner:
         )
 
     async def _pages(self, tenant: str, task_id: str) -> dict[int, PageObservation]:
-        """The pages the run saw, by the step decided on each (step k on the page observed
-        after step k - 1)."""
-        pages = await self.store.read_aggregate(tenant, "browser", task_id)
-        return {
-            r.payload.step + 1: r.payload.observation
-            for r in pages
-            if isinstance(r.payload, PageObserved)
-        }
+        """The pages the run saw, by the step decided on each."""
+        return _decided_on(await self.store.read_aggregate(tenant, "browser", task_id))
 
     async def _extractions(self, tenant: str, task_id: str) -> list[Any]:
         """What the run's `extract` intents read, in log order (the actuator's answers)."""
@@ -373,3 +361,13 @@ class StepOutcome:
 def _label(elements: list[PageElement], element_id: int | None) -> str:
     e = next((e for e in elements if e.id == element_id), None)
     return playbook.element_label(e) if e is not None else ""
+
+
+def _decided_on(records: Sequence[RecordedEvent]) -> dict[int, PageObservation]:
+    """The pages a run saw, by the step decided on each: step k is decided on the page
+    observed after step k - 1."""
+    return {
+        r.payload.step + 1: r.payload.observation
+        for r in records
+        if isinstance(r.payload, PageObserved)
+    }
