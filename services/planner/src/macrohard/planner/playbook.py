@@ -40,6 +40,7 @@ from macrohard.contracts.agent import Intent, PlaybookStep, RunLearned
 from macrohard.contracts.browser import PageElement, PageObservation
 from macrohard.planner.playbook_evidence import (
     chosen_by,
+    element_by_id,
     masked,
     page_digest,
     site_of,
@@ -131,7 +132,7 @@ def learn(
         if ok is False:
             continue
         obs, after = observations.get(k), observations.get(k + 1)
-        seen = next((e for e in obs.elements if e.id == intent.element), None) if obs else None
+        seen = element_by_id(obs, intent.element) if obs else None
         step = PlaybookStep(intent=intent, element_label=label, page_url=page_url)
         if obs is not None and seen is not None:
             label = regrounding_key(obs, seen)

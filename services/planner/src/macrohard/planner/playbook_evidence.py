@@ -100,7 +100,8 @@ def page_digest(observation: PageObservation) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
-def _by_id(observation: PageObservation, element: int | None) -> PageElement | None:
+def element_by_id(observation: PageObservation, element: int | None) -> PageElement | None:
+    """The element of `observation` with id `element`, None if it has none."""
     return next((e for e in observation.elements if e.id == element), None)
 
 
@@ -117,7 +118,7 @@ def step_results(
     if site_of(after.url) != site_of(before.url):
         return [StepResult(kind="page", value=site_of(after.url))]
     out: list[StepResult] = []
-    was, now = _by_id(before, intent.element), _by_id(after, intent.element)
+    was, now = element_by_id(before, intent.element), element_by_id(after, intent.element)
     if intent.element is not None and _shown(was) and not _shown(now):
         out.append(StepResult(kind="gone"))
     if now is not None:
@@ -147,7 +148,7 @@ def result_held(
     """Whether the page after a replayed `intent` shows what the recorded step's `result`
     was, with the recorded goal's values `old` swapped for this goal's `new`."""
     expected = swap(result.value, old, new)
-    now = _by_id(after, intent.element)
+    now = element_by_id(after, intent.element)
     if result.kind == "page":
         return site_of(after.url) == expected
     if result.kind == "gone":
